@@ -1,0 +1,157 @@
+//! Configuration from environment variables, validated at start.
+//!
+//! Every problem is collected and reported together, one line per variable, so an operator fixes
+//! a deployment in one pass. Secret values are never echoed.
+
+use std::{fmt, net::SocketAddr, str::FromStr};
+
+/// Reads variables and remembers every problem.
+#[derive(Default)]
+pub struct Env {
+    errors: Vec<String>,
+    lookup: Option<Box<dyn Fn(&str) -> Option<String> + Send + Sync>>,
+}
+
+/// All configuration problems found.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError(pub Vec<String>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration:")?;
+        for e in &self.0 {
+            writeln!(f, "  - {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Env {
+    /// Reads the process environment.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads from a map instead of the process environment (tests).
+    pub fn from_fn(f: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+        Self { errors: Vec::new(), lookup: Some(Box::new(f)) }
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        let v = match &self.lookup {
+            Some(f) => f(name),
+            None => std::env::var(name).ok(),
+        };
+        v.filter(|s| !s.trim().is_empty())
+    }
+
+    /// A required string.
+    pub fn required(&mut self, name: &str, what: &str) -> String {
+        match self.get(name) {
+            Some(v) => v,
+            None => {
+                self.errors.push(format!("{name} is not set: {what}"));
+                String::new()
+            }
+        }
+    }
+
+    /// An optional string.
+    pub fn optional(&mut self, name: &str) -> Option<String> {
+        self.get(name)
+    }
+
+    /// A value parsed with `FromStr`, or `default` when unset. Secrets must not use this with
+    /// a type whose parse error echoes the input.
+    pub fn parse_or<T: FromStr>(&mut self, name: &str, default: T) -> T
+    where
+        T::Err: fmt::Display,
+    {
+        match self.get(name) {
+            None => default,
+            Some(raw) => match raw.trim().parse() {
+                Ok(v) => v,
+                Err(e) => {
+                    self.errors.push(format!("{name}={raw:?} is invalid: {e}"));
+                    default
+                }
+            },
+        }
+    }
+
+    /// A socket address, or `default` when unset.
+    pub fn addr(&mut self, name: &str, default: &str) -> SocketAddr {
+        let fallback: SocketAddr = default.parse().expect("default address is valid");
+        self.parse_or(name, fallback)
+    }
+
+    /// A URL that must start with one of `schemes` (checked loosely: scheme and a host part).
+    pub fn url(&mut self, name: &str, schemes: &[&str], what: &str) -> String {
+        let v = self.required(name, what);
+        if !v.is_empty() && !schemes.iter().any(|s| v.starts_with(&format!("{s}://"))) {
+            self.errors.push(format!("{name} must be a {} URL ({what})", schemes.join("/")));
+        }
+        v
+    }
+
+    /// Records a custom problem.
+    pub fn error(&mut self, msg: impl Into<String>) {
+        self.errors.push(msg.into());
+    }
+
+    /// Ok when no problem was found.
+    pub fn finish(self) -> Result<(), ConfigError> {
+        if self.errors.is_empty() { Ok(()) } else { Err(ConfigError(self.errors)) }
+    }
+}
+
+/// What every service process needs.
+#[derive(Clone, Debug)]
+pub struct CommonConfig {
+    /// Short service name, e.g. `activity-session`: used for queues, metrics and traces.
+    pub service: &'static str,
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub database_url: String,
+    pub amqp_url: String,
+    /// Base URL of the auth service (JWKS). The auth service itself leaves it empty.
+    pub auth_url: String,
+    pub db_max_connections: u32,
+}
+
+impl CommonConfig {
+    /// Reads the shared variables; `needs_auth_url` is false only for the auth service.
+    pub fn read(env: &mut Env, service: &'static str, needs_auth_url: bool) -> Self {
+        let grpc_addr = env.addr("STRIDE_GRPC_ADDR", "127.0.0.1:0");
+        let http_addr = env.addr("STRIDE_HTTP_ADDR", "127.0.0.1:0");
+        let database_url = env.url("DATABASE_URL", &["postgres", "postgresql"], "the service's own PostgreSQL database");
+        let amqp_url = env.url("AMQP_URL", &["amqp", "amqps"], "the RabbitMQ broker, including the vhost");
+        let auth_url = if needs_auth_url {
+            env.url("STRIDE_AUTH_URL", &["http", "https"], "the auth service, for its JWKS")
+        } else {
+            String::new()
+        };
+        let db_max_connections = env.parse_or("STRIDE_DB_MAX_CONNECTIONS", 10u32);
+        Self { service, grpc_addr, http_addr, database_url, amqp_url, auth_url, db_max_connections }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn reports_every_problem_at_once_without_echoing_secrets() {
+        let vars: HashMap<&str, &str> = [("STRIDE_GRPC_ADDR", "nope"), ("AMQP_URL", "http://x")].into();
+        let mut env = Env::from_fn(move |k| vars.get(k).map(|s| s.to_string()));
+        let _ = CommonConfig::read(&mut env, "t", true);
+        let err = env.finish().unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("STRIDE_GRPC_ADDR=\"nope\" is invalid"), "{text}");
+        assert!(text.contains("DATABASE_URL is not set"), "{text}");
+        assert!(text.contains("AMQP_URL must be a amqp/amqps URL"), "{text}");
+        assert!(text.contains("STRIDE_AUTH_URL is not set"), "{text}");
+        assert_eq!(err.0.len(), 4);
+    }
+}

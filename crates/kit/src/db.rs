@@ -1,0 +1,42 @@
+//! PostgreSQL start-up: connect with a deadline, run the embedded migrations.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sqlx::{
+    PgPool,
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+
+/// Connects, retrying for up to 30 s (the database may start after us).
+pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    let opts: PgConnectOptions = url.parse().context("DATABASE_URL is not a valid PostgreSQL URL")?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let attempt = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(5))
+            .idle_timeout(Duration::from_secs(60))
+            .connect_with(opts.clone())
+            .await;
+        match attempt {
+            Ok(pool) => return Ok(pool),
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %e, "database not reachable yet; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e).context("connecting to the database"),
+        }
+    }
+}
+
+/// Applies several embedded migration sets (the bus tables and the service's own) as one
+/// ordered set, so their versions share one `_sqlx_migrations` table.
+pub async fn migrate(pool: &PgPool, sets: &[&Migrator]) -> anyhow::Result<()> {
+    let mut all: Vec<_> = sets.iter().flat_map(|m| m.iter().cloned()).collect();
+    all.sort_by_key(|m| m.version);
+    Migrator::with_migrations(all).run(pool).await.context("running migrations")?;
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! Errors at the edge: every handler returns [`AppError`], which becomes a `tonic::Status` with
+//! `google.rpc` details. Internal causes are logged with the trace id and never returned.
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// The `ErrorInfo.domain` of every Stride error.
+pub const ERROR_DOMAIN: &str = "stride.dev";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Malformed fields: `google.rpc.BadRequest` with one violation per field.
+    #[error("invalid argument: {0:?}")]
+    InvalidArgument(Vec<(String, String)>),
+    #[error("{resource} not found")]
+    NotFound { resource: &'static str },
+    #[error("{message}")]
+    AlreadyExists { reason: &'static str, message: String },
+    #[error("{message}")]
+    FailedPrecondition { reason: &'static str, message: String },
+    #[error("{message}")]
+    Unauthenticated { reason: &'static str, message: String },
+    #[error("{message}")]
+    PermissionDenied { reason: &'static str, message: String },
+    #[error("{message}")]
+    ResourceExhausted { reason: &'static str, message: String },
+    #[error("{0}")]
+    Unavailable(String),
+    /// Anything unexpected; the cause is logged, the caller sees a generic message.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn not_found(resource: &'static str) -> Self {
+        Self::NotFound { resource }
+    }
+    pub fn invalid(field: &str, description: &str) -> Self {
+        Self::InvalidArgument(vec![(field.to_owned(), description.to_owned())])
+    }
+    pub fn precondition(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::FailedPrecondition { reason, message: message.into() }
+    }
+    pub fn unauthenticated(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::Unauthenticated { reason, message: message.into() }
+    }
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Internal(anyhow::Error::new(e).context("database"))
+    }
+}
+
+fn info(code: Code, reason: &str, message: String) -> Status {
+    let mut d = ErrorDetails::new();
+    d.set_error_info(reason, ERROR_DOMAIN, []);
+    Status::with_error_details(code, message, d)
+}
+
+impl From<AppError> for Status {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::InvalidArgument(v) => {
+                let summary = v.iter().map(|(f, d)| format!("{f}: {d}")).collect::<Vec<_>>().join("; ");
+                let mut d = ErrorDetails::new();
+                for (field, desc) in v {
+                    d.add_bad_request_violation(field, desc);
+                }
+                d.set_error_info("INVALID_ARGUMENT", ERROR_DOMAIN, []);
+                Status::with_error_details(Code::InvalidArgument, summary, d)
+            }
+            AppError::NotFound { resource } => {
+                info(Code::NotFound, "NOT_FOUND", format!("{resource} not found"))
+            }
+            AppError::AlreadyExists { reason, message } => info(Code::AlreadyExists, reason, message),
+            AppError::FailedPrecondition { reason, message } => info(Code::FailedPrecondition, reason, message),
+            AppError::Unauthenticated { reason, message } => info(Code::Unauthenticated, reason, message),
+            AppError::PermissionDenied { reason, message } => info(Code::PermissionDenied, reason, message),
+            AppError::ResourceExhausted { reason, message } => info(Code::ResourceExhausted, reason, message),
+            AppError::Unavailable(message) => Status::unavailable(message),
+            AppError::Internal(cause) => {
+                let trace_id = crate::telemetry::current_trace_id();
+                tracing::error!(error = format!("{cause:#}"), %trace_id, "internal error");
+                Status::internal(format!("internal error (trace {trace_id})"))
+            }
+        }
+    }
+}
+
+/// Collects field violations; `check` turns them into one INVALID_ARGUMENT.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<(String, String)>);
+
+impl Violations {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn add(&mut self, field: &str, description: &str) {
+        self.0.push((field.to_owned(), description.to_owned()));
+    }
+    /// Adds a violation when `bad` holds.
+    pub fn when(&mut self, bad: bool, field: &str, description: &str) -> &mut Self {
+        if bad {
+            self.add(field, description);
+        }
+        self
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn check(self) -> Result<(), AppError> {
+        if self.0.is_empty() { Ok(()) } else { Err(AppError::InvalidArgument(self.0)) }
+    }
+}
+
+/// Checks a page size (AIP-158): 0 means `default`, more than 100 is an error.
+pub fn page_size(v: &mut Violations, raw: i32, default: i64) -> i64 {
+    match raw {
+        0 => default,
+        1..=100 => i64::from(raw),
+        _ => {
+            v.add("page_size", "must be between 0 and 100");
+            default
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_argument_carries_field_violations() {
+        let mut v = Violations::new();
+        v.add("email", "must be an email address");
+        v.when(true, "password", "too short").when(false, "x", "y");
+        let status: Status = v.check().unwrap_err().into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let br = details.bad_request().expect("bad request");
+        let fields: Vec<_> = br.field_violations.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["email", "password"]);
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak_their_cause() {
+        let status: Status = AppError::internal(anyhow::anyhow!("relation \"users\" does not exist")).into();
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("relation"));
+    }
+}

@@ -1,0 +1,103 @@
+//! Prometheus metrics: one registry per process, served on the HTTP port at `/metrics`, and a
+//! tower layer that counts and times every gRPC call by method and status code.
+
+use std::{
+    sync::LazyLock,
+    task::{Context, Poll},
+    time::Instant,
+};
+
+use futures::future::BoxFuture;
+use prometheus::{Encoder, HistogramVec, IntCounterVec, Registry, TextEncoder};
+
+pub static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
+
+static HANDLED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    let c = IntCounterVec::new(
+        prometheus::Opts::new("grpc_server_handled_total", "gRPC calls completed, by method and code"),
+        &["method", "code"],
+    )
+    .expect("metric");
+    REGISTRY.register(Box::new(c.clone())).expect("register");
+    c
+});
+
+static LATENCY: LazyLock<HistogramVec> = LazyLock::new(|| {
+    let h = HistogramVec::new(
+        prometheus::HistogramOpts::new("grpc_server_handling_seconds", "gRPC time to response headers")
+            .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+        &["method"],
+    )
+    .expect("metric");
+    REGISTRY.register(Box::new(h.clone())).expect("register");
+    h
+});
+
+/// Registers a counter vector in the process registry.
+pub fn counter(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(prometheus::Opts::new(name, help), labels).expect("metric");
+    // A second registration (several services in one test process) reuses the first.
+    let _ = REGISTRY.register(Box::new(c.clone()));
+    c
+}
+
+/// Text exposition of every registered metric.
+pub fn render() -> String {
+    let mut buf = Vec::new();
+    let _ = TextEncoder::new().encode(&REGISTRY.gather(), &mut buf);
+    String::from_utf8(buf).unwrap_or_default()
+}
+
+/// Counts and times calls. The status code comes from the response headers (trailers-only
+/// errors) or is OK when absent: streaming failures after headers count as OK here.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MetricsLayer;
+
+impl<S> tower::Layer<S> for MetricsLayer {
+    type Service = MetricsService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        MetricsService { inner }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct MetricsService<S> {
+    inner: S,
+}
+
+impl<S, B, RB> tower::Service<http::Request<B>> for MetricsService<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<RB>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let method = req.uri().path().to_owned();
+        let start = Instant::now();
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let res = fut.await;
+            LATENCY.with_label_values(&[method.as_str()]).observe(start.elapsed().as_secs_f64());
+            let code = match &res {
+                Ok(r) => r
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|s| s.parse::<i32>().ok())
+                    .map(|c| format!("{:?}", tonic::Code::from_i32(c)))
+                    .unwrap_or_else(|| "Ok".to_owned()),
+                Err(_) => "TransportError".to_owned(),
+            };
+            HANDLED.with_label_values(&[method.as_str(), code.as_str()]).inc();
+            res
+        })
+    }
+}

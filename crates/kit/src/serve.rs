@@ -1,0 +1,230 @@
+//! Running a service process: gRPC with health, reflection, auth and metrics layers; an HTTP
+//! port for probes and metrics; graceful shutdown.
+
+use std::{
+    future::Future,
+    net::SocketAddr,
+    process::ExitCode,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use anyhow::Context as _;
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+use tonic_health::{ServingStatus, server::HealthReporter};
+
+use crate::{
+    authn::{AuthnLayer, Verifier},
+    metrics::MetricsLayer,
+    policy::Policies,
+};
+
+/// What the binary was asked to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    Serve,
+    Migrate,
+}
+
+/// Runs a service binary: runtime, crypto provider, telemetry, then `f`. Config errors print as
+/// a list and exit 2; other failures exit 1.
+pub fn main<F, Fut>(service: &'static str, f: F) -> ExitCode
+where
+    F: FnOnce(Command) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    crate::install_crypto_provider();
+    let cmd = match std::env::args().nth(1).as_deref() {
+        None | Some("serve") => Command::Serve,
+        Some("migrate") => Command::Migrate,
+        Some(other) => {
+            eprintln!("usage: stride-{service} [serve|migrate]  (unknown command {other:?})");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        let _guard = match crate::telemetry::init(service) {
+            Ok(g) => g,
+            Err(e) => {
+                eprintln!("cannot initialise telemetry: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        };
+        match f(cmd).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                if let Some(c) = e.downcast_ref::<crate::config::ConfigError>() {
+                    eprintln!("stride-{service}: {c}");
+                    return ExitCode::from(2);
+                }
+                tracing::error!(error = format!("{e:#}"), "stride-{service} failed");
+                eprintln!("stride-{service}: {e:#}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// Readiness shared by the gRPC health service and `/readyz`.
+#[derive(Clone)]
+pub struct Health {
+    reporter: HealthReporter,
+    ready: Arc<AtomicBool>,
+    services: Arc<Vec<String>>,
+}
+
+impl Health {
+    /// Marks the process (and each named service) SERVING or NOT_SERVING.
+    pub async fn set_ready(&self, ready: bool) {
+        if self.ready.swap(ready, Ordering::SeqCst) == ready {
+            return;
+        }
+        let status = if ready { ServingStatus::Serving } else { ServingStatus::NotServing };
+        self.reporter.set_service_status("", status).await;
+        for s in self.services.iter() {
+            self.reporter.set_service_status(s, status).await;
+        }
+        tracing::info!(ready, "readiness changed");
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+}
+
+/// A running server.
+pub struct Running {
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub health: Health,
+    /// Cancelled to stop; background tasks of the service watch it too.
+    pub shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Running {
+    /// Adds a background task that must finish before the process stops.
+    pub fn track(&mut self, task: JoinHandle<anyhow::Result<()>>) {
+        self.tasks.push(task);
+    }
+
+    /// Stops accepting, drains in-flight calls and background tasks.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        for t in self.tasks {
+            t.await.context("task panicked")??;
+        }
+        Ok(())
+    }
+
+    /// Serves until SIGTERM/Ctrl-C, then stops gracefully.
+    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+        let token = self.shutdown.clone();
+        tokio::select! {
+            _ = shutdown_signal() => tracing::info!("shutdown requested"),
+            _ = token.cancelled() => {},
+        }
+        self.stop().await
+    }
+}
+
+/// Where and what to serve.
+pub struct ServeConfig {
+    pub service: &'static str,
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    /// Fully-qualified gRPC service names, for per-service health status.
+    pub service_names: Vec<String>,
+    pub verifier: Arc<Verifier>,
+}
+
+/// Binds both ports and starts serving `routes` behind the metrics and authn layers. Health
+/// starts NOT_SERVING; the service calls `health.set_ready(true)` once its database and broker
+/// are ready.
+pub async fn spawn(cfg: ServeConfig, routes: Routes) -> anyhow::Result<Running> {
+    let grpc = TcpListener::bind(cfg.grpc_addr).await.with_context(|| format!("binding gRPC {}", cfg.grpc_addr))?;
+    let http = TcpListener::bind(cfg.http_addr).await.with_context(|| format!("binding HTTP {}", cfg.http_addr))?;
+    let grpc_addr = grpc.local_addr()?;
+    let http_addr = http.local_addr()?;
+
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    let health = Health { reporter, ready: Arc::new(AtomicBool::new(true)), services: Arc::new(cfg.service_names) };
+    health.set_ready(false).await;
+
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(stride_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("reflection")?;
+    let policies = Arc::new(Policies::load()?);
+    let routes = routes.add_service(health_service).add_service(reflection);
+
+    let shutdown = CancellationToken::new();
+    let mut tasks = Vec::new();
+
+    let token = shutdown.clone();
+    tasks.push(tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .trace_fn(crate::telemetry::server_span)
+            .layer(MetricsLayer)
+            .layer(AuthnLayer::new(cfg.verifier, policies))
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), token.cancelled_owned())
+            .await
+            .context("gRPC server")
+    }));
+
+    let token = shutdown.clone();
+    let probe = health.clone();
+    tasks.push(tokio::spawn(async move {
+        serve_http(http, probe, token).await.context("HTTP server")
+    }));
+
+    tracing::info!(service = cfg.service, %grpc_addr, %http_addr, "listening");
+    Ok(Running { grpc_addr, http_addr, health, shutdown, tasks })
+}
+
+/// `/healthz` (alive), `/readyz` (database and broker ready), `/metrics` (Prometheus).
+pub async fn serve_http(listener: TcpListener, health: Health, token: CancellationToken) -> std::io::Result<()> {
+    use axum::{http::StatusCode, routing::get};
+    let router = axum::Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let ready = health.is_ready();
+                async move {
+                    if ready { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "not ready") }
+                }
+            }),
+        )
+        .route("/metrics", get(|| async { crate::metrics::render() }));
+    axum::serve(listener, router).with_graceful_shutdown(token.cancelled_owned()).await
+}
