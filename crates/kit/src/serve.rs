@@ -228,3 +228,19 @@ pub async fn serve_http(listener: TcpListener, health: Health, token: Cancellati
         .route("/metrics", get(|| async { crate::metrics::render() }));
     axum::serve(listener, router).with_graceful_shutdown(token.cancelled_owned()).await
 }
+
+/// Keeps health in step with dependencies: ready while every signal is true (database is
+/// checked at start; these are the broker links of the relay and the subscriber).
+pub fn ready_when(health: Health, mut signals: Vec<tokio::sync::watch::Receiver<bool>>, token: CancellationToken) {
+    tokio::spawn(async move {
+        loop {
+            let all = signals.iter_mut().all(|s| *s.borrow_and_update());
+            health.set_ready(all).await;
+            let changed = futures::future::select_all(signals.iter_mut().map(|s| Box::pin(s.changed())));
+            tokio::select! {
+                _ = token.cancelled() => { health.set_ready(false).await; return; }
+                (res, _, _) = changed => if res.is_err() { return; }
+            }
+        }
+    });
+}

@@ -1,0 +1,102 @@
+//! Connection and topology helpers shared by the relay and the consumers.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use lapin::{
+    Channel, Connection, ConnectionProperties, ExchangeKind,
+    options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions},
+    types::{AMQPValue, FieldTable, ShortString},
+};
+
+/// Dead-letter after this many failed deliveries.
+pub const MAX_DELIVERIES: i64 = 5;
+
+/// Connects with a client-visible name so operators can tell connections apart.
+pub async fn connect(url: &str, name: &str) -> anyhow::Result<Connection> {
+    let props = ConnectionProperties::default().with_connection_name(name.into());
+    let conn = tokio::time::timeout(Duration::from_secs(10), Connection::connect(url, props))
+        .await
+        .context("connecting to RabbitMQ timed out")?
+        .context("connecting to RabbitMQ")?;
+    Ok(conn)
+}
+
+/// Declares the durable event exchange and the dead-letter exchange (idempotent).
+pub async fn declare_exchanges(ch: &Channel) -> anyhow::Result<()> {
+    let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
+    ch.exchange_declare(crate::EXCHANGE.into(), ExchangeKind::Topic, durable, FieldTable::default())
+        .await
+        .context("declaring the event exchange")?;
+    ch.exchange_declare(crate::DEAD_LETTER_EXCHANGE.into(), ExchangeKind::Direct, durable, FieldTable::default())
+        .await
+        .context("declaring the dead-letter exchange")?;
+    Ok(())
+}
+
+/// Declares `<service>.events` (quorum, dead-lettering at-least-once to `<service>.events.dlq`,
+/// delivery limit) and binds it to `types`. Done before consuming so no event is missed.
+pub async fn declare_service_queue(ch: &Channel, service: &str, types: &[&str]) -> anyhow::Result<String> {
+    declare_exchanges(ch).await?;
+    let queue = format!("{service}.events");
+    let dlq = format!("{queue}.dlq");
+    let durable = QueueDeclareOptions { durable: true, ..Default::default() };
+
+    let mut dlq_args = FieldTable::default();
+    dlq_args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+    ch.queue_declare(dlq.as_str().into(), durable, dlq_args).await.context("declaring the dead-letter queue")?;
+    ch.queue_bind(
+        dlq.as_str().into(),
+        crate::DEAD_LETTER_EXCHANGE.into(),
+        queue.as_str().into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await?;
+
+    let mut args = FieldTable::default();
+    args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+    args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(crate::DEAD_LETTER_EXCHANGE.into()));
+    args.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString(queue.as_str().into()));
+    // at-least-once dead-lettering needs reject-publish overflow; the broker's own delivery limit
+    // is a backstop above ours (we dead-letter with the error attached first).
+    args.insert("x-dead-letter-strategy".into(), AMQPValue::LongString("at-least-once".into()));
+    args.insert("x-overflow".into(), AMQPValue::LongString("reject-publish".into()));
+    args.insert("x-delivery-limit".into(), AMQPValue::LongLongInt(MAX_DELIVERIES + 2));
+    ch.queue_declare(queue.as_str().into(), durable, args).await.context("declaring the service queue")?;
+    for t in types {
+        ch.queue_bind(
+            queue.as_str().into(),
+            crate::EXCHANGE.into(),
+            (*t).into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .with_context(|| format!("binding {queue} to {t}"))?;
+    }
+    Ok(queue)
+}
+
+/// A string header value.
+pub fn header_str(headers: Option<&FieldTable>, key: &str) -> Option<String> {
+    match headers?.inner().get(&ShortString::from(key))? {
+        AMQPValue::LongString(s) => Some(s.to_string()),
+        AMQPValue::ShortString(s) => Some(s.as_str().to_owned()),
+        _ => None,
+    }
+}
+
+/// An integer header value (quorum queues send `x-delivery-count` as a long).
+pub fn header_int(headers: Option<&FieldTable>, key: &str) -> Option<i64> {
+    match headers?.inner().get(&ShortString::from(key))? {
+        AMQPValue::LongLongInt(v) => Some(*v),
+        AMQPValue::LongInt(v) => Some(i64::from(*v)),
+        AMQPValue::LongUInt(v) => Some(i64::from(*v)),
+        AMQPValue::ShortInt(v) => Some(i64::from(*v)),
+        AMQPValue::ShortUInt(v) => Some(i64::from(*v)),
+        AMQPValue::ShortShortInt(v) => Some(i64::from(*v)),
+        AMQPValue::ShortShortUInt(v) => Some(i64::from(*v)),
+        _ => None,
+    }
+}

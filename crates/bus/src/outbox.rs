@@ -1,0 +1,214 @@
+//! Transactional outbox and the relay that publishes it with confirms.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use lapin::{
+    BasicProperties, Channel,
+    options::{BasicPublishOptions, ConfirmSelectOptions},
+    types::{AMQPValue, FieldTable},
+};
+use sqlx::{PgConnection, PgPool};
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::{CONTENT_TYPE, EXCHANGE, Event};
+
+/// Rows published per round trip: confirms are pipelined within a batch.
+const BATCH: i64 = 256;
+/// How often the relay looks for rows nobody told it about (a crash before the kick, another
+/// replica's rows).
+const POLL: Duration = Duration::from_millis(500);
+
+/// Writes `event` to the outbox on `conn`, which must be inside the transaction that makes the
+/// state change. Returns the event id (UUIDv7). Call [`OutboxHandle::kick`] after commit.
+pub async fn enqueue<E: Event>(conn: &mut PgConnection, event: &E) -> Result<Uuid, sqlx::Error> {
+    let id = Uuid::now_v7();
+    sqlx::query("INSERT INTO outbox (id, event_type, payload, traceparent) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(E::TYPE)
+        .bind(event.encode_to_vec())
+        .bind(stride_kit::telemetry::current_traceparent())
+        .execute(conn)
+        .await?;
+    Ok(id)
+}
+
+/// Wakes the relay after a commit so events go out without waiting for the next poll.
+#[derive(Clone, Debug, Default)]
+pub struct OutboxHandle {
+    kick: Arc<Notify>,
+}
+
+impl OutboxHandle {
+    pub fn kick(&self) {
+        self.kick.notify_one();
+    }
+}
+
+/// Publishes outbox rows to the exchange.
+pub struct Relay {
+    pool: PgPool,
+    amqp_url: String,
+    producer: String,
+    kick: Arc<Notify>,
+    ready: watch::Sender<bool>,
+}
+
+/// What [`Relay::spawn`] returns.
+pub struct RelayHandle {
+    pub outbox: OutboxHandle,
+    /// True while connected to the broker with confirms on.
+    pub ready: watch::Receiver<bool>,
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Relay {
+    /// Starts the relay for `producer` (the service name, sent as AMQP `app_id`).
+    pub fn spawn(pool: PgPool, amqp_url: &str, producer: &str, shutdown: CancellationToken) -> RelayHandle {
+        let outbox = OutboxHandle::default();
+        let (tx, rx) = watch::channel(false);
+        let relay = Relay {
+            pool,
+            amqp_url: amqp_url.to_owned(),
+            producer: producer.to_owned(),
+            kick: outbox.kick.clone(),
+            ready: tx,
+        };
+        let task = tokio::spawn(relay.run(shutdown));
+        RelayHandle { outbox, ready: rx, task }
+    }
+
+    async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut backoff = Duration::from_millis(200);
+        while !shutdown.is_cancelled() {
+            match self.connected_loop(&shutdown).await {
+                Ok(()) => break,
+                Err(e) => {
+                    let _ = self.ready.send(false);
+                    tracing::warn!(error = format!("{e:#}"), "outbox relay lost the broker; reconnecting");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        let _ = self.ready.send(false);
+        Ok(())
+    }
+
+    /// Publishes until shutdown (Ok) or a broker/database error (Err → reconnect).
+    async fn connected_loop(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
+        let conn = crate::amqp::connect(&self.amqp_url, &format!("{}-relay", self.producer)).await?;
+        let ch = conn.create_channel().await?;
+        ch.confirm_select(ConfirmSelectOptions::default()).await?;
+        crate::amqp::declare_exchanges(&ch).await?;
+        let _ = self.ready.send(true);
+        tracing::info!("outbox relay connected");
+        let mut last_cleanup = tokio::time::Instant::now();
+        loop {
+            let (published, failed) = self.drain(&ch).await?;
+            if failed > 0 {
+                // Unroutable or nacked: keep the rows and retry after a pause.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+            if published as i64 == BATCH {
+                continue;
+            }
+            if last_cleanup.elapsed() > Duration::from_secs(600) {
+                last_cleanup = tokio::time::Instant::now();
+                self.cleanup().await;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => {
+                    // Last drain so nothing committed just before SIGTERM waits for a restart.
+                    let _ = self.drain(&ch).await;
+                    let _ = conn.close(200, "shutdown".into()).await;
+                    return Ok(());
+                }
+                _ = self.kick.notified() => {}
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+
+    /// One batch: lock pending rows, publish them all, await every confirm, mark the confirmed
+    /// ones. Returns (published, failed).
+    async fn drain(&self, ch: &Channel) -> anyhow::Result<(usize, usize)> {
+        let mut tx = self.pool.begin().await.context("outbox transaction")?;
+        let rows: Vec<(Uuid, String, Vec<u8>, Option<String>, time::OffsetDateTime)> = sqlx::query_as(
+            "SELECT id, event_type, payload, traceparent, created_at FROM outbox
+             WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(BATCH)
+        .fetch_all(&mut *tx)
+        .await
+        .context("reading the outbox")?;
+        if rows.is_empty() {
+            return Ok((0, 0));
+        }
+        let mut pending = Vec::with_capacity(rows.len());
+        for (id, event_type, payload, traceparent, created_at) in &rows {
+            let mut headers = FieldTable::default();
+            if let Some(tp) = traceparent {
+                headers.insert("traceparent".into(), AMQPValue::LongString(tp.as_str().into()));
+            }
+            let props = BasicProperties::default()
+                .with_message_id(id.to_string().into())
+                .with_type(event_type.as_str().into())
+                .with_app_id(self.producer.as_str().into())
+                .with_timestamp(created_at.unix_timestamp().max(0) as u64)
+                .with_content_type(CONTENT_TYPE.into())
+                .with_delivery_mode(2)
+                .with_headers(headers);
+            let confirm = ch
+                .basic_publish(
+                    EXCHANGE.into(),
+                    event_type.as_str().into(),
+                    BasicPublishOptions { mandatory: true, ..Default::default() },
+                    payload,
+                    props,
+                )
+                .await
+                .context("publishing")?;
+            pending.push((*id, event_type, confirm));
+        }
+        let mut done = Vec::with_capacity(pending.len());
+        let mut failed = 0;
+        for (id, event_type, confirm) in pending {
+            let confirmation = confirm.await.context("awaiting the broker's confirm")?;
+            // With `mandatory`, an unroutable message is acked *and* returned: not delivered.
+            if confirmation.is_ack() && confirmation.take_message().is_none() {
+                done.push(id);
+            } else {
+                failed += 1;
+                tracing::warn!(%id, event_type, "event not routed to any queue (or nacked); will retry");
+            }
+        }
+        sqlx::query("UPDATE outbox SET published_at = now() WHERE id = ANY($1)")
+            .bind(&done)
+            .execute(&mut *tx)
+            .await
+            .context("marking events published")?;
+        tx.commit().await.context("committing the outbox batch")?;
+        PUBLISHED.with_label_values(&[self.producer.as_str()]).inc_by(done.len() as u64);
+        Ok((done.len(), failed))
+    }
+
+    async fn cleanup(&self) {
+        let r = sqlx::query("DELETE FROM outbox WHERE published_at < now() - interval '1 day'")
+            .execute(&self.pool)
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "outbox cleanup failed");
+        }
+    }
+}
+
+static PUBLISHED: std::sync::LazyLock<prometheus::IntCounterVec> = std::sync::LazyLock::new(|| {
+    stride_kit::metrics::counter("stride_events_published_total", "Events confirmed by the broker", &["producer"])
+});
