@@ -17,6 +17,7 @@ pub mod convert;
 pub mod db;
 pub mod error;
 pub mod grpc;
+pub mod jwt;
 pub mod metrics;
 pub mod policy;
 pub mod serve;
