@@ -102,6 +102,14 @@ pub struct Health {
 }
 
 impl Health {
+    /// A health handle starting NOT_SERVING, and the gRPC health service reporting it.
+    pub async fn new(services: Vec<String>) -> (Self, tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>) {
+        let (reporter, service) = tonic_health::server::health_reporter();
+        let health = Health { reporter, ready: Arc::new(AtomicBool::new(true)), services: Arc::new(services) };
+        health.set_ready(false).await;
+        (health, service)
+    }
+
     /// Marks the process (and each named service) SERVING or NOT_SERVING.
     pub async fn set_ready(&self, ready: bool) {
         if self.ready.swap(ready, Ordering::SeqCst) == ready {
@@ -131,6 +139,11 @@ pub struct Running {
 }
 
 impl Running {
+    /// A running set of tasks (for processes that build their own server, like the gateway).
+    pub fn new(grpc_addr: SocketAddr, http_addr: SocketAddr, health: Health, shutdown: CancellationToken) -> Self {
+        Self { grpc_addr, http_addr, health, shutdown, tasks: Vec::new() }
+    }
+
     /// Adds a background task that must finish before the process stops.
     pub fn track(&mut self, task: JoinHandle<anyhow::Result<()>>) {
         self.tasks.push(task);
@@ -175,9 +188,7 @@ pub async fn spawn(cfg: ServeConfig, routes: Routes) -> anyhow::Result<Running> 
     let grpc_addr = grpc.local_addr()?;
     let http_addr = http.local_addr()?;
 
-    let (reporter, health_service) = tonic_health::server::health_reporter();
-    let health = Health { reporter, ready: Arc::new(AtomicBool::new(true)), services: Arc::new(cfg.service_names) };
-    health.set_ready(false).await;
+    let (health, health_service) = Health::new(cfg.service_names).await;
 
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(stride_proto::FILE_DESCRIPTOR_SET)
@@ -204,7 +215,7 @@ pub async fn spawn(cfg: ServeConfig, routes: Routes) -> anyhow::Result<Running> 
     let token = shutdown.clone();
     let probe = health.clone();
     tasks.push(tokio::spawn(async move {
-        serve_http(http, probe, token).await.context("HTTP server")
+        serve_http(http, probe, token, axum::Router::new()).await.context("HTTP server")
     }));
 
     tracing::info!(service = cfg.service, %grpc_addr, %http_addr, "listening");
@@ -212,9 +223,14 @@ pub async fn spawn(cfg: ServeConfig, routes: Routes) -> anyhow::Result<Running> 
 }
 
 /// `/healthz` (alive), `/readyz` (database and broker ready), `/metrics` (Prometheus).
-pub async fn serve_http(listener: TcpListener, health: Health, token: CancellationToken) -> std::io::Result<()> {
+pub async fn serve_http(
+    listener: TcpListener,
+    health: Health,
+    token: CancellationToken,
+    extra: axum::Router,
+) -> std::io::Result<()> {
     use axum::{http::StatusCode, routing::get};
-    let router = axum::Router::new()
+    let router = extra
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/readyz",

@@ -1,0 +1,190 @@
+//! The Stride gateway: one port serving native gRPC (HTTP/2) and grpc-web (HTTP/1.1, binary and
+//! text) to browsers and mobile apps.
+//!
+//! Every call passes, in order: CORS → grpc-web translation → metrics → method policy (tokens
+//! checked before any upstream call) → limits (deadline clamp, message size) → a byte-level proxy
+//! that forwards the gRPC frames to the owning service unchanged (no decode, no re-encode).
+
+mod proxy;
+
+use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use stride_kit::{
+    Verifier,
+    authn::AuthnLayer,
+    config::{ConfigError, Env},
+    metrics::MetricsLayer,
+    policy::Policies,
+    serve::{Command, Health, Running},
+};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+pub use proxy::{Limits, Proxy};
+
+/// Upstream URL variable for each Stride service package.
+pub const UPSTREAMS: &[(&str, &str)] = &[
+    ("stride.auth.v1.AuthService", "STRIDE_AUTH_URL"),
+    ("stride.profile.v1.ProfileService", "STRIDE_PROFILE_URL"),
+    ("stride.activity_session.v1.ActivitySessionService", "STRIDE_ACTIVITY_SESSION_URL"),
+    ("stride.challenge.v1.ChallengeService", "STRIDE_CHALLENGE_URL"),
+    ("stride.analytics.v1.AnalyticsService", "STRIDE_ANALYTICS_URL"),
+    ("stride.ai_coach.v1.AiCoachService", "STRIDE_AI_COACH_URL"),
+];
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    /// Fully-qualified gRPC service name → upstream base URL.
+    pub upstreams: HashMap<String, String>,
+    pub limits: Limits,
+    /// Allowed browser origins; empty means any origin.
+    pub cors_origins: Vec<String>,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut env = Env::new();
+        let addr = env.addr("STRIDE_GATEWAY_ADDR", "127.0.0.1:8080");
+        let http_addr = env.addr("STRIDE_HTTP_ADDR", "127.0.0.1:0");
+        let mut upstreams = HashMap::new();
+        for (svc, var) in UPSTREAMS {
+            upstreams.insert((*svc).to_owned(), env.url(var, &["http", "https"], &format!("upstream for {svc}")));
+        }
+        let limits = Limits {
+            max_message_bytes: env.parse_or("STRIDE_GATEWAY_MAX_MESSAGE_BYTES", 4 * 1024 * 1024),
+            max_timeout: Duration::from_secs(env.parse_or("STRIDE_GATEWAY_MAX_TIMEOUT_SECS", 30)),
+        };
+        let cors_origins = env
+            .optional("STRIDE_CORS_ORIGINS")
+            .map(|s| s.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
+            .unwrap_or_default();
+        env.finish()?;
+        Ok(Self { addr, http_addr, upstreams, limits, cors_origins })
+    }
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName};
+    let allow = [
+        CONTENT_TYPE,
+        AUTHORIZATION,
+        HeaderName::from_static("x-grpc-web"),
+        HeaderName::from_static("x-user-agent"),
+        HeaderName::from_static("grpc-timeout"),
+        HeaderName::from_static("traceparent"),
+    ];
+    let expose = [
+        HeaderName::from_static("grpc-status"),
+        HeaderName::from_static("grpc-message"),
+        HeaderName::from_static("grpc-status-details-bin"),
+    ];
+    let origin = if origins.is_empty() {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| o.parse().ok()))
+    };
+    CorsLayer::new()
+        .allow_origin(origin)
+        .allow_methods([http::Method::POST, http::Method::OPTIONS])
+        .allow_headers(allow)
+        .expose_headers(expose)
+        .max_age(Duration::from_secs(600))
+}
+
+/// Starts the gateway; returns once both ports listen.
+pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Running> {
+    let listener = TcpListener::bind(cfg.addr).await.with_context(|| format!("binding {}", cfg.addr))?;
+    let http = TcpListener::bind(cfg.http_addr).await.with_context(|| format!("binding {}", cfg.http_addr))?;
+    let (addr, http_addr) = (listener.local_addr()?, http.local_addr()?);
+
+    let policies = Arc::new(Policies::load()?);
+    let proxy = Proxy::new(&cfg.upstreams, cfg.limits)?;
+    let (health, health_service) = Health::new(vec![]).await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(stride_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("reflection")?;
+    // Health and reflection answer here; every Stride path falls through to the proxy.
+    let router = axum::Router::new().fallback_service(proxy);
+    let routes = tonic::service::Routes::from(router).add_service(health_service).add_service(reflection);
+
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut running = Running::new(addr, http_addr, health.clone(), shutdown.clone());
+    let token = shutdown.clone();
+    running.track(tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .accept_http1(true)
+            .trace_fn(stride_kit::telemetry::server_span)
+            .layer(cors(&cfg.cors_origins))
+            .layer(tonic_web::GrpcWebLayer::new())
+            .layer(MetricsLayer)
+            .layer(AuthnLayer::new(verifier, policies))
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), token.cancelled_owned())
+            .await
+            .context("gateway server")
+    }));
+
+    let jwks_channel = stride_kit::grpc::lazy_channel(&cfg.upstreams["stride.auth.v1.AuthService"])?;
+    let extra = axum::Router::new().route(
+        "/.well-known/jwks.json",
+        axum::routing::get(move || jwks(jwks_channel.clone())),
+    );
+    let token = shutdown.clone();
+    let probe = health.clone();
+    running.track(tokio::spawn(async move {
+        stride_kit::serve::serve_http(http, probe, token, extra).await.context("HTTP server")
+    }));
+    // The gateway holds no state: it is ready once it listens.
+    health.set_ready(true).await;
+    tracing::info!(%addr, %http_addr, "gateway listening (gRPC + grpc-web)");
+    Ok(running)
+}
+
+/// `GET /.well-known/jwks.json`: auth's public keys as an RFC 7517 document.
+async fn jwks(channel: tonic::transport::Channel) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut client = stride_proto::auth::auth_service_client::AuthServiceClient::new(channel);
+    match client.get_jwks(stride_proto::auth::GetJwksRequest {}).await {
+        Ok(res) => {
+            let keys: Vec<_> = res
+                .into_inner()
+                .keys
+                .into_iter()
+                .map(|k| {
+                    serde_json_like(&[("kty", &k.kty), ("crv", &k.crv), ("x", &k.x), ("kid", &k.kid), ("alg", &k.alg), ("use", &k.r#use)])
+                })
+                .collect();
+            let body = format!("{{\"keys\":[{}]}}", keys.join(","));
+            ([(http::header::CONTENT_TYPE, "application/jwk-set+json"), (http::header::CACHE_CONTROL, "max-age=300")], body)
+                .into_response()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "JWKS upstream failed");
+            (http::StatusCode::SERVICE_UNAVAILABLE, "auth unavailable").into_response()
+        }
+    }
+}
+
+/// Key values are base64url or fixed identifiers; still escaped so the JSON is always valid.
+fn serde_json_like(fields: &[(&str, &str)]) -> String {
+    let parts: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("\"{k}\":\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    format!("{{{}}}", parts.join(","))
+}
+
+pub async fn main(cmd: Command) -> anyhow::Result<()> {
+    let cfg = Config::from_env()?;
+    if cmd == Command::Migrate {
+        tracing::info!("the gateway has no database; nothing to migrate");
+        return Ok(());
+    }
+    let verifier = Verifier::from_auth_url(&cfg.upstreams["stride.auth.v1.AuthService"])?;
+    start(cfg, verifier).await?.run_until_signal().await
+}

@@ -1,0 +1,142 @@
+//! Byte-level routing: the gRPC path names the service, the service names the upstream. Frames
+//! are forwarded untouched.
+
+use std::{
+    collections::HashMap,
+    convert::Infallible,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use axum::body::Body as AxumBody;
+use futures::future::BoxFuture;
+use http_body_util::BodyExt;
+use tonic::{Code, Status, transport::Channel};
+
+/// Limits applied to every call.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest request the gateway accepts (all frames of a call).
+    pub max_message_bytes: usize,
+    /// Calls without a `grpc-timeout`, or with a longer one, get this deadline.
+    pub max_timeout: Duration,
+}
+
+/// Forwards calls to the owning service.
+#[derive(Clone)]
+pub struct Proxy {
+    upstreams: HashMap<String, Channel>,
+    limits: Limits,
+}
+
+impl Proxy {
+    pub fn new(urls: &HashMap<String, String>, limits: Limits) -> anyhow::Result<Self> {
+        let mut upstreams = HashMap::new();
+        for (svc, url) in urls {
+            upstreams.insert(svc.clone(), stride_kit::grpc::lazy_channel(url)?);
+        }
+        Ok(Self { upstreams, limits })
+    }
+}
+
+fn status_response(status: Status) -> http::Response<AxumBody> {
+    status.into_http::<AxumBody>()
+}
+
+/// Parses a `grpc-timeout` header value (`<digits><unit>`).
+fn parse_timeout(v: &str) -> Option<Duration> {
+    let (digits, unit) = v.split_at(v.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.checked_mul(3600)?),
+        "M" => Duration::from_secs(n.checked_mul(60)?),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+const HOP_BY_HOP: &[&str] = &["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host"];
+
+impl tower::Service<http::Request<AxumBody>> for Proxy {
+    type Response = http::Response<AxumBody>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<AxumBody>) -> Self::Future {
+        let limits = self.limits;
+        let service = req.uri().path().trim_start_matches('/').split('/').next().unwrap_or("").to_owned();
+        let upstream = self.upstreams.get(&service).cloned();
+        Box::pin(async move {
+            let Some(mut channel) = upstream else {
+                return Ok(status_response(Status::unimplemented(format!("unknown service {service:?}"))));
+            };
+            let (mut parts, body) = req.into_parts();
+            if parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_none_or(|ct| !ct.starts_with("application/grpc")) {
+                return Ok(status_response(Status::invalid_argument("content-type must be application/grpc")));
+            }
+            // Size: refuse early on a declared length, and never buffer more than the limit.
+            let declared = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+            if declared.is_some_and(|n| n > limits.max_message_bytes) {
+                return Ok(status_response(too_large(limits)));
+            }
+            let bytes = match http_body_util::Limited::new(body, limits.max_message_bytes).collect().await {
+                Ok(c) => c.to_bytes(),
+                Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+                    return Ok(status_response(too_large(limits)));
+                }
+                Err(_) => return Ok(status_response(Status::cancelled("request body was interrupted"))),
+            };
+            // Deadline: the caller's, capped; propagated upstream so the service stops too.
+            let deadline = parts
+                .headers
+                .get("grpc-timeout")
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_timeout)
+                .map_or(limits.max_timeout, |d| d.min(limits.max_timeout));
+            parts.headers.insert("grpc-timeout", format!("{}m", deadline.as_millis().max(1)).parse().expect("ascii"));
+            for h in HOP_BY_HOP {
+                parts.headers.remove(*h);
+            }
+            stride_kit::telemetry::inject_headers(&mut parts.headers);
+            let upstream_req = http::Request::from_parts(parts, tonic::body::Body::new(http_body_util::Full::new(bytes)));
+            let call = tower::Service::call(&mut channel, upstream_req);
+            match tokio::time::timeout(deadline, call).await {
+                Ok(Ok(res)) => Ok(res.map(AxumBody::new)),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, %service, "upstream unavailable");
+                    Ok(status_response(Status::unavailable(format!("{service} is unavailable"))))
+                }
+                Err(_) => Ok(status_response(Status::new(Code::DeadlineExceeded, "deadline exceeded at the gateway"))),
+            }
+        })
+    }
+}
+
+fn too_large(limits: Limits) -> Status {
+    Status::resource_exhausted(format!("request larger than {} bytes", limits.max_message_bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts_parse() {
+        assert_eq!(parse_timeout("100m"), Some(Duration::from_millis(100)));
+        assert_eq!(parse_timeout("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_timeout("123456789S"), None);
+        assert_eq!(parse_timeout("S"), None);
+        assert_eq!(parse_timeout("10x"), None);
+    }
+}
