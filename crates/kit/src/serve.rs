@@ -245,18 +245,18 @@ pub async fn serve_http(
     axum::serve(listener, router).with_graceful_shutdown(token.cancelled_owned()).await
 }
 
-/// Keeps health in step with dependencies: ready while every signal is true (database is
-/// checked at start; these are the broker links of the relay and the subscriber).
+/// Marks the process ready once every signal (the broker links of the relay and the subscriber)
+/// has been true; the database is checked before serving starts. A later broker outage does not
+/// flip readiness back: the outbox holds events meanwhile, and taking every pod out of its
+/// Service would turn a broker blip into a full outage.
 pub fn ready_when(health: Health, mut signals: Vec<tokio::sync::watch::Receiver<bool>>, token: CancellationToken) {
     tokio::spawn(async move {
-        loop {
-            let all = signals.iter_mut().all(|s| *s.borrow_and_update());
-            health.set_ready(all).await;
-            let changed = futures::future::select_all(signals.iter_mut().map(|s| Box::pin(s.changed())));
+        for s in &mut signals {
             tokio::select! {
-                _ = token.cancelled() => { health.set_ready(false).await; return; }
-                (res, _, _) = changed => if res.is_err() { return; }
+                _ = token.cancelled() => return,
+                res = s.wait_for(|v| *v) => if res.is_err() { return; }
             }
         }
+        health.set_ready(true).await;
     });
 }

@@ -1,0 +1,262 @@
+//! The whole Stride mesh started in one process — every service from its own crate, each on its
+//! own database, all on one real RabbitMQ vhost, behind the real gateway — plus clients for both
+//! transports the gateway serves. Used by the end-to-end tests and the benchmarks.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use stride_kit::{
+    Verifier,
+    clock::{ManualClock, SharedClock, SystemClock},
+    config::CommonConfig,
+    serve::Running,
+};
+use stride_proto::{
+    activity_session::activity_session_service_client::ActivitySessionServiceClient,
+    ai_coach::ai_coach_service_client::AiCoachServiceClient,
+    analytics::analytics_service_client::AnalyticsServiceClient, auth::auth_service_client::AuthServiceClient,
+    challenge::challenge_service_client::ChallengeServiceClient, profile::profile_service_client::ProfileServiceClient,
+};
+
+/// Where the mesh keeps its state.
+#[derive(Clone, Debug)]
+pub struct Stores {
+    /// Admin URL of the PostgreSQL server (databases are created on it).
+    pub pg_admin_url: String,
+    /// AMQP URL including the vhost every service shares.
+    pub amqp_url: String,
+}
+
+/// Database URL per service, kept for assertions that look at a service's own tables.
+#[derive(Clone, Debug, Default)]
+pub struct Databases {
+    pub auth: String,
+    pub profile: String,
+    pub activity_session: String,
+    pub challenge: String,
+    pub analytics: String,
+    pub ai_coach: String,
+}
+
+pub struct Mesh {
+    pub gateway: SocketAddr,
+    /// Direct addresses, by service short name (for benchmarks that bypass the gateway).
+    pub direct: Vec<(&'static str, SocketAddr)>,
+    pub databases: Databases,
+    /// The clock of the services that measure sessions and days.
+    pub clock: ManualClock,
+    running: Vec<Running>,
+}
+
+fn common(service: &'static str, database_url: &str, amqp_url: &str, auth_url: &str) -> CommonConfig {
+    CommonConfig {
+        service,
+        grpc_addr: "127.0.0.1:0".parse().expect("addr"),
+        http_addr: "127.0.0.1:0".parse().expect("addr"),
+        database_url: database_url.to_owned(),
+        amqp_url: amqp_url.to_owned(),
+        auth_url: auth_url.to_owned(),
+        db_max_connections: 10,
+    }
+}
+
+async fn create_db(admin: &str, name: &str) -> anyhow::Result<String> {
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(admin).await?;
+    let db = format!("{name}_{}", uuid::Uuid::now_v7().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}"))).execute(&mut conn).await?;
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
+    Ok(format!("{base}/{db}"))
+}
+
+impl Mesh {
+    /// Starts auth, then the other five services, then the gateway; returns once all are ready.
+    pub async fn start(stores: &Stores) -> anyhow::Result<Mesh> {
+        stride_kit::install_crypto_provider();
+        let clock = ManualClock::new(time::OffsetDateTime::now_utc());
+        let shared: SharedClock = Arc::new(clock.clone());
+        let a = &stores.pg_admin_url;
+        let dbs = Databases {
+            auth: create_db(a, "auth").await?,
+            profile: create_db(a, "profile").await?,
+            activity_session: create_db(a, "activity").await?,
+            challenge: create_db(a, "challenge").await?,
+            analytics: create_db(a, "analytics").await?,
+            ai_coach: create_db(a, "coach").await?,
+        };
+        let amqp = &stores.amqp_url;
+        let mut running = Vec::new();
+
+        // Auth signs with real time: token expiry is checked against the wall clock.
+        let auth = stride_auth::start(
+            stride_auth::Config::for_tests(common("auth", &dbs.auth, amqp, "")),
+            Arc::new(SystemClock),
+        )
+        .await?;
+        let auth_url = format!("http://{}", auth.grpc_addr);
+        let verifier = || Verifier::from_auth_url(&auth_url);
+        let mut direct = vec![("auth", auth.grpc_addr)];
+        running.push(auth);
+
+        let profile = stride_profile::start(
+            stride_profile::Config { common: common("profile", &dbs.profile, amqp, &auth_url) },
+            verifier()?,
+            shared.clone(),
+        )
+        .await?;
+        let activity = stride_activity_session::start(
+            stride_activity_session::Config { common: common("activity-session", &dbs.activity_session, amqp, &auth_url) },
+            verifier()?,
+            shared.clone(),
+        )
+        .await?;
+        let challenge = stride_challenge::start(
+            stride_challenge::Config { common: common("challenge", &dbs.challenge, amqp, &auth_url) },
+            verifier()?,
+            shared.clone(),
+        )
+        .await?;
+        let analytics = stride_analytics::start(
+            stride_analytics::Config { common: common("analytics", &dbs.analytics, amqp, &auth_url) },
+            verifier()?,
+            shared.clone(),
+        )
+        .await?;
+        let coach = stride_ai_coach::start(
+            stride_ai_coach::Config::for_tests(
+                common("ai-coach", &dbs.ai_coach, amqp, &auth_url),
+                &format!("http://{}", analytics.grpc_addr),
+                &format!("http://{}", activity.grpc_addr),
+            ),
+            verifier()?,
+            shared.clone(),
+        )
+        .await?;
+        for (name, r) in [
+            ("profile", profile),
+            ("activity-session", activity),
+            ("challenge", challenge),
+            ("analytics", analytics),
+            ("ai-coach", coach),
+        ] {
+            direct.push((name, r.grpc_addr));
+            running.push(r);
+        }
+
+        let url = |name: &str| format!("http://{}", direct.iter().find(|(n, _)| *n == name).expect("service").1);
+        let upstreams = [
+            ("stride.auth.v1.AuthService", "auth"),
+            ("stride.profile.v1.ProfileService", "profile"),
+            ("stride.activity_session.v1.ActivitySessionService", "activity-session"),
+            ("stride.challenge.v1.ChallengeService", "challenge"),
+            ("stride.analytics.v1.AnalyticsService", "analytics"),
+            ("stride.ai_coach.v1.AiCoachService", "ai-coach"),
+        ]
+        .into_iter()
+        .map(|(svc, name)| (svc.to_owned(), url(name)))
+        .collect();
+        let gateway = stride_gateway::start(
+            stride_gateway::Config {
+                addr: "127.0.0.1:0".parse()?,
+                http_addr: "127.0.0.1:0".parse()?,
+                upstreams,
+                limits: stride_gateway::Limits {
+                    max_message_bytes: 64 * 1024,
+                    max_timeout: std::time::Duration::from_secs(30),
+                },
+                cors_origins: vec![],
+            },
+            verifier()?,
+        )
+        .await?;
+        let gateway_addr = gateway.grpc_addr;
+        running.push(gateway);
+
+        // Ready = every service reports SERVING (database and broker links up).
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        for r in &running {
+            while !r.health.is_ready() {
+                anyhow::ensure!(tokio::time::Instant::now() < deadline, "a service did not become ready");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+        Ok(Mesh { gateway: gateway_addr, direct, databases: dbs, clock, running })
+    }
+
+    /// Graceful stop of every process-equivalent, gateway first.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        while let Some(r) = self.running.pop() {
+            r.stop().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Clients of every service, over one transport.
+#[derive(Clone)]
+pub struct Clients<T> {
+    pub auth: AuthServiceClient<T>,
+    pub profile: ProfileServiceClient<T>,
+    pub activity: ActivitySessionServiceClient<T>,
+    pub challenge: ChallengeServiceClient<T>,
+    pub analytics: AnalyticsServiceClient<T>,
+    pub coach: AiCoachServiceClient<T>,
+}
+
+impl<T: Clone> Clients<T> {
+    fn over(t: T) -> Self {
+        Self {
+            auth: AuthServiceClient::new(t.clone()),
+            profile: ProfileServiceClient::new(t.clone()),
+            activity: ActivitySessionServiceClient::new(t.clone()),
+            challenge: ChallengeServiceClient::new(t.clone()),
+            analytics: AnalyticsServiceClient::new(t.clone()),
+            coach: AiCoachServiceClient::new(t),
+        }
+    }
+}
+
+/// Native gRPC over HTTP/2, as mobile apps call.
+pub async fn grpc_clients(addr: SocketAddr) -> anyhow::Result<Clients<tonic::transport::Channel>> {
+    let ch = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?.connect().await?;
+    Ok(Clients::over(ch))
+}
+
+/// The grpc-web transport: HTTP/1.1 with tonic-web's client-side translation, as browsers call.
+pub type WebTransport = tonic_web::GrpcWebClientService<
+    hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        tonic_web::GrpcWebCall<tonic::body::Body>,
+    >,
+>;
+
+/// grpc-web clients over HTTP/1.1.
+pub fn grpc_web_clients(addr: SocketAddr) -> anyhow::Result<Clients<WithOrigin>> {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    let svc = tower::ServiceBuilder::new().layer(tonic_web::GrpcWebClientLayer::new()).service(client);
+    Ok(Clients::over(WithOrigin { inner: svc, origin: format!("http://{addr}").parse()? }))
+}
+
+/// Sets scheme and authority on each request (the generated clients send only the path).
+#[derive(Clone)]
+pub struct WithOrigin {
+    inner: WebTransport,
+    origin: http::Uri,
+}
+
+impl tower::Service<http::Request<tonic::body::Body>> for WithOrigin {
+    type Response = <WebTransport as tower::Service<http::Request<tonic::body::Body>>>::Response;
+    type Error = <WebTransport as tower::Service<http::Request<tonic::body::Body>>>::Error;
+    type Future = <WebTransport as tower::Service<http::Request<tonic::body::Body>>>::Future;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<tonic::body::Body>) -> Self::Future {
+        let mut parts = self.origin.clone().into_parts();
+        parts.path_and_query = req.uri().path_and_query().cloned();
+        if let Ok(uri) = http::Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+        self.inner.call(req)
+    }
+}
