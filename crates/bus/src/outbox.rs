@@ -35,6 +35,9 @@ pub async fn enqueue<E: Event>(conn: &mut PgConnection, event: &E) -> Result<Uui
     Ok(id)
 }
 
+/// id, event type, payload, traceparent, created_at.
+type OutboxRow = (Uuid, String, Vec<u8>, Option<String>, time::OffsetDateTime);
+
 /// Wakes the relay after a commit so events go out without waiting for the next poll.
 #[derive(Clone, Debug, Default)]
 pub struct OutboxHandle {
@@ -140,7 +143,7 @@ impl Relay {
     /// ones. Returns (published, failed).
     async fn drain(&self, ch: &Channel) -> anyhow::Result<(usize, usize)> {
         let mut tx = self.pool.begin().await.context("outbox transaction")?;
-        let rows: Vec<(Uuid, String, Vec<u8>, Option<String>, time::OffsetDateTime)> = sqlx::query_as(
+        let rows: Vec<OutboxRow> = sqlx::query_as(
             "SELECT id, event_type, payload, traceparent, created_at FROM outbox
              WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
         )

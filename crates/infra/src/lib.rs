@@ -14,7 +14,7 @@
 //!   with its credentials in the userinfo ([`Mgmt::from_url`] parses it).
 //! - `STRIDE_TEST_INFRA_DIR`: the private directory holding both servers' data and logs.
 
-mod http;
+pub mod http;
 mod install;
 mod postgres;
 mod rabbit;
@@ -37,9 +37,20 @@ pub const ENV_INFRA_DIR: &str = "STRIDE_TEST_INFRA_DIR";
 
 /// A loopback port that was free a moment ago (the usual bind-to-0 race applies).
 pub fn free_port() -> Result<u16> {
-    let listener =
-        std::net::TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0 for a port")?;
-    Ok(listener.local_addr()?.port())
+    Ok(free_ports(1)?[0])
+}
+
+/// `n` distinct loopback ports that were free a moment ago (all held open at once, so no two
+/// are the same).
+pub fn free_ports(n: usize) -> Result<Vec<u16>> {
+    let listeners = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()
+        .context("binding 127.0.0.1:0 for a port")?;
+    listeners
+        .iter()
+        .map(|l| Ok(l.local_addr()?.port()))
+        .collect()
 }
 
 /// PostgreSQL and RabbitMQ started side by side under one directory.

@@ -137,6 +137,11 @@ impl Postgres {
         Ok(())
     }
 
+    /// Whether the server process is up.
+    pub fn is_running(&self) -> bool {
+        self.child.as_ref().is_some_and(|c| !sys::has_exited(c))
+    }
+
     fn isready(&self) -> bool {
         Command::new(client_bin("pg_isready"))
             .args(["-q", "-h", "127.0.0.1", "-p", &self.port.to_string()])

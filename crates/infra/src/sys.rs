@@ -65,38 +65,92 @@ pub fn wait_exit(child: &Child, timeout: Duration) -> bool {
     true
 }
 
-/// Sends `sig` to the group, SIGKILLs whatever is left of it after `grace` (or at once when
-/// the leader has exited: stragglers such as erl_child_setup go too), waits until no member
-/// is left running (so its ports are closed), then reaps the leader. Call once per child.
+/// Stops `child` and everything it started: `sig` to its process group, SIGKILL after `grace`
+/// (or at once when the leader has exited) to the group and to every descendant seen at the
+/// start (erl_child_setup calls setsid, so the group alone misses it), then waits until none
+/// of them is running, so their ports are closed, and reaps the leader. Call once per child.
 pub fn terminate_group(child: &mut Child, sig: i32, grace: Duration) {
+    let tree = process_tree(child.id());
     signal_group(child, sig);
     wait_exit(child, grace);
     signal_group(child, SIGKILL);
+    for proc in &tree {
+        if proc.is_same() {
+            kill(proc.pid as i32, SIGKILL);
+        }
+    }
     let deadline = Instant::now() + Duration::from_secs(10);
-    while group_running(child.id()) && Instant::now() < deadline {
+    while tree.iter().any(Proc::is_running) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     let _ = child.wait();
 }
 
-/// Whether any process in group `pgid` is still running (zombies hold no sockets or files).
-fn group_running(pgid: u32) -> bool {
-    let Ok(procs) = std::fs::read_dir("/proc") else {
-        return false;
-    };
-    procs.flatten().any(|entry| {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+/// A process seen in /proc, identified by pid and start time (pids get reused).
+struct Proc {
+    pid: u32,
+    ppid: u32,
+    pgrp: u32,
+    start: u64,
+}
+
+impl Proc {
+    fn read(pid: u32) -> Option<Proc> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // "pid (comm) state ppid pgrp ... starttime(22nd)"; comm may hold spaces and parens.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        Some(Proc {
+            pid,
+            ppid: fields.get(1)?.parse().ok()?,
+            pgrp: fields.get(2)?.parse().ok()?,
+            start: fields.get(19)?.parse().ok()?,
+        })
+    }
+
+    fn is_same(&self) -> bool {
+        Proc::read(self.pid).is_some_and(|p| p.start == self.start)
+    }
+
+    /// Alive unless a zombie whose threads are all gone too: the sockets of a multithreaded
+    /// process (beam.smp) close only when its last thread exits, after the leader is a zombie.
+    fn is_running(&self) -> bool {
+        if !self.is_same() {
             return false;
-        };
-        // "pid (comm) state ppid pgrp ..."; comm may contain spaces, so split after ')'.
-        let mut fields = stat
-            .rsplit_once(')')
-            .map_or("", |(_, rest)| rest)
-            .split_whitespace();
-        let state = fields.next();
-        let pgrp = fields.nth(1).and_then(|f| f.parse::<u32>().ok());
-        pgrp == Some(pgid) && !matches!(state, Some("Z" | "X"))
-    })
+        }
+        let task_dir = format!("/proc/{}/task", self.pid);
+        std::fs::read_dir(task_dir).is_ok_and(|tasks| {
+            tasks.flatten().any(|task| {
+                std::fs::read_to_string(task.path().join("stat")).is_ok_and(|stat| {
+                    let state = stat
+                        .rsplit_once(')')
+                        .map_or("", |(_, rest)| rest.trim_start());
+                    !state.starts_with(['Z', 'X'])
+                })
+            })
+        })
+    }
+}
+
+/// `root`, its descendants and the members of its process group.
+fn process_tree(root: u32) -> Vec<Proc> {
+    let all: Vec<Proc> = std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .filter_map(Proc::read)
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut tree: Vec<u32> = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(all.iter().filter(|p| p.ppid == parent).map(|p| p.pid));
+        i += 1;
+    }
+    all.into_iter()
+        .filter(|p| p.pgrp == root || tree.contains(&p.pid))
+        .collect()
 }
 
 /// Whether something accepts TCP connections on 127.0.0.1:`port`.

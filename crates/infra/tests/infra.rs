@@ -12,14 +12,12 @@ use stride_infra::{Infra, sys};
 #[test]
 fn starts_serves_restarts_and_stops() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let t0 = Instant::now();
     let mut infra = Infra::start(dir.path())?;
     let pg_port = infra.pg.port();
     let amqp_port = infra.rabbit.amqp_port();
     let mgmt_port = infra.rabbit.mgmt_port();
 
-        eprintln!("T {:?} before {}", t0.elapsed(), "infra.pg.create_database");
-infra.pg.create_database("infra_test")?;
+    infra.pg.create_database("infra_test")?;
     let out = Command::new("/usr/lib/postgresql/15/bin/psql")
         .args(["-X", "-At", "-c", "select current_database()"])
         .arg(infra.pg.url("infra_test"))
@@ -27,7 +25,6 @@ infra.pg.create_database("infra_test")?;
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "infra_test");
 
     // A vhost needing percent-encoding, a durable queue and a persistent message in it.
-    eprintln!("T {:?} before {}", t0.elapsed(), "let vhost =");
     let vhost = "infra/test";
     let rabbit = &infra.rabbit;
     rabbit.create_vhost(vhost)?;
@@ -47,31 +44,25 @@ infra.pg.create_database("infra_test")?;
         ),
     )?;
     assert!(published.contains("\"routed\":true"), "{published}");
-    eprintln!("T {:?} before {}", t0.elapsed(), "wait_for_messages(&infra, vhos");
     wait_for_messages(&infra, vhost, "q", 1)?;
     assert_amqp_handshake(amqp_port)?;
 
     // A crashed broker comes back on the same port with its durable data.
-    eprintln!("T {:?} before {}", t0.elapsed(), "infra.rabbit.kill();");
     infra.rabbit.kill();
     assert!(
         !sys::port_open(amqp_port),
         "AMQP port still open after kill"
     );
-    eprintln!("T {:?} before {}", t0.elapsed(), "infra.rabbit.restart()?;");
     infra.rabbit.restart()?;
     assert_eq!(infra.rabbit.amqp_port(), amqp_port);
     wait_for_messages(&infra, vhost, "q", 1)?;
-    eprintln!("T {:?} before {}", t0.elapsed(), "infra.rabbit.delete_vhost(vhos");
     infra.rabbit.delete_vhost(vhost)?;
     infra.rabbit.delete_vhost(vhost)?;
 
-    eprintln!("T {:?} before {}", t0.elapsed(), "infra.stop();\n    for");
     infra.stop();
     for port in [pg_port, amqp_port, mgmt_port] {
         assert!(!sys::port_open(port), "port {port} still open after stop");
     }
-    eprintln!("T {:?} before {}", t0.elapsed(), "infra.stop();\n    Ok");
     infra.stop();
     Ok(())
 }

@@ -188,10 +188,8 @@ impl Verifier {
         }
         // Unknown kid: maybe auth rotated. Refetch, but not more often than MIN_REFETCH.
         let due = self.last_fetch.lock().await.is_none_or(|t| t.elapsed() >= MIN_REFETCH);
-        if due {
-            if let Err(e) = self.refresh().await {
-                tracing::warn!(error = %e, "JWKS fetch failed");
-            }
+        if due && let Err(e) = self.refresh().await {
+            tracing::warn!(error = %e, "JWKS fetch failed");
         }
         self.keys.read().await.get(kid).cloned()
     }
@@ -296,7 +294,7 @@ where
                     Ok(c) => c,
                     Err(e) => return Ok(Status::from(AppError::from(e)).into_http()),
                 };
-                if !role.is_empty() && !caller.roles.iter().any(|r| *r == role) {
+                if !role.is_empty() && !caller.roles.contains(&role) {
                     let e = AppError::PermissionDenied {
                         reason: "ROLE_REQUIRED",
                         message: format!("this method needs the {role} role"),

@@ -5,11 +5,13 @@
 
 use std::{fmt, net::SocketAddr, str::FromStr};
 
+type Lookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// Reads variables and remembers every problem.
 #[derive(Default)]
 pub struct Env {
     errors: Vec<String>,
-    lookup: Option<Box<dyn Fn(&str) -> Option<String> + Send + Sync>>,
+    lookup: Option<Lookup>,
 }
 
 /// All configuration problems found.
