@@ -1,0 +1,33 @@
+//! Usage accounting.
+
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// One answered recommendation.
+pub struct Usage<'a> {
+    pub user_id: Uuid,
+    /// `rules`, `llm` or `rules_fallback`.
+    pub source: &'static str,
+    pub model: Option<&'a str>,
+    pub prompt_tokens: i32,
+    pub completion_tokens: i32,
+    pub at: OffsetDateTime,
+}
+
+pub async fn record(pool: &PgPool, u: &Usage<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO recommendations (id, user_id, source, model, prompt_tokens, completion_tokens, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(u.user_id)
+    .bind(u.source)
+    .bind(u.model)
+    .bind(u.prompt_tokens)
+    .bind(u.completion_tokens)
+    .bind(u.at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

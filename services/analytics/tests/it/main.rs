@@ -1,0 +1,5 @@
+//! analytics against a real PostgreSQL and RabbitMQ: input events are published the way
+//! producers publish them (outbox + relay in a scratch database), effects awaited with deadlines.
+
+mod summary;
+mod support;

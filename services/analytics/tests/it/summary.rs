@@ -1,0 +1,337 @@
+use stride_proto::{analytics::GetProgressSummaryRequest, events::ChallengeCompleted};
+use stride_testkit::authed;
+use time::macros::{date, datetime};
+use tonic::Code;
+use tonic_types::StatusExt;
+use uuid::Uuid;
+
+use crate::support::{Harness, per_day, profile, session};
+
+#[tokio::test]
+async fn sessions_roll_up_on_the_producers_local_dates() {
+    let mut h = Harness::start(datetime!(2026-03-04 12:00 UTC)).await;
+    let (ada, bob) = (Uuid::now_v7(), Uuid::now_v7());
+    // 23:30 UTC on Monday the 2nd is already Tuesday the 3rd in Kolkata (UTC+5:30).
+    h.publish(&session(
+        ada,
+        "focus",
+        datetime!(2026-03-02 23:30 UTC),
+        25,
+        "Asia/Kolkata",
+    ))
+    .await;
+    h.publish(&session(
+        ada,
+        "workout",
+        datetime!(2026-03-03 08:00 UTC),
+        40,
+        "Asia/Kolkata",
+    ))
+    .await;
+    h.publish(&session(
+        ada,
+        "focus",
+        datetime!(2026-03-02 04:00 UTC),
+        25,
+        "Asia/Kolkata",
+    ))
+    .await;
+    h.publish(&ChallengeCompleted {
+        user_id: ada.to_string(),
+        challenge_id: Uuid::now_v7().to_string(),
+        title: "Focus week".into(),
+        points_awarded: 50,
+        window_start: None,
+        occur_time: None,
+        local_date: Some(stride_kit::convert::date(date!(2026 - 03 - 03))),
+        timezone: "Asia/Kolkata".into(),
+    })
+    .await;
+    h.wait_consumed("handled", 4).await;
+
+    let s = h.summary(ada, None).await;
+    assert_eq!(
+        s.timezone, "Asia/Kolkata",
+        "the session's zone stands in until a profile arrives"
+    );
+    assert_eq!(
+        stride_kit::convert::from_date(s.start_date.as_ref().unwrap()),
+        Some(date!(2026 - 03 - 02))
+    );
+    assert_eq!(
+        stride_kit::convert::from_date(s.end_date.as_ref().unwrap()),
+        Some(date!(2026 - 03 - 08))
+    );
+    assert_eq!((s.sessions_completed, s.focus_sessions), (3, 2));
+    assert_eq!(s.total_duration.as_ref().unwrap().seconds, 90 * 60);
+    let days = per_day(&s);
+    assert_eq!(days.len(), 7);
+    assert_eq!(days[0], (date!(2026 - 03 - 02), 1));
+    assert_eq!(days[1], (date!(2026 - 03 - 03), 2));
+    assert!(days[2..].iter().all(|(_, n)| *n == 0));
+    assert_eq!(s.days[1].focus_sessions, 1);
+    assert_eq!(s.days[1].total_duration.as_ref().unwrap().seconds, 65 * 60);
+    // Wednesday (today in Kolkata) has nothing yet: the streak ending yesterday still counts.
+    assert_eq!((s.current_streak, s.longest_streak), (2, 2));
+
+    let points: i32 = sqlx::query_scalar(
+        "SELECT points FROM daily_rollups WHERE user_id = $1 AND local_date = $2",
+    )
+    .bind(ada)
+    .bind(date!(2026 - 03 - 03))
+    .fetch_one(&h.db)
+    .await
+    .unwrap();
+    assert_eq!(points, 50);
+
+    // Another user sees nothing of Ada's.
+    let other = h.summary(bob, None).await;
+    assert_eq!(
+        (
+            other.sessions_completed,
+            other.current_streak,
+            other.longest_streak
+        ),
+        (0, 0, 0)
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_redelivered_event_counts_once() {
+    let mut h = Harness::start(datetime!(2026-03-04 12:00 UTC)).await;
+    let ada = Uuid::now_v7();
+    let event = session(ada, "focus", datetime!(2026-03-04 09:00 UTC), 25, "UTC");
+    let id = Uuid::now_v7();
+    h.publish_raw(id, &event).await;
+    h.publish_raw(id, &event).await;
+    h.wait_consumed("handled", 1).await;
+    h.wait_consumed("duplicate", 1).await;
+    let s = h.summary(ada, None).await;
+    assert_eq!((s.sessions_completed, s.focus_sessions), (1, 1));
+    assert_eq!(s.total_duration.as_ref().unwrap().seconds, 25 * 60);
+    assert_eq!(s.current_streak, 1);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn streak_survives_the_dst_change() {
+    // Europe/Paris springs forward on 2026-03-29 at 01:00 UTC (UTC+1 → UTC+2).
+    let mut h = Harness::start(datetime!(2026-03-30 08:00 UTC)).await;
+    let ada = Uuid::now_v7();
+    let tz = "Europe/Paris";
+    h.publish(&profile(ada, tz, 1)).await;
+    h.publish(&session(
+        ada,
+        "focus",
+        datetime!(2026-03-28 12:00 UTC),
+        25,
+        tz,
+    ))
+    .await;
+    h.publish(&session(
+        ada,
+        "focus",
+        datetime!(2026-03-29 10:00 UTC),
+        25,
+        tz,
+    ))
+    .await;
+    // 22:30 UTC on the 29th is 00:30 on Monday the 30th in Paris (it would be the 29th in UTC).
+    h.publish(&session(
+        ada,
+        "focus",
+        datetime!(2026-03-29 22:30 UTC),
+        25,
+        tz,
+    ))
+    .await;
+    h.wait_consumed("handled", 4).await;
+
+    let s = h.summary(ada, None).await;
+    assert_eq!(s.timezone, tz);
+    assert_eq!(per_day(&s)[0], (date!(2026 - 03 - 30), 1));
+    assert_eq!(s.sessions_completed, 1);
+    assert_eq!((s.current_streak, s.longest_streak), (3, 3));
+
+    let last_week = h.summary(ada, Some(date!(2026 - 03 - 29))).await;
+    let days = per_day(&last_week);
+    assert_eq!(days[0].0, date!(2026 - 03 - 23));
+    assert_eq!(days[5], (date!(2026 - 03 - 28), 1));
+    assert_eq!(days[6], (date!(2026 - 03 - 29), 1));
+    assert_eq!(last_week.sessions_completed, 2);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn streak_survives_a_timezone_change_without_double_counting() {
+    // 2026-06-03 02:00 UTC is 11:00 on the 3rd in Tokyo, but still 22:00 on the 2nd in New York.
+    let mut h = Harness::start(datetime!(2026-06-03 02:00 UTC)).await;
+    let ada = Uuid::now_v7();
+    h.publish(&profile(ada, "America/New_York", 1)).await;
+    // Day 1 and 2, late evening in New York (already the next day in UTC).
+    h.publish(&session(
+        ada,
+        "focus",
+        datetime!(2026-06-02 03:00 UTC),
+        25,
+        "America/New_York",
+    ))
+    .await;
+    h.publish(&session(
+        ada,
+        "workout",
+        datetime!(2026-06-03 00:00 UTC),
+        30,
+        "America/New_York",
+    ))
+    .await;
+    h.wait_consumed("handled", 3).await;
+    let before = h.summary(ada, None).await;
+    assert_eq!(before.timezone, "America/New_York");
+    assert_eq!((before.current_streak, before.sessions_completed), (2, 2));
+
+    // The user flies to Tokyo; a late, stale revision of the old zone must not win.
+    h.publish(&profile(ada, "Asia/Tokyo", 2)).await;
+    h.publish(&profile(ada, "America/New_York", 1)).await;
+    // Day 3: an instant that is still June 2nd in New York, June 3rd in Tokyo.
+    h.publish(&session(
+        ada,
+        "focus",
+        datetime!(2026-06-03 01:00 UTC),
+        25,
+        "Asia/Tokyo",
+    ))
+    .await;
+    h.wait_consumed("handled", 6).await;
+
+    let s = h.summary(ada, None).await;
+    assert_eq!(s.timezone, "Asia/Tokyo");
+    let days = per_day(&s);
+    assert_eq!(days[0], (date!(2026 - 06 - 01), 1));
+    assert_eq!(days[1], (date!(2026 - 06 - 02), 1));
+    assert_eq!(days[2], (date!(2026 - 06 - 03), 1));
+    assert_eq!(s.sessions_completed, 3, "no day counted twice");
+    assert_eq!((s.current_streak, s.longest_streak), (3, 3));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn current_streak_ends_yesterday_then_breaks() {
+    let mut h = Harness::start(datetime!(2026-06-10 09:00 UTC)).await;
+    let ada = Uuid::now_v7();
+    for (day, hour) in [(5u8, 8u8), (6, 9), (7, 10), (9, 20)] {
+        let end = datetime!(2026-06-01 00:00 UTC)
+            + time::Duration::days(i64::from(day) - 1)
+            + time::Duration::hours(hour.into());
+        h.publish(&session(ada, "focus", end, 25, "UTC")).await;
+    }
+    h.wait_consumed("handled", 4).await;
+    // Today (the 10th) has no session: the run 9th counts; the longest is 5th..7th.
+    let s = h.summary(ada, None).await;
+    assert_eq!((s.current_streak, s.longest_streak), (1, 3));
+    // A session today extends it.
+    h.publish(&session(
+        ada,
+        "break",
+        datetime!(2026-06-10 08:30 UTC),
+        5,
+        "UTC",
+    ))
+    .await;
+    h.wait_consumed("handled", 5).await;
+    let s = h.summary(ada, None).await;
+    assert_eq!((s.current_streak, s.longest_streak), (2, 3));
+    assert_eq!((s.sessions_completed, s.focus_sessions), (2, 1));
+    // Two days later without sessions the streak is gone, the record stays.
+    h.clock.advance(time::Duration::days(2));
+    let s = h.summary(ada, None).await;
+    assert_eq!((s.current_streak, s.longest_streak), (0, 3));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_empty_week_has_seven_zero_days() {
+    let mut h = Harness::start(datetime!(2026-11-22 12:00 UTC)).await;
+    let s = h.summary(Uuid::now_v7(), None).await;
+    assert_eq!(s.timezone, "UTC");
+    let days = per_day(&s);
+    assert_eq!(days.len(), 7);
+    // 2026-11-22 is a Sunday: the ISO week starts on Monday the 16th.
+    assert_eq!(days[0].0, date!(2026 - 11 - 16));
+    assert_eq!(days[6].0, date!(2026 - 11 - 22));
+    assert!(days.iter().all(|(_, n)| *n == 0));
+    assert!(
+        s.days
+            .iter()
+            .all(|d| d.total_duration.as_ref().unwrap().seconds == 0)
+    );
+    assert_eq!(
+        (s.sessions_completed, s.current_streak, s.longest_streak),
+        (0, 0, 0)
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn invalid_date_and_range_are_rejected_with_field_names() {
+    let mut h = Harness::start(datetime!(2026-11-22 12:00 UTC)).await;
+    let token = h.issuer.token(Uuid::now_v7());
+    let req = GetProgressSummaryRequest {
+        range: 42,
+        date: Some(stride_proto::Date {
+            year: 2026,
+            month: 2,
+            day: 30,
+        }),
+    };
+    let err = h
+        .client
+        .get_progress_summary(authed(req, &token))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let details = err.get_error_details();
+    let mut fields: Vec<_> = details
+        .bad_request()
+        .unwrap()
+        .field_violations
+        .iter()
+        .map(|f| f.field.clone())
+        .collect();
+    fields.sort();
+    assert_eq!(fields, ["date", "range"]);
+
+    let err = h
+        .client
+        .get_progress_summary(GetProgressSummaryRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_poison_event_is_dead_lettered_and_the_queue_keeps_flowing() {
+    let mut h = Harness::start(datetime!(2026-11-22 12:00 UTC)).await;
+    let ada = Uuid::now_v7();
+    let mut poison = session(ada, "focus", datetime!(2026-11-22 08:00 UTC), 25, "UTC");
+    poison.user_id = "not-a-uuid".into();
+    h.publish(&poison).await;
+    let mut undated = session(ada, "focus", datetime!(2026-11-22 08:00 UTC), 25, "UTC");
+    undated.local_date = None;
+    h.publish(&undated).await;
+    h.publish(&session(
+        ada,
+        "focus",
+        datetime!(2026-11-22 09:00 UTC),
+        25,
+        "UTC",
+    ))
+    .await;
+    h.wait_consumed("dead_lettered", 2).await;
+    h.wait_consumed("handled", 1).await;
+    let s = h.summary(ada, None).await;
+    assert_eq!(s.sessions_completed, 1);
+    h.stop().await;
+}
