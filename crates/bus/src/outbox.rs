@@ -115,8 +115,14 @@ impl Relay {
         loop {
             let (published, failed) = self.drain(&ch).await?;
             if failed > 0 {
-                // Unroutable or nacked: keep the rows and retry after a pause.
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                // Unroutable or nacked: keep the rows and retry after a pause (or stop).
+                tokio::select! {
+                    _ = shutdown.cancelled() => {
+                        let _ = conn.close(200, "shutdown".into()).await;
+                        return Ok(());
+                    }
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
                 continue;
             }
             if published as i64 == BATCH {

@@ -1,0 +1,198 @@
+//! Reactions to events: session completions advance challenge progress (and may award points
+//! and emit `challenge.completed.v1`); profile updates keep display names and timezones.
+
+use sqlx::PgConnection;
+use stride_bus::{
+    Envelope, Event as _,
+    consumer::{Handler, HandlerError},
+    outbox::OutboxHandle,
+};
+use stride_kit::convert;
+use stride_proto::events;
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+pub const SESSION_COMPLETED: &str = events::SessionCompleted::TYPE;
+pub const PROFILE_UPDATED: &str = events::ProfileUpdated::TYPE;
+
+/// Timezone a user has until their profile says otherwise.
+pub const DEFAULT_TIMEZONE: &str = "UTC";
+const MAX_DISPLAY_NAME: usize = 100;
+
+/// The single window of a non-recurring challenge.
+pub const FOREVER_WINDOW: Date = time::macros::date!(1970 - 01 - 01);
+
+/// First day of the window that contains local date `d`.
+pub fn window_start(recurrence: &str, d: Date) -> Date {
+    if recurrence == "weekly" {
+        convert::week_start(d)
+    } else {
+        FOREVER_WINDOW
+    }
+}
+
+pub struct EventHandler {
+    pub outbox: OutboxHandle,
+}
+
+fn permanent(msg: &str) -> HandlerError {
+    HandlerError::Permanent(anyhow::anyhow!("{msg}"))
+}
+
+impl Handler for EventHandler {
+    async fn handle(&self, tx: &mut PgConnection, env: &Envelope) -> Result<(), HandlerError> {
+        match env.event_type.as_str() {
+            SESSION_COMPLETED => session_completed(tx, env.decode()?).await,
+            PROFILE_UPDATED => profile_updated(tx, env.decode()?).await,
+            other => {
+                tracing::debug!(
+                    event_type = other,
+                    "ignoring an event type this service does not use"
+                );
+                Ok(())
+            }
+        }
+    }
+
+    fn after_commit(&self, env: &Envelope) {
+        // A completion may have enqueued challenge.completed.v1; a spare kick costs one empty poll.
+        if env.event_type == SESSION_COMPLETED {
+            self.outbox.kick();
+        }
+    }
+}
+
+async fn session_completed(
+    tx: &mut PgConnection,
+    e: events::SessionCompleted,
+) -> Result<(), HandlerError> {
+    let user_id = Uuid::parse_str(&e.user_id)
+        .map_err(|_| permanent("session.completed.v1 without a valid user_id"))?;
+    let end_time = e
+        .end_time
+        .as_ref()
+        .and_then(convert::from_timestamp)
+        .ok_or_else(|| permanent("session.completed.v1 without a valid end_time"))?;
+    // The producer states the local date; derive it only for a producer that left it out.
+    let local_date = e
+        .local_date
+        .as_ref()
+        .and_then(convert::from_date)
+        .unwrap_or_else(|| convert::local_date(end_time, &e.timezone));
+
+    // Sessions that ended before the user joined do not count.
+    let joined: Vec<(Uuid, String, i32, i32, String)> = sqlx::query_as(
+        "SELECT c.id, c.title, c.target, c.points, c.recurrence
+         FROM participants p JOIN challenges c ON c.id = p.challenge_id
+         WHERE p.user_id = $1 AND c.goal_kind = 'sessions_completed' AND c.activity_kind = $2
+           AND p.joined_at <= $3
+         ORDER BY c.id",
+    )
+    .bind(user_id)
+    .bind(&e.activity_kind)
+    .bind(end_time)
+    .fetch_all(&mut *tx)
+    .await?;
+
+    for (challenge_id, title, target, points, recurrence) in joined {
+        let window = window_start(&recurrence, local_date);
+        // The row lock taken by the upsert serialises concurrent events of the same window.
+        let (current, completed_at): (i32, Option<OffsetDateTime>) = sqlx::query_as(
+            "INSERT INTO progress (challenge_id, user_id, window_start, current) VALUES ($1, $2, $3, 1)
+             ON CONFLICT (challenge_id, user_id, window_start) DO UPDATE SET current = progress.current + 1
+             RETURNING current, completed_at",
+        )
+        .bind(challenge_id)
+        .bind(user_id)
+        .bind(window)
+        .fetch_one(&mut *tx)
+        .await?;
+        if current < target || completed_at.is_some() {
+            continue;
+        }
+        sqlx::query("UPDATE progress SET completed_at = $4 WHERE challenge_id = $1 AND user_id = $2 AND window_start = $3")
+            .bind(challenge_id)
+            .bind(user_id)
+            .bind(window)
+            .bind(end_time)
+            .execute(&mut *tx)
+            .await?;
+        // The ledger's unique key is the last guard against paying a window twice.
+        let awarded = sqlx::query(
+            "INSERT INTO points_ledger (id, user_id, challenge_id, window_start, points, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (challenge_id, user_id, window_start) DO NOTHING",
+        )
+        .bind(Uuid::now_v7())
+        .bind(user_id)
+        .bind(challenge_id)
+        .bind(window)
+        .bind(points)
+        .bind(end_time)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if awarded {
+            let event = events::ChallengeCompleted {
+                user_id: user_id.to_string(),
+                challenge_id: challenge_id.to_string(),
+                title,
+                points_awarded: points,
+                window_start: Some(convert::date(window)),
+                occur_time: Some(convert::timestamp(end_time)),
+                local_date: Some(convert::date(local_date)),
+                timezone: e.timezone.clone(),
+            };
+            stride_bus::outbox::enqueue(&mut *tx, &event).await?;
+            tracing::info!(%user_id, %challenge_id, %window, points, "challenge completed");
+        }
+    }
+    Ok(())
+}
+
+async fn profile_updated(
+    tx: &mut PgConnection,
+    e: events::ProfileUpdated,
+) -> Result<(), HandlerError> {
+    let user_id = Uuid::parse_str(&e.user_id)
+        .map_err(|_| permanent("profile.updated.v1 without a valid user_id"))?;
+    let timezone = if convert::is_valid_timezone(&e.timezone) {
+        e.timezone.as_str()
+    } else {
+        DEFAULT_TIMEZONE
+    };
+    let display_name: String = e.display_name.chars().take(MAX_DISPLAY_NAME).collect();
+    // Only a newer revision replaces what we have: updates may arrive out of order.
+    sqlx::query(
+        "INSERT INTO users (user_id, display_name, timezone, revision) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (user_id) DO UPDATE
+         SET display_name = EXCLUDED.display_name, timezone = EXCLUDED.timezone, revision = EXCLUDED.revision
+         WHERE users.revision < EXCLUDED.revision",
+    )
+    .bind(user_id)
+    .bind(display_name)
+    .bind(timezone)
+    .bind(e.revision)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn weekly_windows_start_on_monday() {
+        assert_eq!(
+            window_start("weekly", date!(2026 - 11 - 22)),
+            date!(2026 - 11 - 16)
+        );
+        assert_eq!(
+            window_start("weekly", date!(2026 - 11 - 23)),
+            date!(2026 - 11 - 23)
+        );
+        assert_eq!(window_start("none", date!(2026 - 11 - 23)), FOREVER_WINDOW);
+    }
+}

@@ -1,0 +1,308 @@
+//! Starting the service against a fresh database and vhost, publishing input events through a
+//! real outbox and relay, and watching output events on a probe queue.
+
+use std::{sync::Arc, time::Duration};
+
+use futures::StreamExt as _;
+use lapin::{
+    Connection, ConnectionProperties, Consumer,
+    options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions},
+    types::FieldTable,
+};
+use sqlx::PgPool;
+use stride_bus::{Event, outbox::RelayHandle};
+use stride_kit::{ManualClock, config::CommonConfig};
+use stride_proto::challenge::challenge_service_client::ChallengeServiceClient;
+use stride_testkit::{EVENT_DEADLINE, TestIssuer, eventually};
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+use tonic::{Code, Status, transport::Channel};
+use tonic_types::StatusExt as _;
+use uuid::Uuid;
+
+pub struct Harness {
+    pub running: stride_kit::serve::Running,
+    pub client: ChallengeServiceClient<Channel>,
+    pub issuer: TestIssuer,
+    pub clock: ManualClock,
+    /// The service's own database, for checking effects that have no API.
+    pub db: PgPool,
+    pub amqp: String,
+}
+
+impl Harness {
+    pub async fn start(now: OffsetDateTime) -> Self {
+        let db_url = stride_testkit::database().await;
+        let (amqp, _vhost) = stride_testkit::vhost().await;
+        let cfg = stride_challenge::Config {
+            common: CommonConfig {
+                service: stride_challenge::SERVICE,
+                grpc_addr: "127.0.0.1:0".parse().expect("addr"),
+                http_addr: "127.0.0.1:0".parse().expect("addr"),
+                database_url: db_url.clone(),
+                amqp_url: amqp.clone(),
+                auth_url: "http://127.0.0.1:1".into(),
+                db_max_connections: 5,
+            },
+        };
+        let issuer = TestIssuer::new();
+        let clock = ManualClock::new(now);
+        let running = stride_challenge::start(cfg, issuer.verifier(), Arc::new(clock.clone()))
+            .await
+            .expect("start the service");
+        let client = ChallengeServiceClient::connect(format!("http://{}", running.grpc_addr))
+            .await
+            .expect("connect");
+        let db = PgPool::connect(&db_url).await.expect("service database");
+        let health = running.health.clone();
+        // Ready means the queue is declared and bound, so published events are routed to it.
+        eventually(EVENT_DEADLINE, "service ready", || {
+            let ready = health.is_ready();
+            async move { ready.then_some(()) }
+        })
+        .await;
+        Self {
+            running,
+            client,
+            issuer,
+            clock,
+            db,
+            amqp,
+        }
+    }
+
+    pub fn token(&self, user: Uuid) -> String {
+        self.issuer.token(user)
+    }
+
+    /// Waits until the service recorded `event_id` in its inbox (its effect committed with it).
+    pub async fn consumed(&self, event_id: Uuid) {
+        let db = self.db.clone();
+        eventually(EVENT_DEADLINE, "event consumed", || {
+            let db = db.clone();
+            async move {
+                let n: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox WHERE event_id = $1")
+                    .bind(event_id)
+                    .fetch_one(&db)
+                    .await
+                    .ok()?;
+                (n == 1).then_some(())
+            }
+        })
+        .await;
+    }
+
+    pub async fn stop(self) {
+        tokio::time::timeout(Duration::from_secs(30), self.running.stop())
+            .await
+            .expect("the service stops within 30 s")
+            .expect("clean stop");
+    }
+}
+
+/// A producer for the test: its own scratch database with the bus outbox and a real relay.
+pub struct Publisher {
+    pool: PgPool,
+    relay: RelayHandle,
+    token: CancellationToken,
+}
+
+impl Publisher {
+    pub async fn start(amqp: &str, producer: &str) -> Self {
+        let url = stride_testkit::database().await;
+        let pool = PgPool::connect(&url).await.expect("scratch database");
+        stride_kit::db::migrate(&pool, &[&stride_bus::MIGRATOR])
+            .await
+            .expect("outbox tables");
+        let token = CancellationToken::new();
+        let relay = stride_bus::outbox::Relay::spawn(pool.clone(), amqp, producer, token.clone());
+        Self { pool, relay, token }
+    }
+
+    /// Enqueues and commits `event` as a producer does; returns its event id.
+    pub async fn publish<E: Event>(&self, event: &E) -> Uuid {
+        let mut tx = self.pool.begin().await.expect("begin");
+        let id = stride_bus::outbox::enqueue(&mut tx, event)
+            .await
+            .expect("enqueue");
+        tx.commit().await.expect("commit");
+        self.relay.outbox.kick();
+        id
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        self.token.cancel();
+    }
+}
+
+/// An exclusive queue bound to `event_type`, to observe what the service publishes.
+pub struct Probe {
+    _conn: Connection,
+    consumer: Consumer,
+}
+
+impl Probe {
+    pub async fn bind(amqp: &str, event_type: &str) -> Self {
+        let conn = Connection::connect(amqp, ConnectionProperties::default())
+            .await
+            .expect("probe connection");
+        let ch = conn.create_channel().await.expect("channel");
+        stride_bus::amqp::declare_exchanges(&ch)
+            .await
+            .expect("exchanges");
+        let q = ch
+            .queue_declare(
+                "".into(),
+                QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .expect("probe queue");
+        ch.queue_bind(
+            q.name().clone(),
+            stride_bus::EXCHANGE.into(),
+            event_type.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("bind probe");
+        let consumer = ch
+            .basic_consume(
+                q.name().clone(),
+                "probe".into(),
+                BasicConsumeOptions {
+                    no_ack: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .expect("consume probe");
+        Self {
+            _conn: conn,
+            consumer,
+        }
+    }
+
+    /// The next message: (message_id, type, app_id, decoded payload).
+    pub async fn next<E: Event>(&mut self) -> (Uuid, String, String, E) {
+        let d = tokio::time::timeout(EVENT_DEADLINE, self.consumer.next())
+            .await
+            .expect("an event on the probe queue")
+            .expect("stream open")
+            .expect("delivery");
+        let p = &d.properties;
+        let id = p
+            .message_id()
+            .as_ref()
+            .and_then(|s| Uuid::parse_str(s.as_str()).ok())
+            .expect("UUID message_id");
+        let kind = p
+            .kind()
+            .as_ref()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default();
+        let app = p
+            .app_id()
+            .as_ref()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default();
+        (
+            id,
+            kind,
+            app,
+            E::decode(d.data.as_slice()).expect("decodable payload"),
+        )
+    }
+
+    /// True when nothing arrives within `wait` (used after the positive case already arrived).
+    pub async fn quiet_for(&mut self, wait: Duration) -> bool {
+        tokio::time::timeout(wait, self.consumer.next())
+            .await
+            .is_err()
+    }
+}
+
+/// Asserts INVALID_ARGUMENT naming exactly `fields` in its BadRequest details.
+pub fn assert_invalid(status: &Status, fields: &[&str]) {
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let details = status.get_error_details();
+    let br = details.bad_request().expect("BadRequest details");
+    let got: Vec<&str> = br
+        .field_violations
+        .iter()
+        .map(|v| v.field.as_str())
+        .collect();
+    assert_eq!(got, fields, "{status:?}");
+}
+
+/// Publishes `payload` straight to the exchange with the properties the relay uses and a chosen
+/// message id: a broker redelivery or a relay re-send after a crash looks exactly like this.
+pub async fn publish_raw(
+    amqp: &str,
+    message_id: Uuid,
+    event_type: &str,
+    producer: &str,
+    payload: &[u8],
+) {
+    use lapin::{
+        BasicProperties,
+        options::{BasicPublishOptions, ConfirmSelectOptions},
+    };
+    let conn = Connection::connect(amqp, ConnectionProperties::default())
+        .await
+        .expect("connection");
+    let ch = conn.create_channel().await.expect("channel");
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("confirms");
+    let props = BasicProperties::default()
+        .with_message_id(message_id.to_string().into())
+        .with_type(event_type.into())
+        .with_app_id(producer.into())
+        .with_timestamp(OffsetDateTime::now_utc().unix_timestamp() as u64)
+        .with_content_type(stride_bus::CONTENT_TYPE.into())
+        .with_delivery_mode(2);
+    let confirm = ch
+        .basic_publish(
+            stride_bus::EXCHANGE.into(),
+            event_type.into(),
+            BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            },
+            payload,
+            props,
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("confirm");
+    assert!(
+        confirm.is_ack() && confirm.take_message().is_none(),
+        "the event was routed"
+    );
+    let _ = conn.close(200, "done".into()).await;
+}
+
+/// This process's count of deliveries of `service` with `outcome` (each test is its own process).
+pub fn consumed_count(service: &str, outcome: &str) -> u64 {
+    let (svc, out) = (
+        format!("service=\"{service}\""),
+        format!("outcome=\"{outcome}\""),
+    );
+    stride_kit::metrics::render()
+        .lines()
+        .filter(|l| {
+            l.starts_with("stride_events_consumed_total{") && l.contains(&svc) && l.contains(&out)
+        })
+        .find_map(|l| l.rsplit(' ').next().and_then(|v| v.trim().parse().ok()))
+        .unwrap_or(0)
+}
