@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    stride_kit::serve::main("auth", stride_auth::main)
+}

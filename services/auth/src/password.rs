@@ -1,0 +1,165 @@
+//! Password hashing (argon2id) on a bounded slice of the blocking pool, so a burst of signups
+//! and logins cannot starve the other calls of CPU (DESIGN §7).
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
+
+use anyhow::Context as _;
+use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use stride_kit::{AppError, AppResult};
+use tokio::sync::Semaphore;
+
+/// Hashes waiting for a permit beyond this are refused: the caller retries later instead of
+/// queueing unbounded work.
+pub const MAX_WAITING: usize = 64;
+
+fn argon2() -> anyhow::Result<Argon2<'static>> {
+    // OWASP minimum for argon2id: 19 MiB, 2 passes, 1 lane.
+    let params =
+        Params::new(19_456, 2, 1, None).map_err(|e| anyhow::anyhow!("argon2 params: {e}"))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// Runs argon2 with at most `permits` hashes at once.
+pub struct Hasher {
+    permits: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    /// Verified when the email is unknown, so that answer takes as long as a wrong password.
+    dummy: String,
+}
+
+/// Decrements the waiting count however the wait ends (permit, error, or the call dropped).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Hasher {
+    /// A hasher with one permit per available CPU. Computes the dummy hash once.
+    pub async fn new() -> anyhow::Result<Self> {
+        let permits = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        let dummy = tokio::task::spawn_blocking(|| hash_now("stride-dummy-password-never-matches"))
+            .await
+            .context("dummy hash task")??;
+        Ok(Self {
+            permits: Arc::new(Semaphore::new(permits)),
+            waiting: AtomicUsize::new(0),
+            dummy,
+        })
+    }
+
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
+        let waiting = Waiting(&self.waiting);
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
+            return Err(AppError::ResourceExhausted {
+                reason: "TOO_MANY_REQUESTS",
+                message: "the service is busy; retry shortly".into(),
+            });
+        }
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(AppError::internal)?;
+        drop(waiting);
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f()
+        })
+        .await
+        .map_err(AppError::internal)
+    }
+
+    /// The PHC string of `password`.
+    pub async fn hash(&self, password: String) -> AppResult<String> {
+        self.run(move || hash_now(&password))
+            .await?
+            .map_err(AppError::Internal)
+    }
+
+    /// True when `password` matches `phc`; with `None`, verifies against the dummy hash (and
+    /// returns false) so unknown accounts cost the same time.
+    pub async fn verify(&self, password: String, phc: Option<String>) -> AppResult<bool> {
+        let (phc, real) = match phc {
+            Some(h) => (h, true),
+            None => (self.dummy.clone(), false),
+        };
+        let ok = self.run(move || verify_now(&password, &phc)).await?;
+        Ok(ok && real)
+    }
+}
+
+fn hash_now(password: &str) -> anyhow::Result<String> {
+    let hash = argon2()?
+        .hash_password(password.as_bytes())
+        .map_err(|e| anyhow::anyhow!("argon2 hash: {e}"))?;
+    Ok(hash.to_string())
+}
+
+fn verify_now(password: &str, phc: &str) -> bool {
+    // A malformed stored hash must not let anyone in; it simply never matches.
+    argon2().is_ok_and(|a| a.verify_password(password.as_bytes(), phc).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_verify_and_the_dummy_never_matches() {
+        let h = Hasher::new().await.unwrap();
+        let phc = h.hash("correct horse".into()).await.unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(
+            h.verify("correct horse".into(), Some(phc.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(!h.verify("wrong horse".into(), Some(phc)).await.unwrap());
+        assert!(
+            !h.verify("stride-dummy-password-never-matches".into(), None)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !h.verify("x".into(), Some("not a phc string".into()))
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn refuses_when_too_many_are_waiting() {
+        let h = Arc::new(Hasher::new().await.unwrap());
+        // Hold every permit, then fill the waiting line.
+        let held = h
+            .permits
+            .clone()
+            .acquire_many_owned(h.permits.available_permits() as u32)
+            .await
+            .unwrap();
+        let mut queued = Vec::new();
+        for _ in 0..MAX_WAITING {
+            let h = h.clone();
+            queued.push(tokio::spawn(async move { h.run(|| ()).await }));
+        }
+        while h.waiting.load(Ordering::SeqCst) < MAX_WAITING {
+            tokio::task::yield_now().await;
+        }
+        let refused = h.run(|| ()).await;
+        assert!(matches!(refused, Err(AppError::ResourceExhausted { .. })));
+        drop(held);
+        for q in queued {
+            assert!(q.await.unwrap().is_ok());
+        }
+        assert_eq!(h.waiting.load(Ordering::SeqCst), 0);
+    }
+}

@@ -1,0 +1,54 @@
+//! Reactions to other services' events.
+
+use sqlx::PgConnection;
+use stride_bus::{
+    Envelope, Event as _,
+    consumer::{Handler, HandlerError},
+    outbox::OutboxHandle,
+};
+use stride_kit::clock::SharedClock;
+use stride_proto::events;
+
+use crate::store;
+
+/// Event types bound to `profile.events`.
+pub const CONSUMES: [&str; 1] = [events::UserRegistered::TYPE];
+
+pub struct ProfileEvents {
+    pub clock: SharedClock,
+    /// Profile creation emits `profile.updated.v1` through the same transaction.
+    pub outbox: OutboxHandle,
+}
+
+impl Handler for ProfileEvents {
+    async fn handle(&self, tx: &mut PgConnection, env: &Envelope) -> Result<(), HandlerError> {
+        match env.event_type.as_str() {
+            events::UserRegistered::TYPE => {
+                let ev = env.decode::<events::UserRegistered>()?;
+                let user_id = uuid::Uuid::parse_str(&ev.user_id).map_err(|_| {
+                    HandlerError::Permanent(anyhow::anyhow!(
+                        "user_id {:?} is not a UUID",
+                        ev.user_id
+                    ))
+                })?;
+                let now = store::micros(self.clock.now());
+                // A profile that already exists (event replayed under another id) stays as is.
+                if let Some(row) = store::create(tx, user_id, &ev.username, now).await? {
+                    stride_bus::outbox::enqueue(tx, &row.event()).await?;
+                }
+                Ok(())
+            }
+            other => {
+                tracing::debug!(
+                    event_type = other,
+                    "ignoring an event type profile does not handle"
+                );
+                Ok(())
+            }
+        }
+    }
+
+    fn after_commit(&self, _event: &Envelope) {
+        self.outbox.kick();
+    }
+}

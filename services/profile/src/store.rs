@@ -1,0 +1,127 @@
+//! The `profiles` table and the `profile.updated.v1` event that mirrors it.
+
+use sqlx::PgConnection;
+use stride_kit::convert::timestamp;
+use stride_proto::{events, profile as pb};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub const COLUMNS: &str =
+    "user_id, username, display_name, timezone, locale, revision, created_at, updated_at";
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ProfileRow {
+    pub user_id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub timezone: String,
+    pub locale: String,
+    pub revision: i64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl ProfileRow {
+    pub fn to_proto(&self) -> pb::Profile {
+        pb::Profile {
+            user_id: self.user_id.to_string(),
+            username: self.username.clone(),
+            display_name: self.display_name.clone(),
+            timezone: self.timezone.clone(),
+            locale: self.locale.clone(),
+            create_time: Some(timestamp(self.created_at)),
+            update_time: Some(timestamp(self.updated_at)),
+        }
+    }
+
+    /// The full current state, as consumers need it.
+    pub fn event(&self) -> events::ProfileUpdated {
+        events::ProfileUpdated {
+            user_id: self.user_id.to_string(),
+            display_name: self.display_name.clone(),
+            timezone: self.timezone.clone(),
+            locale: self.locale.clone(),
+            occur_time: Some(timestamp(self.updated_at)),
+            revision: self.revision,
+        }
+    }
+}
+
+/// PostgreSQL keeps microseconds; truncating up front makes what we return equal what we store.
+pub fn micros(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(t)
+}
+
+/// Creates the profile of a new account with defaults (revision 1) unless it exists; returns
+/// the created row, `None` when it was already there.
+pub async fn create(
+    tx: &mut PgConnection,
+    user_id: Uuid,
+    username: &str,
+    now: OffsetDateTime,
+) -> sqlx::Result<Option<ProfileRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO profiles (user_id, username, display_name, revision, created_at, updated_at)
+         VALUES ($1, $2, $3, 1, $4, $4)
+         ON CONFLICT (user_id) DO NOTHING
+         RETURNING {COLUMNS}"
+    )))
+    .bind(user_id)
+    .bind(username)
+    .bind(display_name_for(username))
+    .bind(now)
+    .fetch_optional(tx)
+    .await
+}
+
+/// A display name starts as the username, bounded like one set by hand.
+fn display_name_for(username: &str) -> String {
+    username
+        .chars()
+        .take(crate::service::DISPLAY_NAME_MAX)
+        .collect()
+}
+
+pub async fn get(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Option<ProfileRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM profiles WHERE user_id = $1"
+    )))
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Fields to change; `None` keeps the stored value.
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub display_name: Option<String>,
+    pub timezone: Option<String>,
+    pub locale: Option<String>,
+}
+
+/// Applies `changes` and bumps the revision; `None` when the profile does not exist.
+pub async fn update(
+    tx: &mut PgConnection,
+    user_id: Uuid,
+    changes: &Changes,
+    now: OffsetDateTime,
+) -> sqlx::Result<Option<ProfileRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE profiles SET
+             display_name = COALESCE($2, display_name),
+             timezone = COALESCE($3, timezone),
+             locale = COALESCE($4, locale),
+             revision = revision + 1,
+             updated_at = GREATEST($5, updated_at)
+         WHERE user_id = $1
+         RETURNING {COLUMNS}"
+    )))
+    .bind(user_id)
+    .bind(&changes.display_name)
+    .bind(&changes.timezone)
+    .bind(&changes.locale)
+    .bind(now)
+    .fetch_optional(tx)
+    .await
+}
