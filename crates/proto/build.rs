@@ -26,12 +26,17 @@ fn main() {
 
     let mut compiler = protox::Compiler::new([&root]).expect("protox compiler");
     compiler.include_imports(true).include_source_info(false);
-    compiler.open_files(&files).unwrap_or_else(|e| panic!("proto error: {e:?}"));
+    compiler
+        .open_files(&files)
+        .unwrap_or_else(|e| panic!("proto error: {e:?}"));
 
     // The encoded set keeps custom options (method policy, http rules) that prost-types would drop.
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
-    std::fs::write(out.join("stride_descriptor.bin"), compiler.encode_file_descriptor_set())
-        .expect("write descriptor set");
+    std::fs::write(
+        out.join("stride_descriptor.bin"),
+        compiler.encode_file_descriptor_set(),
+    )
+    .expect("write descriptor set");
 
     tonic_prost_build::configure()
         .build_client(true)

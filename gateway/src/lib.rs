@@ -28,9 +28,18 @@ pub use proxy::{Limits, Proxy};
 pub const UPSTREAMS: &[(&str, &str)] = &[
     ("stride.auth.v1.AuthService", "STRIDE_AUTH_URL"),
     ("stride.profile.v1.ProfileService", "STRIDE_PROFILE_URL"),
-    ("stride.activity_session.v1.ActivitySessionService", "STRIDE_ACTIVITY_SESSION_URL"),
-    ("stride.challenge.v1.ChallengeService", "STRIDE_CHALLENGE_URL"),
-    ("stride.analytics.v1.AnalyticsService", "STRIDE_ANALYTICS_URL"),
+    (
+        "stride.activity_session.v1.ActivitySessionService",
+        "STRIDE_ACTIVITY_SESSION_URL",
+    ),
+    (
+        "stride.challenge.v1.ChallengeService",
+        "STRIDE_CHALLENGE_URL",
+    ),
+    (
+        "stride.analytics.v1.AnalyticsService",
+        "STRIDE_ANALYTICS_URL",
+    ),
     ("stride.ai_coach.v1.AiCoachService", "STRIDE_AI_COACH_URL"),
 ];
 
@@ -52,7 +61,10 @@ impl Config {
         let http_addr = env.addr("STRIDE_HTTP_ADDR", "127.0.0.1:0");
         let mut upstreams = HashMap::new();
         for (svc, var) in UPSTREAMS {
-            upstreams.insert((*svc).to_owned(), env.url(var, &["http", "https"], &format!("upstream for {svc}")));
+            upstreams.insert(
+                (*svc).to_owned(),
+                env.url(var, &["http", "https"], &format!("upstream for {svc}")),
+            );
         }
         let limits = Limits {
             max_message_bytes: env.parse_or("STRIDE_GATEWAY_MAX_MESSAGE_BYTES", 4 * 1024 * 1024),
@@ -60,10 +72,21 @@ impl Config {
         };
         let cors_origins = env
             .optional("STRIDE_CORS_ORIGINS")
-            .map(|s| s.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
+            .map(|s| {
+                s.split(',')
+                    .map(|o| o.trim().to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
             .unwrap_or_default();
         env.finish()?;
-        Ok(Self { addr, http_addr, upstreams, limits, cors_origins })
+        Ok(Self {
+            addr,
+            http_addr,
+            upstreams,
+            limits,
+            cors_origins,
+        })
     }
 }
 
@@ -97,8 +120,12 @@ fn cors(origins: &[String]) -> CorsLayer {
 
 /// Starts the gateway; returns once both ports listen.
 pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Running> {
-    let listener = TcpListener::bind(cfg.addr).await.with_context(|| format!("binding {}", cfg.addr))?;
-    let http = TcpListener::bind(cfg.http_addr).await.with_context(|| format!("binding {}", cfg.http_addr))?;
+    let listener = TcpListener::bind(cfg.addr)
+        .await
+        .with_context(|| format!("binding {}", cfg.addr))?;
+    let http = TcpListener::bind(cfg.http_addr)
+        .await
+        .with_context(|| format!("binding {}", cfg.http_addr))?;
     let (addr, http_addr) = (listener.local_addr()?, http.local_addr()?);
 
     let policies = Arc::new(Policies::load()?);
@@ -110,7 +137,9 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
         .context("reflection")?;
     // Health and reflection answer here; every Stride path falls through to the proxy.
     let router = axum::Router::new().fallback_service(proxy);
-    let routes = tonic::service::Routes::from(router).add_service(health_service).add_service(reflection);
+    let routes = tonic::service::Routes::from(router)
+        .add_service(health_service)
+        .add_service(reflection);
 
     let shutdown = tokio_util::sync::CancellationToken::new();
     let mut running = Running::new(addr, http_addr, health.clone(), shutdown.clone());
@@ -129,7 +158,8 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
             .context("gateway server")
     }));
 
-    let jwks_channel = stride_kit::grpc::lazy_channel(&cfg.upstreams["stride.auth.v1.AuthService"])?;
+    let jwks_channel =
+        stride_kit::grpc::lazy_channel(&cfg.upstreams["stride.auth.v1.AuthService"])?;
     let extra = axum::Router::new().route(
         "/.well-known/jwks.json",
         axum::routing::get(move || jwks(jwks_channel.clone())),
@@ -137,7 +167,9 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
     let token = shutdown.clone();
     let probe = health.clone();
     running.track(tokio::spawn(async move {
-        stride_kit::serve::serve_http(http, probe, token, extra).await.context("HTTP server")
+        stride_kit::serve::serve_http(http, probe, token, extra)
+            .await
+            .context("HTTP server")
     }));
     // The gateway holds no state: it is ready once it listens.
     health.set_ready(true).await;
@@ -156,11 +188,24 @@ async fn jwks(channel: tonic::transport::Channel) -> axum::response::Response {
                 .keys
                 .into_iter()
                 .map(|k| {
-                    serde_json_like(&[("kty", &k.kty), ("crv", &k.crv), ("x", &k.x), ("kid", &k.kid), ("alg", &k.alg), ("use", &k.r#use)])
+                    serde_json_like(&[
+                        ("kty", &k.kty),
+                        ("crv", &k.crv),
+                        ("x", &k.x),
+                        ("kid", &k.kid),
+                        ("alg", &k.alg),
+                        ("use", &k.r#use),
+                    ])
                 })
                 .collect();
             let body = format!("{{\"keys\":[{}]}}", keys.join(","));
-            ([(http::header::CONTENT_TYPE, "application/jwk-set+json"), (http::header::CACHE_CONTROL, "max-age=300")], body)
+            (
+                [
+                    (http::header::CONTENT_TYPE, "application/jwk-set+json"),
+                    (http::header::CACHE_CONTROL, "max-age=300"),
+                ],
+                body,
+            )
                 .into_response()
         }
         Err(e) => {
@@ -174,7 +219,12 @@ async fn jwks(channel: tonic::transport::Channel) -> axum::response::Response {
 fn serde_json_like(fields: &[(&str, &str)]) -> String {
     let parts: Vec<String> = fields
         .iter()
-        .map(|(k, v)| format!("\"{k}\":\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+        .map(|(k, v)| {
+            format!(
+                "\"{k}\":\"{}\"",
+                v.replace('\\', "\\\\").replace('"', "\\\"")
+            )
+        })
         .collect();
     format!("{{{}}}", parts.join(","))
 }

@@ -61,7 +61,14 @@ fn parse_timeout(v: &str) -> Option<Duration> {
     })
 }
 
-const HOP_BY_HOP: &[&str] = &["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host"];
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+];
 
 impl tower::Service<http::Request<AxumBody>> for Proxy {
     type Response = http::Response<AxumBody>;
@@ -74,27 +81,57 @@ impl tower::Service<http::Request<AxumBody>> for Proxy {
 
     fn call(&mut self, req: http::Request<AxumBody>) -> Self::Future {
         let limits = self.limits;
-        let service = req.uri().path().trim_start_matches('/').split('/').next().unwrap_or("").to_owned();
+        let service = req
+            .uri()
+            .path()
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .to_owned();
         let upstream = self.upstreams.get(&service).cloned();
         Box::pin(async move {
             let Some(mut channel) = upstream else {
-                return Ok(status_response(Status::unimplemented(format!("unknown service {service:?}"))));
+                return Ok(status_response(Status::unimplemented(format!(
+                    "unknown service {service:?}"
+                ))));
             };
             let (mut parts, body) = req.into_parts();
-            if parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_none_or(|ct| !ct.starts_with("application/grpc")) {
-                return Ok(status_response(Status::invalid_argument("content-type must be application/grpc")));
+            if parts
+                .headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_none_or(|ct| !ct.starts_with("application/grpc"))
+            {
+                return Ok(status_response(Status::invalid_argument(
+                    "content-type must be application/grpc",
+                )));
             }
             // Size: refuse early on a declared length, and never buffer more than the limit.
-            let declared = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+            let declared = parts
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<usize>().ok());
             if declared.is_some_and(|n| n > limits.max_message_bytes) {
                 return Ok(status_response(too_large(limits)));
             }
-            let bytes = match http_body_util::Limited::new(body, limits.max_message_bytes).collect().await {
+            let bytes = match http_body_util::Limited::new(body, limits.max_message_bytes)
+                .collect()
+                .await
+            {
                 Ok(c) => c.to_bytes(),
-                Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+                Err(e)
+                    if e.downcast_ref::<http_body_util::LengthLimitError>()
+                        .is_some() =>
+                {
                     return Ok(status_response(too_large(limits)));
                 }
-                Err(_) => return Ok(status_response(Status::cancelled("request body was interrupted"))),
+                Err(_) => {
+                    return Ok(status_response(Status::cancelled(
+                        "request body was interrupted",
+                    )));
+                }
             };
             // Deadline: the caller's, capped; propagated upstream so the service stops too.
             let deadline = parts
@@ -103,27 +140,46 @@ impl tower::Service<http::Request<AxumBody>> for Proxy {
                 .and_then(|v| v.to_str().ok())
                 .and_then(parse_timeout)
                 .map_or(limits.max_timeout, |d| d.min(limits.max_timeout));
-            parts.headers.insert("grpc-timeout", format!("{}m", deadline.as_millis().max(1)).parse().expect("ascii"));
+            parts.headers.insert(
+                "grpc-timeout",
+                format!("{}m", deadline.as_millis().max(1))
+                    .parse()
+                    .expect("ascii"),
+            );
             for h in HOP_BY_HOP {
                 parts.headers.remove(*h);
             }
             stride_kit::telemetry::inject_headers(&mut parts.headers);
-            let upstream_req = http::Request::from_parts(parts, tonic::body::Body::new(http_body_util::Full::new(bytes)));
-            let call = tower::Service::call(&mut channel, upstream_req);
+            let upstream_req = http::Request::from_parts(
+                parts,
+                tonic::body::Body::new(http_body_util::Full::new(bytes)),
+            );
+            let call = async move {
+                use tower::ServiceExt;
+                channel.ready().await?.call(upstream_req).await
+            };
             match tokio::time::timeout(deadline, call).await {
                 Ok(Ok(res)) => Ok(res.map(AxumBody::new)),
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, %service, "upstream unavailable");
-                    Ok(status_response(Status::unavailable(format!("{service} is unavailable"))))
+                    Ok(status_response(Status::unavailable(format!(
+                        "{service} is unavailable"
+                    ))))
                 }
-                Err(_) => Ok(status_response(Status::new(Code::DeadlineExceeded, "deadline exceeded at the gateway"))),
+                Err(_) => Ok(status_response(Status::new(
+                    Code::DeadlineExceeded,
+                    "deadline exceeded at the gateway",
+                ))),
             }
         })
     }
 }
 
 fn too_large(limits: Limits) -> Status {
-    Status::resource_exhausted(format!("request larger than {} bytes", limits.max_message_bytes))
+    Status::resource_exhausted(format!(
+        "request larger than {} bytes",
+        limits.max_message_bytes
+    ))
 }
 
 #[cfg(test)]

@@ -13,8 +13,10 @@ use stride_kit::{
 use stride_proto::{
     activity_session::activity_session_service_client::ActivitySessionServiceClient,
     ai_coach::ai_coach_service_client::AiCoachServiceClient,
-    analytics::analytics_service_client::AnalyticsServiceClient, auth::auth_service_client::AuthServiceClient,
-    challenge::challenge_service_client::ChallengeServiceClient, profile::profile_service_client::ProfileServiceClient,
+    analytics::analytics_service_client::AnalyticsServiceClient,
+    auth::auth_service_client::AuthServiceClient,
+    challenge::challenge_service_client::ChallengeServiceClient,
+    profile::profile_service_client::ProfileServiceClient,
 };
 
 /// Where the mesh keeps its state.
@@ -47,7 +49,12 @@ pub struct Mesh {
     running: Vec<Running>,
 }
 
-fn common(service: &'static str, database_url: &str, amqp_url: &str, auth_url: &str) -> CommonConfig {
+fn common(
+    service: &'static str,
+    database_url: &str,
+    amqp_url: &str,
+    auth_url: &str,
+) -> CommonConfig {
     CommonConfig {
         service,
         grpc_addr: "127.0.0.1:0".parse().expect("addr"),
@@ -62,7 +69,9 @@ fn common(service: &'static str, database_url: &str, amqp_url: &str, auth_url: &
 async fn create_db(admin: &str, name: &str) -> anyhow::Result<String> {
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(admin).await?;
     let db = format!("{name}_{}", uuid::Uuid::now_v7().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}"))).execute(&mut conn).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+        .execute(&mut conn)
+        .await?;
     let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
     Ok(format!("{base}/{db}"))
 }
@@ -86,8 +95,16 @@ impl Mesh {
         let mut running = Vec::new();
 
         // Auth signs with real time: token expiry is checked against the wall clock.
+        let auth_pool = sqlx::PgPool::connect(&dbs.auth).await?;
+        let auth_verifier = Verifier::new(Arc::new(stride_auth::keys::DbJwks {
+            pool: auth_pool,
+            clock: Arc::new(SystemClock),
+        }));
         let auth = stride_auth::start(
-            stride_auth::Config::for_tests(common("auth", &dbs.auth, amqp, "")),
+            stride_auth::Config {
+                common: common("auth", &dbs.auth, amqp, ""),
+            },
+            auth_verifier,
             Arc::new(SystemClock),
         )
         .await?;
@@ -97,35 +114,44 @@ impl Mesh {
         running.push(auth);
 
         let profile = stride_profile::start(
-            stride_profile::Config { common: common("profile", &dbs.profile, amqp, &auth_url) },
+            stride_profile::Config {
+                common: common("profile", &dbs.profile, amqp, &auth_url),
+            },
             verifier()?,
             shared.clone(),
         )
         .await?;
         let activity = stride_activity_session::start(
-            stride_activity_session::Config { common: common("activity-session", &dbs.activity_session, amqp, &auth_url) },
+            stride_activity_session::Config {
+                common: common("activity-session", &dbs.activity_session, amqp, &auth_url),
+            },
             verifier()?,
             shared.clone(),
         )
         .await?;
         let challenge = stride_challenge::start(
-            stride_challenge::Config { common: common("challenge", &dbs.challenge, amqp, &auth_url) },
+            stride_challenge::Config {
+                common: common("challenge", &dbs.challenge, amqp, &auth_url),
+            },
             verifier()?,
             shared.clone(),
         )
         .await?;
         let analytics = stride_analytics::start(
-            stride_analytics::Config { common: common("analytics", &dbs.analytics, amqp, &auth_url) },
+            stride_analytics::Config {
+                common: common("analytics", &dbs.analytics, amqp, &auth_url),
+            },
             verifier()?,
             shared.clone(),
         )
         .await?;
         let coach = stride_ai_coach::start(
-            stride_ai_coach::Config::for_tests(
-                common("ai-coach", &dbs.ai_coach, amqp, &auth_url),
-                &format!("http://{}", analytics.grpc_addr),
-                &format!("http://{}", activity.grpc_addr),
-            ),
+            stride_ai_coach::Config {
+                common: common("ai-coach", &dbs.ai_coach, amqp, &auth_url),
+                analytics_url: format!("http://{}", analytics.grpc_addr),
+                activity_session_url: format!("http://{}", activity.grpc_addr),
+                llm: None,
+            },
             verifier()?,
             shared.clone(),
         )
@@ -141,11 +167,19 @@ impl Mesh {
             running.push(r);
         }
 
-        let url = |name: &str| format!("http://{}", direct.iter().find(|(n, _)| *n == name).expect("service").1);
+        let url = |name: &str| {
+            format!(
+                "http://{}",
+                direct.iter().find(|(n, _)| *n == name).expect("service").1
+            )
+        };
         let upstreams = [
             ("stride.auth.v1.AuthService", "auth"),
             ("stride.profile.v1.ProfileService", "profile"),
-            ("stride.activity_session.v1.ActivitySessionService", "activity-session"),
+            (
+                "stride.activity_session.v1.ActivitySessionService",
+                "activity-session",
+            ),
             ("stride.challenge.v1.ChallengeService", "challenge"),
             ("stride.analytics.v1.AnalyticsService", "analytics"),
             ("stride.ai_coach.v1.AiCoachService", "ai-coach"),
@@ -174,11 +208,20 @@ impl Mesh {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
         for r in &running {
             while !r.health.is_ready() {
-                anyhow::ensure!(tokio::time::Instant::now() < deadline, "a service did not become ready");
+                anyhow::ensure!(
+                    tokio::time::Instant::now() < deadline,
+                    "a service did not become ready"
+                );
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }
         }
-        Ok(Mesh { gateway: gateway_addr, direct, databases: dbs, clock, running })
+        Ok(Mesh {
+            gateway: gateway_addr,
+            direct,
+            databases: dbs,
+            clock,
+            running,
+        })
     }
 
     /// Graceful stop of every process-equivalent, gateway first.
@@ -201,7 +244,15 @@ pub struct Clients<T> {
     pub coach: AiCoachServiceClient<T>,
 }
 
-impl<T: Clone> Clients<T> {
+type StdError = Box<dyn std::error::Error + Send + Sync>;
+
+impl<T> Clients<T>
+where
+    T: tonic::client::GrpcService<tonic::body::Body> + Clone,
+    T::Error: Into<StdError>,
+    T::ResponseBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    <T::ResponseBody as http_body::Body>::Error: Into<StdError> + Send,
+{
     fn over(t: T) -> Self {
         Self {
             auth: AuthServiceClient::new(t.clone()),
@@ -216,7 +267,9 @@ impl<T: Clone> Clients<T> {
 
 /// Native gRPC over HTTP/2, as mobile apps call.
 pub async fn grpc_clients(addr: SocketAddr) -> anyhow::Result<Clients<tonic::transport::Channel>> {
-    let ch = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?.connect().await?;
+    let ch = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await?;
     Ok(Clients::over(ch))
 }
 
@@ -230,9 +283,15 @@ pub type WebTransport = tonic_web::GrpcWebClientService<
 
 /// grpc-web clients over HTTP/1.1.
 pub fn grpc_web_clients(addr: SocketAddr) -> anyhow::Result<Clients<WithOrigin>> {
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
-    let svc = tower::ServiceBuilder::new().layer(tonic_web::GrpcWebClientLayer::new()).service(client);
-    Ok(Clients::over(WithOrigin { inner: svc, origin: format!("http://{addr}").parse()? }))
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http();
+    let svc = tower::ServiceBuilder::new()
+        .layer(tonic_web::GrpcWebClientLayer::new())
+        .service(client);
+    Ok(Clients::over(WithOrigin {
+        inner: svc,
+        origin: format!("http://{addr}").parse()?,
+    }))
 }
 
 /// Sets scheme and authority on each request (the generated clients send only the path).
@@ -247,7 +306,10 @@ impl tower::Service<http::Request<tonic::body::Body>> for WithOrigin {
     type Error = <WebTransport as tower::Service<http::Request<tonic::body::Body>>>::Error;
     type Future = <WebTransport as tower::Service<http::Request<tonic::body::Body>>>::Future;
 
-    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 

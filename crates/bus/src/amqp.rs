@@ -24,27 +24,52 @@ pub async fn connect(url: &str, name: &str) -> anyhow::Result<Connection> {
 
 /// Declares the durable event exchange and the dead-letter exchange (idempotent).
 pub async fn declare_exchanges(ch: &Channel) -> anyhow::Result<()> {
-    let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
-    ch.exchange_declare(crate::EXCHANGE.into(), ExchangeKind::Topic, durable, FieldTable::default())
-        .await
-        .context("declaring the event exchange")?;
-    ch.exchange_declare(crate::DEAD_LETTER_EXCHANGE.into(), ExchangeKind::Direct, durable, FieldTable::default())
-        .await
-        .context("declaring the dead-letter exchange")?;
+    let durable = ExchangeDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    ch.exchange_declare(
+        crate::EXCHANGE.into(),
+        ExchangeKind::Topic,
+        durable,
+        FieldTable::default(),
+    )
+    .await
+    .context("declaring the event exchange")?;
+    ch.exchange_declare(
+        crate::DEAD_LETTER_EXCHANGE.into(),
+        ExchangeKind::Direct,
+        durable,
+        FieldTable::default(),
+    )
+    .await
+    .context("declaring the dead-letter exchange")?;
     Ok(())
 }
 
 /// Declares `<service>.events` (quorum, dead-lettering at-least-once to `<service>.events.dlq`,
 /// delivery limit) and binds it to `types`. Done before consuming so no event is missed.
-pub async fn declare_service_queue(ch: &Channel, service: &str, types: &[&str]) -> anyhow::Result<String> {
+pub async fn declare_service_queue(
+    ch: &Channel,
+    service: &str,
+    types: &[&str],
+) -> anyhow::Result<String> {
     declare_exchanges(ch).await?;
     let queue = format!("{service}.events");
     let dlq = format!("{queue}.dlq");
-    let durable = QueueDeclareOptions { durable: true, ..Default::default() };
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
 
     let mut dlq_args = FieldTable::default();
-    dlq_args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
-    ch.queue_declare(dlq.as_str().into(), durable, dlq_args).await.context("declaring the dead-letter queue")?;
+    dlq_args.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
+    ch.queue_declare(dlq.as_str().into(), durable, dlq_args)
+        .await
+        .context("declaring the dead-letter queue")?;
     ch.queue_bind(
         dlq.as_str().into(),
         crate::DEAD_LETTER_EXCHANGE.into(),
@@ -55,15 +80,35 @@ pub async fn declare_service_queue(ch: &Channel, service: &str, types: &[&str]) 
     .await?;
 
     let mut args = FieldTable::default();
-    args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
-    args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(crate::DEAD_LETTER_EXCHANGE.into()));
-    args.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString(queue.as_str().into()));
+    args.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
+    args.insert(
+        "x-dead-letter-exchange".into(),
+        AMQPValue::LongString(crate::DEAD_LETTER_EXCHANGE.into()),
+    );
+    args.insert(
+        "x-dead-letter-routing-key".into(),
+        AMQPValue::LongString(queue.as_str().into()),
+    );
     // at-least-once dead-lettering needs reject-publish overflow; the broker's own delivery limit
     // is a backstop above ours (we dead-letter with the error attached first).
-    args.insert("x-dead-letter-strategy".into(), AMQPValue::LongString("at-least-once".into()));
-    args.insert("x-overflow".into(), AMQPValue::LongString("reject-publish".into()));
-    args.insert("x-delivery-limit".into(), AMQPValue::LongLongInt(MAX_DELIVERIES + 2));
-    ch.queue_declare(queue.as_str().into(), durable, args).await.context("declaring the service queue")?;
+    args.insert(
+        "x-dead-letter-strategy".into(),
+        AMQPValue::LongString("at-least-once".into()),
+    );
+    args.insert(
+        "x-overflow".into(),
+        AMQPValue::LongString("reject-publish".into()),
+    );
+    args.insert(
+        "x-delivery-limit".into(),
+        AMQPValue::LongLongInt(MAX_DELIVERIES + 2),
+    );
+    ch.queue_declare(queue.as_str().into(), durable, args)
+        .await
+        .context("declaring the service queue")?;
     for t in types {
         ch.queue_bind(
             queue.as_str().into(),

@@ -7,7 +7,10 @@ use futures::StreamExt;
 use lapin::{
     BasicProperties, Channel,
     message::Delivery,
-    options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions},
+    options::{
+        BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions,
+        BasicQosOptions, ConfirmSelectOptions,
+    },
     types::{AMQPValue, FieldTable},
 };
 use sqlx::{PgConnection, PgPool};
@@ -77,7 +80,13 @@ enum Outcome {
 }
 
 impl<H: Handler> Subscriber<H> {
-    pub fn new(service: &str, amqp_url: &str, pool: PgPool, event_types: Vec<&'static str>, handler: H) -> Self {
+    pub fn new(
+        service: &str,
+        amqp_url: &str,
+        pool: PgPool,
+        event_types: Vec<&'static str>,
+        handler: H,
+    ) -> Self {
         Self {
             service: service.to_owned(),
             amqp_url: amqp_url.to_owned(),
@@ -95,7 +104,11 @@ impl<H: Handler> Subscriber<H> {
         SubscriberHandle { ready: rx, task }
     }
 
-    async fn run(self, ready: watch::Sender<bool>, shutdown: CancellationToken) -> anyhow::Result<()> {
+    async fn run(
+        self,
+        ready: watch::Sender<bool>,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
         let this = Arc::new(self);
         let mut backoff = Duration::from_millis(200);
         while !shutdown.is_cancelled() {
@@ -116,11 +129,18 @@ impl<H: Handler> Subscriber<H> {
         Ok(())
     }
 
-    async fn consume(self: Arc<Self>, ready: &watch::Sender<bool>, shutdown: &CancellationToken) -> anyhow::Result<()> {
-        let conn = crate::amqp::connect(&self.amqp_url, &format!("{}-consumer", self.service)).await?;
+    async fn consume(
+        self: Arc<Self>,
+        ready: &watch::Sender<bool>,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        let conn =
+            crate::amqp::connect(&self.amqp_url, &format!("{}-consumer", self.service)).await?;
         let ch = conn.create_channel().await?;
-        let queue = crate::amqp::declare_service_queue(&ch, &self.service, &self.event_types).await?;
-        ch.basic_qos(self.prefetch, BasicQosOptions::default()).await?;
+        let queue =
+            crate::amqp::declare_service_queue(&ch, &self.service, &self.event_types).await?;
+        ch.basic_qos(self.prefetch, BasicQosOptions::default())
+            .await?;
         // Dead-lettering publishes with confirms on a channel of its own.
         let dl = conn.create_channel().await?;
         dl.confirm_select(ConfirmSelectOptions::default()).await?;
@@ -162,14 +182,24 @@ impl<H: Handler> Subscriber<H> {
     async fn process(self: Arc<Self>, d: Delivery, queue: String, dl: Channel) {
         let headers = d.properties.headers().as_ref();
         let env = Envelope {
-            id: d.properties.message_id().as_ref().and_then(|s| Uuid::parse_str(s.as_str()).ok()).unwrap_or_default(),
+            id: d
+                .properties
+                .message_id()
+                .as_ref()
+                .and_then(|s| Uuid::parse_str(s.as_str()).ok())
+                .unwrap_or_default(),
             event_type: d
                 .properties
                 .kind()
                 .as_ref()
                 .map(|s| s.as_str().to_owned())
                 .unwrap_or_else(|| d.routing_key.as_str().to_owned()),
-            producer: d.properties.app_id().as_ref().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            producer: d
+                .properties
+                .app_id()
+                .as_ref()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
             payload: d.data.clone(),
             delivery_count: header_int(headers, "x-delivery-count").unwrap_or(0),
         };
@@ -228,12 +258,14 @@ impl<H: Handler> Subscriber<H> {
 
     async fn apply(&self, env: &Envelope) -> Result<Outcome, HandlerError> {
         let mut tx = self.pool.begin().await?;
-        let fresh = sqlx::query("INSERT INTO inbox (event_id, event_type) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(env.id)
-            .bind(&env.event_type)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
+        let fresh = sqlx::query(
+            "INSERT INTO inbox (event_id, event_type) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(env.id)
+        .bind(&env.event_type)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
             == 1;
         if !fresh {
             return Ok(Outcome::Duplicate);
@@ -248,12 +280,27 @@ impl<H: Handler> Subscriber<H> {
 async fn dead_letter(dl: &Channel, d: &Delivery, queue: &str, error: &str) -> anyhow::Result<()> {
     let mut headers = d.properties.headers().clone().unwrap_or_default();
     let error: String = error.chars().take(1000).collect();
-    headers.insert("x-stride-error".into(), AMQPValue::LongString(error.as_str().into()));
+    headers.insert(
+        "x-stride-error".into(),
+        AMQPValue::LongString(error.as_str().into()),
+    );
     headers.insert("x-stride-queue".into(), AMQPValue::LongString(queue.into()));
-    headers.insert("x-stride-routing-key".into(), AMQPValue::LongString(d.routing_key.as_str().into()));
+    headers.insert(
+        "x-stride-routing-key".into(),
+        AMQPValue::LongString(d.routing_key.as_str().into()),
+    );
     let props: BasicProperties = d.properties.clone().with_headers(headers);
     let confirm = dl
-        .basic_publish(DEAD_LETTER_EXCHANGE.into(), queue.into(), BasicPublishOptions { mandatory: true, ..Default::default() }, &d.data, props)
+        .basic_publish(
+            DEAD_LETTER_EXCHANGE.into(),
+            queue.into(),
+            BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            },
+            &d.data,
+            props,
+        )
         .await
         .context("publishing to the dead-letter exchange")?
         .await
@@ -265,5 +312,9 @@ async fn dead_letter(dl: &Channel, d: &Delivery, queue: &str, error: &str) -> an
 }
 
 static CONSUMED: std::sync::LazyLock<prometheus::IntCounterVec> = std::sync::LazyLock::new(|| {
-    stride_kit::metrics::counter("stride_events_consumed_total", "Deliveries by outcome", &["service", "outcome"])
+    stride_kit::metrics::counter(
+        "stride_events_consumed_total",
+        "Deliveries by outcome",
+        &["service", "outcome"],
+    )
 });

@@ -58,7 +58,8 @@ pub struct Envelope {
 impl Envelope {
     /// Decodes the payload as `E`; a payload that does not decode can never succeed.
     pub fn decode<E: Event>(&self) -> Result<E, consumer::HandlerError> {
-        E::decode(self.payload.as_slice())
-            .map_err(|e| consumer::HandlerError::Permanent(anyhow::anyhow!("undecodable {}: {e}", E::TYPE)))
+        E::decode(self.payload.as_slice()).map_err(|e| {
+            consumer::HandlerError::Permanent(anyhow::anyhow!("undecodable {}: {e}", E::TYPE))
+        })
     }
 }

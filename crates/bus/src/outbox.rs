@@ -25,13 +25,15 @@ const POLL: Duration = Duration::from_millis(500);
 /// state change. Returns the event id (UUIDv7). Call [`OutboxHandle::kick`] after commit.
 pub async fn enqueue<E: Event>(conn: &mut PgConnection, event: &E) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
-    sqlx::query("INSERT INTO outbox (id, event_type, payload, traceparent) VALUES ($1, $2, $3, $4)")
-        .bind(id)
-        .bind(E::TYPE)
-        .bind(event.encode_to_vec())
-        .bind(stride_kit::telemetry::current_traceparent())
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO outbox (id, event_type, payload, traceparent) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(id)
+    .bind(E::TYPE)
+    .bind(event.encode_to_vec())
+    .bind(stride_kit::telemetry::current_traceparent())
+    .execute(conn)
+    .await?;
     Ok(id)
 }
 
@@ -69,7 +71,12 @@ pub struct RelayHandle {
 
 impl Relay {
     /// Starts the relay for `producer` (the service name, sent as AMQP `app_id`).
-    pub fn spawn(pool: PgPool, amqp_url: &str, producer: &str, shutdown: CancellationToken) -> RelayHandle {
+    pub fn spawn(
+        pool: PgPool,
+        amqp_url: &str,
+        producer: &str,
+        shutdown: CancellationToken,
+    ) -> RelayHandle {
         let outbox = OutboxHandle::default();
         let (tx, rx) = watch::channel(false);
         let relay = Relay {
@@ -80,7 +87,11 @@ impl Relay {
             ready: tx,
         };
         let task = tokio::spawn(relay.run(shutdown));
-        RelayHandle { outbox, ready: rx, task }
+        RelayHandle {
+            outbox,
+            ready: rx,
+            task,
+        }
     }
 
     async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -90,7 +101,10 @@ impl Relay {
                 Ok(()) => break,
                 Err(e) => {
                     let _ = self.ready.send(false);
-                    tracing::warn!(error = format!("{e:#}"), "outbox relay lost the broker; reconnecting");
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        "outbox relay lost the broker; reconnecting"
+                    );
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
                         _ = tokio::time::sleep(backoff) => {}
@@ -105,7 +119,8 @@ impl Relay {
 
     /// Publishes until shutdown (Ok) or a broker/database error (Err → reconnect).
     async fn connected_loop(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
-        let conn = crate::amqp::connect(&self.amqp_url, &format!("{}-relay", self.producer)).await?;
+        let conn =
+            crate::amqp::connect(&self.amqp_url, &format!("{}-relay", self.producer)).await?;
         let ch = conn.create_channel().await?;
         ch.confirm_select(ConfirmSelectOptions::default()).await?;
         crate::amqp::declare_exchanges(&ch).await?;
@@ -164,7 +179,10 @@ impl Relay {
         for (id, event_type, payload, traceparent, created_at) in &rows {
             let mut headers = FieldTable::default();
             if let Some(tp) = traceparent {
-                headers.insert("traceparent".into(), AMQPValue::LongString(tp.as_str().into()));
+                headers.insert(
+                    "traceparent".into(),
+                    AMQPValue::LongString(tp.as_str().into()),
+                );
             }
             let props = BasicProperties::default()
                 .with_message_id(id.to_string().into())
@@ -178,7 +196,10 @@ impl Relay {
                 .basic_publish(
                     EXCHANGE.into(),
                     event_type.as_str().into(),
-                    BasicPublishOptions { mandatory: true, ..Default::default() },
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..Default::default()
+                    },
                     payload,
                     props,
                 )
@@ -204,7 +225,9 @@ impl Relay {
             .await
             .context("marking events published")?;
         tx.commit().await.context("committing the outbox batch")?;
-        PUBLISHED.with_label_values(&[self.producer.as_str()]).inc_by(done.len() as u64);
+        PUBLISHED
+            .with_label_values(&[self.producer.as_str()])
+            .inc_by(done.len() as u64);
         Ok((done.len(), failed))
     }
 
@@ -219,5 +242,9 @@ impl Relay {
 }
 
 static PUBLISHED: std::sync::LazyLock<prometheus::IntCounterVec> = std::sync::LazyLock::new(|| {
-    stride_kit::metrics::counter("stride_events_published_total", "Events confirmed by the broker", &["producer"])
+    stride_kit::metrics::counter(
+        "stride_events_published_total",
+        "Events confirmed by the broker",
+        &["producer"],
+    )
 });

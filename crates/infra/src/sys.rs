@@ -86,6 +86,38 @@ pub fn terminate_group(child: &mut Child, sig: i32, grace: Duration) {
     let _ = child.wait();
 }
 
+/// SIGKILLs every process (but us) whose environment has `key=value`, and returns their pids
+/// and names: a sweep for servers that tests started and left behind when they were killed.
+pub fn kill_tagged(key: &str, value: &str) -> Vec<(u32, String)> {
+    let tag = format!("{key}={value}").into_bytes();
+    let me = std::process::id();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut killed = Vec::new();
+    for pid in procs
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+    {
+        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        if pid != me && environ.split(|b| *b == 0).any(|var| var == tag) {
+            let Some(proc) = Proc::read(pid) else {
+                continue;
+            };
+            kill(pid as i32, SIGKILL);
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            killed.push((proc, comm.trim().to_owned()));
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while killed.iter().any(|(p, _)| p.is_running()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    killed.into_iter().map(|(p, name)| (p.pid, name)).collect()
+}
+
 /// A process seen in /proc, identified by pid and start time (pids get reused).
 struct Proc {
     pid: u32,
@@ -187,4 +219,29 @@ pub fn tail(path: &Path, n: usize) -> String {
     };
     let lines: Vec<String> = BufReader::new(file).lines().map_while(Result::ok).collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kill_tagged_finds_only_tagged_processes() {
+        let tag = format!("kill-tagged-{}", std::process::id());
+        let spawn = |value: &str| {
+            std::process::Command::new("sleep")
+                .arg("60")
+                .env("STRIDE_SYS_TEST", value)
+                .spawn()
+                .unwrap()
+        };
+        let mut tagged = spawn(&tag);
+        let mut other = spawn("something else");
+        let killed = kill_tagged("STRIDE_SYS_TEST", &tag);
+        assert_eq!(killed, vec![(tagged.id(), "sleep".to_owned())]);
+        assert!(!tagged.wait().unwrap().success());
+        assert!(!has_exited(&other));
+        other.kill().unwrap();
+        other.wait().unwrap();
+    }
 }

@@ -11,7 +11,11 @@ use stride_infra::{Infra, sys};
 
 #[test]
 fn starts_serves_restarts_and_stops() -> Result<()> {
-    let dir = tempfile::tempdir()?;
+    // Under xtask's run directory when there is one, so its cleanup covers a killed test.
+    let dir = match std::env::var_os(stride_infra::ENV_INFRA_DIR) {
+        Some(base) => tempfile::tempdir_in(base)?,
+        None => tempfile::tempdir()?,
+    };
     let mut infra = Infra::start(dir.path())?;
     let pg_port = infra.pg.port();
     let amqp_port = infra.rabbit.amqp_port();

@@ -65,10 +65,9 @@ pub struct Caller {
 impl Caller {
     /// The caller of a request that passed [`AuthnLayer`]; UNAUTHENTICATED otherwise.
     pub fn of<T>(req: &tonic::Request<T>) -> Result<Caller, AppError> {
-        req.extensions()
-            .get::<Caller>()
-            .cloned()
-            .ok_or_else(|| AppError::unauthenticated("TOKEN_MISSING", "an access token is required"))
+        req.extensions().get::<Caller>().cloned().ok_or_else(|| {
+            AppError::unauthenticated("TOKEN_MISSING", "an access token is required")
+        })
     }
 }
 
@@ -84,15 +83,20 @@ pub struct GrpcJwks {
 
 impl GrpcJwks {
     pub fn new(auth_url: &str) -> anyhow::Result<Self> {
-        Ok(Self { channel: crate::grpc::lazy_channel(auth_url)? })
+        Ok(Self {
+            channel: crate::grpc::lazy_channel(auth_url)?,
+        })
     }
 }
 
 impl JwksSource for GrpcJwks {
     fn fetch(&self) -> BoxFuture<'static, anyhow::Result<Vec<stride_proto::auth::Jwk>>> {
-        let mut client = stride_proto::auth::auth_service_client::AuthServiceClient::new(self.channel.clone());
+        let mut client =
+            stride_proto::auth::auth_service_client::AuthServiceClient::new(self.channel.clone());
         Box::pin(async move {
-            let res = client.get_jwks(stride_proto::auth::GetJwksRequest {}).await?;
+            let res = client
+                .get_jwks(stride_proto::auth::GetJwksRequest {})
+                .await?;
             Ok(res.into_inner().keys)
         })
     }
@@ -142,7 +146,12 @@ impl Verifier {
         validation.set_required_spec_claims(&["exp", "iat", "nbf", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = 30;
-        Arc::new(Self { source, keys: RwLock::new(HashMap::new()), last_fetch: Mutex::new(None), validation })
+        Arc::new(Self {
+            source,
+            keys: RwLock::new(HashMap::new()),
+            last_fetch: Mutex::new(None),
+            validation,
+        })
     }
 
     /// Verifier for a service: keys from `auth_url`, refreshed in the background.
@@ -187,7 +196,11 @@ impl Verifier {
             return Some(k.clone());
         }
         // Unknown kid: maybe auth rotated. Refetch, but not more often than MIN_REFETCH.
-        let due = self.last_fetch.lock().await.is_none_or(|t| t.elapsed() >= MIN_REFETCH);
+        let due = self
+            .last_fetch
+            .lock()
+            .await
+            .is_none_or(|t| t.elapsed() >= MIN_REFETCH);
         if due && let Err(e) = self.refresh().await {
             tracing::warn!(error = %e, "JWKS fetch failed");
         }
@@ -208,9 +221,11 @@ impl Verifier {
         }
         let kid = header.kid.ok_or(TokenError::Invalid)?;
         let key = self.key(&kid).await.ok_or(TokenError::UnknownKey)?;
-        let data = jsonwebtoken::decode::<Claims>(token, &key, &self.validation).map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-            _ => TokenError::Invalid,
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &self.validation).map_err(|e| {
+            match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            }
         })?;
         Ok(data.claims)
     }
@@ -253,7 +268,11 @@ impl AuthnLayer {
 impl<S> tower::Layer<S> for AuthnLayer {
     type Service = AuthnService<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        AuthnService { inner, verifier: self.verifier.clone(), policies: self.policies.clone() }
+        AuthnService {
+            inner,
+            verifier: self.verifier.clone(),
+            policies: self.policies.clone(),
+        }
     }
 }
 
@@ -285,11 +304,18 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let path = req.uri().path().to_owned();
         let requirement = self.policies.requirement(&path);
-        let role = self.policies.get(&path).map(|p| p.role.clone()).unwrap_or_default();
+        let role = self
+            .policies
+            .get(&path)
+            .map(|p| p.role.clone())
+            .unwrap_or_default();
         let verifier = self.verifier.clone();
         Box::pin(async move {
             if requirement == Requirement::Authenticated {
-                let header = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+                let header = req
+                    .headers()
+                    .get(http::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok());
                 let caller = match verifier.caller(header).await {
                     Ok(c) => c,
                     Err(e) => return Ok(Status::from(AppError::from(e)).into_http()),

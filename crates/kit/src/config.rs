@@ -36,7 +36,10 @@ impl Env {
 
     /// Reads from a map instead of the process environment (tests).
     pub fn from_fn(f: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
-        Self { errors: Vec::new(), lookup: Some(Box::new(f)) }
+        Self {
+            errors: Vec::new(),
+            lookup: Some(Box::new(f)),
+        }
     }
 
     fn get(&self, name: &str) -> Option<String> {
@@ -91,7 +94,10 @@ impl Env {
     pub fn url(&mut self, name: &str, schemes: &[&str], what: &str) -> String {
         let v = self.required(name, what);
         if !v.is_empty() && !schemes.iter().any(|s| v.starts_with(&format!("{s}://"))) {
-            self.errors.push(format!("{name} must be a {} URL ({what})", schemes.join("/")));
+            self.errors.push(format!(
+                "{name} must be a {} URL ({what})",
+                schemes.join("/")
+            ));
         }
         v
     }
@@ -103,7 +109,11 @@ impl Env {
 
     /// Ok when no problem was found.
     pub fn finish(self) -> Result<(), ConfigError> {
-        if self.errors.is_empty() { Ok(()) } else { Err(ConfigError(self.errors)) }
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError(self.errors))
+        }
     }
 }
 
@@ -126,15 +136,35 @@ impl CommonConfig {
     pub fn read(env: &mut Env, service: &'static str, needs_auth_url: bool) -> Self {
         let grpc_addr = env.addr("STRIDE_GRPC_ADDR", "127.0.0.1:0");
         let http_addr = env.addr("STRIDE_HTTP_ADDR", "127.0.0.1:0");
-        let database_url = env.url("DATABASE_URL", &["postgres", "postgresql"], "the service's own PostgreSQL database");
-        let amqp_url = env.url("AMQP_URL", &["amqp", "amqps"], "the RabbitMQ broker, including the vhost");
+        let database_url = env.url(
+            "DATABASE_URL",
+            &["postgres", "postgresql"],
+            "the service's own PostgreSQL database",
+        );
+        let amqp_url = env.url(
+            "AMQP_URL",
+            &["amqp", "amqps"],
+            "the RabbitMQ broker, including the vhost",
+        );
         let auth_url = if needs_auth_url {
-            env.url("STRIDE_AUTH_URL", &["http", "https"], "the auth service, for its JWKS")
+            env.url(
+                "STRIDE_AUTH_URL",
+                &["http", "https"],
+                "the auth service, for its JWKS",
+            )
         } else {
             String::new()
         };
         let db_max_connections = env.parse_or("STRIDE_DB_MAX_CONNECTIONS", 10u32);
-        Self { service, grpc_addr, http_addr, database_url, amqp_url, auth_url, db_max_connections }
+        Self {
+            service,
+            grpc_addr,
+            http_addr,
+            database_url,
+            amqp_url,
+            auth_url,
+            db_max_connections,
+        }
     }
 }
 
@@ -145,12 +175,16 @@ mod tests {
 
     #[test]
     fn reports_every_problem_at_once_without_echoing_secrets() {
-        let vars: HashMap<&str, &str> = [("STRIDE_GRPC_ADDR", "nope"), ("AMQP_URL", "http://x")].into();
+        let vars: HashMap<&str, &str> =
+            [("STRIDE_GRPC_ADDR", "nope"), ("AMQP_URL", "http://x")].into();
         let mut env = Env::from_fn(move |k| vars.get(k).map(|s| s.to_string()));
         let _ = CommonConfig::read(&mut env, "t", true);
         let err = env.finish().unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("STRIDE_GRPC_ADDR=\"nope\" is invalid"), "{text}");
+        assert!(
+            text.contains("STRIDE_GRPC_ADDR=\"nope\" is invalid"),
+            "{text}"
+        );
         assert!(text.contains("DATABASE_URL is not set"), "{text}");
         assert!(text.contains("AMQP_URL must be a amqp/amqps URL"), "{text}");
         assert!(text.contains("STRIDE_AUTH_URL is not set"), "{text}");

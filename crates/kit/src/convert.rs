@@ -8,7 +8,10 @@ use time::{Date, Month, OffsetDateTime};
 use crate::error::{AppError, Violations};
 
 pub fn timestamp(t: OffsetDateTime) -> Timestamp {
-    Timestamp { seconds: t.unix_timestamp(), nanos: t.nanosecond() as i32 }
+    Timestamp {
+        seconds: t.unix_timestamp(),
+        nanos: t.nanosecond() as i32,
+    }
 }
 
 pub fn from_timestamp(t: &Timestamp) -> Option<OffsetDateTime> {
@@ -17,7 +20,10 @@ pub fn from_timestamp(t: &Timestamp) -> Option<OffsetDateTime> {
 }
 
 pub fn duration(d: time::Duration) -> PbDuration {
-    PbDuration { seconds: d.whole_seconds(), nanos: d.subsec_nanoseconds() }
+    PbDuration {
+        seconds: d.whole_seconds(),
+        nanos: d.subsec_nanoseconds(),
+    }
 }
 
 pub fn from_duration(d: &PbDuration) -> time::Duration {
@@ -25,7 +31,11 @@ pub fn from_duration(d: &PbDuration) -> time::Duration {
 }
 
 pub fn date(d: Date) -> PbDate {
-    PbDate { year: d.year(), month: i32::from(u8::from(d.month())), day: i32::from(d.day()) }
+    PbDate {
+        year: d.year(),
+        month: i32::from(u8::from(d.month())),
+        day: i32::from(d.day()),
+    }
 }
 
 /// A full calendar date, or None when any part is missing or impossible.
@@ -63,7 +73,14 @@ pub fn parse_id(v: &mut Violations, field: &str, raw: &str) -> uuid::Uuid {
     match uuid::Uuid::parse_str(raw) {
         Ok(id) => id,
         Err(_) => {
-            v.add(field, if raw.is_empty() { "is required" } else { "must be a UUID" });
+            v.add(
+                field,
+                if raw.is_empty() {
+                    "is required"
+                } else {
+                    "must be a UUID"
+                },
+            );
             uuid::Uuid::nil()
         }
     }
@@ -85,13 +102,28 @@ mod tests {
     #[test]
     fn local_date_follows_the_zone_and_dst() {
         // 23:30 UTC on 2026-03-28 is already the 29th in Paris (UTC+1 before the switch).
-        assert_eq!(local_date(datetime!(2026-03-28 23:30 UTC), "Europe/Paris"), time::macros::date!(2026 - 03 - 29));
+        assert_eq!(
+            local_date(datetime!(2026-03-28 23:30 UTC), "Europe/Paris"),
+            time::macros::date!(2026 - 03 - 29)
+        );
         // Same instant is still the 28th in New York.
-        assert_eq!(local_date(datetime!(2026-03-28 23:30 UTC), "America/New_York"), time::macros::date!(2026 - 03 - 28));
+        assert_eq!(
+            local_date(datetime!(2026-03-28 23:30 UTC), "America/New_York"),
+            time::macros::date!(2026 - 03 - 28)
+        );
         // After the spring-forward (2026-03-29 01:00 UTC), Paris is UTC+2: 22:30 UTC is 00:30 next day.
-        assert_eq!(local_date(datetime!(2026-03-29 22:30 UTC), "Europe/Paris"), time::macros::date!(2026 - 03 - 30));
-        assert_eq!(local_date(datetime!(2026-03-29 21:30 UTC), "Europe/Paris"), time::macros::date!(2026 - 03 - 29));
-        assert_eq!(local_date(datetime!(2026-03-29 21:30 UTC), "Not/AZone"), time::macros::date!(2026 - 03 - 29));
+        assert_eq!(
+            local_date(datetime!(2026-03-29 22:30 UTC), "Europe/Paris"),
+            time::macros::date!(2026 - 03 - 30)
+        );
+        assert_eq!(
+            local_date(datetime!(2026-03-29 21:30 UTC), "Europe/Paris"),
+            time::macros::date!(2026 - 03 - 29)
+        );
+        assert_eq!(
+            local_date(datetime!(2026-03-29 21:30 UTC), "Not/AZone"),
+            time::macros::date!(2026 - 03 - 29)
+        );
     }
 
     #[test]
@@ -99,7 +131,14 @@ mod tests {
         assert!(is_valid_timezone("Asia/Kolkata"));
         assert!(!is_valid_timezone("Mars/Olympus"));
         assert!(!is_valid_timezone(""));
-        assert!(from_date(&PbDate { year: 2026, month: 2, day: 30 }).is_none());
+        assert!(
+            from_date(&PbDate {
+                year: 2026,
+                month: 2,
+                day: 30
+            })
+            .is_none()
+        );
         let d = time::macros::date!(2026 - 11 - 22);
         assert_eq!(from_date(&date(d)), Some(d));
         assert_eq!(week_start(d), time::macros::date!(2026 - 11 - 16));

@@ -11,7 +11,9 @@ use sqlx::{
 
 /// Connects, retrying for up to 30 s (the database may start after us).
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
-    let opts: PgConnectOptions = url.parse().context("DATABASE_URL is not a valid PostgreSQL URL")?;
+    let opts: PgConnectOptions = url
+        .parse()
+        .context("DATABASE_URL is not a valid PostgreSQL URL")?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let attempt = PgPoolOptions::new()
@@ -37,6 +39,9 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
 pub async fn migrate(pool: &PgPool, sets: &[&Migrator]) -> anyhow::Result<()> {
     let mut all: Vec<_> = sets.iter().flat_map(|m| m.iter().cloned()).collect();
     all.sort_by_key(|m| m.version);
-    Migrator::with_migrations(all).run(pool).await.context("running migrations")?;
+    Migrator::with_migrations(all)
+        .run(pool)
+        .await
+        .context("running migrations")?;
     Ok(())
 }

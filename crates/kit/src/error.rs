@@ -15,15 +15,30 @@ pub enum AppError {
     #[error("{resource} not found")]
     NotFound { resource: &'static str },
     #[error("{message}")]
-    AlreadyExists { reason: &'static str, message: String },
+    AlreadyExists {
+        reason: &'static str,
+        message: String,
+    },
     #[error("{message}")]
-    FailedPrecondition { reason: &'static str, message: String },
+    FailedPrecondition {
+        reason: &'static str,
+        message: String,
+    },
     #[error("{message}")]
-    Unauthenticated { reason: &'static str, message: String },
+    Unauthenticated {
+        reason: &'static str,
+        message: String,
+    },
     #[error("{message}")]
-    PermissionDenied { reason: &'static str, message: String },
+    PermissionDenied {
+        reason: &'static str,
+        message: String,
+    },
     #[error("{message}")]
-    ResourceExhausted { reason: &'static str, message: String },
+    ResourceExhausted {
+        reason: &'static str,
+        message: String,
+    },
     #[error("{0}")]
     Unavailable(String),
     /// Anything unexpected; the cause is logged, the caller sees a generic message.
@@ -41,10 +56,16 @@ impl AppError {
         Self::InvalidArgument(vec![(field.to_owned(), description.to_owned())])
     }
     pub fn precondition(reason: &'static str, message: impl Into<String>) -> Self {
-        Self::FailedPrecondition { reason, message: message.into() }
+        Self::FailedPrecondition {
+            reason,
+            message: message.into(),
+        }
     }
     pub fn unauthenticated(reason: &'static str, message: impl Into<String>) -> Self {
-        Self::Unauthenticated { reason, message: message.into() }
+        Self::Unauthenticated {
+            reason,
+            message: message.into(),
+        }
     }
     pub fn internal(e: impl Into<anyhow::Error>) -> Self {
         Self::Internal(e.into())
@@ -67,7 +88,11 @@ impl From<AppError> for Status {
     fn from(e: AppError) -> Self {
         match e {
             AppError::InvalidArgument(v) => {
-                let summary = v.iter().map(|(f, d)| format!("{f}: {d}")).collect::<Vec<_>>().join("; ");
+                let summary = v
+                    .iter()
+                    .map(|(f, d)| format!("{f}: {d}"))
+                    .collect::<Vec<_>>()
+                    .join("; ");
                 let mut d = ErrorDetails::new();
                 for (field, desc) in v {
                     d.add_bad_request_violation(field, desc);
@@ -78,11 +103,21 @@ impl From<AppError> for Status {
             AppError::NotFound { resource } => {
                 info(Code::NotFound, "NOT_FOUND", format!("{resource} not found"))
             }
-            AppError::AlreadyExists { reason, message } => info(Code::AlreadyExists, reason, message),
-            AppError::FailedPrecondition { reason, message } => info(Code::FailedPrecondition, reason, message),
-            AppError::Unauthenticated { reason, message } => info(Code::Unauthenticated, reason, message),
-            AppError::PermissionDenied { reason, message } => info(Code::PermissionDenied, reason, message),
-            AppError::ResourceExhausted { reason, message } => info(Code::ResourceExhausted, reason, message),
+            AppError::AlreadyExists { reason, message } => {
+                info(Code::AlreadyExists, reason, message)
+            }
+            AppError::FailedPrecondition { reason, message } => {
+                info(Code::FailedPrecondition, reason, message)
+            }
+            AppError::Unauthenticated { reason, message } => {
+                info(Code::Unauthenticated, reason, message)
+            }
+            AppError::PermissionDenied { reason, message } => {
+                info(Code::PermissionDenied, reason, message)
+            }
+            AppError::ResourceExhausted { reason, message } => {
+                info(Code::ResourceExhausted, reason, message)
+            }
             AppError::Unavailable(message) => Status::unavailable(message),
             AppError::Internal(cause) => {
                 let trace_id = crate::telemetry::current_trace_id();
@@ -115,7 +150,11 @@ impl Violations {
         self.0.is_empty()
     }
     pub fn check(self) -> Result<(), AppError> {
-        if self.0.is_empty() { Ok(()) } else { Err(AppError::InvalidArgument(self.0)) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::InvalidArgument(self.0))
+        }
     }
 }
 
@@ -144,13 +183,18 @@ mod tests {
         assert_eq!(status.code(), Code::InvalidArgument);
         let details = status.get_error_details();
         let br = details.bad_request().expect("bad request");
-        let fields: Vec<_> = br.field_violations.iter().map(|f| f.field.as_str()).collect();
+        let fields: Vec<_> = br
+            .field_violations
+            .iter()
+            .map(|f| f.field.as_str())
+            .collect();
         assert_eq!(fields, ["email", "password"]);
     }
 
     #[test]
     fn internal_errors_do_not_leak_their_cause() {
-        let status: Status = AppError::internal(anyhow::anyhow!("relation \"users\" does not exist")).into();
+        let status: Status =
+            AppError::internal(anyhow::anyhow!("relation \"users\" does not exist")).into();
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("relation"));
     }

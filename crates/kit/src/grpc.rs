@@ -28,7 +28,9 @@ pub struct OnBehalf {
 impl OnBehalf {
     /// Calls carrying `token` (the caller's own access token).
     pub fn user(token: &str) -> Self {
-        Self { bearer: format!("Bearer {token}").parse().ok() }
+        Self {
+            bearer: format!("Bearer {token}").parse().ok(),
+        }
     }
 }
 

@@ -15,7 +15,9 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -25,7 +27,8 @@ impl SigningKey {
         use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
         let doc = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new())
             .map_err(|_| anyhow::anyhow!("Ed25519 key generation failed"))?;
-        let pair = Ed25519KeyPair::from_pkcs8(doc.as_ref()).map_err(|_| anyhow::anyhow!("bad PKCS#8"))?;
+        let pair =
+            Ed25519KeyPair::from_pkcs8(doc.as_ref()).map_err(|_| anyhow::anyhow!("bad PKCS#8"))?;
         Ok(Self {
             kid: uuid::Uuid::now_v7().simple().to_string(),
             pkcs8: doc.as_ref().to_vec(),
@@ -38,7 +41,11 @@ impl SigningKey {
         let mut header = Header::new(Algorithm::EdDSA);
         header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
         header.kid = Some(self.kid.clone());
-        Ok(jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_der(&self.pkcs8))?)
+        Ok(jsonwebtoken::encode(
+            &header,
+            claims,
+            &EncodingKey::from_ed_der(&self.pkcs8),
+        )?)
     }
 
     /// The public half as a JWK (RFC 8037).
@@ -55,7 +62,14 @@ impl SigningKey {
 }
 
 /// Claims for a user's access token valid for `ttl` from `now` (unix seconds).
-pub fn access_claims(user_id: uuid::Uuid, sid: &str, roles: Vec<String>, is_anonymous: bool, now: i64, ttl: i64) -> Claims {
+pub fn access_claims(
+    user_id: uuid::Uuid,
+    sid: &str,
+    roles: Vec<String>,
+    is_anonymous: bool,
+    now: i64,
+    ttl: i64,
+) -> Claims {
     Claims {
         iss: crate::authn::ISSUER.into(),
         sub: user_id.to_string(),
@@ -74,7 +88,9 @@ pub fn access_claims(user_id: uuid::Uuid, sid: &str, roles: Vec<String>, is_anon
 pub struct StaticJwks(pub std::sync::Arc<std::sync::RwLock<Vec<stride_proto::auth::Jwk>>>);
 
 impl crate::authn::JwksSource for StaticJwks {
-    fn fetch(&self) -> futures::future::BoxFuture<'static, anyhow::Result<Vec<stride_proto::auth::Jwk>>> {
+    fn fetch(
+        &self,
+    ) -> futures::future::BoxFuture<'static, anyhow::Result<Vec<stride_proto::auth::Jwk>>> {
         let keys = self.0.read().map(|k| k.clone()).unwrap_or_default();
         Box::pin(async move { Ok(keys) })
     }
@@ -96,38 +112,87 @@ mod tests {
         let other = SigningKey::generate().unwrap();
         let verifier = Verifier::new(Arc::new(StaticJwks(Arc::new(RwLock::new(vec![key.jwk()])))));
         let user = uuid::Uuid::now_v7();
-        let good = key.sign(&access_claims(user, "s", vec!["user".into()], false, now(), 900)).unwrap();
-        let caller = verifier.caller(Some(&format!("Bearer {good}"))).await.unwrap();
+        let good = key
+            .sign(&access_claims(
+                user,
+                "s",
+                vec!["user".into()],
+                false,
+                now(),
+                900,
+            ))
+            .unwrap();
+        let caller = verifier
+            .caller(Some(&format!("Bearer {good}")))
+            .await
+            .unwrap();
         assert_eq!(caller.user_id, user);
 
         // Expired.
-        let old = key.sign(&access_claims(user, "s", vec![], false, now() - 3600, 900)).unwrap();
-        assert!(matches!(verifier.verify(&old).await, Err(TokenError::Expired)));
+        let old = key
+            .sign(&access_claims(user, "s", vec![], false, now() - 3600, 900))
+            .unwrap();
+        assert!(matches!(
+            verifier.verify(&old).await,
+            Err(TokenError::Expired)
+        ));
         // Signed by a key the set does not hold.
-        let forged = other.sign(&access_claims(user, "s", vec![], false, now(), 900)).unwrap();
-        assert!(matches!(verifier.verify(&forged).await, Err(TokenError::UnknownKey)));
+        let forged = other
+            .sign(&access_claims(user, "s", vec![], false, now(), 900))
+            .unwrap();
+        assert!(matches!(
+            verifier.verify(&forged).await,
+            Err(TokenError::UnknownKey)
+        ));
         // alg none: header {"alg":"none"} with the real payload and no signature.
         let parts: Vec<_> = good.split('.').collect();
-        let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"at+jwt","kid":"x"}"#), parts[1]);
-        assert!(matches!(verifier.verify(&none).await, Err(TokenError::Invalid)));
+        let none = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"at+jwt","kid":"x"}"#),
+            parts[1]
+        );
+        assert!(matches!(
+            verifier.verify(&none).await,
+            Err(TokenError::Invalid)
+        ));
         // HMAC with the public key as secret (algorithm confusion).
         let mut h = Header::new(Algorithm::HS256);
         h.typ = Some(ACCESS_TOKEN_TYPE.into());
         h.kid = Some(key.kid.clone());
         let claims = access_claims(user, "s", vec![], false, now(), 900);
         let hs = jsonwebtoken::encode(&h, &claims, &EncodingKey::from_secret(&key.public)).unwrap();
-        assert!(matches!(verifier.verify(&hs).await, Err(TokenError::Invalid)));
+        assert!(matches!(
+            verifier.verify(&hs).await,
+            Err(TokenError::Invalid)
+        ));
         // Tampered payload.
         let mut c2 = claims.clone();
         c2.sub = uuid::Uuid::now_v7().to_string();
-        let tampered = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(serde_json::to_vec(&c2).unwrap()), parts[2]);
-        assert!(matches!(verifier.verify(&tampered).await, Err(TokenError::Invalid)));
+        let tampered = format!(
+            "{}.{}.{}",
+            parts[0],
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&c2).unwrap()),
+            parts[2]
+        );
+        assert!(matches!(
+            verifier.verify(&tampered).await,
+            Err(TokenError::Invalid)
+        ));
         // Wrong audience.
         let mut c3 = claims.clone();
         c3.aud = "someone-else".into();
-        assert!(matches!(verifier.verify(&key.sign(&c3).unwrap()).await, Err(TokenError::Invalid)));
+        assert!(matches!(
+            verifier.verify(&key.sign(&c3).unwrap()).await,
+            Err(TokenError::Invalid)
+        ));
         // Missing and malformed headers.
-        assert!(matches!(verifier.caller(None).await, Err(TokenError::Missing)));
-        assert!(matches!(verifier.caller(Some("Basic abc")).await, Err(TokenError::Malformed)));
+        assert!(matches!(
+            verifier.caller(None).await,
+            Err(TokenError::Missing)
+        ));
+        assert!(matches!(
+            verifier.caller(Some("Basic abc")).await,
+            Err(TokenError::Malformed)
+        ));
     }
 }

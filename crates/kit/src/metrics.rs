@@ -14,7 +14,10 @@ pub static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
 
 static HANDLED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     let c = IntCounterVec::new(
-        prometheus::Opts::new("grpc_server_handled_total", "gRPC calls completed, by method and code"),
+        prometheus::Opts::new(
+            "grpc_server_handled_total",
+            "gRPC calls completed, by method and code",
+        ),
         &["method", "code"],
     )
     .expect("metric");
@@ -24,8 +27,13 @@ static HANDLED: LazyLock<IntCounterVec> = LazyLock::new(|| {
 
 static LATENCY: LazyLock<HistogramVec> = LazyLock::new(|| {
     let h = HistogramVec::new(
-        prometheus::HistogramOpts::new("grpc_server_handling_seconds", "gRPC time to response headers")
-            .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+        prometheus::HistogramOpts::new(
+            "grpc_server_handling_seconds",
+            "gRPC time to response headers",
+        )
+        .buckets(vec![
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ]),
         &["method"],
     )
     .expect("metric");
@@ -85,7 +93,9 @@ where
         let fut = self.inner.call(req);
         Box::pin(async move {
             let res = fut.await;
-            LATENCY.with_label_values(&[method.as_str()]).observe(start.elapsed().as_secs_f64());
+            LATENCY
+                .with_label_values(&[method.as_str()])
+                .observe(start.elapsed().as_secs_f64());
             let code = match &res {
                 Ok(r) => r
                     .headers()
@@ -96,7 +106,9 @@ where
                     .unwrap_or_else(|| "Ok".to_owned()),
                 Err(_) => "TransportError".to_owned(),
             };
-            HANDLED.with_label_values(&[method.as_str(), code.as_str()]).inc();
+            HANDLED
+                .with_label_values(&[method.as_str(), code.as_str()])
+                .inc();
             res
         })
     }

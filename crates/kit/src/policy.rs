@@ -36,7 +36,10 @@ impl Policies {
             .ok_or_else(|| anyhow::anyhow!("descriptor set lacks stride.options.v1.policy"))?;
         let mut methods = HashMap::new();
         let mut services = Vec::new();
-        for svc in pool.services().filter(|s| s.full_name().starts_with("stride.")) {
+        for svc in pool
+            .services()
+            .filter(|s| s.full_name().starts_with("stride."))
+        {
             services.push(svc.full_name().to_owned());
             for m in svc.methods() {
                 let opts = m.options();
@@ -82,13 +85,35 @@ mod tests {
     #[test]
     fn reads_policies_from_proto_options() {
         let p = Policies::load().unwrap();
-        assert_eq!(p.requirement("/stride.auth.v1.AuthService/Login"), Requirement::Public);
-        assert_eq!(p.requirement("/stride.auth.v1.AuthService/GetJwks"), Requirement::Public);
-        assert_eq!(p.requirement("/stride.profile.v1.ProfileService/GetMyProfile"), Requirement::Authenticated);
-        assert_eq!(p.requirement("/stride.profile.v1.ProfileService/Nope"), Requirement::Authenticated);
-        assert_eq!(p.requirement("/grpc.health.v1.Health/Check"), Requirement::Infrastructure);
-        assert!(p.services().iter().any(|s| s == "stride.ai_coach.v1.AiCoachService"));
+        assert_eq!(
+            p.requirement("/stride.auth.v1.AuthService/Login"),
+            Requirement::Public
+        );
+        assert_eq!(
+            p.requirement("/stride.auth.v1.AuthService/GetJwks"),
+            Requirement::Public
+        );
+        assert_eq!(
+            p.requirement("/stride.profile.v1.ProfileService/GetMyProfile"),
+            Requirement::Authenticated
+        );
+        assert_eq!(
+            p.requirement("/stride.profile.v1.ProfileService/Nope"),
+            Requirement::Authenticated
+        );
+        assert_eq!(
+            p.requirement("/grpc.health.v1.Health/Check"),
+            Requirement::Infrastructure
+        );
+        assert!(
+            p.services()
+                .iter()
+                .any(|s| s == "stride.ai_coach.v1.AiCoachService")
+        );
         let login = p.get("/stride.auth.v1.AuthService/Login").unwrap();
-        assert_eq!(login.rate_limit(), stride_proto::stride::options::v1::RateLimitClass::Credentials);
+        assert_eq!(
+            login.rate_limit(),
+            stride_proto::stride::options::v1::RateLimitClass::Credentials
+        );
     }
 }

@@ -47,7 +47,10 @@ where
             return ExitCode::from(2);
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");
@@ -103,9 +106,18 @@ pub struct Health {
 
 impl Health {
     /// A health handle starting NOT_SERVING, and the gRPC health service reporting it.
-    pub async fn new(services: Vec<String>) -> (Self, tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>) {
+    pub async fn new(
+        services: Vec<String>,
+    ) -> (
+        Self,
+        tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
+    ) {
         let (reporter, service) = tonic_health::server::health_reporter();
-        let health = Health { reporter, ready: Arc::new(AtomicBool::new(true)), services: Arc::new(services) };
+        let health = Health {
+            reporter,
+            ready: Arc::new(AtomicBool::new(true)),
+            services: Arc::new(services),
+        };
         health.set_ready(false).await;
         (health, service)
     }
@@ -115,7 +127,11 @@ impl Health {
         if self.ready.swap(ready, Ordering::SeqCst) == ready {
             return;
         }
-        let status = if ready { ServingStatus::Serving } else { ServingStatus::NotServing };
+        let status = if ready {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
         self.reporter.set_service_status("", status).await;
         for s in self.services.iter() {
             self.reporter.set_service_status(s, status).await;
@@ -140,8 +156,19 @@ pub struct Running {
 
 impl Running {
     /// A running set of tasks (for processes that build their own server, like the gateway).
-    pub fn new(grpc_addr: SocketAddr, http_addr: SocketAddr, health: Health, shutdown: CancellationToken) -> Self {
-        Self { grpc_addr, http_addr, health, shutdown, tasks: Vec::new() }
+    pub fn new(
+        grpc_addr: SocketAddr,
+        http_addr: SocketAddr,
+        health: Health,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            grpc_addr,
+            http_addr,
+            health,
+            shutdown,
+            tasks: Vec::new(),
+        }
     }
 
     /// Adds a background task that must finish before the process stops.
@@ -183,8 +210,12 @@ pub struct ServeConfig {
 /// starts NOT_SERVING; the service calls `health.set_ready(true)` once its database and broker
 /// are ready.
 pub async fn spawn(cfg: ServeConfig, routes: Routes) -> anyhow::Result<Running> {
-    let grpc = TcpListener::bind(cfg.grpc_addr).await.with_context(|| format!("binding gRPC {}", cfg.grpc_addr))?;
-    let http = TcpListener::bind(cfg.http_addr).await.with_context(|| format!("binding HTTP {}", cfg.http_addr))?;
+    let grpc = TcpListener::bind(cfg.grpc_addr)
+        .await
+        .with_context(|| format!("binding gRPC {}", cfg.grpc_addr))?;
+    let http = TcpListener::bind(cfg.http_addr)
+        .await
+        .with_context(|| format!("binding HTTP {}", cfg.http_addr))?;
     let grpc_addr = grpc.local_addr()?;
     let http_addr = http.local_addr()?;
 
@@ -215,11 +246,19 @@ pub async fn spawn(cfg: ServeConfig, routes: Routes) -> anyhow::Result<Running> 
     let token = shutdown.clone();
     let probe = health.clone();
     tasks.push(tokio::spawn(async move {
-        serve_http(http, probe, token, axum::Router::new()).await.context("HTTP server")
+        serve_http(http, probe, token, axum::Router::new())
+            .await
+            .context("HTTP server")
     }));
 
     tracing::info!(service = cfg.service, %grpc_addr, %http_addr, "listening");
-    Ok(Running { grpc_addr, http_addr, health, shutdown, tasks })
+    Ok(Running {
+        grpc_addr,
+        http_addr,
+        health,
+        shutdown,
+        tasks,
+    })
 }
 
 /// `/healthz` (alive), `/readyz` (database and broker ready), `/metrics` (Prometheus).
@@ -237,19 +276,29 @@ pub async fn serve_http(
             get(move || {
                 let ready = health.is_ready();
                 async move {
-                    if ready { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "not ready") }
+                    if ready {
+                        (StatusCode::OK, "ready")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+                    }
                 }
             }),
         )
         .route("/metrics", get(|| async { crate::metrics::render() }));
-    axum::serve(listener, router).with_graceful_shutdown(token.cancelled_owned()).await
+    axum::serve(listener, router)
+        .with_graceful_shutdown(token.cancelled_owned())
+        .await
 }
 
 /// Marks the process ready once every signal (the broker links of the relay and the subscriber)
 /// has been true; the database is checked before serving starts. A later broker outage does not
 /// flip readiness back: the outbox holds events meanwhile, and taking every pod out of its
 /// Service would turn a broker blip into a full outage.
-pub fn ready_when(health: Health, mut signals: Vec<tokio::sync::watch::Receiver<bool>>, token: CancellationToken) {
+pub fn ready_when(
+    health: Health,
+    mut signals: Vec<tokio::sync::watch::Receiver<bool>>,
+    token: CancellationToken,
+) {
     tokio::spawn(async move {
         for s in &mut signals {
             tokio::select! {

@@ -2,7 +2,9 @@
 //! exported over OTLP/gRPC and W3C trace context crosses gRPC metadata (here) and AMQP headers
 //! (in the bus crate).
 
-use opentelemetry::{propagation::TextMapPropagator, trace::TraceContextExt, trace::TracerProvider as _};
+use opentelemetry::{
+    propagation::TextMapPropagator, trace::TraceContextExt, trace::TracerProvider as _,
+};
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::{propagation::TraceContextPropagator, trace::SdkTracerProvider};
@@ -24,7 +26,8 @@ impl Drop for TelemetryGuard {
 /// `STRIDE_LOG_FORMAT=json` switches to JSON lines; `RUST_LOG` filters (default `info`).
 pub fn init(service: &str) -> anyhow::Result<TelemetryGuard> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,lapin=warn,h2=warn"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,lapin=warn,h2=warn"));
     let json = std::env::var("STRIDE_LOG_FORMAT").is_ok_and(|v| v == "json");
     let provider = match std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
         Ok(ep) if !ep.trim().is_empty() => {
@@ -32,18 +35,36 @@ pub fn init(service: &str) -> anyhow::Result<TelemetryGuard> {
                 .with_tonic()
                 .with_endpoint(ep)
                 .build()?;
-            let name = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| format!("stride-{service}"));
-            let resource = opentelemetry_sdk::Resource::builder().with_service_name(name).build();
-            Some(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build())
+            let name =
+                std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| format!("stride-{service}"));
+            let resource = opentelemetry_sdk::Resource::builder()
+                .with_service_name(name)
+                .build();
+            Some(
+                SdkTracerProvider::builder()
+                    .with_batch_exporter(exporter)
+                    .with_resource(resource)
+                    .build(),
+            )
         }
         _ => None,
     };
-    let otel = provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("stride")));
+    let otel = provider
+        .as_ref()
+        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("stride")));
     let registry = tracing_subscriber::registry().with(filter).with(otel);
     let result = if json {
-        registry.with(tracing_subscriber::fmt::layer().json().with_current_span(true)).try_init()
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_current_span(true),
+            )
+            .try_init()
     } else {
-        registry.with(tracing_subscriber::fmt::layer().compact()).try_init()
+        registry
+            .with(tracing_subscriber::fmt::layer().compact())
+            .try_init()
     };
     // A second init in one process (tests start several services) keeps the first subscriber.
     drop(result);
@@ -54,14 +75,23 @@ pub fn init(service: &str) -> anyhow::Result<TelemetryGuard> {
 pub fn init_for_tests() {
     let _ = tracing_subscriber::registry()
         .with(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")))
-        .with(tracing_subscriber::fmt::layer().with_test_writer().compact())
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_test_writer()
+                .compact(),
+        )
         .try_init();
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
 }
 
 /// The current span's trace id (all zeros when no trace is recorded).
 pub fn current_trace_id() -> String {
-    tracing::Span::current().context().span().span_context().trace_id().to_string()
+    tracing::Span::current()
+        .context()
+        .span()
+        .span_context()
+        .trace_id()
+        .to_string()
 }
 
 /// `Server::trace_fn` callback: a span per call, parented on the caller's `traceparent`.
@@ -83,7 +113,10 @@ pub fn inject_headers(headers: &mut http::HeaderMap) {
 pub fn current_traceparent() -> Option<String> {
     let mut headers = http::HeaderMap::new();
     inject_headers(&mut headers);
-    headers.get("traceparent").and_then(|v| v.to_str().ok()).map(str::to_owned)
+    headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// Makes `span` a child of the context encoded in `traceparent` (AMQP consumers).

@@ -4,7 +4,8 @@
 #![allow(clippy::all, clippy::pedantic, missing_docs)]
 
 /// Encoded `FileDescriptorSet` of all Stride protos and their imports, custom options included.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/stride_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/stride_descriptor.bin"));
 
 pub mod google {
     pub mod api {
@@ -58,6 +59,8 @@ pub mod stride {
     }
 }
 
-pub use stride::{activity_session::v1 as activity_session, ai_coach::v1 as ai_coach, analytics::v1 as analytics,
-    auth::v1 as auth, challenge::v1 as challenge, events::v1 as events, profile::v1 as profile};
 pub use google::r#type::Date;
+pub use stride::{
+    activity_session::v1 as activity_session, ai_coach::v1 as ai_coach, analytics::v1 as analytics,
+    auth::v1 as auth, challenge::v1 as challenge, events::v1 as events, profile::v1 as profile,
+};

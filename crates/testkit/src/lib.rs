@@ -58,13 +58,23 @@ impl Management {
         use base64::Engine;
         let rest = url.trim_start_matches("http://").trim_end_matches('/');
         let (creds, host) = rest.rsplit_once('@').unwrap_or(("guest:guest", rest));
-        Self { host: host.to_owned(), auth: base64::engine::general_purpose::STANDARD.encode(creds) }
+        Self {
+            host: host.to_owned(),
+            auth: base64::engine::general_purpose::STANDARD.encode(creds),
+        }
     }
 
     /// One HTTP/1.1 request; returns (status, body).
-    pub async fn request(&self, method: &str, path: &str, body: Option<&str>) -> anyhow::Result<(u16, String)> {
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> anyhow::Result<(u16, String)> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut s = tokio::net::TcpStream::connect(&self.host).await.context("management API")?;
+        let mut s = tokio::net::TcpStream::connect(&self.host)
+            .await
+            .context("management API")?;
         let body = body.unwrap_or("");
         let req = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -76,14 +86,23 @@ impl Management {
         let mut out = Vec::new();
         s.read_to_end(&mut out).await?;
         let text = String::from_utf8_lossy(&out).into_owned();
-        let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
         Ok((status, body))
     }
 
     /// Messages ready in `queue` of `vhost` (statistics lag by a few seconds).
     pub async fn queue_messages(&self, vhost: &str, queue: &str) -> anyhow::Result<u64> {
-        let (status, body) = self.request("GET", &format!("/api/queues/{vhost}/{queue}"), None).await?;
+        let (status, body) = self
+            .request("GET", &format!("/api/queues/{vhost}/{queue}"), None)
+            .await?;
         anyhow::ensure!(status == 200, "queue lookup answered {status}: {body}");
         // Chunked bodies carry size lines; take the JSON object.
         let json = body.find('{').map(|i| &body[i..]).unwrap_or(&body);
@@ -93,9 +112,21 @@ impl Management {
     }
 
     /// Fetches (and requeues) up to `count` messages of a queue, for inspecting headers.
-    pub async fn peek(&self, vhost: &str, queue: &str, count: u32) -> anyhow::Result<serde_json::Value> {
-        let body = format!(r#"{{"count":{count},"ackmode":"ack_requeue_true","encoding":"base64"}}"#);
-        let (status, text) = self.request("POST", &format!("/api/queues/{vhost}/{queue}/get"), Some(&body)).await?;
+    pub async fn peek(
+        &self,
+        vhost: &str,
+        queue: &str,
+        count: u32,
+    ) -> anyhow::Result<serde_json::Value> {
+        let body =
+            format!(r#"{{"count":{count},"ackmode":"ack_requeue_true","encoding":"base64"}}"#);
+        let (status, text) = self
+            .request(
+                "POST",
+                &format!("/api/queues/{vhost}/{queue}/get"),
+                Some(&body),
+            )
+            .await?;
         anyhow::ensure!(status == 200, "queue get answered {status}: {text}");
         let json = text.find('[').map(|i| &text[i..]).unwrap_or(&text);
         let end = json.rfind(']').map(|i| &json[..=i]).unwrap_or(json);
@@ -107,21 +138,37 @@ impl Management {
 pub async fn vhost() -> (String, String) {
     let mgmt = Management::from_env();
     let name = format!("t{}", Uuid::now_v7().simple());
-    let (s, b) = mgmt.request("PUT", &format!("/api/vhosts/{name}"), Some("{}")).await.expect("create vhost");
+    let (s, b) = mgmt
+        .request("PUT", &format!("/api/vhosts/{name}"), Some("{}"))
+        .await
+        .expect("create vhost");
     assert!(s == 201 || s == 204, "create vhost answered {s}: {b}");
     let user = mgmt_user(&env("STRIDE_TEST_RABBIT_MGMT_URL"));
     let perms = r#"{"configure":".*","write":".*","read":".*"}"#;
-    let (s, b) =
-        mgmt.request("PUT", &format!("/api/permissions/{name}/{user}"), Some(perms)).await.expect("set permissions");
+    let (s, b) = mgmt
+        .request(
+            "PUT",
+            &format!("/api/permissions/{name}/{user}"),
+            Some(perms),
+        )
+        .await
+        .expect("set permissions");
     assert!(s == 201 || s == 204, "set permissions answered {s}: {b}");
     let base = env("STRIDE_TEST_AMQP_URL");
-    let root = base.rsplit_once('/').map(|(r, _)| r).unwrap_or(&base).to_owned();
+    let root = base
+        .rsplit_once('/')
+        .map(|(r, _)| r)
+        .unwrap_or(&base)
+        .to_owned();
     (format!("{root}/{name}"), name)
 }
 
 fn mgmt_user(url: &str) -> String {
     let rest = url.trim_start_matches("http://");
-    rest.split_once('@').and_then(|(c, _)| c.split(':').next()).unwrap_or("guest").to_owned()
+    rest.split_once('@')
+        .and_then(|(c, _)| c.split(':').next())
+        .unwrap_or("guest")
+        .to_owned()
 }
 
 /// Signs access tokens that services started with [`TestIssuer::verifier`] accept, for service
@@ -153,15 +200,26 @@ impl TestIssuer {
     /// A valid access token for `user`.
     pub fn token(&self, user: Uuid) -> String {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        self.key.sign(&access_claims(user, "test-session", vec!["user".into()], false, now, 900)).expect("sign")
+        self.key
+            .sign(&access_claims(
+                user,
+                "test-session",
+                vec!["user".into()],
+                false,
+                now,
+                900,
+            ))
+            .expect("sign")
     }
-
 }
 
 /// Adds `authorization: Bearer <token>` to a request.
 pub fn authed<T>(msg: T, token: &str) -> tonic::Request<T> {
     let mut req = tonic::Request::new(msg);
-    req.metadata_mut().insert("authorization", format!("Bearer {token}").parse().expect("ascii token"));
+    req.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii token"),
+    );
     req
 }
 
@@ -178,7 +236,10 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(tokio::time::Instant::now() < end, "timed out after {deadline:?} waiting for: {what}");
+        assert!(
+            tokio::time::Instant::now() < end,
+            "timed out after {deadline:?} waiting for: {what}"
+        );
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(200));
     }

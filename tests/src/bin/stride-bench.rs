@@ -20,7 +20,9 @@ use std::{
 
 use anyhow::Context as _;
 use stride_proto::{
-    activity_session::{ActivityKind, CompleteSessionRequest, ListActivitiesRequest, StartSessionRequest},
+    activity_session::{
+        ActivityKind, CompleteSessionRequest, ListActivitiesRequest, StartSessionRequest,
+    },
     auth::SignupRequest,
     profile::GetMyProfileRequest,
 };
@@ -32,7 +34,9 @@ const USERS: usize = 32;
 
 fn main() -> anyhow::Result<()> {
     stride_kit::install_crypto_provider();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     match std::env::args().nth(1).as_deref() {
         Some("echo-server") => rt.block_on(echo_server()),
         Some("run") => rt.block_on(run()),
@@ -45,7 +49,9 @@ async fn echo_server() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     println!("{}", listener.local_addr()?.port());
     let (reporter, svc) = tonic_health::server::health_reporter();
-    reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
+    reporter
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
     tonic::transport::Server::builder()
         .add_service(svc)
         .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
@@ -61,12 +67,19 @@ fn var(name: &str) -> anyhow::Result<String> {
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
 /// Samples every process's RSS until stopped; returns the peaks.
-fn sample_peaks(pids: Vec<(String, u32)>, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<HashMap<String, u64>> {
+fn sample_peaks(
+    pids: Vec<(String, u32)>,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<HashMap<String, u64>> {
     tokio::spawn(async move {
         let mut peak: HashMap<String, u64> = HashMap::new();
         while !stop.load(Ordering::Relaxed) {
@@ -115,12 +128,20 @@ where
     }
     let secs = start.elapsed().as_secs_f64().max(PHASE.as_secs_f64());
     all.sort_unstable();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0);
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
     let e = errors.load(Ordering::Relaxed);
     if e > 0 {
         eprintln!("  ({e} calls failed)");
     }
-    (ok.load(Ordering::Relaxed) as f64 / secs, pct(0.5), pct(0.99))
+    (
+        ok.load(Ordering::Relaxed) as f64 / secs,
+        pct(0.5),
+        pct(0.99),
+    )
 }
 
 async fn run() -> anyhow::Result<()> {
@@ -132,7 +153,10 @@ async fn run() -> anyhow::Result<()> {
     let challenge_db = var("BENCH_CHALLENGE_DB")?;
     let pids: Vec<(String, u32)> = var("BENCH_PIDS")?
         .split(',')
-        .filter_map(|kv| kv.split_once('=').and_then(|(k, v)| Some((k.to_owned(), v.parse().ok()?))))
+        .filter_map(|kv| {
+            kv.split_once('=')
+                .and_then(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
+        })
         .collect();
 
     let mut c = stride_e2e::grpc_clients(gateway).await?;
@@ -143,7 +167,11 @@ async fn run() -> anyhow::Result<()> {
         let name = format!("bench{}u{i}", &run_id[24..]);
         let t = c
             .auth
-            .signup(SignupRequest { email: format!("{name}@example.com"), username: name, password: "bench passphrase".into() })
+            .signup(SignupRequest {
+                email: format!("{name}@example.com"),
+                username: name,
+                password: "bench passphrase".into(),
+            })
             .await?
             .into_inner()
             .tokens
@@ -153,7 +181,12 @@ async fn run() -> anyhow::Result<()> {
     // Wait for every profile (user.registered.v1 → profile).
     for t in &tokens {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while c.profile.get_my_profile(authed(GetMyProfileRequest {}, t)).await.is_err() {
+        while c
+            .profile
+            .get_my_profile(authed(GetMyProfileRequest {}, t))
+            .await
+            .is_err()
+        {
             anyhow::ensure!(Instant::now() < deadline, "profiles did not appear");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -166,19 +199,35 @@ async fn run() -> anyhow::Result<()> {
     let peaks = sample_peaks(pids.clone(), stop.clone());
 
     // 1. Ceiling: bare tonic health check.
-    let echo = tonic::transport::Endpoint::from_shared(format!("http://{echo_addr}"))?.connect().await?;
+    let echo = tonic::transport::Endpoint::from_shared(format!("http://{echo_addr}"))?
+        .connect()
+        .await?;
     let (echo_rps, echo_p50, echo_p99) = saturate(move |_| {
         let mut h = tonic_health::pb::health_client::HealthClient::new(echo.clone());
-        async move { h.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.is_ok() }
+        async move {
+            h.check(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .is_ok()
+        }
     })
     .await;
     // 2. Direct: GetMyProfile on the profile service (token check + one primary-key read).
-    let direct = tonic::transport::Endpoint::from_shared(format!("http://{profile_addr}"))?.connect().await?;
+    let direct = tonic::transport::Endpoint::from_shared(format!("http://{profile_addr}"))?
+        .connect()
+        .await?;
     let tk = tokens.clone();
     let (direct_rps, direct_p50, direct_p99) = saturate(move |i| {
-        let mut p = stride_proto::profile::profile_service_client::ProfileServiceClient::new(direct.clone());
+        let mut p = stride_proto::profile::profile_service_client::ProfileServiceClient::new(
+            direct.clone(),
+        );
         let t = tk[i % tk.len()].clone();
-        async move { p.get_my_profile(authed(GetMyProfileRequest {}, &t)).await.is_ok() }
+        async move {
+            p.get_my_profile(authed(GetMyProfileRequest {}, &t))
+                .await
+                .is_ok()
+        }
     })
     .await;
     // 3. Through the gateway, native gRPC.
@@ -187,7 +236,11 @@ async fn run() -> anyhow::Result<()> {
     let (gw_rps, gw_p50, gw_p99) = saturate(move |i| {
         let mut p = gw.clone();
         let t = tk[i % tk.len()].clone();
-        async move { p.get_my_profile(authed(GetMyProfileRequest {}, &t)).await.is_ok() }
+        async move {
+            p.get_my_profile(authed(GetMyProfileRequest {}, &t))
+                .await
+                .is_ok()
+        }
     })
     .await;
     // 4. Through the gateway, grpc-web over HTTP/1.1.
@@ -196,14 +249,24 @@ async fn run() -> anyhow::Result<()> {
     let (web_rps, web_p50, web_p99) = saturate(move |i| {
         let mut p = web.clone();
         let t = tk[i % tk.len()].clone();
-        async move { p.get_my_profile(authed(GetMyProfileRequest {}, &t)).await.is_ok() }
+        async move {
+            p.get_my_profile(authed(GetMyProfileRequest {}, &t))
+                .await
+                .is_ok()
+        }
     })
     .await;
 
     // 5. Sessions: each user starts and completes focus sessions in a loop.
     let focus = c
         .activity
-        .list_activities(authed(ListActivitiesRequest { page_size: 100, ..Default::default() }, &tokens[0]))
+        .list_activities(authed(
+            ListActivitiesRequest {
+                page_size: 100,
+                ..Default::default()
+            },
+            &tokens[0],
+        ))
         .await?
         .into_inner()
         .activities
@@ -211,7 +274,10 @@ async fn run() -> anyhow::Result<()> {
         .find(|a| a.kind() == ActivityKind::Focus)
         .context("focus activity")?;
     let act_pool = sqlx::PgPool::connect(&activity_db).await?;
-    let (before,): (i64,) = sqlx::query_as("SELECT count(*) FROM outbox WHERE event_type = 'session.completed.v1'").fetch_one(&act_pool).await?;
+    let (before,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM outbox WHERE event_type = 'session.completed.v1'")
+            .fetch_one(&act_pool)
+            .await?;
     let gw_act = c.activity.clone();
     let tk = tokens.clone();
     let completed = Arc::new(AtomicU64::new(0));
@@ -219,15 +285,34 @@ async fn run() -> anyhow::Result<()> {
     let start = Instant::now();
     let mut users = Vec::new();
     for i in 0..USERS {
-        let (mut a, t, focus_id, done) = (gw_act.clone(), tk[i].clone(), focus.id.clone(), done.clone());
+        let (mut a, t, focus_id, done) = (
+            gw_act.clone(),
+            tk[i].clone(),
+            focus.id.clone(),
+            done.clone(),
+        );
         users.push(tokio::spawn(async move {
             let end = Instant::now() + PHASE * 2;
             while Instant::now() < end {
-                let Ok(s) = a.start_session(authed(StartSessionRequest { activity_id: focus_id.clone(), planned_duration: None }, &t)).await else {
+                let Ok(s) = a
+                    .start_session(authed(
+                        StartSessionRequest {
+                            activity_id: focus_id.clone(),
+                            planned_duration: None,
+                        },
+                        &t,
+                    ))
+                    .await
+                else {
                     continue;
                 };
-                let Some(s) = s.into_inner().session else { continue };
-                if a.complete_session(authed(CompleteSessionRequest { session_id: s.id }, &t)).await.is_ok() {
+                let Some(s) = s.into_inner().session else {
+                    continue;
+                };
+                if a.complete_session(authed(CompleteSessionRequest { session_id: s.id }, &t))
+                    .await
+                    .is_ok()
+                {
                     done.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -243,39 +328,85 @@ async fn run() -> anyhow::Result<()> {
     let ch_pool = sqlx::PgPool::connect(&challenge_db).await?;
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let (a,): (i64,) = sqlx::query_as("SELECT count(*) FROM inbox WHERE event_type = 'session.completed.v1'").fetch_one(&an_pool).await?;
-        let (b,): (i64,) = sqlx::query_as("SELECT count(*) FROM inbox WHERE event_type = 'session.completed.v1'").fetch_one(&ch_pool).await?;
+        let (a,): (i64,) =
+            sqlx::query_as("SELECT count(*) FROM inbox WHERE event_type = 'session.completed.v1'")
+                .fetch_one(&an_pool)
+                .await?;
+        let (b,): (i64,) =
+            sqlx::query_as("SELECT count(*) FROM inbox WHERE event_type = 'session.completed.v1'")
+                .fetch_one(&ch_pool)
+                .await?;
         if a >= before + n && b >= before + n {
             break;
         }
-        anyhow::ensure!(Instant::now() < deadline, "events did not all arrive: analytics {a}, challenge {b}, expected {}", before + n);
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "events did not all arrive: analytics {a}, challenge {b}, expected {}",
+            before + n
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let flow_secs = start.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let peaks = peaks.await?;
 
-    let produced: Vec<(uuid::Uuid, time::OffsetDateTime)> =
-        sqlx::query_as("SELECT id, created_at FROM outbox WHERE event_type = 'session.completed.v1'").fetch_all(&act_pool).await?;
+    let produced: Vec<(uuid::Uuid, time::OffsetDateTime)> = sqlx::query_as(
+        "SELECT id, created_at FROM outbox WHERE event_type = 'session.completed.v1'",
+    )
+    .fetch_all(&act_pool)
+    .await?;
     let produced: HashMap<_, _> = produced.into_iter().collect();
-    let mut report_latency = |name: &str, rows: Vec<(uuid::Uuid, time::OffsetDateTime)>| {
+    let report_latency = |name: &str, rows: Vec<(uuid::Uuid, time::OffsetDateTime)>| {
         let mut l: Vec<f64> = rows
             .into_iter()
-            .filter_map(|(id, at)| produced.get(&id).map(|p| (at - *p).as_seconds_f64() * 1000.0))
+            .filter_map(|(id, at)| {
+                produced
+                    .get(&id)
+                    .map(|p| (at - *p).as_seconds_f64() * 1000.0)
+            })
             .collect();
         l.sort_by(|a, b| a.total_cmp(b));
-        let pct = |p: f64| l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1))).copied().unwrap_or(0.0);
-        println!("  completion → {name:<10} visible: p50 {:.1} ms, p99 {:.1} ms ({} events)", pct(0.5), pct(0.99), l.len());
+        let pct = |p: f64| {
+            l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or(0.0)
+        };
+        println!(
+            "  completion → {name:<10} visible: p50 {:.1} ms, p99 {:.1} ms ({} events)",
+            pct(0.5),
+            pct(0.99),
+            l.len()
+        );
     };
 
-    println!("\n== unary calls (concurrency {CONCURRENCY}, {}s each) ==", PHASE.as_secs());
-    println!("  bare tonic echo (ceiling)        {echo_rps:>8.0} calls/s  p50 {echo_p50} µs  p99 {echo_p99} µs");
-    println!("  GetMyProfile direct to profile   {direct_rps:>8.0} calls/s  p50 {direct_p50} µs  p99 {direct_p99} µs  = {:.2} × ceiling", direct_rps / echo_rps);
-    println!("  GetMyProfile via gateway (gRPC)  {gw_rps:>8.0} calls/s  p50 {gw_p50} µs  p99 {gw_p99} µs  = {:.2} × direct", gw_rps / direct_rps);
-    println!("  GetMyProfile via gateway (web)   {web_rps:>8.0} calls/s  p50 {web_p50} µs  p99 {web_p99} µs  = {:.2} × direct", web_rps / direct_rps);
+    println!(
+        "\n== unary calls (concurrency {CONCURRENCY}, {}s each) ==",
+        PHASE.as_secs()
+    );
+    println!(
+        "  bare tonic echo (ceiling)        {echo_rps:>8.0} calls/s  p50 {echo_p50} µs  p99 {echo_p99} µs"
+    );
+    println!(
+        "  GetMyProfile direct to profile   {direct_rps:>8.0} calls/s  p50 {direct_p50} µs  p99 {direct_p99} µs  = {:.2} × ceiling",
+        direct_rps / echo_rps
+    );
+    println!(
+        "  GetMyProfile via gateway (gRPC)  {gw_rps:>8.0} calls/s  p50 {gw_p50} µs  p99 {gw_p99} µs  = {:.2} × direct",
+        gw_rps / direct_rps
+    );
+    println!(
+        "  GetMyProfile via gateway (web)   {web_rps:>8.0} calls/s  p50 {web_p50} µs  p99 {web_p99} µs  = {:.2} × direct",
+        web_rps / direct_rps
+    );
     println!("\n== sessions → challenge + analytics ({USERS} users) ==");
-    println!("  {n} sessions completed in {produce_secs:.1}s = {:.0} completions/s through the gateway", n as f64 / produce_secs);
-    println!("  all consumed after {flow_secs:.1}s = {:.0} sessions/s end to end", n as f64 / flow_secs);
+    println!(
+        "  {n} sessions completed in {produce_secs:.1}s = {:.0} completions/s through the gateway",
+        n as f64 / produce_secs
+    );
+    println!(
+        "  all consumed after {flow_secs:.1}s = {:.0} sessions/s end to end",
+        n as f64 / flow_secs
+    );
     let rows = |pool: &sqlx::PgPool| {
         let pool = pool.clone();
         async move {
@@ -290,7 +421,11 @@ async fn run() -> anyhow::Result<()> {
     report_latency("analytics", rows(&an_pool).await?);
     println!("\n== resident memory (MiB) ==");
     for (name, idle_kib) in &idle {
-        println!("  {name:<18} idle {:>6.1}   peak under load {:>6.1}", *idle_kib as f64 / 1024.0, peaks.get(name).copied().unwrap_or(0) as f64 / 1024.0);
+        println!(
+            "  {name:<18} idle {:>6.1}   peak under load {:>6.1}",
+            *idle_kib as f64 / 1024.0,
+            peaks.get(name).copied().unwrap_or(0) as f64 / 1024.0
+        );
     }
     Ok(())
 }

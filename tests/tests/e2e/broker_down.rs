@@ -2,7 +2,9 @@
 
 use stride_e2e::{Mesh, Stores};
 use stride_proto::{
-    activity_session::{ActivityKind, CompleteSessionRequest, ListActivitiesRequest, StartSessionRequest},
+    activity_session::{
+        ActivityKind, CompleteSessionRequest, ListActivitiesRequest, StartSessionRequest,
+    },
     analytics::GetProgressSummaryRequest,
     auth::SignupRequest,
 };
@@ -19,11 +21,17 @@ async fn events_published_while_the_broker_is_down_arrive_after_it_returns() {
         amqp_url: rabbit.amqp_url("/"),
     };
     let mesh = Mesh::start(&stores).await.expect("mesh");
-    let mut c = stride_e2e::grpc_clients(mesh.gateway).await.expect("clients");
+    let mut c = stride_e2e::grpc_clients(mesh.gateway)
+        .await
+        .expect("clients");
     let name = format!("carol{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
     let tokens = c
         .auth
-        .signup(SignupRequest { email: format!("{name}@example.com"), username: name, password: "a long passphrase".into() })
+        .signup(SignupRequest {
+            email: format!("{name}@example.com"),
+            username: name,
+            password: "a long passphrase".into(),
+        })
         .await
         .expect("signup")
         .into_inner()
@@ -32,7 +40,13 @@ async fn events_published_while_the_broker_is_down_arrive_after_it_returns() {
     let tok = tokens.access_token;
     let focus = c
         .activity
-        .list_activities(authed(ListActivitiesRequest { page_size: 100, ..Default::default() }, &tok))
+        .list_activities(authed(
+            ListActivitiesRequest {
+                page_size: 100,
+                ..Default::default()
+            },
+            &tok,
+        ))
         .await
         .expect("activities")
         .into_inner()
@@ -45,7 +59,13 @@ async fn events_published_while_the_broker_is_down_arrive_after_it_returns() {
     // The state change commits; the event waits in the outbox.
     let s = c
         .activity
-        .start_session(authed(StartSessionRequest { activity_id: focus.id.clone(), planned_duration: None }, &tok))
+        .start_session(authed(
+            StartSessionRequest {
+                activity_id: focus.id.clone(),
+                planned_duration: None,
+            },
+            &tok,
+        ))
         .await
         .expect("start works without the broker")
         .into_inner()
@@ -58,14 +78,22 @@ async fn events_published_while_the_broker_is_down_arrive_after_it_returns() {
         .expect("complete works without the broker");
     rabbit.restart().expect("broker restarts");
 
-    let summary = eventually(std::time::Duration::from_secs(60), "the session reaches analytics after the broker returns", || {
-        let mut a = c.analytics.clone();
-        let tok = tok.clone();
-        async move {
-            let s = a.get_progress_summary(authed(GetProgressSummaryRequest::default(), &tok)).await.ok()?.into_inner();
-            (s.sessions_completed >= 1).then_some(s)
-        }
-    })
+    let summary = eventually(
+        std::time::Duration::from_secs(60),
+        "the session reaches analytics after the broker returns",
+        || {
+            let mut a = c.analytics.clone();
+            let tok = tok.clone();
+            async move {
+                let s = a
+                    .get_progress_summary(authed(GetProgressSummaryRequest::default(), &tok))
+                    .await
+                    .ok()?
+                    .into_inner();
+                (s.sessions_completed >= 1).then_some(s)
+            }
+        },
+    )
     .await;
     assert_eq!(summary.sessions_completed, 1, "delivered once");
     mesh.stop().await.expect("stop");
@@ -73,7 +101,9 @@ async fn events_published_while_the_broker_is_down_arrive_after_it_returns() {
 }
 
 fn tempdir() -> std::path::PathBuf {
-    let base = std::env::var("STRIDE_TEST_INFRA_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| std::env::temp_dir());
+    let base = std::env::var("STRIDE_TEST_INFRA_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::env::temp_dir());
     let dir = base.join(format!("rabbit-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).expect("dir");
     dir

@@ -6,11 +6,16 @@ use std::time::Duration;
 use bytes::Bytes;
 use stride_e2e::{Clients, Mesh};
 use stride_proto::{
-    activity_session::{ActivityKind, CompleteSessionRequest, GetCurrentSessionRequest, ListActivitiesRequest, StartSessionRequest},
+    activity_session::{
+        ActivityKind, CompleteSessionRequest, GetCurrentSessionRequest, ListActivitiesRequest,
+        StartSessionRequest,
+    },
     ai_coach::{GetRecommendationRequest, RecommendationSource},
     analytics::GetProgressSummaryRequest,
     auth::{LoginRequest, RefreshRequest, SignupRequest},
-    challenge::{GetChallengeRequest, GetLeaderboardRequest, JoinChallengeRequest, ListChallengesRequest},
+    challenge::{
+        GetChallengeRequest, GetLeaderboardRequest, JoinChallengeRequest, ListChallengesRequest,
+    },
     profile::{GetMyProfileRequest, Profile, UpdateMyProfileRequest},
 };
 use stride_testkit::{EVENT_DEADLINE, authed, eventually};
@@ -50,7 +55,10 @@ where
         .expect("signup")
         .into_inner();
     let user = res.user.expect("user");
-    User { id: user.id, access: res.tokens.expect("tokens").access_token }
+    User {
+        id: user.id,
+        access: res.tokens.expect("tokens").access_token,
+    }
 }
 
 pub async fn run<T>(mesh: &Mesh, mut c: Clients<T>)
@@ -68,16 +76,33 @@ where
     let alice = signup(&mut c, &alice_name).await;
     let login = c
         .auth
-        .login(LoginRequest { email: format!("{alice_name}@example.com"), password: "correct horse battery".into() })
+        .login(LoginRequest {
+            email: format!("{alice_name}@example.com"),
+            password: "correct horse battery".into(),
+        })
         .await
         .expect("login")
         .into_inner();
     let refresh = login.tokens.expect("tokens").refresh_token;
-    let rotated = c.auth.refresh(RefreshRequest { refresh_token: refresh.clone() }).await.expect("refresh").into_inner();
-    assert_ne!(rotated.tokens.as_ref().expect("tokens").refresh_token, refresh, "refresh rotates the token");
+    let rotated = c
+        .auth
+        .refresh(RefreshRequest {
+            refresh_token: refresh.clone(),
+        })
+        .await
+        .expect("refresh")
+        .into_inner();
+    assert_ne!(
+        rotated.tokens.as_ref().expect("tokens").refresh_token,
+        refresh,
+        "refresh rotates the token"
+    );
     let wrong = c
         .auth
-        .login(LoginRequest { email: format!("{alice_name}@example.com"), password: "wrong password!".into() })
+        .login(LoginRequest {
+            email: format!("{alice_name}@example.com"),
+            password: "wrong password!".into(),
+        })
         .await
         .unwrap_err();
     assert_eq!(wrong.code(), Code::Unauthenticated);
@@ -85,11 +110,20 @@ where
     let tok = alice.access.clone();
 
     // --- profile: created from user.registered.v1, then updated ---
-    let profile = eventually(EVENT_DEADLINE, "alice's profile is created from user.registered.v1", || {
-        let mut p = c.profile.clone();
-        let tok = tok.clone();
-        async move { p.get_my_profile(authed(GetMyProfileRequest {}, &tok)).await.ok().and_then(|r| r.into_inner().profile) }
-    })
+    let profile = eventually(
+        EVENT_DEADLINE,
+        "alice's profile is created from user.registered.v1",
+        || {
+            let mut p = c.profile.clone();
+            let tok = tok.clone();
+            async move {
+                p.get_my_profile(authed(GetMyProfileRequest {}, &tok))
+                    .await
+                    .ok()
+                    .and_then(|r| r.into_inner().profile)
+            }
+        },
+    )
     .await;
     assert_eq!(profile.user_id, alice.id);
     assert_eq!(profile.display_name, alice_name);
@@ -97,7 +131,12 @@ where
         .profile
         .update_my_profile(authed(
             UpdateMyProfileRequest {
-                profile: Some(Profile { display_name: "Alice".into(), timezone: "Europe/Paris".into(), locale: "fr".into(), ..Default::default() }),
+                profile: Some(Profile {
+                    display_name: "Alice".into(),
+                    timezone: "Europe/Paris".into(),
+                    locale: "fr".into(),
+                    ..Default::default()
+                }),
                 update_mask: Some(prost_types_mask(&["display_name", "timezone", "locale"])),
             },
             &tok,
@@ -107,12 +146,23 @@ where
         .into_inner()
         .profile
         .expect("profile");
-    assert_eq!((updated.display_name.as_str(), updated.timezone.as_str(), updated.locale.as_str()), ("Alice", "Europe/Paris", "fr"));
+    assert_eq!(
+        (
+            updated.display_name.as_str(),
+            updated.timezone.as_str(),
+            updated.locale.as_str()
+        ),
+        ("Alice", "Europe/Paris", "fr")
+    );
     let bad = c
         .profile
         .update_my_profile(authed(
             UpdateMyProfileRequest {
-                profile: Some(Profile { timezone: "Mars/Olympus_Mons".into(), locale: "xx".into(), ..Default::default() }),
+                profile: Some(Profile {
+                    timezone: "Mars/Olympus_Mons".into(),
+                    locale: "xx".into(),
+                    ..Default::default()
+                }),
                 update_mask: Some(prost_types_mask(&["timezone", "locale"])),
             },
             &tok,
@@ -121,18 +171,34 @@ where
         .unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument);
     let f = fields(&bad);
-    assert!(f.iter().any(|x| x.contains("timezone")) && f.iter().any(|x| x.contains("locale")), "{f:?}");
+    assert!(
+        f.iter().any(|x| x.contains("timezone")) && f.iter().any(|x| x.contains("locale")),
+        "{f:?}"
+    );
 
     // --- catalog and challenge ---
     let activities = c
         .activity
-        .list_activities(authed(ListActivitiesRequest { page_size: 100, ..Default::default() }, &tok))
+        .list_activities(authed(
+            ListActivitiesRequest {
+                page_size: 100,
+                ..Default::default()
+            },
+            &tok,
+        ))
         .await
         .expect("activities")
         .into_inner()
         .activities;
-    let focus = activities.iter().find(|a| a.kind() == ActivityKind::Focus).expect("a focus activity").clone();
-    assert_eq!(focus.default_duration.as_ref().map(|d| d.seconds), Some(25 * 60));
+    let focus = activities
+        .iter()
+        .find(|a| a.kind() == ActivityKind::Focus)
+        .expect("a focus activity")
+        .clone();
+    assert_eq!(
+        focus.default_duration.as_ref().map(|d| d.seconds),
+        Some(25 * 60)
+    );
     let challenges = c
         .challenge
         .list_challenges(authed(ListChallengesRequest::default(), &tok))
@@ -140,8 +206,20 @@ where
         .expect("challenges")
         .into_inner()
         .challenges;
-    let weekly = challenges.iter().find(|ch| ch.is_system && ch.activity_kind == "focus").expect("the weekly focus challenge").clone();
-    c.challenge.join_challenge(authed(JoinChallengeRequest { challenge_id: weekly.id.clone() }, &tok)).await.expect("join");
+    let weekly = challenges
+        .iter()
+        .find(|ch| ch.is_system && ch.activity_kind == "focus")
+        .expect("the weekly focus challenge")
+        .clone();
+    c.challenge
+        .join_challenge(authed(
+            JoinChallengeRequest {
+                challenge_id: weekly.id.clone(),
+            },
+            &tok,
+        ))
+        .await
+        .expect("join");
 
     // The zone reaches activity-session through profile.updated.v1; wait until sessions use it.
     // --- three focus sessions of 25 minutes, on the server's clock ---
@@ -149,7 +227,13 @@ where
     for i in 0..3 {
         let started = c
             .activity
-            .start_session(authed(StartSessionRequest { activity_id: focus.id.clone(), planned_duration: None }, &tok))
+            .start_session(authed(
+                StartSessionRequest {
+                    activity_id: focus.id.clone(),
+                    planned_duration: None,
+                },
+                &tok,
+            ))
             .await
             .expect("start")
             .into_inner()
@@ -158,16 +242,38 @@ where
         if i == 0 {
             let again = c
                 .activity
-                .start_session(authed(StartSessionRequest { activity_id: focus.id.clone(), planned_duration: None }, &tok))
+                .start_session(authed(
+                    StartSessionRequest {
+                        activity_id: focus.id.clone(),
+                        planned_duration: None,
+                    },
+                    &tok,
+                ))
                 .await
                 .unwrap_err();
-            assert_eq!(again.code(), Code::FailedPrecondition, "one active session per user");
-            let current = c.activity.get_current_session(authed(GetCurrentSessionRequest {}, &tok)).await.expect("current");
-            assert_eq!(current.into_inner().session.map(|s| s.id), Some(started.id.clone()));
+            assert_eq!(
+                again.code(),
+                Code::FailedPrecondition,
+                "one active session per user"
+            );
+            let current = c
+                .activity
+                .get_current_session(authed(GetCurrentSessionRequest {}, &tok))
+                .await
+                .expect("current");
+            assert_eq!(
+                current.into_inner().session.map(|s| s.id),
+                Some(started.id.clone())
+            );
             // Bob cannot complete Alice's session: it does not exist for him.
             let theft = c
                 .activity
-                .complete_session(authed(CompleteSessionRequest { session_id: started.id.clone() }, &bob.access))
+                .complete_session(authed(
+                    CompleteSessionRequest {
+                        session_id: started.id.clone(),
+                    },
+                    &bob.access,
+                ))
                 .await
                 .unwrap_err();
             assert_eq!(theft.code(), Code::NotFound);
@@ -176,13 +282,22 @@ where
         mesh.clock.advance(time::Duration::minutes(25));
         let done = c
             .activity
-            .complete_session(authed(CompleteSessionRequest { session_id: started.id.clone() }, &tok))
+            .complete_session(authed(
+                CompleteSessionRequest {
+                    session_id: started.id.clone(),
+                },
+                &tok,
+            ))
             .await
             .expect("complete")
             .into_inner()
             .session
             .expect("session");
-        assert_eq!(done.duration.as_ref().map(|d| d.seconds), Some(25 * 60), "server-computed duration");
+        assert_eq!(
+            done.duration.as_ref().map(|d| d.seconds),
+            Some(25 * 60),
+            "server-computed duration"
+        );
         mesh.clock.advance(time::Duration::minutes(5));
     }
     assert!(!first_session.is_empty());
@@ -192,7 +307,12 @@ where
         let mut ch = c.challenge.clone();
         let (tok, id) = (tok.clone(), weekly.id.clone());
         async move {
-            let p = ch.get_challenge(authed(GetChallengeRequest { challenge_id: id }, &tok)).await.ok()?.into_inner().my_progress?;
+            let p = ch
+                .get_challenge(authed(GetChallengeRequest { challenge_id: id }, &tok))
+                .await
+                .ok()?
+                .into_inner()
+                .my_progress?;
             (p.current >= 3 && p.completed).then_some(p)
         }
     })
@@ -202,7 +322,11 @@ where
         let mut ch = c.challenge.clone();
         let tok = tok.clone();
         async move {
-            let b = ch.get_leaderboard(authed(GetLeaderboardRequest { top_n: 10 }, &tok)).await.ok()?.into_inner();
+            let b = ch
+                .get_leaderboard(authed(GetLeaderboardRequest { top_n: 10 }, &tok))
+                .await
+                .ok()?
+                .into_inner();
             (b.me.as_ref()?.points == i64::from(weekly.points)).then_some(b)
         }
     })
@@ -210,57 +334,112 @@ where
     let me = board.me.expect("my entry");
     assert_eq!(me.user_id, alice.id);
     assert!(me.rank >= 1);
-    assert!(board.entries.iter().any(|e| e.user_id == alice.id && e.display_name == "Alice"));
-    let bob_board = c.challenge.get_leaderboard(authed(GetLeaderboardRequest { top_n: 10 }, &bob.access)).await.expect("board").into_inner();
+    assert!(
+        board
+            .entries
+            .iter()
+            .any(|e| e.user_id == alice.id && e.display_name == "Alice")
+    );
+    let bob_board = c
+        .challenge
+        .get_leaderboard(authed(GetLeaderboardRequest { top_n: 10 }, &bob.access))
+        .await
+        .expect("board")
+        .into_inner();
     assert_eq!(bob_board.me.expect("bob's entry").points, 0);
 
     // --- weekly summary and streak on Alice's local dates ---
-    let summary = eventually(EVENT_DEADLINE, "analytics counts the three sessions", || {
-        let mut a = c.analytics.clone();
-        let tok = tok.clone();
-        async move {
-            let s = a.get_progress_summary(authed(GetProgressSummaryRequest::default(), &tok)).await.ok()?.into_inner();
-            (s.sessions_completed == 3).then_some(s)
-        }
-    })
+    let summary = eventually(
+        EVENT_DEADLINE,
+        "analytics counts the three sessions",
+        || {
+            let mut a = c.analytics.clone();
+            let tok = tok.clone();
+            async move {
+                let s = a
+                    .get_progress_summary(authed(GetProgressSummaryRequest::default(), &tok))
+                    .await
+                    .ok()?
+                    .into_inner();
+                (s.sessions_completed == 3).then_some(s)
+            }
+        },
+    )
     .await;
     assert_eq!(summary.focus_sessions, 3);
     assert_eq!(summary.days.len(), 7);
-    assert_eq!(summary.total_duration.as_ref().map(|d| d.seconds), Some(3 * 25 * 60));
+    assert_eq!(
+        summary.total_duration.as_ref().map(|d| d.seconds),
+        Some(3 * 25 * 60)
+    );
     assert!(summary.current_streak >= 1);
 
     // --- the coach answers from that progress (rules: no LLM configured here) ---
     let rec = c
         .coach
-        .get_recommendation(authed(GetRecommendationRequest { goal: "stay focused".into() }, &tok))
+        .get_recommendation(authed(
+            GetRecommendationRequest {
+                goal: "stay focused".into(),
+            },
+            &tok,
+        ))
         .await
         .expect("recommendation")
         .into_inner();
     assert_eq!(rec.source(), RecommendationSource::Rules);
-    assert!(rec.text.contains('3'), "the recommendation uses the week's figures: {}", rec.text);
-    assert!(activities.iter().any(|a| a.id == rec.suggested_activity_id), "suggests a real activity");
+    assert!(
+        rec.text.contains('3'),
+        "the recommendation uses the week's figures: {}",
+        rec.text
+    );
+    assert!(
+        activities.iter().any(|a| a.id == rec.suggested_activity_id),
+        "suggests a real activity"
+    );
 
     // --- hostile callers ---
-    let anon = c.profile.get_my_profile(GetMyProfileRequest {}).await.unwrap_err();
+    let anon = c
+        .profile
+        .get_my_profile(GetMyProfileRequest {})
+        .await
+        .unwrap_err();
     assert_eq!(anon.code(), Code::Unauthenticated, "no token");
-    let forged = c.profile.get_my_profile(authed(GetMyProfileRequest {}, "eyJhbGciOiJub25lIn0.e30.")).await.unwrap_err();
+    let forged = c
+        .profile
+        .get_my_profile(authed(GetMyProfileRequest {}, "eyJhbGciOiJub25lIn0.e30."))
+        .await
+        .unwrap_err();
     assert_eq!(forged.code(), Code::Unauthenticated, "alg none");
     let malformed = c
         .activity
-        .complete_session(authed(CompleteSessionRequest { session_id: "not-a-uuid".into() }, &tok))
+        .complete_session(authed(
+            CompleteSessionRequest {
+                session_id: "not-a-uuid".into(),
+            },
+            &tok,
+        ))
         .await
         .unwrap_err();
     assert_eq!(malformed.code(), Code::InvalidArgument);
     assert_eq!(fields(&malformed), ["session_id"]);
     let other = c
         .challenge
-        .get_challenge(authed(GetChallengeRequest { challenge_id: uuid::Uuid::now_v7().to_string() }, &tok))
+        .get_challenge(authed(
+            GetChallengeRequest {
+                challenge_id: uuid::Uuid::now_v7().to_string(),
+            },
+            &tok,
+        ))
         .await
         .unwrap_err();
     assert_eq!(other.code(), Code::NotFound);
     let weak = c
         .auth
-        .signup(SignupRequest { email: "nope".into(), username: "x".into(), password: "short".into() })
+        .signup(SignupRequest {
+            email: "nope".into(),
+            username: "x".into(),
+            password: "short".into(),
+        })
         .await
         .unwrap_err();
     assert_eq!(weak.code(), Code::InvalidArgument);
@@ -270,86 +449,143 @@ where
     }
     let huge = c
         .coach
-        .get_recommendation(authed(GetRecommendationRequest { goal: "x".repeat(100 * 1024) }, &tok))
+        .get_recommendation(authed(
+            GetRecommendationRequest {
+                goal: "x".repeat(100 * 1024),
+            },
+            &tok,
+        ))
         .await
         .unwrap_err();
-    assert_eq!(huge.code(), Code::ResourceExhausted, "the gateway refuses oversized messages");
+    assert_eq!(
+        huge.code(),
+        Code::ResourceExhausted,
+        "the gateway refuses oversized messages"
+    );
 
     // --- a redelivered session.completed.v1 changes nothing ---
     redeliver_session_completed(mesh).await;
     // A fourth session proves the consumers moved past the duplicate.
     let s4 = c
         .activity
-        .start_session(authed(StartSessionRequest { activity_id: focus.id.clone(), planned_duration: None }, &tok))
+        .start_session(authed(
+            StartSessionRequest {
+                activity_id: focus.id.clone(),
+                planned_duration: None,
+            },
+            &tok,
+        ))
         .await
         .expect("start")
         .into_inner()
         .session
         .expect("session");
     mesh.clock.advance(time::Duration::minutes(25));
-    c.activity.complete_session(authed(CompleteSessionRequest { session_id: s4.id }, &tok)).await.expect("complete");
+    c.activity
+        .complete_session(authed(CompleteSessionRequest { session_id: s4.id }, &tok))
+        .await
+        .expect("complete");
     let summary = eventually(EVENT_DEADLINE, "analytics sees the fourth session", || {
         let mut a = c.analytics.clone();
         let tok = tok.clone();
         async move {
-            let s = a.get_progress_summary(authed(GetProgressSummaryRequest::default(), &tok)).await.ok()?.into_inner();
+            let s = a
+                .get_progress_summary(authed(GetProgressSummaryRequest::default(), &tok))
+                .await
+                .ok()?
+                .into_inner();
             (s.sessions_completed >= 4).then_some(s)
         }
     })
     .await;
     wait_inbox(&mesh.databases.analytics, 4).await;
     wait_inbox(&mesh.databases.challenge, 4).await;
-    assert_eq!(summary.sessions_completed, 4, "the duplicate was not counted");
+    assert_eq!(
+        summary.sessions_completed, 4,
+        "the duplicate was not counted"
+    );
     let p = c
         .challenge
-        .get_challenge(authed(GetChallengeRequest { challenge_id: weekly.id.clone() }, &tok))
+        .get_challenge(authed(
+            GetChallengeRequest {
+                challenge_id: weekly.id.clone(),
+            },
+            &tok,
+        ))
         .await
         .expect("challenge")
         .into_inner()
         .my_progress
         .expect("progress");
     assert_eq!(p.current, 4);
-    let b = c.challenge.get_leaderboard(authed(GetLeaderboardRequest { top_n: 10 }, &tok)).await.expect("board").into_inner();
-    assert_eq!(b.me.expect("me").points, i64::from(weekly.points), "points awarded once");
+    let b = c
+        .challenge
+        .get_leaderboard(authed(GetLeaderboardRequest { top_n: 10 }, &tok))
+        .await
+        .expect("board")
+        .into_inner();
+    assert_eq!(
+        b.me.expect("me").points,
+        i64::from(weekly.points),
+        "points awarded once"
+    );
 }
 
 fn prost_types_mask(paths: &[&str]) -> prost_types::FieldMask {
-    prost_types::FieldMask { paths: paths.iter().map(|p| (*p).to_owned()).collect() }
+    prost_types::FieldMask {
+        paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+    }
 }
 
 /// Marks activity-session's first published `session.completed.v1` as unpublished: its relay sends
 /// the same event (same id) again, exactly as after a crash between publish and mark.
 async fn redeliver_session_completed(mesh: &Mesh) {
-    let pool = sqlx::PgPool::connect(&mesh.databases.activity_session).await.expect("db");
+    let pool = sqlx::PgPool::connect(&mesh.databases.activity_session)
+        .await
+        .expect("db");
     let (id,): (uuid::Uuid,) = sqlx::query_as(
         "UPDATE outbox SET published_at = NULL WHERE id = (SELECT id FROM outbox WHERE event_type = 'session.completed.v1' ORDER BY id LIMIT 1) RETURNING id",
     )
     .fetch_one(&pool)
     .await
     .expect("an already published event");
-    eventually(Duration::from_secs(20), "the relay republishes the event", || {
-        let pool = pool.clone();
-        async move {
-            let (published,): (bool,) =
-                sqlx::query_as("SELECT published_at IS NOT NULL FROM outbox WHERE id = $1").bind(id).fetch_one(&pool).await.ok()?;
-            published.then_some(())
-        }
-    })
+    eventually(
+        Duration::from_secs(20),
+        "the relay republishes the event",
+        || {
+            let pool = pool.clone();
+            async move {
+                let (published,): (bool,) =
+                    sqlx::query_as("SELECT published_at IS NOT NULL FROM outbox WHERE id = $1")
+                        .bind(id)
+                        .fetch_one(&pool)
+                        .await
+                        .ok()?;
+                published.then_some(())
+            }
+        },
+    )
     .await;
 }
 
 /// Waits until a consumer's inbox holds `n` session events (the duplicate was seen and absorbed).
 async fn wait_inbox(db: &str, n: i64) {
     let pool = sqlx::PgPool::connect(db).await.expect("db");
-    eventually(EVENT_DEADLINE, "inbox holds every distinct session event", || {
-        let pool = pool.clone();
-        async move {
-            let (count,): (i64,) = sqlx::query_as("SELECT count(*) FROM inbox WHERE event_type = 'session.completed.v1'")
+    eventually(
+        EVENT_DEADLINE,
+        "inbox holds every distinct session event",
+        || {
+            let pool = pool.clone();
+            async move {
+                let (count,): (i64,) = sqlx::query_as(
+                    "SELECT count(*) FROM inbox WHERE event_type = 'session.completed.v1'",
+                )
                 .fetch_one(&pool)
                 .await
                 .ok()?;
-            (count == n).then_some(())
-        }
-    })
+                (count == n).then_some(())
+            }
+        },
+    )
     .await;
 }

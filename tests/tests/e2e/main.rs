@@ -8,14 +8,21 @@ use stride_e2e::{Mesh, Stores};
 pub(crate) async fn shared_stores() -> Stores {
     let pg_admin_url = std::env::var("STRIDE_TEST_PG_URL").expect("run through `cargo xtask test`");
     let (amqp_url, _) = stride_testkit::vhost().await;
-    Stores { pg_admin_url, amqp_url }
+    Stores {
+        pg_admin_url,
+        amqp_url,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn whole_flow_over_native_grpc() {
     stride_kit::telemetry::init_for_tests();
-    let mesh = Mesh::start(&shared_stores().await).await.expect("mesh starts");
-    let clients = stride_e2e::grpc_clients(mesh.gateway).await.expect("connect");
+    let mesh = Mesh::start(&shared_stores().await)
+        .await
+        .expect("mesh starts");
+    let clients = stride_e2e::grpc_clients(mesh.gateway)
+        .await
+        .expect("connect");
     flow::run(&mesh, clients).await;
     mesh.stop().await.expect("graceful stop");
 }
@@ -23,7 +30,9 @@ async fn whole_flow_over_native_grpc() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn whole_flow_over_grpc_web() {
     stride_kit::telemetry::init_for_tests();
-    let mesh = Mesh::start(&shared_stores().await).await.expect("mesh starts");
+    let mesh = Mesh::start(&shared_stores().await)
+        .await
+        .expect("mesh starts");
     let clients = stride_e2e::grpc_web_clients(mesh.gateway).expect("client");
     flow::run(&mesh, clients).await;
     mesh.stop().await.expect("graceful stop");

@@ -1,0 +1,316 @@
+//! `cargo xtask up [--release] [--port N]`: every service and the gateway on this machine,
+//! against fresh PostgreSQL and RabbitMQ under `.stride/up`, until Ctrl-C or SIGTERM.
+//!
+//! Env contract of the service binaries: `STRIDE_GRPC_ADDR`, `STRIDE_HTTP_ADDR` (healthz,
+//! readyz, metrics), `DATABASE_URL`, `AMQP_URL`, `STRIDE_AUTH_URL`, `RUST_LOG`,
+//! `STRIDE_LOG_FORMAT`; ai-coach also `STRIDE_ANALYTICS_URL` and `STRIDE_ACTIVITY_SESSION_URL`.
+//! The gateway gets `STRIDE_GATEWAY_ADDR`, `STRIDE_HTTP_ADDR` and a `STRIDE_<SVC>_URL` per
+//! service. Every `*_URL` of a service is `http://127.0.0.1:<its gRPC port>` (auth's JWKS is
+//! its `GetJwks` RPC). Everything else in our environment is inherited (`COACH_LLM_*`,
+//! `OTEL_*`).
+
+use std::fs::File;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use stride_infra::{Infra, sys};
+
+use crate::signals;
+
+/// In start order: auth first (the others fetch its JWKS), the gateway last.
+const SERVICES: [&str; 6] = [
+    "auth",
+    "profile",
+    "activity-session",
+    "challenge",
+    "analytics",
+    "ai-coach",
+];
+const GATEWAY: &str = "gateway";
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+struct Options {
+    release: bool,
+    port: u16,
+}
+
+/// A started binary.
+struct Proc {
+    name: &'static str,
+    child: Child,
+    http_port: u16,
+    log: PathBuf,
+}
+
+pub fn run(args: &[String]) -> Result<i32> {
+    let opts = parse(args)?;
+    signals::install();
+    let root = crate::root();
+    if std::net::TcpListener::bind(("127.0.0.1", opts.port)).is_err() {
+        bail!(
+            "port {} is taken; pick another with --port N or STRIDE_UP_PORT",
+            opts.port
+        );
+    }
+    stride_infra::ensure_installed()?;
+    let bins = build(&root, opts.release)?;
+    interrupted()?;
+
+    let dir = root.join(".stride/up");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let infra = Infra::start(&dir)?;
+    for svc in SERVICES {
+        infra.pg.create_database(&db_name(svc))?;
+    }
+
+    let mut procs = Vec::new();
+    let code = match start_all(&opts, &bins, &logs, &infra, &mut procs) {
+        Ok(()) => {
+            println!("gateway: grpc + grpc-web on http://127.0.0.1:{}", opts.port);
+            println!(
+                "logs:    {} (servers: {}/pg, {}/rabbit)",
+                logs.display(),
+                dir.display(),
+                dir.display()
+            );
+            println!("try:     grpcurl -plaintext 127.0.0.1:{} list", opts.port);
+            println!("Ctrl-C stops everything.");
+            supervise(&mut procs)
+        }
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            1
+        }
+    };
+    stop_all(procs);
+    drop(infra);
+    Ok(code)
+}
+
+fn parse(args: &[String]) -> Result<Options> {
+    let port_arg = |value: &str| {
+        value
+            .parse::<u16>()
+            .with_context(|| format!("bad port {value:?}"))
+    };
+    let mut opts = Options {
+        release: false,
+        port: match std::env::var("STRIDE_UP_PORT") {
+            Ok(value) => port_arg(&value).context("STRIDE_UP_PORT")?,
+            Err(_) => 8080,
+        },
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--release" => opts.release = true,
+            "--port" => opts.port = port_arg(args.next().context("--port needs a value")?)?,
+            other => match other.strip_prefix("--port=") {
+                Some(value) => opts.port = port_arg(value)?,
+                None => bail!("unexpected argument {other:?} (usage: up [--release] [--port N])"),
+            },
+        }
+    }
+    Ok(opts)
+}
+
+fn interrupted() -> Result<()> {
+    match signals::received() {
+        Some(sig) => bail!("interrupted by {}", signals::name(sig)),
+        None => Ok(()),
+    }
+}
+
+/// Builds the seven binaries; returns the directory they are in.
+fn build(root: &Path, release: bool) -> Result<PathBuf> {
+    let mut cmd = crate::cargo();
+    cmd.args(["build", "--bins"]).current_dir(root);
+    for name in SERVICES.iter().chain([&GATEWAY]) {
+        cmd.args(["-p", &format!("stride-{name}")]);
+    }
+    if release {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().context("running cargo build")?;
+    if !status.success() {
+        bail!("cargo build failed: {status}");
+    }
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |t| root.join(t));
+    let bins = target.join(if release { "release" } else { "debug" });
+    for name in SERVICES.iter().chain([&GATEWAY]) {
+        let bin = bins.join(format!("stride-{name}"));
+        if !bin.exists() {
+            bail!(
+                "{} was not built (does stride-{name} have a binary yet?)",
+                bin.display()
+            );
+        }
+    }
+    Ok(bins)
+}
+
+fn db_name(svc: &str) -> String {
+    format!("stride_{}", svc.replace('-', "_"))
+}
+
+fn start_all(
+    opts: &Options,
+    bins: &Path,
+    logs: &Path,
+    infra: &Infra,
+    procs: &mut Vec<Proc>,
+) -> Result<()> {
+    // gRPC and HTTP port per service, HTTP port for the gateway; all free right now.
+    let ports = stride_infra::free_ports(SERVICES.len() * 2 + 1)?;
+    let grpc_url = |svc: &str| {
+        let i = SERVICES
+            .iter()
+            .position(|s| *s == svc)
+            .expect("known service");
+        format!("http://127.0.0.1:{}", ports[i * 2])
+    };
+    let rust_log = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+
+    let mut commands = Vec::new();
+    for (i, svc) in SERVICES.into_iter().enumerate() {
+        let (grpc_port, http_port) = (ports[i * 2], ports[i * 2 + 1]);
+        let mut cmd = Command::new(bins.join(format!("stride-{svc}")));
+        cmd.env("STRIDE_GRPC_ADDR", format!("127.0.0.1:{grpc_port}"))
+            .env("STRIDE_HTTP_ADDR", format!("127.0.0.1:{http_port}"))
+            .env("DATABASE_URL", infra.pg.url(&db_name(svc)))
+            .env("AMQP_URL", infra.rabbit.amqp_url("/"))
+            .env("STRIDE_AUTH_URL", grpc_url("auth"));
+        if svc == "ai-coach" {
+            cmd.env("STRIDE_ANALYTICS_URL", grpc_url("analytics"))
+                .env("STRIDE_ACTIVITY_SESSION_URL", grpc_url("activity-session"));
+        }
+        commands.push((svc, cmd, http_port));
+    }
+    let gateway_http = ports[SERVICES.len() * 2];
+    let mut gateway = Command::new(bins.join(format!("stride-{GATEWAY}")));
+    gateway
+        .env("STRIDE_GATEWAY_ADDR", format!("127.0.0.1:{}", opts.port))
+        .env("STRIDE_HTTP_ADDR", format!("127.0.0.1:{gateway_http}"))
+        .env_remove("DATABASE_URL")
+        .env_remove("AMQP_URL");
+    for svc in SERVICES {
+        let key = format!("STRIDE_{}_URL", svc.to_uppercase().replace('-', "_"));
+        gateway.env(key, grpc_url(svc));
+    }
+    commands.push((GATEWAY, gateway, gateway_http));
+    for (_, cmd, _) in &mut commands {
+        cmd.env("RUST_LOG", &rust_log)
+            .env("STRIDE_LOG_FORMAT", "text");
+    }
+
+    // Three waves: auth, then the other services together, then the gateway.
+    let mut commands = commands.into_iter();
+    for wave in [1, SERVICES.len() - 1, 1] {
+        let first = procs.len();
+        for (name, mut cmd, http_port) in commands.by_ref().take(wave) {
+            procs.push(spawn(name, &mut cmd, http_port, logs)?);
+        }
+        for proc in &procs[first..] {
+            wait_healthy(proc)?;
+        }
+    }
+    Ok(())
+}
+
+fn spawn(name: &'static str, cmd: &mut Command, http_port: u16, logs: &Path) -> Result<Proc> {
+    let log = logs.join(format!("{name}.log"));
+    let file = File::create(&log)?;
+    // Own process group: a terminal's Ctrl-C reaches only us, and we stop them in order.
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("starting stride-{name}"))?;
+    Ok(Proc {
+        name,
+        child,
+        http_port,
+        log,
+    })
+}
+
+fn wait_healthy(proc: &Proc) -> Result<()> {
+    let started = Instant::now();
+    let alive = || {
+        interrupted()?;
+        if sys::has_exited(&proc.child) {
+            bail!(
+                "stride-{} exited during start; last lines of {}:\n{}",
+                proc.name,
+                proc.log.display(),
+                sys::tail(&proc.log, 30)
+            );
+        }
+        Ok(())
+    };
+    let healthy = || {
+        matches!(
+            stride_infra::http::request("127.0.0.1", proc.http_port, "GET", "/healthz", None, None),
+            Ok((200, _))
+        )
+    };
+    let what = format!("stride-{} (GET /healthz on {})", proc.name, proc.http_port);
+    sys::wait_until(&what, HEALTH_TIMEOUT, alive, healthy)?;
+    eprintln!(
+        "stride-{}: healthy in {:.1}s",
+        proc.name,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Waits for a signal or for a process to die; returns the exit code for xtask.
+fn supervise(procs: &mut [Proc]) -> i32 {
+    loop {
+        if let Some(sig) = signals::received() {
+            eprintln!("{}: stopping", signals::name(sig));
+            return 0;
+        }
+        for proc in procs.iter_mut() {
+            if sys::has_exited(&proc.child) {
+                eprintln!(
+                    "stride-{} exited unexpectedly; stopping everything. Last lines of {}:\n{}",
+                    proc.name,
+                    proc.log.display(),
+                    sys::tail(&proc.log, 30)
+                );
+                return 1;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// SIGTERM to all (they drain and stop), SIGKILL to whatever is left after the grace period.
+fn stop_all(mut procs: Vec<Proc>) {
+    for proc in &procs {
+        sys::signal_group(&proc.child, sys::SIGTERM);
+    }
+    let deadline = Instant::now() + STOP_GRACE;
+    for proc in &mut procs {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if !sys::wait_exit(&proc.child, left) {
+            eprintln!(
+                "stride-{}: still running after {STOP_GRACE:?}; killing",
+                proc.name
+            );
+        }
+        sys::terminate_group(&mut proc.child, sys::SIGKILL, Duration::ZERO);
+    }
+}
