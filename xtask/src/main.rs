@@ -1,6 +1,7 @@
 //! Developer commands, run as `cargo xtask <command>` (alias in .cargo/config.toml).
 //! Each command lives in its own module with a `run(args) -> Result<i32>` (the exit code).
 
+mod bench;
 mod infra;
 mod signals;
 mod test;
@@ -20,7 +21,10 @@ commands:
                          environment, wait for Ctrl-C
   up [--release] [--port N]
                          build and run every service and the gateway (port 8080 or N or
-                         $STRIDE_UP_PORT) against fresh infrastructure, until Ctrl-C";
+                         $STRIDE_UP_PORT) against fresh infrastructure, until Ctrl-C
+  bench                  release build, the mesh as separate processes, then calls/s (gateway,
+                         direct, bare tonic), sessions/s through the events with p50/p99
+                         latency, and memory per process — as ratios measured in one run";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,6 +36,7 @@ fn main() -> ExitCode {
         "test" => test::run(rest),
         "infra" => infra::run(rest),
         "up" => up::run(rest),
+        "bench" => bench::run(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(0)

@@ -21,7 +21,7 @@ use stride_infra::{Infra, sys};
 use crate::signals;
 
 /// In start order: auth first (the others fetch its JWKS), the gateway last.
-const SERVICES: [&str; 6] = [
+pub(crate) const SERVICES: [&str; 6] = [
     "auth",
     "profile",
     "activity-session",
@@ -33,15 +33,15 @@ const GATEWAY: &str = "gateway";
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
-struct Options {
-    release: bool,
-    port: u16,
+pub(crate) struct Options {
+    pub(crate) release: bool,
+    pub(crate) port: u16,
 }
 
 /// A started binary.
-struct Proc {
-    name: &'static str,
-    child: Child,
+pub(crate) struct Proc {
+    pub(crate) name: &'static str,
+    pub(crate) child: Child,
     http_port: u16,
     log: PathBuf,
 }
@@ -73,7 +73,7 @@ pub fn run(args: &[String]) -> Result<i32> {
 
     let mut procs = Vec::new();
     let code = match start_all(&opts, &bins, &logs, &infra, &mut procs) {
-        Ok(()) => {
+        Ok(_) => {
             println!("gateway: grpc + grpc-web on http://127.0.0.1:{}", opts.port);
             println!(
                 "logs:    {} (servers: {}/pg, {}/rabbit)",
@@ -130,7 +130,7 @@ fn interrupted() -> Result<()> {
 }
 
 /// Builds the seven binaries; returns the directory they are in.
-fn build(root: &Path, release: bool) -> Result<PathBuf> {
+pub(crate) fn build(root: &Path, release: bool) -> Result<PathBuf> {
     let mut cmd = crate::cargo();
     cmd.args(["build", "--bins"]).current_dir(root);
     for name in SERVICES.iter().chain([&GATEWAY]) {
@@ -158,17 +158,18 @@ fn build(root: &Path, release: bool) -> Result<PathBuf> {
     Ok(bins)
 }
 
-fn db_name(svc: &str) -> String {
+pub(crate) fn db_name(svc: &str) -> String {
     format!("stride_{}", svc.replace('-', "_"))
 }
 
-fn start_all(
+/// Starts the six services and the gateway; returns each service's gRPC address.
+pub(crate) fn start_all(
     opts: &Options,
     bins: &Path,
     logs: &Path,
     infra: &Infra,
     procs: &mut Vec<Proc>,
-) -> Result<()> {
+) -> Result<Vec<(&'static str, String)>> {
     // gRPC and HTTP port per service, HTTP port for the gateway; all free right now.
     let ports = stride_infra::free_ports(SERVICES.len() * 2 + 1)?;
     let grpc_url = |svc: &str| {
@@ -223,7 +224,7 @@ fn start_all(
             wait_healthy(proc)?;
         }
     }
-    Ok(())
+    Ok(SERVICES.iter().map(|s| (*s, grpc_url(s))).collect())
 }
 
 fn spawn(name: &'static str, cmd: &mut Command, http_port: u16, logs: &Path) -> Result<Proc> {
@@ -261,14 +262,14 @@ fn wait_healthy(proc: &Proc) -> Result<()> {
     };
     let healthy = || {
         matches!(
-            stride_infra::http::request("127.0.0.1", proc.http_port, "GET", "/healthz", None, None),
+            stride_infra::http::request("127.0.0.1", proc.http_port, "GET", "/readyz", None, None),
             Ok((200, _))
         )
     };
-    let what = format!("stride-{} (GET /healthz on {})", proc.name, proc.http_port);
+    let what = format!("stride-{} (GET /readyz on {})", proc.name, proc.http_port);
     sys::wait_until(&what, HEALTH_TIMEOUT, alive, healthy)?;
     eprintln!(
-        "stride-{}: healthy in {:.1}s",
+        "stride-{}: ready in {:.1}s",
         proc.name,
         started.elapsed().as_secs_f64()
     );
@@ -298,7 +299,7 @@ fn supervise(procs: &mut [Proc]) -> i32 {
 }
 
 /// SIGTERM to all (they drain and stop), SIGKILL to whatever is left after the grace period.
-fn stop_all(mut procs: Vec<Proc>) {
+pub(crate) fn stop_all(mut procs: Vec<Proc>) {
     for proc in &procs {
         sys::signal_group(&proc.child, sys::SIGTERM);
     }
