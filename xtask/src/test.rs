@@ -37,8 +37,11 @@ fn run_phases(root: &Path, args: &[String], phases: &mut Phases) -> Result<i32> 
     let infra = phases.time("infra start", || Infra::start(&dir));
     let outcome = match infra {
         Ok(infra) => {
-            let outcome = interrupted()
-                .and_then(|()| phases.time("tests", || run_tests(root, args, &infra.test_env())));
+            let outcome = interrupted().and_then(|()| {
+                let mut env = infra.test_env();
+                env.push(("STRIDE_TEST_PYTHON", tools.python.display().to_string()));
+                phases.time("tests", || run_tests(root, args, &env))
+            });
             phases.time("cleanup", || {
                 // Servers of tests that were killed before they could stop them.
                 let dir = dir.display().to_string();

@@ -8,10 +8,14 @@ use anyhow::{Context, Result, bail};
 
 const BUF_PACKAGE: &str = "@bufbuild/buf@1.75.0";
 const CHECK_JSONSCHEMA_PACKAGE: &str = "check-jsonschema==0.39.0";
+/// The reference gRPC C-core client and its code generator, for the external-client check.
+const GRPCIO_PACKAGES: [&str; 2] = ["grpcio==1.85.1", "grpcio-tools==1.85.1"];
 
 pub struct Tools {
     pub buf: PathBuf,
     pub check_jsonschema: PathBuf,
+    /// A Python with grpcio and grpcio-tools (tests read it from `STRIDE_TEST_PYTHON`).
+    pub python: PathBuf,
 }
 
 /// Installs whatever of the tools is missing.
@@ -43,9 +47,21 @@ pub fn ensure(root: &Path) -> Result<Tools> {
             .args(["install", "--quiet", "--disable-pip-version-check"])
             .arg(CHECK_JSONSCHEMA_PACKAGE))?;
     }
+    let python = venv.join("bin/python");
+    let has_grpcio = Command::new(&python)
+        .args(["-c", "import grpc, grpc_tools"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_grpcio {
+        eprintln!("tools: pip install {}", GRPCIO_PACKAGES.join(" "));
+        run(Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .args(GRPCIO_PACKAGES))?;
+    }
     Ok(Tools {
         buf,
         check_jsonschema,
+        python,
     })
 }
 

@@ -12,6 +12,19 @@ use lapin::{
 /// Dead-letter after this many failed deliveries.
 pub const MAX_DELIVERIES: i64 = 5;
 
+/// How long a broker round trip (setup, a confirm) may take before the link is rebuilt.
+pub const BROKER_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Runs `fut` with [`BROKER_TIMEOUT`]; a stall becomes an error, and callers reconnect.
+pub async fn bounded<T>(
+    what: &str,
+    fut: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    tokio::time::timeout(BROKER_TIMEOUT, fut)
+        .await
+        .map_err(|_| anyhow::anyhow!("{what} timed out after {BROKER_TIMEOUT:?}"))?
+}
+
 /// Connects with a client-visible name so operators can tell connections apart.
 pub async fn connect(url: &str, name: &str) -> anyhow::Result<Connection> {
     let props = ConnectionProperties::default().with_connection_name(name.into());

@@ -134,24 +134,29 @@ impl<H: Handler> Subscriber<H> {
         ready: &watch::Sender<bool>,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<()> {
-        let conn =
-            crate::amqp::connect(&self.amqp_url, &format!("{}-consumer", self.service)).await?;
-        let ch = conn.create_channel().await?;
-        let queue =
-            crate::amqp::declare_service_queue(&ch, &self.service, &self.event_types).await?;
-        ch.basic_qos(self.prefetch, BasicQosOptions::default())
-            .await?;
-        // Dead-lettering publishes with confirms on a channel of its own.
-        let dl = conn.create_channel().await?;
-        dl.confirm_select(ConfirmSelectOptions::default()).await?;
-        let consumer = ch
-            .basic_consume(
-                queue.as_str().into(),
-                format!("{}-{}", self.service, Uuid::now_v7()).into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
+        // A broker that accepts TCP while still booting can stall the handshake: bound the setup.
+        let (conn, queue, dl, consumer) = crate::amqp::bounded("consumer setup", async {
+            let conn =
+                crate::amqp::connect(&self.amqp_url, &format!("{}-consumer", self.service)).await?;
+            let ch = conn.create_channel().await?;
+            let queue =
+                crate::amqp::declare_service_queue(&ch, &self.service, &self.event_types).await?;
+            ch.basic_qos(self.prefetch, BasicQosOptions::default())
+                .await?;
+            // Dead-lettering publishes with confirms on a channel of its own.
+            let dl = conn.create_channel().await?;
+            dl.confirm_select(ConfirmSelectOptions::default()).await?;
+            let consumer = ch
+                .basic_consume(
+                    queue.as_str().into(),
+                    format!("{}-{}", self.service, Uuid::now_v7()).into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+            Ok((conn, queue, dl, consumer))
+        })
+        .await?;
         let _ = ready.send(true);
         tracing::info!(%queue, "consuming");
 

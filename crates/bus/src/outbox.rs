@@ -119,11 +119,16 @@ impl Relay {
 
     /// Publishes until shutdown (Ok) or a broker/database error (Err → reconnect).
     async fn connected_loop(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
-        let conn =
-            crate::amqp::connect(&self.amqp_url, &format!("{}-relay", self.producer)).await?;
-        let ch = conn.create_channel().await?;
-        ch.confirm_select(ConfirmSelectOptions::default()).await?;
-        crate::amqp::declare_exchanges(&ch).await?;
+        // A broker that accepts TCP while still booting can stall the handshake: bound the setup.
+        let (conn, ch) = crate::amqp::bounded("relay setup", async {
+            let conn =
+                crate::amqp::connect(&self.amqp_url, &format!("{}-relay", self.producer)).await?;
+            let ch = conn.create_channel().await?;
+            ch.confirm_select(ConfirmSelectOptions::default()).await?;
+            crate::amqp::declare_exchanges(&ch).await?;
+            Ok((conn, ch))
+        })
+        .await?;
         let _ = self.ready.send(true);
         tracing::info!("outbox relay connected");
         let mut last_cleanup = tokio::time::Instant::now();
@@ -210,7 +215,8 @@ impl Relay {
         let mut done = Vec::with_capacity(pending.len());
         let mut failed = 0;
         for (id, event_type, confirm) in pending {
-            let confirmation = confirm.await.context("awaiting the broker's confirm")?;
+            let confirmation =
+                crate::amqp::bounded("the broker's confirm", async { Ok(confirm.await?) }).await?;
             // With `mandatory`, an unroutable message is acked *and* returned: not delivered.
             if confirmation.is_ack() && confirmation.take_message().is_none() {
                 done.push(id);

@@ -39,6 +39,7 @@ where
     Fut: Future<Output = anyhow::Result<()>>,
 {
     crate::install_crypto_provider();
+    tune_allocator();
     let cmd = match std::env::args().nth(1).as_deref() {
         None | Some("serve") => Command::Serve,
         Some("migrate") => Command::Migrate,
@@ -79,6 +80,22 @@ where
         }
     })
 }
+
+/// glibc's malloc raises its mmap threshold after large frees and keeps one arena per thread, so
+/// a burst of argon2 hashes (19 MiB each) or many runtime threads leave memory resident long after
+/// use. A fixed threshold hands big blocks back to the OS on free; two arenas bound the rest.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn tune_allocator() {
+    // SAFETY: mallopt only changes allocator parameters; it is called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_allocator() {}
 
 /// Resolves on SIGTERM or Ctrl-C.
 pub async fn shutdown_signal() {

@@ -185,6 +185,16 @@ impl AuthSvc {
             "password",
             "must be 8 to 128 characters",
         );
+        let timezone = if req.timezone.is_empty() {
+            "UTC".to_owned()
+        } else {
+            req.timezone.clone()
+        };
+        v.when(
+            !stride_kit::convert::is_valid_timezone(&timezone),
+            "timezone",
+            "must be an IANA time zone such as Europe/Paris",
+        );
         v.check()?;
 
         let password_hash = self.hasher.hash(req.password).await?;
@@ -229,6 +239,10 @@ impl AuthSvc {
             username: user.username.clone().unwrap_or_default(),
             is_anonymous: false,
             occur_time: Some(timestamp(now)),
+            local_date: Some(stride_kit::convert::date(stride_kit::convert::local_date(
+                now, &timezone,
+            ))),
+            timezone,
         };
         stride_bus::outbox::enqueue(&mut tx, &event).await?;
         tx.commit().await?;

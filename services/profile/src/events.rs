@@ -33,7 +33,13 @@ impl Handler for ProfileEvents {
                 })?;
                 let now = store::micros(self.clock.now());
                 // A profile that already exists (event replayed under another id) stays as is.
-                if let Some(row) = store::create(tx, user_id, &ev.username, now).await? {
+                // The zone the device reported at sign-up; anything unusable starts as UTC.
+                let timezone = if stride_kit::convert::is_valid_timezone(&ev.timezone) {
+                    ev.timezone.as_str()
+                } else {
+                    "UTC"
+                };
+                if let Some(row) = store::create(tx, user_id, &ev.username, timezone, now).await? {
                     stride_bus::outbox::enqueue(tx, &row.event()).await?;
                 }
                 Ok(())

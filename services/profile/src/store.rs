@@ -43,6 +43,10 @@ impl ProfileRow {
             locale: self.locale.clone(),
             occur_time: Some(timestamp(self.updated_at)),
             revision: self.revision,
+            local_date: Some(stride_kit::convert::date(stride_kit::convert::local_date(
+                self.updated_at,
+                &self.timezone,
+            ))),
         }
     }
 }
@@ -59,11 +63,12 @@ pub async fn create(
     tx: &mut PgConnection,
     user_id: Uuid,
     username: &str,
+    timezone: &str,
     now: OffsetDateTime,
 ) -> sqlx::Result<Option<ProfileRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO profiles (user_id, username, display_name, revision, created_at, updated_at)
-         VALUES ($1, $2, $3, 1, $4, $4)
+        "INSERT INTO profiles (user_id, username, display_name, timezone, revision, created_at, updated_at)
+         VALUES ($1, $2, $3, $5, 1, $4, $4)
          ON CONFLICT (user_id) DO NOTHING
          RETURNING {COLUMNS}"
     )))
@@ -71,6 +76,7 @@ pub async fn create(
     .bind(username)
     .bind(display_name_for(username))
     .bind(now)
+    .bind(timezone)
     .fetch_optional(tx)
     .await
 }

@@ -171,6 +171,7 @@ async fn run() -> anyhow::Result<()> {
                 email: format!("{name}@example.com"),
                 username: name,
                 password: "bench passphrase".into(),
+                timezone: String::new(),
             })
             .await?
             .into_inner()

@@ -50,6 +50,7 @@ where
             email: format!("{name}@example.com"),
             username: name.to_owned(),
             password: "correct horse battery".into(),
+            timezone: "America/New_York".into(),
         })
         .await
         .expect("signup")
@@ -127,6 +128,10 @@ where
     .await;
     assert_eq!(profile.user_id, alice.id);
     assert_eq!(profile.display_name, alice_name);
+    assert_eq!(
+        profile.timezone, "America/New_York",
+        "the sign-up timezone seeds the profile"
+    );
     let updated = c
         .profile
         .update_my_profile(authed(
@@ -439,6 +444,7 @@ where
             email: "nope".into(),
             username: "x".into(),
             password: "short".into(),
+            timezone: String::new(),
         })
         .await
         .unwrap_err();

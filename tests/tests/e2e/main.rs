@@ -1,6 +1,7 @@
 //! End to end through the gateway, over native gRPC and over grpc-web, against the real mesh.
 
 mod broker_down;
+mod external;
 mod flow;
 
 use stride_e2e::{Mesh, Stores};

@@ -420,6 +420,7 @@ fn profile(user: Uuid, timezone: &str, revision: i64) -> events::ProfileUpdated 
         locale: "en".into(),
         occur_time: Some(convert::timestamp(datetime!(2026-11-01 00:00 UTC))),
         revision,
+        local_date: None,
     }
 }
 

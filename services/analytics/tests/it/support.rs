@@ -232,6 +232,7 @@ pub fn profile(user: Uuid, tz: &str, revision: i64) -> ProfileUpdated {
         locale: "en".into(),
         occur_time: None,
         revision,
+        local_date: None,
     }
 }
 

@@ -72,6 +72,7 @@ fn signup_req(email: &str, username: &str, password: &str) -> pb::SignupRequest 
         email: email.into(),
         username: username.into(),
         password: password.into(),
+        timezone: String::new(),
     }
 }
 

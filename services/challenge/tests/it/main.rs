@@ -50,6 +50,7 @@ fn profile(user: Uuid, name: &str, timezone: &str) -> events::ProfileUpdated {
         locale: "en".into(),
         occur_time: None,
         revision: 1,
+        local_date: None,
     }
 }
 

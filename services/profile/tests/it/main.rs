@@ -129,6 +129,8 @@ fn registered(user: Uuid, username: &str) -> events::UserRegistered {
         username: username.into(),
         is_anonymous: false,
         occur_time: Some(timestamp(time::OffsetDateTime::now_utc())),
+        timezone: "Europe/Paris".into(),
+        local_date: None,
     }
 }
 
@@ -228,14 +230,21 @@ async fn user_registered_creates_the_profile_and_announces_it() {
     let ev = h.probe.next().await;
     assert_eq!(ev.user_id, user.to_string());
     assert_eq!(ev.display_name, "Ann_Lee");
-    assert_eq!((ev.timezone.as_str(), ev.locale.as_str()), ("UTC", "en"));
+    // The sign-up timezone seeds the profile.
+    assert_eq!(
+        (ev.timezone.as_str(), ev.locale.as_str()),
+        ("Europe/Paris", "en")
+    );
     assert_eq!(ev.revision, 1);
 
     let p = profile_exists(&h, user).await;
     assert_eq!(p.user_id, user.to_string());
     assert_eq!(p.username, "Ann_Lee");
     assert_eq!(p.display_name, "Ann_Lee");
-    assert_eq!((p.timezone.as_str(), p.locale.as_str()), ("UTC", "en"));
+    assert_eq!(
+        (p.timezone.as_str(), p.locale.as_str()),
+        ("Europe/Paris", "en")
+    );
     assert_eq!(ev.occur_time, p.update_time);
     stop(h).await;
 }
