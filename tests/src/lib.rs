@@ -80,7 +80,9 @@ impl Mesh {
     /// Starts auth, then the other five services, then the gateway; returns once all are ready.
     pub async fn start(stores: &Stores) -> anyhow::Result<Mesh> {
         stride_kit::install_crypto_provider();
-        let clock = ManualClock::new(time::OffsetDateTime::now_utc());
+        // A fixed mid-week morning: the flows add hours of sessions, and starting from the wall
+        // clock would let them cross midnight or a week boundary depending on when tests run.
+        let clock = ManualClock::new(time::macros::datetime!(2026-11-18 08:00 UTC));
         let shared: SharedClock = Arc::new(clock.clone());
         let a = &stores.pg_admin_url;
         let dbs = Databases {

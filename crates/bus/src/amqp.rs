@@ -25,10 +25,21 @@ pub async fn bounded<T>(
         .map_err(|_| anyhow::anyhow!("{what} timed out after {BROKER_TIMEOUT:?}"))?
 }
 
+/// Frame size we ask for. lapin keeps 32 frames of send and of receive buffer per connection:
+/// with the broker's default 128 KiB that is 8 MiB resident per connection for events of a few
+/// hundred bytes. 16 KiB frames cost 1 MiB; larger messages are simply split into more frames.
+const FRAME_MAX: u32 = 16 * 1024;
+
 /// Connects with a client-visible name so operators can tell connections apart.
 pub async fn connect(url: &str, name: &str) -> anyhow::Result<Connection> {
+    let mut uri: lapin::uri::AMQPUri = url
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("AMQP_URL: {e}"))?;
+    if uri.query.frame_max.is_none() {
+        uri.query.frame_max = Some(FRAME_MAX);
+    }
     let props = ConnectionProperties::default().with_connection_name(name.into());
-    let conn = tokio::time::timeout(Duration::from_secs(10), Connection::connect(url, props))
+    let conn = tokio::time::timeout(Duration::from_secs(10), Connection::connect_uri(uri, props))
         .await
         .context("connecting to RabbitMQ timed out")?
         .context("connecting to RabbitMQ")?;

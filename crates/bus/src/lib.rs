@@ -40,6 +40,9 @@ impl Event for events::ProfileUpdated {
 impl Event for events::SessionCompleted {
     const TYPE: &'static str = "session.completed.v1";
 }
+impl Event for events::UserDeleted {
+    const TYPE: &'static str = "user.deleted.v1";
+}
 impl Event for events::ChallengeCompleted {
     const TYPE: &'static str = "challenge.completed.v1";
 }

@@ -1,6 +1,8 @@
 //! ai-coach: next-step recommendations built from the caller's progress (analytics) and the
 //! activity catalog (activity-session), written by an OpenAI-compatible LLM when one is
 //! configured, by rules otherwise (and whenever the LLM fails).
+//!
+//! Consumes `user.deleted.v1` (purges the user's recommendation rows); produces no events.
 
 use std::{sync::Arc, time::Duration};
 
@@ -13,6 +15,7 @@ use stride_kit::{
 use stride_proto::ai_coach::ai_coach_service_server::AiCoachServiceServer;
 use tonic::service::Routes;
 
+pub mod events;
 pub mod llm;
 pub mod rules;
 pub mod service;
@@ -120,8 +123,8 @@ impl Config {
     }
 }
 
-/// Starts the gRPC server; returns when listening. ai-coach has no events yet, so it is ready
-/// once its database is migrated.
+/// Starts the gRPC server and the event consumer; returns when listening. Ready once the queue
+/// is declared and bound.
 pub async fn start(
     config: Config,
     verifier: Arc<Verifier>,
@@ -139,8 +142,8 @@ pub async fn start(
     } else {
         tracing::info!("no LLM configured; answering with rules");
     }
-    let svc = Coach::new(pool, analytics, activity_session, llm, clock);
-    let running = stride_kit::serve::spawn(
+    let svc = Coach::new(pool.clone(), analytics, activity_session, llm, clock);
+    let mut running = stride_kit::serve::spawn(
         ServeConfig {
             service: SERVICE,
             grpc_addr: c.grpc_addr,
@@ -151,7 +154,20 @@ pub async fn start(
         Routes::new(AiCoachServiceServer::new(svc)),
     )
     .await?;
-    running.health.set_ready(true).await;
+    let sub = stride_bus::consumer::Subscriber::new(
+        SERVICE,
+        &c.amqp_url,
+        pool,
+        events::CONSUMES.to_vec(),
+        events::EventHandler,
+    )
+    .spawn(running.shutdown.clone());
+    stride_kit::serve::ready_when(
+        running.health.clone(),
+        vec![sub.ready],
+        running.shutdown.clone(),
+    );
+    running.track(sub.task);
     Ok(running)
 }
 

@@ -31,3 +31,14 @@ pub async fn record(pool: &PgPool, u: &Usage<'_>) -> Result<(), sqlx::Error> {
     .await?;
     Ok(())
 }
+
+/// Deletes every row of `user_id` (account deletion); returns how many went.
+pub async fn purge_user(tx: &mut sqlx::PgConnection, user_id: Uuid) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM recommendations WHERE user_id = $1")
+            .bind(user_id)
+            .execute(tx)
+            .await?
+            .rows_affected(),
+    )
+}

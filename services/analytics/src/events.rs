@@ -1,21 +1,23 @@
 //! Event handlers: every effect is commutative (additions, newest-revision-wins), so order of
 //! delivery does not matter, and the inbox row in the same transaction absorbs duplicates.
+//! The exception is `user.deleted.v1`, which purges the user (see its arm).
 
 use sqlx::PgConnection;
 use stride_bus::{
     Envelope, Event,
     consumer::{Handler, HandlerError},
 };
-use stride_proto::events::{ChallengeCompleted, ProfileUpdated, SessionCompleted};
+use stride_proto::events::{ChallengeCompleted, ProfileUpdated, SessionCompleted, UserDeleted};
 use uuid::Uuid;
 
 use crate::store;
 
 /// Types bound to `analytics.events`.
-pub const TYPES: [&str; 3] = [
+pub const TYPES: [&str; 4] = [
     SessionCompleted::TYPE,
     ChallengeCompleted::TYPE,
     ProfileUpdated::TYPE,
+    UserDeleted::TYPE,
 ];
 
 pub struct EventHandler;
@@ -81,6 +83,15 @@ impl Handler for EventHandler {
                     ""
                 };
                 store::set_timezone(tx, user, tz, e.revision.max(0)).await?;
+            }
+            UserDeleted::TYPE => {
+                let e: UserDeleted = env.decode()?;
+                let user = user_id(&e.user_id)?;
+                // Not commutative with the additions above: a session/challenge event of this
+                // user delivered after the deletion recreates a rollup row for an account that no
+                // longer exists (figures only, unreachable without a token). Accepted.
+                let purged = store::purge_user(tx, user).await?;
+                tracing::info!(user_id = %user, purged, "user deleted: analytics purged");
             }
             other => tracing::debug!(
                 event_type = other,

@@ -67,6 +67,22 @@ pub async fn set_timezone(
     Ok(())
 }
 
+/// Deletes every row of `user` (account deletion); returns how many went. Idempotent.
+pub async fn purge_user(tx: &mut PgConnection, user: Uuid) -> Result<u64, sqlx::Error> {
+    let mut purged = 0;
+    for sql in [
+        "DELETE FROM daily_rollups WHERE user_id = $1",
+        "DELETE FROM user_timezones WHERE user_id = $1",
+    ] {
+        purged += sqlx::query(sql)
+            .bind(user)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    }
+    Ok(purged)
+}
+
 /// Until a profile update arrives, the zone of the user's latest session stands in (revision
 /// -1); a profile revision always wins over it.
 pub async fn timezone_hint(

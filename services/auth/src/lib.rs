@@ -1,11 +1,13 @@
 //! auth: accounts, password credentials (argon2id), refresh-token families and the signing keys
 //! whose public half every other process verifies access tokens with.
 //!
-//! Produces `user.registered.v1`; consumes nothing yet.
+//! Produces `user.registered.v1` and `user.deleted.v1`; consumes nothing yet.
 
+mod account;
 pub mod keys;
 pub mod password;
 pub mod service;
+mod sessions;
 
 use std::sync::Arc;
 

@@ -1,4 +1,5 @@
-//! The AuthService handlers: signup, login, refresh-token rotation, JWKS.
+//! The AuthService handlers: signup, login, refresh-token rotation, JWKS; session management
+//! (`crate::sessions`) and account deletion (`crate::account`) delegate to their modules.
 
 use std::sync::Arc;
 
@@ -6,7 +7,8 @@ use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use sqlx::{PgConnection, PgPool};
 use stride_bus::outbox::OutboxHandle;
 use stride_kit::{
-    AppError, AppResult, Violations, clock::SharedClock, convert::timestamp, jwt::SigningKey,
+    AppError, AppResult, Caller, Violations, clock::SharedClock, convert::timestamp,
+    jwt::SigningKey,
 };
 use stride_proto::{auth as pb, auth::auth_service_server::AuthService, events};
 use time::OffsetDateTime;
@@ -20,7 +22,7 @@ pub const ACCESS_TTL_SECONDS: i64 = 900;
 /// Refresh tokens live 30 days from their issue (each rotation issues a fresh one).
 pub const REFRESH_TTL: time::Duration = time::Duration::days(30);
 
-const INVALID_CREDENTIALS: &str = "the email or password is incorrect";
+pub(crate) const INVALID_CREDENTIALS: &str = "the email or password is incorrect";
 
 pub struct AuthSvc {
     pub pool: PgPool,
@@ -65,7 +67,7 @@ impl UserRow {
 }
 
 /// PostgreSQL keeps microseconds; truncating up front makes what we return equal what we store.
-fn micros(t: OffsetDateTime) -> OffsetDateTime {
+pub(crate) fn micros(t: OffsetDateTime) -> OffsetDateTime {
     t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
         .unwrap_or(t)
 }
@@ -116,7 +118,7 @@ fn valid_username(username: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
-fn valid_password(password: &str) -> bool {
+pub(crate) fn valid_password(password: &str) -> bool {
     (8..=128).contains(&password.chars().count())
 }
 
@@ -210,8 +212,8 @@ impl AuthSvc {
         };
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO users (id, email, username, password_hash, roles, is_anonymous, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO users (id, email, username, password_hash, roles, is_anonymous, created_at, timezone)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(user.id)
         .bind(&user.email)
@@ -220,6 +222,7 @@ impl AuthSvc {
         .bind(&user.roles)
         .bind(user.is_anonymous)
         .bind(user.created_at)
+        .bind(&timezone)
         .execute(&mut *tx)
         .await;
         match inserted {
@@ -347,12 +350,16 @@ impl AuthSvc {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        let user: UserRow = sqlx::query_as(
+        let user: Option<UserRow> = sqlx::query_as(
             "SELECT id, email, username, password_hash, roles, is_anonymous, created_at FROM users WHERE id = $1",
         )
         .bind(user_id)
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
+        // The account was deleted while this token was being presented.
+        let Some(user) = user else {
+            return Err(invalid());
+        };
         let tokens = self.issue(&mut tx, &user, family, now).await?;
         tx.commit().await?;
         tracing::Span::current().record("user_id", tracing::field::display(user_id));
@@ -366,6 +373,13 @@ impl AuthSvc {
             keys: crate::keys::published(&self.pool, self.clock.now()).await?,
         })
     }
+}
+
+/// The verified caller (the only source of the user id), recorded on the handler's span.
+fn authenticated<T>(request: &Request<T>) -> Result<Caller, Status> {
+    let caller = Caller::of(request)?;
+    tracing::Span::current().record("user_id", tracing::field::display(caller.user_id));
+    Ok(caller)
 }
 
 #[tonic::async_trait]
@@ -398,6 +412,66 @@ impl AuthService for AuthSvc {
         request: Request<pb::RefreshRequest>,
     ) -> Result<Response<pb::RefreshResponse>, Status> {
         self.refresh_inner(request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(Into::into)
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id))]
+    async fn list_sessions(
+        &self,
+        request: Request<pb::ListSessionsRequest>,
+    ) -> Result<Response<pb::ListSessionsResponse>, Status> {
+        let caller = authenticated(&request)?;
+        self.list_sessions_inner(&caller, request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(Into::into)
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id))]
+    async fn revoke_session(
+        &self,
+        request: Request<pb::RevokeSessionRequest>,
+    ) -> Result<Response<pb::RevokeSessionResponse>, Status> {
+        let caller = authenticated(&request)?;
+        self.revoke_session_inner(&caller, request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(Into::into)
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id))]
+    async fn logout(
+        &self,
+        request: Request<pb::LogoutRequest>,
+    ) -> Result<Response<pb::LogoutResponse>, Status> {
+        let caller = authenticated(&request)?;
+        self.logout_inner(&caller)
+            .await
+            .map(Response::new)
+            .map_err(Into::into)
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id))]
+    async fn logout_all(
+        &self,
+        request: Request<pb::LogoutAllRequest>,
+    ) -> Result<Response<pb::LogoutAllResponse>, Status> {
+        let caller = authenticated(&request)?;
+        self.logout_all_inner(&caller)
+            .await
+            .map(Response::new)
+            .map_err(Into::into)
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id))]
+    async fn delete_account(
+        &self,
+        request: Request<pb::DeleteAccountRequest>,
+    ) -> Result<Response<pb::DeleteAccountResponse>, Status> {
+        let caller = authenticated(&request)?;
+        self.delete_account_inner(&caller, request.into_inner())
             .await
             .map(Response::new)
             .map_err(Into::into)

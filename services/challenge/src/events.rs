@@ -1,5 +1,6 @@
 //! Reactions to events: session completions advance challenge progress (and may award points
-//! and emit `challenge.completed.v1`); profile updates keep display names and timezones.
+//! and emit `challenge.completed.v1`); profile updates keep display names and timezones; an
+//! account deletion purges the user's memberships, progress, points and name.
 
 use sqlx::PgConnection;
 use stride_bus::{
@@ -14,6 +15,7 @@ use uuid::Uuid;
 
 pub const SESSION_COMPLETED: &str = events::SessionCompleted::TYPE;
 pub const PROFILE_UPDATED: &str = events::ProfileUpdated::TYPE;
+pub const USER_DELETED: &str = events::UserDeleted::TYPE;
 
 /// Timezone a user has until their profile says otherwise.
 pub const DEFAULT_TIMEZONE: &str = "UTC";
@@ -44,6 +46,7 @@ impl Handler for EventHandler {
         match env.event_type.as_str() {
             SESSION_COMPLETED => session_completed(tx, env.decode()?).await,
             PROFILE_UPDATED => profile_updated(tx, env.decode()?).await,
+            USER_DELETED => user_deleted(tx, env.decode()?).await,
             other => {
                 tracing::debug!(
                     event_type = other,
@@ -175,6 +178,29 @@ async fn profile_updated(
     .bind(e.revision)
     .execute(&mut *tx)
     .await?;
+    Ok(())
+}
+
+/// Deletes every row of the user (their points leave the leaderboards too). Idempotent. A stale
+/// `session.completed.v1` arriving afterwards finds no membership and changes nothing; a stale
+/// `profile.updated.v1` can recreate a `users` row (a display name nobody ranks): acceptable.
+async fn user_deleted(tx: &mut PgConnection, e: events::UserDeleted) -> Result<(), HandlerError> {
+    let user_id = Uuid::parse_str(&e.user_id)
+        .map_err(|_| permanent("user.deleted.v1 without a valid user_id"))?;
+    let mut purged = 0;
+    for sql in [
+        "DELETE FROM points_ledger WHERE user_id = $1",
+        "DELETE FROM progress WHERE user_id = $1",
+        "DELETE FROM participants WHERE user_id = $1",
+        "DELETE FROM users WHERE user_id = $1",
+    ] {
+        purged += sqlx::query(sql)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    }
+    tracing::info!(%user_id, purged, "user deleted: challenge data purged");
     Ok(())
 }
 

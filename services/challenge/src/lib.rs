@@ -1,7 +1,7 @@
 //! challenge: challenges, participants and their progress, the points ledger and leaderboards.
 //!
-//! Consumes `session.completed.v1` and `profile.updated.v1`; produces
-//! `challenge.completed.v1` through the transactional outbox.
+//! Consumes `session.completed.v1`, `profile.updated.v1` and `user.deleted.v1` (purges the user);
+//! produces `challenge.completed.v1` through the transactional outbox.
 
 mod events;
 mod service;
@@ -72,7 +72,11 @@ pub async fn start(
         SERVICE,
         &common.amqp_url,
         pool,
-        vec![events::SESSION_COMPLETED, events::PROFILE_UPDATED],
+        vec![
+            events::SESSION_COMPLETED,
+            events::PROFILE_UPDATED,
+            events::USER_DELETED,
+        ],
         EventHandler {
             outbox: relay.outbox.clone(),
         },

@@ -12,7 +12,7 @@ use stride_proto::events;
 use crate::store;
 
 /// Event types bound to `profile.events`.
-pub const CONSUMES: [&str; 1] = [events::UserRegistered::TYPE];
+pub const CONSUMES: [&str; 2] = [events::UserRegistered::TYPE, events::UserDeleted::TYPE];
 
 pub struct ProfileEvents {
     pub clock: SharedClock,
@@ -42,6 +42,20 @@ impl Handler for ProfileEvents {
                 if let Some(row) = store::create(tx, user_id, &ev.username, timezone, now).await? {
                     stride_bus::outbox::enqueue(tx, &row.event()).await?;
                 }
+                Ok(())
+            }
+            events::UserDeleted::TYPE => {
+                let ev = env.decode::<events::UserDeleted>()?;
+                let user_id = uuid::Uuid::parse_str(&ev.user_id).map_err(|_| {
+                    HandlerError::Permanent(anyhow::anyhow!(
+                        "user_id {:?} is not a UUID",
+                        ev.user_id
+                    ))
+                })?;
+                // Idempotent: a replay (or a user we never saw) deletes nothing. No
+                // profile.updated.v1 follows: every consumer purges on user.deleted.v1 itself.
+                let purged = store::purge_user(tx, user_id).await?;
+                tracing::info!(%user_id, purged, "user deleted: profile purged");
                 Ok(())
             }
             other => {

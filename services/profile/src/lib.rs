@@ -1,7 +1,7 @@
 //! profile: the caller's display name, timezone and locale.
 //!
-//! Consumes `user.registered.v1` (creates the profile); produces `profile.updated.v1` with the
-//! full state and a per-user revision on every change.
+//! Consumes `user.registered.v1` (creates the profile) and `user.deleted.v1` (purges it);
+//! produces `profile.updated.v1` with the full state and a per-user revision on every change.
 
 pub mod events;
 pub mod service;

@@ -131,3 +131,12 @@ pub async fn update(
     .fetch_optional(tx)
     .await
 }
+
+/// Deletes every row of `user_id` (account deletion); returns how many went.
+pub async fn purge_user(tx: &mut PgConnection, user_id: Uuid) -> sqlx::Result<u64> {
+    Ok(sqlx::query("DELETE FROM profiles WHERE user_id = $1")
+        .bind(user_id)
+        .execute(tx)
+        .await?
+        .rows_affected())
+}

@@ -12,7 +12,7 @@ use stride_proto::{
     },
     ai_coach::{GetRecommendationRequest, RecommendationSource},
     analytics::GetProgressSummaryRequest,
-    auth::{LoginRequest, RefreshRequest, SignupRequest},
+    auth::{DeleteAccountRequest, LoginRequest, RefreshRequest, SignupRequest},
     challenge::{
         GetChallengeRequest, GetLeaderboardRequest, JoinChallengeRequest, ListChallengesRequest,
     },
@@ -535,6 +535,105 @@ where
         i64::from(weekly.points),
         "points awarded once"
     );
+
+    // --- deleting an account leaves no row of that user in any service ---
+    let bob_id = uuid::Uuid::parse_str(&bob.id).expect("uuid");
+    let dbs = &mesh.databases;
+    let all = [
+        &dbs.auth,
+        &dbs.profile,
+        &dbs.activity_session,
+        &dbs.challenge,
+        &dbs.analytics,
+        &dbs.ai_coach,
+    ];
+    eventually(
+        EVENT_DEADLINE,
+        "bob's profile data has spread to the services",
+        || async {
+            (rows_of_user(&dbs.challenge, bob_id).await > 0
+                && rows_of_user(&dbs.analytics, bob_id).await > 0)
+                .then_some(())
+        },
+    )
+    .await;
+    let wrong = c
+        .auth
+        .delete_account(authed(
+            DeleteAccountRequest {
+                password: "not the password".into(),
+            },
+            &bob.access,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        wrong.code(),
+        Code::Unauthenticated,
+        "deletion re-checks the password"
+    );
+    c.auth
+        .delete_account(authed(
+            DeleteAccountRequest {
+                password: "correct horse battery".into(),
+            },
+            &bob.access,
+        ))
+        .await
+        .expect("delete account");
+    for db in all {
+        eventually(
+            EVENT_DEADLINE,
+            "user.deleted.v1 purges every service",
+            || async { (rows_of_user(db, bob_id).await == 0).then_some(()) },
+        )
+        .await;
+    }
+    let alice_id = uuid::Uuid::parse_str(&alice.id).expect("uuid");
+    assert!(
+        rows_of_user(&dbs.profile, alice_id).await > 0,
+        "other users stay"
+    );
+}
+
+/// Rows that still name `user` in a service's database: every `user_id` column, plus auth's
+/// own `users.id`.
+async fn rows_of_user(db: &str, user: uuid::Uuid) -> i64 {
+    let pool = sqlx::PgPool::connect(db).await.expect("db");
+    let tables: Vec<(String,)> = sqlx::query_as(
+        "SELECT table_name::text FROM information_schema.columns
+         WHERE table_schema = 'public' AND column_name = 'user_id'",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("columns");
+    let mut total = 0;
+    for (table,) in tables {
+        let sql = format!("SELECT count(*) FROM \"{table}\" WHERE user_id = $1");
+        let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(user)
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+        total += n;
+    }
+    let (has_users,): (bool,) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM information_schema.columns
+                        WHERE table_schema = 'public' AND table_name = 'users' AND column_name = 'id')",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("users table");
+    if has_users {
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM users WHERE id = $1")
+            .bind(user)
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+        total += n;
+    }
+    pool.close().await;
+    total
 }
 
 fn prost_types_mask(paths: &[&str]) -> prost_types::FieldMask {

@@ -1,6 +1,7 @@
 //! Service tests for activity-session against real PostgreSQL and RabbitMQ.
 
 mod support;
+mod user_deleted;
 
 use std::collections::HashSet;
 

@@ -3,3 +3,4 @@
 
 mod recommendation;
 mod support;
+mod user_deleted;

@@ -145,10 +145,8 @@ impl Mesh {
             stride_ai_coach::start(cfg, self.issuer.verifier(), Arc::new(self.clock.clone()))
                 .await
                 .expect("start ai-coach");
-        assert!(
-            running.health.is_ready(),
-            "ready once the database is migrated"
-        );
+        // Ready once its queue is bound (so user.deleted.v1 reaches it).
+        wait_ready(&running, "ai-coach ready").await;
         let client = AiCoachServiceClient::connect(format!("http://{}", running.grpc_addr))
             .await
             .unwrap();
@@ -239,6 +237,45 @@ pub struct Coach {
 impl Coach {
     pub async fn stop(self) {
         self.running.stop().await.unwrap();
+    }
+
+    /// Publishes `event` the way auth does: an outbox row in a scratch database, sent by the real
+    /// relay with confirms; returns once the broker confirmed it.
+    pub async fn publish_as_auth<E: stride_bus::Event>(&self, amqp: &str, event: &E) {
+        let pool = PgPool::connect(&stride_testkit::database().await)
+            .await
+            .unwrap();
+        stride_kit::db::migrate(&pool, &[&stride_bus::MIGRATOR])
+            .await
+            .unwrap();
+        let mut tx = pool.begin().await.unwrap();
+        let id = stride_bus::outbox::enqueue(&mut tx, event).await.unwrap();
+        tx.commit().await.unwrap();
+        // A child of the coach's token: the test producer never outlives the coach.
+        let stop = self.running.shutdown.child_token();
+        let relay = stride_bus::outbox::Relay::spawn(pool.clone(), amqp, "auth", stop.clone());
+        relay.outbox.kick();
+        eventually(
+            EVENT_DEADLINE,
+            &format!("the relay confirms {}", E::TYPE),
+            || {
+                let pool = pool.clone();
+                async move {
+                    let published: bool = sqlx::query_scalar(
+                        "SELECT published_at IS NOT NULL FROM outbox WHERE id = $1",
+                    )
+                    .bind(id)
+                    .fetch_one(&pool)
+                    .await
+                    .ok()?;
+                    published.then_some(())
+                }
+            },
+        )
+        .await;
+        stop.cancel();
+        relay.task.await.unwrap().unwrap();
+        pool.close().await;
     }
 
     /// (source, model, prompt_tokens, completion_tokens) of the recorded answers, oldest first.
@@ -353,4 +390,41 @@ pub fn closed_port_url() -> String {
     let port = l.local_addr().unwrap().port();
     drop(l);
     format!("http://127.0.0.1:{port}")
+}
+
+/// `user`'s row count in every table of the service's own schema that has a `user_id` column
+/// (bus tables aside), by table. Generic on purpose: a table added later is covered too.
+pub async fn user_rows(db: &PgPool, user: Uuid) -> Vec<(String, i64)> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.columns
+         WHERE table_schema = 'public' AND column_name = 'user_id'
+           AND table_name NOT IN ('_sqlx_migrations', 'inbox', 'outbox')
+         ORDER BY 1",
+    )
+    .fetch_all(db)
+    .await
+    .expect("tables with a user_id column");
+    assert!(!tables.is_empty(), "no table has a user_id column");
+    let mut rows = Vec::with_capacity(tables.len());
+    for table in tables {
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            r#"SELECT count(*) FROM "{table}" WHERE user_id = $1"#
+        )))
+        .bind(user)
+        .fetch_one(db)
+        .await
+        .expect("count a user's rows");
+        rows.push((table, n));
+    }
+    rows
+}
+
+/// `user.deleted.v1` as auth publishes it.
+pub fn user_deleted(user: Uuid, at: OffsetDateTime) -> stride_proto::events::UserDeleted {
+    stride_proto::events::UserDeleted {
+        user_id: user.to_string(),
+        occur_time: Some(stride_kit::convert::timestamp(at)),
+        timezone: "UTC".into(),
+        local_date: Some(stride_kit::convert::date(at.date())),
+    }
 }

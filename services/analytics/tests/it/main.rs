@@ -3,3 +3,4 @@
 
 mod summary;
 mod support;
+mod user_deleted;

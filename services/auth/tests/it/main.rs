@@ -15,7 +15,7 @@ use stride_kit::{
     serve::Running,
 };
 use stride_proto::{auth as pb, auth::auth_service_client::AuthServiceClient, events};
-use stride_testkit::{EVENT_DEADLINE, eventually};
+use stride_testkit::{EVENT_DEADLINE, authed, eventually};
 use tonic::{Code, Status, transport::Channel};
 use tonic_types::StatusExt as _;
 
@@ -41,11 +41,14 @@ async fn harness(clock: SharedClock) -> Harness {
             db_max_connections: 5,
         },
     };
-    // No auth method needs a token; the layer is wired with a test verifier.
-    let issuer = stride_testkit::TestIssuer::new();
-    let running = start(cfg, issuer.verifier(), clock)
-        .await
-        .expect("auth starts");
+    // Session methods need auth's own tokens: verify them against the keys auth publishes in
+    // its database, as `main` does. The pool is lazy, so the keys exist by the first call.
+    let keys = sqlx::PgPool::connect_lazy(&db).expect("pool");
+    let verifier = Verifier::new(Arc::new(stride_auth::keys::DbJwks {
+        pool: keys,
+        clock: clock.clone(),
+    }));
+    let running = start(cfg, verifier, clock).await.expect("auth starts");
     let client = AuthServiceClient::connect(format!("http://{}", running.grpc_addr))
         .await
         .expect("connect");
@@ -355,22 +358,7 @@ async fn refresh_tokens_expire_after_thirty_days() {
 #[tokio::test]
 async fn user_registered_reaches_a_bound_queue() {
     let mut h = system().await;
-    let conn = Connection::connect(&h.amqp, ConnectionProperties::default())
-        .await
-        .unwrap();
-    let ch = conn.create_channel().await.unwrap();
-    let queue = stride_bus::amqp::declare_service_queue(&ch, "probe", &["user.registered.v1"])
-        .await
-        .unwrap();
-    let mut consumer = ch
-        .basic_consume(
-            queue.as_str().into(),
-            "probe".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
+    let (conn, mut consumer) = probe(&h.amqp, &["user.registered.v1"]).await;
 
     let user = h
         .client
@@ -444,5 +432,463 @@ async fn jwks_keeps_retired_keys_for_a_day() {
     assert_eq!(kids.len(), 2, "{kids:?}");
     assert!(kids.contains(&"recent") && !kids.contains(&"old"));
     pool.close().await;
+    h.running.stop().await.unwrap();
+}
+
+// ---- sessions and account deletion ----
+
+async fn login(client: &mut AuthServiceClient<Channel>, email: &str) -> pb::TokenPair {
+    client
+        .login(pb::LoginRequest {
+            email: email.into(),
+            password: "password-1".into(),
+        })
+        .await
+        .expect("login")
+        .into_inner()
+        .tokens
+        .expect("tokens")
+}
+
+async fn signup(
+    client: &mut AuthServiceClient<Channel>,
+    email: &str,
+    username: &str,
+) -> (pb::User, pb::TokenPair) {
+    let res = client
+        .signup(signup_req(email, username, "password-1"))
+        .await
+        .expect("signup")
+        .into_inner();
+    (res.user.unwrap(), res.tokens.unwrap())
+}
+
+async fn sessions(
+    client: &mut AuthServiceClient<Channel>,
+    access: &str,
+    page_size: i32,
+    page_token: &str,
+) -> Result<pb::ListSessionsResponse, Status> {
+    client
+        .list_sessions(authed(
+            pb::ListSessionsRequest {
+                page_size,
+                page_token: page_token.into(),
+            },
+            access,
+        ))
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// The id of the session `access` belongs to, as ListSessions reports it.
+async fn current_session(client: &mut AuthServiceClient<Channel>, access: &str) -> String {
+    let list = sessions(client, access, 0, "").await.unwrap();
+    let current: Vec<_> = list.sessions.iter().filter(|s| s.current).collect();
+    assert_eq!(current.len(), 1, "{list:?}");
+    current[0].id.clone()
+}
+
+async fn revoke(
+    client: &mut AuthServiceClient<Channel>,
+    access: &str,
+    session_id: &str,
+) -> Result<(), Status> {
+    client
+        .revoke_session(authed(
+            pb::RevokeSessionRequest {
+                session_id: session_id.into(),
+            },
+            access,
+        ))
+        .await
+        .map(drop)
+}
+
+/// A queue bound to `keys` on the vhost, consumed like a real service's queue.
+async fn probe(amqp: &str, keys: &[&str]) -> (Connection, lapin::Consumer) {
+    let conn = Connection::connect(amqp, ConnectionProperties::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    let queue = stride_bus::amqp::declare_service_queue(&ch, "probe", keys)
+        .await
+        .unwrap();
+    let consumer = ch
+        .basic_consume(
+            queue.as_str().into(),
+            "probe".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    (conn, consumer)
+}
+
+async fn user_rows(db: &str, user_id: &str) -> (i64, i64) {
+    let pool = sqlx::PgPool::connect(db).await.unwrap();
+    let id = uuid::Uuid::parse_str(user_id).unwrap();
+    let users: (i64,) = sqlx::query_as("SELECT count(*) FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let tokens: (i64,) = sqlx::query_as("SELECT count(*) FROM refresh_tokens WHERE user_id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    (users.0, tokens.0)
+}
+
+#[tokio::test]
+async fn list_sessions_shows_each_sign_in_newest_first_with_one_current() {
+    // Behind real time, so tokens signed at the manual instant are already valid (nbf).
+    let start = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap()
+        - time::Duration::minutes(5);
+    let clock = ManualClock::new(start);
+    let mut h = harness(Arc::new(clock.clone())).await;
+    let (_, first) = signup(&mut h.client, "gil@example.com", "gil").await;
+    clock.advance(time::Duration::seconds(10));
+    let second = login(&mut h.client, "gil@example.com").await;
+    clock.advance(time::Duration::seconds(10));
+    // Using the first session moves its last use, not its creation or its place in the list.
+    let first = refresh(&mut h.client, &first.refresh_token).await.unwrap();
+
+    let list = sessions(&mut h.client, &second.access_token, 0, "")
+        .await
+        .unwrap();
+    assert_eq!(list.sessions.len(), 2, "{list:?}");
+    assert!(list.next_page_token.is_empty());
+    let (newest, oldest) = (&list.sessions[0], &list.sessions[1]);
+    assert!(newest.current && !oldest.current);
+    let secs = |t: &Option<prost_types::Timestamp>| t.as_ref().unwrap().seconds;
+    let at = |d: i64| (start + time::Duration::seconds(d)).unix_timestamp();
+    assert_eq!(secs(&newest.create_time), at(10));
+    assert_eq!(secs(&newest.last_use_time), at(10));
+    assert_eq!(secs(&newest.expire_time), at(10) + 30 * 86_400);
+    assert_eq!(secs(&oldest.create_time), at(0));
+    assert_eq!(secs(&oldest.last_use_time), at(20));
+    assert_eq!(secs(&oldest.expire_time), at(20) + 30 * 86_400);
+
+    // From the other session's token, the other one is current.
+    assert_eq!(
+        current_session(&mut h.client, &first.access_token).await,
+        oldest.id
+    );
+
+    // Pages of one, in the same order.
+    let page1 = sessions(&mut h.client, &second.access_token, 1, "")
+        .await
+        .unwrap();
+    assert_eq!(page1.sessions.len(), 1);
+    assert_eq!(page1.sessions[0].id, newest.id);
+    assert!(!page1.next_page_token.is_empty());
+    let page2 = sessions(
+        &mut h.client,
+        &second.access_token,
+        1,
+        &page1.next_page_token,
+    )
+    .await
+    .unwrap();
+    assert_eq!(page2.sessions.len(), 1);
+    assert_eq!(page2.sessions[0].id, oldest.id);
+    assert!(page2.next_page_token.is_empty());
+
+    let err = sessions(&mut h.client, &second.access_token, 101, "@@")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(bad_fields(&err), ["page_size", "page_token"]);
+    let err = sessions(&mut h.client, &second.access_token, -1, "")
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&err), ["page_size"]);
+
+    // Expired sessions are gone from the list (the second one's newest token is 20 s younger).
+    clock.advance(time::Duration::days(30) - time::Duration::seconds(5));
+    let left = sessions(&mut h.client, &second.access_token, 0, "")
+        .await
+        .unwrap();
+    let ids: Vec<_> = left.sessions.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, [oldest.id.as_str()]);
+    h.running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn revoke_session_ends_only_that_session_of_the_caller() {
+    let mut h = system().await;
+    let (_, mine) = signup(&mut h.client, "hal@example.com", "hal").await;
+    let other = login(&mut h.client, "hal@example.com").await;
+    let (_, stranger) = signup(&mut h.client, "ivy@example.com", "ivy").await;
+    let my_id = current_session(&mut h.client, &mine.access_token).await;
+    let other_id = current_session(&mut h.client, &other.access_token).await;
+    let stranger_id = current_session(&mut h.client, &stranger.access_token).await;
+
+    // Someone else's session looks exactly like one that does not exist.
+    for id in [stranger_id.clone(), uuid::Uuid::now_v7().to_string()] {
+        let err = revoke(&mut h.client, &mine.access_token, &id)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::NotFound, "{id}");
+    }
+    refresh(&mut h.client, &stranger.refresh_token)
+        .await
+        .expect("the stranger's session is untouched");
+    for bad in ["", "not-a-uuid"] {
+        let err = revoke(&mut h.client, &mine.access_token, bad)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+        assert_eq!(bad_fields(&err), ["session_id"]);
+    }
+
+    revoke(&mut h.client, &mine.access_token, &other_id)
+        .await
+        .unwrap();
+    let err = refresh(&mut h.client, &other.refresh_token)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    let mine = refresh(&mut h.client, &mine.refresh_token)
+        .await
+        .expect("my session still works");
+    let list = sessions(&mut h.client, &mine.access_token, 0, "")
+        .await
+        .unwrap();
+    let ids: Vec<_> = list.sessions.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, [my_id.as_str()]);
+    // Again: already ended, still the caller's, so nothing to do and no error.
+    revoke(&mut h.client, &mine.access_token, &other_id)
+        .await
+        .unwrap();
+    h.running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn logout_ends_the_callers_own_session() {
+    let mut h = system().await;
+    let (_, kept) = signup(&mut h.client, "jay@example.com", "jay").await;
+    let ended = login(&mut h.client, "jay@example.com").await;
+    let kept_id = current_session(&mut h.client, &kept.access_token).await;
+
+    h.client
+        .logout(authed(pb::LogoutRequest {}, &ended.access_token))
+        .await
+        .unwrap();
+    let err = refresh(&mut h.client, &ended.refresh_token)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    refresh(&mut h.client, &kept.refresh_token)
+        .await
+        .expect("the other session goes on");
+
+    // By design the ended session's access token works until it expires (no revocation list);
+    // it just no longer sees its session.
+    let list = sessions(&mut h.client, &ended.access_token, 0, "")
+        .await
+        .unwrap();
+    assert_eq!(list.sessions.len(), 1);
+    assert_eq!(list.sessions[0].id, kept_id);
+    assert!(!list.sessions[0].current);
+    h.running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn logout_all_ends_every_session_and_counts_them() {
+    let mut h = system().await;
+    let (_, a) = signup(&mut h.client, "kim@example.com", "kim").await;
+    let b = login(&mut h.client, "kim@example.com").await;
+    let c = login(&mut h.client, "kim@example.com").await;
+    let d = login(&mut h.client, "kim@example.com").await;
+    let (_, stranger) = signup(&mut h.client, "lou@example.com", "lou").await;
+    // One already ended: not counted again.
+    h.client
+        .logout(authed(pb::LogoutRequest {}, &d.access_token))
+        .await
+        .unwrap();
+
+    let res = h
+        .client
+        .logout_all(authed(pb::LogoutAllRequest {}, &a.access_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(res.revoked_sessions, 3);
+    for t in [&a, &b, &c, &d] {
+        let err = refresh(&mut h.client, &t.refresh_token).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated);
+    }
+    let list = sessions(&mut h.client, &a.access_token, 0, "")
+        .await
+        .unwrap();
+    assert!(list.sessions.is_empty(), "{list:?}");
+    let again = h
+        .client
+        .logout_all(authed(pb::LogoutAllRequest {}, &a.access_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.revoked_sessions, 0);
+    refresh(&mut h.client, &stranger.refresh_token)
+        .await
+        .expect("other users are untouched");
+    h.running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn delete_account_with_a_wrong_password_deletes_nothing() {
+    let mut h = system().await;
+    let (user, tokens) = signup(&mut h.client, "max@example.com", "max").await;
+    for wrong in ["password-2", "short", &"p".repeat(200)] {
+        let err = h
+            .client
+            .delete_account(authed(
+                pb::DeleteAccountRequest {
+                    password: wrong.to_owned(),
+                },
+                &tokens.access_token,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated);
+        assert_eq!(reason(&err), "INVALID_CREDENTIALS");
+    }
+    let err = h
+        .client
+        .delete_account(authed(
+            pb::DeleteAccountRequest {
+                password: String::new(),
+            },
+            &tokens.access_token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(bad_fields(&err), ["password"]);
+
+    assert_eq!(user_rows(&h.db, &user.id).await, (1, 1));
+    refresh(&mut h.client, &tokens.refresh_token)
+        .await
+        .expect("session intact");
+    login(&mut h.client, "max@example.com").await;
+    h.running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn delete_account_removes_the_user_and_announces_user_deleted() {
+    let mut h = system().await;
+    let (conn, mut consumer) = probe(&h.amqp, &["user.deleted.v1"]).await;
+    let user = h
+        .client
+        .signup(pb::SignupRequest {
+            email: "ned@example.com".into(),
+            username: "Ned".into(),
+            password: "password-1".into(),
+            timezone: "Pacific/Kiritimati".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let (user, tokens) = (user.user.unwrap(), user.tokens.unwrap());
+    let other = login(&mut h.client, "ned@example.com").await;
+
+    h.client
+        .delete_account(authed(
+            pb::DeleteAccountRequest {
+                password: "password-1".into(),
+            },
+            &tokens.access_token,
+        ))
+        .await
+        .unwrap();
+
+    let d = tokio::time::timeout(EVENT_DEADLINE, consumer.next())
+        .await
+        .expect("event in time")
+        .unwrap()
+        .unwrap();
+    d.ack(BasicAckOptions::default()).await.unwrap();
+    assert_eq!(
+        d.properties.kind().as_ref().map(|s| s.as_str()),
+        Some("user.deleted.v1")
+    );
+    assert_eq!(
+        d.properties.app_id().as_ref().map(|s| s.as_str()),
+        Some("auth")
+    );
+    let ev = events::UserDeleted::decode(d.data.as_slice()).unwrap();
+    assert_eq!(ev.user_id, user.id);
+    assert_eq!(ev.timezone, "Pacific/Kiritimati");
+    // The local date is taken in the sign-up zone (UTC+14, so often a day ahead of UTC).
+    let occurred = stride_kit::convert::from_timestamp(ev.occur_time.as_ref().unwrap()).unwrap();
+    let expected = stride_kit::convert::local_date(occurred, "Pacific/Kiritimati");
+    assert_eq!(ev.local_date, Some(stride_kit::convert::date(expected)));
+
+    assert_eq!(user_rows(&h.db, &user.id).await, (0, 0));
+    let err = h
+        .client
+        .login(pb::LoginRequest {
+            email: "ned@example.com".into(),
+            password: "password-1".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    assert_eq!(reason(&err), "INVALID_CREDENTIALS");
+    for t in [&tokens, &other] {
+        let err = refresh(&mut h.client, &t.refresh_token).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated);
+    }
+    // The still-unexpired access token cannot delete (or announce) the account twice.
+    let err = h
+        .client
+        .delete_account(authed(
+            pb::DeleteAccountRequest {
+                password: "password-1".into(),
+            },
+            &other.access_token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+
+    // Email and username are free again, for a new account.
+    let (again, _) = signup(&mut h.client, "ned@example.com", "ned").await;
+    assert_ne!(again.id, user.id);
+    let _ = conn.close(200, "done".into()).await;
+    h.running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn session_and_account_calls_need_a_token() {
+    let mut h = system().await;
+    let c = &mut h.client;
+    let errs = [
+        c.list_sessions(pb::ListSessionsRequest::default())
+            .await
+            .unwrap_err(),
+        c.revoke_session(pb::RevokeSessionRequest {
+            session_id: uuid::Uuid::now_v7().to_string(),
+        })
+        .await
+        .unwrap_err(),
+        c.logout(pb::LogoutRequest {}).await.unwrap_err(),
+        c.logout_all(pb::LogoutAllRequest {}).await.unwrap_err(),
+        c.delete_account(pb::DeleteAccountRequest {
+            password: "password-1".into(),
+        })
+        .await
+        .unwrap_err(),
+    ];
+    for err in errs {
+        assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+    }
     h.running.stop().await.unwrap();
 }

@@ -1,6 +1,7 @@
 //! Service tests for challenge against real PostgreSQL and RabbitMQ.
 
 mod support;
+mod user_deleted;
 
 use prost::Message as _;
 use stride_kit::convert;

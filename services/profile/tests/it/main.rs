@@ -135,7 +135,7 @@ fn registered(user: Uuid, username: &str) -> events::UserRegistered {
 }
 
 /// Publishes `event` the way auth does: outbox row in a scratch database, relay with confirms.
-async fn publish_as_auth(amqp: &str, event: &events::UserRegistered) {
+async fn publish_as_auth<E: stride_bus::Event>(amqp: &str, event: &E) {
     let db = stride_testkit::database().await;
     let pool = PgPool::connect(&db).await.unwrap();
     stride_kit::db::migrate(&pool, &[&stride_bus::MIGRATOR])
@@ -149,7 +149,7 @@ async fn publish_as_auth(amqp: &str, event: &events::UserRegistered) {
     relay.outbox.kick();
     eventually(
         EVENT_DEADLINE,
-        "the relay confirms user.registered.v1",
+        &format!("the relay confirms {}", E::TYPE),
         || {
             let pool = pool.clone();
             async move {
@@ -167,6 +167,43 @@ async fn publish_as_auth(amqp: &str, event: &events::UserRegistered) {
     stop.cancel();
     relay.task.await.unwrap().unwrap();
     pool.close().await;
+}
+
+/// `user`'s row count in every table of the service's own schema that has a `user_id` column
+/// (bus tables aside), by table. Generic on purpose: a table added later is covered too.
+async fn user_rows(db: &PgPool, user: Uuid) -> Vec<(String, i64)> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.columns
+         WHERE table_schema = 'public' AND column_name = 'user_id'
+           AND table_name NOT IN ('_sqlx_migrations', 'inbox', 'outbox')
+         ORDER BY 1",
+    )
+    .fetch_all(db)
+    .await
+    .expect("tables with a user_id column");
+    assert!(!tables.is_empty(), "no table has a user_id column");
+    let mut rows = Vec::with_capacity(tables.len());
+    for table in tables {
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            r#"SELECT count(*) FROM "{table}" WHERE user_id = $1"#
+        )))
+        .bind(user)
+        .fetch_one(db)
+        .await
+        .expect("count a user's rows");
+        rows.push((table, n));
+    }
+    rows
+}
+
+/// `user.deleted.v1` as auth publishes it.
+fn user_deleted(user: Uuid, at: time::OffsetDateTime) -> events::UserDeleted {
+    events::UserDeleted {
+        user_id: user.to_string(),
+        occur_time: Some(timestamp(at)),
+        timezone: "UTC".into(),
+        local_date: Some(stride_kit::convert::date(at.date())),
+    }
 }
 
 async fn profile_exists(h: &Harness, user: Uuid) -> pb::Profile {
@@ -516,5 +553,56 @@ async fn the_same_event_delivered_twice_creates_one_profile_and_one_event() {
         .unwrap();
     assert_eq!((profiles, emitted, inbox), (1, 1, 1));
     assert_eq!(profile_exists(&h, user).await.display_name, "dup");
+    stop(h).await;
+}
+
+#[tokio::test]
+async fn user_deleted_purges_all_of_that_users_rows_and_only_theirs() {
+    let mut h = harness().await;
+    let (user, other) = (Uuid::now_v7(), Uuid::now_v7());
+    publish_as_auth(&h.amqp, &registered(user, "gone")).await;
+    publish_as_auth(&h.amqp, &registered(other, "stays")).await;
+    profile_exists(&h, user).await;
+    profile_exists(&h, other).await;
+    let before = user_rows(&h.pool, user).await;
+    assert!(before.iter().all(|(_, n)| *n > 0), "{before:?}");
+    let others = user_rows(&h.pool, other).await;
+    assert_eq!(others, before, "both users have the same rows");
+
+    let at = time::OffsetDateTime::now_utc();
+    publish_as_auth(&h.amqp, &user_deleted(user, at)).await;
+    let pool = h.pool.clone();
+    eventually(EVENT_DEADLINE, "every row of the user is gone", || {
+        let pool = pool.clone();
+        async move {
+            let left = user_rows(&pool, user).await;
+            left.iter().all(|(_, n)| *n == 0).then_some(())
+        }
+    })
+    .await;
+    assert_eq!(user_rows(&h.pool, other).await, others);
+    let err = h
+        .client
+        .get_my_profile(authed(pb::GetMyProfileRequest {}, &h.issuer.token(user)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    assert_eq!(profile_exists(&h, other).await.username, "stays");
+
+    // A second deletion (a retry under a new event id) deletes nothing and fails nothing.
+    publish_as_auth(&h.amqp, &user_deleted(user, at)).await;
+    let pool = h.pool.clone();
+    eventually(EVENT_DEADLINE, "the second deletion is consumed", || {
+        let pool = pool.clone();
+        async move {
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox")
+                .fetch_one(&pool)
+                .await
+                .ok()?;
+            (n == 4).then_some(())
+        }
+    })
+    .await;
+    assert_eq!(user_rows(&h.pool, other).await, others);
     stop(h).await;
 }
