@@ -237,6 +237,16 @@ mod tests {
         };
         let mut tagged = spawn(&tag);
         let mut other = spawn("something else");
+        // Right after fork the child still shows our own environment; wait for the exec.
+        for child in [&tagged, &other] {
+            let comm = format!("/proc/{}/comm", child.id());
+            let exec_done = || std::fs::read_to_string(&comm).is_ok_and(|c| c.trim() == "sleep");
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while !exec_done() {
+                assert!(std::time::Instant::now() < deadline, "sleep did not start");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
         let killed = kill_tagged("STRIDE_SYS_TEST", &tag);
         assert_eq!(killed, vec![(tagged.id(), "sleep".to_owned())]);
         assert!(!tagged.wait().unwrap().success());
