@@ -6,6 +6,8 @@
 //! without seeing each other. Run `cargo xtask infra` to get the same variables for a manual
 //! `cargo nextest run -p <crate>`.
 
+pub mod bus;
+
 use std::{
     future::Future,
     sync::{Arc, RwLock},
