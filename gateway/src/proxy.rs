@@ -149,6 +149,19 @@ impl tower::Service<http::Request<AxumBody>> for Proxy {
             for h in HOP_BY_HOP {
                 parts.headers.remove(*h);
             }
+            // The client's address, for per-address throttling upstream. Whatever the caller sent
+            // under this name is dropped: only the gateway's own view of the peer counts.
+            parts.headers.remove(stride_kit::authn::CLIENT_IP_HEADER);
+            if let Some(ip) = parts
+                .extensions
+                .get::<tonic::transport::server::TcpConnectInfo>()
+                .and_then(|c| c.remote_addr())
+                .and_then(|a| http::HeaderValue::from_str(&a.ip().to_string()).ok())
+            {
+                parts
+                    .headers
+                    .insert(stride_kit::authn::CLIENT_IP_HEADER, ip);
+            }
             stride_kit::telemetry::inject_headers(&mut parts.headers);
             let upstream_req = http::Request::from_parts(
                 parts,

@@ -8,6 +8,10 @@
 //! service. Every `*_URL` of a service is `http://127.0.0.1:<its gRPC port>` (auth's JWKS is
 //! its `GetJwks` RPC). Everything else in our environment is inherited (`COACH_LLM_*`,
 //! `OTEL_*`).
+//!
+//! `stride-devsink` (crates/notify) starts first and catches auth's outgoing mail and SMS:
+//! it gets `DEVSINK_SMTP_ADDR`/`DEVSINK_HTTP_ADDR`, auth gets `AUTH_SMTP_URL`, `AUTH_MAIL_FROM`
+//! and `AUTH_SMS_URL` pointing at it. Its one line per message goes to our terminal.
 
 use std::fs::File;
 use std::os::unix::process::CommandExt;
@@ -30,6 +34,8 @@ pub(crate) const SERVICES: [&str; 6] = [
     "ai-coach",
 ];
 const GATEWAY: &str = "gateway";
+/// Built from the stride-notify package; not a service (no database, no broker).
+const DEVSINK: &str = "devsink";
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -75,6 +81,12 @@ pub fn run(args: &[String]) -> Result<i32> {
     let code = match start_all(&opts, &bins, &logs, &infra, &mut procs) {
         Ok(_) => {
             println!("gateway: grpc + grpc-web on http://127.0.0.1:{}", opts.port);
+            if let Some(sink) = procs.iter().find(|p| p.name == DEVSINK) {
+                println!(
+                    "dev mail/SMS sink: http://127.0.0.1:{0}/messages (SMS: http://127.0.0.1:{0}/sms)",
+                    sink.http_port
+                );
+            }
             println!(
                 "logs:    {} (servers: {}/pg, {}/rabbit)",
                 logs.display(),
@@ -129,13 +141,14 @@ fn interrupted() -> Result<()> {
     }
 }
 
-/// Builds the seven binaries; returns the directory they are in.
+/// Builds the seven binaries and the dev sink; returns the directory they are in.
 pub(crate) fn build(root: &Path, release: bool) -> Result<PathBuf> {
     let mut cmd = crate::cargo();
     cmd.args(["build", "--bins"]).current_dir(root);
     for name in SERVICES.iter().chain([&GATEWAY]) {
         cmd.args(["-p", &format!("stride-{name}")]);
     }
+    cmd.args(["-p", "stride-notify"]);
     if release {
         cmd.arg("--release");
     }
@@ -146,7 +159,7 @@ pub(crate) fn build(root: &Path, release: bool) -> Result<PathBuf> {
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |t| root.join(t));
     let bins = target.join(if release { "release" } else { "debug" });
-    for name in SERVICES.iter().chain([&GATEWAY]) {
+    for name in SERVICES.iter().chain([&GATEWAY, &DEVSINK]) {
         let bin = bins.join(format!("stride-{name}"));
         if !bin.exists() {
             bail!(
@@ -162,7 +175,7 @@ pub(crate) fn db_name(svc: &str) -> String {
     format!("stride_{}", svc.replace('-', "_"))
 }
 
-/// Starts the six services and the gateway; returns each service's gRPC address.
+/// Starts the dev sink, the six services and the gateway; returns each service's gRPC address.
 pub(crate) fn start_all(
     opts: &Options,
     bins: &Path,
@@ -170,8 +183,10 @@ pub(crate) fn start_all(
     infra: &Infra,
     procs: &mut Vec<Proc>,
 ) -> Result<Vec<(&'static str, String)>> {
-    // gRPC and HTTP port per service, HTTP port for the gateway; all free right now.
-    let ports = stride_infra::free_ports(SERVICES.len() * 2 + 1)?;
+    // gRPC and HTTP port per service, HTTP port for the gateway, SMTP and HTTP port for the dev
+    // sink; all free right now.
+    let ports = stride_infra::free_ports(SERVICES.len() * 2 + 3)?;
+    let (sink_smtp, sink_http) = (ports[SERVICES.len() * 2 + 1], ports[SERVICES.len() * 2 + 2]);
     let grpc_url = |svc: &str| {
         let i = SERVICES
             .iter()
@@ -190,6 +205,11 @@ pub(crate) fn start_all(
             .env("DATABASE_URL", infra.pg.url(&db_name(svc)))
             .env("AMQP_URL", infra.rabbit.amqp_url("/"))
             .env("STRIDE_AUTH_URL", grpc_url("auth"));
+        if svc == "auth" {
+            cmd.env("AUTH_SMTP_URL", format!("smtp://127.0.0.1:{sink_smtp}"))
+                .env("AUTH_MAIL_FROM", "Stride <no-reply@stride.local>")
+                .env("AUTH_SMS_URL", format!("http://127.0.0.1:{sink_http}/sms"));
+        }
         if svc == "ai-coach" {
             cmd.env("STRIDE_ANALYTICS_URL", grpc_url("analytics"))
                 .env("STRIDE_ACTIVITY_SESSION_URL", grpc_url("activity-session"));
@@ -213,6 +233,13 @@ pub(crate) fn start_all(
             .env("STRIDE_LOG_FORMAT", "text");
     }
 
+    // The dev sink before auth, which sends to it.
+    let mut sink = Command::new(bins.join(format!("stride-{DEVSINK}")));
+    sink.env("DEVSINK_SMTP_ADDR", format!("127.0.0.1:{sink_smtp}"))
+        .env("DEVSINK_HTTP_ADDR", format!("127.0.0.1:{sink_http}"));
+    procs.push(spawn(DEVSINK, &mut sink, sink_http, logs)?);
+    wait_healthy(&procs[procs.len() - 1])?;
+
     // Three waves: auth, then the other services together, then the gateway.
     let mut commands = commands.into_iter();
     for wave in [1, SERVICES.len() - 1, 1] {
@@ -230,10 +257,15 @@ pub(crate) fn start_all(
 fn spawn(name: &'static str, cmd: &mut Command, http_port: u16, logs: &Path) -> Result<Proc> {
     let log = logs.join(format!("{name}.log"));
     let file = File::create(&log)?;
+    // The dev sink prints one line per caught message (codes!) for the developer's terminal.
+    let stdout = match name {
+        DEVSINK => Stdio::inherit(),
+        _ => file.try_clone()?.into(),
+    };
     // Own process group: a terminal's Ctrl-C reaches only us, and we stop them in order.
     let child = cmd
         .stdin(Stdio::null())
-        .stdout(file.try_clone()?)
+        .stdout(stdout)
         .stderr(file)
         .process_group(0)
         .spawn()

@@ -43,6 +43,9 @@ impl Event for events::SessionCompleted {
 impl Event for events::UserDeleted {
     const TYPE: &'static str = "user.deleted.v1";
 }
+impl Event for events::UserMerged {
+    const TYPE: &'static str = "user.merged.v1";
+}
 impl Event for events::ChallengeCompleted {
     const TYPE: &'static str = "challenge.completed.v1";
 }

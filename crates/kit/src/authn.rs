@@ -29,6 +29,36 @@ pub const ISSUER: &str = "stride-auth";
 /// `aud` of every access token.
 pub const AUDIENCE: &str = "stride";
 /// How often the key set is refreshed in the background.
+/// Set by the gateway to the address of the client it accepted the call from (any value the
+/// client itself sent under this name is dropped there). Services behind the gateway use it for
+/// per-address throttling and audit; without it they fall back to the TCP peer.
+pub const CLIENT_IP_HEADER: &str = "x-stride-client-ip";
+
+/// Who is on the other end of a call, as far as we can tell: for throttling and the audit log,
+/// never for authorisation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    pub ip: Option<std::net::IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    pub fn of<T>(request: &tonic::Request<T>) -> Self {
+        let md = request.metadata();
+        let ip = md
+            .get(CLIENT_IP_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok())
+            .or_else(|| request.remote_addr().map(|a| a.ip()));
+        // Bounded: it is stored in the audit log.
+        let user_agent = md
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(256).collect());
+        Self { ip, user_agent }
+    }
+}
+
 pub const JWKS_REFRESH: Duration = Duration::from_secs(300);
 /// An unknown `kid` triggers a refresh at most this often (a forged kid must not hammer auth).
 const MIN_REFETCH: Duration = Duration::from_secs(5);
@@ -207,15 +237,22 @@ impl Verifier {
         self.keys.read().await.get(kid).cloned()
     }
 
-    /// Verifies `token`: EdDSA only, `typ` at+jwt, known `kid`, no keys or key URLs named in the
-    /// header, signature, `iss`, `aud`, `exp`/`nbf`.
+    /// Verifies `token`: EdDSA only, `typ` at+jwt, known `kid`, no keys, key URLs or certificate
+    /// references in the header, no `crit`, signature, `iss`, `aud`, `exp`/`nbf`.
     pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        // Keys come only from auth's key set: anything in the header that carries or points at a
+        // key is attacker-controlled. `crit` names extensions we would have to understand
+        // (RFC 7515 §4.1.11); we understand none, and auth never sets it.
         if header.alg != Algorithm::EdDSA
             || header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE)
             || header.jku.is_some()
             || header.jwk.is_some()
             || header.x5u.is_some()
+            || header.x5c.is_some()
+            || header.x5t.is_some()
+            || header.x5t_s256.is_some()
+            || header.crit.is_some()
         {
             return Err(TokenError::Invalid);
         }
@@ -328,6 +365,16 @@ where
                     return Ok(Status::from(e).into_http());
                 }
                 req.extensions_mut().insert(caller);
+            } else if let Some(header) = req
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+            {
+                // A public method may still act on a caller who is signed in (e.g. sending a
+                // re-authentication code); a token that does not verify simply counts as none.
+                if let Ok(caller) = verifier.caller(Some(header)).await {
+                    req.extensions_mut().insert(caller);
+                }
             }
             inner.call(req).await
         })

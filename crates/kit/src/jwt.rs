@@ -5,6 +5,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
 use crate::authn::{ACCESS_TOKEN_TYPE, Claims};
 
+pub mod forge;
+
 /// An Ed25519 key pair as stored: PKCS#8 private document and raw public key.
 #[derive(Clone)]
 pub struct SigningKey {

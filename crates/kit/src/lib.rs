@@ -23,7 +23,7 @@ pub mod policy;
 pub mod serve;
 pub mod telemetry;
 
-pub use authn::{Caller, Verifier};
+pub use authn::{Caller, ClientInfo, Verifier};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AppError, AppResult, Violations};
 

@@ -199,6 +199,12 @@ impl TestIssuer {
         Verifier::new(Arc::new(StaticJwks(self.jwks.clone())))
     }
 
+    /// The key this issuer signs with, for the shared forgery matrix
+    /// (`stride_kit::jwt::forge::forgeries(issuer.key(), user, now)`).
+    pub fn key(&self) -> &SigningKey {
+        &self.key
+    }
+
     /// A valid access token for `user`.
     pub fn token(&self, user: Uuid) -> String {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();

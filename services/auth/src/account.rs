@@ -1,43 +1,40 @@
 //! Account deletion: re-check the password, then remove the account and announce
 //! `user.deleted.v1` so every service purges the user's data.
 
-use stride_kit::{AppError, AppResult, Caller, Violations, convert};
+use stride_kit::{AppError, AppResult, Caller, ClientInfo, Violations, convert};
 use stride_proto::{auth as pb, events};
 use uuid::Uuid;
 
-use crate::service::{AuthSvc, INVALID_CREDENTIALS, micros, valid_password};
+use crate::service::{AuthSvc, micros};
 
 impl AuthSvc {
     pub(crate) async fn delete_account_inner(
         &self,
         caller: &Caller,
+        client: &ClientInfo,
         req: pb::DeleteAccountRequest,
     ) -> AppResult<pb::DeleteAccountResponse> {
-        let mut v = Violations::new();
-        v.when(req.password.is_empty(), "password", "is required");
-        v.check()?;
         let user = caller.user_id;
-
-        // Hash outside the transaction: the bounded hasher may queue, and nothing should hold
-        // row locks meanwhile.
-        let stored: Option<(Option<String>,)> =
-            sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
-                .bind(user)
-                .fetch_optional(&self.pool)
-                .await?;
-        let Some((hash,)) = stored else {
+        let Ok(account) = self.account(user).await else {
             // Already deleted; the access token outlives the account by up to 15 minutes.
             return Err(AppError::not_found("account"));
         };
-        // No stored password can fall outside the sign-up bounds, so such input is wrong without
-        // spending hasher time on it; the answer is the same as login's.
-        let ok = valid_password(&req.password) && self.hasher.verify(req.password, hash).await?;
-        if !ok {
-            return Err(AppError::unauthenticated(
-                "INVALID_CREDENTIALS",
-                INVALID_CREDENTIALS,
-            ));
+        let proof = if req.password.is_empty() {
+            req.proof
+        } else {
+            Some(pb::AccountProof {
+                proof: Some(pb::account_proof::Proof::CurrentPassword(req.password)),
+            })
+        };
+        if proof.is_none() && !account.is_anonymous {
+            let mut v = Violations::new();
+            v.add(
+                "password",
+                "is required (or a re-authentication code in proof)",
+            );
+            v.check()?;
         }
+        self.check_proof(&account, proof, client).await?;
 
         let now = micros(self.clock.now());
         let mut tx = self.pool.begin().await?;
@@ -47,6 +44,18 @@ impl AuthSvc {
             .bind(user)
             .execute(&mut *tx)
             .await?;
+        // Identities, codes and reset tokens go with the user row (ON DELETE CASCADE); the
+        // append-only audit log gives up this user's rows only here.
+        crate::audit::purge(&mut tx, user).await?;
+        // Codes sent to the account's addresses before sign-in carry no user id, only the address.
+        sqlx::query(
+            "DELETE FROM one_time_codes WHERE user_id = $1 OR address = $2 OR address = $3",
+        )
+        .bind(user)
+        .bind(account.email.as_deref().unwrap_or(""))
+        .bind(account.phone.as_deref().unwrap_or(""))
+        .execute(&mut *tx)
+        .await?;
         let deleted: Option<(String,)> =
             sqlx::query_as("DELETE FROM users WHERE id = $1 RETURNING timezone")
                 .bind(user)

@@ -97,6 +97,26 @@ impl Hasher {
     }
 }
 
+/// True when `phc` was not made with today's algorithm and parameters (they were raised since,
+/// or it is not argon2id at all): the next successful login stores a fresh hash.
+pub fn needs_rehash(phc: &str) -> bool {
+    let Ok(parsed) = argon2::PasswordHash::new(phc) else {
+        return false;
+    };
+    let Ok(current) = argon2() else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return true;
+    };
+    let want = current.params();
+    parsed.algorithm != Algorithm::Argon2id.ident()
+        || parsed.version != Some(Version::V0x13.into())
+        || params.m_cost() < want.m_cost()
+        || params.t_cost() < want.t_cost()
+        || params.p_cost() < want.p_cost()
+}
+
 fn hash_now(password: &str) -> anyhow::Result<String> {
     let hash = argon2()?
         .hash_password(password.as_bytes())

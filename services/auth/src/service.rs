@@ -7,15 +7,14 @@ use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use sqlx::{PgConnection, PgPool};
 use stride_bus::outbox::OutboxHandle;
 use stride_kit::{
-    AppError, AppResult, Caller, Violations, clock::SharedClock, convert::timestamp,
-    jwt::SigningKey,
+    AppError, AppResult, Caller, ClientInfo, Violations, clock::SharedClock, convert::timestamp,
 };
 use stride_proto::{auth as pb, auth::auth_service_server::AuthService, events};
 use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::password::Hasher;
+use crate::{keys::KeyRing, password::Hasher, settings::Settings};
 
 /// Access tokens live 15 minutes.
 pub const ACCESS_TTL_SECONDS: i64 = 900;
@@ -27,20 +26,60 @@ pub(crate) const INVALID_CREDENTIALS: &str = "the email or password is incorrect
 pub struct AuthSvc {
     pub pool: PgPool,
     pub clock: SharedClock,
-    pub key: Arc<SigningKey>,
+    pub keys: Arc<KeyRing>,
     pub hasher: Arc<Hasher>,
     pub outbox: OutboxHandle,
+    pub settings: Arc<Settings>,
+    pub notifier: Notifier,
+    pub providers: Arc<crate::external::Providers>,
+    /// Checks tokens presented inside requests (MergeGuest's guest token).
+    pub verifier: Arc<stride_kit::Verifier>,
 }
 
-#[derive(sqlx::FromRow)]
-struct UserRow {
-    id: Uuid,
-    email: Option<String>,
-    username: Option<String>,
-    password_hash: Option<String>,
-    roles: Vec<String>,
-    is_anonymous: bool,
-    created_at: OffsetDateTime,
+/// Where codes, reset links and security notices go.
+#[derive(Clone)]
+pub struct Notifier {
+    pub mail: Arc<dyn stride_notify::Mailer>,
+    pub sms: Arc<dyn stride_notify::SmsSender>,
+}
+
+impl Notifier {
+    /// Sends after the caller's answer is decided, so the answer never waits on (or reveals)
+    /// delivery. A failed delivery is logged; the user can ask again.
+    pub fn mail(&self, to: String, subject: String, text: String) {
+        let mail = self.mail.clone();
+        tokio::spawn(async move {
+            if let Err(e) = mail.send(stride_notify::Mail { to, subject, text }).await {
+                tracing::warn!(error = %e, "mail delivery failed");
+            }
+        });
+    }
+
+    pub fn sms(&self, to: String, text: String) {
+        let sms = self.sms.clone();
+        tokio::spawn(async move {
+            if let Err(e) = sms.send(stride_notify::Sms { to, text }).await {
+                tracing::warn!(error = %e, "SMS delivery failed");
+            }
+        });
+    }
+}
+
+/// Columns of [`UserRow`], for every query that loads one.
+pub(crate) const USER_COLUMNS: &str = "id, email, username, password_hash, roles, is_anonymous, created_at, timezone, email_verified_at, phone";
+
+#[derive(sqlx::FromRow, Clone)]
+pub(crate) struct UserRow {
+    pub id: Uuid,
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub password_hash: Option<String>,
+    pub roles: Vec<String>,
+    pub is_anonymous: bool,
+    pub created_at: OffsetDateTime,
+    pub timezone: String,
+    pub email_verified_at: Option<OffsetDateTime>,
+    pub phone: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -51,10 +90,15 @@ struct RefreshRow {
     expires_at: OffsetDateTime,
     used_at: Option<OffsetDateTime>,
     revoked_at: Option<OffsetDateTime>,
+    successor_id: Option<Uuid>,
+    successor_sealed: Option<Vec<u8>>,
 }
 
+/// How long after a rotation the replaced token may be re-sent to get the same pair back.
+pub const REPLAY_GRACE: time::Duration = time::Duration::seconds(120);
+
 impl UserRow {
-    fn to_proto(&self) -> pb::User {
+    pub(crate) fn to_proto(&self) -> pb::User {
         pb::User {
             id: self.id.to_string(),
             email: self.email.clone().unwrap_or_default(),
@@ -62,6 +106,8 @@ impl UserRow {
             roles: self.roles.clone(),
             is_anonymous: self.is_anonymous,
             create_time: Some(timestamp(self.created_at)),
+            email_verified: self.email_verified_at.is_some(),
+            phone: self.phone.clone().unwrap_or_default(),
         }
     }
 }
@@ -72,29 +118,38 @@ pub(crate) fn micros(t: OffsetDateTime) -> OffsetDateTime {
         .unwrap_or(t)
 }
 
-/// An opaque refresh token (32 random bytes, base64url) and the SHA-256 that is stored.
-fn new_refresh_token() -> AppResult<(String, Vec<u8>)> {
-    use aws_lc_rs::rand::SecureRandom as _;
-    let mut raw = [0u8; 32];
-    aws_lc_rs::rand::SystemRandom::new()
-        .fill(&mut raw)
-        .map_err(|_| AppError::internal(anyhow::anyhow!("random generator failed")))?;
+/// An opaque token (32 random bytes, base64url) and the SHA-256 that is stored.
+pub(crate) fn new_refresh_token() -> AppResult<(String, Vec<u8>)> {
+    let raw: [u8; 32] = random_bytes()?;
     let token = URL_SAFE_NO_PAD.encode(raw);
     let hash = token_hash(&token);
     Ok((token, hash))
 }
 
-fn token_hash(token: &str) -> Vec<u8> {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes())
+pub(crate) fn random_bytes<const N: usize>() -> AppResult<[u8; N]> {
+    use aws_lc_rs::rand::SecureRandom as _;
+    let mut raw = [0u8; N];
+    aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut raw)
+        .map_err(|_| AppError::internal(anyhow::anyhow!("random generator failed")))?;
+    Ok(raw)
+}
+
+pub(crate) fn token_hash(token: &str) -> Vec<u8> {
+    sha256(token.as_bytes())
+}
+
+pub(crate) fn sha256(bytes: &[u8]) -> Vec<u8> {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
         .as_ref()
         .to_vec()
 }
 
-fn normalize_email(raw: &str) -> String {
+pub(crate) fn normalize_email(raw: &str) -> String {
     raw.trim().to_lowercase()
 }
 
-fn valid_email(email: &str) -> bool {
+pub(crate) fn valid_email(email: &str) -> bool {
     let n = email.chars().count();
     if !(3..=254).contains(&n) || email.chars().any(char::is_whitespace) {
         return false;
@@ -111,7 +166,7 @@ fn valid_email(email: &str) -> bool {
     }
 }
 
-fn valid_username(username: &str) -> bool {
+pub(crate) fn valid_username(username: &str) -> bool {
     (3..=32).contains(&username.len())
         && username
             .bytes()
@@ -122,35 +177,134 @@ pub(crate) fn valid_password(password: &str) -> bool {
     (8..=128).contains(&password.chars().count())
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
+/// Length, then the bundled breached list: the rules every new password meets.
+pub(crate) fn check_new_password(v: &mut Violations, field: &str, password: &str) {
+    if !valid_password(password) {
+        v.add(field, "must be 8 to 128 characters");
+    } else if crate::breached::is_common(password) {
+        v.add(
+            field,
+            "is one of the most common passwords found in breaches; choose another",
+        );
+    }
+}
+
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
+pub(crate) fn timezone_or_utc(v: &mut Violations, raw: &str) -> String {
+    let tz = if raw.is_empty() { "UTC" } else { raw };
+    v.when(
+        !stride_kit::convert::is_valid_timezone(tz),
+        "timezone",
+        "must be an IANA time zone such as Europe/Paris",
+    );
+    tz.to_owned()
+}
+
+pub(crate) fn invalid_credentials() -> AppError {
+    AppError::unauthenticated("INVALID_CREDENTIALS", INVALID_CREDENTIALS)
+}
+
+pub(crate) fn registered_event(user: &UserRow, now: OffsetDateTime) -> events::UserRegistered {
+    events::UserRegistered {
+        user_id: user.id.to_string(),
+        email: user.email.clone().unwrap_or_default(),
+        username: user.username.clone().unwrap_or_default(),
+        is_anonymous: user.is_anonymous,
+        occur_time: Some(timestamp(now)),
+        local_date: Some(stride_kit::convert::date(stride_kit::convert::local_date(
+            now,
+            &user.timezone,
+        ))),
+        timezone: user.timezone.clone(),
+    }
+}
+
+/// Seals `pair` under a key derived from the refresh token that is being replaced.
+fn seal_pair(replaced: &str, pair: &pb::TokenPair) -> AppResult<Vec<u8>> {
+    use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+    use prost::Message as _;
+    let key = grace_key(replaced);
+    let key = LessSafeKey::new(
+        UnboundKey::new(&AES_256_GCM, &key)
+            .map_err(|_| AppError::internal(anyhow::anyhow!("aead key")))?,
+    );
+    let nonce: [u8; 12] = random_bytes()?;
+    let mut data = pair.encode_to_vec();
+    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut data)
+        .map_err(|_| AppError::internal(anyhow::anyhow!("aead seal")))?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&data);
+    Ok(out)
+}
+
+fn open_pair(replaced: &str, sealed: &[u8]) -> Option<pb::TokenPair> {
+    use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+    use prost::Message as _;
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &grace_key(replaced)).ok()?);
+    let (nonce, data) = sealed.split_at_checked(12)?;
+    let mut data = data.to_vec();
+    let plain = key
+        .open_in_place(
+            Nonce::try_assume_unique_for_key(nonce).ok()?,
+            Aad::empty(),
+            &mut data,
+        )
+        .ok()?;
+    pb::TokenPair::decode(&*plain).ok()
+}
+
+fn grace_key(token: &str) -> Vec<u8> {
+    // Distinct from the stored lookup hash (plain SHA-256 of the token).
+    let mut input = b"stride.refresh.replay.v1\0".to_vec();
+    input.extend_from_slice(token.as_bytes());
+    sha256(&input)
+}
+
 impl AuthSvc {
-    /// Signs an access token and stores a new refresh token of `family` (inside `tx`).
-    async fn issue(
+    /// Roles as the token carries them: stored roles, plus admin for a verified email that the
+    /// operator listed in AUTH_ADMIN_EMAILS.
+    fn effective_roles(&self, user: &UserRow) -> Vec<String> {
+        let mut roles = user.roles.clone();
+        let listed = user.email_verified_at.is_some()
+            && user
+                .email
+                .as_ref()
+                .is_some_and(|e| self.settings.admin_emails.iter().any(|a| a == e));
+        if listed && !roles.iter().any(|r| r == "admin") {
+            roles.push("admin".into());
+        }
+        roles
+    }
+
+    /// Signs an access token and stores a new refresh token of `family` (inside `tx`). Returns
+    /// the pair and the stored token's id.
+    pub(crate) async fn issue_with_id(
         &self,
         tx: &mut PgConnection,
         user: &UserRow,
         family: Uuid,
         now: OffsetDateTime,
-    ) -> AppResult<pb::TokenPair> {
+    ) -> AppResult<(pb::TokenPair, Uuid)> {
         let claims = stride_kit::jwt::access_claims(
             user.id,
             &family.to_string(),
-            user.roles.clone(),
+            self.effective_roles(user),
             user.is_anonymous,
             now.unix_timestamp(),
             ACCESS_TTL_SECONDS,
         );
-        let access = self.key.sign(&claims)?;
+        let access = self.keys.current().sign(&claims)?;
         let (refresh, hash) = new_refresh_token()?;
         let refresh_expires = now + REFRESH_TTL;
+        let id = Uuid::now_v7();
         sqlx::query(
             "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, created_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(Uuid::now_v7())
+        .bind(id)
         .bind(family)
         .bind(user.id)
         .bind(hash)
@@ -158,62 +312,56 @@ impl AuthSvc {
         .bind(refresh_expires)
         .execute(&mut *tx)
         .await?;
-        Ok(pb::TokenPair {
-            access_token: access,
-            access_token_expire_time: Some(timestamp(
-                now + time::Duration::seconds(ACCESS_TTL_SECONDS),
-            )),
-            refresh_token: refresh,
-            refresh_token_expire_time: Some(timestamp(refresh_expires)),
-            token_type: "Bearer".into(),
-        })
+        Ok((
+            pb::TokenPair {
+                access_token: access,
+                access_token_expire_time: Some(timestamp(
+                    now + time::Duration::seconds(ACCESS_TTL_SECONDS),
+                )),
+                refresh_token: refresh,
+                refresh_token_expire_time: Some(timestamp(refresh_expires)),
+                token_type: "Bearer".into(),
+            },
+            id,
+        ))
     }
 
-    async fn signup_inner(&self, req: pb::SignupRequest) -> AppResult<pb::SignupResponse> {
-        let email = normalize_email(&req.email);
-        let mut v = Violations::new();
-        v.when(
-            !valid_email(&email),
-            "email",
-            "must be an email address of 3 to 254 characters",
-        );
-        v.when(
-            !valid_username(&req.username),
-            "username",
-            "must be 3 to 32 characters of letters, digits, '_', '.' or '-'",
-        );
-        v.when(
-            !valid_password(&req.password),
-            "password",
-            "must be 8 to 128 characters",
-        );
-        let timezone = if req.timezone.is_empty() {
-            "UTC".to_owned()
-        } else {
-            req.timezone.clone()
-        };
-        v.when(
-            !stride_kit::convert::is_valid_timezone(&timezone),
-            "timezone",
-            "must be an IANA time zone such as Europe/Paris",
-        );
-        v.check()?;
+    pub(crate) async fn issue(
+        &self,
+        tx: &mut PgConnection,
+        user: &UserRow,
+        family: Uuid,
+        now: OffsetDateTime,
+    ) -> AppResult<pb::TokenPair> {
+        Ok(self.issue_with_id(tx, user, family, now).await?.0)
+    }
 
-        let password_hash = self.hasher.hash(req.password).await?;
-        let now = micros(self.clock.now());
-        let user = UserRow {
-            id: Uuid::now_v7(),
-            email: Some(email),
-            username: Some(req.username),
-            password_hash: Some(password_hash),
-            roles: vec!["user".into()],
-            is_anonymous: false,
-            created_at: now,
-        };
-        let mut tx = self.pool.begin().await?;
+    pub(crate) async fn load_user(
+        &self,
+        conn: &mut PgConnection,
+        id: Uuid,
+    ) -> AppResult<Option<UserRow>> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?)
+    }
+
+    /// Inserts `user` (and its primary identity, if any) and announces it; maps a taken email
+    /// or username to ALREADY_EXISTS.
+    pub(crate) async fn insert_user(
+        &self,
+        tx: &mut PgConnection,
+        user: &UserRow,
+        identity: Option<crate::identities::NewIdentity>,
+        now: OffsetDateTime,
+    ) -> AppResult<()> {
         let inserted = sqlx::query(
-            "INSERT INTO users (id, email, username, password_hash, roles, is_anonymous, created_at, timezone)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO users (id, email, username, password_hash, roles, is_anonymous, created_at,
+                                timezone, email_verified_at, phone)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(user.id)
         .bind(&user.email)
@@ -222,7 +370,9 @@ impl AuthSvc {
         .bind(&user.roles)
         .bind(user.is_anonymous)
         .bind(user.created_at)
-        .bind(&timezone)
+        .bind(&user.timezone)
+        .bind(user.email_verified_at)
+        .bind(&user.phone)
         .execute(&mut *tx)
         .await;
         match inserted {
@@ -235,19 +385,66 @@ impl AuthSvc {
             }
             Err(e) => return Err(e.into()),
         }
-        let tokens = self.issue(&mut tx, &user, Uuid::now_v7(), now).await?;
-        let event = events::UserRegistered {
-            user_id: user.id.to_string(),
-            email: user.email.clone().unwrap_or_default(),
-            username: user.username.clone().unwrap_or_default(),
+        if let Some(identity) = identity {
+            crate::identities::insert(tx, user.id, identity, true, now).await?;
+        }
+        stride_bus::outbox::enqueue(&mut *tx, &registered_event(user, now)).await?;
+        Ok(())
+    }
+
+    async fn signup_inner(
+        &self,
+        client: &ClientInfo,
+        req: pb::SignupRequest,
+    ) -> AppResult<pb::SignupResponse> {
+        let email = normalize_email(&req.email);
+        let mut v = Violations::new();
+        v.when(
+            !valid_email(&email),
+            "email",
+            "must be an email address of 3 to 254 characters",
+        );
+        v.when(
+            !valid_username(&req.username),
+            "username",
+            "must be 3 to 32 characters of letters, digits, '_', '.' or '-'",
+        );
+        check_new_password(&mut v, "password", &req.password);
+        let timezone = timezone_or_utc(&mut v, &req.timezone);
+        v.check()?;
+
+        let password_hash = self.hasher.hash(req.password).await?;
+        let now = micros(self.clock.now());
+        let user = UserRow {
+            id: Uuid::now_v7(),
+            email: Some(email.clone()),
+            username: Some(req.username),
+            password_hash: Some(password_hash),
+            roles: vec!["user".into()],
             is_anonymous: false,
-            occur_time: Some(timestamp(now)),
-            local_date: Some(stride_kit::convert::date(stride_kit::convert::local_date(
-                now, &timezone,
-            ))),
+            created_at: now,
             timezone,
+            email_verified_at: None,
+            phone: None,
         };
-        stride_bus::outbox::enqueue(&mut tx, &event).await?;
+        let mut tx = self.pool.begin().await?;
+        self.insert_user(
+            &mut tx,
+            &user,
+            Some(crate::identities::NewIdentity::email(&email, false)),
+            now,
+        )
+        .await?;
+        let tokens = self.issue(&mut tx, &user, Uuid::now_v7(), now).await?;
+        crate::audit::record(
+            &mut tx,
+            Some(user.id),
+            "account.created",
+            client,
+            serde_json::json!({"method": "password"}),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         self.outbox.kick();
         tracing::Span::current().record("user_id", tracing::field::display(user.id));
@@ -257,15 +454,23 @@ impl AuthSvc {
         })
     }
 
-    async fn login_inner(&self, req: pb::LoginRequest) -> AppResult<pb::LoginResponse> {
+    async fn login_inner(
+        &self,
+        client: &ClientInfo,
+        req: pb::LoginRequest,
+    ) -> AppResult<pb::LoginResponse> {
         let email = normalize_email(&req.email);
+        let now = micros(self.clock.now());
+        // Throttle before any hashing: by the account named (known or not, so the answer
+        // reveals nothing) and by the client address.
+        let keys = crate::throttle::login_keys(&email, client);
+        crate::throttle::check_login(&self.pool, &self.settings.limits, &keys, now).await?;
         // Bound the work an unauthenticated caller can ask for before hashing anything.
         let plausible = email.chars().count() <= 254 && valid_password(&req.password);
         let user: Option<UserRow> = if plausible {
-            sqlx::query_as(
-                "SELECT id, email, username, password_hash, roles, is_anonymous, created_at
-                 FROM users WHERE email = $1",
-            )
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+            )))
             .bind(&email)
             .fetch_optional(&self.pool)
             .await?
@@ -274,19 +479,57 @@ impl AuthSvc {
         };
         // Unknown accounts verify against the dummy hash: same cost, same answer.
         let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-        let ok = self.hasher.verify(req.password, stored).await?;
-        let user = match user {
+        let ok = self
+            .hasher
+            .verify(req.password.clone(), stored.clone())
+            .await?;
+        let mut user = match user {
             Some(u) if ok => u,
-            _ => {
-                return Err(AppError::unauthenticated(
-                    "INVALID_CREDENTIALS",
-                    INVALID_CREDENTIALS,
-                ));
+            other => {
+                let mut conn = self.pool.acquire().await?;
+                crate::throttle::hit_all(&mut conn, &keys, now).await?;
+                crate::audit::record(
+                    &mut conn,
+                    other.map(|u| u.id),
+                    "login.failed",
+                    client,
+                    serde_json::json!({"method": "password"}),
+                    now,
+                )
+                .await?;
+                return Err(invalid_credentials());
             }
         };
-        let now = micros(self.clock.now());
+        // Parameters were raised since this hash was made: store a fresh one.
+        let rehash = match stored.as_deref() {
+            Some(phc) if crate::password::needs_rehash(phc) => {
+                Some(self.hasher.hash(req.password).await?)
+            }
+            _ => None,
+        };
         let mut tx = self.pool.begin().await?;
-        let tokens = self.issue(&mut tx, &user, Uuid::now_v7(), now).await?;
+        if let Some(h) = rehash {
+            sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+                .bind(user.id)
+                .bind(&h)
+                .execute(&mut *tx)
+                .await?;
+            user.password_hash = Some(h);
+            tracing::info!(user_id = %user.id, "password rehashed with current parameters");
+        }
+        crate::throttle::clear(&mut tx, &keys.account).await?;
+        let family = Uuid::now_v7();
+        let tokens = self.issue(&mut tx, &user, family, now).await?;
+        crate::identities::touch(&mut tx, user.id, "email", &email, now).await?;
+        crate::audit::record(
+            &mut tx,
+            Some(user.id),
+            "login.succeeded",
+            client,
+            serde_json::json!({"method": "password", "session_id": family.to_string()}),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         tracing::Span::current().record("user_id", tracing::field::display(user.id));
         Ok(pb::LoginResponse {
@@ -304,27 +547,44 @@ impl AuthSvc {
         let hash = token_hash(&req.refresh_token);
         let now = micros(self.clock.now());
         let mut tx = self.pool.begin().await?;
-        // The row lock serialises concurrent presentations of one token: the second one sees
-        // it used and is treated as reuse.
+        // The row lock serialises concurrent presentations of one token.
         let row: Option<RefreshRow> = sqlx::query_as(
-            "SELECT id, family_id, user_id, expires_at, used_at, revoked_at
+            "SELECT id, family_id, user_id, expires_at, used_at, revoked_at, successor_id,
+                    successor_sealed
              FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
         )
         .bind(&hash)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(RefreshRow {
-            id,
-            family_id: family,
-            user_id,
-            expires_at,
-            used_at,
-            revoked_at,
-        }) = row
-        else {
+        let Some(row) = row else {
             return Err(invalid());
         };
-        if used_at.is_some() || revoked_at.is_some() {
+        let (family, user_id) = (row.family_id, row.user_id);
+        if let (Some(used_at), None) = (row.used_at, row.revoked_at) {
+            // The token this one was just replaced by, if it is still the family's newest and
+            // unused: a client that lost the rotation's response gets that same pair again.
+            if used_at + REPLAY_GRACE > now
+                && let (Some(successor), Some(sealed)) = (row.successor_id, &row.successor_sealed)
+            {
+                let live: Option<(Uuid,)> = sqlx::query_as(
+                    "SELECT id FROM refresh_tokens
+                     WHERE id = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2
+                     FOR UPDATE",
+                )
+                .bind(successor)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if live.is_some()
+                    && let Some(pair) = open_pair(&req.refresh_token, sealed)
+                {
+                    tx.commit().await?;
+                    tracing::info!(%user_id, %family, "replayed rotation answered with the current pair");
+                    return Ok(pb::RefreshResponse { tokens: Some(pair) });
+                }
+            }
+        }
+        if row.used_at.is_some() || row.revoked_at.is_some() {
             // A spent token came back: someone holds a copy. End the whole session, and make
             // that stick before answering.
             sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL")
@@ -332,6 +592,15 @@ impl AuthSvc {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
+            crate::audit::record(
+                &mut tx,
+                Some(user_id),
+                "session.reuse_detected",
+                &ClientInfo::default(),
+                serde_json::json!({"session_id": family.to_string()}),
+                now,
+            )
+            .await?;
             tx.commit().await?;
             tracing::warn!(%user_id, %family, "refresh token reuse; family revoked");
             return Err(AppError::unauthenticated(
@@ -339,28 +608,27 @@ impl AuthSvc {
                 "the refresh token was already used; sign in again",
             ));
         }
-        if expires_at <= now {
+        if row.expires_at <= now {
             return Err(AppError::unauthenticated(
                 "REFRESH_TOKEN_EXPIRED",
                 "the refresh token has expired",
             ));
         }
-        sqlx::query("UPDATE refresh_tokens SET used_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        let user: Option<UserRow> = sqlx::query_as(
-            "SELECT id, email, username, password_hash, roles, is_anonymous, created_at FROM users WHERE id = $1",
-        )
-        .bind(user_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        // The account was deleted while this token was being presented.
-        let Some(user) = user else {
+        let Some(user) = self.load_user(&mut tx, user_id).await? else {
+            // The account was deleted while this token was being presented.
             return Err(invalid());
         };
-        let tokens = self.issue(&mut tx, &user, family, now).await?;
+        let (tokens, successor) = self.issue_with_id(&mut tx, &user, family, now).await?;
+        sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $2, successor_id = $3, successor_sealed = $4
+             WHERE id = $1",
+        )
+        .bind(row.id)
+        .bind(now)
+        .bind(successor)
+        .bind(seal_pair(&req.refresh_token, &tokens)?)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         tracing::Span::current().record("user_id", tracing::field::display(user_id));
         Ok(pb::RefreshResponse {
@@ -376,117 +644,159 @@ impl AuthSvc {
 }
 
 /// The verified caller (the only source of the user id), recorded on the handler's span.
-fn authenticated<T>(request: &Request<T>) -> Result<Caller, Status> {
+pub(crate) fn authenticated<T>(request: &Request<T>) -> Result<Caller, Status> {
     let caller = Caller::of(request)?;
     tracing::Span::current().record("user_id", tracing::field::display(caller.user_id));
     Ok(caller)
 }
 
-#[tonic::async_trait]
-impl AuthService for AuthSvc {
-    #[tracing::instrument(skip_all, fields(user_id))]
-    async fn signup(
-        &self,
-        request: Request<pb::SignupRequest>,
-    ) -> Result<Response<pb::SignupResponse>, Status> {
-        self.signup_inner(request.into_inner())
-            .await
-            .map(Response::new)
-            .map_err(Into::into)
-    }
+fn reply<T>(r: AppResult<T>) -> Result<Response<T>, Status> {
+    r.map(Response::new).map_err(Into::into)
+}
 
-    #[tracing::instrument(skip_all, fields(user_id))]
-    async fn login(
-        &self,
-        request: Request<pb::LoginRequest>,
-    ) -> Result<Response<pb::LoginResponse>, Status> {
-        self.login_inner(request.into_inner())
-            .await
-            .map(Response::new)
-            .map_err(Into::into)
-    }
+/// Handlers: each takes what it needs from the request (caller, client) and delegates.
+macro_rules! handlers {
+    ($( $name:ident ( $req:ident -> $resp:ident ) => |$svc:ident, $r:ident| $body:expr ;)*) => {
+        #[tonic::async_trait]
+        impl AuthService for AuthSvc {
+            $(
+                #[tracing::instrument(skip_all, fields(user_id))]
+                async fn $name(
+                    &self,
+                    request: Request<pb::$req>,
+                ) -> Result<Response<pb::$resp>, Status> {
+                    let $svc = self;
+                    let $r = request;
+                    reply($body)
+                }
+            )*
+        }
+    };
+}
 
-    #[tracing::instrument(skip_all, fields(user_id))]
-    async fn refresh(
-        &self,
-        request: Request<pb::RefreshRequest>,
-    ) -> Result<Response<pb::RefreshResponse>, Status> {
-        self.refresh_inner(request.into_inner())
-            .await
-            .map(Response::new)
-            .map_err(Into::into)
-    }
-
-    #[tracing::instrument(skip_all, fields(user_id))]
-    async fn list_sessions(
-        &self,
-        request: Request<pb::ListSessionsRequest>,
-    ) -> Result<Response<pb::ListSessionsResponse>, Status> {
-        let caller = authenticated(&request)?;
-        self.list_sessions_inner(&caller, request.into_inner())
-            .await
-            .map(Response::new)
-            .map_err(Into::into)
-    }
-
-    #[tracing::instrument(skip_all, fields(user_id))]
-    async fn revoke_session(
-        &self,
-        request: Request<pb::RevokeSessionRequest>,
-    ) -> Result<Response<pb::RevokeSessionResponse>, Status> {
-        let caller = authenticated(&request)?;
-        self.revoke_session_inner(&caller, request.into_inner())
-            .await
-            .map(Response::new)
-            .map_err(Into::into)
-    }
-
-    #[tracing::instrument(skip_all, fields(user_id))]
-    async fn logout(
-        &self,
-        request: Request<pb::LogoutRequest>,
-    ) -> Result<Response<pb::LogoutResponse>, Status> {
-        let caller = authenticated(&request)?;
-        self.logout_inner(&caller)
-            .await
-            .map(Response::new)
-            .map_err(Into::into)
-    }
-
-    #[tracing::instrument(skip_all, fields(user_id))]
-    async fn logout_all(
-        &self,
-        request: Request<pb::LogoutAllRequest>,
-    ) -> Result<Response<pb::LogoutAllResponse>, Status> {
-        let caller = authenticated(&request)?;
-        self.logout_all_inner(&caller)
-            .await
-            .map(Response::new)
-            .map_err(Into::into)
-    }
-
-    #[tracing::instrument(skip_all, fields(user_id))]
-    async fn delete_account(
-        &self,
-        request: Request<pb::DeleteAccountRequest>,
-    ) -> Result<Response<pb::DeleteAccountResponse>, Status> {
-        let caller = authenticated(&request)?;
-        self.delete_account_inner(&caller, request.into_inner())
-            .await
-            .map(Response::new)
-            .map_err(Into::into)
-    }
-
-    #[tracing::instrument(skip_all, fields(user_id))]
-    async fn get_jwks(
-        &self,
-        _request: Request<pb::GetJwksRequest>,
-    ) -> Result<Response<pb::GetJwksResponse>, Status> {
-        self.get_jwks_inner()
-            .await
-            .map(Response::new)
-            .map_err(Into::into)
-    }
+handlers! {
+    signup(SignupRequest -> SignupResponse) => |s, r| {
+        let client = ClientInfo::of(&r);
+        s.signup_inner(&client, r.into_inner()).await
+    };
+    login(LoginRequest -> LoginResponse) => |s, r| {
+        let client = ClientInfo::of(&r);
+        s.login_inner(&client, r.into_inner()).await
+    };
+    refresh(RefreshRequest -> RefreshResponse) => |s, r| s.refresh_inner(r.into_inner()).await;
+    list_sessions(ListSessionsRequest -> ListSessionsResponse) => |s, r| {
+        let caller = authenticated(&r)?;
+        s.list_sessions_inner(&caller, r.into_inner()).await
+    };
+    revoke_session(RevokeSessionRequest -> RevokeSessionResponse) => |s, r| {
+        let caller = authenticated(&r)?;
+        let client = ClientInfo::of(&r);
+        s.revoke_session_inner(&caller, &client, r.into_inner()).await
+    };
+    logout(LogoutRequest -> LogoutResponse) => |s, r| {
+        let caller = authenticated(&r)?;
+        s.logout_inner(&caller).await
+    };
+    logout_all(LogoutAllRequest -> LogoutAllResponse) => |s, r| {
+        let caller = authenticated(&r)?;
+        let client = ClientInfo::of(&r);
+        s.logout_all_inner(&caller, &client).await
+    };
+    delete_account(DeleteAccountRequest -> DeleteAccountResponse) => |s, r| {
+        let caller = authenticated(&r)?;
+        let client = ClientInfo::of(&r);
+        s.delete_account_inner(&caller, &client, r.into_inner()).await
+    };
+    signup_guest(SignupGuestRequest -> SignupGuestResponse) => |s, r| {
+        let client = ClientInfo::of(&r);
+        s.signup_guest_inner(&client, r.into_inner()).await
+    };
+    claim_guest(ClaimGuestRequest -> ClaimGuestResponse) => |s, r| {
+        let caller = authenticated(&r)?;
+        let client = ClientInfo::of(&r);
+        s.claim_guest_inner(&caller, &client, r.into_inner()).await
+    };
+    merge_guest(MergeGuestRequest -> MergeGuestResponse) => |s, r| {
+        let caller = authenticated(&r)?;
+        let client = ClientInfo::of(&r);
+        s.merge_guest_inner(&caller, &client, r.into_inner()).await
+    };
+    sign_in_with_id_token(SignInWithIdTokenRequest -> SignInWithIdTokenResponse) => |s, r| {
+        let client = ClientInfo::of(&r);
+        s.sign_in_with_id_token_inner(&client, r.into_inner()).await
+    };
+    sign_in_with_telegram(SignInWithTelegramRequest -> SignInWithTelegramResponse) => |s, r| {
+        let client = ClientInfo::of(&r);
+        s.sign_in_with_telegram_inner(&client, r.into_inner()).await
+    };
+    send_code(SendCodeRequest -> SendCodeResponse) => |s, r| {
+        // Public method: a token is optional here and only needed for account-bound purposes.
+        let caller = Caller::of(&r).ok();
+        s.send_code_inner(caller.as_ref(), r.into_inner()).await
+    };
+    sign_in_with_code(SignInWithCodeRequest -> SignInWithCodeResponse) => |s, r| {
+        let client = ClientInfo::of(&r);
+        s.sign_in_with_code_inner(&client, r.into_inner()).await
+    };
+    list_identities(ListIdentitiesRequest -> ListIdentitiesResponse) => |s, r| {
+        let caller = authenticated(&r)?;
+        s.list_identities_inner(&caller).await
+    };
+    link_identity(LinkIdentityRequest -> LinkIdentityResponse) => |s, r| {
+        let caller = authenticated(&r)?;
+        let client = ClientInfo::of(&r);
+        s.link_identity_inner(&caller, &client, r.into_inner()).await
+    };
+    unlink_identity(UnlinkIdentityRequest -> UnlinkIdentityResponse) => |s, r| {
+        let caller = authenticated(&r)?;
+        let client = ClientInfo::of(&r);
+        s.unlink_identity_inner(&caller, &client, r.into_inner()).await
+    };
+    set_primary_identity(SetPrimaryIdentityRequest -> SetPrimaryIdentityResponse) => |s, r| {
+        let caller = authenticated(&r)?;
+        s.set_primary_identity_inner(&caller, r.into_inner()).await
+    };
+    change_password(ChangePasswordRequest -> ChangePasswordResponse) => |s, r| {
+        let caller = authenticated(&r)?;
+        let client = ClientInfo::of(&r);
+        s.change_password_inner(&caller, &client, r.into_inner()).await
+    };
+    request_password_reset(RequestPasswordResetRequest -> RequestPasswordResetResponse) => |s, r| {
+        let client = ClientInfo::of(&r);
+        s.request_password_reset_inner(&client, r.into_inner()).await
+    };
+    reset_password(ResetPasswordRequest -> ResetPasswordResponse) => |s, r| {
+        let client = ClientInfo::of(&r);
+        s.reset_password_inner(&client, r.into_inner()).await
+    };
+    verify_email(VerifyEmailRequest -> VerifyEmailResponse) => |s, r| {
+        let caller = authenticated(&r)?;
+        let client = ClientInfo::of(&r);
+        s.verify_email_inner(&caller, &client, r.into_inner()).await
+    };
+    request_email_change(RequestEmailChangeRequest -> RequestEmailChangeResponse) => |s, r| {
+        let caller = authenticated(&r)?;
+        s.request_email_change_inner(&caller, r.into_inner()).await
+    };
+    confirm_email_change(ConfirmEmailChangeRequest -> ConfirmEmailChangeResponse) => |s, r| {
+        let caller = authenticated(&r)?;
+        let client = ClientInfo::of(&r);
+        s.confirm_email_change_inner(&caller, &client, r.into_inner()).await
+    };
+    get_me(GetMeRequest -> GetMeResponse) => |s, r| {
+        let caller = authenticated(&r)?;
+        s.get_me_inner(&caller).await
+    };
+    list_audit_events(ListAuditEventsRequest -> ListAuditEventsResponse) => |s, r| {
+        let caller = authenticated(&r)?;
+        s.list_audit_events_inner(&caller, r.into_inner()).await
+    };
+    set_user_roles(SetUserRolesRequest -> SetUserRolesResponse) => |s, r| {
+        let caller = authenticated(&r)?;
+        let client = ClientInfo::of(&r);
+        s.set_user_roles_inner(&caller, &client, r.into_inner()).await
+    };
+    get_jwks(GetJwksRequest -> GetJwksResponse) => |s, _r| s.get_jwks_inner().await;
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use sqlx::PgConnection;
-use stride_kit::{AppError, AppResult, Caller, Violations, convert::timestamp, error::page_size};
+use stride_kit::{
+    AppError, AppResult, Caller, ClientInfo, Violations, convert::timestamp, error::page_size,
+};
 use stride_proto::auth as pb;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -158,6 +160,7 @@ impl AuthSvc {
     pub(crate) async fn revoke_session_inner(
         &self,
         caller: &Caller,
+        client: &ClientInfo,
         req: pb::RevokeSessionRequest,
     ) -> AppResult<pb::RevokeSessionResponse> {
         let family = stride_kit::convert::require_id("session_id", &req.session_id)?;
@@ -167,6 +170,15 @@ impl AuthSvc {
         if !revoke_family(&mut tx, caller.user_id, family, now).await? {
             return Err(AppError::not_found("session"));
         }
+        crate::audit::record(
+            &mut tx,
+            Some(caller.user_id),
+            "session.revoked",
+            client,
+            serde_json::json!({"session_id": family.to_string()}),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(pb::RevokeSessionResponse {})
     }
@@ -186,26 +198,25 @@ impl AuthSvc {
     pub(crate) async fn logout_all_inner(
         &self,
         caller: &Caller,
+        client: &ClientInfo,
     ) -> AppResult<pb::LogoutAllResponse> {
         let now = micros(self.clock.now());
         let mut tx = self.pool.begin().await?;
-        lock_tokens(&mut tx, caller.user_id, None).await?;
         // Counts the sessions ListSessions would have shown: unrevoked families whose newest
         // token is unexpired (a family has an unexpired token exactly when its newest is).
-        let (revoked,): (i64,) = sqlx::query_as(
-            "WITH revoked AS (
-                 UPDATE refresh_tokens SET revoked_at = $2
-                 WHERE user_id = $1 AND revoked_at IS NULL
-                 RETURNING family_id, expires_at)
-             SELECT count(DISTINCT family_id) FILTER (WHERE expires_at > $2) FROM revoked",
+        let revoked = crate::recovery::revoke_sessions(&mut tx, caller.user_id, None, now).await?;
+        crate::audit::record(
+            &mut tx,
+            Some(caller.user_id),
+            "session.logout_all",
+            client,
+            serde_json::json!({"sessions_ended": revoked}),
+            now,
         )
-        .bind(caller.user_id)
-        .bind(now)
-        .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(pb::LogoutAllResponse {
-            revoked_sessions: i32::try_from(revoked).unwrap_or(i32::MAX),
+            revoked_sessions: revoked,
         })
     }
 }

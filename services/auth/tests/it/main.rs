@@ -1,5 +1,7 @@
 //! auth against a real PostgreSQL database and RabbitMQ vhost per test.
 
+mod forged;
+
 use std::sync::{Arc, RwLock};
 
 use futures::StreamExt as _;
@@ -24,11 +26,44 @@ struct Harness {
     client: AuthServiceClient<Channel>,
     amqp: String,
     db: String,
+    /// Catches auth's mail (over real SMTP) and SMS.
+    sink: Arc<stride_notify::DevSink>,
 }
 
 async fn harness(clock: SharedClock) -> Harness {
+    harness_with(clock, |_| {}).await
+}
+
+/// A harness whose settings `tune` may change (providers, limits, rotation).
+async fn harness_with(
+    clock: SharedClock,
+    tune: impl FnOnce(&mut stride_auth::settings::Settings),
+) -> Harness {
+    let sink = Arc::new(
+        stride_notify::DevSink::start(
+            "127.0.0.1:0".parse().unwrap(),
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .await
+        .expect("dev sink"),
+    );
+    let mut settings = stride_auth::settings::Settings {
+        mail_url: sink.smtp_url(),
+        sms_url: sink.sms_url(),
+        ..Default::default()
+    };
+    tune(&mut settings);
+    harness_on(clock, stride_testkit::database().await, settings, sink).await
+}
+
+/// Starts auth on an existing database (restarts keep their state).
+async fn harness_on(
+    clock: SharedClock,
+    db: String,
+    settings: stride_auth::settings::Settings,
+    sink: Arc<stride_notify::DevSink>,
+) -> Harness {
     stride_kit::telemetry::init_for_tests();
-    let db = stride_testkit::database().await;
     let (amqp, _vhost) = stride_testkit::vhost().await;
     let cfg = Config {
         common: CommonConfig {
@@ -40,6 +75,7 @@ async fn harness(clock: SharedClock) -> Harness {
             auth_url: String::new(),
             db_max_connections: 5,
         },
+        settings,
     };
     // Session methods need auth's own tokens: verify them against the keys auth publishes in
     // its database, as `main` does. The pool is lazy, so the keys exist by the first call.
@@ -63,6 +99,7 @@ async fn harness(clock: SharedClock) -> Harness {
         client,
         amqp,
         db,
+        sink,
     }
 }
 
@@ -285,8 +322,28 @@ async fn refresh_rotates_and_a_spent_token_stops_working() {
     let c2 = verifier.verify(&t2.access_token).await.unwrap();
     assert_eq!(c1.sid, c2.sid);
 
+    // A client that lost the answer re-sends t1: it gets the very same pair, nothing new minted.
+    let again = refresh(&mut h.client, &t1.refresh_token).await.unwrap();
+    assert_eq!(again.refresh_token, t2.refresh_token);
+    assert_eq!(again.access_token, t2.access_token);
+    let (tokens,): (i64,) = sqlx::query_as("SELECT count(*) FROM refresh_tokens")
+        .fetch_one(&sqlx::PgPool::connect(&h.db).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(tokens, 2, "the replay minted nothing");
+
+    // Once t2 is used, t1 is just a spent token: reuse.
+    let t3 = refresh(&mut h.client, &t2.refresh_token).await.unwrap();
     let err = refresh(&mut h.client, &t1.refresh_token).await.unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
+    assert_eq!(reason(&err), "REFRESH_TOKEN_REUSED");
+    assert_eq!(
+        refresh(&mut h.client, &t3.refresh_token)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::Unauthenticated
+    );
 
     let unknown = refresh(&mut h.client, "bm90LWEtdG9rZW4").await.unwrap_err();
     assert_eq!(unknown.code(), Code::Unauthenticated);
@@ -326,10 +383,37 @@ async fn reusing_a_refresh_token_revokes_its_whole_family() {
     assert_eq!(err.code(), Code::Unauthenticated);
     assert_eq!(reason(&err), "REFRESH_TOKEN_REUSED");
 
+    // Reuse right after the revocation still fails, for every token of the family.
+    for t in [&t1, &t2, &t3] {
+        let err = refresh(&mut h.client, &t.refresh_token).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated);
+    }
+
     // Another login is another family and keeps working.
-    refresh(&mut h.client, &other_session.refresh_token)
+    let other = refresh(&mut h.client, &other_session.refresh_token)
         .await
         .expect("other family unaffected");
+
+    // The revocation is stored, not remembered: it survives a restart.
+    let db = h.db.clone();
+    let sink = h.sink.clone();
+    h.running.stop().await.unwrap();
+    let mut h = harness_on(
+        Arc::new(SystemClock),
+        db,
+        stride_auth::settings::Settings {
+            mail_url: sink.smtp_url(),
+            sms_url: sink.sms_url(),
+            ..Default::default()
+        },
+        sink,
+    )
+    .await;
+    let err = refresh(&mut h.client, &t3.refresh_token).await.unwrap_err();
+    assert_eq!(reason(&err), "REFRESH_TOKEN_REUSED");
+    refresh(&mut h.client, &other.refresh_token)
+        .await
+        .expect("the other session survives the restart");
     h.running.stop().await.unwrap();
 }
 
@@ -751,6 +835,7 @@ async fn delete_account_with_a_wrong_password_deletes_nothing() {
             .client
             .delete_account(authed(
                 pb::DeleteAccountRequest {
+                    proof: None,
                     password: wrong.to_owned(),
                 },
                 &tokens.access_token,
@@ -764,6 +849,7 @@ async fn delete_account_with_a_wrong_password_deletes_nothing() {
         .client
         .delete_account(authed(
             pb::DeleteAccountRequest {
+                proof: None,
                 password: String::new(),
             },
             &tokens.access_token,
@@ -802,6 +888,7 @@ async fn delete_account_removes_the_user_and_announces_user_deleted() {
     h.client
         .delete_account(authed(
             pb::DeleteAccountRequest {
+                proof: None,
                 password: "password-1".into(),
             },
             &tokens.access_token,
@@ -851,6 +938,7 @@ async fn delete_account_removes_the_user_and_announces_user_deleted() {
         .client
         .delete_account(authed(
             pb::DeleteAccountRequest {
+                proof: None,
                 password: "password-1".into(),
             },
             &other.access_token,
@@ -882,6 +970,7 @@ async fn session_and_account_calls_need_a_token() {
         c.logout(pb::LogoutRequest {}).await.unwrap_err(),
         c.logout_all(pb::LogoutAllRequest {}).await.unwrap_err(),
         c.delete_account(pb::DeleteAccountRequest {
+            proof: None,
             password: "password-1".into(),
         })
         .await

@@ -1,0 +1,23 @@
+//! External identity checks for the auth service.
+//!
+//! - [`OidcProvider`]: OpenID Connect ID tokens from Google and Facebook Limited Login, verified
+//!   against the provider's published keys (fetched over HTTPS, cached, rate-limited).
+//! - [`TelegramVerifier`]: Telegram Login Widget payloads, verified with the bot token.
+//!
+//! Both return [`IdpError`], whose [`IdpError::reason`] is a stable code (see [`reason`]) for the
+//! caller to put into its gRPC error details. This crate knows nothing of accounts: it only says
+//! who the provider vouches for.
+//!
+//! Key sets are fetched with reqwest on rustls: it uses the process-wide rustls provider the
+//! service installs at start (aws-lc-rs), or aws-lc-rs if none is installed, and the platform's
+//! root certificates (the image needs a CA bundle).
+
+mod error;
+mod hex;
+mod jwks;
+pub mod oidc;
+pub mod telegram;
+
+pub use error::{IdpError, reason};
+pub use oidc::{OidcConfig, OidcIdentity, OidcProvider};
+pub use telegram::{TelegramAuth, TelegramUser, TelegramVerifier};

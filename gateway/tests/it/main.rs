@@ -1,0 +1,247 @@
+//! The gateway alone, in front of a stub upstream: every forged token is refused at the edge, over
+//! native gRPC and grpc-web, and never reaches a service. No database or broker needed.
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use stride_kit::{
+    Verifier,
+    jwt::{SigningKey, StaticJwks, forge},
+    serve::Running,
+};
+use stride_proto::ai_coach::{
+    GetRecommendationRequest, GetRecommendationResponse,
+    ai_coach_service_client::AiCoachServiceClient,
+    ai_coach_service_server::{AiCoachService, AiCoachServiceServer},
+};
+use tonic::{Code, Request, Response, Status};
+use uuid::Uuid;
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+/// Stands in for a Stride service. It checks no token itself, so whatever it is asked is what
+/// the gateway let through; it answers with the bearer header it received.
+#[derive(Clone, Default)]
+struct Upstream {
+    calls: Arc<AtomicUsize>,
+}
+
+#[tonic::async_trait]
+impl AiCoachService for Upstream {
+    async fn get_recommendation(
+        &self,
+        req: Request<GetRecommendationRequest>,
+    ) -> Result<Response<GetRecommendationResponse>, Status> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let auth = req
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Response::new(GetRecommendationResponse {
+            text: auth,
+            ..Default::default()
+        }))
+    }
+}
+
+struct Edge {
+    gateway: Running,
+    upstream_stop: tokio_util::sync::CancellationToken,
+    upstream_task: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Edge {
+    /// The stub upstream on a random port, and the gateway routing every Stride service to it
+    /// with a verifier whose key set holds only `key`.
+    async fn start(key: &SigningKey) -> Edge {
+        stride_kit::install_crypto_provider();
+        let upstream = Upstream::default();
+        let calls = upstream.calls.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let upstream_addr = listener.local_addr().unwrap();
+        let upstream_stop = tokio_util::sync::CancellationToken::new();
+        let upstream_task = tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(AiCoachServiceServer::new(upstream))
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::TcpListenerStream::new(listener),
+                    upstream_stop.clone().cancelled_owned(),
+                ),
+        );
+        let upstreams = stride_gateway::UPSTREAMS
+            .iter()
+            .map(|(svc, _)| ((*svc).to_owned(), format!("http://{upstream_addr}")))
+            .collect();
+        let verifier = Verifier::new(Arc::new(StaticJwks(Arc::new(RwLock::new(vec![key.jwk()])))));
+        let gateway = stride_gateway::start(
+            stride_gateway::Config {
+                addr: "127.0.0.1:0".parse().unwrap(),
+                http_addr: "127.0.0.1:0".parse().unwrap(),
+                upstreams,
+                limits: stride_gateway::Limits {
+                    max_message_bytes: 64 * 1024,
+                    max_timeout: Duration::from_secs(10),
+                },
+                cors_origins: vec![],
+            },
+            verifier,
+        )
+        .await
+        .expect("gateway starts");
+        Edge {
+            gateway,
+            upstream_stop,
+            upstream_task,
+            calls,
+        }
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    async fn stop(self) {
+        self.gateway.stop().await.unwrap();
+        self.upstream_stop.cancel();
+        self.upstream_task.await.unwrap().unwrap();
+    }
+}
+
+fn authed(token: &str) -> Request<GetRecommendationRequest> {
+    let mut req = Request::new(GetRecommendationRequest {
+        goal: "forge".into(),
+    });
+    req.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii token"),
+    );
+    req
+}
+
+/// Sends every forgery, then the control, through `client`; the upstream must see only the
+/// control.
+async fn every_forgery_is_refused<T>(
+    transport: &str,
+    edge: &Edge,
+    key: &SigningKey,
+    mut client: AiCoachServiceClient<T>,
+) where
+    T: tonic::client::GrpcService<tonic::body::Body>,
+    T::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    T::ResponseBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    <T::ResponseBody as http_body::Body>::Error:
+        Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+{
+    let user = Uuid::now_v7();
+    let before = edge.calls();
+    let mut wrong = Vec::new();
+    for (name, token) in forge::forgeries(key, user, now()) {
+        match client.get_recommendation(authed(&token)).await {
+            Err(s) if s.code() == Code::Unauthenticated => {}
+            other => wrong.push(format!("{name}: {other:?}")),
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{transport}: forgeries not refused: {wrong:#?}"
+    );
+    assert_eq!(
+        edge.calls(),
+        before,
+        "{transport}: a forgery reached the upstream"
+    );
+
+    let control = forge::valid(key, user, now());
+    let res = client
+        .get_recommendation(authed(&control))
+        .await
+        .unwrap_or_else(|e| panic!("{transport}: the control token passes: {e:?}"));
+    assert_eq!(res.into_inner().text, format!("Bearer {control}"));
+    assert_eq!(
+        edge.calls(),
+        before + 1,
+        "{transport}: the control reached the upstream"
+    );
+}
+
+#[tokio::test]
+async fn native_grpc_refuses_every_forgery_before_the_upstream() {
+    let key = SigningKey::generate().unwrap();
+    let edge = Edge::start(&key).await;
+    let client = AiCoachServiceClient::connect(format!("http://{}", edge.gateway.grpc_addr))
+        .await
+        .unwrap();
+    every_forgery_is_refused("native gRPC", &edge, &key, client).await;
+    edge.stop().await;
+}
+
+#[tokio::test]
+async fn grpc_web_refuses_every_forgery_before_the_upstream() {
+    let key = SigningKey::generate().unwrap();
+    let edge = Edge::start(&key).await;
+    let client = AiCoachServiceClient::new(grpc_web(edge.gateway.grpc_addr));
+    every_forgery_is_refused("grpc-web", &edge, &key, client).await;
+    edge.stop().await;
+}
+
+type WebTransport = tonic_web::GrpcWebClientService<
+    hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        tonic_web::GrpcWebCall<tonic::body::Body>,
+    >,
+>;
+
+/// grpc-web over HTTP/1.1, as browsers call.
+fn grpc_web(addr: SocketAddr) -> WithOrigin {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http();
+    WithOrigin {
+        inner: tower::ServiceBuilder::new()
+            .layer(tonic_web::GrpcWebClientLayer::new())
+            .service(client),
+        origin: format!("http://{addr}").parse().expect("uri"),
+    }
+}
+
+/// Sets scheme and authority on each request (generated clients send only the path).
+#[derive(Clone)]
+struct WithOrigin {
+    inner: WebTransport,
+    origin: http::Uri,
+}
+
+impl tower::Service<http::Request<tonic::body::Body>> for WithOrigin {
+    type Response = <WebTransport as tower::Service<http::Request<tonic::body::Body>>>::Response;
+    type Error = <WebTransport as tower::Service<http::Request<tonic::body::Body>>>::Error;
+    type Future = <WebTransport as tower::Service<http::Request<tonic::body::Body>>>::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<tonic::body::Body>) -> Self::Future {
+        let mut parts = self.origin.clone().into_parts();
+        parts.path_and_query = req.uri().path_and_query().cloned();
+        if let Ok(uri) = http::Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+        self.inner.call(req)
+    }
+}

@@ -1,0 +1,122 @@
+//! Auth's own configuration (beyond `CommonConfig`): providers, notifier, key rotation, limits.
+
+use std::time::Duration;
+
+use stride_kit::config::Env;
+
+/// Abuse limits. Defaults follow what Supabase/Keycloak ship, tightened where they leave holes.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Failed logins per account (by normalised email, known or not) within `login_window`.
+    pub login_failures_per_account: i64,
+    /// Failed logins per client address within `login_window`.
+    pub login_failures_per_ip: i64,
+    pub login_window: time::Duration,
+    /// Guest accounts per client address per hour.
+    pub guests_per_ip_per_hour: i64,
+    /// One-time codes sent per address per hour.
+    pub code_sends_per_hour: i64,
+    /// Wrong guesses before a code dies.
+    pub code_attempts: i32,
+    pub code_ttl: time::Duration,
+    pub reset_ttl: time::Duration,
+    /// A new reset mail is not sent within this long of the previous one.
+    pub reset_cooldown: time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            login_failures_per_account: 5,
+            login_failures_per_ip: 50,
+            login_window: time::Duration::minutes(15),
+            guests_per_ip_per_hour: 10,
+            code_sends_per_hour: 3,
+            code_attempts: 5,
+            code_ttl: time::Duration::minutes(10),
+            reset_ttl: time::Duration::hours(1),
+            reset_cooldown: time::Duration::seconds(60),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `smtp://`, `smtps://`, `smtp+starttls://` or `log:` (see stride-notify).
+    pub mail_url: String,
+    pub mail_from: String,
+    /// Dev sink `http://…/sms` or `log:`.
+    pub sms_url: String,
+    /// Link put in reset mails; the token is appended.
+    pub reset_url: String,
+    pub google_client_ids: Vec<String>,
+    pub google_jwks_url: Option<String>,
+    pub facebook_client_ids: Vec<String>,
+    pub facebook_jwks_url: Option<String>,
+    pub telegram_bot_token: Option<String>,
+    pub telegram_max_age: Duration,
+    /// The signing key is replaced when it is this old.
+    pub key_rotation: time::Duration,
+    /// Accounts whose verified email is listed here get the admin role in their tokens.
+    pub admin_emails: Vec<String>,
+    pub limits: Limits,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            mail_url: "log:".into(),
+            mail_from: "Stride <no-reply@stride.local>".into(),
+            sms_url: "log:".into(),
+            reset_url: "http://localhost:3000/reset-password?token=".into(),
+            google_client_ids: Vec::new(),
+            google_jwks_url: None,
+            facebook_client_ids: Vec::new(),
+            facebook_jwks_url: None,
+            telegram_bot_token: None,
+            telegram_max_age: Duration::from_secs(86_400),
+            key_rotation: time::Duration::days(30),
+            admin_emails: Vec::new(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+fn list(raw: Option<String>) -> Vec<String> {
+    raw.map(|s| {
+        s.split(',')
+            .map(|x| x.trim().to_owned())
+            .filter(|x| !x.is_empty())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+impl Settings {
+    pub fn read(env: &mut Env) -> Self {
+        let d = Settings::default();
+        let rotation_days: i64 = env.parse_or("AUTH_KEY_ROTATION_DAYS", 30);
+        if rotation_days < 1 {
+            env.error("AUTH_KEY_ROTATION_DAYS must be at least 1");
+        }
+        let telegram_max_age: u64 = env.parse_or("AUTH_TELEGRAM_MAX_AGE_SECONDS", 86_400);
+        Self {
+            mail_url: env.optional("AUTH_SMTP_URL").unwrap_or(d.mail_url),
+            mail_from: env.optional("AUTH_MAIL_FROM").unwrap_or(d.mail_from),
+            sms_url: env.optional("AUTH_SMS_URL").unwrap_or(d.sms_url),
+            reset_url: env.optional("AUTH_RESET_URL").unwrap_or(d.reset_url),
+            google_client_ids: list(env.optional("AUTH_GOOGLE_CLIENT_IDS")),
+            google_jwks_url: env.optional("AUTH_GOOGLE_JWKS_URL"),
+            facebook_client_ids: list(env.optional("AUTH_FACEBOOK_CLIENT_IDS")),
+            facebook_jwks_url: env.optional("AUTH_FACEBOOK_JWKS_URL"),
+            telegram_bot_token: env.optional("AUTH_TELEGRAM_BOT_TOKEN"),
+            telegram_max_age: Duration::from_secs(telegram_max_age),
+            key_rotation: time::Duration::days(rotation_days.max(1)),
+            admin_emails: list(env.optional("AUTH_ADMIN_EMAILS"))
+                .into_iter()
+                .map(|e| e.to_lowercase())
+                .collect(),
+            limits: Limits::default(),
+        }
+    }
+}
