@@ -46,6 +46,8 @@ pub struct Mesh {
     pub databases: Databases,
     /// The clock of the services that measure sessions and days.
     pub clock: ManualClock,
+    /// Auth's mail and SMS arrive here (over real SMTP / HTTP).
+    pub sink: Arc<stride_notify::DevSink>,
     running: Vec<Running>,
 }
 
@@ -102,9 +104,21 @@ impl Mesh {
             pool: auth_pool,
             clock: Arc::new(SystemClock),
         }));
+        let sink = Arc::new(
+            stride_notify::DevSink::start(
+                "127.0.0.1:0".parse().expect("addr"),
+                "127.0.0.1:0".parse().expect("addr"),
+            )
+            .await?,
+        );
         let auth = stride_auth::start(
             stride_auth::Config {
                 common: common("auth", &dbs.auth, amqp, ""),
+                settings: stride_auth::settings::Settings {
+                    mail_url: sink.smtp_url(),
+                    sms_url: sink.sms_url(),
+                    ..Default::default()
+                },
             },
             auth_verifier,
             Arc::new(SystemClock),
@@ -222,6 +236,7 @@ impl Mesh {
             direct,
             databases: dbs,
             clock,
+            sink,
             running,
         })
     }

@@ -562,6 +562,7 @@ where
         .delete_account(authed(
             DeleteAccountRequest {
                 password: "not the password".into(),
+                proof: None,
             },
             &bob.access,
         ))
@@ -576,6 +577,7 @@ where
         .delete_account(authed(
             DeleteAccountRequest {
                 password: "correct horse battery".into(),
+                proof: None,
             },
             &bob.access,
         ))

@@ -1,6 +1,8 @@
 //! auth against a real PostgreSQL database and RabbitMQ vhost per test.
 
+mod accounts;
 mod forged;
+mod recovery;
 
 use std::sync::{Arc, RwLock};
 
