@@ -1,7 +1,8 @@
 //! activity-session: the activity catalog and the caller's timed sessions.
 //!
-//! Consumes `profile.updated.v1` (to know each user's timezone) and `user.deleted.v1` (purges the
-//! user's sessions and timezone); produces `session.completed.v1` through the transactional outbox.
+//! Consumes `profile.updated.v1` (to know each user's timezone), `user.deleted.v1` (purges the
+//! user's sessions and timezone) and `user.merged.v1` (moves a guest's sessions to the target
+//! account); produces `session.completed.v1` through the transactional outbox.
 
 mod events;
 mod service;
@@ -88,7 +89,7 @@ pub async fn start(
         SERVICE,
         &common.amqp_url,
         pool,
-        vec![events::PROFILE_UPDATED, events::USER_DELETED],
+        events::CONSUMES.to_vec(),
         EventHandler,
     )
     .spawn(running.shutdown.clone());

@@ -2,7 +2,8 @@
 //! activity catalog (activity-session), written by an OpenAI-compatible LLM when one is
 //! configured, by rules otherwise (and whenever the LLM fails).
 //!
-//! Consumes `user.deleted.v1` (purges the user's recommendation rows); produces no events.
+//! Consumes `user.deleted.v1` (purges the user's recommendation rows) and `user.merged.v1` (moves a
+//! guest's rows to the target account); produces no events.
 
 use std::{sync::Arc, time::Duration};
 

@@ -42,3 +42,19 @@ pub async fn purge_user(tx: &mut sqlx::PgConnection, user_id: Uuid) -> Result<u6
             .rows_affected(),
     )
 }
+
+/// Gives every row of `source` to `target` (account merge); returns how many moved.
+pub async fn move_user(
+    tx: &mut sqlx::PgConnection,
+    source: Uuid,
+    target: Uuid,
+) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("UPDATE recommendations SET user_id = $2 WHERE user_id = $1")
+            .bind(source)
+            .bind(target)
+            .execute(tx)
+            .await?
+            .rows_affected(),
+    )
+}

@@ -1,23 +1,27 @@
 //! Event handlers: every effect is commutative (additions, newest-revision-wins), so order of
 //! delivery does not matter, and the inbox row in the same transaction absorbs duplicates.
-//! The exception is `user.deleted.v1`, which purges the user (see its arm).
+//! The exceptions are `user.deleted.v1`, which purges the user, and `user.merged.v1`, which
+//! moves a guest's figures to the target account (see their arms).
 
 use sqlx::PgConnection;
 use stride_bus::{
     Envelope, Event,
     consumer::{Handler, HandlerError},
 };
-use stride_proto::events::{ChallengeCompleted, ProfileUpdated, SessionCompleted, UserDeleted};
+use stride_proto::events::{
+    ChallengeCompleted, ProfileUpdated, SessionCompleted, UserDeleted, UserMerged,
+};
 use uuid::Uuid;
 
 use crate::store;
 
 /// Types bound to `analytics.events`.
-pub const TYPES: [&str; 4] = [
+pub const TYPES: [&str; 5] = [
     SessionCompleted::TYPE,
     ChallengeCompleted::TYPE,
     ProfileUpdated::TYPE,
     UserDeleted::TYPE,
+    UserMerged::TYPE,
 ];
 
 pub struct EventHandler;
@@ -92,6 +96,22 @@ impl Handler for EventHandler {
                 // longer exists (figures only, unreachable without a token). Accepted.
                 let purged = store::purge_user(tx, user).await?;
                 tracing::info!(user_id = %user, purged, "user deleted: analytics purged");
+            }
+            UserMerged::TYPE => {
+                let e: UserMerged = env.decode()?;
+                let source = user_id(&e.source_user_id)?;
+                let target = user_id(&e.target_user_id)?;
+                if source == target {
+                    return Err(permanent(format!(
+                        "user.merged.v1 merges {source} into itself"
+                    )));
+                }
+                // Like the deletion, a session/challenge event of the guest delivered after the
+                // merge recreates a figures-only row under the guest's id. Points announced for
+                // both users in one challenge window stay counted on their days here, although
+                // challenge keeps only one of the two awards (no event retracts an award).
+                let moved = store::merge_users(tx, source, target).await?;
+                tracing::info!(%source, %target, moved, "user merged: analytics moved");
             }
             other => tracing::debug!(
                 event_type = other,

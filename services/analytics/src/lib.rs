@@ -1,7 +1,8 @@
 //! analytics: per-user daily rollups in the user's local date, streaks and progress summaries.
 //!
 //! Fed by `session.completed.v1`, `challenge.completed.v1` and `profile.updated.v1`, purged per
-//! user by `user.deleted.v1`; answers `stride.analytics.v1.AnalyticsService`.
+//! user by `user.deleted.v1`, a guest's figures moved to the target account by `user.merged.v1`;
+//! answers `stride.analytics.v1.AnalyticsService`.
 
 use std::sync::Arc;
 

@@ -83,6 +83,41 @@ pub async fn purge_user(tx: &mut PgConnection, user: Uuid) -> Result<u64, sqlx::
     Ok(purged)
 }
 
+/// Merges guest `source` into `target` (`user.merged.v1`); returns how many rows of the source
+/// went. Daily rollups add up per local date, so streaks (computed from the days) follow. The
+/// target's timezone wins; a target with none yet takes the guest's as a hint (revision -1), which
+/// the target's first profile revision replaces. Idempotent: a replay finds no source row.
+pub async fn merge_users(
+    tx: &mut PgConnection,
+    source: Uuid,
+    target: Uuid,
+) -> Result<u64, sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO daily_rollups (user_id, local_date, sessions_completed, focus_sessions, total_seconds, points)
+         SELECT $2, local_date, sessions_completed, focus_sessions, total_seconds, points
+         FROM daily_rollups WHERE user_id = $1
+         ON CONFLICT (user_id, local_date) DO UPDATE SET
+           sessions_completed = daily_rollups.sessions_completed + EXCLUDED.sessions_completed,
+           focus_sessions = daily_rollups.focus_sessions + EXCLUDED.focus_sessions,
+           total_seconds = daily_rollups.total_seconds + EXCLUDED.total_seconds,
+           points = daily_rollups.points + EXCLUDED.points",
+    )
+    .bind(source)
+    .bind(target)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO user_timezones (user_id, timezone, revision, observed_at)
+         SELECT $2, timezone, -1, observed_at FROM user_timezones WHERE user_id = $1
+         ON CONFLICT (user_id) DO NOTHING",
+    )
+    .bind(source)
+    .bind(target)
+    .execute(&mut *tx)
+    .await?;
+    purge_user(tx, source).await
+}
+
 /// Until a profile update arrives, the zone of the user's latest session stands in (revision
 /// -1); a profile revision always wins over it.
 pub async fn timezone_hint(

@@ -1,6 +1,7 @@
 //! Reactions to events: session completions advance challenge progress (and may award points
 //! and emit `challenge.completed.v1`); profile updates keep display names and timezones; an
-//! account deletion purges the user's memberships, progress, points and name.
+//! account deletion purges the user's memberships, progress, points and name; an account merge
+//! moves a guest's memberships, progress and points to the target account.
 
 use sqlx::PgConnection;
 use stride_bus::{
@@ -8,7 +9,7 @@ use stride_bus::{
     consumer::{Handler, HandlerError},
     outbox::OutboxHandle,
 };
-use stride_kit::convert;
+use stride_kit::{clock::SharedClock, convert};
 use stride_proto::events;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -16,6 +17,15 @@ use uuid::Uuid;
 pub const SESSION_COMPLETED: &str = events::SessionCompleted::TYPE;
 pub const PROFILE_UPDATED: &str = events::ProfileUpdated::TYPE;
 pub const USER_DELETED: &str = events::UserDeleted::TYPE;
+pub const USER_MERGED: &str = events::UserMerged::TYPE;
+
+/// Event types bound to `challenge.events`.
+pub const CONSUMES: [&str; 4] = [
+    SESSION_COMPLETED,
+    PROFILE_UPDATED,
+    USER_DELETED,
+    USER_MERGED,
+];
 
 /// Timezone a user has until their profile says otherwise.
 pub const DEFAULT_TIMEZONE: &str = "UTC";
@@ -35,6 +45,8 @@ pub fn window_start(recurrence: &str, d: Date) -> Date {
 
 pub struct EventHandler {
     pub outbox: OutboxHandle,
+    /// Dates a merge's award when the event carries no time.
+    pub clock: SharedClock,
 }
 
 fn permanent(msg: &str) -> HandlerError {
@@ -47,6 +59,7 @@ impl Handler for EventHandler {
             SESSION_COMPLETED => session_completed(tx, env.decode()?).await,
             PROFILE_UPDATED => profile_updated(tx, env.decode()?).await,
             USER_DELETED => user_deleted(tx, env.decode()?).await,
+            USER_MERGED => user_merged(tx, env.decode()?, self.clock.now()).await,
             other => {
                 tracing::debug!(
                     event_type = other,
@@ -58,8 +71,9 @@ impl Handler for EventHandler {
     }
 
     fn after_commit(&self, env: &Envelope) {
-        // A completion may have enqueued challenge.completed.v1; a spare kick costs one empty poll.
-        if env.event_type == SESSION_COMPLETED {
+        // A completion (or a merge) may have enqueued challenge.completed.v1; a spare kick costs
+        // one empty poll.
+        if env.event_type == SESSION_COMPLETED || env.event_type == USER_MERGED {
             self.outbox.kick();
         }
     }
@@ -201,6 +215,158 @@ async fn user_deleted(tx: &mut PgConnection, e: events::UserDeleted) -> Result<(
             .rows_affected();
     }
     tracing::info!(%user_id, purged, "user deleted: challenge data purged");
+    Ok(())
+}
+
+/// Moves the guest `source`'s memberships, progress and points to `target`, combining rows of
+/// the same key, then deletes every row of the source (its display name/timezone row too: the
+/// target keeps its own).
+///
+/// - Membership: one per challenge, joined at the earlier of the two joins.
+/// - Progress: one per challenge window, counts added up, completed at the earlier completion.
+/// - Points: a window pays out at most once (the ledger's unique key): when both were awarded
+///   for the same window the target's award stands and the guest's is dropped; a guest's award
+///   for a window the target was not paid for moves as is.
+/// - A window whose combined count reaches the target though neither user had reached it is
+///   completed and awarded now, exactly as the session that would have reached it does: the
+///   progress shown stays consistent with the points ("completed" ⇔ paid), and the guest's work
+///   is not lost by signing in. It is announced as `challenge.completed.v1` dated at the merge
+///   (its time, the target's timezone and local date from the event).
+///
+/// Idempotent: a replay finds no row of the source and changes nothing.
+async fn user_merged(
+    tx: &mut PgConnection,
+    e: events::UserMerged,
+    now: OffsetDateTime,
+) -> Result<(), HandlerError> {
+    let parse = |field: &str, raw: &str| {
+        Uuid::parse_str(raw).map_err(|_| {
+            HandlerError::Permanent(anyhow::anyhow!(
+                "user.merged.v1 {field} {raw:?} is not a UUID"
+            ))
+        })
+    };
+    let source = parse("source_user_id", &e.source_user_id)?;
+    let target = parse("target_user_id", &e.target_user_id)?;
+    if source == target {
+        return Err(permanent("user.merged.v1 merges a user into itself"));
+    }
+
+    sqlx::query(
+        "INSERT INTO participants (challenge_id, user_id, joined_at)
+         SELECT challenge_id, $2, joined_at FROM participants WHERE user_id = $1
+         ON CONFLICT (challenge_id, user_id) DO UPDATE
+         SET joined_at = LEAST(participants.joined_at, EXCLUDED.joined_at)",
+    )
+    .bind(source)
+    .bind(target)
+    .execute(&mut *tx)
+    .await?;
+
+    // RETURNING yields the combined rows; those that reach the target unpaid are awarded below.
+    let reached: Vec<(Uuid, Date, String, i32)> = sqlx::query_as(
+        "WITH merged AS (
+             INSERT INTO progress (challenge_id, user_id, window_start, current, completed_at)
+             SELECT challenge_id, $2, window_start, current, completed_at FROM progress WHERE user_id = $1
+             ON CONFLICT (challenge_id, user_id, window_start) DO UPDATE
+             SET current = progress.current + EXCLUDED.current,
+                 completed_at = LEAST(progress.completed_at, EXCLUDED.completed_at)
+             RETURNING challenge_id, window_start, current, completed_at
+         )
+         SELECT m.challenge_id, m.window_start, c.title, c.points
+         FROM merged m JOIN challenges c ON c.id = m.challenge_id
+         WHERE m.completed_at IS NULL AND m.current >= c.target
+         ORDER BY m.challenge_id, m.window_start",
+    )
+    .bind(source)
+    .bind(target)
+    .fetch_all(&mut *tx)
+    .await?;
+
+    // A guest's award moves unless the target already has one for that window.
+    sqlx::query(
+        "UPDATE points_ledger s SET user_id = $2
+         WHERE s.user_id = $1 AND NOT EXISTS (
+             SELECT 1 FROM points_ledger t
+             WHERE t.user_id = $2 AND t.challenge_id = s.challenge_id AND t.window_start = s.window_start)",
+    )
+    .bind(source)
+    .bind(target)
+    .execute(&mut *tx)
+    .await?;
+
+    let mut dropped = 0;
+    for sql in [
+        "DELETE FROM points_ledger WHERE user_id = $1",
+        "DELETE FROM progress WHERE user_id = $1",
+        "DELETE FROM participants WHERE user_id = $1",
+        "DELETE FROM users WHERE user_id = $1",
+    ] {
+        dropped += sqlx::query(sql)
+            .bind(source)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    }
+
+    if !reached.is_empty() {
+        let at = e
+            .occur_time
+            .as_ref()
+            .and_then(convert::from_timestamp)
+            .unwrap_or(now);
+        let timezone = if convert::is_valid_timezone(&e.timezone) {
+            e.timezone.as_str()
+        } else {
+            DEFAULT_TIMEZONE
+        };
+        let local_date = e
+            .local_date
+            .as_ref()
+            .and_then(convert::from_date)
+            .unwrap_or_else(|| convert::local_date(at, timezone));
+        for (challenge_id, window, title, points) in reached {
+            sqlx::query(
+                "UPDATE progress SET completed_at = $4
+                 WHERE challenge_id = $1 AND user_id = $2 AND window_start = $3",
+            )
+            .bind(challenge_id)
+            .bind(target)
+            .bind(window)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            let awarded = sqlx::query(
+                "INSERT INTO points_ledger (id, user_id, challenge_id, window_start, points, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (challenge_id, user_id, window_start) DO NOTHING",
+            )
+            .bind(Uuid::now_v7())
+            .bind(target)
+            .bind(challenge_id)
+            .bind(window)
+            .bind(points)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if awarded {
+                let event = events::ChallengeCompleted {
+                    user_id: target.to_string(),
+                    challenge_id: challenge_id.to_string(),
+                    title,
+                    points_awarded: points,
+                    window_start: Some(convert::date(window)),
+                    occur_time: Some(convert::timestamp(at)),
+                    local_date: Some(convert::date(local_date)),
+                    timezone: timezone.to_owned(),
+                };
+                stride_bus::outbox::enqueue(&mut *tx, &event).await?;
+                tracing::info!(user_id = %target, %challenge_id, %window, points, "challenge completed by a merge");
+            }
+        }
+    }
+    tracing::info!(%source, %target, dropped, "user merged: challenge data moved");
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! challenge: challenges, participants and their progress, the points ledger and leaderboards.
 //!
-//! Consumes `session.completed.v1`, `profile.updated.v1` and `user.deleted.v1` (purges the user);
+//! Consumes `session.completed.v1`, `profile.updated.v1`, `user.deleted.v1` (purges the user) and
+//! `user.merged.v1` (moves a guest's memberships, progress and points to the target account);
 //! produces `challenge.completed.v1` through the transactional outbox.
 
 mod events;
@@ -48,7 +49,7 @@ pub async fn start(
     let pool = stride_kit::db::connect(&common.database_url, common.db_max_connections).await?;
     stride_kit::db::migrate(&pool, &[&stride_bus::MIGRATOR, &MIGRATOR]).await?;
 
-    let svc = Svc::new(pool.clone(), clock);
+    let svc = Svc::new(pool.clone(), clock.clone());
     let mut running = stride_kit::serve::spawn(
         ServeConfig {
             service: SERVICE,
@@ -72,13 +73,10 @@ pub async fn start(
         SERVICE,
         &common.amqp_url,
         pool,
-        vec![
-            events::SESSION_COMPLETED,
-            events::PROFILE_UPDATED,
-            events::USER_DELETED,
-        ],
+        events::CONSUMES.to_vec(),
         EventHandler {
             outbox: relay.outbox.clone(),
+            clock,
         },
     )
     .spawn(running.shutdown.clone());

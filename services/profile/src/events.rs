@@ -12,7 +12,11 @@ use stride_proto::events;
 use crate::store;
 
 /// Event types bound to `profile.events`.
-pub const CONSUMES: [&str; 2] = [events::UserRegistered::TYPE, events::UserDeleted::TYPE];
+pub const CONSUMES: [&str; 3] = [
+    events::UserRegistered::TYPE,
+    events::UserDeleted::TYPE,
+    events::UserMerged::TYPE,
+];
 
 pub struct ProfileEvents {
     pub clock: SharedClock,
@@ -58,6 +62,20 @@ impl Handler for ProfileEvents {
                 tracing::info!(%user_id, purged, "user deleted: profile purged");
                 Ok(())
             }
+            events::UserMerged::TYPE => {
+                let ev = env.decode::<events::UserMerged>()?;
+                let (source, target) = merged_ids(&ev)?;
+                let now = store::micros(self.clock.now());
+                // Idempotent: once the source's row is gone a replay changes nothing and
+                // announces nothing. The target's consumers learn its new state from the usual
+                // profile.updated.v1 (next revision); each purges the source on this event itself.
+                let merged = store::merge(tx, source, target, now).await?;
+                if let Some(row) = &merged {
+                    stride_bus::outbox::enqueue(tx, &row.event()).await?;
+                }
+                tracing::info!(%source, %target, changed = merged.is_some(), "user merged: profile merged");
+                Ok(())
+            }
             other => {
                 tracing::debug!(
                     event_type = other,
@@ -71,4 +89,23 @@ impl Handler for ProfileEvents {
     fn after_commit(&self, _event: &Envelope) {
         self.outbox.kick();
     }
+}
+
+/// `(source, target)` of a merge: two different UUIDs, or the event can never apply.
+fn merged_ids(ev: &events::UserMerged) -> Result<(uuid::Uuid, uuid::Uuid), HandlerError> {
+    let parse = |field: &str, raw: &str| {
+        uuid::Uuid::parse_str(raw).map_err(|_| {
+            HandlerError::Permanent(anyhow::anyhow!(
+                "user.merged.v1 {field} {raw:?} is not a UUID"
+            ))
+        })
+    };
+    let source = parse("source_user_id", &ev.source_user_id)?;
+    let target = parse("target_user_id", &ev.target_user_id)?;
+    if source == target {
+        return Err(HandlerError::Permanent(anyhow::anyhow!(
+            "user.merged.v1 merges {source} into itself"
+        )));
+    }
+    Ok((source, target))
 }

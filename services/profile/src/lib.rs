@@ -1,6 +1,7 @@
 //! profile: the caller's display name, timezone and locale.
 //!
-//! Consumes `user.registered.v1` (creates the profile) and `user.deleted.v1` (purges it);
+//! Consumes `user.registered.v1` (creates the profile), `user.deleted.v1` (purges it) and
+//! `user.merged.v1` (merges a guest's profile into the target's);
 //! produces `profile.updated.v1` with the full state and a per-user revision on every change.
 
 pub mod events;

@@ -140,3 +140,67 @@ pub async fn purge_user(tx: &mut PgConnection, user_id: Uuid) -> sqlx::Result<u6
         .await?
         .rows_affected())
 }
+
+/// Whether a merge leaves the target's field as is: only an empty field is filled.
+fn fill(target: &str, source: &str) -> Option<String> {
+    (target.trim().is_empty() && !source.trim().is_empty()).then(|| source.to_owned())
+}
+
+/// Merges the profile of guest `source` into `target` (`user.merged.v1`): the target's fields
+/// win, empty ones are filled from the source's; a target without a profile takes the source's
+/// whole. The source's row is deleted. Returns the target's row when it changed (its revision
+/// bumped), `None` when nothing changed — including a replay, which finds no source row.
+pub async fn merge(
+    tx: &mut PgConnection,
+    source: Uuid,
+    target: Uuid,
+    now: OffsetDateTime,
+) -> sqlx::Result<Option<ProfileRow>> {
+    // Lock both rows in a fixed order so two merges touching the same users cannot deadlock.
+    let rows: Vec<ProfileRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM profiles WHERE user_id = ANY($1) ORDER BY user_id FOR UPDATE"
+    )))
+    .bind([source, target])
+    .fetch_all(&mut *tx)
+    .await?;
+    let Some(from) = rows.iter().find(|r| r.user_id == source) else {
+        return Ok(None);
+    };
+    let Some(into) = rows.iter().find(|r| r.user_id == target) else {
+        // The target has no profile yet: the guest's becomes its, under the next revision so
+        // consumers that somehow hold an older one for the target take it.
+        return sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "UPDATE profiles SET user_id = $2, revision = revision + 1,
+                 updated_at = GREATEST($3, updated_at)
+             WHERE user_id = $1
+             RETURNING {COLUMNS}"
+        )))
+        .bind(source)
+        .bind(target)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await;
+    };
+    let changes = Changes {
+        display_name: fill(&into.display_name, &from.display_name),
+        timezone: fill(&into.timezone, &from.timezone),
+        locale: fill(&into.locale, &from.locale),
+    };
+    let username = fill(&into.username, &from.username);
+    purge_user(tx, source).await?;
+    if username.is_none()
+        && changes.display_name.is_none()
+        && changes.timezone.is_none()
+        && changes.locale.is_none()
+    {
+        return Ok(None);
+    }
+    if let Some(username) = &username {
+        sqlx::query("UPDATE profiles SET username = $2 WHERE user_id = $1")
+            .bind(target)
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
+    }
+    update(tx, target, &changes, now).await
+}

@@ -2,6 +2,7 @@
 
 mod support;
 mod user_deleted;
+mod user_merged;
 
 use std::collections::HashSet;
 

@@ -4,3 +4,4 @@
 mod recommendation;
 mod support;
 mod user_deleted;
+mod user_merged;

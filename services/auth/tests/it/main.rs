@@ -1,8 +1,12 @@
 //! auth against a real PostgreSQL database and RabbitMQ vhost per test.
 
 mod accounts;
+mod codes;
+mod external;
 mod forged;
+mod identities;
 mod recovery;
+mod rotation;
 
 use std::sync::{Arc, RwLock};
 

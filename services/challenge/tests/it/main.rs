@@ -2,6 +2,7 @@
 
 mod support;
 mod user_deleted;
+mod user_merged;
 
 use prost::Message as _;
 use stride_kit::convert;

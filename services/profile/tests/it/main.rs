@@ -1,6 +1,8 @@
 //! profile against a real PostgreSQL database and RabbitMQ vhost per test. Input events come
 //! through a real outbox and relay in a scratch database, as auth would publish them.
 
+mod user_merged;
+
 use std::sync::Arc;
 
 use futures::StreamExt as _;
