@@ -11,7 +11,13 @@ use stride_infra::Infra;
 
 use crate::{signals, up};
 
-pub fn run(_args: &[String]) -> Result<i32> {
+/// `cargo xtask bench` (the mesh) or `cargo xtask bench login` (the password path).
+pub fn run(args: &[String]) -> Result<i32> {
+    let mode = match args.first().map(String::as_str) {
+        None | Some("mesh") => "run",
+        Some("login") => "login",
+        Some(other) => bail!("unknown bench {other:?}: use `mesh` (default) or `login`"),
+    };
     signals::install();
     let root = crate::root();
     stride_infra::ensure_installed()?;
@@ -69,7 +75,7 @@ pub fn run(_args: &[String]) -> Result<i32> {
             .map(|p| format!("{}={}", p.name, p.child.id()))
             .collect();
         let status = Command::new(bins.join("stride-bench"))
-            .arg("run")
+            .arg(mode)
             .env("BENCH_GATEWAY_ADDR", format!("127.0.0.1:{}", opts.port))
             .env("BENCH_PROFILE_ADDR", addr("profile"))
             .env("BENCH_ECHO_ADDR", format!("127.0.0.1:{echo_port}"))

@@ -22,9 +22,11 @@ commands:
   up [--release] [--port N]
                          build and run every service and the gateway (port 8080 or N or
                          $STRIDE_UP_PORT) against fresh infrastructure, until Ctrl-C
-  bench                  release build, the mesh as separate processes, then calls/s (gateway,
-                         direct, bare tonic), sessions/s through the events with p50/p99
-                         latency, and memory per process — as ratios measured in one run";
+  bench [mesh|login]     release build, the mesh as separate processes, then — as ratios
+                         measured in one run — mesh: calls/s (gateway, direct, bare tonic),
+                         sessions/s through the events with p50/p99 latency, memory per
+                         process; login: logins/s against the argon2 ceiling, p99 of cheap
+                         calls while logins flood the machine, auth's peak memory";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -6,8 +6,12 @@
 //!   PostgreSQL clock;
 //! - each process's resident memory idle and at its peak under load.
 //!
-//! Usage: `stride-bench echo-server` (prints its port), or
-//! `stride-bench run` with the addresses in env (see `Env` below); xtask wires it up.
+//! `stride-bench login` measures the password path instead: logins/s against the argon2 ceiling
+//! measured in the same run, the p99 of cheap unrelated calls while logins saturate the machine
+//! (against their p99 on the idle mesh), and auth's peak memory under the flood.
+//!
+//! Usage: `stride-bench echo-server` (prints its port), or `stride-bench run|login` with the
+//! addresses in env; xtask wires it up.
 
 use std::{
     collections::HashMap,
@@ -40,7 +44,8 @@ fn main() -> anyhow::Result<()> {
     match std::env::args().nth(1).as_deref() {
         Some("echo-server") => rt.block_on(echo_server()),
         Some("run") => rt.block_on(run()),
-        _ => anyhow::bail!("usage: stride-bench echo-server | run"),
+        Some("login") => rt.block_on(login_bench()),
+        _ => anyhow::bail!("usage: stride-bench echo-server | run | login"),
     }
 }
 
@@ -428,5 +433,231 @@ async fn run() -> anyhow::Result<()> {
             peaks.get(name).copied().unwrap_or(0) as f64 / 1024.0
         );
     }
+    Ok(())
+}
+
+/// Logins in flight during the flood: twice the hasher's waiting line, so part of the flood is
+/// refused with RESOURCE_EXHAUSTED instead of queueing without bound.
+const LOGIN_FLOOD: usize = 128;
+/// Cheap calls in flight while measuring their latency (a light, steady probe).
+const PROBE_CONCURRENCY: usize = 4;
+
+/// Runs `call` from `n` tasks until `end`; returns (ok, failed, latencies µs sorted, seconds).
+async fn drive<F, Fut>(n: usize, end: Instant, call: F) -> (u64, u64, Vec<u64>, f64)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), tonic::Status>> + Send,
+{
+    let call = Arc::new(call);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let call = call.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut ok, mut failed, mut lat) = (0u64, 0u64, Vec::new());
+            while Instant::now() < end {
+                let t = Instant::now();
+                match call(i).await {
+                    Ok(()) => {
+                        ok += 1;
+                        lat.push(t.elapsed().as_micros() as u64);
+                    }
+                    Err(_) => failed += 1,
+                }
+            }
+            (ok, failed, lat)
+        }));
+    }
+    let (mut ok, mut failed, mut lat) = (0, 0, Vec::new());
+    for t in tasks {
+        if let Ok((o, f, l)) = t.await {
+            ok += o;
+            failed += f;
+            lat.extend(l);
+        }
+    }
+    lat.sort_unstable();
+    (ok, failed, lat, start.elapsed().as_secs_f64())
+}
+
+fn pct(l: &[u64], p: f64) -> u64 {
+    l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(0)
+}
+
+/// Hashes per second of the production argon2 parameters on one core of this machine, now.
+fn argon2_per_core() -> f64 {
+    use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, Version};
+    let a = Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(19_456, 2, 1, None).expect("params"),
+    );
+    let start = Instant::now();
+    let mut n = 0u32;
+    while start.elapsed() < Duration::from_secs(2) {
+        let _ = a.hash_password(b"bench passphrase");
+        n += 1;
+    }
+    f64::from(n) / start.elapsed().as_secs_f64()
+}
+
+async fn login_bench() -> anyhow::Result<()> {
+    use stride_proto::auth::{GetMeRequest, LoginRequest};
+    let gateway = var("BENCH_GATEWAY_ADDR")?.parse()?;
+    let pids: Vec<(String, u32)> = var("BENCH_PIDS")?
+        .split(',')
+        .filter_map(|kv| {
+            kv.split_once('=')
+                .and_then(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
+        })
+        .collect();
+    let auth_pid = pids
+        .iter()
+        .find(|(n, _)| n == "auth")
+        .map(|(_, p)| *p)
+        .context("auth pid")?;
+    let mut c = stride_e2e::grpc_clients(gateway).await?;
+    let run_id = uuid::Uuid::now_v7().simple().to_string();
+    let mut emails = Vec::new();
+    let mut tokens = Vec::new();
+    for i in 0..USERS {
+        let name = format!("login{}u{i}", &run_id[24..]);
+        let t = c
+            .auth
+            .signup(SignupRequest {
+                email: format!("{name}@example.com"),
+                username: name.clone(),
+                password: "bench passphrase".into(),
+                timezone: String::new(),
+            })
+            .await?
+            .into_inner()
+            .tokens
+            .context("tokens")?;
+        emails.push(format!("{name}@example.com"));
+        tokens.push(t.access_token);
+    }
+    for t in &tokens {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while c
+            .profile
+            .get_my_profile(authed(GetMyProfileRequest {}, t))
+            .await
+            .is_err()
+        {
+            anyhow::ensure!(Instant::now() < deadline, "profiles did not appear");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let tokens = Arc::new(tokens);
+    let emails = Arc::new(emails);
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    println!("measuring argon2 on one core…");
+    let per_core = argon2_per_core();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let auth_idle = rss_kib(auth_pid);
+
+    // The probes: GetMyProfile (gateway → profile) and GetMe (gateway → auth, the process
+    // doing the hashing), a few in flight, idle first, then during the flood.
+    let probes = |end: Instant| {
+        let (p, a, tk) = (c.profile.clone(), c.auth.clone(), tokens.clone());
+        let tk2 = tokens.clone();
+        (
+            tokio::spawn(drive(PROBE_CONCURRENCY, end, move |i| {
+                let mut p = p.clone();
+                let t = tk[i % tk.len()].clone();
+                async move {
+                    p.get_my_profile(authed(GetMyProfileRequest {}, &t))
+                        .await
+                        .map(drop)
+                }
+            })),
+            tokio::spawn(drive(PROBE_CONCURRENCY, end, move |i| {
+                let mut a = a.clone();
+                let t = tk2[i % tk2.len()].clone();
+                async move { a.get_me(authed(GetMeRequest {}, &t)).await.map(drop) }
+            })),
+        )
+    };
+    let (pp, pa) = probes(Instant::now() + PHASE);
+    let (_, _, idle_profile, _) = pp.await?;
+    let (_, _, idle_me, _) = pa.await?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let peaks = sample_peaks(vec![("auth".into(), auth_pid)], stop.clone());
+    let end = Instant::now() + PHASE * 2;
+    let (pp, pa) = probes(end);
+    let auth = c.auth.clone();
+    let refused = Arc::new(AtomicU64::new(0));
+    let r = refused.clone();
+    let flood = tokio::spawn(drive(LOGIN_FLOOD, end, move |i| {
+        let mut a = auth.clone();
+        let email = emails[i % emails.len()].clone();
+        let r = r.clone();
+        async move {
+            let res = a
+                .login(LoginRequest {
+                    email,
+                    password: "bench passphrase".into(),
+                })
+                .await
+                .map(drop);
+            if let Err(e) = &res
+                && e.code() == tonic::Code::ResourceExhausted
+            {
+                r.fetch_add(1, Ordering::Relaxed);
+            }
+            res
+        }
+    }));
+    let (logins, failed, login_lat, secs) = flood.await?;
+    let (_, _, busy_profile, _) = pp.await?;
+    let (_, _, busy_me, _) = pa.await?;
+    stop.store(true, Ordering::Relaxed);
+    let peak = peaks.await?.get("auth").copied().unwrap_or(0);
+    let refused = refused.load(Ordering::Relaxed);
+
+    let rate = logins as f64 / secs;
+    let ceiling = per_core * cores as f64;
+    println!(
+        "\n== logins ({LOGIN_FLOOD} in flight for {}s, through the gateway) ==",
+        (PHASE * 2).as_secs()
+    );
+    println!(
+        "  argon2id m=19456 t=2 p=1 on this machine: {per_core:.1} hashes/s per core × {cores} cores = {ceiling:.0}/s ceiling"
+    );
+    println!(
+        "  logins: {rate:.1}/s = {:.2} × ceiling; p50 {} ms, p99 {} ms; {refused} refused with RESOURCE_EXHAUSTED, {} other failures",
+        rate / ceiling,
+        pct(&login_lat, 0.5) / 1000,
+        pct(&login_lat, 0.99) / 1000,
+        failed - refused
+    );
+    for (name, idle, busy) in [
+        (
+            "GetMyProfile (gateway → profile)",
+            &idle_profile,
+            &busy_profile,
+        ),
+        ("GetMe (gateway → auth)          ", &idle_me, &busy_me),
+    ] {
+        let (i99, b99) = (pct(idle, 0.99), pct(busy, 0.99));
+        println!(
+            "  {name}: p99 idle {:.1} ms, during the flood {:.1} ms = {:.1} × idle (p50 {:.1} → {:.1} ms; {} calls)",
+            i99 as f64 / 1000.0,
+            b99 as f64 / 1000.0,
+            b99 as f64 / i99.max(1) as f64,
+            pct(idle, 0.5) as f64 / 1000.0,
+            pct(busy, 0.5) as f64 / 1000.0,
+            busy.len()
+        );
+    }
+    println!(
+        "  auth RSS: idle {:.1} MiB, peak under the flood {:.1} MiB (each hash in flight holds 19 MiB; {cores} at a time)",
+        auth_idle as f64 / 1024.0,
+        peak as f64 / 1024.0
+    );
     Ok(())
 }
