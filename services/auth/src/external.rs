@@ -189,11 +189,14 @@ impl AuthSvc {
                     .ok_or_else(|| AppError::not_found("account"))?
             }
             None => {
-                // The provider's email is taken only when verified and free.
+                // The provider's email is taken only when verified and free: no account has it
+                // as its address, nor as a linked email identity.
                 let email = match (&ext.email, ext.email_verified) {
                     (Some(e), true) => {
                         let (free,): (bool,) = sqlx::query_as(
-                            "SELECT NOT EXISTS (SELECT 1 FROM users WHERE email = $1)",
+                            "SELECT NOT EXISTS (SELECT 1 FROM users WHERE email = $1)
+                                AND NOT EXISTS (SELECT 1 FROM identities
+                                                WHERE provider = 'email' AND subject = $1)",
                         )
                         .bind(e)
                         .fetch_one(&mut *tx)

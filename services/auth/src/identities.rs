@@ -91,11 +91,15 @@ pub(crate) async fn insert(
     .await;
     match inserted {
         Ok(_) => Ok(id),
-        Err(e) if is_unique_violation(&e) => Err(AppError::AlreadyExists {
-            reason: "IDENTITY_IN_USE",
-            message: "this identity already belongs to an account".into(),
-        }),
+        Err(e) if is_unique_violation(&e) => Err(identity_in_use()),
         Err(e) => Err(e.into()),
+    }
+}
+
+fn identity_in_use() -> AppError {
+    AppError::AlreadyExists {
+        reason: "IDENTITY_IN_USE",
+        message: "this identity already belongs to an account".into(),
     }
 }
 
@@ -272,6 +276,25 @@ impl AuthSvc {
         };
         let now = micros(self.clock.now());
         let mut tx = self.pool.begin().await?;
+        // An address that is another account's own (its email or phone) belongs to that account
+        // even without an identity row for it, e.g. the verified email a Google sign-in gave it.
+        let address_column = match identity.provider {
+            "email" => Some("email"),
+            "phone" => Some("phone"),
+            _ => None,
+        };
+        if let Some(column) = address_column {
+            let (taken,): (bool,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT EXISTS (SELECT 1 FROM users WHERE {column} = $1 AND id <> $2)"
+            )))
+            .bind(&identity.subject)
+            .bind(user.id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if taken {
+                return Err(identity_in_use());
+            }
+        }
         let (primary,): (bool,) =
             sqlx::query_as("SELECT NOT EXISTS (SELECT 1 FROM identities WHERE user_id = $1)")
                 .bind(user.id)
@@ -299,12 +322,7 @@ impl AuthSvc {
         };
         match set_address {
             Ok(()) => {}
-            Err(e) if is_unique_violation(&e) => {
-                return Err(AppError::AlreadyExists {
-                    reason: "IDENTITY_IN_USE",
-                    message: "this identity already belongs to an account".into(),
-                });
-            }
+            Err(e) if is_unique_violation(&e) => return Err(identity_in_use()),
             Err(e) => return Err(e.into()),
         }
         let claimed = user.is_anonymous;
@@ -394,7 +412,7 @@ impl AuthSvc {
         match target.provider.as_str() {
             // Without its email the password has nothing to sign in with.
             "email" => {
-                sqlx::query(
+                let cleared = sqlx::query(
                     "UPDATE users SET email = NULL, email_verified_at = NULL, password_hash = NULL
                      WHERE id = $1 AND email = $2",
                 )
@@ -402,6 +420,24 @@ impl AuthSvc {
                 .bind(&target.subject)
                 .execute(&mut *tx)
                 .await?;
+                // The oldest other email identity takes over as the account's address: without
+                // one, re-authentication codes, notices and resets would have nowhere to go and a
+                // passwordless account could no longer prove itself.
+                if cleared.rows_affected() == 1 {
+                    sqlx::query(
+                        "UPDATE users SET email = next.subject,
+                                email_verified_at = CASE WHEN next.email_verified THEN $2 END
+                         FROM (SELECT subject, email_verified FROM identities i
+                               WHERE i.user_id = $1 AND i.provider = 'email'
+                                 AND NOT EXISTS (SELECT 1 FROM users u WHERE u.email = i.subject)
+                               ORDER BY i.created_at, i.id LIMIT 1) AS next
+                         WHERE users.id = $1",
+                    )
+                    .bind(caller.user_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
             }
             "phone" => {
                 sqlx::query("UPDATE users SET phone = NULL WHERE id = $1 AND phone = $2")

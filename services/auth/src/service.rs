@@ -584,23 +584,33 @@ impl AuthSvc {
                 }
             }
         }
-        if row.used_at.is_some() || row.revoked_at.is_some() {
+        if row.used_at.is_none() && row.revoked_at.is_some() {
+            // Never used, but its session was ended (logout, revocation, password change).
+            return Err(AppError::unauthenticated(
+                "REFRESH_TOKEN_REVOKED",
+                "the session has ended; sign in again",
+            ));
+        }
+        if row.used_at.is_some() {
             // A spent token came back: someone holds a copy. End the whole session, and make
             // that stick before answering.
-            sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL")
+            let revoked = sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL")
                 .bind(family)
                 .bind(now)
                 .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if revoked > 0 {
+                crate::audit::record(
+                    &mut tx,
+                    Some(user_id),
+                    "session.reuse_detected",
+                    &ClientInfo::default(),
+                    serde_json::json!({"session_id": family.to_string()}),
+                    now,
+                )
                 .await?;
-            crate::audit::record(
-                &mut tx,
-                Some(user_id),
-                "session.reuse_detected",
-                &ClientInfo::default(),
-                serde_json::json!({"session_id": family.to_string()}),
-                now,
-            )
-            .await?;
+            }
             tx.commit().await?;
             tracing::warn!(%user_id, %family, "refresh token reuse; family revoked");
             return Err(AppError::unauthenticated(

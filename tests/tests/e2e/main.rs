@@ -1,5 +1,6 @@
 //! End to end through the gateway, over native gRPC and over grpc-web, against the real mesh.
 
+mod auth_flows;
 mod broker_down;
 mod external;
 mod flow;

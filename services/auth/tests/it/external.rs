@@ -426,6 +426,60 @@ async fn unverified_emails_never_join_accounts() {
 }
 
 #[tokio::test]
+async fn a_google_email_linked_to_another_account_is_not_taken_as_an_address() {
+    let mut w = world().await;
+    let (ann, tokens) = {
+        let res =
+            w.h.client
+                .signup(signup_req("ann@example.com", "ann", "password-1"))
+                .await
+                .unwrap()
+                .into_inner();
+        (res.user.unwrap(), res.tokens.unwrap())
+    };
+    // Ann adds a second, proved address.
+    let access = tokens.access_token.as_str();
+    let code = send_code(
+        &mut w.h,
+        Some(access),
+        pb::CodePurpose::Link,
+        "ann@work.example",
+        "ann@work.example",
+    )
+    .await;
+    w.h.client
+        .link_identity(authed(
+            pb::LinkIdentityRequest {
+                proof: Some(pb::AccountProof {
+                    proof: Some(pb::account_proof::Proof::CurrentPassword(
+                        "password-1".into(),
+                    )),
+                }),
+                credential: Some(pb::link_identity_request::Credential::Code(
+                    pb::CodeCredential {
+                        channel: pb::CodeChannel::Email.into(),
+                        address: "ann@work.example".into(),
+                        code,
+                    },
+                )),
+            },
+            access,
+        ))
+        .await
+        .unwrap();
+
+    // A Google account vouching for that address is a new account, without the address.
+    let token = w.google_token("g-work", Some(("ann@work.example", true)), "n");
+    let res = sign_in_google(&mut w.h, &token, "n").await.unwrap();
+    assert!(res.created);
+    assert_eq!(res.user.unwrap().email, "");
+    // The address still reaches Ann's account only.
+    let res = email_code_sign_in(&mut w.h, "ann@work.example").await;
+    assert_eq!(res.user.unwrap().id, ann.id);
+    w.h.running.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn rejected_id_tokens_create_nothing() {
     let mut w = world().await;
     let now = w.now();
@@ -586,18 +640,27 @@ async fn rejected_id_tokens_create_nothing() {
         assert_eq!(err.code(), Code::InvalidArgument, "provider {provider}");
         assert_eq!(bad_fields(&err), ["provider"]);
     }
+    // (The time zone is checked before the token fields, so it is reported on its own.)
+    let bad = |id_token: &str, nonce: String, timezone: &str| pb::SignInWithIdTokenRequest {
+        provider: pb::Provider::Google.into(),
+        id_token: id_token.into(),
+        nonce,
+        timezone: timezone.into(),
+    };
     let err =
         w.h.client
-            .sign_in_with_id_token(pb::SignInWithIdTokenRequest {
-                provider: pb::Provider::Google.into(),
-                id_token: String::new(),
-                nonce: "n".repeat(600),
-                timezone: "Mars/Olympus_Mons".into(),
-            })
+            .sign_in_with_id_token(bad("", "n".repeat(600), ""))
             .await
             .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
-    assert_eq!(bad_fields(&err), ["id_token", "nonce", "timezone"]);
+    assert_eq!(bad_fields(&err), ["id_token", "nonce"]);
+    let err =
+        w.h.client
+            .sign_in_with_id_token(bad(&token, nonce.into(), "Mars/Olympus_Mons"))
+            .await
+            .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(bad_fields(&err), ["timezone"]);
 
     assert_eq!(counts(&w.h).await, (0, 0), "nothing was created");
 

@@ -509,7 +509,7 @@ async fn unlink_keeps_the_last_identity_and_only_touches_the_callers() {
 #[tokio::test]
 async fn unlinking_the_primary_email_hands_its_roles_to_the_remaining_identity() {
     let mut w = world().await;
-    let (jo, tokens) = signup(&mut w.h, "jo@example.com", "jo").await;
+    let (jo, tokens) = signup(&mut w.h, "jo@example.com", "joe").await;
     let access = tokens.access_token.as_str();
     let code = link_code(&mut w.h, access, "jo@work.example").await;
     link(

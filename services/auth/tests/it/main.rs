@@ -387,7 +387,7 @@ async fn reusing_a_refresh_token_revokes_its_whole_family() {
     assert_eq!(reason(&err), "REFRESH_TOKEN_REUSED");
     let err = refresh(&mut h.client, &t3.refresh_token).await.unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
-    assert_eq!(reason(&err), "REFRESH_TOKEN_REUSED");
+    assert_eq!(reason(&err), "REFRESH_TOKEN_REVOKED");
 
     // Reuse right after the revocation still fails, for every token of the family.
     for t in [&t1, &t2, &t3] {
@@ -416,7 +416,7 @@ async fn reusing_a_refresh_token_revokes_its_whole_family() {
     )
     .await;
     let err = refresh(&mut h.client, &t3.refresh_token).await.unwrap_err();
-    assert_eq!(reason(&err), "REFRESH_TOKEN_REUSED");
+    assert_eq!(reason(&err), "REFRESH_TOKEN_REVOKED");
     refresh(&mut h.client, &other.refresh_token)
         .await
         .expect("the other session survives the restart");
