@@ -209,7 +209,7 @@ impl AuthSvc {
             local_date: Some(convert::date(convert::local_date(now, &target.timezone))),
             timezone: target.timezone.clone(),
         };
-        stride_bus::outbox::enqueue(&mut *tx, &event).await?;
+        stride_bus::outbox::enqueue(&mut tx, &event).await?;
         crate::audit::record(
             &mut tx,
             Some(target.id),
