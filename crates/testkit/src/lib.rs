@@ -7,6 +7,8 @@
 //! `cargo nextest run -p <crate>`.
 
 pub mod bus;
+pub mod oidc;
+pub mod telegram;
 
 use std::{
     future::Future,
