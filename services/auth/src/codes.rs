@@ -410,6 +410,14 @@ impl AuthSvc {
                     .bind(&address)
                     .execute(&mut *tx)
                     .await?;
+                    sqlx::query(
+                        "UPDATE identities SET email_verified = true
+                         WHERE user_id = $1 AND provider = 'email' AND subject = $2",
+                    )
+                    .bind(id)
+                    .bind(&address)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 identities::touch(&mut tx, id, provider, &address, now).await?;
                 self.load_user(&mut tx, id)

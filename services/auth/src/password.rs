@@ -55,13 +55,19 @@ impl Hasher {
         })
     }
 
+    /// Refuses at once when the waiting line is full, so a caller about to hash can skip its
+    /// database work: under a flood, refusals must stay cheap or they starve the hashing itself.
+    pub fn check_capacity(&self) -> AppResult<()> {
+        if self.waiting.load(Ordering::SeqCst) >= MAX_WAITING {
+            return Err(busy());
+        }
+        Ok(())
+    }
+
     async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
         let waiting = Waiting(&self.waiting);
         if self.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
-            return Err(AppError::ResourceExhausted {
-                reason: "TOO_MANY_REQUESTS",
-                message: "the service is busy; retry shortly".into(),
-            });
+            return Err(busy());
         }
         let permit = self
             .permits
@@ -115,6 +121,13 @@ pub fn needs_rehash(phc: &str) -> bool {
         || params.m_cost() < want.m_cost()
         || params.t_cost() < want.t_cost()
         || params.p_cost() < want.p_cost()
+}
+
+fn busy() -> AppError {
+    AppError::ResourceExhausted {
+        reason: "TOO_MANY_REQUESTS",
+        message: "the service is busy; retry shortly".into(),
+    }
 }
 
 fn hash_now(password: &str) -> anyhow::Result<String> {

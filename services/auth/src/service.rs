@@ -412,6 +412,7 @@ impl AuthSvc {
         check_new_password(&mut v, "password", &req.password);
         let timezone = timezone_or_utc(&mut v, &req.timezone);
         v.check()?;
+        self.hasher.check_capacity()?;
 
         let password_hash = self.hasher.hash(req.password).await?;
         let now = micros(self.clock.now());
@@ -459,6 +460,8 @@ impl AuthSvc {
         client: &ClientInfo,
         req: pb::LoginRequest,
     ) -> AppResult<pb::LoginResponse> {
+        // A full hashing line refuses before any database work (cheap refusals under a flood).
+        self.hasher.check_capacity()?;
         let email = normalize_email(&req.email);
         let now = micros(self.clock.now());
         // Throttle before any hashing: by the account named (known or not, so the answer
