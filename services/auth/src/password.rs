@@ -189,10 +189,15 @@ mod tests {
         }
         let refused = h.run(|| ()).await;
         assert!(matches!(refused, Err(AppError::ResourceExhausted { .. })));
+        assert!(matches!(
+            h.check_capacity(),
+            Err(AppError::ResourceExhausted { .. })
+        ));
         drop(held);
         for q in queued {
             assert!(q.await.unwrap().is_ok());
         }
         assert_eq!(h.waiting.load(Ordering::SeqCst), 0);
+        assert!(h.check_capacity().is_ok());
     }
 }
