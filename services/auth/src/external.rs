@@ -247,6 +247,25 @@ impl AuthSvc {
         Ok((user, tokens, created))
     }
 
+    /// Two first sign-ins of one new identity race: the loser's insert hits the unique index
+    /// (or the address the winner just took); a second pass finds the winner's account.
+    async fn sign_in_external_once_more(
+        &self,
+        client: &ClientInfo,
+        ext: ExternalIdentity,
+        timezone: String,
+    ) -> AppResult<(UserRow, pb::TokenPair, bool)> {
+        match self
+            .sign_in_external(client, ext.clone(), timezone.clone())
+            .await
+        {
+            Err(AppError::AlreadyExists { .. }) => {
+                self.sign_in_external(client, ext, timezone).await
+            }
+            other => other,
+        }
+    }
+
     pub(crate) async fn sign_in_with_id_token_inner(
         &self,
         client: &ClientInfo,
@@ -262,7 +281,9 @@ impl AuthSvc {
                 nonce: req.nonce,
             })
             .await?;
-        let (user, tokens, created) = self.sign_in_external(client, ext, timezone).await?;
+        let (user, tokens, created) = self
+            .sign_in_external_once_more(client, ext, timezone)
+            .await?;
         Ok(pb::SignInWithIdTokenResponse {
             user: Some(user.to_proto()),
             tokens: Some(tokens),
@@ -280,7 +301,9 @@ impl AuthSvc {
         v.when(req.data.is_none(), "data", "is required");
         v.check()?;
         let ext = self.verify_telegram(&req.data.unwrap_or_default())?;
-        let (user, tokens, created) = self.sign_in_external(client, ext, timezone).await?;
+        let (user, tokens, created) = self
+            .sign_in_external_once_more(client, ext, timezone)
+            .await?;
         Ok(pb::SignInWithTelegramResponse {
             user: Some(user.to_proto()),
             tokens: Some(tokens),

@@ -942,3 +942,36 @@ async fn telegram_payload_older_than_the_max_age_is_refused() {
     assert!(sign_in_telegram(&mut w.h, payload).await.unwrap().created);
     w.h.running.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn racing_first_sign_ins_of_one_identity_end_in_one_account() {
+    let w = world().await;
+    let token = w.google_token("g-race", Some(("race@example.com", true)), "nonce-r");
+    let mut calls = Vec::new();
+    for _ in 0..6 {
+        let mut client = w.h.client.clone();
+        let token = token.clone();
+        calls.push(tokio::spawn(async move {
+            client
+                .sign_in_with_id_token(pb::SignInWithIdTokenRequest {
+                    provider: pb::Provider::Google.into(),
+                    id_token: token,
+                    nonce: "nonce-r".into(),
+                    timezone: String::new(),
+                })
+                .await
+                .map(|r| r.into_inner())
+        }));
+    }
+    let mut ids = std::collections::HashSet::new();
+    let mut created = 0;
+    for c in calls {
+        let r = c.await.unwrap().expect("every racer is signed in");
+        created += usize::from(r.created);
+        ids.insert(r.user.unwrap().id);
+    }
+    assert_eq!(ids.len(), 1, "one account");
+    assert_eq!(created, 1, "created once");
+    assert_eq!(counts(&w.h).await, (1, 1));
+    w.h.running.stop().await.unwrap();
+}
