@@ -6,6 +6,7 @@
 //! that forwards the gRPC frames to the owning service unchanged (no decode, no re-encode).
 
 mod proxy;
+mod ratelimit;
 
 use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -23,6 +24,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use proxy::{Limits, Proxy};
+pub use ratelimit::{DEFAULT_RATE_LIMITS, Rate, RateLimits};
 
 /// Upstream URL variable for each Stride service package.
 pub const UPSTREAMS: &[(&str, &str)] = &[
@@ -52,6 +54,8 @@ pub struct Config {
     pub limits: Limits,
     /// Allowed browser origins; empty means any origin.
     pub cors_origins: Vec<String>,
+    /// Per-client limits by the methods' rate-limit class.
+    pub rate_limits: RateLimits,
 }
 
 impl Config {
@@ -79,6 +83,13 @@ impl Config {
                     .collect()
             })
             .unwrap_or_default();
+        let raw = env
+            .optional("STRIDE_GATEWAY_RATE_LIMITS")
+            .unwrap_or_else(|| DEFAULT_RATE_LIMITS.to_owned());
+        let rate_limits = RateLimits::parse(&raw).unwrap_or_else(|e| {
+            env.error(format!("STRIDE_GATEWAY_RATE_LIMITS: {e}"));
+            RateLimits::off()
+        });
         env.finish()?;
         Ok(Self {
             addr,
@@ -86,6 +97,7 @@ impl Config {
             upstreams,
             limits,
             cors_origins,
+            rate_limits,
         })
     }
 }
@@ -151,6 +163,11 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
             .layer(cors(&cfg.cors_origins))
             .layer(tonic_web::GrpcWebLayer::new())
             .layer(MetricsLayer)
+            // Before the token check: a flood is turned away before any signature work.
+            .layer(ratelimit::RateLimitLayer::new(
+                cfg.rate_limits.clone(),
+                policies.clone(),
+            ))
             .layer(AuthnLayer::new(verifier, policies))
             .add_routes(routes)
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), token.cancelled_owned())

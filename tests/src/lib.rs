@@ -213,6 +213,8 @@ impl Mesh {
                     max_timeout: std::time::Duration::from_secs(30),
                 },
                 cors_origins: vec![],
+                rate_limits: stride_gateway::RateLimits::parse(stride_gateway::DEFAULT_RATE_LIMITS)
+                    .expect("default limits"),
             },
             verifier()?,
         )

@@ -51,6 +51,8 @@ pub fn run(args: &[String]) -> Result<i32> {
     let opts = up::Options {
         release: true,
         port: stride_infra::free_port()?,
+        // The load comes from one address: measure the services, not the per-client limiter.
+        rate_limits: Some("off"),
     };
     let mut procs = Vec::new();
     let result = (|| -> Result<i32> {

@@ -42,6 +42,8 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 pub(crate) struct Options {
     pub(crate) release: bool,
     pub(crate) port: u16,
+    /// The gateway's STRIDE_GATEWAY_RATE_LIMITS; None keeps its defaults (or our environment's).
+    pub(crate) rate_limits: Option<&'static str>,
 }
 
 /// A started binary.
@@ -114,6 +116,7 @@ fn parse(args: &[String]) -> Result<Options> {
             .with_context(|| format!("bad port {value:?}"))
     };
     let mut opts = Options {
+        rate_limits: None,
         release: false,
         port: match std::env::var("STRIDE_UP_PORT") {
             Ok(value) => port_arg(&value).context("STRIDE_UP_PORT")?,
@@ -223,6 +226,9 @@ pub(crate) fn start_all(
         .env("STRIDE_HTTP_ADDR", format!("127.0.0.1:{gateway_http}"))
         .env_remove("DATABASE_URL")
         .env_remove("AMQP_URL");
+    if let Some(limits) = opts.rate_limits {
+        gateway.env("STRIDE_GATEWAY_RATE_LIMITS", limits);
+    }
     for svc in SERVICES {
         let key = format!("STRIDE_{}_URL", svc.to_uppercase().replace('-', "_"));
         gateway.env(key, grpc_url(svc));

@@ -68,6 +68,11 @@ impl Edge {
     /// The stub upstream on a random port, and the gateway routing every Stride service to it
     /// with a verifier whose key set holds only `key`.
     async fn start(key: &SigningKey) -> Edge {
+        // The forgery tables send dozens of calls from one address: no limiter in the way.
+        Self::start_with(key, stride_gateway::RateLimits::off()).await
+    }
+
+    async fn start_with(key: &SigningKey, rate_limits: stride_gateway::RateLimits) -> Edge {
         stride_kit::install_crypto_provider();
         let upstream = Upstream::default();
         let calls = upstream.calls.clone();
@@ -97,6 +102,7 @@ impl Edge {
                     max_timeout: Duration::from_secs(10),
                 },
                 cors_origins: vec![],
+                rate_limits,
             },
             verifier,
         )
@@ -244,4 +250,51 @@ impl tower::Service<http::Request<tonic::body::Body>> for WithOrigin {
         }
         self.inner.call(req)
     }
+}
+
+#[tokio::test]
+async fn a_client_over_its_class_limit_is_turned_away_before_any_upstream_call() {
+    let key = SigningKey::generate().unwrap();
+    let limits = stride_gateway::RateLimits::parse("expensive=2/m:2").unwrap();
+    let edge = Edge::start_with(&key, limits).await;
+    let mut client = AiCoachServiceClient::connect(format!("http://{}", edge.gateway.grpc_addr))
+        .await
+        .unwrap();
+    let token = forge::valid(&key, Uuid::now_v7(), now());
+    for _ in 0..2 {
+        client
+            .get_recommendation(authed(&token))
+            .await
+            .expect("within the burst");
+    }
+    let refused = client.get_recommendation(authed(&token)).await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted);
+    use tonic_types::StatusExt as _;
+    assert_eq!(
+        refused
+            .get_error_details()
+            .error_info()
+            .map(|i| i.reason.clone()),
+        Some("RATE_LIMITED".to_owned())
+    );
+    // Even a forged token is turned away by the limiter (cheaply) rather than checked.
+    let forged = client
+        .get_recommendation(authed("x.y.z"))
+        .await
+        .unwrap_err();
+    assert_eq!(forged.code(), Code::ResourceExhausted);
+    assert_eq!(edge.calls(), 2, "refused calls never reach the service");
+    // Another class keeps its own allowance (the default class is unlimited here).
+    let mut health = tonic_health::pb::health_client::HealthClient::new(
+        tonic::transport::Endpoint::from_shared(format!("http://{}", edge.gateway.grpc_addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap(),
+    );
+    health
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .expect("health is not limited");
+    edge.stop().await;
 }
