@@ -117,6 +117,8 @@ impl Mesh {
                 settings: stride_auth::settings::Settings {
                     mail_url: sink.smtp_url(),
                     sms_url: sink.sms_url(),
+                    // The flows sign up and go; auth's own tests cover the confirmation.
+                    signup_confirmation: false,
                     ..Default::default()
                 },
             },

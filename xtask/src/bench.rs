@@ -51,8 +51,8 @@ pub fn run(args: &[String]) -> Result<i32> {
     let opts = up::Options {
         release: true,
         port: stride_infra::free_port()?,
-        // The load comes from one address: measure the services, not the per-client limiter.
-        rate_limits: Some("off"),
+        // One address, no mailbox: measure the services, not the limiter or the confirmation.
+        bench: true,
     };
     let mut procs = Vec::new();
     let result = (|| -> Result<i32> {

@@ -42,8 +42,9 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 pub(crate) struct Options {
     pub(crate) release: bool,
     pub(crate) port: u16,
-    /// The gateway's STRIDE_GATEWAY_RATE_LIMITS; None keeps its defaults (or our environment's).
-    pub(crate) rate_limits: Option<&'static str>,
+    /// Benchmark mode: no per-client gateway limits (the load comes from one address) and
+    /// sign-ups without email confirmation (the load generator has no mailbox).
+    pub(crate) bench: bool,
 }
 
 /// A started binary.
@@ -116,7 +117,7 @@ fn parse(args: &[String]) -> Result<Options> {
             .with_context(|| format!("bad port {value:?}"))
     };
     let mut opts = Options {
-        rate_limits: None,
+        bench: false,
         release: false,
         port: match std::env::var("STRIDE_UP_PORT") {
             Ok(value) => port_arg(&value).context("STRIDE_UP_PORT")?,
@@ -212,6 +213,9 @@ pub(crate) fn start_all(
             cmd.env("AUTH_SMTP_URL", format!("smtp://127.0.0.1:{sink_smtp}"))
                 .env("AUTH_MAIL_FROM", "Stride <no-reply@stride.local>")
                 .env("AUTH_SMS_URL", format!("http://127.0.0.1:{sink_http}/sms"));
+            if opts.bench {
+                cmd.env("AUTH_SIGNUP_CONFIRMATION", "false");
+            }
         }
         if svc == "ai-coach" {
             cmd.env("STRIDE_ANALYTICS_URL", grpc_url("analytics"))
@@ -226,8 +230,8 @@ pub(crate) fn start_all(
         .env("STRIDE_HTTP_ADDR", format!("127.0.0.1:{gateway_http}"))
         .env_remove("DATABASE_URL")
         .env_remove("AMQP_URL");
-    if let Some(limits) = opts.rate_limits {
-        gateway.env("STRIDE_GATEWAY_RATE_LIMITS", limits);
+    if opts.bench {
+        gateway.env("STRIDE_GATEWAY_RATE_LIMITS", "off");
     }
     for svc in SERVICES {
         let key = format!("STRIDE_{}_URL", svc.to_uppercase().replace('-', "_"));

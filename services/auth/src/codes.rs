@@ -111,7 +111,7 @@ fn code_hash(id: Uuid, code: &str) -> Vec<u8> {
     sha256(&input)
 }
 
-fn code_invalid() -> AppError {
+pub(crate) fn code_invalid() -> AppError {
     AppError::unauthenticated("CODE_INVALID", "the code is wrong or has expired")
 }
 
@@ -420,6 +420,9 @@ impl AuthSvc {
                     .await?;
                 }
                 identities::touch(&mut tx, id, provider, &address, now).await?;
+                if channel == Channel::Email {
+                    crate::signup::activate_if_pending(&mut tx, self, id, now).await?;
+                }
                 self.load_user(&mut tx, id)
                     .await?
                     .ok_or_else(|| AppError::not_found("account"))?
@@ -454,9 +457,8 @@ impl AuthSvc {
         )
         .await?;
         tx.commit().await?;
-        if created {
-            self.outbox.kick();
-        }
+        // A new account, or a pending sign-up this code just confirmed, was announced.
+        self.outbox.kick();
         Ok(pb::SignInWithCodeResponse {
             user: Some(user.to_proto()),
             tokens: Some(tokens),

@@ -18,6 +18,7 @@ mod recovery;
 pub mod service;
 mod sessions;
 pub mod settings;
+mod signup;
 mod throttle;
 
 use std::sync::Arc;
@@ -148,6 +149,16 @@ fn spawn_sweeper(
             let now = clock.now();
             if let Err(e) = throttle::sweep(&pool, now).await {
                 tracing::warn!(error = %e, "throttle sweep failed");
+            }
+            // Sign-ups never confirmed within a day: nothing was announced, nothing to purge
+            // elsewhere; their identities and codes go with them.
+            let pending =
+                sqlx::query("DELETE FROM users WHERE pending_confirmation AND created_at < $1")
+                    .bind(now - time::Duration::days(1))
+                    .execute(&pool)
+                    .await;
+            if let Err(e) = pending {
+                tracing::warn!(error = %e, "pending sign-up sweep failed");
             }
             let swept = sqlx::query("DELETE FROM one_time_codes WHERE created_at < $1")
                 .bind(now - time::Duration::days(1))

@@ -253,6 +253,8 @@ impl AuthSvc {
         let Some((email,)) = email else {
             return Err(invalid());
         };
+        // A sign-up that was never confirmed: the reset proved the mailbox, so it is active now.
+        crate::signup::activate_if_pending(&mut tx, self, user, now).await?;
         let revoked = revoke_sessions(&mut tx, user, None, now).await?;
         sqlx::query(
             "UPDATE one_time_codes SET consumed_at = $2 WHERE user_id = $1 AND consumed_at IS NULL",
@@ -282,6 +284,7 @@ impl AuthSvc {
         )
         .await?;
         tx.commit().await?;
+        self.outbox.kick();
         if let Some(e) = email {
             self.notifier.mail(
                 e,

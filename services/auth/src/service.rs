@@ -358,10 +358,22 @@ impl AuthSvc {
         identity: Option<crate::identities::NewIdentity>,
         now: OffsetDateTime,
     ) -> AppResult<()> {
+        self.insert_user_with(tx, user, identity, now, false).await
+    }
+
+    /// A `pending` account (sign-up awaiting its email confirmation) is not announced yet.
+    pub(crate) async fn insert_user_with(
+        &self,
+        tx: &mut PgConnection,
+        user: &UserRow,
+        identity: Option<crate::identities::NewIdentity>,
+        now: OffsetDateTime,
+        pending: bool,
+    ) -> AppResult<()> {
         let inserted = sqlx::query(
             "INSERT INTO users (id, email, username, password_hash, roles, is_anonymous, created_at,
-                                timezone, email_verified_at, phone)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                                timezone, email_verified_at, phone, pending_confirmation)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(user.id)
         .bind(&user.email)
@@ -373,6 +385,7 @@ impl AuthSvc {
         .bind(&user.timezone)
         .bind(user.email_verified_at)
         .bind(&user.phone)
+        .bind(pending)
         .execute(&mut *tx)
         .await;
         match inserted {
@@ -388,7 +401,9 @@ impl AuthSvc {
         if let Some(identity) = identity {
             crate::identities::insert(tx, user.id, identity, true, now).await?;
         }
-        stride_bus::outbox::enqueue(&mut *tx, &registered_event(user, now)).await?;
+        if !pending {
+            stride_bus::outbox::enqueue(&mut *tx, &registered_event(user, now)).await?;
+        }
         Ok(())
     }
 
@@ -415,6 +430,11 @@ impl AuthSvc {
         self.hasher.check_capacity()?;
 
         let password_hash = self.hasher.hash(req.password).await?;
+        if self.settings.signup_confirmation {
+            return self
+                .signup_pending(email, req.username, password_hash, timezone)
+                .await;
+        }
         let now = micros(self.clock.now());
         let user = UserRow {
             id: Uuid::now_v7(),
@@ -452,6 +472,7 @@ impl AuthSvc {
         Ok(pb::SignupResponse {
             user: Some(user.to_proto()),
             tokens: Some(tokens),
+            confirmation_required: false,
         })
     }
 
@@ -472,7 +493,7 @@ impl AuthSvc {
         let plausible = email.chars().count() <= 254 && valid_password(&req.password);
         let user: Option<UserRow> = if plausible {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+                "SELECT {USER_COLUMNS} FROM users WHERE email = $1 AND NOT pending_confirmation"
             )))
             .bind(&email)
             .fetch_optional(&self.pool)
@@ -691,6 +712,10 @@ handlers! {
     signup(SignupRequest -> SignupResponse) => |s, r| {
         let client = ClientInfo::of(&r);
         s.signup_inner(&client, r.into_inner()).await
+    };
+    confirm_signup(ConfirmSignupRequest -> ConfirmSignupResponse) => |s, r| {
+        let client = ClientInfo::of(&r);
+        s.confirm_signup_inner(&client, r.into_inner()).await
     };
     login(LoginRequest -> LoginResponse) => |s, r| {
         let client = ClientInfo::of(&r);

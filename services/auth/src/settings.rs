@@ -59,6 +59,10 @@ pub struct Settings {
     pub key_rotation: time::Duration,
     /// Accounts whose verified email is listed here get the admin role in their tokens.
     pub admin_emails: Vec<String>,
+    /// Password sign-ups confirm the email (by code) before the account exists for anyone, so
+    /// Signup answers the same for taken and free addresses. Off: tokens at once, and a taken
+    /// email is ALREADY_EXISTS (for closed betas, tests and benchmarks).
+    pub signup_confirmation: bool,
     pub limits: Limits,
 }
 
@@ -77,6 +81,7 @@ impl Default for Settings {
             telegram_max_age: Duration::from_secs(86_400),
             key_rotation: time::Duration::days(30),
             admin_emails: Vec::new(),
+            signup_confirmation: true,
             limits: Limits::default(),
         }
     }
@@ -116,6 +121,7 @@ impl Settings {
                 .into_iter()
                 .map(|e| e.to_lowercase())
                 .collect(),
+            signup_confirmation: env.parse_or("AUTH_SIGNUP_CONFIRMATION", true),
             limits: Limits::default(),
         }
     }

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod codes;
+mod confirm;
 mod external;
 mod forged;
 mod identities;
@@ -53,9 +54,11 @@ async fn harness_with(
         .await
         .expect("dev sink"),
     );
+    // Most tests sign up and go; tests of the confirmation flow turn it on.
     let mut settings = stride_auth::settings::Settings {
         mail_url: sink.smtp_url(),
         sms_url: sink.sms_url(),
+        signup_confirmation: false,
         ..Default::default()
     };
     tune(&mut settings);
@@ -410,6 +413,7 @@ async fn reusing_a_refresh_token_revokes_its_whole_family() {
         stride_auth::settings::Settings {
             mail_url: sink.smtp_url(),
             sms_url: sink.sms_url(),
+            signup_confirmation: false,
             ..Default::default()
         },
         sink,

@@ -77,6 +77,7 @@ async fn keys_rotate_on_schedule_and_old_tokens_keep_verifying() {
         stride_auth::settings::Settings {
             mail_url: sink.smtp_url(),
             sms_url: sink.sms_url(),
+            signup_confirmation: false,
             key_rotation: time::Duration::days(7),
             ..Default::default()
         },
