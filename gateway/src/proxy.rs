@@ -152,11 +152,8 @@ impl tower::Service<http::Request<AxumBody>> for Proxy {
             // The client's address, for per-address throttling upstream. Whatever the caller sent
             // under this name is dropped: only the gateway's own view of the peer counts.
             parts.headers.remove(stride_kit::authn::CLIENT_IP_HEADER);
-            if let Some(ip) = parts
-                .extensions
-                .get::<tonic::transport::server::TcpConnectInfo>()
-                .and_then(|c| c.remote_addr())
-                .and_then(|a| http::HeaderValue::from_str(&a.ip().to_string()).ok())
+            if let Some(ip) = peer_ip(&parts.extensions)
+                .and_then(|ip| http::HeaderValue::from_str(&ip.to_string()).ok())
             {
                 parts
                     .headers
@@ -186,6 +183,14 @@ impl tower::Service<http::Request<AxumBody>> for Proxy {
             }
         })
     }
+}
+
+/// The address of the TCP peer the gateway accepted the call from.
+pub(crate) fn peer_ip(extensions: &http::Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<tonic::transport::server::TcpConnectInfo>()
+        .and_then(|c| c.remote_addr())
+        .map(|a| a.ip())
 }
 
 fn too_large(limits: Limits) -> Status {

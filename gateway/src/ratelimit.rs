@@ -200,11 +200,7 @@ where
             .policies
             .get(req.uri().path())
             .map_or(RateLimitClass::Unspecified, |p| p.rate_limit());
-        let peer = req
-            .extensions()
-            .get::<tonic::transport::server::TcpConnectInfo>()
-            .and_then(|c| c.remote_addr())
-            .map(|a| a.ip());
+        let peer = crate::proxy::peer_ip(req.extensions());
         if let (Some(rate), Some(ip)) = (self.layer.limits.of(class), peer)
             && let Err(wait) = self
                 .layer

@@ -218,8 +218,8 @@ impl AuthSvc {
         }
         let now = micros(self.clock.now());
         let mut tx = self.pool.begin().await?;
-        let row: Option<(Uuid, String, i32)> = sqlx::query_as(
-            "SELECT id, address, attempts FROM one_time_codes
+        let row: Option<(Uuid, String, i32, Vec<u8>)> = sqlx::query_as(
+            "SELECT id, address, attempts, code_hash FROM one_time_codes
              WHERE purpose = $1 AND ($2::text IS NULL OR channel = $2)
                AND ($3::text IS NULL OR address = $3)
                AND user_id IS NOT DISTINCT FROM $4
@@ -233,14 +233,9 @@ impl AuthSvc {
         .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((id, address, attempts)) = row else {
+        let Some((id, address, attempts, stored)) = row else {
             return Err(code_invalid());
         };
-        let (stored,): (Vec<u8>,) =
-            sqlx::query_as("SELECT code_hash FROM one_time_codes WHERE id = $1")
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
         let matches =
             aws_lc_rs::constant_time::verify_slices_are_equal(&stored, &code_hash(id, code))
                 .is_ok();
@@ -402,22 +397,7 @@ impl AuthSvc {
             Some(id) => {
                 if channel == Channel::Email {
                     // The code proved the address.
-                    sqlx::query(
-                        "UPDATE users SET email_verified_at = coalesce(email_verified_at, $2) WHERE id = $1 AND email = $3",
-                    )
-                    .bind(id)
-                    .bind(now)
-                    .bind(&address)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query(
-                        "UPDATE identities SET email_verified = true
-                         WHERE user_id = $1 AND provider = 'email' AND subject = $2",
-                    )
-                    .bind(id)
-                    .bind(&address)
-                    .execute(&mut *tx)
-                    .await?;
+                    identities::mark_email_verified(&mut tx, id, &address, now).await?;
                 }
                 identities::touch(&mut tx, id, provider, &address, now).await?;
                 if channel == Channel::Email {

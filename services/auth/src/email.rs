@@ -32,19 +32,7 @@ impl AuthSvc {
         .await?;
         let now = micros(self.clock.now());
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE users SET email_verified_at = $2 WHERE id = $1 AND email = $3")
-            .bind(user.id)
-            .bind(now)
-            .bind(&email)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "UPDATE identities SET email_verified = true WHERE user_id = $1 AND provider = 'email' AND subject = $2",
-        )
-        .bind(user.id)
-        .bind(&email)
-        .execute(&mut *tx)
-        .await?;
+        crate::identities::mark_email_verified(&mut tx, user.id, &email, now).await?;
         crate::audit::record(
             &mut tx,
             Some(user.id),

@@ -73,10 +73,7 @@ fn map_idp(e: IdpError) -> AppError {
         }
         IdpError::NotConfigured(what) => {
             tracing::info!(%what, "sign-in with an unconfigured provider");
-            AppError::precondition(
-                "PROVIDER_NOT_CONFIGURED",
-                "this sign-in method is not enabled",
-            )
+            not_enabled()
         }
     }
 }
@@ -97,24 +94,16 @@ impl AuthSvc {
         v.when(c.id_token.is_empty(), "id_token", "is required");
         v.when(c.id_token.len() > 16 * 1024, "id_token", "is too long");
         v.when(c.nonce.len() > 512, "nonce", "is too long");
-        let provider = match pb::Provider::try_from(c.provider) {
-            Ok(pb::Provider::Google) => Some(("google", &self.providers.google)),
-            Ok(pb::Provider::Facebook) => Some(("facebook", &self.providers.facebook)),
+        let (name, provider) = match pb::Provider::try_from(c.provider) {
+            Ok(pb::Provider::Google) => ("google", self.providers.google.as_ref()),
+            Ok(pb::Provider::Facebook) => ("facebook", self.providers.facebook.as_ref()),
             _ => {
                 v.add("provider", "must be PROVIDER_GOOGLE or PROVIDER_FACEBOOK");
-                None
+                ("", None)
             }
         };
         v.check()?;
-        let Some((name, provider)) = provider else {
-            return Err(AppError::invalid(
-                "provider",
-                "must be PROVIDER_GOOGLE or PROVIDER_FACEBOOK",
-            ));
-        };
-        let Some(provider) = provider else {
-            return Err(not_enabled());
-        };
+        let provider = provider.ok_or_else(not_enabled)?;
         let now: SystemTime = self.clock.now().into();
         let id = provider
             .verify(&c.id_token, &c.nonce, now)

@@ -9,8 +9,8 @@ use uuid::Uuid;
 use crate::{
     identities::NewIdentity,
     service::{
-        AuthSvc, UserRow, check_new_password, is_unique_violation, micros, normalize_email,
-        timezone_or_utc, valid_email, valid_username,
+        AuthSvc, UserRow, account_exists, check_new_password, is_unique_violation, micros,
+        normalize_email, timezone_or_utc, valid_email, valid_username,
     },
 };
 
@@ -118,12 +118,7 @@ impl AuthSvc {
                     "only a guest account can be claimed",
                 ));
             }
-            Err(e) if is_unique_violation(&e) => {
-                return Err(AppError::AlreadyExists {
-                    reason: "ACCOUNT_EXISTS",
-                    message: "an account with this email or username already exists".into(),
-                });
-            }
+            Err(e) if is_unique_violation(&e) => return Err(account_exists()),
             Err(e) => return Err(e.into()),
         }
         crate::identities::insert(

@@ -118,6 +118,34 @@ pub(crate) async fn owner(
     Ok(row.map(|(u,)| u))
 }
 
+/// `address` is proved to be `user`'s (a code or a reset link reached it): the account's email,
+/// if it is this address, and its email identity for it are marked verified.
+pub(crate) async fn mark_email_verified(
+    conn: &mut PgConnection,
+    user: Uuid,
+    address: &str,
+    now: OffsetDateTime,
+) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE users SET email_verified_at = coalesce(email_verified_at, $3)
+         WHERE id = $1 AND email = $2",
+    )
+    .bind(user)
+    .bind(address)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE identities SET email_verified = true
+         WHERE user_id = $1 AND provider = 'email' AND subject = $2",
+    )
+    .bind(user)
+    .bind(address)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 pub(crate) async fn touch(
     conn: &mut PgConnection,
     user: Uuid,

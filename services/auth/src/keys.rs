@@ -165,7 +165,9 @@ impl KeyRing {
     ) -> tokio::task::JoinHandle<anyhow::Result<()>> {
         let ring = self.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            // `start` has just applied the schedule: the first check is a minute out.
+            let every = std::time::Duration::from_secs(60);
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {

@@ -5,42 +5,13 @@
 //! resend cooldown. Applying it ends every session and pending code, clears the login lockout
 //! and does not sign anyone in.
 
-use sqlx::PgConnection;
 use stride_kit::{AppError, AppResult, Caller, ClientInfo, Violations};
 use stride_proto::auth as pb;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::service::{
     AuthSvc, check_new_password, micros, new_refresh_token, normalize_email, token_hash,
 };
-
-/// Revokes the user's refresh tokens except those of `keep`; returns how many sessions ended.
-pub(crate) async fn revoke_sessions(
-    conn: &mut PgConnection,
-    user: Uuid,
-    keep: Option<Uuid>,
-    now: OffsetDateTime,
-) -> AppResult<i32> {
-    sqlx::query("SELECT 1 FROM refresh_tokens WHERE user_id = $1 FOR UPDATE")
-        .bind(user)
-        .execute(&mut *conn)
-        .await?;
-    let (n,): (i64,) = sqlx::query_as(
-        "WITH revoked AS (
-             UPDATE refresh_tokens SET revoked_at = $2
-             WHERE user_id = $1 AND revoked_at IS NULL
-               AND ($3::uuid IS NULL OR family_id <> $3)
-             RETURNING family_id, expires_at)
-         SELECT count(DISTINCT family_id) FILTER (WHERE expires_at > $2) FROM revoked",
-    )
-    .bind(user)
-    .bind(now)
-    .bind(keep)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(i32::try_from(n).unwrap_or(i32::MAX))
-}
 
 impl AuthSvc {
     pub(crate) async fn change_password_inner(
@@ -89,7 +60,7 @@ impl AuthSvc {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        let revoked = revoke_sessions(&mut tx, user.id, keep, now).await?;
+        let revoked = crate::sessions::revoke_sessions(&mut tx, user.id, keep, now).await?;
         crate::audit::record(
             &mut tx,
             Some(user.id),
@@ -255,7 +226,7 @@ impl AuthSvc {
         };
         // A sign-up that was never confirmed: the reset proved the mailbox, so it is active now.
         crate::signup::activate_if_pending(&mut tx, self, user, now).await?;
-        let revoked = revoke_sessions(&mut tx, user, None, now).await?;
+        let revoked = crate::sessions::revoke_sessions(&mut tx, user, None, now).await?;
         sqlx::query(
             "UPDATE one_time_codes SET consumed_at = $2 WHERE user_id = $1 AND consumed_at IS NULL",
         )

@@ -203,6 +203,13 @@ pub(crate) fn timezone_or_utc(v: &mut Violations, raw: &str) -> String {
     tz.to_owned()
 }
 
+pub(crate) fn account_exists() -> AppError {
+    AppError::AlreadyExists {
+        reason: "ACCOUNT_EXISTS",
+        message: "an account with this email or username already exists".into(),
+    }
+}
+
 pub(crate) fn invalid_credentials() -> AppError {
     AppError::unauthenticated("INVALID_CREDENTIALS", INVALID_CREDENTIALS)
 }
@@ -390,12 +397,7 @@ impl AuthSvc {
         .await;
         match inserted {
             Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => {
-                return Err(AppError::AlreadyExists {
-                    reason: "ACCOUNT_EXISTS",
-                    message: "an account with this email or username already exists".into(),
-                });
-            }
+            Err(e) if is_unique_violation(&e) => return Err(account_exists()),
             Err(e) => return Err(e.into()),
         }
         if let Some(identity) = identity {

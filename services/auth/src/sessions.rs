@@ -61,6 +61,30 @@ async fn lock_tokens(tx: &mut PgConnection, user: Uuid, family: Option<Uuid>) ->
     Ok(())
 }
 
+/// Revokes the user's refresh tokens except those of `keep`; returns how many sessions ended.
+pub(crate) async fn revoke_sessions(
+    conn: &mut PgConnection,
+    user: Uuid,
+    keep: Option<Uuid>,
+    now: OffsetDateTime,
+) -> AppResult<i32> {
+    lock_tokens(conn, user, None).await?;
+    let (n,): (i64,) = sqlx::query_as(
+        "WITH revoked AS (
+             UPDATE refresh_tokens SET revoked_at = $2
+             WHERE user_id = $1 AND revoked_at IS NULL
+               AND ($3::uuid IS NULL OR family_id <> $3)
+             RETURNING family_id, expires_at)
+         SELECT count(DISTINCT family_id) FILTER (WHERE expires_at > $2) FROM revoked",
+    )
+    .bind(user)
+    .bind(now)
+    .bind(keep)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(i32::try_from(n).unwrap_or(i32::MAX))
+}
+
 /// Revokes `family` of `user`; false when the user has no such family.
 async fn revoke_family(
     tx: &mut PgConnection,
@@ -204,7 +228,7 @@ impl AuthSvc {
         let mut tx = self.pool.begin().await?;
         // Counts the sessions ListSessions would have shown: unrevoked families whose newest
         // token is unexpired (a family has an unexpired token exactly when its newest is).
-        let revoked = crate::recovery::revoke_sessions(&mut tx, caller.user_id, None, now).await?;
+        let revoked = revoke_sessions(&mut tx, caller.user_id, None, now).await?;
         crate::audit::record(
             &mut tx,
             Some(caller.user_id),

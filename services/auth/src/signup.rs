@@ -25,24 +25,19 @@ pub(crate) async fn activate_if_pending(
     user: Uuid,
     now: OffsetDateTime,
 ) -> AppResult<bool> {
-    let row: Option<(Uuid,)> = sqlx::query_as(
-        "UPDATE users SET pending_confirmation = false,
-                          email_verified_at = coalesce(email_verified_at, $2)
-         WHERE id = $1 AND pending_confirmation RETURNING id",
+    let row: Option<(Option<String>,)> = sqlx::query_as(
+        "UPDATE users SET pending_confirmation = false
+         WHERE id = $1 AND pending_confirmation RETURNING email",
     )
     .bind(user)
-    .bind(now)
     .fetch_optional(&mut *tx)
     .await?;
-    if row.is_none() {
+    let Some((email,)) = row else {
         return Ok(false);
+    };
+    if let Some(email) = email {
+        crate::identities::mark_email_verified(tx, user, &email, now).await?;
     }
-    sqlx::query(
-        "UPDATE identities SET email_verified = true WHERE user_id = $1 AND provider = 'email'",
-    )
-    .bind(user)
-    .execute(&mut *tx)
-    .await?;
     let account = svc
         .load_user(tx, user)
         .await?

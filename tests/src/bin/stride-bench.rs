@@ -99,81 +99,88 @@ fn sample_peaks(
     })
 }
 
+/// Runs `call` (true = success) from `n` tasks until `end`; returns (ok, failed, latencies of
+/// the successes in µs, sorted, seconds).
+async fn drive<F, Fut>(n: usize, end: Instant, call: F) -> (u64, u64, Vec<u64>, f64)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let call = Arc::new(call);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let call = call.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut ok, mut failed, mut lat) = (0u64, 0u64, Vec::with_capacity(4096));
+            while Instant::now() < end {
+                let t = Instant::now();
+                if call(i).await {
+                    ok += 1;
+                    lat.push(t.elapsed().as_micros() as u64);
+                } else {
+                    failed += 1;
+                }
+            }
+            (ok, failed, lat)
+        }));
+    }
+    let (mut ok, mut failed, mut lat) = (0, 0, Vec::new());
+    for t in tasks {
+        if let Ok((o, f, l)) = t.await {
+            ok += o;
+            failed += f;
+            lat.extend(l);
+        }
+    }
+    lat.sort_unstable();
+    (ok, failed, lat, start.elapsed().as_secs_f64())
+}
+
 /// Runs `call` from CONCURRENCY tasks for PHASE; returns calls/s and p50/p99 call latency (µs).
 async fn saturate<F, Fut>(call: F) -> (f64, u64, u64)
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send,
 {
-    let call = Arc::new(call);
-    let ok = Arc::new(AtomicU64::new(0));
-    let errors = Arc::new(AtomicU64::new(0));
-    let end = Instant::now() + PHASE;
-    let mut tasks = Vec::new();
-    for i in 0..CONCURRENCY {
-        let (call, ok, errors) = (call.clone(), ok.clone(), errors.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::with_capacity(4096);
-            while Instant::now() < end {
-                let t = Instant::now();
-                if call(i).await {
-                    ok.fetch_add(1, Ordering::Relaxed);
-                    lat.push(t.elapsed().as_micros() as u64);
-                } else {
-                    errors.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            lat
-        }));
-    }
-    let start = Instant::now();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap_or_default());
-    }
-    let secs = start.elapsed().as_secs_f64().max(PHASE.as_secs_f64());
-    all.sort_unstable();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(0)
-    };
-    let e = errors.load(Ordering::Relaxed);
-    if e > 0 {
-        eprintln!("  ({e} calls failed)");
+    let (ok, failed, lat, secs) = drive(CONCURRENCY, Instant::now() + PHASE, call).await;
+    if failed > 0 {
+        eprintln!("  ({failed} calls failed)");
     }
     (
-        ok.load(Ordering::Relaxed) as f64 / secs,
-        pct(0.5),
-        pct(0.99),
+        ok as f64 / secs.max(PHASE.as_secs_f64()),
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
     )
 }
 
-async fn run() -> anyhow::Result<()> {
-    let gateway = var("BENCH_GATEWAY_ADDR")?.parse()?;
-    let profile_addr = var("BENCH_PROFILE_ADDR")?;
-    let echo_addr = var("BENCH_ECHO_ADDR")?;
-    let activity_db = var("BENCH_ACTIVITY_DB")?;
-    let analytics_db = var("BENCH_ANALYTICS_DB")?;
-    let challenge_db = var("BENCH_CHALLENGE_DB")?;
-    let pids: Vec<(String, u32)> = var("BENCH_PIDS")?
+fn bench_pids() -> anyhow::Result<Vec<(String, u32)>> {
+    Ok(var("BENCH_PIDS")?
         .split(',')
         .filter_map(|kv| {
             kv.split_once('=')
                 .and_then(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
         })
-        .collect();
+        .collect())
+}
 
-    let mut c = stride_e2e::grpc_clients(gateway).await?;
+/// Signs up USERS users named `<prefix><run>u<i>` and waits until each has a profile
+/// (user.registered.v1 → profile); returns their emails and access tokens.
+async fn sign_up_users(
+    c: &mut stride_e2e::Clients<tonic::transport::Channel>,
+    prefix: &str,
+) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     println!("setting up {USERS} users…");
     let run_id = uuid::Uuid::now_v7().simple().to_string();
+    let mut emails = Vec::new();
     let mut tokens = Vec::new();
     for i in 0..USERS {
-        let name = format!("bench{}u{i}", &run_id[24..]);
+        let name = format!("{prefix}{}u{i}", &run_id[24..]);
+        let email = format!("{name}@example.com");
         let t = c
             .auth
             .signup(SignupRequest {
-                email: format!("{name}@example.com"),
+                email: email.clone(),
                 username: name,
                 password: "bench passphrase".into(),
                 timezone: String::new(),
@@ -182,9 +189,9 @@ async fn run() -> anyhow::Result<()> {
             .into_inner()
             .tokens
             .context("tokens")?;
+        emails.push(email);
         tokens.push(t.access_token);
     }
-    // Wait for every profile (user.registered.v1 → profile).
     for t in &tokens {
         let deadline = Instant::now() + Duration::from_secs(30);
         while c
@@ -197,6 +204,19 @@ async fn run() -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+    Ok((emails, tokens))
+}
+
+async fn run() -> anyhow::Result<()> {
+    let gateway = var("BENCH_GATEWAY_ADDR")?.parse()?;
+    let profile_addr = var("BENCH_PROFILE_ADDR")?;
+    let echo_addr = var("BENCH_ECHO_ADDR")?;
+    let activity_db = var("BENCH_ACTIVITY_DB")?;
+    let analytics_db = var("BENCH_ANALYTICS_DB")?;
+    let challenge_db = var("BENCH_CHALLENGE_DB")?;
+    let pids = bench_pids()?;
+    let mut c = stride_e2e::grpc_clients(gateway).await?;
+    let (_, tokens) = sign_up_users(&mut c, "bench").await?;
     let tokens = Arc::new(tokens);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle: Vec<(String, u64)> = pids.iter().map(|(n, p)| (n.clone(), rss_kib(*p))).collect();
@@ -444,44 +464,6 @@ const REFUSED_BACKOFF: Duration = Duration::from_millis(250);
 /// Cheap calls in flight while measuring their latency (a light, steady probe).
 const PROBE_CONCURRENCY: usize = 4;
 
-/// Runs `call` from `n` tasks until `end`; returns (ok, failed, latencies µs sorted, seconds).
-async fn drive<F, Fut>(n: usize, end: Instant, call: F) -> (u64, u64, Vec<u64>, f64)
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<(), tonic::Status>> + Send,
-{
-    let call = Arc::new(call);
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for i in 0..n {
-        let call = call.clone();
-        tasks.push(tokio::spawn(async move {
-            let (mut ok, mut failed, mut lat) = (0u64, 0u64, Vec::new());
-            while Instant::now() < end {
-                let t = Instant::now();
-                match call(i).await {
-                    Ok(()) => {
-                        ok += 1;
-                        lat.push(t.elapsed().as_micros() as u64);
-                    }
-                    Err(_) => failed += 1,
-                }
-            }
-            (ok, failed, lat)
-        }));
-    }
-    let (mut ok, mut failed, mut lat) = (0, 0, Vec::new());
-    for t in tasks {
-        if let Ok((o, f, l)) = t.await {
-            ok += o;
-            failed += f;
-            lat.extend(l);
-        }
-    }
-    lat.sort_unstable();
-    (ok, failed, lat, start.elapsed().as_secs_f64())
-}
-
 fn pct(l: &[u64], p: f64) -> u64 {
     l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)))
         .copied()
@@ -508,51 +490,14 @@ fn argon2_per_core() -> f64 {
 async fn login_bench() -> anyhow::Result<()> {
     use stride_proto::auth::{GetMeRequest, LoginRequest};
     let gateway = var("BENCH_GATEWAY_ADDR")?.parse()?;
-    let pids: Vec<(String, u32)> = var("BENCH_PIDS")?
-        .split(',')
-        .filter_map(|kv| {
-            kv.split_once('=')
-                .and_then(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
-        })
-        .collect();
+    let pids = bench_pids()?;
     let auth_pid = pids
         .iter()
         .find(|(n, _)| n == "auth")
         .map(|(_, p)| *p)
         .context("auth pid")?;
     let mut c = stride_e2e::grpc_clients(gateway).await?;
-    let run_id = uuid::Uuid::now_v7().simple().to_string();
-    let mut emails = Vec::new();
-    let mut tokens = Vec::new();
-    for i in 0..USERS {
-        let name = format!("login{}u{i}", &run_id[24..]);
-        let t = c
-            .auth
-            .signup(SignupRequest {
-                email: format!("{name}@example.com"),
-                username: name.clone(),
-                password: "bench passphrase".into(),
-                timezone: String::new(),
-            })
-            .await?
-            .into_inner()
-            .tokens
-            .context("tokens")?;
-        emails.push(format!("{name}@example.com"));
-        tokens.push(t.access_token);
-    }
-    for t in &tokens {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while c
-            .profile
-            .get_my_profile(authed(GetMyProfileRequest {}, t))
-            .await
-            .is_err()
-        {
-            anyhow::ensure!(Instant::now() < deadline, "profiles did not appear");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+    let (emails, tokens) = sign_up_users(&mut c, "login").await?;
     let tokens = Arc::new(tokens);
     let emails = Arc::new(emails);
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -573,13 +518,13 @@ async fn login_bench() -> anyhow::Result<()> {
                 async move {
                     p.get_my_profile(authed(GetMyProfileRequest {}, &t))
                         .await
-                        .map(drop)
+                        .is_ok()
                 }
             })),
             tokio::spawn(drive(PROBE_CONCURRENCY, end, move |i| {
                 let mut a = a.clone();
                 let t = tk2[i % tk2.len()].clone();
-                async move { a.get_me(authed(GetMeRequest {}, &t)).await.map(drop) }
+                async move { a.get_me(authed(GetMeRequest {}, &t)).await.is_ok() }
             })),
         )
     };
@@ -604,8 +549,7 @@ async fn login_bench() -> anyhow::Result<()> {
                     email,
                     password: "bench passphrase".into(),
                 })
-                .await
-                .map(drop);
+                .await;
             if let Err(e) = &res
                 && e.code() == tonic::Code::ResourceExhausted
             {
@@ -613,7 +557,7 @@ async fn login_bench() -> anyhow::Result<()> {
                 r.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(REFUSED_BACKOFF).await;
             }
-            res
+            res.is_ok()
         }
     }));
     let (logins, failed, login_lat, secs) = flood.await?;
