@@ -237,10 +237,18 @@ mod tests {
         };
         let mut tagged = spawn(&tag);
         let mut other = spawn("something else");
-        // Right after fork the child still shows our own environment; wait for the exec.
+        // Right after fork the child still shows our own environment; wait for the exec. The
+        // kernel renames the process before it lays out the new environment, so wait for both.
         for child in [&tagged, &other] {
             let comm = format!("/proc/{}/comm", child.id());
-            let exec_done = || std::fs::read_to_string(&comm).is_ok_and(|c| c.trim() == "sleep");
+            let environ = format!("/proc/{}/environ", child.id());
+            let exec_done = || {
+                std::fs::read_to_string(&comm).is_ok_and(|c| c.trim() == "sleep")
+                    && std::fs::read(&environ).is_ok_and(|e| {
+                        e.split(|b| *b == 0)
+                            .any(|kv| kv.starts_with(b"STRIDE_SYS_TEST="))
+                    })
+            };
             let deadline = std::time::Instant::now() + Duration::from_secs(10);
             while !exec_done() {
                 assert!(std::time::Instant::now() < deadline, "sleep did not start");
