@@ -169,3 +169,47 @@ pub fn header_int(headers: Option<&FieldTable>, key: &str) -> Option<i64> {
         _ => None,
     }
 }
+
+/// Keeps a broker link alive: runs `session` until it returns Ok (shutdown) and, after each
+/// failure, waits a jittered, doubling delay (200 ms to 5 s, from backon) so replicas do not
+/// reconnect in lockstep after a broker restart. A session that stayed up for a minute starts
+/// the delays over. `ready` is false between sessions.
+pub async fn reconnecting<F, Fut>(
+    what: &str,
+    ready: &tokio::sync::watch::Sender<bool>,
+    shutdown: &tokio_util::sync::CancellationToken,
+    mut session: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    use backon::BackoffBuilder as _;
+    let delays = || {
+        backon::ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(200))
+            .with_max_delay(Duration::from_secs(5))
+            .with_jitter()
+            .without_max_times()
+            .build()
+    };
+    let mut backoff = delays();
+    while !shutdown.is_cancelled() {
+        let started = tokio::time::Instant::now();
+        match session().await {
+            Ok(()) => break,
+            Err(e) => {
+                let _ = ready.send(false);
+                if started.elapsed() > Duration::from_secs(60) {
+                    backoff = delays();
+                }
+                let pause = backoff.next().unwrap_or(Duration::from_secs(5));
+                tracing::warn!(error = format!("{e:#}"), ?pause, "{what} lost the broker; reconnecting");
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(pause) => {}
+                }
+            }
+        }
+    }
+    let _ = ready.send(false);
+}

@@ -1,6 +1,6 @@
 //! Idempotent consumption: inbox row + effect in one transaction, ack after commit.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use futures::StreamExt;
@@ -13,14 +13,14 @@ use lapin::{
     },
     types::{AMQPValue, FieldTable},
 };
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::{
-    DEAD_LETTER_EXCHANGE, Envelope,
+    DEAD_LETTER_EXCHANGE, Envelope, Outbox, Subscriptions, Tx,
     amqp::{MAX_DELIVERIES, header_int, header_str},
 };
 
@@ -41,26 +41,15 @@ impl From<sqlx::Error> for HandlerError {
     }
 }
 
-/// A service's reaction to events. `tx` is the transaction that also records the inbox row:
-/// write the effect through it and nothing else.
-pub trait Handler: Send + Sync + 'static {
-    fn handle<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        event: &'a Envelope,
-    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a;
-
-    /// Runs after the transaction committed (wake a relay, …).
-    fn after_commit(&self, _event: &Envelope) {}
-}
-
-/// Consumes `<service>.events`.
-pub struct Subscriber<H> {
+/// Consumes `<service>.events`: the queue is bound to the subscribed types, each delivery is
+/// handled in a transaction that also records its id in the inbox.
+pub struct Subscriber {
     pub service: String,
     pub amqp_url: String,
     pub pool: PgPool,
-    pub event_types: Vec<&'static str>,
-    pub handler: Arc<H>,
+    pub subscriptions: Arc<Subscriptions>,
+    /// Woken after a handler's transaction published events.
+    pub outbox: Option<Outbox>,
     /// Unacked deliveries the broker may push at once.
     pub prefetch: u16,
     /// Deliveries handled concurrently.
@@ -79,20 +68,20 @@ enum Outcome {
     Duplicate,
 }
 
-impl<H: Handler> Subscriber<H> {
+impl Subscriber {
     pub fn new(
         service: &str,
         amqp_url: &str,
         pool: PgPool,
-        event_types: Vec<&'static str>,
-        handler: H,
+        subscriptions: Subscriptions,
+        outbox: Option<Outbox>,
     ) -> Self {
         Self {
             service: service.to_owned(),
             amqp_url: amqp_url.to_owned(),
             pool,
-            event_types,
-            handler: Arc::new(handler),
+            subscriptions: Arc::new(subscriptions),
+            outbox,
             prefetch: 64,
             concurrency: 8,
         }
@@ -110,22 +99,11 @@ impl<H: Handler> Subscriber<H> {
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         let this = Arc::new(self);
-        let mut backoff = Duration::from_millis(200);
-        while !shutdown.is_cancelled() {
-            match this.clone().consume(&ready, &shutdown).await {
-                Ok(()) => break,
-                Err(e) => {
-                    let _ = ready.send(false);
-                    tracing::warn!(error = format!("{e:#}"), service = %this.service, "consumer lost the broker; reconnecting");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-            }
-        }
-        let _ = ready.send(false);
+        let what = format!("{} consumer", this.service);
+        crate::amqp::reconnecting(&what, &ready, &shutdown, || {
+            this.clone().consume(&ready, &shutdown)
+        })
+        .await;
         Ok(())
     }
 
@@ -140,7 +118,12 @@ impl<H: Handler> Subscriber<H> {
                 crate::amqp::connect(&self.amqp_url, &format!("{}-consumer", self.service)).await?;
             let ch = conn.create_channel().await?;
             let queue =
-                crate::amqp::declare_service_queue(&ch, &self.service, &self.event_types).await?;
+                crate::amqp::declare_service_queue(
+                &ch,
+                &self.service,
+                &self.subscriptions.event_types(),
+            )
+            .await?;
             ch.basic_qos(self.prefetch, BasicQosOptions::default())
                 .await?;
             // Dead-lettering publishes with confirms on a channel of its own.
@@ -220,7 +203,6 @@ impl<H: Handler> Subscriber<H> {
             };
             let outcome = match result {
                 Ok(Outcome::Handled) => {
-                    self.handler.after_commit(&env);
                     CONSUMED.with_label_values(&[self.service.as_str(), "handled"]).inc();
                     d.ack(BasicAckOptions::default()).await
                 }
@@ -262,7 +244,7 @@ impl<H: Handler> Subscriber<H> {
     }
 
     async fn apply(&self, env: &Envelope) -> Result<Outcome, HandlerError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = Tx::new(self.pool.begin().await?, self.outbox.clone());
         let fresh = sqlx::query(
             "INSERT INTO inbox (event_id, event_type) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
@@ -275,7 +257,8 @@ impl<H: Handler> Subscriber<H> {
         if !fresh {
             return Ok(Outcome::Duplicate);
         }
-        self.handler.handle(&mut tx, env).await?;
+        self.subscriptions.dispatch(&mut tx, env).await?;
+        // Commits, then wakes the relay if the handler published follow-up events.
         tx.commit().await?;
         Ok(Outcome::Handled)
     }

@@ -1,19 +1,31 @@
 //! Events over RabbitMQ (DESIGN §5).
 //!
 //! - One durable topic exchange [`EXCHANGE`]; routing key = event type (`<entity>.<fact>.v<N>`).
-//! - Producers call [`outbox::enqueue`] inside the transaction that changes state; the
+//! - Producers publish through a [`Tx`] (`outbox.begin()` … `tx.publish(&event)` … `tx.commit()`):
+//!   the outbox row commits with the state change and the relay is woken on commit; the
 //!   [`outbox::Relay`] publishes pending rows with publisher confirms and `mandatory`, and marks
 //!   them sent only after the confirm. A crash anywhere re-sends; nothing is dropped.
-//! - Consumers run a [`consumer::Subscriber`]: a durable quorum queue `<service>.events` with a
+//! - Consumers register typed handlers ([`On`]) in [`Subscriptions`], from which the queue's
+//!   bindings are derived, and run a [`consumer::Subscriber`]: a durable quorum queue `<service>.events` with a
 //!   dead-letter exchange and queue and a delivery limit; each event id goes into the `inbox`
 //!   table in the same transaction as the handler's effect, and the delivery is acked after
 //!   commit. Duplicates are absorbed; a message that keeps failing is dead-lettered with its error.
 
 pub mod amqp;
 pub mod consumer;
+pub mod directory;
+pub mod lifecycle;
 pub mod outbox;
+mod service;
+mod subscribe;
+mod tx;
 
-use stride_proto::events;
+pub use consumer::HandlerError;
+pub use lifecycle::{Merge, Merged, Subject};
+pub use outbox::Outbox;
+pub use service::ServiceExt;
+pub use subscribe::{On, Subscriptions};
+pub use tx::Tx;
 
 /// The topic exchange every event goes through.
 pub const EXCHANGE: &str = "stride.events";
@@ -26,29 +38,7 @@ pub const CONTENT_TYPE: &str = "application/x-protobuf";
 /// at 1000). Run together with the service's own through `stride_kit::db::migrate`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// A message of `stride.events.v1` and its type name (the routing key).
-pub trait Event: prost::Message + Default + Send + Sync + 'static {
-    const TYPE: &'static str;
-}
-
-impl Event for events::UserRegistered {
-    const TYPE: &'static str = "user.registered.v1";
-}
-impl Event for events::ProfileUpdated {
-    const TYPE: &'static str = "profile.updated.v1";
-}
-impl Event for events::SessionCompleted {
-    const TYPE: &'static str = "session.completed.v1";
-}
-impl Event for events::UserDeleted {
-    const TYPE: &'static str = "user.deleted.v1";
-}
-impl Event for events::UserMerged {
-    const TYPE: &'static str = "user.merged.v1";
-}
-impl Event for events::ChallengeCompleted {
-    const TYPE: &'static str = "challenge.completed.v1";
-}
+pub use stride_proto::Event;
 
 /// A received event, before its payload is decoded.
 #[derive(Clone, Debug)]

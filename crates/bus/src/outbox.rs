@@ -22,7 +22,8 @@ const BATCH: i64 = 256;
 const POLL: Duration = Duration::from_millis(500);
 
 /// Writes `event` to the outbox on `conn`, which must be inside the transaction that makes the
-/// state change. Returns the event id (UUIDv7). Call [`OutboxHandle::kick`] after commit.
+/// state change. Returns the event id (UUIDv7). Prefer [`Tx::publish`](crate::Tx::publish), which
+/// also wakes the relay after commit.
 pub async fn enqueue<E: Event>(conn: &mut PgConnection, event: &E) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
     sqlx::query(
@@ -40,13 +41,29 @@ pub async fn enqueue<E: Event>(conn: &mut PgConnection, event: &E) -> Result<Uui
 /// id, event type, payload, traceparent, created_at.
 type OutboxRow = (Uuid, String, Vec<u8>, Option<String>, time::OffsetDateTime);
 
-/// Wakes the relay after a commit so events go out without waiting for the next poll.
-#[derive(Clone, Debug, Default)]
-pub struct OutboxHandle {
+/// Where a service's handlers publish: begins transactions whose events the relay sends after
+/// commit.
+#[derive(Clone, Debug)]
+pub struct Outbox {
+    pool: PgPool,
     kick: Arc<Notify>,
 }
 
-impl OutboxHandle {
+/// The name the handle had before it could begin transactions.
+pub type OutboxHandle = Outbox;
+
+impl Outbox {
+    /// A transaction on the service's pool whose [`Tx::publish`](crate::Tx::publish)ed events
+    /// go out right after [`Tx::commit`](crate::Tx::commit).
+    pub async fn begin(&self) -> Result<crate::Tx, sqlx::Error> {
+        Ok(crate::Tx::new(self.pool.begin().await?, Some(self.clone())))
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Wakes the relay so events go out without waiting for the next poll.
     pub fn kick(&self) {
         self.kick.notify_one();
     }
@@ -63,7 +80,7 @@ pub struct Relay {
 
 /// What [`Relay::spawn`] returns.
 pub struct RelayHandle {
-    pub outbox: OutboxHandle,
+    pub outbox: Outbox,
     /// True while connected to the broker with confirms on.
     pub ready: watch::Receiver<bool>,
     pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -77,7 +94,10 @@ impl Relay {
         producer: &str,
         shutdown: CancellationToken,
     ) -> RelayHandle {
-        let outbox = OutboxHandle::default();
+        let outbox = Outbox {
+            pool: pool.clone(),
+            kick: Arc::new(Notify::new()),
+        };
         let (tx, rx) = watch::channel(false);
         let relay = Relay {
             pool,
@@ -95,25 +115,10 @@ impl Relay {
     }
 
     async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let mut backoff = Duration::from_millis(200);
-        while !shutdown.is_cancelled() {
-            match self.connected_loop(&shutdown).await {
-                Ok(()) => break,
-                Err(e) => {
-                    let _ = self.ready.send(false);
-                    tracing::warn!(
-                        error = format!("{e:#}"),
-                        "outbox relay lost the broker; reconnecting"
-                    );
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-            }
-        }
-        let _ = self.ready.send(false);
+        crate::amqp::reconnecting("outbox relay", &self.ready, &shutdown, || {
+            self.connected_loop(&shutdown)
+        })
+        .await;
         Ok(())
     }
 

@@ -364,6 +364,7 @@ where
                     };
                     return Ok(Status::from(e).into_http());
                 }
+                record_caller(&caller);
                 req.extensions_mut().insert(caller);
             } else if let Some(header) = req
                 .headers()
@@ -373,10 +374,17 @@ where
                 // A public method may still act on a caller who is signed in (e.g. sending a
                 // re-authentication code); a token that does not verify simply counts as none.
                 if let Ok(caller) = verifier.caller(Some(header)).await {
+                    record_caller(&caller);
                     req.extensions_mut().insert(caller);
                 }
             }
             inner.call(req).await
         })
     }
+}
+
+/// Puts the verified caller on the request span (declared by `telemetry::server_span`), once,
+/// for every method: handlers never record it themselves.
+fn record_caller(caller: &Caller) {
+    tracing::Span::current().record("user_id", tracing::field::display(caller.user_id));
 }

@@ -6,6 +6,18 @@ use time::OffsetDateTime;
 /// Source of "now". Every stored instant is UTC.
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> OffsetDateTime;
+
+    /// Now, truncated to what PostgreSQL stores (microseconds), so a value written and read back
+    /// compares equal to the one returned to the caller.
+    fn now_db(&self) -> OffsetDateTime {
+        db_precision(self.now())
+    }
+}
+
+/// `t` truncated to microseconds, PostgreSQL's `timestamptz` precision.
+pub fn db_precision(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(t)
 }
 
 /// The real clock.
@@ -13,6 +25,8 @@ pub trait Clock: Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    // The one wall-clock read of service code: everything else asks a `Clock`.
+    #[allow(clippy::disallowed_methods)]
     fn now(&self) -> OffsetDateTime {
         OffsetDateTime::now_utc()
     }
@@ -42,3 +56,17 @@ impl Clock for ManualClock {
 
 /// Shared clock handle.
 pub type SharedClock = Arc<dyn Clock>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn now_db_drops_what_postgres_would() {
+        let clock = ManualClock::new(time::macros::datetime!(2026-11-26 10:00:00.123456789 UTC));
+        assert_eq!(
+            clock.now_db(),
+            time::macros::datetime!(2026-11-26 10:00:00.123456 UTC)
+        );
+    }
+}

@@ -117,6 +117,48 @@ impl Env {
     }
 }
 
+/// A credential-bearing setting (a URL with a password, an API key, a bot token): its `Debug` and
+/// `Display` print `***`, so it cannot reach a log by accident; [`Secret::expose`] is the one
+/// way to the value, at the place that uses it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+}
+
 /// What every service process needs.
 #[derive(Clone, Debug)]
 pub struct CommonConfig {
@@ -124,8 +166,10 @@ pub struct CommonConfig {
     pub service: &'static str,
     pub grpc_addr: SocketAddr,
     pub http_addr: SocketAddr,
-    pub database_url: String,
-    pub amqp_url: String,
+    /// Carries the database password.
+    pub database_url: Secret,
+    /// Carries the broker password.
+    pub amqp_url: Secret,
     /// Base URL of the auth service (JWKS). The auth service itself leaves it empty.
     pub auth_url: String,
     pub db_max_connections: u32,
@@ -160,10 +204,37 @@ impl CommonConfig {
             service,
             grpc_addr,
             http_addr,
-            database_url,
-            amqp_url,
+            database_url: database_url.into(),
+            amqp_url: amqp_url.into(),
             auth_url,
             db_max_connections,
+        }
+    }
+}
+
+/// What `stride-<service> migrate` needs: the database and nothing else, so a migration job
+/// runs before (and without) the broker, auth or any upstream the service calls.
+pub fn migrate_database_url(env: &mut Env) -> Secret {
+    env.url(
+        "DATABASE_URL",
+        &["postgres", "postgresql"],
+        "the service's own PostgreSQL database",
+    )
+    .into()
+}
+
+impl CommonConfig {
+    /// A config for tests: both ports on 127.0.0.1:0, the given database and broker, and an auth
+    /// URL nobody listens on (tests verify tokens with their own issuer).
+    pub fn for_test(service: &'static str, database_url: &str, amqp_url: &str) -> Self {
+        Self {
+            service,
+            grpc_addr: ([127, 0, 0, 1], 0).into(),
+            http_addr: ([127, 0, 0, 1], 0).into(),
+            database_url: database_url.into(),
+            amqp_url: amqp_url.into(),
+            auth_url: "http://127.0.0.1:1".into(),
+            db_max_connections: 5,
         }
     }
 }
@@ -172,6 +243,25 @@ impl CommonConfig {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn secrets_never_print() {
+        let c = CommonConfig::for_test("t", "postgres://u:hunter2@h/db", "amqp://u:hunter2@h/%2F");
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert_eq!(c.database_url.to_string(), "***");
+        assert_eq!(c.amqp_url.expose(), "amqp://u:hunter2@h/%2F");
+    }
+
+    #[test]
+    fn migrate_needs_only_the_database() {
+        let mut env = Env::from_fn(|k| (k == "DATABASE_URL").then(|| "postgres://h/db".into()));
+        let url = migrate_database_url(&mut env);
+        env.finish().expect("nothing else is required");
+        assert_eq!(url.expose(), "postgres://h/db");
+        let mut env = Env::from_fn(|_| None);
+        let _ = migrate_database_url(&mut env);
+        assert!(env.finish().unwrap_err().to_string().contains("DATABASE_URL is not set"));
+    }
 
     #[test]
     fn reports_every_problem_at_once_without_echoing_secrets() {

@@ -49,6 +49,12 @@ pub fn is_valid_timezone(name: &str) -> bool {
     !name.is_empty() && name.len() <= 64 && jiff::tz::TimeZone::get(name).is_ok()
 }
 
+/// `tz` when it is a known IANA zone, "UTC" otherwise: what a user without a usable zone gets,
+/// stored explicitly so every local date says which zone it used.
+pub fn timezone_or_utc(tz: &str) -> &str {
+    if is_valid_timezone(tz) { tz } else { "UTC" }
+}
+
 /// The calendar date at instant `t` in zone `tz`; unknown zones fall back to UTC, which is what
 /// a profile without a zone uses.
 pub fn local_date(t: OffsetDateTime, tz: &str) -> Date {
@@ -128,6 +134,9 @@ mod tests {
 
     #[test]
     fn timezones_and_dates_validate() {
+        assert_eq!(timezone_or_utc("Asia/Kolkata"), "Asia/Kolkata");
+        assert_eq!(timezone_or_utc("Mars/Olympus"), "UTC");
+        assert_eq!(timezone_or_utc(""), "UTC");
         assert!(is_valid_timezone("Asia/Kolkata"));
         assert!(!is_valid_timezone("Mars/Olympus"));
         assert!(!is_valid_timezone(""));

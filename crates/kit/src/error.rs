@@ -67,6 +67,18 @@ impl AppError {
             message: message.into(),
         }
     }
+    pub fn already_exists(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::AlreadyExists {
+            reason,
+            message: message.into(),
+        }
+    }
+    pub fn permission_denied(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::PermissionDenied {
+            reason,
+            message: message.into(),
+        }
+    }
     pub fn internal(e: impl Into<anyhow::Error>) -> Self {
         Self::Internal(e.into())
     }
@@ -126,6 +138,41 @@ impl From<AppError> for Status {
             }
         }
     }
+}
+
+/// Turns the violation of a named unique (or exclusion, foreign-key, check) constraint into the
+/// error the caller should see, instead of an INTERNAL: realworld-axum-sqlx's `on_constraint`.
+///
+/// ```ignore
+/// store::insert(&mut tx, &row).await.on_constraint("tasks_title_key", |_| {
+///     AppError::already_exists("TASK_EXISTS", "a task with this title exists")
+/// })?;
+/// ```
+pub trait ResultExt<T> {
+    fn on_constraint(
+        self,
+        name: &str,
+        f: impl FnOnce(Box<dyn sqlx::error::DatabaseError>) -> AppError,
+    ) -> Result<T, AppError>;
+}
+
+impl<T> ResultExt<T> for Result<T, sqlx::Error> {
+    fn on_constraint(
+        self,
+        name: &str,
+        f: impl FnOnce(Box<dyn sqlx::error::DatabaseError>) -> AppError,
+    ) -> Result<T, AppError> {
+        self.map_err(|e| match e {
+            sqlx::Error::Database(db) if db.constraint() == Some(name) => f(db),
+            other => other.into(),
+        })
+    }
+}
+
+/// True when `e` is a unique violation (SQLSTATE 23505) of `constraint`.
+pub fn is_unique_violation(e: &sqlx::Error, constraint: &str) -> bool {
+    matches!(e, sqlx::Error::Database(db)
+        if db.code().as_deref() == Some("23505") && db.constraint() == Some(constraint))
 }
 
 /// Collects field violations; `check` turns them into one INVALID_ARGUMENT.

@@ -6,9 +6,14 @@
 //! - [`authn`]: EdDSA access-token verification against auth's JWKS, and the tower layer that
 //!   enforces each method's policy (read from proto options) before a handler runs.
 //! - [`error`]: [`AppError`] → `tonic::Status` with `google.rpc` details.
-//! - [`serve`]: runs a gRPC server with health, reflection, an HTTP probe/metrics port and
-//!   graceful shutdown.
-//! - [`db`], [`clock`], [`convert`]: database start-up, injectable time, proto conversions.
+//! - [`service`]: the one start-up path of every service (database and migrations, gRPC
+//!   services, background tasks, readiness, shutdown) and the `migrate`/`serve` split.
+//! - [`serve`]: the gRPC server with health, reflection, an HTTP probe/metrics port and graceful
+//!   shutdown, under [`service`].
+//! - [`grpc`]: [`Call`], the one-line handler table [`grpc_handlers!`], clients between services.
+//! - [`pagination`]: typed, versioned, bounded page tokens and the `limit + 1` page.
+//! - [`db`], [`clock`], [`convert`]: database start-up, injectable time (`now_db`), proto
+//!   conversions and the local-date rules.
 
 pub mod authn;
 pub mod clock;
@@ -19,13 +24,22 @@ pub mod error;
 pub mod grpc;
 pub mod jwt;
 pub mod metrics;
+pub mod pagination;
 pub mod policy;
 pub mod serve;
+pub mod service;
 pub mod telemetry;
+
+/// Crates the kit's macros expand to, so a service needs no direct dependency for them.
+#[doc(hidden)]
+pub mod reexport {
+    pub use tonic;
+}
 
 pub use authn::{Caller, ClientInfo, Verifier};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{AppError, AppResult, Violations};
+pub use error::{AppError, AppResult, ResultExt, Violations};
+pub use grpc::Call;
 
 /// Installs the process-wide rustls crypto provider (aws-lc-rs). Call first thing in `main`;
 /// calling it again is harmless.

@@ -227,6 +227,16 @@ pub struct ServeConfig {
 /// starts NOT_SERVING; the service calls `health.set_ready(true)` once its database and broker
 /// are ready.
 pub async fn spawn(cfg: ServeConfig, routes: Routes) -> anyhow::Result<Running> {
+    spawn_on(cfg, routes, CancellationToken::new()).await
+}
+
+/// [`spawn`] on a token the caller already handed to other components, so one cancel stops
+/// them all.
+pub async fn spawn_on(
+    cfg: ServeConfig,
+    routes: Routes,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
     let grpc = TcpListener::bind(cfg.grpc_addr)
         .await
         .with_context(|| format!("binding gRPC {}", cfg.grpc_addr))?;
@@ -245,7 +255,6 @@ pub async fn spawn(cfg: ServeConfig, routes: Routes) -> anyhow::Result<Running> 
     let policies = Arc::new(Policies::load()?);
     let routes = routes.add_service(health_service).add_service(reflection);
 
-    let shutdown = CancellationToken::new();
     let mut tasks = Vec::new();
 
     let token = shutdown.clone();

@@ -96,7 +96,13 @@ pub fn current_trace_id() -> String {
 
 /// `Server::trace_fn` callback: a span per call, parented on the caller's `traceparent`.
 pub fn server_span(req: &http::Request<()>) -> tracing::Span {
-    let span = tracing::info_span!("grpc", rpc = %req.uri().path(), otel.kind = "server");
+    // `user_id` is filled in by the authn layer once the token is verified.
+    let span = tracing::info_span!(
+        "grpc",
+        rpc = %req.uri().path(),
+        otel.kind = "server",
+        user_id = tracing::field::Empty
+    );
     let parent = TraceContextPropagator::new().extract(&HeaderExtractor(req.headers()));
     // Set the remote parent right after creating the span, before it is entered.
     let _ = span.set_parent(parent);

@@ -7,8 +7,14 @@
 //! `cargo nextest run -p <crate>`.
 
 pub mod bus;
+pub mod conformance;
+pub mod fixtures;
+pub mod grpc_web;
+mod harness;
 pub mod oidc;
 pub mod telegram;
+
+pub use harness::ServiceHarness;
 
 use std::{
     future::Future,
@@ -16,7 +22,6 @@ use std::{
     time::Duration,
 };
 
-use anyhow::Context as _;
 use stride_kit::{
     Verifier,
     jwt::{SigningKey, StaticJwks, access_claims},
@@ -45,119 +50,18 @@ pub async fn database() -> String {
     format!("{base}/{name}")
 }
 
-/// The RabbitMQ management API of the test broker.
-#[derive(Clone, Debug)]
-pub struct Management {
-    host: String,
-    auth: String,
-}
-
-impl Management {
-    /// From `STRIDE_TEST_RABBIT_MGMT_URL` (`http://user:pass@host:port`).
-    pub fn from_env() -> Self {
-        Self::parse(&env("STRIDE_TEST_RABBIT_MGMT_URL"))
-    }
-
-    pub fn parse(url: &str) -> Self {
-        use base64::Engine;
-        let rest = url.trim_start_matches("http://").trim_end_matches('/');
-        let (creds, host) = rest.rsplit_once('@').unwrap_or(("guest:guest", rest));
-        Self {
-            host: host.to_owned(),
-            auth: base64::engine::general_purpose::STANDARD.encode(creds),
-        }
-    }
-
-    /// One HTTP/1.1 request; returns (status, body).
-    pub async fn request(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&str>,
-    ) -> anyhow::Result<(u16, String)> {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut s = tokio::net::TcpStream::connect(&self.host)
-            .await
-            .context("management API")?;
-        let body = body.unwrap_or("");
-        let req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            self.host,
-            self.auth,
-            body.len()
-        );
-        s.write_all(req.as_bytes()).await?;
-        let mut out = Vec::new();
-        s.read_to_end(&mut out).await?;
-        let text = String::from_utf8_lossy(&out).into_owned();
-        let status = text
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let body = text
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
-        Ok((status, body))
-    }
-
-    /// Messages ready in `queue` of `vhost` (statistics lag by a few seconds).
-    pub async fn queue_messages(&self, vhost: &str, queue: &str) -> anyhow::Result<u64> {
-        let (status, body) = self
-            .request("GET", &format!("/api/queues/{vhost}/{queue}"), None)
-            .await?;
-        anyhow::ensure!(status == 200, "queue lookup answered {status}: {body}");
-        // Chunked bodies carry size lines; take the JSON object.
-        let json = body.find('{').map(|i| &body[i..]).unwrap_or(&body);
-        let end = json.rfind('}').map(|i| &json[..=i]).unwrap_or(json);
-        let v: serde_json::Value = serde_json::from_str(end)?;
-        Ok(v["messages"].as_u64().unwrap_or(0))
-    }
-
-    /// Fetches (and requeues) up to `count` messages of a queue, for inspecting headers.
-    pub async fn peek(
-        &self,
-        vhost: &str,
-        queue: &str,
-        count: u32,
-    ) -> anyhow::Result<serde_json::Value> {
-        let body =
-            format!(r#"{{"count":{count},"ackmode":"ack_requeue_true","encoding":"base64"}}"#);
-        let (status, text) = self
-            .request(
-                "POST",
-                &format!("/api/queues/{vhost}/{queue}/get"),
-                Some(&body),
-            )
-            .await?;
-        anyhow::ensure!(status == 200, "queue get answered {status}: {text}");
-        let json = text.find('[').map(|i| &text[i..]).unwrap_or(&text);
-        let end = json.rfind(']').map(|i| &json[..=i]).unwrap_or(json);
-        Ok(serde_json::from_str(end)?)
-    }
-}
-
-/// Creates a fresh vhost on the test broker and returns (amqp URL, vhost name).
+/// Creates a fresh vhost on the test broker and returns (amqp URL, vhost name). One management
+/// client serves tests and xtask: stride-infra's (blocking, so it runs off the runtime).
 pub async fn vhost() -> (String, String) {
-    let mgmt = Management::from_env();
     let name = format!("t{}", Uuid::now_v7().simple());
-    let (s, b) = mgmt
-        .request("PUT", &format!("/api/vhosts/{name}"), Some("{}"))
-        .await
-        .expect("create vhost");
-    assert!(s == 201 || s == 204, "create vhost answered {s}: {b}");
-    let user = mgmt_user(&env("STRIDE_TEST_RABBIT_MGMT_URL"));
-    let perms = r#"{"configure":".*","write":".*","read":".*"}"#;
-    let (s, b) = mgmt
-        .request(
-            "PUT",
-            &format!("/api/permissions/{name}/{user}"),
-            Some(perms),
-        )
-        .await
-        .expect("set permissions");
-    assert!(s == 201 || s == 204, "set permissions answered {s}: {b}");
+    let mgmt_url = env("STRIDE_TEST_RABBIT_MGMT_URL");
+    let vhost = name.clone();
+    tokio::task::spawn_blocking(move || {
+        stride_infra::Mgmt::from_url(&mgmt_url)?.create_vhost(&vhost)
+    })
+    .await
+    .expect("vhost task")
+    .expect("create the test vhost");
     let base = env("STRIDE_TEST_AMQP_URL");
     let root = base
         .rsplit_once('/')
@@ -165,14 +69,6 @@ pub async fn vhost() -> (String, String) {
         .unwrap_or(&base)
         .to_owned();
     (format!("{root}/{name}"), name)
-}
-
-fn mgmt_user(url: &str) -> String {
-    let rest = url.trim_start_matches("http://");
-    rest.split_once('@')
-        .and_then(|(c, _)| c.split(':').next())
-        .unwrap_or("guest")
-        .to_owned()
 }
 
 /// Signs access tokens that services started with [`TestIssuer::verifier`] accept, for service

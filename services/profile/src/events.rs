@@ -1,111 +1,101 @@
-//! Reactions to other services' events.
+//! Events: the subscriptions (one typed handler per consumed event) and the one place that
+//! builds what profile publishes.
+//!
+//! - `user.registered.v1` creates the profile and announces it.
+//! - `user.deleted.v1` purges it (no announcement: every consumer purges on the same event).
+//! - `user.merged.v1` fills the target's empty fields from the guest's and forgets the guest.
 
-use sqlx::PgConnection;
-use stride_bus::{
-    Envelope, Event as _,
-    consumer::{Handler, HandlerError},
-    outbox::OutboxHandle,
-};
-use stride_kit::clock::SharedClock;
+use stride_bus::{Envelope, HandlerError, Merged as _, On, Subject as _, Subscriptions, Tx};
+use stride_kit::{clock::SharedClock, convert::timezone_or_utc};
 use stride_proto::events;
 
 use crate::store;
 
-/// Event types bound to `profile.events`.
-pub const CONSUMES: [&str; 3] = [
-    events::UserRegistered::TYPE,
-    events::UserDeleted::TYPE,
-    events::UserMerged::TYPE,
-];
-
-pub struct ProfileEvents {
-    pub clock: SharedClock,
-    /// Profile creation emits `profile.updated.v1` through the same transaction.
-    pub outbox: OutboxHandle,
+pub fn subscriptions(clock: &SharedClock) -> Subscriptions {
+    let handlers = Handlers {
+        clock: clock.clone(),
+    };
+    Subscriptions::new()
+        .on::<events::UserRegistered, _>(handlers.clone())
+        .on::<events::UserDeleted, _>(handlers.clone())
+        .on::<events::UserMerged, _>(handlers)
 }
 
-impl Handler for ProfileEvents {
-    async fn handle(&self, tx: &mut PgConnection, env: &Envelope) -> Result<(), HandlerError> {
-        match env.event_type.as_str() {
-            events::UserRegistered::TYPE => {
-                let ev = env.decode::<events::UserRegistered>()?;
-                let user_id = uuid::Uuid::parse_str(&ev.user_id).map_err(|_| {
-                    HandlerError::Permanent(anyhow::anyhow!(
-                        "user_id {:?} is not a UUID",
-                        ev.user_id
-                    ))
-                })?;
-                let now = store::micros(self.clock.now());
-                // A profile that already exists (event replayed under another id) stays as is.
-                // The zone the device reported at sign-up; anything unusable starts as UTC.
-                let timezone = if stride_kit::convert::is_valid_timezone(&ev.timezone) {
-                    ev.timezone.as_str()
-                } else {
-                    "UTC"
-                };
-                if let Some(row) = store::create(tx, user_id, &ev.username, timezone, now).await? {
-                    stride_bus::outbox::enqueue(tx, &row.event()).await?;
-                }
-                Ok(())
-            }
-            events::UserDeleted::TYPE => {
-                let ev = env.decode::<events::UserDeleted>()?;
-                let user_id = uuid::Uuid::parse_str(&ev.user_id).map_err(|_| {
-                    HandlerError::Permanent(anyhow::anyhow!(
-                        "user_id {:?} is not a UUID",
-                        ev.user_id
-                    ))
-                })?;
-                // Idempotent: a replay (or a user we never saw) deletes nothing. No
-                // profile.updated.v1 follows: every consumer purges on user.deleted.v1 itself.
-                let purged = store::purge_user(tx, user_id).await?;
-                tracing::info!(%user_id, purged, "user deleted: profile purged");
-                Ok(())
-            }
-            events::UserMerged::TYPE => {
-                let ev = env.decode::<events::UserMerged>()?;
-                let (source, target) = merged_ids(&ev)?;
-                let now = store::micros(self.clock.now());
-                // Idempotent: once the source's row is gone a replay changes nothing and
-                // announces nothing. The target's consumers learn its new state from the usual
-                // profile.updated.v1 (next revision); each purges the source on this event itself.
-                let merged = store::merge(tx, source, target, now).await?;
-                if let Some(row) = &merged {
-                    stride_bus::outbox::enqueue(tx, &row.event()).await?;
-                }
-                tracing::info!(%source, %target, changed = merged.is_some(), "user merged: profile merged");
-                Ok(())
-            }
-            other => {
-                tracing::debug!(
-                    event_type = other,
-                    "ignoring an event type profile does not handle"
-                );
-                Ok(())
-            }
+#[derive(Clone)]
+pub struct Handlers {
+    clock: SharedClock,
+}
+
+impl On<events::UserRegistered> for Handlers {
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::UserRegistered,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        // The zone the device reported at sign-up; anything unusable starts as UTC. A profile
+        // that already exists (the event replayed under another id) stays as it is.
+        let tz = timezone_or_utc(&e.timezone);
+        if let Some(row) = store::create(tx, user, &e.username, tz, self.clock.now_db()).await? {
+            tx.publish(&publish::profile_updated(&row)).await?;
+        }
+        Ok(())
+    }
+}
+
+impl On<events::UserDeleted> for Handlers {
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::UserDeleted,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        // Idempotent: a replay (or a user we never saw) deletes nothing.
+        let purged = store::purge_user(tx, user).await?;
+        tracing::info!(%user, purged, "user deleted: profile purged");
+        Ok(())
+    }
+}
+
+impl On<events::UserMerged> for Handlers {
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::UserMerged,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let m = e.merge()?;
+        // Idempotent: once the source's row is gone a replay changes nothing and announces
+        // nothing. The target's consumers learn its new state from the usual profile.updated.v1
+        // (next revision); each forgets the source on this event itself.
+        let merged = store::merge(tx, m.source, m.target, self.clock.now_db()).await?;
+        if let Some(row) = &merged {
+            tx.publish(&publish::profile_updated(row)).await?;
+        }
+        tracing::info!(source = %m.source, target = %m.target, changed = merged.is_some(), "user merged: profile merged");
+        Ok(())
+    }
+}
+
+/// What profile publishes.
+pub mod publish {
+    use stride_kit::convert::{date, local_date, timestamp};
+    use stride_proto::events;
+
+    use crate::store::ProfileRow;
+
+    /// The full current state, as consumers keep it (`stride_bus::directory`).
+    pub fn profile_updated(row: &ProfileRow) -> events::ProfileUpdated {
+        events::ProfileUpdated {
+            user_id: row.user_id.to_string(),
+            display_name: row.display_name.clone(),
+            timezone: row.timezone.clone(),
+            locale: row.locale.clone(),
+            occur_time: Some(timestamp(row.updated_at)),
+            revision: row.revision,
+            local_date: Some(date(local_date(row.updated_at, &row.timezone))),
         }
     }
-
-    fn after_commit(&self, _event: &Envelope) {
-        self.outbox.kick();
-    }
-}
-
-/// `(source, target)` of a merge: two different UUIDs, or the event can never apply.
-fn merged_ids(ev: &events::UserMerged) -> Result<(uuid::Uuid, uuid::Uuid), HandlerError> {
-    let parse = |field: &str, raw: &str| {
-        uuid::Uuid::parse_str(raw).map_err(|_| {
-            HandlerError::Permanent(anyhow::anyhow!(
-                "user.merged.v1 {field} {raw:?} is not a UUID"
-            ))
-        })
-    };
-    let source = parse("source_user_id", &ev.source_user_id)?;
-    let target = parse("target_user_id", &ev.target_user_id)?;
-    if source == target {
-        return Err(HandlerError::Permanent(anyhow::anyhow!(
-            "user.merged.v1 merges {source} into itself"
-        )));
-    }
-    Ok((source, target))
 }

@@ -1,3 +1,7 @@
 fn main() -> std::process::ExitCode {
-    stride_kit::serve::main("profile", stride_profile::main)
+    stride_kit::service::main(
+        stride_profile::SERVICE,
+        stride_profile::MIGRATIONS,
+        stride_profile::serve,
+    )
 }

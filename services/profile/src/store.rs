@@ -1,10 +1,11 @@
-//! The `profiles` table and the `profile.updated.v1` event that mirrors it.
+//! The `profiles` table. Functions run on the caller's connection or transaction and never
+//! begin or commit.
 
 use sqlx::PgConnection;
-use stride_kit::convert::timestamp;
-use stride_proto::{events, profile as pb};
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+use crate::domain::{self, Changes, Fields};
 
 pub const COLUMNS: &str =
     "user_id, username, display_name, timezone, locale, revision, created_at, updated_at";
@@ -22,39 +23,13 @@ pub struct ProfileRow {
 }
 
 impl ProfileRow {
-    pub fn to_proto(&self) -> pb::Profile {
-        pb::Profile {
-            user_id: self.user_id.to_string(),
-            username: self.username.clone(),
+    pub fn fields(&self) -> Fields {
+        Fields {
             display_name: self.display_name.clone(),
             timezone: self.timezone.clone(),
             locale: self.locale.clone(),
-            create_time: Some(timestamp(self.created_at)),
-            update_time: Some(timestamp(self.updated_at)),
         }
     }
-
-    /// The full current state, as consumers need it.
-    pub fn event(&self) -> events::ProfileUpdated {
-        events::ProfileUpdated {
-            user_id: self.user_id.to_string(),
-            display_name: self.display_name.clone(),
-            timezone: self.timezone.clone(),
-            locale: self.locale.clone(),
-            occur_time: Some(timestamp(self.updated_at)),
-            revision: self.revision,
-            local_date: Some(stride_kit::convert::date(stride_kit::convert::local_date(
-                self.updated_at,
-                &self.timezone,
-            ))),
-        }
-    }
-}
-
-/// PostgreSQL keeps microseconds; truncating up front makes what we return equal what we store.
-pub fn micros(t: OffsetDateTime) -> OffsetDateTime {
-    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
-        .unwrap_or(t)
 }
 
 /// Creates the profile of a new account with defaults (revision 1) unless it exists; returns
@@ -74,19 +49,11 @@ pub async fn create(
     )))
     .bind(user_id)
     .bind(username)
-    .bind(display_name_for(username))
+    .bind(domain::initial_display_name(username))
     .bind(now)
     .bind(timezone)
     .fetch_optional(tx)
     .await
-}
-
-/// A display name starts as the username, bounded like one set by hand.
-fn display_name_for(username: &str) -> String {
-    username
-        .chars()
-        .take(crate::service::DISPLAY_NAME_MAX)
-        .collect()
 }
 
 pub async fn get(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Option<ProfileRow>> {
@@ -96,14 +63,6 @@ pub async fn get(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Option<
     .bind(user_id)
     .fetch_optional(conn)
     .await
-}
-
-/// Fields to change; `None` keeps the stored value.
-#[derive(Debug, Default)]
-pub struct Changes {
-    pub display_name: Option<String>,
-    pub timezone: Option<String>,
-    pub locale: Option<String>,
 }
 
 /// Applies `changes` and bumps the revision; `None` when the profile does not exist.
@@ -141,13 +100,8 @@ pub async fn purge_user(tx: &mut PgConnection, user_id: Uuid) -> sqlx::Result<u6
         .rows_affected())
 }
 
-/// Whether a merge leaves the target's field as is: only an empty field is filled.
-fn fill(target: &str, source: &str) -> Option<String> {
-    (target.trim().is_empty() && !source.trim().is_empty()).then(|| source.to_owned())
-}
-
-/// Merges the profile of guest `source` into `target` (`user.merged.v1`): the target's fields
-/// win, empty ones are filled from the source's; a target without a profile takes the source's
+/// Merges the profile of guest `source` into `target` (`user.merged.v1`, rule in
+/// [`domain::merge`]); a target without a profile takes the source's
 /// whole. The source's row is deleted. Returns the target's row when it changed (its revision
 /// bumped), `None` when nothing changed — including a replay, which finds no source row.
 pub async fn merge(
@@ -181,18 +135,14 @@ pub async fn merge(
         .fetch_optional(&mut *tx)
         .await;
     };
-    let changes = Changes {
-        display_name: fill(&into.display_name, &from.display_name),
-        timezone: fill(&into.timezone, &from.timezone),
-        locale: fill(&into.locale, &from.locale),
-    };
-    let username = fill(&into.username, &from.username);
+    let (changes, username) = domain::merge(
+        &into.fields(),
+        &into.username,
+        &from.fields(),
+        &from.username,
+    );
     purge_user(tx, source).await?;
-    if username.is_none()
-        && changes.display_name.is_none()
-        && changes.timezone.is_none()
-        && changes.locale.is_none()
-    {
+    if username.is_none() && changes.is_empty() {
         return Ok(None);
     }
     if let Some(username) = &username {

@@ -1,0 +1,64 @@
+//! A transaction that can publish: outbox rows commit with the change they announce, and the
+//! relay is woken once the commit is durable. Store functions take `&mut PgConnection`; a `Tx`
+//! dereferences to one, so handlers pass `&mut tx` straight through.
+
+use std::ops::{Deref, DerefMut};
+
+use sqlx::{PgConnection, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::{Event, outbox::Outbox};
+
+pub struct Tx {
+    inner: Transaction<'static, Postgres>,
+    /// Woken after commit when something was published; None where nothing relays (tests).
+    outbox: Option<Outbox>,
+    published: usize,
+}
+
+impl Tx {
+    pub(crate) fn new(inner: Transaction<'static, Postgres>, outbox: Option<Outbox>) -> Self {
+        Self {
+            inner,
+            outbox,
+            published: 0,
+        }
+    }
+
+    /// Writes `event` to the outbox inside this transaction; returns the event id (UUIDv7).
+    pub async fn publish<E: Event>(&mut self, event: &E) -> Result<Uuid, sqlx::Error> {
+        let id = crate::outbox::enqueue(&mut self.inner, event).await?;
+        self.published += 1;
+        Ok(id)
+    }
+
+    /// How many events this transaction published so far.
+    pub fn published(&self) -> usize {
+        self.published
+    }
+
+    /// Commits, then wakes the relay if anything was published (it would otherwise find the
+    /// rows at its next poll).
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.inner.commit().await?;
+        if self.published > 0
+            && let Some(outbox) = &self.outbox
+        {
+            outbox.kick();
+        }
+        Ok(())
+    }
+}
+
+impl Deref for Tx {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.inner
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.inner
+    }
+}
