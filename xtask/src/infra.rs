@@ -13,10 +13,19 @@ pub fn run(args: &[String]) -> Result<i32> {
     }
     signals::install();
     stride_infra::ensure_installed()?;
-    let dir = crate::root().join(".stride/infra");
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
+    // One folder per run: several people (or agents) may each run their own servers from one
+    // checkout. Folders of runs that are no longer alive are removed.
+    let base = crate::root().join(".stride/infra");
+    std::fs::create_dir_all(&base)?;
+    for entry in std::fs::read_dir(&base)?.flatten() {
+        let pid = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
+    let dir = base.join(std::process::id().to_string());
     let infra = Infra::start(&dir)?;
     println!("# PostgreSQL and RabbitMQ are up; in another shell:");
     for (key, value) in infra.test_env() {
