@@ -58,13 +58,9 @@ fn common(
     auth_url: &str,
 ) -> CommonConfig {
     CommonConfig {
-        service,
-        grpc_addr: "127.0.0.1:0".parse().expect("addr"),
-        http_addr: "127.0.0.1:0".parse().expect("addr"),
-        database_url: database_url.to_owned(),
-        amqp_url: amqp_url.to_owned(),
         auth_url: auth_url.to_owned(),
         db_max_connections: 10,
+        ..CommonConfig::for_test(service, database_url, amqp_url)
     }
 }
 
@@ -191,19 +187,17 @@ impl Mesh {
                 direct.iter().find(|(n, _)| *n == name).expect("service").1
             )
         };
+        // Keyed by proto package, as `stride_gateway::UPSTREAMS`.
         let upstreams = [
-            ("stride.auth.v1.AuthService", "auth"),
-            ("stride.profile.v1.ProfileService", "profile"),
-            (
-                "stride.activity_session.v1.ActivitySessionService",
-                "activity-session",
-            ),
-            ("stride.challenge.v1.ChallengeService", "challenge"),
-            ("stride.analytics.v1.AnalyticsService", "analytics"),
-            ("stride.ai_coach.v1.AiCoachService", "ai-coach"),
+            ("stride.auth.v1", "auth"),
+            ("stride.profile.v1", "profile"),
+            ("stride.activity_session.v1", "activity-session"),
+            ("stride.challenge.v1", "challenge"),
+            ("stride.analytics.v1", "analytics"),
+            ("stride.ai_coach.v1", "ai-coach"),
         ]
         .into_iter()
-        .map(|(svc, name)| (svc.to_owned(), url(name)))
+        .map(|(package, name)| (package.to_owned(), url(name)))
         .collect();
         let gateway = stride_gateway::start(
             stride_gateway::Config {
@@ -294,52 +288,17 @@ pub async fn grpc_clients(addr: SocketAddr) -> anyhow::Result<Clients<tonic::tra
     Ok(Clients::over(ch))
 }
 
-/// The grpc-web transport: HTTP/1.1 with tonic-web's client-side translation, as browsers call.
-pub type WebTransport = tonic_web::GrpcWebClientService<
-    hyper_util::client::legacy::Client<
-        hyper_util::client::legacy::connect::HttpConnector,
-        tonic_web::GrpcWebCall<tonic::body::Body>,
-    >,
->;
+/// Native gRPC over HTTP/2, as mobile apps call.
+pub async fn grpc_clients(addr: SocketAddr) -> anyhow::Result<Clients<tonic::transport::Channel>> {
+    let ch = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await?;
+    Ok(Clients::over(ch))
+}
 
-/// grpc-web clients over HTTP/1.1.
+pub use stride_testkit::grpc_web::{WebTransport, WithOrigin};
+
+/// grpc-web clients over HTTP/1.1, as browsers call.
 pub fn grpc_web_clients(addr: SocketAddr) -> anyhow::Result<Clients<WithOrigin>> {
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http();
-    let svc = tower::ServiceBuilder::new()
-        .layer(tonic_web::GrpcWebClientLayer::new())
-        .service(client);
-    Ok(Clients::over(WithOrigin {
-        inner: svc,
-        origin: format!("http://{addr}").parse()?,
-    }))
-}
-
-/// Sets scheme and authority on each request (the generated clients send only the path).
-#[derive(Clone)]
-pub struct WithOrigin {
-    inner: WebTransport,
-    origin: http::Uri,
-}
-
-impl tower::Service<http::Request<tonic::body::Body>> for WithOrigin {
-    type Response = <WebTransport as tower::Service<http::Request<tonic::body::Body>>>::Response;
-    type Error = <WebTransport as tower::Service<http::Request<tonic::body::Body>>>::Error;
-    type Future = <WebTransport as tower::Service<http::Request<tonic::body::Body>>>::Future;
-
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: http::Request<tonic::body::Body>) -> Self::Future {
-        let mut parts = self.origin.clone().into_parts();
-        parts.path_and_query = req.uri().path_and_query().cloned();
-        if let Ok(uri) = http::Uri::from_parts(parts) {
-            *req.uri_mut() = uri;
-        }
-        self.inner.call(req)
-    }
+    Ok(Clients::over(stride_testkit::grpc_web::transport(addr)))
 }

@@ -13,7 +13,6 @@
 //! root certificates (the image needs a CA bundle).
 
 mod error;
-mod hex;
 mod jwks;
 pub mod oidc;
 pub mod telegram;

@@ -33,7 +33,6 @@ use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
 use crate::error::{IdpError, reason};
-use crate::hex;
 use crate::jwks::{JwksCache, KeyType};
 
 /// Largest ID token we look at; real ones are 1–2 KiB.
@@ -409,7 +408,7 @@ fn check_claims(
     };
 
     if config.require_nonce || !raw_nonce.is_empty() {
-        let expected = hex::encode(&Sha256::digest(raw_nonce.as_bytes()));
+        let expected = hex::encode(Sha256::digest(raw_nonce.as_bytes()));
         let given = string(claims, "nonce").unwrap_or_default();
         if given.is_empty() || !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
             return Err(IdpError::invalid(
@@ -523,7 +522,7 @@ mod tests {
         let Value::Object(map) = json!({
             "iss": "accounts.google.com", "aud": "web-client", "sub": "1234",
             "exp": 2000, "iat": 1000, "email": "a@example.com", "email_verified": "true",
-            "nonce": hex::encode(&Sha256::digest(b"raw")),
+            "nonce": hex::encode(Sha256::digest(b"raw")),
         }) else {
             unreachable!()
         };

@@ -17,12 +17,12 @@
 
 use std::time::Duration;
 
+use hex::FromHex as _;
 use hmac::{Hmac, Mac as _};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
 use crate::error::{IdpError, reason};
-use crate::hex;
 
 /// How far in the future `auth_date` may be (clock skew between Telegram and us).
 pub const MAX_FUTURE_SKEW: i64 = 60;
@@ -91,7 +91,8 @@ impl TelegramVerifier {
             return Err(IdpError::NotConfigured("telegram: no bot token".into()));
         }
         let malformed = |detail: &str| IdpError::invalid(reason::TELEGRAM_MALFORMED, detail);
-        let Some(given) = hex::decode_exact::<32>(&data.hash) else {
+        // Exactly 64 digits of either case; any other length is an error.
+        let Ok(given) = <[u8; 32]>::from_hex(&data.hash) else {
             return Err(malformed("hash is not 64 hex digits"));
         };
         if data.id <= 0 || data.auth_date <= 0 {

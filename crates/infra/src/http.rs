@@ -6,7 +6,12 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+// Kept hand-written on purpose: plain HTTP on loopback with `Connection: close`; ureq or
+// reqwest would put an HTTP stack (reqwest: tokio) into xtask's build.
 /// Sends one request to `host:port` and returns the status code and body.
 /// `auth` is `(user, password)` for basic auth; `body` is sent as JSON.
 pub fn request(
@@ -25,7 +30,7 @@ pub fn request(
     let mut req =
         format!("{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n");
     if let Some((user, pass)) = auth {
-        let token = base64(format!("{user}:{pass}").as_bytes());
+        let token = STANDARD.encode(format!("{user}:{pass}"));
         req.push_str(&format!("Authorization: Basic {token}\r\n"));
     }
     let body = body.unwrap_or("");
@@ -89,39 +94,17 @@ fn dechunk(mut data: &[u8]) -> Result<Vec<u8>> {
     }
 }
 
-fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
+/// RFC 3986 unreserved characters stay as they are; everything else is `%XX`.
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Percent-encodes everything but RFC 3986 unreserved characters (so `/` becomes `%2F`), as
 /// AMQP URLs and management API paths need for vhost and queue names.
 pub fn percent_encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(s, NOT_UNRESERVED).to_string()
 }
 
 /// A RabbitMQ management API client.
@@ -240,11 +223,11 @@ mod tests {
 
     #[test]
     fn encodes() {
-        assert_eq!(base64(b"guest:guest"), "Z3Vlc3Q6Z3Vlc3Q=");
-        assert_eq!(base64(b"ab"), "YWI=");
-        assert_eq!(base64(b"abc"), "YWJj");
+        assert_eq!(STANDARD.encode(b"guest:guest"), "Z3Vlc3Q6Z3Vlc3Q=");
         assert_eq!(percent_encode("/"), "%2F");
         assert_eq!(percent_encode("t-1 x"), "t-1%20x");
+        assert_eq!(percent_encode("a.b_c~d"), "a.b_c~d");
+        assert_eq!(percent_encode("ü@%"), "%C3%BC%40%25");
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod url;
 
 pub use mail::{
     LogMailer, Mail, Mailer, SMTP_COMMAND_TIMEOUT, SMTP_SEND_TIMEOUT, SmtpMailer, mailer_from_url,
+    valid_address,
 };
 pub use sink::{DevSink, SinkEvent, StoredMail, StoredSms};
 pub use sms::{DevSinkSms, LogSms, SMS_HTTP_TIMEOUT, Sms, SmsSender, sms_from_url};

@@ -11,7 +11,7 @@ use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::url;
 
@@ -69,6 +69,18 @@ pub fn mailer_from_url(url: &str, from: &str) -> Result<Arc<dyn Mailer>> {
         return Ok(Arc::new(LogMailer));
     }
     Ok(Arc::new(SmtpMailer::from_url(url, from)?))
+}
+
+/// Whether `s` is a bare mail address (`user@domain`, no display name, no surrounding whitespace)
+/// that lettre accepts, both as an [`Address`] and as the recipient [`SmtpMailer`] builds a message
+/// for. lettre's `Address` alone also takes quoted local parts (`"a b"@x.y`) and IP literals
+/// (`a@[127.0.0.1]`), which its message builder then refuses; those are refused here too, so an
+/// address that passes can be mailed. Non-ASCII addresses pass; sending to them needs a server
+/// with SMTPUTF8.
+pub fn valid_address(s: &str) -> bool {
+    s.parse::<Address>().is_ok()
+        && s.parse::<Mailbox>()
+            .is_ok_and(|m| m.name.is_none() && AsRef::<str>::as_ref(&m.email) == s)
 }
 
 fn parse_from(from: &str) -> Result<Mailbox> {
@@ -209,10 +221,79 @@ mod tests {
     }
 
     #[test]
+    fn valid_addresses() {
+        for good in [
+            "a@b.c",
+            "first.last+tag@example.com",
+            "a@localhost",
+            "grüße@bücher.de",
+        ] {
+            assert!(valid_address(good), "{good:?} should pass");
+        }
+        for bad in [
+            "a<b@x.y",
+            "a\u{1}b@x.y",
+            "a\u{7f}b@x.y",
+            "a@b.c\0",
+            "a\tb@x.y",
+            "a@b.c\r\n",
+            "a b@c.d",
+            "\"a b\"@x.y",
+            "a@[127.0.0.1]",
+            "Name <a@b.c>",
+            "<a@b.c>",
+            " a@b.c",
+            "a@b.c,d@e.f",
+            "a..b@c.d",
+            "a@-b.c",
+            "@b.c",
+            "a@",
+            "a",
+            "",
+        ] {
+            assert!(!valid_address(bad), "{bad:?} should be refused");
+        }
+    }
+
+    // The lettre pool needs a runtime even when nothing is sent.
+    #[tokio::test]
+    async fn a_valid_address_can_be_mailed() {
+        let mailer = SmtpMailer::from_url("smtp://127.0.0.1:2525", "a@b.c").unwrap();
+        for to in ["a@b.c", "first.last+tag@example.com", "grüße@bücher.de"] {
+            assert!(valid_address(to));
+            let mail = Mail {
+                to: to.into(),
+                subject: "s".into(),
+                text: "t".into(),
+            };
+            mailer.message(&mail).unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn bracketed_ipv6_mail_url() {
+        let mailer = SmtpMailer::from_url("smtp://[::1]:25", "a@b.c").unwrap();
+        assert_eq!(&*mailer.endpoint, "smtp://[::1]:25");
+        let mailer = SmtpMailer::from_url("smtps://u:p@[::1]", "a@b.c").unwrap();
+        assert_eq!(&*mailer.endpoint, "smtps://[::1]:465");
+    }
+
+    #[test]
     fn error_does_not_echo_the_password() {
         let err = SmtpMailer::from_url("ftp://u:hunter2@host", "a@b.c").unwrap_err();
         let shown = format!("{err:#}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("unsupported scheme"), "{shown}");
+        for bad in [
+            "smtp://u:hunter2@host:25:26",
+            "smtp://u:hunter2@::1:25",
+            "smtp://u:hunter2@host:0",
+            "smtp://u:hunter2@ho st",
+            "smtp://u:hunter2@host/path",
+        ] {
+            let shown = format!("{:#}", SmtpMailer::from_url(bad, "a@b.c").unwrap_err());
+            assert!(!shown.contains("hunter2"), "{bad}: {shown}");
+            assert!(shown.contains("bad mail URL"), "{bad}: {shown}");
+        }
     }
 }

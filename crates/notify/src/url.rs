@@ -1,16 +1,20 @@
-//! Just enough URL parsing for `scheme://[user[:pass]@]host[:port]`: the endpoints we accept are
-//! narrow, and a dedicated parser lets errors say exactly what is wrong without echoing secrets.
+//! Endpoint URLs (`scheme://[user[:pass]@]host[:port]`) through the `url` crate, plus the narrow
+//! checks we add on top. Errors never echo the URL: it may hold a password (`url::ParseError`
+//! messages are static, and ours name only the part that is wrong).
 
-use anyhow::{Context, Result, bail};
+use ::url::{Host, ParseError, Position, Url};
+use anyhow::{Context, Result, anyhow, bail};
+use percent_encoding::percent_decode_str;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Endpoint {
     pub scheme: String,
     pub user: Option<String>,
     pub pass: Option<String>,
+    /// A name or an IP address, IPv6 without brackets.
     pub host: String,
     pub port: Option<u16>,
-    /// Everything after the authority (path, query, fragment), verbatim.
+    /// Everything after the authority (path, query, fragment), as `url` normalised it.
     pub rest: String,
 }
 
@@ -31,114 +35,89 @@ impl Endpoint {
 }
 
 pub(crate) fn parse(url: &str) -> Result<Endpoint> {
-    let url = url.trim();
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let url = Url::parse(url.trim()).map_err(|e| match e {
+        ParseError::EmptyHost => anyhow!("missing host"),
+        ParseError::InvalidPort => anyhow!("bad port"),
+        ParseError::InvalidIpv6Address => anyhow!("bad IPv6 address (or an unbracketed one)"),
+        ParseError::InvalidDomainCharacter | ParseError::IdnaError => {
+            anyhow!("the host has characters a host name cannot have")
+        }
+        // `ParseError` messages are static text, never a piece of the input.
+        other => anyhow!("expected scheme://host[:port]: {other}"),
+    })?;
+    if url.cannot_be_a_base() {
         bail!("expected scheme://host[:port]");
-    };
-    let scheme = scheme.to_ascii_lowercase();
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let (userinfo, hostport) = match authority.rsplit_once('@') {
-        Some((userinfo, hostport)) => (Some(userinfo), hostport),
-        None => (None, authority),
-    };
-    let (user, pass) = match userinfo {
-        None => (None, None),
-        Some(info) => {
-            let (user, pass) = match info.split_once(':') {
-                Some((u, p)) => (u, Some(p)),
-                None => (info, None),
-            };
-            let user = percent_decode(user).context("bad percent-encoding in the user name")?;
-            if user.is_empty() {
-                bail!("empty user name before '@'");
+    }
+    let host = match url.host() {
+        None => bail!("missing host"),
+        Some(Host::Domain("")) => bail!("missing host"),
+        Some(Host::Domain(name)) => {
+            // `url` keeps opaque hosts of non-special schemes (smtp) nearly as written.
+            if !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+            {
+                bail!("host {name:?} has characters a host name cannot have");
             }
-            let pass = pass
-                .map(percent_decode)
-                .transpose()
-                .context("bad percent-encoding in the password")?;
-            (Some(user), pass)
+            name.to_owned()
         }
+        Some(Host::Ipv4(ip)) => ip.to_string(),
+        Some(Host::Ipv6(ip)) => ip.to_string(),
     };
-    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-        let (host, after) = v6.split_once(']').context("unclosed '[' in host")?;
-        match after {
-            "" => (host, None),
-            _ => match after.strip_prefix(':') {
-                Some(port) => (host, Some(port)),
-                None => bail!("unexpected text after ']' in host"),
-            },
-        }
-    } else {
-        match hostport.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (hostport, None),
-        }
+    let port = match url.port() {
+        Some(0) => bail!("bad port 0"),
+        port => port,
     };
-    if host.is_empty() {
-        bail!("missing host");
-    }
-    if !host
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
-    {
-        bail!("host {host:?} has characters a host name cannot have");
-    }
-    let port = match port {
-        None => None,
-        Some(p) => match p.parse::<u16>() {
-            Ok(0) | Err(_) => bail!("bad port {p:?}"),
-            Ok(n) => Some(n),
-        },
+    // `url` hands the user info back percent-encoded.
+    let user = decode(url.username()).context("bad percent-encoding in the user name")?;
+    let pass = url
+        .password()
+        .map(|p| decode(p).context("bad percent-encoding in the password"))
+        .transpose()?;
+    let user = match (user.is_empty(), &pass) {
+        (true, None) => None,
+        (true, Some(_)) => bail!("empty user name before '@'"),
+        (false, _) => Some(user),
     };
     Ok(Endpoint {
-        scheme,
+        scheme: url.scheme().to_owned(),
         user,
         pass,
-        host: host.to_owned(),
+        host,
         port,
-        rest: tail.to_owned(),
+        rest: url[Position::BeforePath..].to_owned(),
     })
 }
 
-/// `%XX` decoding (also used for query strings, where `+` is handled by the caller).
-pub(crate) fn percent_decode(s: &str) -> Result<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).context("truncated %-escape")?;
-            let hi = hex_val(hex[0]).context("bad %-escape")?;
-            let lo = hex_val(hex[1]).context("bad %-escape")?;
-            out.push(hi << 4 | lo);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+/// `%XX` decoding to UTF-8. Unlike `percent_decode_str` alone, a malformed escape (`%zz`, a
+/// trailing `%`) is an error rather than passed through.
+fn decode(s: &str) -> Option<String> {
+    let well_formed = s.split('%').skip(1).all(|escape| {
+        escape
+            .as_bytes()
+            .get(..2)
+            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !well_formed {
+        return None;
     }
-    String::from_utf8(out).context("%-escapes are not UTF-8")
-}
-
-pub(crate) fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
+    percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|decoded| decoded.into_owned())
 }
 
 /// The first value of `key` in a query string (`a=b&c=d`), `%XX` decoded. A `+` stays a `+`:
 /// the values here are mail addresses and phone numbers, where it is common and spaces are not.
+/// (Hand-written on purpose: `form_urlencoded`, and axum's `Query` on top of it, turn `+` into a
+/// space.)
 pub(crate) fn query_param(query: Option<&str>, key: &str) -> Option<String> {
     query?.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         if k != key {
             return None;
         }
-        percent_decode(v).ok()
+        decode(v)
     })
 }
 
@@ -165,22 +144,67 @@ mod tests {
         assert_eq!(e.port, Some(8025));
         assert_eq!(e.rest, "/sms");
         assert_eq!(e.redacted(80), "http://[::1]:8025");
+
+        let e = parse("smtp://[::1]:25").unwrap();
+        assert_eq!(e.host, "::1");
+        assert_eq!(e.port, Some(25));
+        assert_eq!(e.rest, "");
+        assert_eq!(e.redacted(25), "smtp://[::1]:25");
+    }
+
+    #[test]
+    fn user_without_password_and_raw_at_in_password() {
+        let e = parse("SMTP://user@host").unwrap();
+        assert_eq!(e.scheme, "smtp");
+        assert_eq!(e.user.as_deref(), Some("user"));
+        assert_eq!(e.pass, None);
+        assert_eq!(e.port, None);
+        assert_eq!(e.redacted(25), "smtp://host:25");
+        // The last '@' ends the user info, as before.
+        let e = parse("smtp://u:p@ss@host").unwrap();
+        assert_eq!(e.pass.as_deref(), Some("p@ss"));
+        assert_eq!(e.host, "host");
     }
 
     #[test]
     fn rejects_garbage() {
         for bad in [
             "localhost:25",
+            "smtp:host",
             "smtp://",
+            "smtp:///path",
             "smtp://:25",
             "smtp://host:0",
             "smtp://host:99999",
             "smtp://host:x",
             "smtp://ho st:25",
+            "smtp://h!st:25",
             "smtp://[::1:25",
             "smtp://u:%zz@host",
+            "smtp://u:p%@host",
+            "smtp://:pass@host",
+            // An unbracketed host cannot hold a ':' (the old parser read this as host "host:25").
+            "smtp://host:25:26",
+            "smtp://::1:25",
         ] {
             assert!(parse(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn errors_never_echo_the_password() {
+        for bad in [
+            "smtp://u:hunter2@host:99999",
+            "smtp://u:hunter2@host:0",
+            "smtp://u:hunter2@ho st",
+            "smtp://u:hunter2@h!st",
+            "smtp://u:hunter2@host:25:26",
+            "smtp://u:hunter2@",
+            "smtp://u:hunter2%zz@host",
+            "smtp://:hunter2@host",
+        ] {
+            let shown = format!("{:#}", parse(bad).unwrap_err());
+            assert!(!shown.contains("hunter2"), "{bad}: {shown}");
         }
     }
 
@@ -194,5 +218,7 @@ mod tests {
         );
         assert_eq!(query_param(q, "missing"), None);
         assert_eq!(query_param(None, "to"), None);
+        assert_eq!(query_param(Some("to=%zz"), "to"), None);
+        assert_eq!(query_param(Some("to=%FF"), "to"), None, "not UTF-8");
     }
 }

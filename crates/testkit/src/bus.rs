@@ -22,7 +22,6 @@ use crate::EVENT_DEADLINE;
 
 /// A producer for the test: its own scratch database with the bus outbox and a real relay.
 pub struct Publisher {
-    pool: PgPool,
     relay: RelayHandle,
     token: CancellationToken,
 }
@@ -36,17 +35,14 @@ impl Publisher {
             .expect("outbox tables");
         let token = CancellationToken::new();
         let relay = stride_bus::outbox::Relay::spawn(pool.clone(), amqp, producer, token.clone());
-        Self { pool, relay, token }
+        Self { relay, token }
     }
 
-    /// Enqueues and commits `event` as a producer does; returns its event id.
+    /// Publishes and commits `event` as a producer does; returns its event id.
     pub async fn publish<E: Event>(&self, event: &E) -> Uuid {
-        let mut tx = self.pool.begin().await.expect("begin");
-        let id = stride_bus::outbox::enqueue(&mut tx, event)
-            .await
-            .expect("enqueue");
+        let mut tx = self.relay.outbox.begin().await.expect("begin");
+        let id = tx.publish(event).await.expect("outbox row");
         tx.commit().await.expect("commit");
-        self.relay.outbox.kick();
         id
     }
 }

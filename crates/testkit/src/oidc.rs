@@ -37,10 +37,7 @@ pub fn b64(bytes: &[u8]) -> String {
 }
 
 pub fn hashed_nonce(raw: &str) -> String {
-    Sha256::digest(raw.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(raw.as_bytes()))
 }
 
 /// A signing key of the stand-in provider.

@@ -30,11 +30,7 @@ pub fn sign(bot_token: &str, fields: &[(&str, &str)]) -> String {
     let secret = Sha256::digest(bot_token.as_bytes());
     let mut mac = Hmac::<Sha256>::new_from_slice(&secret).expect("HMAC takes any key length");
     mac.update(data_check_string(fields).as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(mac.finalize().into_bytes())
 }
 
 #[cfg(test)]

@@ -14,11 +14,7 @@ fn telegram_hash(bot_token: &str, data_check_string: &str) -> String {
     let secret = Sha256::digest(bot_token.as_bytes());
     let mut mac = Hmac::<Sha256>::new_from_slice(&secret).unwrap();
     mac.update(data_check_string.as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// A complete payload, hashed over the data-check-string written out by hand.

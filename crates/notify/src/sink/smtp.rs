@@ -1,5 +1,8 @@
 //! The receiving side of SMTP (RFC 5321), enough for lettre and other well-behaved clients:
 //! EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, VRFY, HELP, QUIT. No TLS, no AUTH.
+//!
+//! Hand-written on purpose: there is no mature tokio SMTP-server crate, and tests need the sink
+//! in their own process (`wait_for_mail`, `subscribe`), which rules out running Mailpit.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
