@@ -260,7 +260,12 @@ mod tests {
         assert_eq!(url.expose(), "postgres://h/db");
         let mut env = Env::from_fn(|_| None);
         let _ = migrate_database_url(&mut env);
-        assert!(env.finish().unwrap_err().to_string().contains("DATABASE_URL is not set"));
+        assert!(
+            env.finish()
+                .unwrap_err()
+                .to_string()
+                .contains("DATABASE_URL is not set")
+        );
     }
 
     #[test]

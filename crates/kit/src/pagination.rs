@@ -92,7 +92,10 @@ impl<C: Serialize + DeserializeOwned> Page<C> {
             return (rows, String::new());
         }
         rows.truncate(self.size);
-        let token = rows.last().map(|r| encode(&cursor_of(r))).unwrap_or_default();
+        let token = rows
+            .last()
+            .map(|r| encode(&cursor_of(r)))
+            .unwrap_or_default();
         (rows, token)
     }
 }
@@ -104,11 +107,23 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_refuse_what_is_not_ours() {
         let t = encode(&("jumping-jacks".to_owned(), 7_i64));
-        assert_eq!(decode::<(String, i64)>(&t), Some(("jumping-jacks".into(), 7)));
+        assert_eq!(
+            decode::<(String, i64)>(&t),
+            Some(("jumping-jacks".into(), 7))
+        );
         assert_eq!(decode::<(String, i64)>("not base64!!"), None);
-        assert_eq!(decode::<(String, i64)>(&URL_SAFE_NO_PAD.encode("v2:[\"a\",1]")), None);
-        assert_eq!(decode::<(String, i64)>(&URL_SAFE_NO_PAD.encode("v1:DROP TABLE")), None);
-        assert_eq!(decode::<(String, i64)>(&"A".repeat(MAX_TOKEN_LEN + 1)), None);
+        assert_eq!(
+            decode::<(String, i64)>(&URL_SAFE_NO_PAD.encode("v2:[\"a\",1]")),
+            None
+        );
+        assert_eq!(
+            decode::<(String, i64)>(&URL_SAFE_NO_PAD.encode("v1:DROP TABLE")),
+            None
+        );
+        assert_eq!(
+            decode::<(String, i64)>(&"A".repeat(MAX_TOKEN_LEN + 1)),
+            None
+        );
         // Another cursor shape is refused, not misread.
         assert_eq!(decode::<uuid::Uuid>(&t), None);
     }

@@ -27,11 +27,7 @@ use std::{future::Future, process::ExitCode, sync::Arc};
 use sqlx::{PgPool, migrate::Migrator};
 use tokio::{sync::watch, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
-use tonic::{
-    body::Body,
-    server::NamedService,
-    service::RoutesBuilder,
-};
+use tonic::{body::Body, server::NamedService, service::RoutesBuilder};
 
 use crate::{
     Verifier,
@@ -61,7 +57,8 @@ impl Builder {
         common: &CommonConfig,
         migrations: &[&Migrator],
     ) -> anyhow::Result<Self> {
-        let pool = crate::db::connect(common.database_url.expose(), common.db_max_connections).await?;
+        let pool =
+            crate::db::connect(common.database_url.expose(), common.db_max_connections).await?;
         crate::db::migrate(&pool, migrations).await?;
         Ok(Self {
             name,
@@ -119,7 +116,11 @@ impl Builder {
         self.tasks.push(tokio::spawn(async move {
             let r = fut.await;
             if let Err(e) = &r {
-                tracing::error!(task = name, error = format!("{e:#}"), "background task failed");
+                tracing::error!(
+                    task = name,
+                    error = format!("{e:#}"),
+                    "background task failed"
+                );
             }
             r
         }));
