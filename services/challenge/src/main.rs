@@ -1,3 +1,7 @@
 fn main() -> std::process::ExitCode {
-    stride_kit::serve::main("challenge", stride_challenge::main)
+    stride_kit::service::main(
+        stride_challenge::SERVICE,
+        stride_challenge::MIGRATIONS,
+        stride_challenge::serve,
+    )
 }

@@ -1,96 +1,114 @@
-//! Starting the service against a fresh database and vhost, publishing input events through a
-//! real outbox and relay, and watching output events on a probe queue.
+//! The challenge harness and what challenge's tests share.
 
-use std::{sync::Arc, time::Duration};
-
-use sqlx::PgPool;
-use stride_kit::{ManualClock, config::CommonConfig};
-use stride_proto::challenge::challenge_service_client::ChallengeServiceClient;
-use stride_testkit::{EVENT_DEADLINE, TestIssuer, eventually};
+use stride_proto::{
+    Event, challenge as pb, challenge::challenge_service_client::ChallengeServiceClient, events,
+};
+use stride_testkit::{
+    ServiceHarness, authed,
+    bus::{Probe, Publisher},
+    fixtures,
+};
 use time::OffsetDateTime;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
-pub struct Harness {
-    pub running: stride_kit::serve::Running,
-    pub client: ChallengeServiceClient<Channel>,
-    pub issuer: TestIssuer,
-    pub clock: ManualClock,
-    /// The service's own database, for checking effects that have no API.
-    pub db: PgPool,
-    pub amqp: String,
+pub type Harness = ServiceHarness<ChallengeServiceClient<Channel>>;
+
+/// The system challenge: 3 focus sessions a week pay 50 points.
+pub const FOCUS_THREE: &str = "c0000000-0000-4000-8000-000000000001";
+
+/// challenge, started and ready at `now`, with a probe standing in for the consumers of
+/// `challenge.completed.v1` (without one the relay could not deliver what it publishes).
+pub async fn start(now: OffsetDateTime) -> (Harness, Probe) {
+    let h = Harness::start(
+        stride_challenge::SERVICE,
+        now,
+        |common, verifier, clock| {
+            stride_challenge::start(stride_challenge::Config { common }, verifier, clock)
+        },
+        ChallengeServiceClient::new,
+    )
+    .await;
+    let probe = Probe::bind(&h.amqp, events::ChallengeCompleted::TYPE).await;
+    (h, probe)
 }
 
-impl Harness {
-    pub async fn start(now: OffsetDateTime) -> Self {
-        let db_url = stride_testkit::database().await;
-        let (amqp, _vhost) = stride_testkit::vhost().await;
-        let cfg = stride_challenge::Config {
-            common: CommonConfig {
-                service: stride_challenge::SERVICE,
-                grpc_addr: "127.0.0.1:0".parse().expect("addr"),
-                http_addr: "127.0.0.1:0".parse().expect("addr"),
-                database_url: db_url.clone(),
-                amqp_url: amqp.clone(),
-                auth_url: "http://127.0.0.1:1".into(),
-                db_max_connections: 5,
+/// The next `challenge.completed.v1`, checked to come from challenge.
+pub async fn next_completion(probe: &mut Probe) -> (Uuid, events::ChallengeCompleted) {
+    let (id, kind, producer, ev) = probe.next::<events::ChallengeCompleted>().await;
+    assert_eq!(
+        (kind.as_str(), producer.as_str()),
+        (events::ChallengeCompleted::TYPE, "challenge")
+    );
+    (id, ev)
+}
+
+/// Publishes `event` as its producer does and waits until challenge has consumed it.
+pub async fn deliver<E: Event>(h: &Harness, from: &Publisher, event: &E) -> Uuid {
+    let id = from.publish(event).await;
+    h.consumed(id).await;
+    id
+}
+
+/// A 25-minute session of `kind` ending at `end` in `timezone`, as activity-session emits it.
+pub fn session(
+    user: Uuid,
+    kind: &str,
+    end: OffsetDateTime,
+    timezone: &str,
+) -> events::SessionCompleted {
+    fixtures::session_completed(user, kind, end, time::Duration::minutes(25), timezone)
+}
+
+/// The first profile revision of `user`, as profile emits it.
+pub fn profile(user: Uuid, name: &str, timezone: &str) -> events::ProfileUpdated {
+    fixtures::profile_updated(
+        user,
+        name,
+        timezone,
+        1,
+        time::macros::datetime!(2026-10-01 00:00 UTC),
+    )
+}
+
+pub async fn join(h: &Harness, user: Uuid) -> pb::JoinChallengeResponse {
+    h.client
+        .clone()
+        .join_challenge(authed(
+            pb::JoinChallengeRequest {
+                challenge_id: FOCUS_THREE.into(),
             },
-        };
-        let issuer = TestIssuer::new();
-        let clock = ManualClock::new(now);
-        let running = stride_challenge::start(cfg, issuer.verifier(), Arc::new(clock.clone()))
-            .await
-            .expect("start the service");
-        let client = ChallengeServiceClient::connect(format!("http://{}", running.grpc_addr))
-            .await
-            .expect("connect");
-        let db = PgPool::connect(&db_url).await.expect("service database");
-        let health = running.health.clone();
-        // Ready means the queue is declared and bound, so published events are routed to it.
-        eventually(EVENT_DEADLINE, "service ready", || {
-            let ready = health.is_ready();
-            async move { ready.then_some(()) }
-        })
-        .await;
-        Self {
-            running,
-            client,
-            issuer,
-            clock,
-            db,
-            amqp,
-        }
-    }
-
-    pub fn token(&self, user: Uuid) -> String {
-        self.issuer.token(user)
-    }
-
-    /// Waits until the service recorded `event_id` in its inbox (its effect committed with it).
-    pub async fn consumed(&self, event_id: Uuid) {
-        let db = self.db.clone();
-        eventually(EVENT_DEADLINE, "event consumed", || {
-            let db = db.clone();
-            async move {
-                let n: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox WHERE event_id = $1")
-                    .bind(event_id)
-                    .fetch_one(&db)
-                    .await
-                    .ok()?;
-                (n == 1).then_some(())
-            }
-        })
-        .await;
-    }
-
-    pub async fn stop(self) {
-        tokio::time::timeout(Duration::from_secs(30), self.running.stop())
-            .await
-            .expect("the service stops within 30 s")
-            .expect("clean stop");
-    }
+            &h.token(user),
+        ))
+        .await
+        .expect("join")
+        .into_inner()
 }
 
-pub use stride_testkit::bus::{
-    Probe, Publisher, assert_invalid, consumed_count, publish_raw, user_deleted, user_rows,
-};
+pub async fn get(h: &Harness, user: Uuid) -> pb::GetChallengeResponse {
+    h.client
+        .clone()
+        .get_challenge(authed(
+            pb::GetChallengeRequest {
+                challenge_id: FOCUS_THREE.into(),
+            },
+            &h.token(user),
+        ))
+        .await
+        .expect("get")
+        .into_inner()
+}
+
+/// `user`'s progress in Focus Three's current window.
+pub async fn progress(h: &Harness, user: Uuid) -> pb::Progress {
+    get(h, user).await.my_progress.expect("joined: progress")
+}
+
+pub async fn leaderboard(h: &Harness, user: Uuid, top_n: i32) -> pb::GetLeaderboardResponse {
+    h.client
+        .clone()
+        .get_leaderboard(authed(pb::GetLeaderboardRequest { top_n }, &h.token(user)))
+        .await
+        .expect("leaderboard")
+        .into_inner()
+}

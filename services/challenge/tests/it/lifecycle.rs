@@ -1,35 +1,101 @@
-//! `user.merged.v1` moves the guest's memberships, progress and points to the target account,
-//! combining windows both have (counts add up, a window pays out once) and leaves no row of the
-//! guest.
+//! `user.deleted.v1` and `user.merged.v1`: the shared conformance suite, then what challenge's
+//! merge combines (memberships, progress per window, a window paid once, a window completed by
+//! adding up) and that a deleted user leaves the leaderboard.
 
 use std::time::Duration;
 
 use prost::Message as _;
-use stride_bus::Event as _;
-use stride_kit::{clock::Clock as _, convert};
-use stride_proto::{challenge::GetLeaderboardRequest, events};
-use stride_testkit::{EVENT_DEADLINE, authed, eventually};
+use stride_kit::{Clock as _, convert};
+use stride_proto::{Event as _, events};
+use stride_testkit::{
+    bus::{Publisher, publish_raw, user_rows},
+    conformance, fixtures,
+};
 use time::{
     Date, OffsetDateTime,
     macros::{date, datetime},
 };
 use uuid::Uuid;
 
-use crate::support::{Harness, Probe, Publisher, consumed_count, publish_raw, user_rows};
+use crate::support::{
+    FOCUS_THREE, Harness, deliver, get, join, leaderboard, next_completion, profile, session, start,
+};
 
-/// `user.merged.v1` as auth publishes it.
-fn merged(source: &str, target: &str, at: OffsetDateTime) -> events::UserMerged {
+/// Wednesday; the week runs from Monday 16 to Sunday 22 November.
+const NOW: OffsetDateTime = datetime!(2026-11-18 09:00 UTC);
+
+/// Producers of what challenge consumes.
+struct Producers {
+    profile: Publisher,
+    activity: Publisher,
+}
+
+impl Producers {
+    async fn start(h: &Harness) -> Self {
+        Self {
+            profile: Publisher::start(&h.amqp, "profile").await,
+            activity: Publisher::start(&h.amqp, "activity-session").await,
+        }
+    }
+}
+
+/// Gives `user` a row in every table: a name, a membership, and this week's three focus
+/// sessions (progress and points).
+async fn seed(h: &Harness, p: &Producers, user: Uuid) {
+    deliver(h, &p.profile, &profile(user, "Ann", "UTC")).await;
+    join(h, user).await;
+    for hour in [10, 12, 14] {
+        let end = datetime!(2026-11-18 00:00 UTC) + time::Duration::hours(hour);
+        deliver(h, &p.activity, &session(user, "focus", end, "UTC")).await;
+    }
+}
+
+#[tokio::test]
+async fn user_deleted_keeps_the_lifecycle_contract() {
+    let (h, _probe) = start(NOW).await;
+    let p = Producers::start(&h).await;
+    conformance::user_deleted(&h, |u| seed(&h, &p, u)).await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn user_merged_keeps_the_lifecycle_contract() {
+    let (h, _probe) = start(NOW).await;
+    let p = Producers::start(&h).await;
+    conformance::user_merged(&h, |u| seed(&h, &p, u)).await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_deleted_user_leaves_the_leaderboard() {
+    let (h, _probe) = start(NOW).await;
+    let p = Producers::start(&h).await;
+    let (user, other) = (Uuid::now_v7(), Uuid::now_v7());
+    seed(&h, &p, user).await;
+    seed(&h, &p, other).await;
+    assert_eq!(leaderboard(&h, other, 10).await.entries.len(), 2);
+
+    let auth = Publisher::start(&h.amqp, "auth").await;
+    deliver(&h, &auth, &fixtures::user_deleted(user, h.clock.now())).await;
+    // The other one leads it alone.
+    let board = leaderboard(&h, other, 10).await;
+    let me = board.me.expect("me");
+    assert_eq!((me.rank, me.points), (1, 50));
+    assert_eq!(board.entries.len(), 1, "{:?}", board.entries);
+    h.stop().await;
+}
+
+/// `user.merged.v1` as auth publishes it, for a user in Paris.
+fn merged(source: Uuid, target: Uuid, at: OffsetDateTime) -> events::UserMerged {
     events::UserMerged {
-        source_user_id: source.into(),
-        target_user_id: target.into(),
-        occur_time: Some(convert::timestamp(at)),
         timezone: "Europe/Paris".into(),
         local_date: Some(convert::date(convert::local_date(at, "Europe/Paris"))),
+        ..fixtures::user_merged(&source.to_string(), &target.to_string(), at)
     }
 }
 
 /// `(window_start, current, completed)` of every progress row of `user`.
-async fn progress(h: &Harness, user: Uuid) -> Vec<(Date, i32, bool)> {
+async fn progress_rows(h: &Harness, user: Uuid) -> Vec<(Date, i32, bool)> {
     sqlx::query_as(
         "SELECT window_start, current, completed_at IS NOT NULL FROM progress
          WHERE user_id = $1 ORDER BY window_start",
@@ -58,18 +124,12 @@ fn gone(rows: &[(String, i64)]) -> bool {
 #[tokio::test]
 async fn user_merged_combines_progress_and_points_once_per_window() {
     // Everyone joins on Friday 30 October; the sessions come in the three weeks after.
-    let mut h = Harness::start(datetime!(2026-10-30 09:00 UTC)).await;
-    let mut probe = Probe::bind(&h.amqp, "challenge.completed.v1").await;
-    let profile_service = Publisher::start(&h.amqp, "profile").await;
-    let activity = Publisher::start(&h.amqp, "activity-session").await;
+    let (h, mut probe) = start(datetime!(2026-10-30 09:00 UTC)).await;
+    let p = Producers::start(&h).await;
     let (source, target, bystander) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
     for (u, name) in [(source, "Guest"), (target, "Ann"), (bystander, "Bob")] {
-        let id = profile_service
-            .publish(&super::profile(u, name, "UTC"))
-            .await;
-        h.consumed(id).await;
-        let token = h.token(u);
-        super::join(&mut h, &token).await;
+        deliver(&h, &p.profile, &profile(u, name, "UTC")).await;
+        join(&h, u).await;
         h.clock.advance(time::Duration::hours(1));
     }
     // Focus sessions per user and (Monday of the) week: the guest completed 2 Nov and 9 Nov and
@@ -85,14 +145,11 @@ async fn user_merged_combines_progress_and_points_once_per_window() {
     for (u, monday, n) in plan {
         for i in 0..n {
             let end = monday.midnight().assume_utc() + time::Duration::hours(10 + 2 * i);
-            let id = activity
-                .publish(&super::session(u, "focus", end, "UTC"))
-                .await;
-            h.consumed(id).await;
+            deliver(&h, &p.activity, &session(u, "focus", end, "UTC")).await;
         }
     }
     for _ in 0..4 {
-        probe.next::<events::ChallengeCompleted>().await;
+        next_completion(&mut probe).await;
     }
     h.clock.set(datetime!(2026-11-18 12:00 UTC));
     let target_award = awards(&h, target).await[0];
@@ -100,13 +157,12 @@ async fn user_merged_combines_progress_and_points_once_per_window() {
     let bystander_awards = awards(&h, bystander).await;
 
     let auth = Publisher::start(&h.amqp, "auth").await;
-    let merge = merged(&source.to_string(), &target.to_string(), h.clock.now());
-    let event_id = auth.publish(&merge).await;
-    h.consumed(event_id).await;
+    let merge = merged(source, target, h.clock.now());
+    let event_id = deliver(&h, &auth, &merge).await;
 
     assert!(gone(&user_rows(&h.db, source).await), "no row of the guest");
     assert_eq!(
-        progress(&h, target).await,
+        progress_rows(&h, target).await,
         [
             (date!(2026 - 11 - 02), 3, true),
             (date!(2026 - 11 - 09), 6, true),
@@ -122,13 +178,9 @@ async fn user_merged_combines_progress_and_points_once_per_window() {
     assert!(paid.iter().all(|(_, _, p)| *p == 50));
 
     // 16 Nov reached 3 only by combining: completed and paid now, announced like any completion.
-    let (_, kind, app, ev) = probe.next::<events::ChallengeCompleted>().await;
-    assert_eq!(
-        (kind.as_str(), app.as_str()),
-        ("challenge.completed.v1", "challenge")
-    );
+    let (_, ev) = next_completion(&mut probe).await;
     assert_eq!(ev.user_id, target.to_string());
-    assert_eq!(ev.challenge_id, super::FOCUS_THREE);
+    assert_eq!(ev.challenge_id, FOCUS_THREE);
     assert_eq!(ev.points_awarded, 50);
     assert_eq!(ev.window_start, Some(convert::date(date!(2026 - 11 - 16))));
     assert_eq!(ev.occur_time, merge.occur_time);
@@ -136,8 +188,7 @@ async fn user_merged_combines_progress_and_points_once_per_window() {
     assert_eq!(ev.timezone, "Europe/Paris");
 
     // The API agrees: this week's progress is complete, membership dates from the guest's join.
-    let token = h.token(target);
-    let got = super::get(&mut h, &token).await;
+    let got = get(&h, target).await;
     assert!(got.challenge.expect("challenge").joined);
     let mine = got.my_progress.expect("progress");
     assert_eq!((mine.current, mine.target, mine.completed), (3, 3, true));
@@ -145,14 +196,12 @@ async fn user_merged_combines_progress_and_points_once_per_window() {
         mine.join_time,
         Some(convert::timestamp(datetime!(2026-10-30 09:00 UTC)))
     );
-    let board = h
-        .client
-        .get_leaderboard(authed(GetLeaderboardRequest { top_n: 10 }, &token))
-        .await
-        .expect("board")
-        .into_inner();
+    let board = leaderboard(&h, target, 10).await;
     let me = board.me.expect("me");
-    assert_eq!((me.rank, me.points), (1, 150));
+    assert_eq!(
+        (me.rank, me.points, me.display_name.as_str()),
+        (1, 150, "Ann")
+    );
     let ranked: Vec<(String, i64)> = board
         .entries
         .iter()
@@ -175,51 +224,11 @@ async fn user_merged_combines_progress_and_points_once_per_window() {
         &merge.encode_to_vec(),
     )
     .await;
-    eventually(EVENT_DEADLINE, "the redelivery is absorbed", || async {
-        (consumed_count("challenge", "duplicate") == 1).then_some(())
-    })
-    .await;
-    let again = auth.publish(&merge).await;
-    h.consumed(again).await;
+    h.deliveries("duplicate", 1).await;
+    deliver(&h, &auth, &merge).await;
     assert_eq!(awards(&h, target).await, paid);
-    assert_eq!(progress(&h, target).await.len(), 3);
+    assert_eq!(progress_rows(&h, target).await.len(), 3);
     assert!(gone(&user_rows(&h.db, source).await));
     assert!(probe.quiet_for(Duration::from_millis(700)).await);
-    h.stop().await;
-}
-
-#[tokio::test]
-async fn user_merged_with_an_invalid_payload_is_dead_lettered() {
-    let mut h = Harness::start(datetime!(2026-11-18 09:00 UTC)).await;
-    let source = Uuid::now_v7();
-    let token = h.token(source);
-    super::join(&mut h, &token).await;
-    let before = user_rows(&h.db, source).await;
-
-    let auth = Publisher::start(&h.amqp, "auth").await;
-    let (s, now) = (source.to_string(), h.clock.now());
-    for bad in [
-        merged("not-a-uuid", &Uuid::now_v7().to_string(), now),
-        merged(&s, "", now),
-        merged(&s, &s, now),
-    ] {
-        auth.publish(&bad).await;
-    }
-    publish_raw(
-        &h.amqp,
-        Uuid::now_v7(),
-        events::UserMerged::TYPE,
-        "auth",
-        b"\xff\xff\xff",
-    )
-    .await;
-    eventually(
-        EVENT_DEADLINE,
-        "every bad event is dead-lettered",
-        || async { (consumed_count("challenge", "dead_lettered") == 4).then_some(()) },
-    )
-    .await;
-    assert_eq!(consumed_count("challenge", "handled"), 0);
-    assert_eq!(user_rows(&h.db, source).await, before);
     h.stop().await;
 }

@@ -1,0 +1,77 @@
+//! GetLeaderboard: totals ranked by points then by who reached them first, names from the
+//! profile updates, the caller's own line even outside the top, `top_n` bounded.
+
+use stride_proto::challenge::GetLeaderboardRequest;
+use stride_testkit::{
+    authed,
+    bus::{Publisher, assert_invalid},
+};
+use time::macros::datetime;
+use uuid::Uuid;
+
+use crate::support::{deliver, join, leaderboard, profile, session, start};
+
+#[tokio::test]
+async fn leaderboard_ranks_by_points_then_earliest_and_includes_me() {
+    let (h, _probe) = start(datetime!(2026-11-02 08:00 UTC)).await;
+    let activity = Publisher::start(&h.amqp, "activity-session").await;
+    let profiles = Publisher::start(&h.amqp, "profile").await;
+    let (ann, bob, cyd, dan) = (
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+    );
+    for (u, name) in [(ann, "Ann"), (bob, "Bob"), (cyd, "Cyd"), (dan, "Dan")] {
+        deliver(&h, &profiles, &profile(u, name, "UTC")).await;
+        join(&h, u).await;
+    }
+    // Ann completes two weeks (100); Bob and Cyd one each (50), Bob first; Dan nothing.
+    let plan = [
+        (ann, datetime!(2026-11-03 10:00 UTC), 3),
+        (ann, datetime!(2026-11-10 10:00 UTC), 3),
+        (bob, datetime!(2026-11-04 10:00 UTC), 3),
+        (cyd, datetime!(2026-11-05 10:00 UTC), 3),
+    ];
+    for (u, start, n) in plan {
+        for i in 0..n {
+            let end = start + time::Duration::hours(i);
+            deliver(&h, &activity, &session(u, "focus", end, "UTC")).await;
+        }
+    }
+
+    let board = leaderboard(&h, dan, 2).await;
+    let top: Vec<_> = board
+        .entries
+        .iter()
+        .map(|e| (e.rank, e.display_name.as_str(), e.points))
+        .collect();
+    assert_eq!(top, [(1, "Ann", 100), (2, "Bob", 50)]);
+    assert_eq!(board.entries[0].user_id, ann.to_string());
+    let me = board.me.expect("me");
+    assert_eq!(
+        (me.rank, me.points, me.display_name.as_str()),
+        (0, 0, "Dan")
+    );
+    assert_eq!(me.user_id, dan.to_string());
+
+    let board = leaderboard(&h, cyd, 1).await;
+    assert_eq!(board.entries.len(), 1);
+    let me = board.me.expect("me outside the top");
+    assert_eq!(
+        (me.rank, me.points, me.display_name.as_str()),
+        (3, 50, "Cyd")
+    );
+
+    assert_eq!(leaderboard(&h, cyd, 0).await.entries.len(), 3);
+    for bad in [101, -1] {
+        let err = h
+            .client
+            .clone()
+            .get_leaderboard(authed(GetLeaderboardRequest { top_n: bad }, &h.token(cyd)))
+            .await
+            .expect_err("top_n out of range");
+        assert_invalid(&err, &["top_n"]);
+    }
+    h.stop().await;
+}
