@@ -1,3 +1,7 @@
 fn main() -> std::process::ExitCode {
-    stride_kit::serve::main("activity-session", stride_activity_session::main)
+    stride_kit::service::main(
+        stride_activity_session::SERVICE,
+        stride_activity_session::MIGRATIONS,
+        stride_activity_session::serve,
+    )
 }

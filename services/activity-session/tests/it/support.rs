@@ -1,95 +1,103 @@
-//! Starting the service against a fresh database and vhost, publishing input events through a
-//! real outbox and relay, and watching output events on a probe queue.
+//! The activity-session harness and what its tests share.
 
-use std::{sync::Arc, time::Duration};
-
-use sqlx::PgPool;
-use stride_kit::{ManualClock, config::CommonConfig};
-use stride_proto::activity_session::activity_session_service_client::ActivitySessionServiceClient;
-use stride_testkit::{EVENT_DEADLINE, TestIssuer, eventually};
+use stride_proto::{
+    Event as _,
+    activity_session::{self as pb, activity_session_service_client::ActivitySessionServiceClient},
+    events,
+};
+use stride_testkit::{ServiceHarness, authed, bus::Probe};
 use time::OffsetDateTime;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
-pub struct Harness {
-    pub running: stride_kit::serve::Running,
-    pub client: ActivitySessionServiceClient<Channel>,
-    pub issuer: TestIssuer,
-    pub clock: ManualClock,
-    /// The service's own database, for checking effects that have no API.
-    pub db: PgPool,
-    pub amqp: String,
+pub type Harness = ServiceHarness<ActivitySessionServiceClient<Channel>>;
+
+/// Preset activities (fixed ids, 1000_init.sql).
+pub const FOCUS_25: &str = "a0000000-0000-4000-8000-000000000001";
+pub const PUSHUPS: &str = "a0000000-0000-4000-8000-000000000005";
+
+/// activity-session, started at `now` and ready, with a probe standing in for the consumers of
+/// `session.completed.v1` (without one the relay keeps retrying the unroutable event).
+pub async fn start(now: OffsetDateTime) -> (Harness, Probe) {
+    let h = Harness::start(
+        stride_activity_session::SERVICE,
+        now,
+        |common, verifier, clock| {
+            stride_activity_session::start(
+                stride_activity_session::Config { common },
+                verifier,
+                clock,
+            )
+        },
+        ActivitySessionServiceClient::new,
+    )
+    .await;
+    let probe = Probe::bind(&h.amqp, events::SessionCompleted::TYPE).await;
+    (h, probe)
 }
 
-impl Harness {
-    pub async fn start(now: OffsetDateTime) -> Self {
-        let db_url = stride_testkit::database().await;
-        let (amqp, _vhost) = stride_testkit::vhost().await;
-        let cfg = stride_activity_session::Config {
-            common: CommonConfig {
-                service: stride_activity_session::SERVICE,
-                grpc_addr: "127.0.0.1:0".parse().expect("addr"),
-                http_addr: "127.0.0.1:0".parse().expect("addr"),
-                database_url: db_url.clone(),
-                amqp_url: amqp.clone(),
-                auth_url: "http://127.0.0.1:1".into(),
-                db_max_connections: 5,
-            },
-        };
-        let issuer = TestIssuer::new();
-        let clock = ManualClock::new(now);
-        let running =
-            stride_activity_session::start(cfg, issuer.verifier(), Arc::new(clock.clone()))
-                .await
-                .expect("start the service");
-        let client = ActivitySessionServiceClient::connect(format!("http://{}", running.grpc_addr))
-            .await
-            .expect("connect");
-        let db = PgPool::connect(&db_url).await.expect("service database");
-        let health = running.health.clone();
-        // Ready means the queue is declared and bound, so published events are routed to it.
-        eventually(EVENT_DEADLINE, "service ready", || {
-            let ready = health.is_ready();
-            async move { ready.then_some(()) }
-        })
-        .await;
-        Self {
-            running,
-            client,
-            issuer,
-            clock,
-            db,
-            amqp,
-        }
-    }
-
-    pub fn token(&self, user: Uuid) -> String {
-        self.issuer.token(user)
-    }
-
-    /// Waits until the service recorded `event_id` in its inbox (its effect committed with it).
-    pub async fn consumed(&self, event_id: Uuid) {
-        let db = self.db.clone();
-        eventually(EVENT_DEADLINE, "event consumed", || {
-            let db = db.clone();
-            async move {
-                let n: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox WHERE event_id = $1")
-                    .bind(event_id)
-                    .fetch_one(&db)
-                    .await
-                    .ok()?;
-                (n == 1).then_some(())
-            }
-        })
-        .await;
-    }
-
-    pub async fn stop(self) {
-        tokio::time::timeout(Duration::from_secs(30), self.running.stop())
-            .await
-            .expect("the service stops within 30 s")
-            .expect("clean stop");
+pub fn start_req(activity_id: &str) -> pb::StartSessionRequest {
+    pb::StartSessionRequest {
+        activity_id: activity_id.into(),
+        planned_duration: None,
     }
 }
 
-pub use stride_testkit::bus::{Probe, Publisher, assert_invalid, reason, user_deleted, user_rows};
+pub fn complete_req(session_id: &str) -> pb::CompleteSessionRequest {
+    pb::CompleteSessionRequest {
+        session_id: session_id.into(),
+    }
+}
+
+/// Starts a session of `activity` for `user`; completes it after 25 minutes when `complete`.
+pub async fn session(h: &Harness, user: Uuid, activity: &str, complete: bool) -> pb::Session {
+    let token = h.token(user);
+    let mut client = h.client.clone();
+    let s = client
+        .start_session(authed(start_req(activity), &token))
+        .await
+        .expect("start")
+        .into_inner()
+        .session
+        .expect("session");
+    if !complete {
+        return s;
+    }
+    h.clock.advance(time::Duration::minutes(25));
+    client
+        .complete_session(authed(complete_req(&s.id), &token))
+        .await
+        .expect("complete")
+        .into_inner()
+        .session
+        .expect("session")
+}
+
+/// `user`'s active session, through the API.
+pub async fn current(h: &Harness, user: Uuid) -> Option<pb::Session> {
+    h.client
+        .clone()
+        .get_current_session(authed(pb::GetCurrentSessionRequest {}, &h.token(user)))
+        .await
+        .expect("current session")
+        .into_inner()
+        .session
+}
+
+/// `(id, state)` of every session of `user`, by id.
+pub async fn sessions(h: &Harness, user: Uuid) -> Vec<(String, String)> {
+    sqlx::query_as("SELECT id::text, state FROM sessions WHERE user_id = $1 ORDER BY id")
+        .bind(user)
+        .fetch_all(&h.db)
+        .await
+        .expect("sessions")
+}
+
+/// `user`'s timezone in the user directory, if a profile update was kept.
+pub async fn directory_timezone(h: &Harness, user: Uuid) -> Option<String> {
+    sqlx::query_scalar("SELECT timezone FROM user_directory WHERE user_id = $1")
+        .bind(user)
+        .fetch_optional(&h.db)
+        .await
+        .expect("user directory")
+}

@@ -1,0 +1,32 @@
+//! The errors activity-session answers with, beyond field violations (which name their fields).
+
+use stride_kit::AppError;
+
+/// `ErrorInfo.reason` of a start while the caller already has an active session.
+pub const SESSION_ALREADY_ACTIVE: &str = "SESSION_ALREADY_ACTIVE";
+/// `ErrorInfo.reason` of completing a session that is already completed.
+pub const SESSION_NOT_ACTIVE: &str = "SESSION_NOT_ACTIVE";
+
+/// The `activity_id` names no activity of the catalog.
+pub fn no_activity() -> AppError {
+    AppError::not_found("activity")
+}
+
+/// No session of the caller has that id: someone else's session is indistinguishable from a
+/// missing one.
+pub fn no_session() -> AppError {
+    AppError::not_found("session")
+}
+
+/// A user has one active session at a time.
+pub fn session_already_active() -> AppError {
+    AppError::precondition(
+        SESSION_ALREADY_ACTIVE,
+        "complete the active session before starting another",
+    )
+}
+
+/// Completing a session twice: the first completion was announced, a second would count it again.
+pub fn session_not_active() -> AppError {
+    AppError::precondition(SESSION_NOT_ACTIVE, "the session is already completed")
+}

@@ -1,0 +1,50 @@
+//! The catalog: the preset activities a session can be of.
+
+use stride_kit::{AppResult, Call, Violations, pagination::Page};
+use stride_proto::activity_session as pb;
+
+use super::{ActivitySessions, convert};
+use crate::store::{self, activities::ActivityRow};
+
+/// Page size when the request says 0.
+const DEFAULT_PAGE_SIZE: usize = 50;
+
+/// Pages by slug (the cursor is the last slug served), optionally one kind only.
+pub(super) async fn list_activities(
+    s: &ActivitySessions,
+    call: Call<pb::ListActivitiesRequest>,
+) -> AppResult<pb::ListActivitiesResponse> {
+    call.caller()?;
+    let req = &call.message;
+    let mut v = Violations::new();
+    let page = Page::<String>::request(&mut v, req.page_size, &req.page_token, DEFAULT_PAGE_SIZE);
+    let kind = convert::from_kind(req.kind).unwrap_or_else(|()| {
+        v.add("kind", "is not a known activity kind");
+        None
+    });
+    v.check()?;
+    let mut conn = s.pool.acquire().await?;
+    let rows = store::activities::list(
+        &mut conn,
+        page.after().map(String::as_str),
+        kind,
+        page.fetch_limit(),
+    )
+    .await?;
+    let (rows, next_page_token) = page.finish(rows, |r| r.slug.clone());
+    Ok(pb::ListActivitiesResponse {
+        activities: rows.into_iter().map(to_proto).collect(),
+        next_page_token,
+    })
+}
+
+fn to_proto(r: ActivityRow) -> pb::Activity {
+    pb::Activity {
+        id: r.id.to_string(),
+        slug: r.slug,
+        name: r.name,
+        kind: convert::kind(r.kind) as i32,
+        default_duration: Some(convert::seconds(r.default_seconds)),
+        description: r.description,
+    }
+}
