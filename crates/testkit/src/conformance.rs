@@ -2,9 +2,10 @@
 //!
 //! - `user.deleted.v1`: every row of the user is gone, nobody else's changes; a redelivery and a
 //!   retry under a new id change nothing; a bad payload is dead-lettered and changes nothing.
-//! - `user.merged.v1`: nothing of the source remains, the target keeps at least what it had,
-//!   a bystander is untouched; a redelivery changes nothing; bad payloads (ids that are not
-//!   UUIDs, a merge into itself, bytes that do not decode) are dead-lettered.
+//! - `user.merged.v1`: bad payloads (ids that are not UUIDs, a merge into itself, bytes that do
+//!   not decode) are dead-lettered and change no account; then a valid merge leaves nothing of
+//!   the source, the target keeps at least what it had, a bystander is untouched; a redelivery
+//!   changes nothing.
 //!
 //! A service runs both with a `seed` that gives a user some data through its real API or
 //! events; what a merge combines is the service's own test. Rows are counted in every table of
@@ -64,11 +65,22 @@ where
     h.consumed(id).await;
     let left = user_rows(&h.db, victim).await;
     assert_eq!(total(&left), 0, "rows of the deleted user remain: {left:?}");
-    assert_eq!(user_rows(&h.db, bystander).await, kept, "a bystander lost rows");
+    assert_eq!(
+        user_rows(&h.db, bystander).await,
+        kept,
+        "a bystander lost rows"
+    );
 
     // The broker redelivers the same message: absorbed by the inbox.
     let duplicates = consumed_count(h.service, "duplicate");
-    publish_raw(&h.amqp, id, events::UserDeleted::TYPE, "auth", &event.encode_to_vec()).await;
+    publish_raw(
+        &h.amqp,
+        id,
+        events::UserDeleted::TYPE,
+        "auth",
+        &event.encode_to_vec(),
+    )
+    .await;
     h.deliveries("duplicate", duplicates + 1).await;
     // auth retries under a new id: deletes nothing more, fails nothing.
     let again = auth.publish(&event).await;
@@ -107,12 +119,36 @@ where
         seed(u).await;
     }
     let source_had = user_rows(&h.db, source).await;
-    assert!(total(&source_had) > 0, "the seed gave the user no rows: {source_had:?}");
+    assert!(
+        total(&source_had) > 0,
+        "the seed gave the user no rows: {source_had:?}"
+    );
     let target_had = total(&user_rows(&h.db, target).await);
     let kept = user_rows(&h.db, bystander).await;
 
-    let auth = Publisher::start(&h.amqp, "auth").await;
     let (s, t) = (source.to_string(), target.to_string());
+    // Bad merges first: refused, they leave every account as it was — the guest's included.
+    let bad = |s: &str, t: &str| fixtures::user_merged(s, t, h.clock_now()).encode_to_vec();
+    dead_lettered(
+        h,
+        events::UserMerged::TYPE,
+        vec![
+            bad("not-a-uuid", &t),
+            bad(&s, ""),
+            bad(&s, &s),
+            b"\xff\xff\xff".to_vec(),
+        ],
+    )
+    .await;
+    assert_eq!(
+        user_rows(&h.db, source).await,
+        source_had,
+        "a refused merge changed the guest"
+    );
+    assert_eq!(total(&user_rows(&h.db, target).await), target_had);
+    assert_eq!(user_rows(&h.db, bystander).await, kept);
+
+    let auth = Publisher::start(&h.amqp, "auth").await;
     let event = fixtures::user_merged(&s, &t, h.clock_now());
     let id = auth.publish(&event).await;
     h.consumed(id).await;
@@ -123,27 +159,27 @@ where
         total(&target_has) >= target_had,
         "the target lost rows in the merge: {target_has:?}"
     );
-    assert_eq!(user_rows(&h.db, bystander).await, kept, "a bystander changed");
+    assert_eq!(
+        user_rows(&h.db, bystander).await,
+        kept,
+        "a bystander changed"
+    );
 
     let duplicates = consumed_count(h.service, "duplicate");
-    publish_raw(&h.amqp, id, events::UserMerged::TYPE, "auth", &event.encode_to_vec()).await;
-    h.deliveries("duplicate", duplicates + 1).await;
-    assert_eq!(user_rows(&h.db, target).await, target_has, "a replay changed the target");
-
-    let bad = |s: &str, t: &str| fixtures::user_merged(s, t, h.clock_now()).encode_to_vec();
-    dead_lettered(
-        h,
+    publish_raw(
+        &h.amqp,
+        id,
         events::UserMerged::TYPE,
-        vec![
-            bad("not-a-uuid", &t),
-            bad(&s, ""),
-            bad(&t, &t),
-            b"\xff\xff\xff".to_vec(),
-        ],
+        "auth",
+        &event.encode_to_vec(),
     )
     .await;
-    assert_eq!(user_rows(&h.db, target).await, target_has);
-    assert_eq!(user_rows(&h.db, bystander).await, kept);
+    h.deliveries("duplicate", duplicates + 1).await;
+    assert_eq!(
+        user_rows(&h.db, target).await,
+        target_has,
+        "a replay changed the target"
+    );
 }
 
 impl<C> ServiceHarness<C> {

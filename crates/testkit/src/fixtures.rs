@@ -6,7 +6,12 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// `user.registered.v1` from auth.
-pub fn user_registered(user: Uuid, username: &str, tz: &str, at: OffsetDateTime) -> events::UserRegistered {
+pub fn user_registered(
+    user: Uuid,
+    username: &str,
+    tz: &str,
+    at: OffsetDateTime,
+) -> events::UserRegistered {
     events::UserRegistered {
         user_id: user.to_string(),
         email: format!("{username}@example.com"),
@@ -19,7 +24,13 @@ pub fn user_registered(user: Uuid, username: &str, tz: &str, at: OffsetDateTime)
 }
 
 /// `profile.updated.v1` from profile, revision `revision`.
-pub fn profile_updated(user: Uuid, display_name: &str, tz: &str, revision: i64, at: OffsetDateTime) -> events::ProfileUpdated {
+pub fn profile_updated(
+    user: Uuid,
+    display_name: &str,
+    tz: &str,
+    revision: i64,
+    at: OffsetDateTime,
+) -> events::ProfileUpdated {
     events::ProfileUpdated {
         user_id: user.to_string(),
         display_name: display_name.to_owned(),

@@ -19,7 +19,9 @@ pub fn transport(addr: SocketAddr) -> WithOrigin {
         inner: tower::ServiceBuilder::new()
             .layer(tonic_web::GrpcWebClientLayer::new())
             .service(client),
-        origin: format!("http://{addr}").parse().expect("a socket address is a URI"),
+        origin: format!("http://{addr}")
+            .parse()
+            .expect("a socket address is a URI"),
     }
 }
 

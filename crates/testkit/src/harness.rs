@@ -12,9 +12,7 @@
 use std::{future::Future, sync::Arc, time::Duration};
 
 use sqlx::PgPool;
-use stride_kit::{
-    ManualClock, Verifier, clock::SharedClock, config::CommonConfig, serve::Running,
-};
+use stride_kit::{ManualClock, Verifier, clock::SharedClock, config::CommonConfig, serve::Running};
 use time::OffsetDateTime;
 use tonic::transport::Channel;
 use uuid::Uuid;
@@ -62,19 +60,22 @@ impl<C> ServiceHarness<C> {
         let running = start(common, issuer.verifier(), Arc::new(clock.clone()))
             .await
             .unwrap_or_else(|e| panic!("{service} starts: {e:#}"));
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", running.grpc_addr))
-            .expect("endpoint")
-            .tcp_nodelay(true)
-            .connect()
-            .await
-            .expect("connect to the service");
+        let channel =
+            tonic::transport::Endpoint::from_shared(format!("http://{}", running.grpc_addr))
+                .expect("endpoint")
+                .tcp_nodelay(true)
+                .connect()
+                .await
+                .expect("connect to the service");
         let health = running.health.clone();
         eventually(EVENT_DEADLINE, &format!("{service} ready"), || {
             let ready = health.is_ready();
             async move { ready.then_some(()) }
         })
         .await;
-        let db = PgPool::connect(&db_url).await.expect("the service's database");
+        let db = PgPool::connect(&db_url)
+            .await
+            .expect("the service's database");
         Self {
             running,
             client: client(channel.clone()),
@@ -97,17 +98,22 @@ impl<C> ServiceHarness<C> {
     /// Waits until the service recorded `event_id` in its inbox: its effect committed with it.
     pub async fn consumed(&self, event_id: Uuid) {
         let db = self.db.clone();
-        eventually(EVENT_DEADLINE, &format!("event {event_id} consumed"), || {
-            let db = db.clone();
-            async move {
-                let n: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox WHERE event_id = $1")
-                    .bind(event_id)
-                    .fetch_one(&db)
-                    .await
-                    .ok()?;
-                (n == 1).then_some(())
-            }
-        })
+        eventually(
+            EVENT_DEADLINE,
+            &format!("event {event_id} consumed"),
+            || {
+                let db = db.clone();
+                async move {
+                    let n: i64 =
+                        sqlx::query_scalar("SELECT count(*) FROM inbox WHERE event_id = $1")
+                            .bind(event_id)
+                            .fetch_one(&db)
+                            .await
+                            .ok()?;
+                    (n == 1).then_some(())
+                }
+            },
+        )
         .await;
     }
 
