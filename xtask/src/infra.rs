@@ -18,7 +18,10 @@ pub fn run(args: &[String]) -> Result<i32> {
     let base = crate::root().join(".stride/infra");
     std::fs::create_dir_all(&base)?;
     for entry in std::fs::read_dir(&base)?.flatten() {
-        let pid = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok());
+        let pid = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok());
         if let Some(pid) = pid
             && !std::path::Path::new(&format!("/proc/{pid}")).exists()
         {
