@@ -111,8 +111,8 @@ impl Mesh {
             stride_auth::Config {
                 common: common("auth", &dbs.auth, amqp, ""),
                 settings: stride_auth::settings::Settings {
-                    mail_url: sink.smtp_url(),
-                    sms_url: sink.sms_url(),
+                    mail_url: sink.smtp_url().into(),
+                    sms_url: sink.sms_url().into(),
                     // The flows sign up and go; auth's own tests cover the confirmation.
                     signup_confirmation: false,
                     ..Default::default()

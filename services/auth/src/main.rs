@@ -1,3 +1,7 @@
 fn main() -> std::process::ExitCode {
-    stride_kit::serve::main("auth", stride_auth::main)
+    stride_kit::service::main(
+        stride_auth::SERVICE,
+        stride_auth::MIGRATIONS,
+        stride_auth::serve,
+    )
 }

@@ -11,6 +11,8 @@ use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as
 use stride_kit::{AppError, AppResult};
 use tokio::sync::Semaphore;
 
+use crate::errors::too_many_requests;
+
 /// Hashes waiting for a permit beyond this are refused: the caller retries later instead of
 /// queueing unbounded work.
 pub const MAX_WAITING: usize = 64;
@@ -59,7 +61,7 @@ impl Hasher {
     /// database work: under a flood, refusals must stay cheap or they starve the hashing itself.
     pub fn check_capacity(&self) -> AppResult<()> {
         if self.waiting.load(Ordering::SeqCst) >= MAX_WAITING {
-            return Err(busy());
+            return Err(too_many_requests());
         }
         Ok(())
     }
@@ -67,7 +69,7 @@ impl Hasher {
     async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
         let waiting = Waiting(&self.waiting);
         if self.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
-            return Err(busy());
+            return Err(too_many_requests());
         }
         let permit = self
             .permits
@@ -121,13 +123,6 @@ pub fn needs_rehash(phc: &str) -> bool {
         || params.m_cost() < want.m_cost()
         || params.t_cost() < want.t_cost()
         || params.p_cost() < want.p_cost()
-}
-
-fn busy() -> AppError {
-    AppError::ResourceExhausted {
-        reason: "TOO_MANY_REQUESTS",
-        message: "the service is busy; retry shortly".into(),
-    }
 }
 
 fn hash_now(password: &str) -> anyhow::Result<String> {

@@ -2,58 +2,25 @@
 
 use std::time::Duration;
 
-use stride_kit::config::Env;
+use stride_kit::config::{Env, Secret};
 
-/// Abuse limits. Defaults follow what Supabase/Keycloak ship, tightened where they leave holes.
-#[derive(Clone, Debug)]
-pub struct Limits {
-    /// Failed logins per account (by normalised email, known or not) within `login_window`.
-    pub login_failures_per_account: i64,
-    /// Failed logins per client address within `login_window`.
-    pub login_failures_per_ip: i64,
-    pub login_window: time::Duration,
-    /// Guest accounts per client address per hour.
-    pub guests_per_ip_per_hour: i64,
-    /// One-time codes sent per address per hour.
-    pub code_sends_per_hour: i64,
-    /// Wrong guesses before a code dies.
-    pub code_attempts: i32,
-    pub code_ttl: time::Duration,
-    pub reset_ttl: time::Duration,
-    /// A new reset mail is not sent within this long of the previous one.
-    pub reset_cooldown: time::Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            login_failures_per_account: 5,
-            login_failures_per_ip: 50,
-            login_window: time::Duration::minutes(15),
-            guests_per_ip_per_hour: 10,
-            code_sends_per_hour: 3,
-            code_attempts: 5,
-            code_ttl: time::Duration::minutes(10),
-            reset_ttl: time::Duration::hours(1),
-            reset_cooldown: time::Duration::seconds(60),
-        }
-    }
-}
+pub use crate::domain::limits::Limits;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// `smtp://`, `smtps://`, `smtp+starttls://` or `log:` (see stride-notify).
-    pub mail_url: String,
+    /// `smtp://`, `smtps://`, `smtp+starttls://` or `log:` (see stride-notify); may carry the
+    /// SMTP password.
+    pub mail_url: Secret,
     pub mail_from: String,
-    /// Dev sink `http://…/sms` or `log:`.
-    pub sms_url: String,
+    /// Dev sink `http://…/sms` or `log:` (a provider URL may carry a key).
+    pub sms_url: Secret,
     /// Link put in reset mails; the token is appended.
     pub reset_url: String,
     pub google_client_ids: Vec<String>,
     pub google_jwks_url: Option<String>,
     pub facebook_client_ids: Vec<String>,
     pub facebook_jwks_url: Option<String>,
-    pub telegram_bot_token: Option<String>,
+    pub telegram_bot_token: Option<Secret>,
     pub telegram_max_age: Duration,
     /// The signing key is replaced when it is this old.
     pub key_rotation: time::Duration,
@@ -106,15 +73,21 @@ impl Settings {
         }
         let telegram_max_age: u64 = env.parse_or("AUTH_TELEGRAM_MAX_AGE_SECONDS", 86_400);
         Self {
-            mail_url: env.optional("AUTH_SMTP_URL").unwrap_or(d.mail_url),
+            mail_url: env
+                .optional("AUTH_SMTP_URL")
+                .map(Secret::from)
+                .unwrap_or(d.mail_url),
             mail_from: env.optional("AUTH_MAIL_FROM").unwrap_or(d.mail_from),
-            sms_url: env.optional("AUTH_SMS_URL").unwrap_or(d.sms_url),
+            sms_url: env
+                .optional("AUTH_SMS_URL")
+                .map(Secret::from)
+                .unwrap_or(d.sms_url),
             reset_url: env.optional("AUTH_RESET_URL").unwrap_or(d.reset_url),
             google_client_ids: list(env.optional("AUTH_GOOGLE_CLIENT_IDS")),
             google_jwks_url: env.optional("AUTH_GOOGLE_JWKS_URL"),
             facebook_client_ids: list(env.optional("AUTH_FACEBOOK_CLIENT_IDS")),
             facebook_jwks_url: env.optional("AUTH_FACEBOOK_JWKS_URL"),
-            telegram_bot_token: env.optional("AUTH_TELEGRAM_BOT_TOKEN"),
+            telegram_bot_token: env.optional("AUTH_TELEGRAM_BOT_TOKEN").map(Secret::from),
             telegram_max_age: Duration::from_secs(telegram_max_age),
             key_rotation: time::Duration::days(rotation_days.max(1)),
             admin_emails: list(env.optional("AUTH_ADMIN_EMAILS"))
@@ -124,5 +97,17 @@ impl Settings {
             signup_confirmation: env.parse_or("AUTH_SIGNUP_CONFIRMATION", true),
             limits: Limits::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::list;
+
+    #[test]
+    fn lists_are_comma_separated_and_trimmed() {
+        assert_eq!(list(None), Vec::<String>::new());
+        assert_eq!(list(Some(String::new())), Vec::<String>::new());
+        assert_eq!(list(Some(" a , b,,c ".into())), ["a", "b", "c"]);
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use stride_kit::{Clock as _, ManualClock};
+use stride_kit::{Clock as _, ManualClock, SystemClock};
 use stride_proto::auth as pb;
 use tonic::Code;
 
@@ -32,7 +32,7 @@ fn other(code: &str) -> String {
 
 #[tokio::test]
 async fn an_email_code_signs_in_creating_the_account_once() {
-    let clock = ManualClock::new(time::OffsetDateTime::now_utc());
+    let clock = ManualClock::new(SystemClock.now());
     let mut h = harness(Arc::new(clock.clone())).await;
     use pb::CodeChannel::Email;
     let sent = h
@@ -91,7 +91,7 @@ async fn an_email_code_signs_in_creating_the_account_once() {
 
 #[tokio::test]
 async fn sms_codes_expire_after_ten_minutes_and_a_new_one_kills_the_old() {
-    let clock = ManualClock::new(time::OffsetDateTime::now_utc());
+    let clock = ManualClock::new(SystemClock.now());
     let mut h = harness(Arc::new(clock.clone())).await;
     use pb::CodeChannel::Sms;
     let phone = "+4915112345678";
@@ -177,7 +177,7 @@ async fn five_wrong_guesses_kill_a_code() {
 
 #[tokio::test]
 async fn at_most_three_sends_per_hour_per_address_answering_the_same_for_any_address() {
-    let clock = ManualClock::new(time::OffsetDateTime::now_utc());
+    let clock = ManualClock::new(SystemClock.now());
     let mut h = harness(Arc::new(clock.clone())).await;
     use pb::CodeChannel::Email;
     super::signup(&mut h.client, "abe@example.com", "abe").await;

@@ -6,7 +6,7 @@
 use std::{sync::Arc, time::Duration};
 
 use serde_json::json;
-use stride_kit::ManualClock;
+use stride_kit::{Clock as _, ManualClock, SystemClock};
 use stride_notify::DevSink;
 use stride_proto::auth as pb;
 use stride_testkit::{
@@ -36,7 +36,7 @@ pub(super) struct World {
 /// Five minutes behind real time, whole seconds: auth's own access tokens (signed at the manual
 /// instant, checked against real time) are valid at once, and ID-token times are exact.
 pub(super) fn manual_clock() -> ManualClock {
-    let now = time::OffsetDateTime::now_utc();
+    let now = SystemClock.now();
     ManualClock::new(now.replace_nanosecond(0).unwrap() - time::Duration::minutes(5))
 }
 

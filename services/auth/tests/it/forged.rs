@@ -2,7 +2,7 @@
 //! auth verifies with the keys it publishes from its database, so a forged token must be refused
 //! there exactly as at the gateway and in every other service.
 
-use stride_kit::jwt::forge;
+use stride_kit::{Clock as _, SystemClock, jwt::forge};
 use stride_proto::auth as pb;
 use stride_testkit::authed;
 use tonic::Code;
@@ -14,7 +14,7 @@ async fn list_sessions_refuses_every_forged_token() {
     let mut h = system().await;
     // The key auth signs with (created at start); forgeries signed with it isolate each rule.
     let pool = sqlx::PgPool::connect(&h.db).await.expect("connect");
-    let now = time::OffsetDateTime::now_utc();
+    let now = SystemClock.now();
     let key = stride_auth::keys::load_or_create(&pool, now)
         .await
         .expect("auth's signing key");

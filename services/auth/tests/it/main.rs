@@ -20,8 +20,8 @@ use lapin::{
 use prost::Message as _;
 use stride_auth::{Config, start};
 use stride_kit::{
-    ManualClock, SystemClock, Verifier, clock::SharedClock, config::CommonConfig, jwt::StaticJwks,
-    serve::Running,
+    Clock as _, ManualClock, SystemClock, Verifier, clock::SharedClock, config::CommonConfig,
+    jwt::StaticJwks, serve::Running,
 };
 use stride_proto::{auth as pb, auth::auth_service_client::AuthServiceClient, events};
 use stride_testkit::{EVENT_DEADLINE, authed, eventually};
@@ -56,8 +56,8 @@ async fn harness_with(
     );
     // Most tests sign up and go; tests of the confirmation flow turn it on.
     let mut settings = stride_auth::settings::Settings {
-        mail_url: sink.smtp_url(),
-        sms_url: sink.sms_url(),
+        mail_url: sink.smtp_url().into(),
+        sms_url: sink.sms_url().into(),
         signup_confirmation: false,
         ..Default::default()
     };
@@ -79,8 +79,8 @@ async fn harness_on(
             service: "auth",
             grpc_addr: "127.0.0.1:0".parse().unwrap(),
             http_addr: "127.0.0.1:0".parse().unwrap(),
-            database_url: db.clone(),
-            amqp_url: amqp.clone(),
+            database_url: db.clone().into(),
+            amqp_url: amqp.clone().into(),
             auth_url: String::new(),
             db_max_connections: 5,
         },
@@ -411,8 +411,8 @@ async fn reusing_a_refresh_token_revokes_its_whole_family() {
         Arc::new(SystemClock),
         db,
         stride_auth::settings::Settings {
-            mail_url: sink.smtp_url(),
-            sms_url: sink.sms_url(),
+            mail_url: sink.smtp_url().into(),
+            sms_url: sink.sms_url().into(),
             signup_confirmation: false,
             ..Default::default()
         },
@@ -429,7 +429,7 @@ async fn reusing_a_refresh_token_revokes_its_whole_family() {
 
 #[tokio::test]
 async fn refresh_tokens_expire_after_thirty_days() {
-    let clock = ManualClock::new(time::OffsetDateTime::now_utc());
+    let clock = ManualClock::new(SystemClock.now());
     let mut h = harness(Arc::new(clock.clone())).await;
     let signed = h
         .client
@@ -495,7 +495,7 @@ async fn user_registered_reaches_a_bound_queue() {
 async fn jwks_keeps_retired_keys_for_a_day() {
     let mut h = system().await;
     let pool = sqlx::PgPool::connect(&h.db).await.unwrap();
-    let now = time::OffsetDateTime::now_utc();
+    let now = SystemClock.now();
     for (kid, retired) in [
         ("recent", time::Duration::hours(2)),
         ("old", time::Duration::days(2)),
@@ -640,10 +640,7 @@ async fn user_rows(db: &str, user_id: &str) -> (i64, i64) {
 #[tokio::test]
 async fn list_sessions_shows_each_sign_in_newest_first_with_one_current() {
     // Behind real time, so tokens signed at the manual instant are already valid (nbf).
-    let start = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap()
-        - time::Duration::minutes(5);
+    let start = SystemClock.now().replace_nanosecond(0).unwrap() - time::Duration::minutes(5);
     let clock = ManualClock::new(start);
     let mut h = harness(Arc::new(clock.clone())).await;
     let (_, first) = signup(&mut h.client, "gil@example.com", "gil").await;

@@ -2,7 +2,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use stride_kit::ManualClock;
+use stride_kit::{Clock as _, ManualClock, SystemClock};
 use stride_proto::auth as pb;
 use stride_testkit::authed;
 use tonic::Code;
@@ -33,7 +33,7 @@ pub(crate) fn code_in(text: &str) -> String {
 }
 
 fn now_clock() -> ManualClock {
-    ManualClock::new(time::OffsetDateTime::now_utc())
+    ManualClock::new(SystemClock.now())
 }
 
 async fn request_reset(h: &mut super::Harness, email: &str) -> tonic::Status {

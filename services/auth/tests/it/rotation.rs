@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use stride_kit::{Clock as _, ManualClock};
+use stride_kit::{Clock as _, ManualClock, SystemClock};
 use stride_proto::auth as pb;
 use stride_testkit::authed;
 
@@ -12,7 +12,7 @@ use super::{harness_with, signup};
 async fn keys_rotate_on_schedule_and_old_tokens_keep_verifying() {
     // Eight days ago: after the schedule's days pass, tokens are minted near the wall clock,
     // which is what token expiry is checked against.
-    let clock = ManualClock::new(time::OffsetDateTime::now_utc() - time::Duration::days(8));
+    let clock = ManualClock::new(SystemClock.now() - time::Duration::days(8));
     let mut h = harness_with(Arc::new(clock.clone()), |s| {
         s.key_rotation = time::Duration::days(7);
     })
@@ -75,8 +75,8 @@ async fn keys_rotate_on_schedule_and_old_tokens_keep_verifying() {
         Arc::new(clock.clone()),
         db,
         stride_auth::settings::Settings {
-            mail_url: sink.smtp_url(),
-            sms_url: sink.sms_url(),
+            mail_url: sink.smtp_url().into(),
+            sms_url: sink.sms_url().into(),
             signup_confirmation: false,
             key_rotation: time::Duration::days(7),
             ..Default::default()

@@ -3,7 +3,7 @@
 use std::{collections::HashSet, sync::LazyLock};
 
 static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
-    include_str!("../data/common-passwords.txt")
+    include_str!("../../data/common-passwords.txt")
         .lines()
         .filter(|l| !l.is_empty())
         .collect()

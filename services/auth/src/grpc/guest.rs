@@ -1,0 +1,160 @@
+//! Guest (anonymous) accounts: real tokens with `is_anonymous: true`, limited per client address;
+//! claimed in place (same user id) with email + password or a linked identity; or merged into a
+//! signed-in account, which `user.merged.v1` tells every service to apply.
+
+use stride_kit::{AppError, AppResult, Call, Violations};
+use stride_proto::auth as pb;
+use uuid::Uuid;
+
+use super::{AuthSvc, convert, record_user, tokens, users};
+use crate::{
+    domain::{
+        audit,
+        identity::NewIdentity,
+        sessions, throttle,
+        validate::{self, normalize_email},
+    },
+    errors, events,
+    store::{self, users::UserRow},
+};
+
+pub(super) async fn signup_guest(
+    svc: &AuthSvc,
+    call: Call<pb::SignupGuestRequest>,
+) -> AppResult<pb::SignupGuestResponse> {
+    let mut v = Violations::new();
+    let timezone = validate::timezone_or_utc(&mut v, &call.message.timezone);
+    v.check()?;
+    let now = svc.clock.now_db();
+    let mut tx = svc.pool.begin().await?;
+    if let Some(ip) = call.client.ip {
+        let key = throttle::guest_key(ip);
+        store::advisory_xact_lock(&mut tx, &throttle::guest_lock(ip)).await?;
+        let n = store::throttle::count(&mut *tx, &key, now - throttle::HOUR).await?;
+        if throttle::guests_exhausted(n, &svc.settings.limits) {
+            return Err(errors::too_many_attempts(
+                "too many guest accounts from this address; try again later",
+            ));
+        }
+        store::throttle::hit(&mut tx, &key, now).await?;
+    }
+    let mut user = UserRow::new(now, timezone);
+    user.is_anonymous = true;
+    users::insert(&mut tx, &user, None, now).await?;
+    let tokens = tokens::issue(svc, &mut tx, &user, Uuid::now_v7(), now).await?;
+    store::audit::record(
+        &mut tx,
+        Some(user.id),
+        audit::ACCOUNT_CREATED,
+        &call.client,
+        serde_json::json!({"method": "guest"}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    svc.outbox.kick();
+    record_user(user.id);
+    Ok(pb::SignupGuestResponse {
+        user: Some(convert::user(&user)),
+        tokens: Some(tokens),
+    })
+}
+
+pub(super) async fn claim_guest(
+    svc: &AuthSvc,
+    call: Call<pb::ClaimGuestRequest>,
+) -> AppResult<pb::ClaimGuestResponse> {
+    let caller = call.caller()?;
+    let req = &call.message;
+    let email = normalize_email(&req.email);
+    let mut v = Violations::new();
+    validate::check_email(&mut v, "email", &email);
+    validate::check_username(&mut v, "username", &req.username);
+    validate::check_new_password(&mut v, "password", &req.password);
+    v.check()?;
+    if !caller.is_anonymous {
+        return Err(errors::not_a_guest());
+    }
+    let hash = svc.hasher.hash(req.password.clone()).await?;
+    let now = svc.clock.now_db();
+    let mut tx = svc.pool.begin().await?;
+    let claimed = store::users::claim_guest(&mut tx, caller.user_id, &email, &req.username, &hash)
+        .await
+        .map_err(|e| errors::unique_or(e, errors::account_exists))?;
+    if claimed != 1 {
+        return Err(errors::not_a_guest());
+    }
+    users::add_identity(
+        &mut tx,
+        caller.user_id,
+        &NewIdentity::email(&email, false),
+        true,
+        now,
+    )
+    .await?;
+    let user = users::require(&mut tx, caller.user_id).await?;
+    let family = sessions::continued(&caller.session_id);
+    let tokens = tokens::issue(svc, &mut tx, &user, family, now).await?;
+    store::audit::record(
+        &mut tx,
+        Some(user.id),
+        audit::GUEST_CLAIMED,
+        &call.client,
+        serde_json::json!({"method": "password"}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(pb::ClaimGuestResponse {
+        user: Some(convert::user(&user)),
+        tokens: Some(tokens),
+    })
+}
+
+pub(super) async fn merge_guest(
+    svc: &AuthSvc,
+    call: Call<pb::MergeGuestRequest>,
+) -> AppResult<pb::MergeGuestResponse> {
+    let caller = call.caller()?;
+    let token = &call.message.guest_access_token;
+    let bad_token = || {
+        AppError::invalid(
+            "guest_access_token",
+            "must be a valid access token of another guest account",
+        )
+    };
+    if token.is_empty() || token.len() > 4096 {
+        return Err(bad_token());
+    }
+    let claims = svc.verifier.verify(token).await.map_err(|_| bad_token())?;
+    let source = Uuid::parse_str(&claims.sub).map_err(|_| bad_token())?;
+    if !claims.is_anonymous || source == caller.user_id {
+        return Err(bad_token());
+    }
+    if caller.is_anonymous {
+        return Err(errors::sign_in_required());
+    }
+    let now = svc.clock.now_db();
+    let mut tx = svc.pool.begin().await?;
+    let target = users::require(&mut tx, caller.user_id).await?;
+    // Deleting the guest row decides the race between two merges of the same guest.
+    if !store::users::delete_guest(&mut tx, source).await? {
+        return Err(AppError::not_found("guest account"));
+    }
+    store::audit::purge(&mut tx, source).await?;
+    stride_bus::outbox::enqueue(&mut tx, &events::merged(source, &target, now)).await?;
+    store::audit::record(
+        &mut tx,
+        Some(target.id),
+        audit::GUEST_MERGED,
+        &call.client,
+        serde_json::json!({"guest_user_id": source.to_string()}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    svc.outbox.kick();
+    Ok(pb::MergeGuestResponse {
+        merged_user_id: source.to_string(),
+    })
+}
