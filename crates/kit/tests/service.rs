@@ -52,10 +52,17 @@ async fn summary(
 }
 
 impl Echo {
+    /// A number N as the goal answers with N bytes of text, anything else with an error.
     async fn recommend(
         &self,
-        _: Call<GetRecommendationRequest>,
+        call: Call<GetRecommendationRequest>,
     ) -> AppResult<GetRecommendationResponse> {
+        if let Ok(size) = call.message.goal.parse::<usize>() {
+            return Ok(GetRecommendationResponse {
+                text: "x".repeat(size),
+                ..Default::default()
+            });
+        }
         Err(AppError::precondition("NOTHING_YET", "no recommendation"))
     }
 }
@@ -175,11 +182,41 @@ async fn one_process_serves_several_grpc_services_and_is_ready_when_every_part_i
     let mut req = tonic::Request::new(GetRecommendationRequest::default());
     req.metadata_mut()
         .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let err = AiCoachServiceClient::new(channel)
+    let mut coach = AiCoachServiceClient::new(channel);
+    let err = coach
         .get_recommendation(req)
         .await
         .expect_err("the second service answers with its error");
     assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+
+    // An answer written in several frames is not held back waiting for the client's delayed
+    // ACK (Nagle's algorithm without TCP_NODELAY costs ~40 ms on every such call). The median
+    // of 15 calls is far from 40 ms on any machine that can run the suite; a regression lands
+    // on it. Sizes: a small list (~750 B, headers + data + trailers) and a large one.
+    for size in [750, 3000, 200 * 1024] {
+        let mut took = Vec::new();
+        for _ in 0..15 {
+            let mut req = tonic::Request::new(GetRecommendationRequest {
+                goal: size.to_string(),
+            });
+            req.metadata_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+            let t = std::time::Instant::now();
+            let got = coach
+                .get_recommendation(req)
+                .await
+                .expect("answer")
+                .into_inner();
+            took.push(t.elapsed());
+            assert_eq!(got.text.len(), size);
+        }
+        took.sort();
+        assert!(
+            took[7] < Duration::from_millis(25),
+            "median call answering {size} bytes took {:?}",
+            took[7]
+        );
+    }
 
     running.stop().await.expect("clean stop");
     tokio::time::timeout(Duration::from_secs(5), finished)
