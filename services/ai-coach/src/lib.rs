@@ -2,42 +2,34 @@
 //! activity catalog (activity-session), written by an OpenAI-compatible LLM when one is
 //! configured, by rules otherwise (and whenever the LLM fails).
 //!
-//! Consumes `user.deleted.v1` (purges the user's recommendation rows) and `user.merged.v1` (moves a
-//! guest's rows to the target account); produces no events.
+//! Consumes `user.deleted.v1` (purges the user's recommendation rows) and `user.merged.v1` (moves
+//! a guest's rows to the target account); produces no events. Layout: docs/service-layout.md.
+
+mod domain;
+mod errors;
+mod events;
+mod grpc;
+mod llm;
+mod store;
 
 use std::{sync::Arc, time::Duration};
 
+use stride_bus::ServiceExt as _;
 use stride_kit::{
-    Verifier,
+    SystemClock, Verifier,
     clock::SharedClock,
-    config::{CommonConfig, ConfigError, Env},
-    serve::{Command, Running, ServeConfig},
+    config::{CommonConfig, ConfigError, Env, Secret},
+    grpc::lazy_channel,
+    serve::Running,
+    service::Builder,
 };
 use stride_proto::ai_coach::ai_coach_service_server::AiCoachServiceServer;
-use tonic::service::Routes;
-
-pub mod events;
-pub mod llm;
-pub mod rules;
-pub mod service;
-pub mod store;
-
-pub use service::Coach;
-
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub const SERVICE: &str = "ai-coach";
-pub const GRPC_SERVICE: &str = "stride.ai_coach.v1.AiCoachService";
 
-/// A value that must never reach logs.
-#[derive(Clone)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// Everything `migrate` applies: the bus tables, then ai-coach's own.
+pub static MIGRATIONS: &[&sqlx::migrate::Migrator] = &[&stride_bus::MIGRATOR, &MIGRATOR];
 
 /// An OpenAI-compatible chat-completions endpoint.
 #[derive(Clone, Debug)]
@@ -78,7 +70,7 @@ impl Config {
         let base_url = env.optional("COACH_LLM_BASE_URL");
         let model = env.optional("COACH_LLM_MODEL");
         // Read without parse_or-style echoing: the key's value never appears in an error.
-        let api_key = env.optional("COACH_LLM_API_KEY").map(Secret);
+        let api_key = env.optional("COACH_LLM_API_KEY").map(Secret::new);
         let timeout_secs = env.parse_or("COACH_LLM_TIMEOUT_SECS", 20u64);
         if !(1..=300).contains(&timeout_secs) {
             env.error("COACH_LLM_TIMEOUT_SECS must be between 1 and 300 seconds");
@@ -124,66 +116,38 @@ impl Config {
     }
 }
 
-/// Starts the gRPC server and the event consumer; returns when listening. Ready once the queue
-/// is declared and bound.
+/// Starts the gRPC server and the event consumer; returns once listening. Ready once the queue
+/// is declared and bound. The upstream channels connect on first use.
 pub async fn start(
     config: Config,
     verifier: Arc<Verifier>,
     clock: SharedClock,
 ) -> anyhow::Result<Running> {
-    let c = &config.common;
-    let pool = stride_kit::db::connect(&c.database_url, c.db_max_connections).await?;
-    stride_kit::db::migrate(&pool, &[&stride_bus::MIGRATOR, &MIGRATOR]).await?;
-
-    let analytics = stride_kit::grpc::lazy_channel(&config.analytics_url)?;
-    let activity_session = stride_kit::grpc::lazy_channel(&config.activity_session_url)?;
-    let llm = config.llm.as_ref().map(llm::Llm::new);
-    if let Some(l) = &config.llm {
-        tracing::info!(model = %l.model, "LLM configured");
-    } else {
-        tracing::info!("no LLM configured; answering with rules");
+    let mut service = Builder::connect(SERVICE, &config.common, MIGRATIONS).await?;
+    match &config.llm {
+        Some(l) => tracing::info!(model = %l.model, "LLM configured"),
+        None => tracing::info!("no LLM configured; answering with rules"),
     }
-    let svc = Coach::new(pool.clone(), analytics, activity_session, llm, clock);
-    let mut running = stride_kit::serve::spawn(
-        ServeConfig {
-            service: SERVICE,
-            grpc_addr: c.grpc_addr,
-            http_addr: c.http_addr,
-            service_names: vec![GRPC_SERVICE.into()],
-            verifier,
-        },
-        Routes::new(AiCoachServiceServer::new(svc)),
-    )
-    .await?;
-    let sub = stride_bus::consumer::Subscriber::new(
-        SERVICE,
-        &c.amqp_url,
-        pool,
-        events::CONSUMES.to_vec(),
-        events::EventHandler,
-    )
-    .spawn(running.shutdown.clone());
-    stride_kit::serve::ready_when(
-        running.health.clone(),
-        vec![sub.ready],
-        running.shutdown.clone(),
-    );
-    running.track(sub.task);
-    Ok(running)
+    service.subscribe(events::subscriptions());
+    service.grpc(AiCoachServiceServer::new(grpc::Recommendations {
+        pool: service.pool().clone(),
+        clock,
+        analytics: lazy_channel(&config.analytics_url)?,
+        activity_session: lazy_channel(&config.activity_session_url)?,
+        llm: config.llm.as_ref().map(|c| Arc::new(llm::Llm::new(c))),
+    }));
+    service.start(verifier).await
 }
 
-pub async fn main(cmd: Command) -> anyhow::Result<()> {
-    let cfg = Config::from_env()?;
-    let pool =
-        stride_kit::db::connect(&cfg.common.database_url, cfg.common.db_max_connections).await?;
-    stride_kit::db::migrate(&pool, &[&stride_bus::MIGRATOR, &MIGRATOR]).await?;
-    if cmd == Command::Migrate {
-        return Ok(());
-    }
-    pool.close().await;
-    let verifier = Verifier::from_auth_url(&cfg.common.auth_url)?;
-    let running = start(cfg, verifier, Arc::new(stride_kit::SystemClock)).await?;
-    running.run_until_signal().await
+/// `stride-ai-coach serve`: runs until SIGTERM. (`migrate` reads only DATABASE_URL: the upstream
+/// and LLM settings are read here.)
+pub async fn serve() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    let verifier = Verifier::from_auth_url(&config.common.auth_url)?;
+    start(config, verifier, Arc::new(SystemClock))
+        .await?
+        .run_until_signal()
+        .await
 }
 
 #[cfg(test)]
@@ -218,6 +182,10 @@ mod tests {
         .unwrap();
         let llm = cfg.llm.unwrap();
         assert_eq!(llm.timeout, Duration::from_secs(20));
+        assert_eq!(
+            llm.api_key.as_ref().map(Secret::expose),
+            Some("sk-very-secret")
+        );
         assert!(!format!("{llm:?}").contains("sk-very-secret"));
 
         let err = read(&[
@@ -249,6 +217,22 @@ mod tests {
         assert!(
             err.contains("STRIDE_ACTIVITY_SESSION_URL is not set"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn the_whole_config_prints_no_secret() {
+        let cfg = read(&[
+            ("DATABASE_URL", "postgres://u:db-pass@h/db"),
+            ("COACH_LLM_BASE_URL", "http://llm/v1"),
+            ("COACH_LLM_MODEL", "m"),
+            ("COACH_LLM_API_KEY", "sk-very-secret"),
+        ])
+        .unwrap();
+        let shown = format!("{cfg:?}");
+        assert!(
+            !shown.contains("sk-very-secret") && !shown.contains("db-pass"),
+            "{shown}"
         );
     }
 }

@@ -1,3 +1,7 @@
 fn main() -> std::process::ExitCode {
-    stride_kit::serve::main("ai-coach", stride_ai_coach::main)
+    stride_kit::service::main(
+        stride_ai_coach::SERVICE,
+        stride_ai_coach::MIGRATIONS,
+        stride_ai_coach::serve,
+    )
 }

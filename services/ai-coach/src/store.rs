@@ -1,59 +1,53 @@
-//! Usage accounting.
+//! The `recommendations` table: one row per answered recommendation (usage accounting).
+//! Functions run on the caller's connection or transaction and never begin or commit.
 
-use sqlx::PgPool;
+use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// One answered recommendation.
-pub struct Usage<'a> {
-    pub user_id: Uuid,
-    /// `rules`, `llm` or `rules_fallback`.
-    pub source: &'static str,
-    pub model: Option<&'a str>,
-    pub prompt_tokens: i32,
-    pub completion_tokens: i32,
-    pub at: OffsetDateTime,
-}
+use crate::domain::recommendation::Recommendation;
 
-pub async fn record(pool: &PgPool, u: &Usage<'_>) -> Result<(), sqlx::Error> {
+/// Records an answer given to `user` at `at`.
+pub async fn record(
+    conn: &mut PgConnection,
+    user: Uuid,
+    r: &Recommendation,
+    at: OffsetDateTime,
+) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO recommendations (id, user_id, source, model, prompt_tokens, completion_tokens, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(Uuid::now_v7())
-    .bind(u.user_id)
-    .bind(u.source)
-    .bind(u.model)
-    .bind(u.prompt_tokens)
-    .bind(u.completion_tokens)
-    .bind(u.at)
-    .execute(pool)
+    .bind(user)
+    .bind(r.source.as_str())
+    .bind(r.usage_model.as_deref())
+    .bind(r.prompt_tokens)
+    .bind(r.completion_tokens)
+    .bind(at)
+    .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Deletes every row of `user_id` (account deletion); returns how many went.
-pub async fn purge_user(tx: &mut sqlx::PgConnection, user_id: Uuid) -> Result<u64, sqlx::Error> {
+/// Deletes every row of `user` (account deletion); returns how many went.
+pub async fn purge_user(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<u64> {
     Ok(
         sqlx::query("DELETE FROM recommendations WHERE user_id = $1")
-            .bind(user_id)
-            .execute(tx)
+            .bind(user)
+            .execute(conn)
             .await?
             .rows_affected(),
     )
 }
 
 /// Gives every row of `source` to `target` (account merge); returns how many moved.
-pub async fn move_user(
-    tx: &mut sqlx::PgConnection,
-    source: Uuid,
-    target: Uuid,
-) -> Result<u64, sqlx::Error> {
+pub async fn move_user(conn: &mut PgConnection, source: Uuid, target: Uuid) -> sqlx::Result<u64> {
     Ok(
         sqlx::query("UPDATE recommendations SET user_id = $2 WHERE user_id = $1")
             .bind(source)
             .bind(target)
-            .execute(tx)
+            .execute(conn)
             .await?
             .rows_affected(),
     )

@@ -1,123 +1,138 @@
-//! Event handlers: every effect is commutative (additions, newest-revision-wins), so order of
-//! delivery does not matter, and the inbox row in the same transaction absorbs duplicates.
-//! The exceptions are `user.deleted.v1`, which purges the user, and `user.merged.v1`, which
-//! moves a guest's figures to the target account (see their arms).
+//! Events: the subscriptions, one typed handler per consumed event. analytics publishes nothing.
+//!
+//! Every figure is an addition and the profile copy is newest-revision-wins, so the order of
+//! delivery does not matter; the inbox row in the same transaction absorbs duplicates.
+//!
+//! - `session.completed.v1` / `challenge.completed.v1` add to the day the producer dated them
+//!   (never recomputed here: a later zone change must not move a past day).
+//! - `profile.updated.v1` keeps the user directory (`stride_bus::directory`).
+//! - `user.deleted.v1` purges the user; `user.merged.v1` moves a guest's figures to the target.
 
-use sqlx::PgConnection;
 use stride_bus::{
-    Envelope, Event,
-    consumer::{Handler, HandlerError},
+    Envelope, HandlerError, Merged as _, On, Subject as _, Subscriptions, Tx, directory,
 };
-use stride_proto::events::{
-    ChallengeCompleted, ProfileUpdated, SessionCompleted, UserDeleted, UserMerged,
+use stride_kit::{
+    clock::SharedClock,
+    convert::{from_date, from_duration, from_timestamp, is_valid_timezone},
 };
-use uuid::Uuid;
+use stride_proto::events;
 
-use crate::store;
+use crate::{
+    domain::{rollup, timezone},
+    store,
+};
 
-/// Types bound to `analytics.events`.
-pub const TYPES: [&str; 5] = [
-    SessionCompleted::TYPE,
-    ChallengeCompleted::TYPE,
-    ProfileUpdated::TYPE,
-    UserDeleted::TYPE,
-    UserMerged::TYPE,
-];
-
-pub struct EventHandler;
-
-fn permanent(msg: String) -> HandlerError {
-    HandlerError::Permanent(anyhow::anyhow!(msg))
+pub fn subscriptions(clock: &SharedClock) -> Subscriptions {
+    let handlers = Handlers {
+        clock: clock.clone(),
+    };
+    Subscriptions::new()
+        .on::<events::SessionCompleted, _>(handlers.clone())
+        .on::<events::ChallengeCompleted, _>(handlers.clone())
+        .on::<events::ProfileUpdated, _>(directory::Replica)
+        .on::<events::UserDeleted, _>(handlers.clone())
+        .on::<events::UserMerged, _>(handlers)
 }
 
-fn user_id(raw: &str) -> Result<Uuid, HandlerError> {
-    Uuid::parse_str(raw).map_err(|_| permanent(format!("user_id {raw:?} is not a UUID")))
+#[derive(Clone)]
+pub struct Handlers {
+    clock: SharedClock,
 }
 
-/// The producer's local date; never recomputed here (a later zone change must not move it).
+/// The producer's local date; an event without one cannot be placed on any day.
 fn local_date(d: Option<&stride_proto::Date>) -> Result<time::Date, HandlerError> {
-    d.and_then(stride_kit::convert::from_date)
-        .ok_or_else(|| permanent("local_date is missing or invalid".into()))
+    d.and_then(from_date)
+        .ok_or_else(|| HandlerError::Permanent(anyhow::anyhow!("local_date is missing or invalid")))
 }
 
-impl Handler for EventHandler {
-    async fn handle(&self, tx: &mut PgConnection, env: &Envelope) -> Result<(), HandlerError> {
-        match env.event_type.as_str() {
-            SessionCompleted::TYPE => {
-                let e: SessionCompleted = env.decode()?;
-                let user = user_id(&e.user_id)?;
-                let date = local_date(e.local_date.as_ref())?;
-                let seconds = match (&e.duration, &e.start_time, &e.end_time) {
-                    (Some(d), _, _) => stride_kit::convert::from_duration(d).whole_seconds(),
-                    (None, Some(s), Some(t)) => {
-                        match (
-                            stride_kit::convert::from_timestamp(s),
-                            stride_kit::convert::from_timestamp(t),
-                        ) {
-                            (Some(s), Some(t)) => (t - s).whole_seconds(),
-                            _ => 0,
-                        }
-                    }
-                    _ => 0,
-                }
-                .max(0);
-                let focus = e.activity_kind == "focus";
-                store::add_session(tx, user, date, focus, seconds).await?;
-                if stride_kit::convert::is_valid_timezone(&e.timezone) {
-                    let at = e
-                        .end_time
-                        .as_ref()
-                        .and_then(stride_kit::convert::from_timestamp);
-                    store::timezone_hint(tx, user, &e.timezone, at).await?;
-                }
-            }
-            ChallengeCompleted::TYPE => {
-                let e: ChallengeCompleted = env.decode()?;
-                let user = user_id(&e.user_id)?;
-                let date = local_date(e.local_date.as_ref())?;
-                store::add_points(tx, user, date, e.points_awarded.max(0)).await?;
-            }
-            ProfileUpdated::TYPE => {
-                let e: ProfileUpdated = env.decode()?;
-                let user = user_id(&e.user_id)?;
-                // An empty or unknown zone means the profile has none: "today" is then UTC.
-                let tz = if stride_kit::convert::is_valid_timezone(&e.timezone) {
-                    e.timezone.as_str()
-                } else {
-                    ""
-                };
-                store::set_timezone(tx, user, tz, e.revision.max(0)).await?;
-            }
-            UserDeleted::TYPE => {
-                let e: UserDeleted = env.decode()?;
-                let user = user_id(&e.user_id)?;
-                // Not commutative with the additions above: a session/challenge event of this
-                // user delivered after the deletion recreates a rollup row for an account that no
-                // longer exists (figures only, unreachable without a token). Accepted.
-                let purged = store::purge_user(tx, user).await?;
-                tracing::info!(user_id = %user, purged, "user deleted: analytics purged");
-            }
-            UserMerged::TYPE => {
-                let e: UserMerged = env.decode()?;
-                let source = user_id(&e.source_user_id)?;
-                let target = user_id(&e.target_user_id)?;
-                if source == target {
-                    return Err(permanent(format!(
-                        "user.merged.v1 merges {source} into itself"
-                    )));
-                }
-                // Like the deletion, a session/challenge event of the guest delivered after the
-                // merge recreates a figures-only row under the guest's id. Points announced for
-                // both users in one challenge window stay counted on their days here, although
-                // challenge keeps only one of the two awards (no event retracts an award).
-                let moved = store::merge_users(tx, source, target).await?;
-                tracing::info!(%source, %target, moved, "user merged: analytics moved");
-            }
-            other => tracing::debug!(
-                event_type = other,
-                "ignoring an event type analytics does not use"
-            ),
+impl On<events::SessionCompleted> for Handlers {
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::SessionCompleted,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        let date = local_date(e.local_date.as_ref())?;
+        let end = e.end_time.as_ref().and_then(from_timestamp);
+        let session = rollup::session(
+            &e.activity_kind,
+            e.duration.as_ref().map(from_duration),
+            e.start_time.as_ref().and_then(from_timestamp),
+            end,
+        );
+        store::add_session(tx, user, date, session).await?;
+        if is_valid_timezone(&e.timezone) {
+            let hint = timezone::Hint {
+                timezone: e.timezone,
+                observed_at: end.unwrap_or_else(|| self.clock.now_db()),
+            };
+            store::observe_hint(tx, user, &hint).await?;
         }
+        Ok(())
+    }
+}
+
+impl On<events::ChallengeCompleted> for Handlers {
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::ChallengeCompleted,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        let date = local_date(e.local_date.as_ref())?;
+        store::add_points(tx, user, date, rollup::points(e.points_awarded)).await?;
+        Ok(())
+    }
+}
+
+impl On<events::UserDeleted> for Handlers {
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::UserDeleted,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        // Not commutative with the additions: a session/challenge event of this user delivered
+        // after the deletion recreates a rollup row for an account that no longer exists
+        // (figures only, unreachable without a token). Accepted.
+        let purged = store::purge_user(tx, user).await? + directory::forget(tx, user).await?;
+        tracing::info!(%user, purged, "user deleted: analytics purged");
+        Ok(())
+    }
+}
+
+impl On<events::UserMerged> for Handlers {
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::UserMerged,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let m = e.merge()?;
+        // Like the deletion, a session/challenge event of the guest delivered after the merge
+        // recreates a figures-only row under the guest's id. Points announced for both users in
+        // one challenge window stay counted on their days here, although challenge keeps only
+        // one of the two awards (no event retracts an award). Idempotent: a replay finds no row
+        // of the guest.
+        let days = store::merge_rollups(tx, m.source, m.target).await?;
+        let target_has_zone = directory::get(tx, m.target).await?.is_some()
+            || store::hint(tx, m.target).await?.is_some();
+        let source_profile = directory::get(tx, m.source).await?.map(|d| d.timezone);
+        let source_hint = store::hint(tx, m.source).await?;
+        if let Some(hint) = timezone::hint_after_merge(
+            target_has_zone,
+            source_profile.as_deref(),
+            source_hint,
+            self.clock.now_db(),
+        ) {
+            store::put_hint(tx, m.target, &hint).await?;
+        }
+        let purged =
+            store::purge_user(tx, m.source).await? + directory::forget(tx, m.source).await?;
+        tracing::info!(source = %m.source, target = %m.target, days, purged, "user merged: analytics moved");
         Ok(())
     }
 }

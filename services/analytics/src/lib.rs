@@ -1,32 +1,38 @@
 //! analytics: per-user daily rollups in the user's local date, streaks and progress summaries.
 //!
-//! Fed by `session.completed.v1`, `challenge.completed.v1` and `profile.updated.v1`, purged per
-//! user by `user.deleted.v1`, a guest's figures moved to the target account by `user.merged.v1`;
-//! answers `stride.analytics.v1.AnalyticsService`.
+//! Fed by `session.completed.v1`, `challenge.completed.v1` and `profile.updated.v1` (the user
+//! directory: the zone "today" is computed in), purged per user by `user.deleted.v1`, a guest's
+//! figures moved to the target account by `user.merged.v1`; produces no events. Answers
+//! `stride.analytics.v1.AnalyticsService`. Layout: docs/service-layout.md.
+
+mod domain;
+mod errors;
+mod events;
+mod grpc;
+mod store;
 
 use std::sync::Arc;
 
+use stride_bus::ServiceExt as _;
 use stride_kit::{
-    Verifier,
+    SystemClock, Verifier,
     clock::SharedClock,
     config::{CommonConfig, ConfigError, Env},
-    serve::{Command, Running, ServeConfig},
+    serve::Running,
+    service::Builder,
 };
 use stride_proto::analytics::analytics_service_server::AnalyticsServiceServer;
-use tonic::service::Routes;
-
-pub mod events;
-pub mod service;
-pub mod store;
-
-pub use service::Analytics;
-
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Short service name: queue `analytics.events`, metrics, traces.
 pub const SERVICE: &str = "analytics";
-/// Fully-qualified gRPC service name (health status).
-pub const GRPC_SERVICE: &str = "stride.analytics.v1.AnalyticsService";
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// Everything `migrate` applies: the bus tables, the user directory, then analytics' own.
+pub static MIGRATIONS: &[&sqlx::migrate::Migrator] = &[
+    &stride_bus::MIGRATOR,
+    &stride_bus::directory::MIGRATOR,
+    &MIGRATOR,
+];
 
 pub struct Config {
     pub common: CommonConfig,
@@ -41,57 +47,28 @@ impl Config {
     }
 }
 
-/// Starts the gRPC server and the event subscriber; returns when listening. Health turns
-/// SERVING once the subscriber consumes its queue.
+/// Starts the gRPC server and the event consumer; returns once listening. Health turns SERVING
+/// once the consumer's queue is bound.
 pub async fn start(
     config: Config,
     verifier: Arc<Verifier>,
     clock: SharedClock,
 ) -> anyhow::Result<Running> {
-    let c = &config.common;
-    let pool = stride_kit::db::connect(&c.database_url, c.db_max_connections).await?;
-    stride_kit::db::migrate(&pool, &[&stride_bus::MIGRATOR, &MIGRATOR]).await?;
-
-    let svc = Analytics::new(pool.clone(), clock);
-    let mut running = stride_kit::serve::spawn(
-        ServeConfig {
-            service: SERVICE,
-            grpc_addr: c.grpc_addr,
-            http_addr: c.http_addr,
-            service_names: vec![GRPC_SERVICE.into()],
-            verifier,
-        },
-        Routes::new(AnalyticsServiceServer::new(svc)),
-    )
-    .await?;
-
-    let sub = stride_bus::consumer::Subscriber::new(
-        SERVICE,
-        &c.amqp_url,
-        pool,
-        events::TYPES.to_vec(),
-        events::EventHandler,
-    )
-    .spawn(running.shutdown.clone());
-    running.track(sub.task);
-    stride_kit::serve::ready_when(
-        running.health.clone(),
-        vec![sub.ready],
-        running.shutdown.clone(),
-    );
-    Ok(running)
+    let mut service = Builder::connect(SERVICE, &config.common, MIGRATIONS).await?;
+    service.subscribe(events::subscriptions(&clock));
+    service.grpc(AnalyticsServiceServer::new(grpc::Summaries {
+        pool: service.pool().clone(),
+        clock,
+    }));
+    service.start(verifier).await
 }
 
-pub async fn main(cmd: Command) -> anyhow::Result<()> {
-    let cfg = Config::from_env()?;
-    let pool =
-        stride_kit::db::connect(&cfg.common.database_url, cfg.common.db_max_connections).await?;
-    stride_kit::db::migrate(&pool, &[&stride_bus::MIGRATOR, &MIGRATOR]).await?;
-    if cmd == Command::Migrate {
-        return Ok(());
-    }
-    pool.close().await;
-    let verifier = Verifier::from_auth_url(&cfg.common.auth_url)?;
-    let running = start(cfg, verifier, Arc::new(stride_kit::SystemClock)).await?;
-    running.run_until_signal().await
+/// `stride-analytics serve`: runs until SIGTERM.
+pub async fn serve() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    let verifier = Verifier::from_auth_url(&config.common.auth_url)?;
+    start(config, verifier, Arc::new(SystemClock))
+        .await?
+        .run_until_signal()
+        .await
 }

@@ -1,3 +1,7 @@
 fn main() -> std::process::ExitCode {
-    stride_kit::serve::main("analytics", stride_analytics::main)
+    stride_kit::service::main(
+        stride_analytics::SERVICE,
+        stride_analytics::MIGRATIONS,
+        stride_analytics::serve,
+    )
 }

@@ -1,16 +1,20 @@
-//! SQL for rollups, timezones and streaks.
+//! analytics' tables: `daily_rollups` (figures per user and local date) and `timezone_hints`
+//! (the zone of a user's latest session, until a profile zone arrives in the user directory).
+//! Functions run on the caller's connection or transaction and never begin or commit.
 
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
+use crate::domain::{rollup, streak::Run, summary::Day, timezone::Hint};
+
+/// Adds a completed session to its day.
 pub async fn add_session(
-    tx: &mut PgConnection,
+    conn: &mut PgConnection,
     user: Uuid,
     date: Date,
-    focus: bool,
-    seconds: i64,
-) -> Result<(), sqlx::Error> {
+    session: rollup::Session,
+) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO daily_rollups (user_id, local_date, sessions_completed, focus_sessions, total_seconds)
          VALUES ($1, $2, 1, $3, $4)
@@ -21,19 +25,20 @@ pub async fn add_session(
     )
     .bind(user)
     .bind(date)
-    .bind(i32::from(focus))
-    .bind(seconds)
-    .execute(tx)
+    .bind(i32::from(session.focus))
+    .bind(session.seconds)
+    .execute(conn)
     .await?;
     Ok(())
 }
 
+/// Adds a challenge award to its day.
 pub async fn add_points(
-    tx: &mut PgConnection,
+    conn: &mut PgConnection,
     user: Uuid,
     date: Date,
     points: i32,
-) -> Result<(), sqlx::Error> {
+) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO daily_rollups (user_id, local_date, points) VALUES ($1, $2, $3)
          ON CONFLICT (user_id, local_date) DO UPDATE SET points = daily_rollups.points + EXCLUDED.points",
@@ -41,58 +46,111 @@ pub async fn add_points(
     .bind(user)
     .bind(date)
     .bind(points)
-    .execute(tx)
+    .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Stores the profile's zone unless a newer (or equal) revision is already stored.
-pub async fn set_timezone(
-    tx: &mut PgConnection,
+/// The stored days of `user` from `from` to `to`, by date.
+pub async fn rollups(
+    conn: &mut PgConnection,
     user: Uuid,
-    tz: &str,
-    revision: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO user_timezones (user_id, timezone, revision) VALUES ($1, $2, $3)
-         ON CONFLICT (user_id) DO UPDATE SET timezone = EXCLUDED.timezone, revision = EXCLUDED.revision,
-           observed_at = now()
-         WHERE user_timezones.revision < EXCLUDED.revision",
+    from: Date,
+    to: Date,
+) -> sqlx::Result<Vec<Day>> {
+    let rows: Vec<(Date, i32, i32, i64)> = sqlx::query_as(
+        "SELECT local_date, sessions_completed, focus_sessions, total_seconds FROM daily_rollups
+         WHERE user_id = $1 AND local_date BETWEEN $2 AND $3 ORDER BY local_date",
     )
     .bind(user)
-    .bind(tz)
-    .bind(revision)
-    .execute(tx)
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(date, sessions_completed, focus_sessions, seconds)| Day {
+            date,
+            sessions_completed,
+            focus_sessions,
+            seconds,
+        })
+        .collect())
+}
+
+/// Runs of consecutive dates with at least one completed session, oldest first (gaps and
+/// islands: within a run, date minus its rank is constant).
+pub async fn active_runs(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<Vec<Run>> {
+    let rows: Vec<(Date, Date, i64)> = sqlx::query_as(
+        "SELECT min(local_date) AS first, max(local_date) AS last, count(*) AS days
+         FROM (SELECT local_date, local_date - (row_number() OVER (ORDER BY local_date))::int AS grp
+               FROM daily_rollups WHERE user_id = $1 AND sessions_completed > 0) d
+         GROUP BY grp ORDER BY first",
+    )
+    .bind(user)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(first, last, days)| Run { first, last, days })
+        .collect())
+}
+
+/// Records the zone of a session that ended at `at`, unless a later session's is stored
+/// (session events arrive in any order).
+pub async fn observe_hint(conn: &mut PgConnection, user: Uuid, hint: &Hint) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO timezone_hints (user_id, timezone, observed_at) VALUES ($1, $2, $3)
+         ON CONFLICT (user_id) DO UPDATE SET timezone = EXCLUDED.timezone, observed_at = EXCLUDED.observed_at
+         WHERE timezone_hints.observed_at < EXCLUDED.observed_at",
+    )
+    .bind(user)
+    .bind(&hint.timezone)
+    .bind(hint.observed_at)
+    .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Deletes every row of `user` (account deletion); returns how many went. Idempotent.
-pub async fn purge_user(tx: &mut PgConnection, user: Uuid) -> Result<u64, sqlx::Error> {
+/// The user's hint, if a session told one.
+pub async fn hint(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<Option<Hint>> {
+    let row: Option<(String, OffsetDateTime)> =
+        sqlx::query_as("SELECT timezone, observed_at FROM timezone_hints WHERE user_id = $1")
+            .bind(user)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.map(|(timezone, observed_at)| Hint {
+        timezone,
+        observed_at,
+    }))
+}
+
+/// Deletes every analytics row of `user` (account deletion, or the source of a merge once
+/// moved); returns how many went. The user directory is forgotten separately.
+pub async fn purge_user(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<u64> {
     let mut purged = 0;
     for sql in [
         "DELETE FROM daily_rollups WHERE user_id = $1",
-        "DELETE FROM user_timezones WHERE user_id = $1",
+        "DELETE FROM timezone_hints WHERE user_id = $1",
     ] {
         purged += sqlx::query(sql)
             .bind(user)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?
             .rows_affected();
     }
     Ok(purged)
 }
 
-/// Merges guest `source` into `target` (`user.merged.v1`); returns how many rows of the source
-/// went. Daily rollups add up per local date, so streaks (computed from the days) follow. The
-/// target's timezone wins; a target with none yet takes the guest's as a hint (revision -1), which
-/// the target's first profile revision replaces. Idempotent: a replay finds no source row.
-pub async fn merge_users(
-    tx: &mut PgConnection,
+/// Adds the daily figures of guest `source` to `target`'s, per local date (streaks follow, being
+/// computed from the days). Returns how many days were moved; the source's rows stay for
+/// [`purge_user`].
+pub async fn merge_rollups(
+    conn: &mut PgConnection,
     source: Uuid,
     target: Uuid,
-) -> Result<u64, sqlx::Error> {
-    sqlx::query(
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
         "INSERT INTO daily_rollups (user_id, local_date, sessions_completed, focus_sessions, total_seconds, points)
          SELECT $2, local_date, sessions_completed, focus_sessions, total_seconds, points
          FROM daily_rollups WHERE user_id = $1
@@ -104,143 +162,21 @@ pub async fn merge_users(
     )
     .bind(source)
     .bind(target)
-    .execute(&mut *tx)
-    .await?;
+    .execute(conn)
+    .await?
+    .rows_affected())
+}
+
+/// Gives `user` the hint `hint` unless it has one already.
+pub async fn put_hint(conn: &mut PgConnection, user: Uuid, hint: &Hint) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO user_timezones (user_id, timezone, revision, observed_at)
-         SELECT $2, timezone, -1, observed_at FROM user_timezones WHERE user_id = $1
+        "INSERT INTO timezone_hints (user_id, timezone, observed_at) VALUES ($1, $2, $3)
          ON CONFLICT (user_id) DO NOTHING",
     )
-    .bind(source)
-    .bind(target)
-    .execute(&mut *tx)
-    .await?;
-    purge_user(tx, source).await
-}
-
-/// Until a profile update arrives, the zone of the user's latest session stands in (revision
-/// -1); a profile revision always wins over it.
-pub async fn timezone_hint(
-    tx: &mut PgConnection,
-    user: Uuid,
-    tz: &str,
-    at: Option<OffsetDateTime>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO user_timezones (user_id, timezone, revision, observed_at) VALUES ($1, $2, -1, COALESCE($3, now()))
-         ON CONFLICT (user_id) DO UPDATE SET timezone = EXCLUDED.timezone, observed_at = EXCLUDED.observed_at
-         WHERE user_timezones.revision < 0 AND user_timezones.observed_at < EXCLUDED.observed_at",
-    )
     .bind(user)
-    .bind(tz)
-    .bind(at)
-    .execute(tx)
+    .bind(&hint.timezone)
+    .bind(hint.observed_at)
+    .execute(conn)
     .await?;
     Ok(())
-}
-
-pub async fn timezone(pool: &PgPool, user: Uuid) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT timezone FROM user_timezones WHERE user_id = $1")
-        .bind(user)
-        .fetch_optional(pool)
-        .await
-}
-
-/// One stored day.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct Rollup {
-    pub local_date: Date,
-    pub sessions_completed: i32,
-    pub focus_sessions: i32,
-    pub total_seconds: i64,
-}
-
-pub async fn rollups(
-    pool: &PgPool,
-    user: Uuid,
-    from: Date,
-    to: Date,
-) -> Result<Vec<Rollup>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT local_date, sessions_completed, focus_sessions, total_seconds FROM daily_rollups
-         WHERE user_id = $1 AND local_date BETWEEN $2 AND $3 ORDER BY local_date",
-    )
-    .bind(user)
-    .bind(from)
-    .bind(to)
-    .fetch_all(pool)
-    .await
-}
-
-/// A run of consecutive active dates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::FromRow)]
-pub struct Run {
-    pub first: Date,
-    pub last: Date,
-    pub days: i64,
-}
-
-/// Runs of consecutive dates with at least one completed session (gaps and islands: within a
-/// run, date minus its rank is constant).
-pub async fn active_runs(pool: &PgPool, user: Uuid) -> Result<Vec<Run>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT min(local_date) AS first, max(local_date) AS last, count(*) AS days
-         FROM (SELECT local_date, local_date - (row_number() OVER (ORDER BY local_date))::int AS grp
-               FROM daily_rollups WHERE user_id = $1 AND sessions_completed > 0) d
-         GROUP BY grp ORDER BY first",
-    )
-    .bind(user)
-    .fetch_all(pool)
-    .await
-}
-
-/// (current, longest) streak in days. The current streak is the run containing `today`, or
-/// the one ending yesterday when today has no session yet; days after `today` don't count.
-pub fn streaks(runs: &[Run], today: Date) -> (i64, i64) {
-    let longest = runs.iter().map(|r| r.days).max().unwrap_or(0);
-    let yesterday = today.previous_day();
-    let current = runs
-        .iter()
-        .find_map(|r| {
-            if r.first <= today && today <= r.last {
-                Some((today - r.first).whole_days() + 1)
-            } else if Some(r.last) == yesterday {
-                Some(r.days)
-            } else {
-                None
-            }
-        })
-        .unwrap_or(0);
-    (current, longest)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::date;
-
-    fn run(first: Date, last: Date) -> Run {
-        Run {
-            first,
-            last,
-            days: (last - first).whole_days() + 1,
-        }
-    }
-
-    #[test]
-    fn streak_rules() {
-        let runs = [
-            run(date!(2026 - 01 - 01), date!(2026 - 01 - 05)),
-            run(date!(2026 - 01 - 08), date!(2026 - 01 - 09)),
-        ];
-        // Today active: counts through today.
-        assert_eq!(streaks(&runs, date!(2026 - 01 - 09)), (2, 5));
-        // Today not yet active: the run ending yesterday still counts.
-        assert_eq!(streaks(&runs, date!(2026 - 01 - 10)), (2, 5));
-        // Two days without: broken.
-        assert_eq!(streaks(&runs, date!(2026 - 01 - 11)), (0, 5));
-        // Looking back from inside a run ignores its future days.
-        assert_eq!(streaks(&runs, date!(2026 - 01 - 03)), (3, 5));
-        assert_eq!(streaks(&[], date!(2026 - 01 - 03)), (0, 0));
-    }
 }

@@ -1,38 +1,31 @@
+//! GetRecommendation: the LLM's answer from the caller's real progress, the rules without an
+//! LLM or when it fails, the bounds and the upstream failures.
+
 use stride_proto::ai_coach::{GetRecommendationRequest, RecommendationSource};
-use stride_testkit::authed;
+use stride_testkit::bus::assert_invalid;
 use time::macros::datetime;
 use tonic::Code;
-use tonic_types::StatusExt;
 use uuid::Uuid;
 
 use crate::support::{
-    ANSWER, API_KEY, Behaviour, FakeLlm, MODEL, Mesh, closed_port_url, llm_config,
+    ANSWER, API_KEY, Behaviour, FakeLlm, MODEL, closed_port_url, llm_config, recommend, start,
+    start_with, usage,
 };
-
-fn ask(goal: &str, token: &str) -> tonic::Request<GetRecommendationRequest> {
-    authed(GetRecommendationRequest { goal: goal.into() }, token)
-}
 
 #[tokio::test]
 async fn the_llm_answers_from_the_users_progress() {
-    let mut mesh = Mesh::start(datetime!(2026-06-10 08:00 UTC)).await;
     let llm = FakeLlm::start(Behaviour::Answer).await;
-    let mut coach = mesh.coach(Some(llm.config())).await;
+    let (h, mesh) = start(datetime!(2026-06-10 08:00 UTC), Some(llm.config())).await;
     let ada = Uuid::now_v7();
-    let focus = mesh.focus_id.clone();
-    mesh.complete_sessions(ada, &focus, 2).await;
+    mesh.complete_sessions(&h, ada, &mesh.focus_id, 2).await;
 
-    let token = mesh.issuer.token(ada);
-    let r = coach
-        .client
-        .get_recommendation(ask("Finish my thesis chapter", &token))
+    let r = recommend(&h, ada, "Finish my thesis chapter")
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(r.source, RecommendationSource::Llm as i32);
     assert_eq!(r.model, MODEL);
     assert_eq!(r.text, ANSWER);
-    assert_eq!(r.suggested_activity_id, focus);
+    assert_eq!(r.suggested_activity_id, mesh.focus_id);
     assert!(r.fallback_reason.is_empty());
 
     let requests = llm.requests();
@@ -68,24 +61,17 @@ async fn the_llm_answers_from_the_users_progress() {
     }
 
     assert_eq!(
-        coach.usage().await,
+        usage(&h).await,
         [("llm".to_owned(), Some(MODEL.to_owned()), 321, 27)]
     );
-    coach.stop().await;
+    h.stop().await;
     mesh.stop().await;
 }
 
 #[tokio::test]
 async fn without_an_llm_the_rules_answer() {
-    let mut mesh = Mesh::start(datetime!(2026-06-10 08:00 UTC)).await;
-    let mut coach = mesh.coach(None).await;
-    let token = mesh.issuer.token(Uuid::now_v7());
-    let r = coach
-        .client
-        .get_recommendation(ask("", &token))
-        .await
-        .unwrap()
-        .into_inner();
+    let (h, mesh) = start(datetime!(2026-06-10 08:00 UTC), None).await;
+    let r = recommend(&h, Uuid::now_v7(), "").await.unwrap();
     assert_eq!(r.source, RecommendationSource::Rules as i32);
     assert_eq!(r.suggested_activity_id, mesh.focus_id);
     assert!(r.model.is_empty() && r.fallback_reason.is_empty());
@@ -93,48 +79,29 @@ async fn without_an_llm_the_rules_answer() {
 
     // Four focus blocks today: the rules suggest a break from the catalog.
     let bob = Uuid::now_v7();
-    let focus = mesh.focus_id.clone();
-    mesh.complete_sessions(bob, &focus, 4).await;
-    let r = coach
-        .client
-        .get_recommendation(ask("", &mesh.issuer.token(bob)))
-        .await
-        .unwrap()
-        .into_inner();
+    mesh.complete_sessions(&h, bob, &mesh.focus_id, 4).await;
+    let r = recommend(&h, bob, "").await.unwrap();
     assert_eq!(r.source, RecommendationSource::Rules as i32);
     assert!(
         r.text.contains("4 focus sessions today") && r.text.contains("4 sessions this week"),
         "{}",
         r.text
     );
-    assert_ne!(r.suggested_activity_id, focus);
+    assert_ne!(r.suggested_activity_id, mesh.focus_id);
     assert!(!r.suggested_activity_id.is_empty());
 
-    assert_eq!(coach.usage().await.len(), 2);
-    assert!(
-        coach
-            .usage()
-            .await
-            .iter()
-            .all(|u| u.0 == "rules" && u.1.is_none())
-    );
-    coach.stop().await;
+    let usage = usage(&h).await;
+    assert_eq!(usage.len(), 2);
+    assert!(usage.iter().all(|u| u.0 == "rules" && u.1.is_none()));
+    h.stop().await;
     mesh.stop().await;
 }
 
 #[tokio::test]
-async fn a_failing_or_unreachable_llm_falls_back_to_the_rules() {
-    let mesh = Mesh::start(datetime!(2026-06-10 08:00 UTC)).await;
-    let token = mesh.issuer.token(Uuid::now_v7());
-
+async fn a_failing_llm_falls_back_to_the_rules() {
     let failing = FakeLlm::start(Behaviour::Fail500).await;
-    let mut coach = mesh.coach(Some(failing.config())).await;
-    let r = coach
-        .client
-        .get_recommendation(ask("", &token))
-        .await
-        .unwrap()
-        .into_inner();
+    let (h, mesh) = start(datetime!(2026-06-10 08:00 UTC), Some(failing.config())).await;
+    let r = recommend(&h, Uuid::now_v7(), "").await.unwrap();
     assert_eq!(r.source, RecommendationSource::RulesFallback as i32);
     assert!(r.fallback_reason.contains("500"), "{}", r.fallback_reason);
     assert!(!r.fallback_reason.contains(API_KEY));
@@ -142,20 +109,18 @@ async fn a_failing_or_unreachable_llm_falls_back_to_the_rules() {
     assert_eq!(r.suggested_activity_id, mesh.focus_id);
     assert!(!failing.requests().is_empty());
     assert_eq!(
-        coach.usage().await,
+        usage(&h).await,
         [("rules_fallback".to_owned(), Some(MODEL.to_owned()), 0, 0)]
     );
-    coach.stop().await;
+    h.stop().await;
+    mesh.stop().await;
+}
 
-    let mut coach = mesh
-        .coach(Some(llm_config(format!("{}/v1", closed_port_url()))))
-        .await;
-    let r = coach
-        .client
-        .get_recommendation(ask("", &token))
-        .await
-        .unwrap()
-        .into_inner();
+#[tokio::test]
+async fn an_unreachable_llm_falls_back_to_the_rules() {
+    let unreachable = llm_config(format!("{}/v1", closed_port_url()));
+    let (h, mesh) = start(datetime!(2026-06-10 08:00 UTC), Some(unreachable)).await;
+    let r = recommend(&h, Uuid::now_v7(), "").await.unwrap();
     assert_eq!(r.source, RecommendationSource::RulesFallback as i32);
     assert!(
         r.fallback_reason.contains("unreachable"),
@@ -168,68 +133,49 @@ async fn a_failing_or_unreachable_llm_falls_back_to_the_rules() {
         r.fallback_reason
     );
     assert_eq!(r.suggested_activity_id, mesh.focus_id);
-    coach.stop().await;
+    h.stop().await;
     mesh.stop().await;
 }
 
 #[tokio::test]
 async fn calls_need_a_token_and_a_bounded_goal() {
-    let mesh = Mesh::start(datetime!(2026-06-10 08:00 UTC)).await;
     let llm = FakeLlm::start(Behaviour::Answer).await;
-    let mut coach = mesh.coach(Some(llm.config())).await;
+    let (h, mesh) = start(datetime!(2026-06-10 08:00 UTC), Some(llm.config())).await;
 
-    let err = coach
+    let err = h
         .client
+        .clone()
         .get_recommendation(GetRecommendationRequest::default())
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
 
-    let token = mesh.issuer.token(Uuid::now_v7());
-    let err = coach
-        .client
-        .get_recommendation(ask(&"x".repeat(501), &token))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::InvalidArgument);
-    let details = err.get_error_details();
-    let fields: Vec<_> = details
-        .bad_request()
-        .unwrap()
-        .field_violations
-        .iter()
-        .map(|f| f.field.as_str())
-        .collect();
-    assert_eq!(fields, ["goal"]);
+    let user = Uuid::now_v7();
+    let err = recommend(&h, user, &"x".repeat(501)).await.unwrap_err();
+    assert_invalid(&err, &["goal"]);
     // 500 characters (multi-byte ones too) are fine.
-    let r = coach
-        .client
-        .get_recommendation(ask(&"é".repeat(500), &token))
-        .await
-        .unwrap()
-        .into_inner();
+    let r = recommend(&h, user, &"é".repeat(500)).await.unwrap();
     assert_eq!(r.source, RecommendationSource::Llm as i32);
     assert!(
         llm.requests().len() == 1,
         "rejected calls never reach the LLM"
     );
-    coach.stop().await;
+    h.stop().await;
     mesh.stop().await;
 }
 
 #[tokio::test]
 async fn an_unreachable_upstream_is_unavailable_without_details() {
-    let mesh = Mesh::start(datetime!(2026-06-10 08:00 UTC)).await;
-    let mut coach = mesh.coach_with(None, closed_port_url()).await;
-    let token = mesh.issuer.token(Uuid::now_v7());
-    let err = coach
-        .client
-        .get_recommendation(ask("", &token))
-        .await
-        .unwrap_err();
+    let (h, mesh) = start_with(
+        datetime!(2026-06-10 08:00 UTC),
+        None,
+        Some(closed_port_url()),
+    )
+    .await;
+    let err = recommend(&h, Uuid::now_v7(), "").await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable);
     assert!(!err.message().contains("127.0.0.1"), "{}", err.message());
-    assert!(coach.usage().await.is_empty());
-    coach.stop().await;
+    assert!(usage(&h).await.is_empty());
+    h.stop().await;
     mesh.stop().await;
 }

@@ -1,7 +1,7 @@
 //! analytics against a real PostgreSQL and RabbitMQ: input events are published the way
 //! producers publish them (outbox + relay in a scratch database), effects awaited with deadlines.
 
+mod lifecycle;
+mod migrations;
 mod summary;
 mod support;
-mod user_deleted;
-mod user_merged;

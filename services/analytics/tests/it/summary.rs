@@ -1,18 +1,24 @@
-use stride_proto::{analytics::GetProgressSummaryRequest, events::ChallengeCompleted};
-use stride_testkit::authed;
+//! GetProgressSummary over rollups fed by real events: local dates, streaks, validation.
+
+use stride_bus::Event as _;
+use stride_kit::Clock as _;
+use stride_proto::{analytics::GetProgressSummaryRequest, events::SessionCompleted};
+use stride_testkit::{
+    authed,
+    bus::{assert_invalid, publish_raw},
+};
 use time::macros::{date, datetime};
 use tonic::Code;
-use tonic_types::StatusExt;
 use uuid::Uuid;
 
-use crate::support::{Harness, per_day, profile, session};
+use crate::support::{award, delivered, per_day, profile, session, start, summary};
 
 #[tokio::test]
 async fn sessions_roll_up_on_the_producers_local_dates() {
-    let mut h = Harness::start(datetime!(2026-03-04 12:00 UTC)).await;
+    let (h, p) = start(datetime!(2026-03-04 12:00 UTC)).await;
     let (ada, bob) = (Uuid::now_v7(), Uuid::now_v7());
     // 23:30 UTC on Monday the 2nd is already Tuesday the 3rd in Kolkata (UTC+5:30).
-    h.publish(&session(
+    p.publish(&session(
         ada,
         "focus",
         datetime!(2026-03-02 23:30 UTC),
@@ -20,7 +26,7 @@ async fn sessions_roll_up_on_the_producers_local_dates() {
         "Asia/Kolkata",
     ))
     .await;
-    h.publish(&session(
+    p.publish(&session(
         ada,
         "workout",
         datetime!(2026-03-03 08:00 UTC),
@@ -28,7 +34,7 @@ async fn sessions_roll_up_on_the_producers_local_dates() {
         "Asia/Kolkata",
     ))
     .await;
-    h.publish(&session(
+    p.publish(&session(
         ada,
         "focus",
         datetime!(2026-03-02 04:00 UTC),
@@ -36,20 +42,10 @@ async fn sessions_roll_up_on_the_producers_local_dates() {
         "Asia/Kolkata",
     ))
     .await;
-    h.publish(&ChallengeCompleted {
-        user_id: ada.to_string(),
-        challenge_id: Uuid::now_v7().to_string(),
-        title: "Focus week".into(),
-        points_awarded: 50,
-        window_start: None,
-        occur_time: None,
-        local_date: Some(stride_kit::convert::date(date!(2026 - 03 - 03))),
-        timezone: "Asia/Kolkata".into(),
-    })
-    .await;
-    h.wait_consumed("handled", 4).await;
+    p.publish(&award(ada, date!(2026 - 03 - 03), 50)).await;
+    delivered(&h, "handled", 4).await;
 
-    let s = h.summary(ada, None).await;
+    let s = summary(&h, ada, None).await;
     assert_eq!(
         s.timezone, "Asia/Kolkata",
         "the session's zone stands in until a profile arrives"
@@ -85,7 +81,7 @@ async fn sessions_roll_up_on_the_producers_local_dates() {
     assert_eq!(points, 50);
 
     // Another user sees nothing of Ada's.
-    let other = h.summary(bob, None).await;
+    let other = summary(&h, bob, None).await;
     assert_eq!(
         (
             other.sessions_completed,
@@ -99,15 +95,24 @@ async fn sessions_roll_up_on_the_producers_local_dates() {
 
 #[tokio::test]
 async fn a_redelivered_event_counts_once() {
-    let mut h = Harness::start(datetime!(2026-03-04 12:00 UTC)).await;
+    let (h, _p) = start(datetime!(2026-03-04 12:00 UTC)).await;
     let ada = Uuid::now_v7();
     let event = session(ada, "focus", datetime!(2026-03-04 09:00 UTC), 25, "UTC");
     let id = Uuid::now_v7();
-    h.publish_raw(id, &event).await;
-    h.publish_raw(id, &event).await;
-    h.wait_consumed("handled", 1).await;
-    h.wait_consumed("duplicate", 1).await;
-    let s = h.summary(ada, None).await;
+    let payload = prost::Message::encode_to_vec(&event);
+    for _ in 0..2 {
+        publish_raw(
+            &h.amqp,
+            id,
+            SessionCompleted::TYPE,
+            "activity-session",
+            &payload,
+        )
+        .await;
+    }
+    delivered(&h, "handled", 1).await;
+    delivered(&h, "duplicate", 1).await;
+    let s = summary(&h, ada, None).await;
     assert_eq!((s.sessions_completed, s.focus_sessions), (1, 1));
     assert_eq!(s.total_duration.as_ref().unwrap().seconds, 25 * 60);
     assert_eq!(s.current_streak, 1);
@@ -117,11 +122,11 @@ async fn a_redelivered_event_counts_once() {
 #[tokio::test]
 async fn streak_survives_the_dst_change() {
     // Europe/Paris springs forward on 2026-03-29 at 01:00 UTC (UTC+1 → UTC+2).
-    let mut h = Harness::start(datetime!(2026-03-30 08:00 UTC)).await;
+    let (h, p) = start(datetime!(2026-03-30 08:00 UTC)).await;
     let ada = Uuid::now_v7();
     let tz = "Europe/Paris";
-    h.publish(&profile(ada, tz, 1)).await;
-    h.publish(&session(
+    p.publish(&profile(ada, tz, 1, h.clock.now())).await;
+    p.publish(&session(
         ada,
         "focus",
         datetime!(2026-03-28 12:00 UTC),
@@ -129,7 +134,7 @@ async fn streak_survives_the_dst_change() {
         tz,
     ))
     .await;
-    h.publish(&session(
+    p.publish(&session(
         ada,
         "focus",
         datetime!(2026-03-29 10:00 UTC),
@@ -138,7 +143,7 @@ async fn streak_survives_the_dst_change() {
     ))
     .await;
     // 22:30 UTC on the 29th is 00:30 on Monday the 30th in Paris (it would be the 29th in UTC).
-    h.publish(&session(
+    p.publish(&session(
         ada,
         "focus",
         datetime!(2026-03-29 22:30 UTC),
@@ -146,15 +151,15 @@ async fn streak_survives_the_dst_change() {
         tz,
     ))
     .await;
-    h.wait_consumed("handled", 4).await;
+    delivered(&h, "handled", 4).await;
 
-    let s = h.summary(ada, None).await;
+    let s = summary(&h, ada, None).await;
     assert_eq!(s.timezone, tz);
     assert_eq!(per_day(&s)[0], (date!(2026 - 03 - 30), 1));
     assert_eq!(s.sessions_completed, 1);
     assert_eq!((s.current_streak, s.longest_streak), (3, 3));
 
-    let last_week = h.summary(ada, Some(date!(2026 - 03 - 29))).await;
+    let last_week = summary(&h, ada, Some(date!(2026 - 03 - 29))).await;
     let days = per_day(&last_week);
     assert_eq!(days[0].0, date!(2026 - 03 - 23));
     assert_eq!(days[5], (date!(2026 - 03 - 28), 1));
@@ -166,11 +171,12 @@ async fn streak_survives_the_dst_change() {
 #[tokio::test]
 async fn streak_survives_a_timezone_change_without_double_counting() {
     // 2026-06-03 02:00 UTC is 11:00 on the 3rd in Tokyo, but still 22:00 on the 2nd in New York.
-    let mut h = Harness::start(datetime!(2026-06-03 02:00 UTC)).await;
+    let (h, p) = start(datetime!(2026-06-03 02:00 UTC)).await;
     let ada = Uuid::now_v7();
-    h.publish(&profile(ada, "America/New_York", 1)).await;
+    p.publish(&profile(ada, "America/New_York", 1, h.clock.now()))
+        .await;
     // Day 1 and 2, late evening in New York (already the next day in UTC).
-    h.publish(&session(
+    p.publish(&session(
         ada,
         "focus",
         datetime!(2026-06-02 03:00 UTC),
@@ -178,7 +184,7 @@ async fn streak_survives_a_timezone_change_without_double_counting() {
         "America/New_York",
     ))
     .await;
-    h.publish(&session(
+    p.publish(&session(
         ada,
         "workout",
         datetime!(2026-06-03 00:00 UTC),
@@ -186,16 +192,18 @@ async fn streak_survives_a_timezone_change_without_double_counting() {
         "America/New_York",
     ))
     .await;
-    h.wait_consumed("handled", 3).await;
-    let before = h.summary(ada, None).await;
+    delivered(&h, "handled", 3).await;
+    let before = summary(&h, ada, None).await;
     assert_eq!(before.timezone, "America/New_York");
     assert_eq!((before.current_streak, before.sessions_completed), (2, 2));
 
     // The user flies to Tokyo; a late, stale revision of the old zone must not win.
-    h.publish(&profile(ada, "Asia/Tokyo", 2)).await;
-    h.publish(&profile(ada, "America/New_York", 1)).await;
+    p.publish(&profile(ada, "Asia/Tokyo", 2, h.clock.now()))
+        .await;
+    p.publish(&profile(ada, "America/New_York", 1, h.clock.now()))
+        .await;
     // Day 3: an instant that is still June 2nd in New York, June 3rd in Tokyo.
-    h.publish(&session(
+    p.publish(&session(
         ada,
         "focus",
         datetime!(2026-06-03 01:00 UTC),
@@ -203,9 +211,9 @@ async fn streak_survives_a_timezone_change_without_double_counting() {
         "Asia/Tokyo",
     ))
     .await;
-    h.wait_consumed("handled", 6).await;
+    delivered(&h, "handled", 6).await;
 
-    let s = h.summary(ada, None).await;
+    let s = summary(&h, ada, None).await;
     assert_eq!(s.timezone, "Asia/Tokyo");
     let days = per_day(&s);
     assert_eq!(days[0], (date!(2026 - 06 - 01), 1));
@@ -218,20 +226,20 @@ async fn streak_survives_a_timezone_change_without_double_counting() {
 
 #[tokio::test]
 async fn current_streak_ends_yesterday_then_breaks() {
-    let mut h = Harness::start(datetime!(2026-06-10 09:00 UTC)).await;
+    let (h, p) = start(datetime!(2026-06-10 09:00 UTC)).await;
     let ada = Uuid::now_v7();
     for (day, hour) in [(5u8, 8u8), (6, 9), (7, 10), (9, 20)] {
         let end = datetime!(2026-06-01 00:00 UTC)
             + time::Duration::days(i64::from(day) - 1)
             + time::Duration::hours(hour.into());
-        h.publish(&session(ada, "focus", end, 25, "UTC")).await;
+        p.publish(&session(ada, "focus", end, 25, "UTC")).await;
     }
-    h.wait_consumed("handled", 4).await;
+    delivered(&h, "handled", 4).await;
     // Today (the 10th) has no session: the run 9th counts; the longest is 5th..7th.
-    let s = h.summary(ada, None).await;
+    let s = summary(&h, ada, None).await;
     assert_eq!((s.current_streak, s.longest_streak), (1, 3));
     // A session today extends it.
-    h.publish(&session(
+    p.publish(&session(
         ada,
         "break",
         datetime!(2026-06-10 08:30 UTC),
@@ -239,21 +247,21 @@ async fn current_streak_ends_yesterday_then_breaks() {
         "UTC",
     ))
     .await;
-    h.wait_consumed("handled", 5).await;
-    let s = h.summary(ada, None).await;
+    delivered(&h, "handled", 5).await;
+    let s = summary(&h, ada, None).await;
     assert_eq!((s.current_streak, s.longest_streak), (2, 3));
     assert_eq!((s.sessions_completed, s.focus_sessions), (2, 1));
     // Two days later without sessions the streak is gone, the record stays.
     h.clock.advance(time::Duration::days(2));
-    let s = h.summary(ada, None).await;
+    let s = summary(&h, ada, None).await;
     assert_eq!((s.current_streak, s.longest_streak), (0, 3));
     h.stop().await;
 }
 
 #[tokio::test]
 async fn an_empty_week_has_seven_zero_days() {
-    let mut h = Harness::start(datetime!(2026-11-22 12:00 UTC)).await;
-    let s = h.summary(Uuid::now_v7(), None).await;
+    let (h, _p) = start(datetime!(2026-11-22 12:00 UTC)).await;
+    let s = summary(&h, Uuid::now_v7(), None).await;
     assert_eq!(s.timezone, "UTC");
     let days = per_day(&s);
     assert_eq!(days.len(), 7);
@@ -275,8 +283,8 @@ async fn an_empty_week_has_seven_zero_days() {
 
 #[tokio::test]
 async fn invalid_date_and_range_are_rejected_with_field_names() {
-    let mut h = Harness::start(datetime!(2026-11-22 12:00 UTC)).await;
-    let token = h.issuer.token(Uuid::now_v7());
+    let (h, _p) = start(datetime!(2026-11-22 12:00 UTC)).await;
+    let token = h.token(Uuid::now_v7());
     let req = GetProgressSummaryRequest {
         range: 42,
         date: Some(stride_proto::Date {
@@ -285,25 +293,28 @@ async fn invalid_date_and_range_are_rejected_with_field_names() {
             day: 30,
         }),
     };
-    let err = h
-        .client
+    let mut client = h.client.clone();
+    let err = client
         .get_progress_summary(authed(req, &token))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::InvalidArgument);
-    let details = err.get_error_details();
-    let mut fields: Vec<_> = details
-        .bad_request()
-        .unwrap()
-        .field_violations
-        .iter()
-        .map(|f| f.field.clone())
-        .collect();
-    fields.sort();
-    assert_eq!(fields, ["date", "range"]);
+    assert_invalid(&err, &["range", "date"]);
+    // Years outside 1..=9998 are refused too (week arithmetic stays in range).
+    let req = GetProgressSummaryRequest {
+        range: 1,
+        date: Some(stride_proto::Date {
+            year: 9999,
+            month: 12,
+            day: 31,
+        }),
+    };
+    let err = client
+        .get_progress_summary(authed(req, &token))
+        .await
+        .unwrap_err();
+    assert_invalid(&err, &["date"]);
 
-    let err = h
-        .client
+    let err = client
         .get_progress_summary(GetProgressSummaryRequest::default())
         .await
         .unwrap_err();
@@ -313,15 +324,15 @@ async fn invalid_date_and_range_are_rejected_with_field_names() {
 
 #[tokio::test]
 async fn a_poison_event_is_dead_lettered_and_the_queue_keeps_flowing() {
-    let mut h = Harness::start(datetime!(2026-11-22 12:00 UTC)).await;
+    let (h, p) = start(datetime!(2026-11-22 12:00 UTC)).await;
     let ada = Uuid::now_v7();
     let mut poison = session(ada, "focus", datetime!(2026-11-22 08:00 UTC), 25, "UTC");
     poison.user_id = "not-a-uuid".into();
-    h.publish(&poison).await;
+    p.publish(&poison).await;
     let mut undated = session(ada, "focus", datetime!(2026-11-22 08:00 UTC), 25, "UTC");
     undated.local_date = None;
-    h.publish(&undated).await;
-    h.publish(&session(
+    p.publish(&undated).await;
+    p.publish(&session(
         ada,
         "focus",
         datetime!(2026-11-22 09:00 UTC),
@@ -329,9 +340,9 @@ async fn a_poison_event_is_dead_lettered_and_the_queue_keeps_flowing() {
         "UTC",
     ))
     .await;
-    h.wait_consumed("dead_lettered", 2).await;
-    h.wait_consumed("handled", 1).await;
-    let s = h.summary(ada, None).await;
+    delivered(&h, "dead_lettered", 2).await;
+    delivered(&h, "handled", 1).await;
+    let s = summary(&h, ada, None).await;
     assert_eq!(s.sessions_completed, 1);
     h.stop().await;
 }

@@ -1,0 +1,11 @@
+//! ai-coach's rules, pure: no database, no transport, no LLM client.
+//!
+//! - [`rules`]: the advice and suggested activity, always computed (the answer without an LLM,
+//!   and the suggestion an LLM answer reuses).
+//! - [`prompt`]: what the LLM is told, and the bounds on the caller's goal.
+//! - [`recommendation`]: the answer given and the usage recorded, from the advice and the LLM's
+//!   outcome.
+
+pub mod prompt;
+pub mod recommendation;
+pub mod rules;

@@ -1,0 +1,115 @@
+//! `stride.ai_coach.v1.AiCoachService`: a next-step recommendation for the caller.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use stride_kit::{AppResult, Call, Caller, clock::SharedClock, convert, grpc::on_behalf};
+use stride_proto::{
+    activity_session::{
+        Activity, ListActivitiesRequest,
+        activity_session_service_client::ActivitySessionServiceClient,
+    },
+    ai_coach::{self as pb, RecommendationSource, ai_coach_service_server::AiCoachService},
+    analytics::{
+        GetProgressSummaryRequest, GetProgressSummaryResponse,
+        analytics_service_client::AnalyticsServiceClient,
+    },
+};
+use tonic::{Status, transport::Channel};
+
+use crate::{
+    domain::{
+        prompt,
+        recommendation::{self, Asked, Recommendation, Source},
+        rules::{self, Progress},
+    },
+    errors,
+    llm::Llm,
+    store,
+};
+
+pub struct Recommendations {
+    pub pool: PgPool,
+    pub clock: SharedClock,
+    pub analytics: Channel,
+    pub activity_session: Channel,
+    /// None: rules only.
+    pub llm: Option<Arc<Llm>>,
+}
+
+stride_kit::grpc_handlers! {
+    impl AiCoachService for Recommendations {
+        fn get_recommendation(pb::GetRecommendationRequest) -> pb::GetRecommendationResponse => get_recommendation;
+    }
+}
+
+/// The rules' advice on the caller's week, written by the LLM when one is configured and
+/// answers; every answer is recorded for usage accounting.
+async fn get_recommendation(
+    s: &Recommendations,
+    call: Call<pb::GetRecommendationRequest>,
+) -> AppResult<pb::GetRecommendationResponse> {
+    let caller = call.caller()?;
+    let goal = prompt::goal(&call.message.goal)?;
+    let (summary, catalog) = upstream(s, caller).await?;
+    let today = convert::local_date(s.clock.now(), &summary.timezone);
+    let progress = Progress::from_summary(&summary, today);
+    let advice = rules::advise(&progress, &catalog);
+    let asked = match &s.llm {
+        None => None,
+        Some(llm) => {
+            let user = prompt::user_prompt(&summary, &progress, today, goal, &catalog, &advice);
+            Some(Asked {
+                model: llm.model(),
+                outcome: llm.complete(user).await,
+            })
+        }
+    };
+    let answer = recommendation::recommend(advice, asked);
+    let mut conn = s.pool.acquire().await?;
+    store::record(&mut conn, caller.user_id, &answer, s.clock.now_db()).await?;
+    Ok(to_proto(answer))
+}
+
+/// The caller's week and the catalog, fetched with the caller's own token.
+async fn upstream(
+    s: &Recommendations,
+    caller: &Caller,
+) -> AppResult<(GetProgressSummaryResponse, Vec<Activity>)> {
+    let mut analytics = AnalyticsServiceClient::new(on_behalf(&s.analytics, &caller.token));
+    let mut catalog =
+        ActivitySessionServiceClient::new(on_behalf(&s.activity_session, &caller.token));
+    let summary = analytics.get_progress_summary(GetProgressSummaryRequest::default());
+    let activities = catalog.list_activities(ListActivitiesRequest {
+        page_size: 100,
+        ..Default::default()
+    });
+    let (summary, activities) = tokio::join!(summary, activities);
+    let unavailable = |what: &str, s: Status| {
+        tracing::warn!(upstream = what, code = ?s.code(), message = s.message(), "upstream call failed");
+        errors::upstream_unavailable()
+    };
+    let summary = summary
+        .map_err(|s| unavailable("analytics", s))?
+        .into_inner();
+    let activities = activities
+        .map_err(|s| unavailable("activity-session", s))?
+        .into_inner()
+        .activities;
+    Ok((summary, activities))
+}
+
+fn to_proto(r: Recommendation) -> pb::GetRecommendationResponse {
+    let source = match r.source {
+        Source::Rules => RecommendationSource::Rules,
+        Source::Llm => RecommendationSource::Llm,
+        Source::RulesFallback => RecommendationSource::RulesFallback,
+    };
+    pb::GetRecommendationResponse {
+        text: r.text,
+        suggested_activity_id: r.activity_id,
+        source: source as i32,
+        model: r.model,
+        fallback_reason: r.fallback_reason,
+    }
+}

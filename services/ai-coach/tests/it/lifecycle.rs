@@ -1,0 +1,120 @@
+//! The user lifecycle: the shared contract (`stride_testkit::conformance`) and what ai-coach
+//! does on a merge (the guest's answers become the target's usage), with the upstream the coach
+//! reads following the same events on the shared broker.
+
+use stride_kit::Clock as _;
+use stride_testkit::{
+    EVENT_DEADLINE,
+    bus::{Publisher, user_rows},
+    conformance, eventually, fixtures,
+};
+use time::macros::datetime;
+use uuid::Uuid;
+
+use crate::support::{Harness, Mesh, recommend, start};
+
+/// Ids of `user`'s recommendation rows, oldest first.
+async fn answers(h: &Harness, user: Uuid) -> Vec<Uuid> {
+    sqlx::query_scalar("SELECT id FROM recommendations WHERE user_id = $1 ORDER BY id")
+        .bind(user)
+        .fetch_all(&h.db)
+        .await
+        .expect("recommendations")
+}
+
+/// Gives `user` an answered recommendation (a usage row).
+async fn seed(h: &Harness, user: Uuid) {
+    recommend(h, user, "").await.expect("recommendation");
+}
+
+#[tokio::test]
+async fn user_deleted_keeps_the_contract() {
+    let (h, mesh) = start(datetime!(2026-06-10 08:00 UTC), None).await;
+    let hr = &h;
+    conformance::user_deleted(&h, move |u| seed(hr, u)).await;
+    h.stop().await;
+    mesh.stop().await;
+}
+
+#[tokio::test]
+async fn user_merged_keeps_the_contract() {
+    let (h, mesh) = start(datetime!(2026-06-10 08:00 UTC), None).await;
+    let hr = &h;
+    conformance::user_merged(&h, move |u| seed(hr, u)).await;
+    h.stop().await;
+    mesh.stop().await;
+}
+
+/// Waits until analytics shows `user` `n` sessions this week.
+async fn progress_shows(h: &Harness, mesh: &Mesh, user: Uuid, n: i32, what: &str) {
+    eventually(EVENT_DEADLINE, what, || async move {
+        (mesh.sessions_this_week(h, user).await == n).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_deleted_users_progress_goes_with_their_answers() {
+    let (h, mesh) = start(datetime!(2026-06-10 08:00 UTC), None).await;
+    let user = Uuid::now_v7();
+    mesh.complete_sessions(&h, user, &mesh.focus_id, 1).await;
+    seed(&h, user).await;
+
+    let auth = Publisher::start(&h.amqp, "auth").await;
+    h.consumed(
+        auth.publish(&fixtures::user_deleted(user, h.clock.now()))
+            .await,
+    )
+    .await;
+    assert!(answers(&h, user).await.is_empty());
+    // The same event reached analytics on the shared broker: the progress the coach reads for
+    // the user is gone too.
+    progress_shows(&h, &mesh, user, 0, "analytics forgets the user").await;
+    h.stop().await;
+    mesh.stop().await;
+}
+
+#[tokio::test]
+async fn user_merged_moves_the_guests_recommendations_to_the_target() {
+    let (h, mesh) = start(datetime!(2026-06-10 08:00 UTC), None).await;
+    let (source, target, bystander) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    for (u, asks) in [(source, 2), (target, 1), (bystander, 1)] {
+        mesh.complete_sessions(&h, u, &mesh.focus_id, 1).await;
+        for _ in 0..asks {
+            seed(&h, u).await;
+        }
+    }
+    let guest = answers(&h, source).await;
+    let own = answers(&h, target).await;
+    assert_eq!((guest.len(), own.len()), (2, 1));
+    let bystander_rows = user_rows(&h.db, bystander).await;
+    let bystander_answers = answers(&h, bystander).await;
+
+    let auth = Publisher::start(&h.amqp, "auth").await;
+    let merge = fixtures::user_merged(&source.to_string(), &target.to_string(), h.clock.now());
+    h.consumed(auth.publish(&merge).await).await;
+
+    assert!(
+        user_rows(&h.db, source).await.iter().all(|(_, n)| *n == 0),
+        "no row of the guest"
+    );
+    let mut want = [own, guest].concat();
+    want.sort();
+    assert_eq!(answers(&h, target).await, want);
+    assert_eq!(user_rows(&h.db, bystander).await, bystander_rows);
+    assert_eq!(answers(&h, bystander).await, bystander_answers);
+    // The same event reached analytics on the shared broker: the target's progress holds both
+    // users' sessions, which is what the coach reads next.
+    progress_shows(&h, &mesh, target, 2, "analytics merges the user").await;
+    seed(&h, target).await;
+    assert_eq!(answers(&h, target).await.len(), 4);
+
+    // A re-publication under a new id finds no guest row and moves nothing (a redelivery of the
+    // same id is the contract's).
+    h.consumed(auth.publish(&merge).await).await;
+    assert_eq!(answers(&h, target).await.len(), 4);
+    assert!(answers(&h, source).await.is_empty());
+    assert_eq!(answers(&h, bystander).await, bystander_answers);
+    h.stop().await;
+    mesh.stop().await;
+}

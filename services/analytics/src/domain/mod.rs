@@ -1,0 +1,13 @@
+//! analytics' rules, pure: no database, no transport. Local dates are the producers' (a session
+//! counts on the date activity-session computed in the user's zone at its end); analytics only
+//! decides which date is "today", and that in the user's current zone.
+//!
+//! - [`rollup`]: what one event adds to a day.
+//! - [`summary`]: which week a summary shows and its seven days.
+//! - [`streak`]: current and longest streak from runs of active days.
+//! - [`timezone`]: which zone "today" is computed in.
+
+pub mod rollup;
+pub mod streak;
+pub mod summary;
+pub mod timezone;
