@@ -1,10 +1,13 @@
 //! The Stride gateway: one port serving native gRPC (HTTP/2) and grpc-web (HTTP/1.1, binary and
 //! text) to browsers and mobile apps.
 //!
-//! Every call passes, in order: CORS → grpc-web translation → metrics → method policy (tokens
-//! checked before any upstream call) → limits (deadline clamp, message size) → a byte-level proxy
-//! that forwards the gRPC frames to the owning service unchanged (no decode, no re-encode).
+//! Every call passes, in order: CORS → grpc-web translation → metrics (by method; a path that
+//! names no known method counts as `/unknown`) → per-client rate limit by the method's class →
+//! method policy (tokens checked before any upstream call) → limits (deadline clamp, message
+//! size) → a byte-level proxy that forwards the gRPC frames unchanged (no decode, no re-encode) to
+//! the upstream of the method's proto package.
 
+mod label;
 mod proxy;
 mod ratelimit;
 
@@ -26,30 +29,25 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 pub use proxy::{Limits, Proxy};
 pub use ratelimit::{DEFAULT_RATE_LIMITS, Rate, RateLimits};
 
-/// Upstream URL variable for each Stride service package.
+/// Upstream URL variable for each Stride proto package. Every gRPC service of a package is served
+/// by the same upstream, so a service added to an existing package needs no gateway change.
 pub const UPSTREAMS: &[(&str, &str)] = &[
-    ("stride.auth.v1.AuthService", "STRIDE_AUTH_URL"),
-    ("stride.profile.v1.ProfileService", "STRIDE_PROFILE_URL"),
-    (
-        "stride.activity_session.v1.ActivitySessionService",
-        "STRIDE_ACTIVITY_SESSION_URL",
-    ),
-    (
-        "stride.challenge.v1.ChallengeService",
-        "STRIDE_CHALLENGE_URL",
-    ),
-    (
-        "stride.analytics.v1.AnalyticsService",
-        "STRIDE_ANALYTICS_URL",
-    ),
-    ("stride.ai_coach.v1.AiCoachService", "STRIDE_AI_COACH_URL"),
+    (AUTH_PACKAGE, "STRIDE_AUTH_URL"),
+    ("stride.profile.v1", "STRIDE_PROFILE_URL"),
+    ("stride.activity_session.v1", "STRIDE_ACTIVITY_SESSION_URL"),
+    ("stride.challenge.v1", "STRIDE_CHALLENGE_URL"),
+    ("stride.analytics.v1", "STRIDE_ANALYTICS_URL"),
+    ("stride.ai_coach.v1", "STRIDE_AI_COACH_URL"),
 ];
+
+/// The package whose upstream also serves the JWKS the gateway verifies tokens with.
+const AUTH_PACKAGE: &str = "stride.auth.v1";
 
 #[derive(Clone, Debug)]
 pub struct Config {
     pub addr: SocketAddr,
     pub http_addr: SocketAddr,
-    /// Fully-qualified gRPC service name → upstream base URL.
+    /// Proto package (`stride.profile.v1`) → upstream base URL; see [`UPSTREAMS`].
     pub upstreams: HashMap<String, String>,
     pub limits: Limits,
     /// Allowed browser origins; empty means any origin.
@@ -64,10 +62,10 @@ impl Config {
         let addr = env.addr("STRIDE_GATEWAY_ADDR", "127.0.0.1:8080");
         let http_addr = env.addr("STRIDE_HTTP_ADDR", "127.0.0.1:0");
         let mut upstreams = HashMap::new();
-        for (svc, var) in UPSTREAMS {
+        for (package, var) in UPSTREAMS {
             upstreams.insert(
-                (*svc).to_owned(),
-                env.url(var, &["http", "https"], &format!("upstream for {svc}")),
+                (*package).to_owned(),
+                env.url(var, &["http", "https"], &format!("upstream for {package}")),
             );
         }
         let limits = Limits {
@@ -142,6 +140,11 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
 
     let policies = Arc::new(Policies::load()?);
     let proxy = Proxy::new(&cfg.upstreams, cfg.limits)?;
+    let auth_url = cfg
+        .upstreams
+        .get(AUTH_PACKAGE)
+        .with_context(|| format!("no upstream for {AUTH_PACKAGE}"))?
+        .clone();
     let (health, health_service) = Health::new(vec![]).await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(stride_proto::FILE_DESCRIPTOR_SET)
@@ -155,6 +158,8 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
 
     let shutdown = tokio_util::sync::CancellationToken::new();
     let mut running = Running::new(addr, http_addr, health.clone(), shutdown.clone());
+    let limiter = Arc::new(ratelimit::Limiter::new(&cfg.rate_limits));
+    running.track(tokio::spawn(limiter.clone().sweep(shutdown.clone())));
     let token = shutdown.clone();
     running.track(tokio::spawn(async move {
         tonic::transport::Server::builder()
@@ -162,12 +167,13 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
             .trace_fn(stride_kit::telemetry::server_span)
             .layer(cors(&cfg.cors_origins))
             .layer(tonic_web::GrpcWebLayer::new())
+            // Metrics see `/unknown` instead of a path that names no method: a client cannot
+            // create series at will. The path is put back right after.
+            .layer(label::UnknownPathsLayer::new(policies.clone()))
             .layer(MetricsLayer)
+            .layer(label::RestorePathLayer)
             // Before the token check: a flood is turned away before any signature work.
-            .layer(ratelimit::RateLimitLayer::new(
-                cfg.rate_limits.clone(),
-                policies.clone(),
-            ))
+            .layer(ratelimit::RateLimitLayer::new(limiter, policies.clone()))
             .layer(AuthnLayer::new(verifier, policies))
             .add_routes(routes)
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), token.cancelled_owned())
@@ -175,8 +181,7 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
             .context("gateway server")
     }));
 
-    let jwks_channel =
-        stride_kit::grpc::lazy_channel(&cfg.upstreams["stride.auth.v1.AuthService"])?;
+    let jwks_channel = stride_kit::grpc::lazy_channel(&auth_url)?;
     let extra = axum::Router::new().route(
         "/.well-known/jwks.json",
         axum::routing::get(move || jwks(jwks_channel.clone())),
@@ -252,6 +257,10 @@ pub async fn main(cmd: Command) -> anyhow::Result<()> {
         tracing::info!("the gateway has no database; nothing to migrate");
         return Ok(());
     }
-    let verifier = Verifier::from_auth_url(&cfg.upstreams["stride.auth.v1.AuthService"])?;
+    let auth_url = cfg
+        .upstreams
+        .get(AUTH_PACKAGE)
+        .with_context(|| format!("no upstream for {AUTH_PACKAGE}"))?;
+    let verifier = Verifier::from_auth_url(auth_url)?;
     start(cfg, verifier).await?.run_until_signal().await
 }

@@ -1,5 +1,6 @@
-//! Byte-level routing: the gRPC path names the service, the service names the upstream. Frames
-//! are forwarded untouched.
+//! Byte-level routing: the gRPC path `/<package>.<Service>/<Method>` names the proto package, the
+//! package names the upstream (every service of a package lives in one Stride service). Frames are
+//! forwarded untouched.
 
 use std::{
     collections::HashMap,
@@ -22,21 +23,55 @@ pub struct Limits {
     pub max_timeout: Duration,
 }
 
-/// Forwards calls to the owning service.
+/// Forwards calls to the upstream of their proto package.
 #[derive(Clone)]
 pub struct Proxy {
+    /// Proto package → channel.
     upstreams: HashMap<String, Channel>,
     limits: Limits,
 }
 
 impl Proxy {
+    /// `urls`: proto package (`stride.profile.v1`) → upstream base URL.
     pub fn new(urls: &HashMap<String, String>, limits: Limits) -> anyhow::Result<Self> {
         let mut upstreams = HashMap::new();
-        for (svc, url) in urls {
-            upstreams.insert(svc.clone(), stride_kit::grpc::lazy_channel(url)?);
+        for (package, url) in urls {
+            anyhow::ensure!(
+                is_package(package),
+                "upstream key {package:?} is not a proto package such as stride.profile.v1"
+            );
+            upstreams.insert(package.clone(), stride_kit::grpc::lazy_channel(url)?);
         }
         Ok(Self { upstreams, limits })
     }
+}
+
+/// A proto package name: dot-separated lower-case identifiers (a full service name such as
+/// `stride.profile.v1.ProfileService` is refused, so a stale configuration fails at start).
+fn is_package(name: &str) -> bool {
+    !name.is_empty()
+        && name.split('.').all(|part| {
+            part.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
+}
+
+/// The service named by a gRPC path: `stride.profile.v1.ProfileService` for
+/// `/stride.profile.v1.ProfileService/GetMyProfile`.
+fn service_of(path: &str) -> &str {
+    path.trim_start_matches('/').split('/').next().unwrap_or("")
+}
+
+/// The upstream of the package of a fully-qualified service name: everything before its last
+/// dot. `None` when the name has no package or nobody serves that package.
+fn upstream_of<'a, T>(upstreams: &'a HashMap<String, T>, service: &str) -> Option<&'a T> {
+    let (package, name) = service.rsplit_once('.')?;
+    if name.is_empty() {
+        return None;
+    }
+    upstreams.get(package)
 }
 
 fn status_response(status: Status) -> http::Response<AxumBody> {
@@ -81,15 +116,8 @@ impl tower::Service<http::Request<AxumBody>> for Proxy {
 
     fn call(&mut self, req: http::Request<AxumBody>) -> Self::Future {
         let limits = self.limits;
-        let service = req
-            .uri()
-            .path()
-            .trim_start_matches('/')
-            .split('/')
-            .next()
-            .unwrap_or("")
-            .to_owned();
-        let upstream = self.upstreams.get(&service).cloned();
+        let service = service_of(req.uri().path()).to_owned();
+        let upstream = upstream_of(&self.upstreams, &service).cloned();
         Box::pin(async move {
             let Some(mut channel) = upstream else {
                 return Ok(status_response(Status::unimplemented(format!(
@@ -212,5 +240,65 @@ mod tests {
         assert_eq!(parse_timeout("123456789S"), None);
         assert_eq!(parse_timeout("S"), None);
         assert_eq!(parse_timeout("10x"), None);
+    }
+
+    #[test]
+    fn every_service_of_a_package_routes_to_that_packages_upstream() {
+        let upstreams: HashMap<String, &str> = crate::UPSTREAMS
+            .iter()
+            .map(|(package, var)| ((*package).to_owned(), *var))
+            .collect();
+        let route = |path: &str| upstream_of(&upstreams, service_of(path)).copied();
+        // Two services of one package: one upstream.
+        assert_eq!(
+            route("/stride.activity_session.v1.CatalogService/ListActivities"),
+            Some("STRIDE_ACTIVITY_SESSION_URL")
+        );
+        assert_eq!(
+            route("/stride.activity_session.v1.SessionsService/CompleteSession"),
+            Some("STRIDE_ACTIVITY_SESSION_URL")
+        );
+        assert_eq!(
+            route("/stride.auth.v1.AuthService/Login"),
+            Some("STRIDE_AUTH_URL")
+        );
+        // Every Stride service in the descriptor set has an upstream.
+        let policies = stride_kit::policy::Policies::load().unwrap();
+        for service in policies.services() {
+            assert!(
+                upstream_of(&upstreams, service).is_some(),
+                "{service} has no upstream"
+            );
+        }
+        // Unknown packages, a package without a service, a sub-package: no upstream.
+        for path in [
+            "/stride.nope.v1.NopeService/Get",
+            "/stride.auth.v1/Login",
+            "/stride.auth.v1./Login",
+            "/stride.auth.v1.internal.KeysService/Get",
+            "/stride.auth.AuthService/Login",
+            "/grpc.health.v1.Health/Check",
+            "/",
+            "",
+        ] {
+            assert_eq!(route(path), None, "{path}");
+        }
+    }
+
+    #[test]
+    fn upstream_keys_must_be_packages() {
+        assert!(is_package("stride.activity_session.v1"));
+        assert!(!is_package("stride.profile.v1.ProfileService"));
+        assert!(!is_package("stride..v1"));
+        assert!(!is_package(""));
+        let limits = Limits {
+            max_message_bytes: 1,
+            max_timeout: Duration::from_secs(1),
+        };
+        let urls = HashMap::from([(
+            "stride.profile.v1.ProfileService".to_owned(),
+            "http://127.0.0.1:1".to_owned(),
+        )]);
+        assert!(Proxy::new(&urls, limits).is_err());
     }
 }

@@ -1,22 +1,31 @@
 //! Per-client rate limits by the method's rate-limit class (`stride.options.v1.policy`).
 //!
-//! GCRA (a token bucket without a timer): each (client address, class) keeps one "theoretical
-//! arrival time"; a call is allowed while that time is at most `burst` intervals ahead of now.
-//! State is in memory, per gateway replica, so the effective limit scales with the replicas; the
-//! services keep their own durable limits where it matters (auth's login and code throttles).
+//! GCRA (a token bucket without a timer, from `governor`): each (client, class) keeps one
+//! "theoretical arrival time"; a call is allowed while that time is at most `burst` intervals
+//! ahead of now. A client is an IPv4 address or an IPv6 /64. State is in memory, per gateway
+//! replica, so the effective limit scales with the replicas; the services keep their own durable
+//! limits where it matters (auth's login and code throttles). A timer drops the keys whose
+//! allowance is whole again.
 
 use std::{
-    collections::HashMap,
     convert::Infallible,
-    net::IpAddr,
-    sync::{Arc, Mutex},
+    net::{IpAddr, Ipv6Addr},
+    num::NonZeroU32,
+    sync::Arc,
     task::{Context, Poll},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use futures::future::BoxFuture;
+use governor::{
+    Quota,
+    clock::{Clock, DefaultClock},
+    middleware::NoOpMiddleware,
+    state::keyed::DefaultKeyedStateStore,
+};
 use stride_kit::{AppError, policy::Policies};
 use stride_proto::stride::options::v1::RateLimitClass;
+use tokio_util::sync::CancellationToken;
 
 /// `count` calls per `window`, with up to `burst` at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,8 +36,12 @@ pub struct Rate {
 }
 
 impl Rate {
-    fn interval(&self) -> Duration {
-        self.window / self.count.max(1)
+    /// One call per `window / count`, `burst` at once.
+    fn quota(&self) -> Quota {
+        let interval = (self.window / self.count.max(1)).max(Duration::from_nanos(1));
+        Quota::with_period(interval)
+            .expect("a non-zero period")
+            .allow_burst(NonZeroU32::new(self.burst.max(1)).expect("non-zero"))
     }
 
     /// `20/m:10` = 20 per minute, bursts of 10 (`s`, `m`, `h`).
@@ -97,61 +110,130 @@ impl RateLimits {
         }
         Ok(limits)
     }
+}
 
-    fn of(&self, class: RateLimitClass) -> Option<Rate> {
-        match class {
-            RateLimitClass::Credentials => self.credentials,
-            RateLimitClass::Expensive => self.expensive,
-            RateLimitClass::Unspecified => self.default,
+/// One keyed GCRA limiter per class that has a rate (governor: a cell per key in a sharded
+/// map, no global lock). Generic over the clock so tests can move time by hand.
+pub struct Limiter<C: Clock = DefaultClock> {
+    default: Option<Keyed<C>>,
+    credentials: Option<Keyed<C>>,
+    expensive: Option<Keyed<C>>,
+    clock: C,
+}
+
+type Keyed<C> = governor::RateLimiter<
+    ClientKey,
+    DefaultKeyedStateStore<ClientKey>,
+    C,
+    NoOpMiddleware<<C as Clock>::Instant>,
+>;
+
+/// Whom a limit counts against: an IPv4 address, or the /64 network of an IPv6 address (one host
+/// is routinely given a whole /64, so its single addresses are free for it to rotate through).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClientKey(IpAddr);
+
+impl From<IpAddr> for ClientKey {
+    fn from(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(_) => Self(ip),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                // `::ffff:a.b.c.d` from a dual-stack listener is that IPv4 client.
+                Some(v4) => Self(IpAddr::V4(v4)),
+                None => Self(IpAddr::V6(Ipv6Addr::from_bits(
+                    v6.to_bits() & !((1u128 << 64) - 1),
+                ))),
+            },
         }
     }
 }
 
-/// The GCRA state of every (client, class).
-#[derive(Default)]
-pub struct Limiter {
-    tat: Mutex<HashMap<(IpAddr, i32), Instant>>,
+/// How often keys whose bucket is full again are dropped.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+impl Limiter<DefaultClock> {
+    pub fn new(limits: &RateLimits) -> Self {
+        Self::with_clock(limits, DefaultClock::default())
+    }
 }
 
-/// Entries kept before stale ones are swept (each is a few dozen bytes).
-const SWEEP_AT: usize = 50_000;
+impl<C: Clock + Clone> Limiter<C> {
+    pub fn with_clock(limits: &RateLimits, clock: C) -> Self {
+        let keyed = |rate: Option<Rate>| {
+            rate.map(|r| governor::RateLimiter::dashmap_with_clock(r.quota(), clock.clone()))
+        };
+        Self {
+            default: keyed(limits.default),
+            credentials: keyed(limits.credentials),
+            expensive: keyed(limits.expensive),
+            clock: clock.clone(),
+        }
+    }
 
-impl Limiter {
-    /// Ok, or how long until the call would be allowed.
-    pub fn check(&self, key: (IpAddr, i32), rate: Rate, now: Instant) -> Result<(), Duration> {
-        let interval = rate.interval();
-        let tolerance = interval * rate.burst;
-        let mut map = self
-            .tat
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if map.len() >= SWEEP_AT {
-            map.retain(|_, tat| *tat > now);
+    fn of(&self, class: RateLimitClass) -> Option<&Keyed<C>> {
+        match class {
+            RateLimitClass::Credentials => self.credentials.as_ref(),
+            RateLimitClass::Expensive => self.expensive.as_ref(),
+            RateLimitClass::Unspecified => self.default.as_ref(),
         }
-        let tat = map.get(&key).copied().unwrap_or(now).max(now);
-        let next = tat + interval;
-        if next > now + tolerance {
-            return Err(next - tolerance - now);
+    }
+
+    /// Ok, or how long until the call would be allowed. A class without a rate is unlimited.
+    pub fn check(&self, class: RateLimitClass, ip: IpAddr) -> Result<(), Duration> {
+        match self.of(class) {
+            None => Ok(()),
+            Some(l) => l
+                .check_key(&ClientKey::from(ip))
+                .map_err(|not_until| not_until.wait_time_from(self.clock.now())),
         }
-        map.insert(key, next);
-        Ok(())
+    }
+
+    /// Forgets clients whose allowance is whole again (their state equals a fresh one).
+    pub fn retain_recent(&self) {
+        for l in [&self.default, &self.credentials, &self.expensive]
+            .into_iter()
+            .flatten()
+        {
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
+    }
+
+    /// Keys held, over all classes.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        [&self.default, &self.credentials, &self.expensive]
+            .into_iter()
+            .flatten()
+            .map(|l| l.len())
+            .sum()
+    }
+}
+
+impl Limiter<DefaultClock> {
+    /// Sweeps stale keys every [`SWEEP_EVERY`] until `shutdown` is cancelled.
+    pub async fn sweep(self: Arc<Self>, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut tick = tokio::time::interval(SWEEP_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                _ = tick.tick() => self.retain_recent(),
+            }
+        }
     }
 }
 
 #[derive(Clone)]
 pub struct RateLimitLayer {
-    limits: Arc<RateLimits>,
     policies: Arc<Policies>,
     limiter: Arc<Limiter>,
 }
 
 impl RateLimitLayer {
-    pub fn new(limits: RateLimits, policies: Arc<Policies>) -> Self {
-        Self {
-            limits: Arc::new(limits),
-            policies,
-            limiter: Arc::new(Limiter::default()),
-        }
+    pub fn new(limiter: Arc<Limiter>, policies: Arc<Policies>) -> Self {
+        Self { policies, limiter }
     }
 }
 
@@ -201,11 +283,8 @@ where
             .get(req.uri().path())
             .map_or(RateLimitClass::Unspecified, |p| p.rate_limit());
         let peer = crate::proxy::peer_ip(req.extensions());
-        if let (Some(rate), Some(ip)) = (self.layer.limits.of(class), peer)
-            && let Err(wait) = self
-                .layer
-                .limiter
-                .check((ip, class as i32), rate, Instant::now())
+        if let Some(ip) = peer
+            && let Err(wait) = self.layer.limiter.check(class, ip)
         {
             let status: tonic::Status = AppError::ResourceExhausted {
                 reason: "RATE_LIMITED",
@@ -223,6 +302,8 @@ where
 
 #[cfg(test)]
 mod tests {
+    use governor::clock::FakeRelativeClock;
+
     use super::*;
 
     #[test]
@@ -246,33 +327,94 @@ mod tests {
         assert!(RateLimits::parse("cheap=1/s:1").is_err());
     }
 
+    fn limiter(spec: &str) -> (Limiter<FakeRelativeClock>, FakeRelativeClock) {
+        let clock = FakeRelativeClock::default();
+        let limits = RateLimits::parse(spec).unwrap();
+        (Limiter::with_clock(&limits, clock.clone()), clock)
+    }
+
+    const CREDENTIALS: RateLimitClass = RateLimitClass::Credentials;
+    const EXPENSIVE: RateLimitClass = RateLimitClass::Expensive;
+
     #[test]
     fn allows_the_burst_then_the_rate_per_client_and_class() {
-        let l = Limiter::default();
-        let rate = Rate {
-            count: 10,
-            window: Duration::from_secs(1),
-            burst: 3,
-        };
+        let (l, clock) = limiter("credentials=10/s:3,expensive=10/s:3");
         let a: IpAddr = "203.0.113.1".parse().unwrap();
         let b: IpAddr = "203.0.113.2".parse().unwrap();
-        let t0 = Instant::now();
         for _ in 0..3 {
-            assert!(l.check((a, 1), rate, t0).is_ok());
+            assert!(l.check(CREDENTIALS, a).is_ok());
         }
-        let wait = l.check((a, 1), rate, t0).unwrap_err();
-        assert!(wait <= Duration::from_millis(100), "{wait:?}");
+        let wait = l.check(CREDENTIALS, a).unwrap_err();
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_millis(100),
+            "{wait:?}"
+        );
         // Other clients and other classes have their own allowance.
-        assert!(l.check((b, 1), rate, t0).is_ok());
-        assert!(l.check((a, 2), rate, t0).is_ok());
-        // One interval later, one more call.
-        let t1 = t0 + Duration::from_millis(100);
-        assert!(l.check((a, 1), rate, t1).is_ok());
-        assert!(l.check((a, 1), rate, t1).is_err());
-        // After a quiet second the full burst is back.
-        let t2 = t1 + Duration::from_secs(1);
-        for _ in 0..3 {
-            assert!(l.check((a, 1), rate, t2).is_ok());
+        assert!(l.check(CREDENTIALS, b).is_ok());
+        assert!(l.check(EXPENSIVE, a).is_ok());
+        // A class without a rate is unlimited.
+        for _ in 0..100 {
+            assert!(l.check(RateLimitClass::Unspecified, a).is_ok());
         }
+        // One interval later, one more call.
+        clock.advance(Duration::from_millis(100));
+        assert!(l.check(CREDENTIALS, a).is_ok());
+        assert!(l.check(CREDENTIALS, a).is_err());
+        // After a quiet second the full burst is back.
+        clock.advance(Duration::from_secs(1));
+        for _ in 0..3 {
+            assert!(l.check(CREDENTIALS, a).is_ok());
+        }
+    }
+
+    #[test]
+    fn an_ipv6_64_is_one_client_and_ipv4_is_by_address() {
+        let (l, _clock) = limiter("credentials=1/m:2");
+        let one: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let same_64: IpAddr = "2001:db8:1:2:ffff:ffff:ffff:fffe".parse().unwrap();
+        let next_64: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(l.check(CREDENTIALS, one).is_ok());
+        assert!(l.check(CREDENTIALS, same_64).is_ok());
+        // The /64 shares one bucket: a fresh address in it does not bring a fresh allowance.
+        assert!(l.check(CREDENTIALS, same_64).is_err());
+        assert!(
+            l.check(CREDENTIALS, "2001:db8:1:2::42".parse().unwrap())
+                .is_err()
+        );
+        assert!(l.check(CREDENTIALS, next_64).is_ok());
+        assert_eq!(
+            ClientKey::from(one),
+            ClientKey::from("2001:db8:1:2:abcd::".parse::<IpAddr>().unwrap())
+        );
+
+        // IPv4 clients are single addresses; an IPv4-mapped IPv6 peer is that IPv4 client.
+        let v4: IpAddr = "198.51.100.7".parse().unwrap();
+        let mapped: IpAddr = "::ffff:198.51.100.7".parse().unwrap();
+        assert!(l.check(CREDENTIALS, v4).is_ok());
+        assert!(l.check(CREDENTIALS, mapped).is_ok());
+        assert!(l.check(CREDENTIALS, v4).is_err());
+        assert!(
+            l.check(CREDENTIALS, "198.51.100.8".parse().unwrap())
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_sweep_forgets_clients_whose_allowance_is_whole_again() {
+        let (l, clock) = limiter("credentials=10/s:2,expensive=1/h:1");
+        for i in 0..100u8 {
+            l.check(CREDENTIALS, IpAddr::from([10, 0, 0, i])).unwrap();
+        }
+        l.check(EXPENSIVE, IpAddr::from([10, 0, 0, 1])).unwrap();
+        assert_eq!(l.len(), 101);
+        l.retain_recent();
+        assert_eq!(l.len(), 101, "every bucket still has calls in it");
+        clock.advance(Duration::from_secs(1));
+        l.retain_recent();
+        assert_eq!(l.len(), 1, "only the hourly bucket is still partly used");
+        // A forgotten client starts from a full allowance.
+        assert!(l.check(CREDENTIALS, IpAddr::from([10, 0, 0, 0])).is_ok());
+        assert!(l.check(CREDENTIALS, IpAddr::from([10, 0, 0, 0])).is_ok());
+        assert!(l.check(CREDENTIALS, IpAddr::from([10, 0, 0, 0])).is_err());
     }
 }

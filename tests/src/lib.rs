@@ -288,14 +288,6 @@ pub async fn grpc_clients(addr: SocketAddr) -> anyhow::Result<Clients<tonic::tra
     Ok(Clients::over(ch))
 }
 
-/// Native gRPC over HTTP/2, as mobile apps call.
-pub async fn grpc_clients(addr: SocketAddr) -> anyhow::Result<Clients<tonic::transport::Channel>> {
-    let ch = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
-        .connect()
-        .await?;
-    Ok(Clients::over(ch))
-}
-
 pub use stride_testkit::grpc_web::{WebTransport, WithOrigin};
 
 /// grpc-web clients over HTTP/1.1, as browsers call.

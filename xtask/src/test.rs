@@ -26,6 +26,14 @@ fn run_phases(root: &Path, args: &[String], phases: &mut Phases) -> Result<i32> 
     if !compose_checked {
         eprintln!("WARNING: docker-compose.yml does not exist yet; compose check skipped");
     }
+    let deny = phases.time("cargo deny", || tools::cargo_deny(root))?;
+    if !deny.advisories {
+        eprintln!(
+            "WARNING: cargo deny: security advisories NOT checked: no RustSec advisory database \
+             on this machine (it is fetched from GitHub, which is not reachable here); checked \
+             licenses, bans and sources only"
+        );
+    }
     interrupted()?;
 
     let dir = root

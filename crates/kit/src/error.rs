@@ -205,18 +205,6 @@ impl Violations {
     }
 }
 
-/// Checks a page size (AIP-158): 0 means `default`, more than 100 is an error.
-pub fn page_size(v: &mut Violations, raw: i32, default: i64) -> i64 {
-    match raw {
-        0 => default,
-        1..=100 => i64::from(raw),
-        _ => {
-            v.add("page_size", "must be between 0 and 100");
-            default
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

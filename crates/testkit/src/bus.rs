@@ -195,16 +195,6 @@ pub async fn user_rows(db: &PgPool, user: Uuid) -> Vec<(String, i64)> {
     rows
 }
 
-/// `user.deleted.v1` as auth publishes it.
-pub fn user_deleted(user: Uuid, at: OffsetDateTime) -> stride_proto::events::UserDeleted {
-    stride_proto::events::UserDeleted {
-        user_id: user.to_string(),
-        occur_time: Some(stride_kit::convert::timestamp(at)),
-        timezone: "UTC".into(),
-        local_date: Some(stride_kit::convert::date(at.date())),
-    }
-}
-
 /// Publishes `payload` straight to the exchange with the properties the relay uses and a chosen
 /// message id: a broker redelivery or a relay re-send after a crash looks exactly like this.
 pub async fn publish_raw(

@@ -1,10 +1,11 @@
 //! The gateway alone, in front of a stub upstream: every forged token is refused at the edge, over
-//! native gRPC and grpc-web, and never reaches a service. No database or broker needed.
+//! native gRPC and grpc-web, and never reaches a service; calls are routed by proto package. No
+//! database or broker needed.
 
 use std::{
     net::SocketAddr,
     sync::{
-        Arc, RwLock,
+        Arc, Mutex, RwLock,
         atomic::{AtomicUsize, Ordering},
     },
     time::{Duration, SystemTime, UNIX_EPOCH},
@@ -22,6 +23,9 @@ use stride_proto::ai_coach::{
 };
 use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
+
+/// A Stride package the test gateway has no upstream for.
+const UNSERVED: &str = "stride.challenge.v1";
 
 fn now() -> i64 {
     SystemTime::now()
@@ -62,11 +66,13 @@ struct Edge {
     upstream_stop: tokio_util::sync::CancellationToken,
     upstream_task: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
     calls: Arc<AtomicUsize>,
+    /// Every path the stub upstream was asked for, served or not.
+    paths: Arc<Mutex<Vec<String>>>,
 }
 
 impl Edge {
-    /// The stub upstream on a random port, and the gateway routing every Stride service to it
-    /// with a verifier whose key set holds only `key`.
+    /// The stub upstream on a random port, and the gateway routing every Stride package except
+    /// [`UNSERVED`] to it, with a verifier whose key set holds only `key`.
     async fn start(key: &SigningKey) -> Edge {
         // The forgery tables send dozens of calls from one address: no limiter in the way.
         Self::start_with(key, stride_gateway::RateLimits::off()).await
@@ -79,8 +85,16 @@ impl Edge {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let upstream_addr = listener.local_addr().unwrap();
         let upstream_stop = tokio_util::sync::CancellationToken::new();
+        let paths = Arc::new(Mutex::new(Vec::new()));
+        let seen = paths.clone();
         let upstream_task = tokio::spawn(
             tonic::transport::Server::builder()
+                .layer(tower::util::MapRequestLayer::new(
+                    move |req: http::Request<tonic::body::Body>| {
+                        seen.lock().unwrap().push(req.uri().path().to_owned());
+                        req
+                    },
+                ))
                 .add_service(AiCoachServiceServer::new(upstream))
                 .serve_with_incoming_shutdown(
                     tokio_stream::wrappers::TcpListenerStream::new(listener),
@@ -89,7 +103,8 @@ impl Edge {
         );
         let upstreams = stride_gateway::UPSTREAMS
             .iter()
-            .map(|(svc, _)| ((*svc).to_owned(), format!("http://{upstream_addr}")))
+            .filter(|(package, _)| *package != UNSERVED)
+            .map(|(package, _)| ((*package).to_owned(), format!("http://{upstream_addr}")))
             .collect();
         let verifier = Verifier::new(Arc::new(StaticJwks(Arc::new(RwLock::new(vec![key.jwk()])))));
         let gateway = stride_gateway::start(
@@ -113,7 +128,12 @@ impl Edge {
             upstream_stop,
             upstream_task,
             calls,
+            paths,
         }
+    }
+
+    fn paths(&self) -> Vec<String> {
+        self.paths.lock().unwrap().clone()
     }
 
     fn calls(&self) -> usize {
@@ -204,52 +224,9 @@ async fn grpc_web_refuses_every_forgery_before_the_upstream() {
     edge.stop().await;
 }
 
-type WebTransport = tonic_web::GrpcWebClientService<
-    hyper_util::client::legacy::Client<
-        hyper_util::client::legacy::connect::HttpConnector,
-        tonic_web::GrpcWebCall<tonic::body::Body>,
-    >,
->;
-
 /// grpc-web over HTTP/1.1, as browsers call.
-fn grpc_web(addr: SocketAddr) -> WithOrigin {
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http();
-    WithOrigin {
-        inner: tower::ServiceBuilder::new()
-            .layer(tonic_web::GrpcWebClientLayer::new())
-            .service(client),
-        origin: format!("http://{addr}").parse().expect("uri"),
-    }
-}
-
-/// Sets scheme and authority on each request (generated clients send only the path).
-#[derive(Clone)]
-struct WithOrigin {
-    inner: WebTransport,
-    origin: http::Uri,
-}
-
-impl tower::Service<http::Request<tonic::body::Body>> for WithOrigin {
-    type Response = <WebTransport as tower::Service<http::Request<tonic::body::Body>>>::Response;
-    type Error = <WebTransport as tower::Service<http::Request<tonic::body::Body>>>::Error;
-    type Future = <WebTransport as tower::Service<http::Request<tonic::body::Body>>>::Future;
-
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: http::Request<tonic::body::Body>) -> Self::Future {
-        let mut parts = self.origin.clone().into_parts();
-        parts.path_and_query = req.uri().path_and_query().cloned();
-        if let Ok(uri) = http::Uri::from_parts(parts) {
-            *req.uri_mut() = uri;
-        }
-        self.inner.call(req)
-    }
+fn grpc_web(addr: SocketAddr) -> stride_testkit::grpc_web::WithOrigin {
+    stride_testkit::grpc_web::transport(addr)
 }
 
 #[tokio::test]
@@ -296,5 +273,78 @@ async fn a_client_over_its_class_limit_is_turned_away_before_any_upstream_call()
         .check(tonic_health::pb::HealthCheckRequest::default())
         .await
         .expect("health is not limited");
+    edge.stop().await;
+}
+
+/// A unary call to any path, with the coach's request and response messages (the gateway never
+/// decodes them).
+async fn call_path(
+    channel: tonic::transport::Channel,
+    path: &'static str,
+    token: &str,
+) -> Result<GetRecommendationResponse, Status> {
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready()
+        .await
+        .map_err(|e| Status::unavailable(e.to_string()))?;
+    grpc.unary(
+        authed(token),
+        http::uri::PathAndQuery::from_static(path),
+        tonic_prost::ProstCodec::default(),
+    )
+    .await
+    .map(Response::into_inner)
+}
+
+#[tokio::test]
+async fn every_service_of_a_package_goes_to_that_packages_upstream() {
+    let key = SigningKey::generate().unwrap();
+    let edge = Edge::start(&key).await;
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("http://{}", edge.gateway.grpc_addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+    let token = forge::valid(&key, Uuid::now_v7(), now());
+
+    // The package's existing service.
+    let known = "/stride.ai_coach.v1.AiCoachService/GetRecommendation";
+    let res = call_path(channel.clone(), known, &token).await.unwrap();
+    assert_eq!(res.text, format!("Bearer {token}"));
+    // A service the gateway has never heard of, in the same package: forwarded to the same
+    // upstream (which does not serve it, so the answer is the upstream's own UNIMPLEMENTED).
+    let added = "/stride.ai_coach.v1.CoachNotesService/ListNotes";
+    let err = call_path(channel.clone(), added, &token).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unimplemented, "{err:?}");
+    assert!(!err.message().contains("unknown service"), "{err:?}");
+    assert_eq!(edge.paths(), [known, added]);
+
+    // No upstream for the package: the gateway answers, nothing is forwarded.
+    for path in [
+        "/stride.nope.v1.NopeService/Get",
+        "/stride.challenge.v1.ChallengeService/GetChallenge",
+    ] {
+        let err = call_path(channel.clone(), path, &token).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unimplemented, "{path}: {err:?}");
+        assert!(err.message().contains("unknown service"), "{path}: {err:?}");
+    }
+    assert_eq!(edge.paths().len(), 2, "nothing else reached the upstream");
+    assert_eq!(edge.calls(), 1);
+
+    // Metrics name known methods; every other path is counted as `/unknown`, so callers cannot
+    // create series at will.
+    let metrics = stride_kit::metrics::render();
+    assert!(
+        metrics.contains(&format!("method=\"{known}\"")),
+        "{metrics}"
+    );
+    assert!(metrics.contains("method=\"/unknown\""), "{metrics}");
+    for path in ["CoachNotesService", "stride.nope.v1"] {
+        assert!(
+            !metrics.contains(path),
+            "{path} has its own series: {metrics}"
+        );
+    }
     edge.stop().await;
 }

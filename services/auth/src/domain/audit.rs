@@ -2,9 +2,6 @@
 
 use std::collections::HashMap;
 
-use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use uuid::Uuid;
-
 pub const ACCOUNT_CREATED: &str = "account.created";
 pub const LOGIN_SUCCEEDED: &str = "login.succeeded";
 pub const LOGIN_FAILED: &str = "login.failed";
@@ -23,7 +20,7 @@ pub const GUEST_CLAIMED: &str = "guest.claimed";
 pub const GUEST_MERGED: &str = "guest.merged";
 pub const ROLES_CHANGED: &str = "roles.changed";
 
-pub const DEFAULT_PAGE_SIZE: i64 = 50;
+pub const DEFAULT_PAGE_SIZE: usize = 50;
 
 /// What a sign-in that may create or link an account is logged as.
 pub fn sign_in_kind(created: bool, linked: bool) -> &'static str {
@@ -34,18 +31,6 @@ pub fn sign_in_kind(created: bool, linked: bool) -> &'static str {
     } else {
         LOGIN_SUCCEEDED
     }
-}
-
-/// Opaque cursor: the id of the last event returned.
-pub fn encode_page_token(id: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(id.as_bytes())
-}
-
-pub fn decode_page_token(token: &str) -> Option<Uuid> {
-    URL_SAFE_NO_PAD
-        .decode(token)
-        .ok()
-        .and_then(|b| Uuid::from_slice(&b).ok())
 }
 
 /// Stored details (a JSON object) as the string map clients read: strings as they are, other
@@ -74,14 +59,6 @@ mod tests {
         assert_eq!(sign_in_kind(true, true), ACCOUNT_CREATED);
         assert_eq!(sign_in_kind(false, true), IDENTITY_LINKED);
         assert_eq!(sign_in_kind(false, false), LOGIN_SUCCEEDED);
-    }
-
-    #[test]
-    fn page_tokens_round_trip_and_reject_garbage() {
-        let id = Uuid::now_v7();
-        assert_eq!(decode_page_token(&encode_page_token(id)), Some(id));
-        assert_eq!(decode_page_token("%%%"), None);
-        assert_eq!(decode_page_token(&URL_SAFE_NO_PAD.encode([1u8; 15])), None);
     }
 
     #[test]

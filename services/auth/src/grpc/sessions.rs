@@ -5,7 +5,7 @@
 //! valid until they expire (at most `ACCESS_TTL_SECONDS`, 15 minutes): services verify them
 //! offline against the JWKS and there is deliberately no revocation list to consult.
 
-use stride_kit::{AppError, AppResult, Call, Violations, error::page_size};
+use stride_kit::{AppError, AppResult, Call, Violations, pagination::Page};
 use stride_proto::auth as pb;
 
 use super::{AuthSvc, convert};
@@ -21,29 +21,18 @@ pub(super) async fn list_sessions(
     let caller = call.caller()?;
     let req = &call.message;
     let mut v = Violations::new();
-    let limit = page_size(&mut v, req.page_size, sessions::DEFAULT_PAGE_SIZE);
-    let after = if req.page_token.is_empty() {
-        None
-    } else {
-        let cursor = sessions::decode_page_token(&req.page_token);
-        v.when(
-            cursor.is_none(),
-            "page_token",
-            "is not a token returned by a previous call",
-        );
-        cursor
-    };
+    let page = Page::<sessions::Cursor>::request(
+        &mut v,
+        req.page_size,
+        &req.page_token,
+        sessions::DEFAULT_PAGE_SIZE,
+    );
     v.check()?;
     let now = svc.clock.now_db();
-    let mut rows = store::sessions::live(&svc.pool, caller.user_id, now, after, limit + 1).await?;
-    let next_page_token = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last()
-            .map(|r| sessions::encode_page_token(r.created, r.family_id))
-            .unwrap_or_default()
-    } else {
-        String::new()
-    };
+    let after = page.after().and_then(sessions::resume_after);
+    let rows =
+        store::sessions::live(&svc.pool, caller.user_id, now, after, page.fetch_limit()).await?;
+    let (rows, next_page_token) = page.finish(rows, |r| sessions::cursor(r.created, r.family_id));
     let current = sessions::family(&caller.session_id);
     Ok(pb::ListSessionsResponse {
         sessions: rows.iter().map(|r| convert::session(r, current)).collect(),
