@@ -7,7 +7,6 @@
 //! size) → a byte-level proxy that forwards the gRPC frames unchanged (no decode, no re-encode) to
 //! the upstream of the method's proto package.
 
-mod label;
 mod proxy;
 mod ratelimit;
 
@@ -167,11 +166,9 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
             .trace_fn(stride_kit::telemetry::server_span)
             .layer(cors(&cfg.cors_origins))
             .layer(tonic_web::GrpcWebLayer::new())
-            // Metrics see `/unknown` instead of a path that names no method: a client cannot
-            // create series at will. The path is put back right after.
-            .layer(label::UnknownPathsLayer::new(policies.clone()))
-            .layer(MetricsLayer)
-            .layer(label::RestorePathLayer)
+            // Counted as `/unknown` when the path names no method: a client cannot create
+            // series at will.
+            .layer(MetricsLayer::new(policies.clone()))
             // Before the token check: a flood is turned away before any signature work.
             .layer(ratelimit::RateLimitLayer::new(limiter, policies.clone()))
             .layer(AuthnLayer::new(verifier, policies))

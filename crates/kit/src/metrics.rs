@@ -2,13 +2,15 @@
 //! tower layer that counts and times every gRPC call by method and status code.
 
 use std::{
-    sync::LazyLock,
+    sync::{Arc, LazyLock},
     task::{Context, Poll},
     time::Instant,
 };
 
 use futures::future::BoxFuture;
 use prometheus::{Encoder, HistogramVec, IntCounterVec, Registry, TextEncoder};
+
+use crate::policy::Policies;
 
 pub static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
 
@@ -56,21 +58,45 @@ pub fn render() -> String {
     String::from_utf8(buf).unwrap_or_default()
 }
 
-/// Counts and times calls. The status code comes from the response headers (trailers-only
-/// errors) or is OK when absent: streaming failures after headers count as OK here.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct MetricsLayer;
+/// The `method` label of every call to a path that names no known method: a caller sending
+/// random paths cannot create series without bound.
+pub const UNKNOWN_METHOD: &str = "/unknown";
+
+/// Methods every Stride process answers besides its own (not in the Stride descriptor set).
+const INFRASTRUCTURE: &[&str] = &[
+    "/grpc.health.v1.Health/Check",
+    "/grpc.health.v1.Health/Watch",
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+];
+
+/// Counts and times calls by method, labelling paths that are not methods of the descriptor set
+/// as [`UNKNOWN_METHOD`]. The status code comes from the response headers (trailers-only errors)
+/// or is OK when absent: streaming failures after headers count as OK here.
+#[derive(Clone, Debug)]
+pub struct MetricsLayer {
+    policies: Arc<Policies>,
+}
+
+impl MetricsLayer {
+    pub fn new(policies: Arc<Policies>) -> Self {
+        Self { policies }
+    }
+}
 
 impl<S> tower::Layer<S> for MetricsLayer {
     type Service = MetricsService<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        MetricsService { inner }
+        MetricsService {
+            inner,
+            policies: self.policies.clone(),
+        }
     }
 }
 
 #[derive(Clone, Debug)]
 pub struct MetricsService<S> {
     inner: S,
+    policies: Arc<Policies>,
 }
 
 impl<S, B, RB> tower::Service<http::Request<B>> for MetricsService<S>
@@ -88,7 +114,9 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let method = req.uri().path().to_owned();
+        let path = req.uri().path();
+        let known = self.policies.get(path).is_some() || INFRASTRUCTURE.contains(&path);
+        let method = if known { path } else { UNKNOWN_METHOD }.to_owned();
         let start = Instant::now();
         let fut = self.inner.call(req);
         Box::pin(async move {

@@ -260,7 +260,7 @@ pub async fn spawn_on(
     tasks.push(tokio::spawn(async move {
         tonic::transport::Server::builder()
             .trace_fn(crate::telemetry::server_span)
-            .layer(MetricsLayer)
+            .layer(MetricsLayer::new(policies.clone()))
             .layer(AuthnLayer::new(cfg.verifier, policies))
             .add_routes(routes)
             // TCP_NODELAY: without it a response written in several frames waits for the
