@@ -22,7 +22,6 @@ use stride_kit::{
     serve::{Command, Health, Running},
 };
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use proxy::{Limits, Proxy};
@@ -173,7 +172,11 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
             .layer(ratelimit::RateLimitLayer::new(limiter, policies.clone()))
             .layer(AuthnLayer::new(verifier, policies))
             .add_routes(routes)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), token.cancelled_owned())
+            // TCP_NODELAY, as every Stride server: no answer waits for a delayed ACK.
+            .serve_with_incoming_shutdown(
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+                token.cancelled_owned(),
+            )
             .await
             .context("gateway server")
     }));

@@ -283,6 +283,7 @@ where
 /// Native gRPC over HTTP/2, as mobile apps call.
 pub async fn grpc_clients(addr: SocketAddr) -> anyhow::Result<Clients<tonic::transport::Channel>> {
     let ch = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
+        .tcp_nodelay(true)
         .connect()
         .await?;
     Ok(Clients::over(ch))

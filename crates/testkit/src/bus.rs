@@ -107,14 +107,21 @@ impl Probe {
         }
     }
 
-    /// The next message: (message_id, type, app_id, decoded payload).
-    pub async fn next<E: Event>(&mut self) -> (Uuid, String, String, E) {
+    /// The next message with all its AMQP properties (content type, timestamp, headers, …).
+    pub async fn delivery<E: Event>(&mut self) -> (lapin::BasicProperties, E) {
         let d = tokio::time::timeout(EVENT_DEADLINE, self.consumer.next())
             .await
             .expect("an event on the probe queue")
             .expect("stream open")
             .expect("delivery");
-        let p = &d.properties;
+        let event = E::decode(d.data.as_slice()).expect("decodable payload");
+        (d.properties, event)
+    }
+
+    /// The next message: (message_id, type, app_id, decoded payload).
+    pub async fn next<E: Event>(&mut self) -> (Uuid, String, String, E) {
+        let (p, event) = self.delivery::<E>().await;
+        let p = &p;
         let id = p
             .message_id()
             .as_ref()
@@ -130,12 +137,7 @@ impl Probe {
             .as_ref()
             .map(|s| s.as_str().to_owned())
             .unwrap_or_default();
-        (
-            id,
-            kind,
-            app,
-            E::decode(d.data.as_slice()).expect("decodable payload"),
-        )
+        (id, kind, app, event)
     }
 
     /// True when nothing arrives within `wait` (used after the positive case already arrived).

@@ -59,7 +59,9 @@ async fn echo_server() -> anyhow::Result<()> {
         .await;
     tonic::transport::Server::builder()
         .add_service(svc)
-        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+        .serve_with_incoming(
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+        )
         .await?;
     Ok(())
 }

@@ -1,12 +1,14 @@
-//! Passwordless one-time codes by email and SMS.
+//! SendCode and SignInWithCode: passwordless one-time codes by email and SMS.
 
-use std::sync::Arc;
-
-use stride_kit::{Clock as _, ManualClock, SystemClock};
+use stride_kit::Clock as _;
 use stride_proto::auth as pb;
+use stride_testkit::{
+    EVENT_DEADLINE,
+    bus::{assert_invalid, reason},
+};
 use tonic::Code;
 
-use super::{bad_fields, harness, reason, recovery::MAIL_WAIT, recovery::code_in};
+use crate::support::{code_in, signup, start};
 
 fn send(channel: pb::CodeChannel, address: &str) -> pb::SendCodeRequest {
     pb::SendCodeRequest {
@@ -32,8 +34,7 @@ fn other(code: &str) -> String {
 
 #[tokio::test]
 async fn an_email_code_signs_in_creating_the_account_once() {
-    let clock = ManualClock::new(SystemClock.now());
-    let mut h = harness(Arc::new(clock.clone())).await;
+    let mut h = start().await;
     use pb::CodeChannel::Email;
     let sent = h
         .client
@@ -42,11 +43,11 @@ async fn an_email_code_signs_in_creating_the_account_once() {
         .unwrap()
         .into_inner();
     let expires = stride_kit::convert::from_timestamp(sent.expire_time.as_ref().unwrap()).unwrap();
-    let ttl = (expires - clock.now()).whole_seconds();
+    let ttl = (expires - h.clock.now()).whole_seconds();
     assert!((599..=600).contains(&ttl), "{ttl}");
     let mail = h
         .sink
-        .wait_for_mail("yan@example.com", MAIL_WAIT)
+        .wait_for_mail("yan@example.com", EVENT_DEADLINE)
         .await
         .unwrap();
     let code = code_in(&mail.text);
@@ -75,7 +76,7 @@ async fn an_email_code_signs_in_creating_the_account_once() {
         .unwrap();
     let mail2 = h
         .sink
-        .wait_for_mail_after("yan@example.com", mail.id, MAIL_WAIT)
+        .wait_for_mail_after("yan@example.com", mail.id, EVENT_DEADLINE)
         .await
         .unwrap();
     let second = h
@@ -86,24 +87,23 @@ async fn an_email_code_signs_in_creating_the_account_once() {
         .into_inner();
     assert!(!second.created);
     assert_eq!(second.user.unwrap().id, user.id);
-    h.running.stop().await.unwrap();
+    h.stop().await;
 }
 
 #[tokio::test]
 async fn sms_codes_expire_after_ten_minutes_and_a_new_one_kills_the_old() {
-    let clock = ManualClock::new(SystemClock.now());
-    let mut h = harness(Arc::new(clock.clone())).await;
+    let mut h = start().await;
     use pb::CodeChannel::Sms;
     let phone = "+4915112345678";
     h.client
         .send_code(send(Sms, "+49 151 1234-5678"))
         .await
         .unwrap();
-    let s1 = h.sink.wait_for_sms(phone, MAIL_WAIT).await.unwrap();
+    let s1 = h.sink.wait_for_sms(phone, EVENT_DEADLINE).await.unwrap();
     h.client.send_code(send(Sms, phone)).await.unwrap();
     let s2 = h
         .sink
-        .wait_for_sms_after(phone, s1.id, MAIL_WAIT)
+        .wait_for_sms_after(phone, s1.id, EVENT_DEADLINE)
         .await
         .unwrap();
     let (c1, c2) = (code_in(&s1.text), code_in(&s2.text));
@@ -115,7 +115,8 @@ async fn sms_codes_expire_after_ten_minutes_and_a_new_one_kills_the_old() {
             .unwrap_err();
         assert_eq!(reason(&old), "CODE_INVALID", "the old code died");
     }
-    clock.advance(time::Duration::minutes(10) + time::Duration::seconds(1));
+    h.clock
+        .advance(time::Duration::minutes(10) + time::Duration::seconds(1));
     let late = h
         .client
         .sign_in_with_code(sign_in(Sms, phone, &c2))
@@ -126,7 +127,7 @@ async fn sms_codes_expire_after_ten_minutes_and_a_new_one_kills_the_old() {
     h.client.send_code(send(Sms, phone)).await.unwrap();
     let s3 = h
         .sink
-        .wait_for_sms_after(phone, s2.id, MAIL_WAIT)
+        .wait_for_sms_after(phone, s2.id, EVENT_DEADLINE)
         .await
         .unwrap();
     let done = h
@@ -137,12 +138,12 @@ async fn sms_codes_expire_after_ten_minutes_and_a_new_one_kills_the_old() {
         .into_inner();
     assert!(done.created);
     assert_eq!(done.user.unwrap().phone, phone);
-    h.running.stop().await.unwrap();
+    h.stop().await;
 }
 
 #[tokio::test]
 async fn five_wrong_guesses_kill_a_code() {
-    let mut h = harness(Arc::new(stride_kit::SystemClock)).await;
+    let mut h = start().await;
     use pb::CodeChannel::Email;
     h.client
         .send_code(send(Email, "zoe@example.com"))
@@ -150,7 +151,7 @@ async fn five_wrong_guesses_kill_a_code() {
         .unwrap();
     let mail = h
         .sink
-        .wait_for_mail("zoe@example.com", MAIL_WAIT)
+        .wait_for_mail("zoe@example.com", EVENT_DEADLINE)
         .await
         .unwrap();
     let code = code_in(&mail.text);
@@ -172,15 +173,14 @@ async fn five_wrong_guesses_kill_a_code() {
         "CODE_INVALID",
         "the right code after five misses is dead"
     );
-    h.running.stop().await.unwrap();
+    h.stop().await;
 }
 
 #[tokio::test]
 async fn at_most_three_sends_per_hour_per_address_answering_the_same_for_any_address() {
-    let clock = ManualClock::new(SystemClock.now());
-    let mut h = harness(Arc::new(clock.clone())).await;
+    let mut h = start().await;
     use pb::CodeChannel::Email;
-    super::signup(&mut h.client, "abe@example.com", "abe").await;
+    signup(&h, "abe@example.com", "abe").await;
     // A known and an unknown address get identical answers all the way.
     for address in ["abe@example.com", "unknown@example.com"] {
         for _ in 0..3 {
@@ -190,7 +190,7 @@ async fn at_most_three_sends_per_hour_per_address_answering_the_same_for_any_add
         assert_eq!(e.code(), Code::ResourceExhausted);
         assert_eq!(reason(&e), "TOO_MANY_ATTEMPTS");
     }
-    clock.advance(time::Duration::minutes(61));
+    h.clock.advance(time::Duration::minutes(61));
     h.client
         .send_code(send(Email, "abe@example.com"))
         .await
@@ -201,7 +201,7 @@ async fn at_most_three_sends_per_hour_per_address_answering_the_same_for_any_add
         .send_code(send(pb::CodeChannel::Sms, "12345"))
         .await
         .unwrap_err();
-    assert_eq!(bad_fields(&e), ["address"]);
+    assert_invalid(&e, &["address"]);
     let e = h
         .client
         .send_code(pb::SendCodeRequest {
@@ -211,7 +211,7 @@ async fn at_most_three_sends_per_hour_per_address_answering_the_same_for_any_add
         })
         .await
         .unwrap_err();
-    assert_eq!(bad_fields(&e), ["purpose"]);
+    assert_invalid(&e, &["purpose"]);
     // Account-bound purposes need a token.
     let e = h
         .client
@@ -223,5 +223,5 @@ async fn at_most_three_sends_per_hour_per_address_answering_the_same_for_any_add
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::Unauthenticated);
-    h.running.stop().await.unwrap();
+    h.stop().await;
 }
