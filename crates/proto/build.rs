@@ -38,8 +38,11 @@ fn main() {
     )
     .expect("write descriptor set");
 
-    std::fs::write(out.join("event_types.rs"), event_impls(&compiler.descriptor_pool()))
-        .expect("write event impls");
+    std::fs::write(
+        out.join("event_types.rs"),
+        event_impls(&compiler.descriptor_pool()),
+    )
+    .expect("write event impls");
 
     // `include_file` writes the module tree, so a new package is a proto change only.
     tonic_prost_build::configure()
@@ -67,10 +70,19 @@ fn event_impls(pool: &prost_reflect::DescriptorPool) -> String {
         let ty = value.as_str().expect("event_type is a string").to_owned();
         let valid = ty.rsplit_once(".v").is_some_and(|(head, v)| {
             !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) && head.contains('.')
-        }) && ty.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_');
-        assert!(valid, "{}: event_type {ty:?} is not <entity>.<fact>.v<N>", msg.full_name());
+        }) && ty
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_');
+        assert!(
+            valid,
+            "{}: event_type {ty:?} is not <entity>.<fact>.v<N>",
+            msg.full_name()
+        );
         if let Some(other) = seen.insert(ty.clone(), msg.full_name().to_owned()) {
-            panic!("event_type {ty:?} is used by both {other} and {}", msg.full_name());
+            panic!(
+                "event_type {ty:?} is used by both {other} and {}",
+                msg.full_name()
+            );
         }
         assert_eq!(
             msg.package_name(),

@@ -203,7 +203,11 @@ pub async fn reconnecting<F, Fut>(
                     backoff = delays();
                 }
                 let pause = backoff.next().unwrap_or(Duration::from_secs(5));
-                tracing::warn!(error = format!("{e:#}"), ?pause, "{what} lost the broker; reconnecting");
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    ?pause,
+                    "{what} lost the broker; reconnecting"
+                );
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
                     _ = tokio::time::sleep(pause) => {}

@@ -117,8 +117,7 @@ impl Subscriber {
             let conn =
                 crate::amqp::connect(&self.amqp_url, &format!("{}-consumer", self.service)).await?;
             let ch = conn.create_channel().await?;
-            let queue =
-                crate::amqp::declare_service_queue(
+            let queue = crate::amqp::declare_service_queue(
                 &ch,
                 &self.service,
                 &self.subscriptions.event_types(),

@@ -29,7 +29,10 @@ pub struct Entry {
 /// Applies a profile update unless a newer (or the same) revision is already stored: updates may
 /// arrive out of order. A zone that is not a known IANA name is stored as UTC, so every local
 /// date computed from it says what it used.
-pub async fn apply(conn: &mut PgConnection, e: &events::ProfileUpdated) -> Result<(), HandlerError> {
+pub async fn apply(
+    conn: &mut PgConnection,
+    e: &events::ProfileUpdated,
+) -> Result<(), HandlerError> {
     let user = e.user()?;
     let timezone = if stride_kit::convert::is_valid_timezone(&e.timezone) {
         e.timezone.as_str()

@@ -10,9 +10,7 @@ fn parse(raw: &str, event: &str, field: &str) -> Result<Uuid, HandlerError> {
     Uuid::parse_str(raw)
         .ok()
         .filter(|id| !id.is_nil())
-        .ok_or_else(|| {
-            HandlerError::Permanent(anyhow::anyhow!("{event} without a valid {field}"))
-        })
+        .ok_or_else(|| HandlerError::Permanent(anyhow::anyhow!("{event} without a valid {field}")))
 }
 
 /// An event about one user.
@@ -92,7 +90,10 @@ mod tests {
             };
             let err = e.user().unwrap_err();
             assert!(matches!(err, HandlerError::Permanent(_)), "{bad}");
-            assert!(err.to_string().contains("user.deleted.v1 without a valid user_id"));
+            assert!(
+                err.to_string()
+                    .contains("user.deleted.v1 without a valid user_id")
+            );
         }
     }
 
@@ -106,7 +107,10 @@ mod tests {
         };
         assert_eq!(
             m(&a.to_string(), &b.to_string()).merge().unwrap(),
-            Merge { source: a, target: b }
+            Merge {
+                source: a,
+                target: b
+            }
         );
         assert!(m(&a.to_string(), &a.to_string()).merge().is_err());
         assert!(m("x", &b.to_string()).merge().is_err());

@@ -30,10 +30,58 @@ use tokio_util::sync::CancellationToken;
 use tonic::{body::Body, server::NamedService, service::RoutesBuilder};
 
 use crate::{
-    Verifier,
-    config::{CommonConfig, Env},
+    SystemClock, Verifier,
+    clock::SharedClock,
+    config::{CommonConfig, ConfigError, Env},
     serve::{Command, Running, ServeConfig},
 };
+
+/// The configuration of a service that needs nothing beyond the common settings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub common: CommonConfig,
+}
+
+impl Config {
+    /// Reads the common settings of `service` (which verifies tokens against auth's JWKS).
+    pub fn from_env(service: &'static str) -> Result<Self, ConfigError> {
+        let mut env = Env::new();
+        let common = CommonConfig::read(&mut env, service, true);
+        env.finish()?;
+        Ok(Self { common })
+    }
+}
+
+impl AsRef<CommonConfig> for Config {
+    fn as_ref(&self) -> &CommonConfig {
+        &self.common
+    }
+}
+
+/// `stride-<service> serve` for a service whose configuration is [`Config`]: reads it, starts
+/// with auth's JWKS and the system clock, runs until SIGTERM.
+pub async fn serve<F, Fut>(service: &'static str, start: F) -> anyhow::Result<()>
+where
+    F: FnOnce(Config, Arc<Verifier>, SharedClock) -> Fut,
+    Fut: Future<Output = anyhow::Result<Running>>,
+{
+    run(Config::from_env(service)?, start).await
+}
+
+/// Starts a service with its configuration (already read), auth's JWKS and the system clock;
+/// runs until SIGTERM.
+pub async fn run<C, F, Fut>(config: C, start: F) -> anyhow::Result<()>
+where
+    C: AsRef<CommonConfig>,
+    F: FnOnce(C, Arc<Verifier>, SharedClock) -> Fut,
+    Fut: Future<Output = anyhow::Result<Running>>,
+{
+    let verifier = Verifier::from_auth_url(&config.as_ref().auth_url)?;
+    start(config, verifier, Arc::new(SystemClock))
+        .await?
+        .run_until_signal()
+        .await
+}
 
 /// Assembles a service process. See the module docs.
 pub struct Builder {

@@ -14,13 +14,7 @@ mod store;
 use std::sync::Arc;
 
 use stride_bus::ServiceExt as _;
-use stride_kit::{
-    SystemClock, Verifier,
-    clock::SharedClock,
-    config::{CommonConfig, ConfigError, Env},
-    serve::Running,
-    service::Builder,
-};
+use stride_kit::{Verifier, clock::SharedClock, serve::Running, service::Builder};
 use stride_proto::activity_session::activity_session_service_server::ActivitySessionServiceServer;
 
 /// Short service name: queue `activity-session.events`, AMQP `app_id`, metrics.
@@ -34,18 +28,8 @@ pub static MIGRATIONS: &[&sqlx::migrate::Migrator] = &[
     &MIGRATOR,
 ];
 
-pub struct Config {
-    pub common: CommonConfig,
-}
-
-impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let mut env = Env::new();
-        let common = CommonConfig::read(&mut env, SERVICE, true);
-        env.finish()?;
-        Ok(Self { common })
-    }
-}
+/// activity-session needs only the common settings.
+pub use stride_kit::service::Config;
 
 /// Starts the gRPC server, the outbox relay and the event consumer; returns once listening.
 pub async fn start(
@@ -62,14 +46,4 @@ pub async fn start(
         outbox,
     }));
     service.start(verifier).await
-}
-
-/// `stride-activity-session serve`: runs until SIGTERM.
-pub async fn serve() -> anyhow::Result<()> {
-    let config = Config::from_env()?;
-    let verifier = Verifier::from_auth_url(&config.common.auth_url)?;
-    start(config, verifier, Arc::new(SystemClock))
-        .await?
-        .run_until_signal()
-        .await
 }

@@ -16,7 +16,7 @@ use std::{sync::Arc, time::Duration};
 
 use stride_bus::ServiceExt as _;
 use stride_kit::{
-    SystemClock, Verifier,
+    Verifier,
     clock::SharedClock,
     config::{CommonConfig, ConfigError, Env, Secret},
     grpc::lazy_channel,
@@ -142,12 +142,13 @@ pub async fn start(
 /// `stride-ai-coach serve`: runs until SIGTERM. (`migrate` reads only DATABASE_URL: the upstream
 /// and LLM settings are read here.)
 pub async fn serve() -> anyhow::Result<()> {
-    let config = Config::from_env()?;
-    let verifier = Verifier::from_auth_url(&config.common.auth_url)?;
-    start(config, verifier, Arc::new(SystemClock))
-        .await?
-        .run_until_signal()
-        .await
+    stride_kit::service::run(Config::from_env()?, start).await
+}
+
+impl AsRef<CommonConfig> for Config {
+    fn as_ref(&self) -> &CommonConfig {
+        &self.common
+    }
 }
 
 #[cfg(test)]

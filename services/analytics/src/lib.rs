@@ -14,13 +14,7 @@ mod store;
 use std::sync::Arc;
 
 use stride_bus::ServiceExt as _;
-use stride_kit::{
-    SystemClock, Verifier,
-    clock::SharedClock,
-    config::{CommonConfig, ConfigError, Env},
-    serve::Running,
-    service::Builder,
-};
+use stride_kit::{Verifier, clock::SharedClock, serve::Running, service::Builder};
 use stride_proto::analytics::analytics_service_server::AnalyticsServiceServer;
 
 /// Short service name: queue `analytics.events`, metrics, traces.
@@ -34,18 +28,8 @@ pub static MIGRATIONS: &[&sqlx::migrate::Migrator] = &[
     &MIGRATOR,
 ];
 
-pub struct Config {
-    pub common: CommonConfig,
-}
-
-impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let mut env = Env::new();
-        let common = CommonConfig::read(&mut env, SERVICE, true);
-        env.finish()?;
-        Ok(Self { common })
-    }
-}
+/// analytics needs only the common settings.
+pub use stride_kit::service::Config;
 
 /// Starts the gRPC server and the event consumer; returns once listening. Health turns SERVING
 /// once the consumer's queue is bound.
@@ -61,14 +45,4 @@ pub async fn start(
         clock,
     }));
     service.start(verifier).await
-}
-
-/// `stride-analytics serve`: runs until SIGTERM.
-pub async fn serve() -> anyhow::Result<()> {
-    let config = Config::from_env()?;
-    let verifier = Verifier::from_auth_url(&config.common.auth_url)?;
-    start(config, verifier, Arc::new(SystemClock))
-        .await?
-        .run_until_signal()
-        .await
 }

@@ -14,13 +14,7 @@ mod store;
 use std::sync::Arc;
 
 use stride_bus::ServiceExt as _;
-use stride_kit::{
-    SystemClock, Verifier,
-    clock::SharedClock,
-    config::{CommonConfig, ConfigError, Env},
-    serve::Running,
-    service::Builder,
-};
+use stride_kit::{Verifier, clock::SharedClock, serve::Running, service::Builder};
 use stride_proto::challenge::challenge_service_server::ChallengeServiceServer;
 
 /// Short service name: queue `challenge.events`, AMQP `app_id`, metrics.
@@ -34,19 +28,8 @@ pub static MIGRATIONS: &[&sqlx::migrate::Migrator] = &[
     &MIGRATOR,
 ];
 
-#[derive(Clone, Debug)]
-pub struct Config {
-    pub common: CommonConfig,
-}
-
-impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let mut env = Env::new();
-        let common = CommonConfig::read(&mut env, SERVICE, true);
-        env.finish()?;
-        Ok(Self { common })
-    }
-}
+/// challenge needs only the common settings.
+pub use stride_kit::service::Config;
 
 /// Starts the gRPC server, the outbox relay and the event consumer; returns once listening.
 pub async fn start(
@@ -64,14 +47,4 @@ pub async fn start(
         clock,
     }));
     service.start(verifier).await
-}
-
-/// `stride-challenge serve`: runs until SIGTERM.
-pub async fn serve() -> anyhow::Result<()> {
-    let config = Config::from_env()?;
-    let verifier = Verifier::from_auth_url(&config.common.auth_url)?;
-    start(config, verifier, Arc::new(SystemClock))
-        .await?
-        .run_until_signal()
-        .await
 }
