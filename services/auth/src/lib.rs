@@ -13,6 +13,7 @@ mod notifier;
 pub mod password;
 pub mod settings;
 mod store;
+mod sweeper;
 
 pub use domain::breached;
 
@@ -27,7 +28,6 @@ use stride_kit::{
     service::Builder,
 };
 use stride_proto::auth::auth_service_server::AuthServiceServer;
-use tokio_util::sync::CancellationToken;
 
 use crate::{grpc::AuthSvc, notifier::Notifier};
 
@@ -86,7 +86,7 @@ pub async fn start(
     });
     service.background("sweeper", {
         let (pool, clock) = (pool.clone(), clock.clone());
-        move |stop| sweep(pool, clock, stop)
+        move |stop| sweeper::run(pool, clock, stop)
     });
     service.grpc(AuthServiceServer::new(AuthSvc {
         pool,
@@ -100,34 +100,6 @@ pub async fn start(
         verifier: verifier.clone(),
     }));
     service.start(verifier).await
-}
-
-/// Drops expired throttle hits, spent codes and unconfirmed sign-ups every ten minutes.
-async fn sweep(
-    pool: sqlx::PgPool,
-    clock: SharedClock,
-    stop: CancellationToken,
-) -> anyhow::Result<()> {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return Ok(()),
-            _ = tick.tick() => {}
-        }
-        let now = clock.now();
-        if let Err(e) = store::throttle::sweep(&pool, now - domain::throttle::RETENTION).await {
-            tracing::warn!(error = %e, "throttle sweep failed");
-        }
-        // Sign-ups never confirmed within a day: nothing was announced, nothing to purge
-        // elsewhere; their identities and codes go with them.
-        let day_ago = now - time::Duration::days(1);
-        if let Err(e) = store::users::delete_unconfirmed(&pool, day_ago).await {
-            tracing::warn!(error = %e, "pending sign-up sweep failed");
-        }
-        if let Err(e) = store::codes::delete_created_before(&pool, day_ago).await {
-            tracing::warn!(error = %e, "code sweep failed");
-        }
-    }
 }
 
 /// `stride-auth serve`: runs until SIGTERM. auth verifies tokens against the keys in its own
