@@ -168,6 +168,7 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
             // Counted as `/unknown` when the path names no method: a client cannot create
             // series at will.
             .layer(MetricsLayer::new(policies.clone()))
+            .layer(stride_kit::panic::CatchPanicLayer)
             // Before the token check: a flood is turned away before any signature work.
             .layer(ratelimit::RateLimitLayer::new(limiter, policies.clone()))
             .layer(AuthnLayer::new(verifier, policies))

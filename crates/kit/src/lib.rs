@@ -25,6 +25,7 @@ pub mod grpc;
 pub mod jwt;
 pub mod metrics;
 pub mod pagination;
+pub mod panic;
 pub mod policy;
 pub mod serve;
 pub mod service;

@@ -261,6 +261,7 @@ pub async fn spawn_on(
         tonic::transport::Server::builder()
             .trace_fn(crate::telemetry::server_span)
             .layer(MetricsLayer::new(policies.clone()))
+            .layer(crate::panic::CatchPanicLayer)
             .layer(AuthnLayer::new(cfg.verifier, policies))
             .add_routes(routes)
             // TCP_NODELAY: without it a response written in several frames waits for the

@@ -9,7 +9,9 @@ use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::{propagation::TraceContextPropagator, trace::SdkTracerProvider};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::{EnvFilter, layer::SubscriberExt, util::SubscriberInitExt};
+use tracing_subscriber::{
+    EnvFilter, Layer as _, filter::LevelFilter, layer::SubscriberExt, util::SubscriberInitExt,
+};
 
 /// Flushes spans on drop.
 pub struct TelemetryGuard(Option<SdkTracerProvider>);
@@ -29,62 +31,78 @@ pub fn init(service: &str) -> anyhow::Result<TelemetryGuard> {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,lapin=warn,h2=warn"));
     let json = std::env::var("STRIDE_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let provider = match std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
-        Ok(ep) if !ep.trim().is_empty() => {
-            let exporter = opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
-                .with_endpoint(ep)
-                .build()?;
-            let name =
-                std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| format!("stride-{service}"));
-            let resource = opentelemetry_sdk::Resource::builder()
-                .with_service_name(name)
-                .build();
-            Some(
-                SdkTracerProvider::builder()
-                    .with_batch_exporter(exporter)
-                    .with_resource(resource)
-                    .build(),
-            )
-        }
-        _ => None,
-    };
-    let otel = provider
-        .as_ref()
-        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("stride")));
-    let registry = tracing_subscriber::registry().with(filter).with(otel);
+    // Spans always get OpenTelemetry ids (W3C trace context), exported or not: an INTERNAL
+    // answer names a trace id that finds its log line even with no collector configured.
+    let mut builder = SdkTracerProvider::builder();
+    if let Ok(ep) = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+        && !ep.trim().is_empty()
+    {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(ep)
+            .build()?;
+        let name =
+            std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| format!("stride-{service}"));
+        let resource = opentelemetry_sdk::Resource::builder()
+            .with_service_name(name)
+            .build();
+        builder = builder
+            .with_batch_exporter(exporter)
+            .with_resource(resource);
+    }
+    let provider = builder.build();
+    // `RUST_LOG` filters what is printed; spans get trace ids at info and above whatever it
+    // says, so a quiet log level does not lose the id an error message names.
+    let otel = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("stride"))
+        .with_filter(LevelFilter::INFO);
+    let registry = tracing_subscriber::registry().with(otel);
     let result = if json {
         registry
             .with(
                 tracing_subscriber::fmt::layer()
                     .json()
-                    .with_current_span(true),
+                    .with_current_span(true)
+                    .with_filter(filter),
             )
             .try_init()
     } else {
         registry
-            .with(tracing_subscriber::fmt::layer().compact())
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .compact()
+                    .with_filter(filter),
+            )
             .try_init()
     };
     // A second init in one process (tests start several services) keeps the first subscriber.
     drop(result);
-    Ok(TelemetryGuard(provider))
+    Ok(TelemetryGuard(Some(provider)))
 }
 
-/// Test-friendly init: a subscriber that writes through the test harness, once per process.
+/// Test-friendly init: a subscriber that writes through the test harness, once per process,
+/// with trace ids as in production (nothing exported).
 pub fn init_for_tests() {
+    let tracer = SdkTracerProvider::builder().build().tracer("stride-test");
     let _ = tracing_subscriber::registry()
-        .with(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")))
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(LevelFilter::INFO),
+        )
         .with(
             tracing_subscriber::fmt::layer()
                 .with_test_writer()
-                .compact(),
+                .compact()
+                .with_filter(
+                    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+                ),
         )
         .try_init();
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
 }
 
-/// The current span's trace id (all zeros when no trace is recorded).
+/// The current span's trace id (all zeros outside any span).
 pub fn current_trace_id() -> String {
     tracing::Span::current()
         .context()

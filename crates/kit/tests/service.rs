@@ -57,6 +57,9 @@ impl Echo {
         &self,
         call: Call<GetRecommendationRequest>,
     ) -> AppResult<GetRecommendationResponse> {
+        if call.message.goal == "panic" {
+            panic!("a bug in a handler");
+        }
         if let Ok(size) = call.message.goal.parse::<usize>() {
             return Ok(GetRecommendationResponse {
                 text: "x".repeat(size),
@@ -83,6 +86,7 @@ async fn database() -> String {
 
 #[tokio::test]
 async fn one_process_serves_several_grpc_services_and_is_ready_when_every_part_is() {
+    stride_kit::telemetry::init_for_tests();
     let db = database().await;
     let common = CommonConfig::for_test("kit-test", &db, "amqp://unused");
     let key = SigningKey::generate().unwrap();
@@ -217,6 +221,30 @@ async fn one_process_serves_several_grpc_services_and_is_ready_when_every_part_i
             took[7]
         );
     }
+
+    // A panicking handler answers INTERNAL with a trace id (no exporter is configured here), and
+    // the connection survives it.
+    let mut req = tonic::Request::new(GetRecommendationRequest {
+        goal: "panic".into(),
+    });
+    req.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let err = coach.get_recommendation(req).await.expect_err("a panic");
+    assert_eq!(err.code(), tonic::Code::Internal, "{err:?}");
+    let trace = err
+        .message()
+        .strip_prefix("internal error (trace ")
+        .and_then(|m| m.strip_suffix(')'))
+        .expect("the message names a trace id");
+    assert_eq!(trace.len(), 32, "{trace}");
+    assert_ne!(trace, "0".repeat(32), "a real trace id");
+    let mut req = tonic::Request::new(GetRecommendationRequest { goal: "3".into() });
+    req.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    coach
+        .get_recommendation(req)
+        .await
+        .expect("the next call on the same connection");
 
     running.stop().await.expect("clean stop");
     tokio::time::timeout(Duration::from_secs(5), finished)
