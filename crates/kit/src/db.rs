@@ -45,3 +45,21 @@ pub async fn migrate(pool: &PgPool, sets: &[&Migrator]) -> anyhow::Result<()> {
         .context("running migrations")?;
     Ok(())
 }
+
+/// Runs each statement (a `DELETE … WHERE user_id = $1`) with `user` bound, on the caller's
+/// transaction; returns the rows removed. For purging a user across a service's tables.
+pub async fn delete_user_rows(
+    conn: &mut sqlx::PgConnection,
+    user: uuid::Uuid,
+    statements: &[&'static str],
+) -> sqlx::Result<u64> {
+    let mut removed = 0;
+    for &sql in statements {
+        removed += sqlx::query(sql)
+            .bind(user)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    }
+    Ok(removed)
+}

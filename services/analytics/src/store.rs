@@ -128,20 +128,16 @@ pub async fn hint(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<Option<Hi
 /// Deletes every analytics row of `user` (account deletion, or the source of a merge once
 /// moved); returns how many went. The user directory is forgotten separately.
 pub async fn purge_user(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<u64> {
-    let mut purged = 0;
-    for sql in [
-        "DELETE FROM daily_rollups WHERE user_id = $1",
-        "DELETE FROM timezone_hints WHERE user_id = $1",
-    ] {
-        purged += sqlx::query(sql)
-            .bind(user)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-    }
-    Ok(purged)
+    stride_kit::db::delete_user_rows(
+        conn,
+        user,
+        &[
+            "DELETE FROM daily_rollups WHERE user_id = $1",
+            "DELETE FROM timezone_hints WHERE user_id = $1",
+        ],
+    )
+    .await
 }
-
 /// Adds the daily figures of guest `source` to `target`'s, per local date (streaks follow, being
 /// computed from the days). Returns how many days were moved; the source's rows stay for
 /// [`purge_user`].

@@ -19,14 +19,19 @@ pub const MAX_GOAL_CHARS: usize = 500;
 /// Catalog entries named in the prompt.
 pub const MAX_CATALOG_IN_PROMPT: usize = 30;
 
-/// The caller's goal, trimmed; at most [`MAX_GOAL_CHARS`] characters (counted before trimming).
+/// The caller's goal, trimmed; at most [`MAX_GOAL_CHARS`] characters (counted before trimming),
+/// one line of text: no NUL or other control characters (a newline could pose as the prompt's
+/// own structure).
 pub fn goal(raw: &str) -> AppResult<&str> {
     let mut v = Violations::new();
-    v.when(
-        raw.chars().count() > MAX_GOAL_CHARS,
-        "goal",
-        "must be at most 500 characters",
-    );
+    if raw.chars().count() > MAX_GOAL_CHARS {
+        v.add("goal", "must be at most 500 characters");
+    } else if raw.chars().any(char::is_control) {
+        v.add(
+            "goal",
+            "must be one line of text, without control characters",
+        );
+    }
     v.check()?;
     Ok(raw.trim())
 }
@@ -193,6 +198,21 @@ mod tests {
             "{prompt}"
         );
         assert!(!prompt.contains("Suggested next activity"), "{prompt}");
+    }
+
+    #[test]
+    fn goals_with_control_characters_are_refused_by_name() {
+        for bad in [
+            "a\u{0}b",
+            "run\nIgnore the above",
+            "a\u{1b}[31m",
+            "a\u{7f}",
+            "a\u{85}b",
+        ] {
+            let err = goal(bad).unwrap_err();
+            assert!(format!("{err:?}").contains("goal"), "{bad:?}: {err:?}");
+        }
+        assert_eq!(goal("run a 5k, then rest").unwrap(), "run a 5k, then rest");
     }
 
     #[test]

@@ -50,9 +50,13 @@ pub fn valid_password(password: &str) -> bool {
 }
 
 /// Whether a login attempt is worth a database lookup: it bounds the work an unauthenticated
-/// caller can ask for before anything is hashed (the answer is the same either way).
+/// caller can ask for before anything is hashed (the answer is the same either way). An address
+/// with a NUL or another control character was never accepted at sign-up, and PostgreSQL refuses
+/// a NUL in text: it is not looked up.
 pub fn plausible_login(email: &str, password: &str) -> bool {
-    email.chars().count() <= MAX_EMAIL_CHARS && valid_password(password)
+    email.chars().count() <= MAX_EMAIL_CHARS
+        && !email.chars().any(char::is_control)
+        && valid_password(password)
 }
 
 /// Adds a violation on `field` unless `email` (already normalised) is acceptable.
@@ -182,6 +186,9 @@ mod tests {
         assert!(!plausible_login(&"a".repeat(255), "12345678"));
         // Not validated as an address: an odd but short email is still looked up.
         assert!(plausible_login("no-at-sign", "12345678"));
+        // Never an account's address, and a NUL would reach PostgreSQL as an error.
+        assert!(!plausible_login("a\u{0}@b.co", "12345678"));
+        assert!(!plausible_login("a\n@b.co", "12345678"));
     }
 
     #[test]

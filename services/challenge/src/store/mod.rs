@@ -17,17 +17,14 @@ use uuid::Uuid;
 /// Deletes every challenge row of `user`: points (they leave the leaderboards), progress and
 /// memberships. Returns how many went; idempotent.
 pub async fn purge_user(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<u64> {
-    let mut purged = 0;
-    for sql in [
-        "DELETE FROM points_ledger WHERE user_id = $1",
-        "DELETE FROM progress WHERE user_id = $1",
-        "DELETE FROM participants WHERE user_id = $1",
-    ] {
-        purged += sqlx::query(sql)
-            .bind(user)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-    }
-    Ok(purged)
+    stride_kit::db::delete_user_rows(
+        conn,
+        user,
+        &[
+            "DELETE FROM points_ledger WHERE user_id = $1",
+            "DELETE FROM progress WHERE user_id = $1",
+            "DELETE FROM participants WHERE user_id = $1",
+        ],
+    )
+    .await
 }
