@@ -64,6 +64,17 @@ pub fn check_email(v: &mut Violations, field: &str, email: &str) {
     v.when(!valid_email(email), field, EMAIL_RULE);
 }
 
+/// For an address that names an existing account (it was checked when stored): "is required" when
+/// empty, else the same rule as [`check_email`], so nothing that cannot match (a NUL, control
+/// characters, an oversized string) reaches the database.
+pub fn check_lookup_email(v: &mut Violations, field: &str, email: &str) {
+    if email.is_empty() {
+        v.add(field, "is required");
+    } else {
+        check_email(v, field, email);
+    }
+}
+
 pub fn check_username(v: &mut Violations, field: &str, username: &str) {
     v.when(!valid_username(username), field, USERNAME_RULE);
 }
@@ -177,6 +188,26 @@ mod tests {
         assert!(!valid_email(&format!("{local}@{}", domain(63))));
         // A local part over 64 characters cannot be mailed.
         assert!(!valid_email(&format!("{}@b.co", "a".repeat(65))));
+    }
+
+    #[test]
+    fn looked_up_emails_are_required_and_well_formed() {
+        let names = |email: &str| {
+            let mut v = Violations::new();
+            check_lookup_email(&mut v, "email", email);
+            v.check().err().map(|e| format!("{e:?}"))
+        };
+        assert_eq!(names("a@b.co"), None);
+        for bad in [
+            "",
+            "a\u{0}@b.co",
+            "a\u{1}@b.co",
+            "a@b.co\n",
+            &"a".repeat(100 * 1024),
+        ] {
+            let err = names(bad).expect(bad);
+            assert!(err.contains("email"), "{bad:?}: {err}");
+        }
     }
 
     #[test]

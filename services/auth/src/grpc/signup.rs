@@ -141,11 +141,9 @@ pub(super) async fn confirm_signup(
     let req = &call.message;
     let email = normalize_email(&req.email);
     let mut v = Violations::new();
-    v.when(
-        email.is_empty() || email.len() > validate::MAX_EMAIL_CHARS,
-        "email",
-        "is required",
-    );
+    // Only an address sign-up accepted can have a pending account; anything else (a NUL, which
+    // PostgreSQL refuses in text, control characters, 100 KB) is refused by name, unlooked-up.
+    validate::check_lookup_email(&mut v, "email", &email);
     v.when(req.code.is_empty(), "code", "is required");
     v.check()?;
     let Some(id) = store::users::pending_with_email(&svc.pool, &email).await? else {
