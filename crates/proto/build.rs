@@ -49,6 +49,8 @@ fn main() {
         .build_client(true)
         .build_server(true)
         .include_file("stride_modules.rs")
+        // Undecodable requests are INVALID_ARGUMENT naming the field (src/codec.rs).
+        .codec_path("crate::codec::StrideCodec")
         .compile_fds(compiler.file_descriptor_set())
         .expect("generate code");
 }

@@ -2,6 +2,8 @@
 //! own database, all on one real RabbitMQ vhost, behind the real gateway — plus clients for both
 //! transports the gateway serves. Used by the end-to-end tests and the benchmarks.
 
+pub mod raw;
+
 use std::{net::SocketAddr, sync::Arc};
 
 use stride_kit::{

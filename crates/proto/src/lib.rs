@@ -7,6 +7,8 @@
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/stride_descriptor.bin"));
 
+pub mod codec;
+
 // The module tree (`google::api`, `stride::<package>::v1`, …), written by the build script.
 include!(concat!(env!("OUT_DIR"), "/stride_modules.rs"));
 
