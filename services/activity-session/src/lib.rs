@@ -5,6 +5,9 @@
 //! (moves a guest's sessions to the target account); produces `session.completed.v1` through
 //! the transactional outbox. Layout: docs/service-layout.md.
 
+// A panic on a caller's input is a broken call: service code handles every case instead.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod domain;
 mod errors;
 mod events;

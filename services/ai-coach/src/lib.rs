@@ -5,6 +5,9 @@
 //! Consumes `user.deleted.v1` (purges the user's recommendation rows) and `user.merged.v1` (moves
 //! a guest's rows to the target account); produces no events. Layout: docs/service-layout.md.
 
+// A panic on a caller's input is a broken call: service code handles every case instead.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod config;
 mod domain;
 mod errors;

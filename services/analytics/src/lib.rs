@@ -5,6 +5,9 @@
 //! figures moved to the target account by `user.merged.v1`; produces no events. Answers
 //! `stride.analytics.v1.AnalyticsService`. Layout: docs/service-layout.md.
 
+// A panic on a caller's input is a broken call: service code handles every case instead.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod domain;
 mod errors;
 mod events;

@@ -3,6 +3,9 @@
 //!
 //! Produces `user.registered.v1`, `user.merged.v1` and `user.deleted.v1`; consumes nothing.
 
+// A panic on a caller's input is a broken call: service code handles every case instead.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod domain;
 mod errors;
 mod events;

@@ -4,6 +4,9 @@
 //! `user.merged.v1` (merges a guest's profile into the target's); produces `profile.updated.v1`
 //! with the full state and a per-user revision on every change. Layout: docs/service-layout.md.
 
+// A panic on a caller's input is a broken call: service code handles every case instead.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod domain;
 mod errors;
 mod events;
