@@ -7,6 +7,9 @@
 //! size) → a byte-level proxy that forwards the gRPC frames unchanged (no decode, no re-encode) to
 //! the upstream of the method's proto package.
 
+// A panic on a caller's input is a broken call: the edge handles every case instead.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod proxy;
 mod ratelimit;
 

@@ -168,12 +168,10 @@ impl tower::Service<http::Request<AxumBody>> for Proxy {
                 .and_then(|v| v.to_str().ok())
                 .and_then(parse_timeout)
                 .map_or(limits.max_timeout, |d| d.min(limits.max_timeout));
-            parts.headers.insert(
-                "grpc-timeout",
-                format!("{}m", deadline.as_millis().max(1))
-                    .parse()
-                    .expect("ascii"),
-            );
+            // Digits and a unit: always a valid header value.
+            if let Ok(v) = format!("{}m", deadline.as_millis().max(1)).parse() {
+                parts.headers.insert("grpc-timeout", v);
+            }
             for h in HOP_BY_HOP {
                 parts.headers.remove(*h);
             }

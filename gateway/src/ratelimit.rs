@@ -39,9 +39,11 @@ impl Rate {
     /// One call per `window / count`, `burst` at once.
     fn quota(&self) -> Quota {
         let interval = (self.window / self.count.max(1)).max(Duration::from_nanos(1));
+        let burst = NonZeroU32::new(self.burst).unwrap_or(NonZeroU32::MIN);
+        // The interval is at least 1 ns, so `with_period` always has a quota to give.
         Quota::with_period(interval)
-            .expect("a non-zero period")
-            .allow_burst(NonZeroU32::new(self.burst.max(1)).expect("non-zero"))
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
+            .allow_burst(burst)
     }
 
     /// `20/m:10` = 20 per minute, bursts of 10 (`s`, `m`, `h`).
