@@ -602,23 +602,11 @@ where
 /// own `users.id`.
 async fn rows_of_user(db: &str, user: uuid::Uuid) -> i64 {
     let pool = sqlx::PgPool::connect(db).await.expect("db");
-    let tables: Vec<(String,)> = sqlx::query_as(
-        "SELECT table_name::text FROM information_schema.columns
-         WHERE table_schema = 'public' AND column_name = 'user_id'",
-    )
-    .fetch_all(&pool)
-    .await
-    .expect("columns");
-    let mut total = 0;
-    for (table,) in tables {
-        let sql = format!("SELECT count(*) FROM \"{table}\" WHERE user_id = $1");
-        let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(user)
-            .fetch_one(&pool)
-            .await
-            .expect("count");
-        total += n;
-    }
+    let mut total: i64 = stride_testkit::bus::user_rows(&pool, user)
+        .await
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
     let (has_users,): (bool,) = sqlx::query_as(
         "SELECT EXISTS (SELECT 1 FROM information_schema.columns
                         WHERE table_schema = 'public' AND table_name = 'users' AND column_name = 'id')",
