@@ -49,9 +49,6 @@ pub struct Outbox {
     kick: Arc<Notify>,
 }
 
-/// The name the handle had before it could begin transactions.
-pub type OutboxHandle = Outbox;
-
 impl Outbox {
     /// A transaction on the service's pool whose [`Tx::publish`](crate::Tx::publish)ed events
     /// go out right after [`Tx::commit`](crate::Tx::commit).

@@ -222,16 +222,10 @@ pub struct ServeConfig {
     pub verifier: Arc<Verifier>,
 }
 
-/// Binds both ports and starts serving `routes` behind the metrics and authn layers. Health
-/// starts NOT_SERVING; the service calls `health.set_ready(true)` once its database and broker
-/// are ready.
-pub async fn spawn(cfg: ServeConfig, routes: Routes) -> anyhow::Result<Running> {
-    spawn_on(cfg, routes, CancellationToken::new()).await
-}
-
-/// [`spawn`] on a token the caller already handed to other components, so one cancel stops
-/// them all.
-pub async fn spawn_on(
+/// Binds both ports and starts serving `routes` behind the metrics, panic and authn layers, until
+/// `shutdown` (which the caller may have handed to other components first). Health starts
+/// NOT_SERVING; `ready_when` turns it SERVING.
+pub async fn spawn(
     cfg: ServeConfig,
     routes: Routes,
     shutdown: CancellationToken,

@@ -215,7 +215,7 @@ impl Builder {
             verifier,
         };
         // On error, dropping `self` cancels the token: the components stop with it.
-        let mut running = crate::serve::spawn_on(cfg, routes, self.shutdown.clone()).await?;
+        let mut running = crate::serve::spawn(cfg, routes, self.shutdown.clone()).await?;
         self.started = true;
         for task in std::mem::take(&mut self.tasks) {
             running.track(task);

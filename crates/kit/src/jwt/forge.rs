@@ -559,6 +559,7 @@ mod tests {
                 verifier: verifier(&key),
             },
             Routes::new(AiCoachServiceServer::new(coach.clone())),
+            tokio_util::sync::CancellationToken::new(),
         )
         .await
         .unwrap();

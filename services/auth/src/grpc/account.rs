@@ -46,7 +46,7 @@ pub(super) async fn delete_account(
     proof::check(svc, &account, proof, &client).await?;
 
     let now = svc.clock.now_db();
-    let mut tx = svc.pool.begin().await?;
+    let mut tx = svc.outbox.begin().await?;
     // Sessions first (the foreign key would cascade anyway; explicit is clearer), then the
     // account. Nothing else in auth references a user.
     store::sessions::delete_of_user(&mut tx, user).await?;
@@ -65,9 +65,8 @@ pub(super) async fn delete_account(
     let Some(timezone) = store::users::delete(&mut tx, user).await? else {
         return Err(AppError::not_found("account"));
     };
-    stride_bus::outbox::enqueue(&mut tx, &events::deleted(user, now, timezone)).await?;
+    tx.publish(&events::deleted(user, now, timezone)).await?;
     tx.commit().await?;
-    svc.outbox.kick();
     tracing::info!(%user, "account deleted");
     Ok(pb::DeleteAccountResponse {})
 }

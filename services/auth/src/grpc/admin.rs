@@ -22,7 +22,7 @@ pub(super) async fn set_user_roles(
     let roles = roles::assignment(&mut v, &req.roles);
     v.check()?;
     let now = svc.clock.now_db();
-    let mut tx = svc.pool.begin().await?;
+    let mut tx = svc.outbox.begin().await?;
     if store::users::set_roles(&mut tx, target, &roles).await? == 0 {
         return Err(AppError::not_found("user"));
     }

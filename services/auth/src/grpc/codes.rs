@@ -34,7 +34,7 @@ pub(super) async fn issue(
 ) -> AppResult<OffsetDateTime> {
     let now = svc.clock.now_db();
     let limits = &svc.settings.limits;
-    let mut tx = svc.pool.begin().await?;
+    let mut tx = svc.outbox.begin().await?;
     // Serialise sends to one address so the count below cannot be raced past.
     store::advisory_xact_lock(&mut tx, &codes::send_lock(channel, address)).await?;
     let sent = store::codes::sent_since(&mut tx, channel, address, now - throttle::HOUR).await?;
@@ -87,7 +87,7 @@ pub(super) async fn consume(
         return Err(errors::code_invalid());
     }
     let now = svc.clock.now_db();
-    let mut tx = svc.pool.begin().await?;
+    let mut tx = svc.outbox.begin().await?;
     let pending = store::codes::lock_pending(&mut tx, purpose, channel, address, user, now).await?;
     let Some(pending) = pending else {
         return Err(errors::code_invalid());
@@ -198,7 +198,7 @@ pub(super) async fn sign_in_with_code(
     let now = svc.clock.now_db();
     let provider = identity::provider_of_channel(channel);
     let identity = NewIdentity::proved(channel, &address);
-    let mut tx = svc.pool.begin().await?;
+    let mut tx = svc.outbox.begin().await?;
     let mut owner = identities::owner(&mut tx, provider, &address).await?;
     if owner.is_none() {
         // An account that has this address but predates its identity row.
@@ -246,7 +246,6 @@ pub(super) async fn sign_in_with_code(
     .await?;
     tx.commit().await?;
     // A new account, or a pending sign-up this code just confirmed, was announced.
-    svc.outbox.kick();
     Ok(pb::SignInWithCodeResponse {
         user: Some(convert::user(&user)),
         tokens: Some(tokens),

@@ -35,7 +35,7 @@ pub(super) async fn verify_email(
     )
     .await?;
     let now = svc.clock.now_db();
-    let mut tx = svc.pool.begin().await?;
+    let mut tx = svc.outbox.begin().await?;
     addresses::mark_email_verified(&mut tx, user.id, &email, now).await?;
     store::audit::record(
         &mut tx,
@@ -106,7 +106,7 @@ pub(super) async fn confirm_email_change(
     )
     .await?;
     let now = svc.clock.now_db();
-    let mut tx = svc.pool.begin().await?;
+    let mut tx = svc.outbox.begin().await?;
     let old = users::require(&mut tx, caller.user_id).await?;
     addresses::set_email(&mut tx, old.id, &new_email, now)
         .await

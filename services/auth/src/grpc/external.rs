@@ -24,7 +24,7 @@ async fn sign_in(
     timezone: &str,
 ) -> AppResult<(UserRow, pb::TokenPair, bool)> {
     let now = svc.clock.now_db();
-    let mut tx = svc.pool.begin().await?;
+    let mut tx = svc.outbox.begin().await?;
     let mut owner = store::identities::owner(&mut tx, ext.provider, &ext.subject).await?;
     let mut linked = false;
     if owner.is_none()
@@ -71,9 +71,6 @@ async fn sign_in(
     )
     .await?;
     tx.commit().await?;
-    if created {
-        svc.outbox.kick();
-    }
     Ok((user, tokens, created))
 }
 

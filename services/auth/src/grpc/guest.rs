@@ -26,7 +26,7 @@ pub(super) async fn signup_guest(
     let timezone = validate::timezone_or_utc(&mut v, &call.message.timezone);
     v.check()?;
     let now = svc.clock.now_db();
-    let mut tx = svc.pool.begin().await?;
+    let mut tx = svc.outbox.begin().await?;
     if let Some(ip) = call.client.ip {
         let key = throttle::guest_key(ip);
         store::advisory_xact_lock(&mut tx, &throttle::guest_lock(ip)).await?;
@@ -52,7 +52,6 @@ pub(super) async fn signup_guest(
     )
     .await?;
     tx.commit().await?;
-    svc.outbox.kick();
     record_user(user.id);
     Ok(pb::SignupGuestResponse {
         user: Some(convert::user(&user)),
@@ -77,7 +76,7 @@ pub(super) async fn claim_guest(
     }
     let hash = svc.hasher.hash(req.password.clone()).await?;
     let now = svc.clock.now_db();
-    let mut tx = svc.pool.begin().await?;
+    let mut tx = svc.outbox.begin().await?;
     let claimed = store::users::claim_guest(&mut tx, caller.user_id, &email, &req.username, &hash)
         .await
         .map_err(|e| errors::unique_or(e, errors::account_exists))?;
@@ -135,14 +134,14 @@ pub(super) async fn merge_guest(
         return Err(errors::sign_in_required());
     }
     let now = svc.clock.now_db();
-    let mut tx = svc.pool.begin().await?;
+    let mut tx = svc.outbox.begin().await?;
     let target = users::require(&mut tx, caller.user_id).await?;
     // Deleting the guest row decides the race between two merges of the same guest.
     if !store::users::delete_guest(&mut tx, source).await? {
         return Err(AppError::not_found("guest account"));
     }
     store::audit::purge(&mut tx, source).await?;
-    stride_bus::outbox::enqueue(&mut tx, &events::merged(source, &target, now)).await?;
+    tx.publish(&events::merged(source, &target, now)).await?;
     store::audit::record(
         &mut tx,
         Some(target.id),
@@ -153,7 +152,6 @@ pub(super) async fn merge_guest(
     )
     .await?;
     tx.commit().await?;
-    svc.outbox.kick();
     Ok(pb::MergeGuestResponse {
         merged_user_id: source.to_string(),
     })

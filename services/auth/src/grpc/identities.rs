@@ -75,7 +75,7 @@ pub(super) async fn link_identity(
     proof::check(svc, &user, req.proof, &client).await?;
     let identity = credential_identity(svc, credential, user.id).await?;
     let now = svc.clock.now_db();
-    let mut tx = svc.pool.begin().await?;
+    let mut tx = svc.outbox.begin().await?;
     // An address that is another account's own (its email or phone) belongs to that account
     // even without an identity row for it, e.g. the verified email a Google sign-in gave it.
     let address = identity.address();
@@ -137,7 +137,7 @@ pub(super) async fn unlink_identity(
     let caller = call.caller()?;
     let id = require_id("identity_id", &call.message.identity_id)?;
     let now = svc.clock.now_db();
-    let mut tx = svc.pool.begin().await?;
+    let mut tx = svc.outbox.begin().await?;
     // Lock the user's identities so two concurrent unlinks cannot remove the last two.
     let rows = store::identities::lock_all(&mut tx, caller.user_id).await?;
     let held: Vec<_> = rows.iter().map(|r| (r.id, r.is_primary)).collect();
@@ -187,7 +187,7 @@ pub(super) async fn set_primary_identity(
 ) -> AppResult<pb::SetPrimaryIdentityResponse> {
     let caller = call.caller()?;
     let id = require_id("identity_id", &call.message.identity_id)?;
-    let mut tx = svc.pool.begin().await?;
+    let mut tx = svc.outbox.begin().await?;
     if !store::identities::belongs_to(&mut tx, id, caller.user_id).await? {
         return Err(AppError::not_found("identity"));
     }

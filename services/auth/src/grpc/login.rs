@@ -58,7 +58,7 @@ pub(super) async fn login(
         Some(phc) if needs_rehash(phc) => Some(svc.hasher.hash(req.password).await?),
         _ => None,
     };
-    let mut tx = svc.pool.begin().await?;
+    let mut tx = svc.outbox.begin().await?;
     if let Some(h) = rehash {
         store::users::set_password_hash(&mut tx, user.id, &h).await?;
         user.password_hash = Some(h);

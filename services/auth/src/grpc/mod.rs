@@ -1,7 +1,7 @@
 //! The AuthService gRPC surface: [`AuthSvc`] (what every flow needs) and the RPC table. Each
 //! RPC is a flow in a submodule, `async fn(&AuthSvc, Call<Request>) -> AppResult<Response>`,
-//! that owns its transaction: begin, `store` calls, outbox enqueue (`crate::events`), commit,
-//! kick. The kit's authn layer has already put the caller's id on the request span.
+//! that owns its transaction: `outbox.begin()`, `store` calls, `tx.publish` of what
+//! `crate::events` builds, `tx.commit()` (which wakes the relay). The kit's authn layer has already put the caller's id on the request span.
 
 mod account;
 mod admin;
@@ -23,7 +23,7 @@ mod users;
 use std::sync::Arc;
 
 use sqlx::PgPool;
-use stride_bus::outbox::OutboxHandle;
+use stride_bus::Outbox;
 use stride_kit::clock::SharedClock;
 use stride_proto::{auth as pb, auth::auth_service_server::AuthService};
 
@@ -36,7 +36,7 @@ pub struct AuthSvc {
     pub clock: SharedClock,
     pub keys: Arc<KeyRing>,
     pub hasher: Arc<Hasher>,
-    pub outbox: OutboxHandle,
+    pub outbox: Outbox,
     pub settings: Arc<Settings>,
     pub notifier: Notifier,
     pub providers: Arc<Providers>,

@@ -49,7 +49,7 @@ pub(super) async fn change_password(
     let hash = svc.hasher.hash(req.new_password.clone()).await?;
     let now = svc.clock.now_db();
     let keep = sessions::family(&caller.session_id);
-    let mut tx = svc.pool.begin().await?;
+    let mut tx = svc.outbox.begin().await?;
     store::users::change_password(&mut tx, user.id, &hash, now).await?;
     let revoked = store::sessions::revoke_all(&mut tx, user.id, keep, now).await?;
     store::audit::record(
@@ -80,7 +80,7 @@ pub(super) async fn request_password_reset(
     v.check()?;
     let now = svc.clock.now_db();
     let limits = &svc.settings.limits;
-    let mut tx = svc.pool.begin().await?;
+    let mut tx = svc.outbox.begin().await?;
     let user = store::users::by_email(&mut tx, &email).await?;
     // From here on the answer is fixed: nothing below may change it or how long it takes
     // in a way that depends on the account existing (the mail goes out asynchronously).
@@ -132,7 +132,7 @@ pub(super) async fn reset_password(
     }
     // Hash outside the transaction (the bounded hasher may queue), then re-check under lock.
     let password_hash = svc.hasher.hash(req.new_password.clone()).await?;
-    let mut tx = svc.pool.begin().await?;
+    let mut tx = svc.outbox.begin().await?;
     let Some((reset_id, user)) = store::resets::lock_usable(&mut tx, &hash, now).await? else {
         return Err(errors::reset_token_invalid());
     };
@@ -160,7 +160,6 @@ pub(super) async fn reset_password(
     )
     .await?;
     tx.commit().await?;
-    svc.outbox.kick();
     if let Some(e) = email {
         svc.notifier.mail(e, notices::password_reset());
     }

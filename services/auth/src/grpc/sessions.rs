@@ -47,7 +47,7 @@ pub(super) async fn revoke_session(
     let caller = call.caller()?;
     let family = stride_kit::convert::require_id("session_id", &call.message.session_id)?;
     let now = svc.clock.now_db();
-    let mut tx = svc.pool.begin().await?;
+    let mut tx = svc.outbox.begin().await?;
     // Scoped to the caller: another user's session is indistinguishable from an unknown one.
     if !store::sessions::revoke(&mut tx, caller.user_id, family, now).await? {
         return Err(AppError::not_found("session"));
@@ -75,7 +75,7 @@ pub(super) async fn logout(
         return Ok(pb::LogoutResponse {});
     };
     let now = svc.clock.now_db();
-    let mut tx = svc.pool.begin().await?;
+    let mut tx = svc.outbox.begin().await?;
     store::sessions::revoke(&mut tx, caller.user_id, family, now).await?;
     tx.commit().await?;
     Ok(pb::LogoutResponse {})
@@ -87,7 +87,7 @@ pub(super) async fn logout_all(
 ) -> AppResult<pb::LogoutAllResponse> {
     let caller = call.caller()?;
     let now = svc.clock.now_db();
-    let mut tx = svc.pool.begin().await?;
+    let mut tx = svc.outbox.begin().await?;
     // Counts the sessions ListSessions would have shown: unrevoked families whose newest
     // token is unexpired (a family has an unexpired token exactly when its newest is).
     let revoked = store::sessions::revoke_all(&mut tx, caller.user_id, None, now).await?;

@@ -48,7 +48,7 @@ pub(super) async fn signup(
     if svc.settings.signup_confirmation {
         return signup_pending(svc, user, email).await;
     }
-    let mut tx = svc.pool.begin().await?;
+    let mut tx = svc.outbox.begin().await?;
     users::insert(
         &mut tx,
         &user,
@@ -67,7 +67,6 @@ pub(super) async fn signup(
     )
     .await?;
     tx.commit().await?;
-    svc.outbox.kick();
     record_user(user.id);
     Ok(pb::SignupResponse {
         user: Some(convert::user(&user)),
@@ -90,7 +89,7 @@ async fn signup_pending(
     };
     let now = user.created_at;
     let username = user.username.as_deref().unwrap_or_default();
-    let mut tx = svc.pool.begin().await?;
+    let mut tx = svc.outbox.begin().await?;
     // Usernames are public handles: a taken one may be said (for any address).
     if store::users::username_taken(&mut tx, username, &email).await? {
         return Err(errors::username_taken());
@@ -159,7 +158,7 @@ pub(super) async fn confirm_signup(
     )
     .await?;
     let now = svc.clock.now_db();
-    let mut tx = svc.pool.begin().await?;
+    let mut tx = svc.outbox.begin().await?;
     if !users::activate_if_pending(&mut tx, id, now).await? {
         // Confirmed meanwhile (another device, a reset): the code was still good.
         tracing::info!(user_id = %id, "sign-up confirmed twice");
@@ -177,7 +176,6 @@ pub(super) async fn confirm_signup(
     )
     .await?;
     tx.commit().await?;
-    svc.outbox.kick();
     record_user(id);
     Ok(pb::ConfirmSignupResponse {
         user: Some(convert::user(&user)),

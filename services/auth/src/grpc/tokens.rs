@@ -92,7 +92,7 @@ pub(super) async fn refresh(
     }
     let hash = crypto::token_hash(&presented);
     let now = svc.clock.now_db();
-    let mut tx = svc.pool.begin().await?;
+    let mut tx = svc.outbox.begin().await?;
     let Some(row) = store::refresh::lock_by_hash(&mut tx, &hash).await? else {
         return Err(errors::refresh_token_invalid());
     };

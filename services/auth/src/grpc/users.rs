@@ -1,6 +1,7 @@
 //! Account steps several flows share: load, create, activate, add an identity.
 
 use sqlx::PgConnection;
+use stride_bus::Tx;
 use stride_kit::{AppError, AppResult};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -31,7 +32,7 @@ pub(super) async fn account(svc: &AuthSvc, id: Uuid) -> AppResult<UserRow> {
 /// Inserts `user` (and its primary identity, if any) and announces it; maps a taken email or
 /// username to ACCOUNT_EXISTS and a taken identity to IDENTITY_IN_USE.
 pub(super) async fn insert(
-    tx: &mut PgConnection,
+    tx: &mut Tx,
     user: &UserRow,
     identity: Option<&NewIdentity>,
     now: OffsetDateTime,
@@ -41,7 +42,7 @@ pub(super) async fn insert(
 
 /// A sign-up awaiting its email confirmation: not announced until it is activated.
 pub(super) async fn insert_pending(
-    tx: &mut PgConnection,
+    tx: &mut Tx,
     user: &UserRow,
     identity: Option<&NewIdentity>,
     now: OffsetDateTime,
@@ -50,7 +51,7 @@ pub(super) async fn insert_pending(
 }
 
 async fn insert_with(
-    tx: &mut PgConnection,
+    tx: &mut Tx,
     user: &UserRow,
     identity: Option<&NewIdentity>,
     now: OffsetDateTime,
@@ -63,7 +64,7 @@ async fn insert_with(
         add_identity(tx, user.id, identity, true, now).await?;
     }
     if !pending {
-        stride_bus::outbox::enqueue(&mut *tx, &events::registered(user, now)).await?;
+        tx.publish(&events::registered(user, now)).await?;
     }
     Ok(())
 }
@@ -84,7 +85,7 @@ pub(super) async fn add_identity(
 /// Activates `user` if it is pending: the address is proved (by a code or a reset), so the
 /// account now exists for everyone and `user.registered.v1` goes out. True when it was pending.
 pub(super) async fn activate_if_pending(
-    tx: &mut PgConnection,
+    tx: &mut Tx,
     user: Uuid,
     now: OffsetDateTime,
 ) -> AppResult<bool> {
@@ -95,6 +96,6 @@ pub(super) async fn activate_if_pending(
         addresses::mark_email_verified(tx, user, &email, now).await?;
     }
     let account = require(tx, user).await?;
-    stride_bus::outbox::enqueue(&mut *tx, &events::registered(&account, now)).await?;
+    tx.publish(&events::registered(&account, now)).await?;
     Ok(true)
 }
