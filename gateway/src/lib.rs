@@ -51,6 +51,8 @@ pub struct Config {
     /// Proto package (`stride.profile.v1`) → upstream base URL; see [`UPSTREAMS`].
     pub upstreams: HashMap<String, String>,
     pub limits: Limits,
+    /// HTTP/2 connections to each upstream (`STRIDE_GATEWAY_UPSTREAM_CONNECTIONS`, default 2).
+    pub upstream_connections: usize,
     /// Allowed browser origins; empty means any origin.
     pub cors_origins: Vec<String>,
     /// Per-client limits by the methods' rate-limit class.
@@ -73,6 +75,7 @@ impl Config {
             max_message_bytes: env.parse_or("STRIDE_GATEWAY_MAX_MESSAGE_BYTES", 4 * 1024 * 1024),
             max_timeout: Duration::from_secs(env.parse_or("STRIDE_GATEWAY_MAX_TIMEOUT_SECS", 30)),
         };
+        let upstream_connections = env.parse_or("STRIDE_GATEWAY_UPSTREAM_CONNECTIONS", 2usize);
         let cors_origins = env
             .optional("STRIDE_CORS_ORIGINS")
             .map(|s| {
@@ -95,6 +98,7 @@ impl Config {
             http_addr,
             upstreams,
             limits,
+            upstream_connections,
             cors_origins,
             rate_limits,
         })
@@ -140,7 +144,7 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
     let (addr, http_addr) = (listener.local_addr()?, http.local_addr()?);
 
     let policies = Arc::new(Policies::load()?);
-    let proxy = Proxy::new(&cfg.upstreams, cfg.limits)?;
+    let proxy = Proxy::new(&cfg.upstreams, cfg.limits, cfg.upstream_connections)?;
     let auth_url = cfg
         .upstreams
         .get(AUTH_PACKAGE)

@@ -5,6 +5,10 @@
 use std::{
     collections::HashMap,
     convert::Infallible,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     task::{Context, Poll},
     time::Duration,
 };
@@ -26,21 +30,51 @@ pub struct Limits {
 /// Forwards calls to the upstream of their proto package.
 #[derive(Clone)]
 pub struct Proxy {
-    /// Proto package → channel.
-    upstreams: HashMap<String, Channel>,
+    /// Proto package → its connections.
+    upstreams: HashMap<String, Upstream>,
     limits: Limits,
 }
 
+/// Several HTTP/2 connections to one upstream, taken in turn. One connection is one task at
+/// each end reading and writing every frame of every call; with a few, the upstream's
+/// connection work spreads over its cores instead of queueing behind one task.
+#[derive(Clone)]
+struct Upstream {
+    channels: Arc<[Channel]>,
+    next: Arc<AtomicUsize>,
+}
+
+impl Upstream {
+    fn channel(&self) -> Option<Channel> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        self.channels.get(i % self.channels.len().max(1)).cloned()
+    }
+}
+
 impl Proxy {
-    /// `urls`: proto package (`stride.profile.v1`) → upstream base URL.
-    pub fn new(urls: &HashMap<String, String>, limits: Limits) -> anyhow::Result<Self> {
+    /// `urls`: proto package (`stride.profile.v1`) → upstream base URL; `connections` per
+    /// upstream (at least one).
+    pub fn new(
+        urls: &HashMap<String, String>,
+        limits: Limits,
+        connections: usize,
+    ) -> anyhow::Result<Self> {
         let mut upstreams = HashMap::new();
         for (package, url) in urls {
             anyhow::ensure!(
                 is_package(package),
                 "upstream key {package:?} is not a proto package such as stride.profile.v1"
             );
-            upstreams.insert(package.clone(), stride_kit::grpc::lazy_channel(url)?);
+            let channels = (0..connections.max(1))
+                .map(|_| stride_kit::grpc::lazy_channel(url))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            upstreams.insert(
+                package.clone(),
+                Upstream {
+                    channels: channels.into(),
+                    next: Arc::new(AtomicUsize::new(0)),
+                },
+            );
         }
         Ok(Self { upstreams, limits })
     }
@@ -117,7 +151,7 @@ impl tower::Service<http::Request<AxumBody>> for Proxy {
     fn call(&mut self, req: http::Request<AxumBody>) -> Self::Future {
         let limits = self.limits;
         let service = service_of(req.uri().path()).to_owned();
-        let upstream = upstream_of(&self.upstreams, &service).cloned();
+        let upstream = upstream_of(&self.upstreams, &service).and_then(Upstream::channel);
         Box::pin(async move {
             let Some(mut channel) = upstream else {
                 return Ok(status_response(Status::unimplemented(format!(
@@ -297,6 +331,6 @@ mod tests {
             "stride.profile.v1.ProfileService".to_owned(),
             "http://127.0.0.1:1".to_owned(),
         )]);
-        assert!(Proxy::new(&urls, limits).is_err());
+        assert!(Proxy::new(&urls, limits, 1).is_err());
     }
 }

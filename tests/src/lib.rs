@@ -210,6 +210,7 @@ impl Mesh {
                     max_message_bytes: 64 * 1024,
                     max_timeout: std::time::Duration::from_secs(30),
                 },
+                upstream_connections: 2,
                 cors_origins: vec![],
                 rate_limits: stride_gateway::RateLimits::parse(stride_gateway::DEFAULT_RATE_LIMITS)
                     .expect("default limits"),
@@ -270,7 +271,8 @@ where
     T::ResponseBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
     <T::ResponseBody as http_body::Body>::Error: Into<StdError> + Send,
 {
-    fn over(t: T) -> Self {
+    /// Every client over one transport.
+    pub fn over(t: T) -> Self {
         Self {
             auth: AuthServiceClient::new(t.clone()),
             profile: ProfileServiceClient::new(t.clone()),

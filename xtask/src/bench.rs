@@ -1,7 +1,12 @@
 //! `cargo xtask bench`: release builds of the mesh and of the load generator, fresh
 //! infrastructure under `.stride/bench`, the seven binaries as separate processes (so each one's
-//! memory can be read), a bare tonic server as the ceiling, then `stride-bench run`, which
-//! prints figures and ratios measured in this one run.
+//! memory and CPU can be read), a bare tonic server as the ceiling, then `stride-bench run`,
+//! which prints figures and ratios measured in this one run (and writes them to
+//! `.stride/bench/result.json`).
+//!
+//! `cargo xtask bench compare` first runs the FastAPI baseline (`../shared/peers/fastapi`, or
+//! `STRIDE_PEER_DIR`) with its own scripts and wrk, stops it, then measures Stride the same way
+//! and prints the ratios.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -13,13 +18,19 @@ use crate::{signals, up};
 
 /// `cargo xtask bench` (the mesh) or `cargo xtask bench login` (the password path).
 pub fn run(args: &[String]) -> Result<i32> {
-    let mode = match args.first().map(String::as_str) {
-        None | Some("mesh") => "run",
-        Some("login") => "login",
-        Some(other) => bail!("unknown bench {other:?}: use `mesh` (default) or `login`"),
+    let (mode, compare) = match args.first().map(String::as_str) {
+        None | Some("mesh") => ("run", false),
+        Some("compare") => ("run", true),
+        Some("login") => ("login", false),
+        Some(other) => bail!("unknown bench {other:?}: use `mesh` (default), `compare` or `login`"),
     };
     signals::install();
     let root = crate::root();
+    let peer_summary = if compare {
+        Some(run_peer(&root)?)
+    } else {
+        None
+    };
     stride_infra::ensure_installed()?;
     let bins = up::build(&root, true)?;
     let status = crate::cargo()
@@ -44,7 +55,8 @@ pub fn run(args: &[String]) -> Result<i32> {
     }
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs)?;
-    let infra = Infra::start(&dir)?;
+    // Per-statement figures for the report: what PostgreSQL spends its time on.
+    let infra = Infra::start_with(&dir, &["shared_preload_libraries=pg_stat_statements"])?;
     for svc in up::SERVICES {
         infra.pg.create_database(&up::db_name(svc))?;
     }
@@ -72,14 +84,27 @@ pub fn run(args: &[String]) -> Result<i32> {
                 .map(|(_, u)| u.trim_start_matches("http://").to_owned())
                 .unwrap_or_default()
         };
-        let pids: Vec<String> = procs
+        let mut pids: Vec<String> = procs
             .iter()
             .map(|p| format!("{}={}", p.name, p.child.id()))
             .collect();
-        let status = Command::new(bins.join("stride-bench"))
+        // Process groups: every backend of PostgreSQL, the Erlang VM of RabbitMQ.
+        if let Some(pid) = infra.pg.pid() {
+            pids.push(format!("postgres=g{pid}"));
+        }
+        if let Some(pid) = infra.rabbit.pid() {
+            pids.push(format!("rabbitmq=g{pid}"));
+        }
+        let mut bench = Command::new(bins.join("stride-bench"));
+        if let Some(summary) = &peer_summary {
+            bench.env("BENCH_PEER_SUMMARY", summary);
+        }
+        let status = bench
             .arg(mode)
+            .env("BENCH_OUT", dir.join("result.json"))
             .env("BENCH_GATEWAY_ADDR", format!("127.0.0.1:{}", opts.port))
             .env("BENCH_PROFILE_ADDR", addr("profile"))
+            .env("BENCH_ACTIVITY_ADDR", addr("activity-session"))
             .env("BENCH_ECHO_ADDR", format!("127.0.0.1:{echo_port}"))
             .env(
                 "BENCH_ACTIVITY_DB",
@@ -103,4 +128,53 @@ pub fn run(args: &[String]) -> Result<i32> {
     up::stop_all(procs);
     drop(infra);
     result
+}
+
+/// Runs the FastAPI baseline's own scripts (start, wrk scenarios, stop); returns the path of
+/// the summary JSON its `bench.sh` wrote.
+fn run_peer(root: &std::path::Path) -> Result<std::path::PathBuf> {
+    let peer = std::env::var_os("STRIDE_PEER_DIR")
+        .map_or_else(|| root.join("../shared/peers/fastapi"), Into::into);
+    if !peer.join("run.sh").exists() {
+        bail!(
+            "no FastAPI baseline at {} (set STRIDE_PEER_DIR to its folder)",
+            peer.display()
+        );
+    }
+    if Command::new("wrk").arg("--version").output().is_err() {
+        bail!("the baseline is loaded with wrk: apt-get install -y wrk");
+    }
+    // Its state stays in its default place under /tmp (PostgreSQL runs as `postgres` there).
+    let results = root.join(".stride/peer-results");
+    let sh = |script: &str| {
+        let mut c = Command::new("bash");
+        c.arg(peer.join(script))
+            .current_dir(&peer)
+            .env("PEER_RESULTS", &results);
+        c
+    };
+    println!("== the FastAPI baseline: starting it ({})", peer.display());
+    if !sh("run.sh").status()?.success() {
+        bail!("the baseline did not start");
+    }
+    let bench = sh("bench/bench.sh")
+        .env("SCENARIOS", "me summary cycle")
+        .env("RUNS", "1")
+        .env("DURATION", "10s")
+        .status();
+    let _ = sh("stop.sh").status();
+    if !bench?.success() {
+        bail!("the baseline's bench.sh failed");
+    }
+    let newest = std::fs::read_dir(&results)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("summary-") && n.ends_with(".json"))
+        })
+        .max()
+        .context("the baseline wrote no summary")?;
+    println!("== baseline figures: {}", newest.display());
+    Ok(newest)
 }

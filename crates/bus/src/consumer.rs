@@ -1,9 +1,15 @@
 //! Idempotent consumption: inbox row + effect in one transaction, ack after commit.
+//!
+//! Deliveries that are already waiting are handled in batches: one transaction records every
+//! id in the inbox and applies every effect, one commit (one WAL flush) covers them all, and
+//! each is acked after it. A batch whose handlers fail is rolled back whole and its deliveries
+//! are handled one by one, so a poison message is retried and dead-lettered alone and never
+//! takes its neighbours' effects with it.
 
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use futures::StreamExt;
+use futures::{FutureExt as _, StreamExt};
 use lapin::{
     BasicProperties, Channel,
     message::Delivery,
@@ -16,7 +22,7 @@ use lapin::{
 use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::{
@@ -52,8 +58,10 @@ pub struct Subscriber {
     pub outbox: Option<Outbox>,
     /// Unacked deliveries the broker may push at once.
     pub prefetch: u16,
-    /// Deliveries handled concurrently.
+    /// Batches (transactions) in flight at once.
     pub concurrency: usize,
+    /// Most deliveries handled in one transaction.
+    pub batch: usize,
 }
 
 /// What [`Subscriber::spawn`] returns.
@@ -82,8 +90,11 @@ impl Subscriber {
             pool,
             subscriptions: Arc::new(subscriptions),
             outbox,
-            prefetch: 64,
-            concurrency: 8,
+            prefetch: 256,
+            // One batch at a time: batches of one service never wait on each other's row
+            // locks (or deadlock on them), and events are applied in delivery order.
+            concurrency: 1,
+            batch: 64,
         }
     }
 
@@ -146,13 +157,27 @@ impl Subscriber {
         let mut failure: Option<anyhow::Error> = None;
         let mut deliveries = std::pin::pin!(consumer.take_until(stopped.cancelled_owned()));
         let mut in_flight = futures::stream::FuturesUnordered::new();
-        loop {
+        let mut ended = false;
+        while !ended {
             tokio::select! {
-                next = deliveries.next(), if in_flight.len() < self.concurrency => match next {
-                    Some(Ok(d)) => in_flight.push(self.clone().process(d, queue.clone(), dl.clone())),
-                    Some(Err(e)) => { failure = Some(e.into()); break; }
-                    None => break,
-                },
+                next = deliveries.next(), if in_flight.len() < self.concurrency => {
+                    let mut batch = Vec::new();
+                    let mut next = Some(next);
+                    // This delivery and whatever the broker has already pushed, without waiting.
+                    while let Some(n) = next.take() {
+                        match n {
+                            Some(Ok(d)) => batch.push(d),
+                            Some(Err(e)) => { failure = Some(e.into()); ended = true; }
+                            None => ended = true,
+                        }
+                        if !ended && batch.len() < self.batch {
+                            next = deliveries.next().now_or_never();
+                        }
+                    }
+                    if !batch.is_empty() {
+                        in_flight.push(self.clone().process_batch(batch, queue.clone(), dl.clone()));
+                    }
+                }
                 Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
             }
         }
@@ -166,34 +191,88 @@ impl Subscriber {
         }
     }
 
-    async fn process(self: Arc<Self>, d: Delivery, queue: String, dl: Channel) {
-        let headers = d.properties.headers().as_ref();
-        let env = Envelope {
-            id: d
-                .properties
-                .message_id()
-                .as_ref()
-                .and_then(|s| Uuid::parse_str(s.as_str()).ok())
-                .unwrap_or_default(),
-            event_type: d
-                .properties
-                .kind()
-                .as_ref()
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_else(|| d.routing_key.as_str().to_owned()),
-            producer: d
-                .properties
-                .app_id()
-                .as_ref()
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_default(),
-            payload: d.data.clone(),
-            delivery_count: header_int(headers, "x-delivery-count").unwrap_or(0),
-        };
-        let span = tracing::info_span!("event", otel.kind = "consumer", event_type = %env.event_type, event_id = %env.id);
-        if let Some(tp) = header_str(headers, "traceparent") {
-            stride_kit::telemetry::set_parent_from_traceparent(&span, &tp);
+    /// Handles `batch` in one transaction; on any failure, rolls it back and handles each
+    /// delivery alone.
+    async fn process_batch(self: Arc<Self>, batch: Vec<Delivery>, queue: String, dl: Channel) {
+        if batch.len() > 1 {
+            let envs: Vec<Envelope> = batch.iter().map(envelope).collect();
+            match self.apply_batch(&batch, &envs).await {
+                Ok(outcomes) => {
+                    // Counted as soon as committed (before the acks), as single deliveries are.
+                    for outcome in &outcomes {
+                        let label = match outcome {
+                            Outcome::Handled => "handled",
+                            Outcome::Duplicate => "duplicate",
+                        };
+                        CONSUMED
+                            .with_label_values(&[self.service.as_str(), label])
+                            .inc();
+                    }
+                    for d in &batch {
+                        if let Err(e) = d.ack(BasicAckOptions::default()).await {
+                            // The channel is gone; the broker redelivers and the inbox absorbs it.
+                            tracing::warn!(error = %e, "ack failed");
+                        }
+                    }
+                    BATCHES
+                        .with_label_values(&[self.service.as_str()])
+                        .observe(batch.len() as f64);
+                    return;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, size = batch.len(), "batch failed; handling its events one by one");
+                }
+            }
         }
+        for d in batch {
+            self.clone().process(d, queue.clone(), dl.clone()).await;
+        }
+    }
+
+    /// One transaction for the whole batch: the fresh ids go into the inbox in one statement,
+    /// each fresh event is dispatched under its own span, one commit.
+    async fn apply_batch(
+        &self,
+        batch: &[Delivery],
+        envs: &[Envelope],
+    ) -> Result<Vec<Outcome>, HandlerError> {
+        if envs.iter().any(|e| e.id.is_nil()) {
+            return Err(HandlerError::Permanent(anyhow::anyhow!(
+                "message has no UUID message_id"
+            )));
+        }
+        let mut tx = Tx::new(self.pool.begin().await?, self.outbox.clone());
+        let ids: Vec<Uuid> = envs.iter().map(|e| e.id).collect();
+        let types: Vec<&str> = envs.iter().map(|e| e.event_type.as_str()).collect();
+        let fresh: Vec<Uuid> = sqlx::query_scalar(
+            "INSERT INTO inbox (event_id, event_type) SELECT * FROM unnest($1::uuid[], $2::text[])
+             ON CONFLICT DO NOTHING RETURNING event_id",
+        )
+        .bind(&ids)
+        .bind(&types)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut fresh: std::collections::HashSet<Uuid> = fresh.into_iter().collect();
+        let mut outcomes = Vec::with_capacity(envs.len());
+        for (d, env) in batch.iter().zip(envs) {
+            // A redelivered copy in the same batch is a duplicate of the first.
+            if !fresh.remove(&env.id) {
+                outcomes.push(Outcome::Duplicate);
+                continue;
+            }
+            self.subscriptions
+                .dispatch(&mut tx, env)
+                .instrument(event_span(d, env))
+                .await?;
+            outcomes.push(Outcome::Handled);
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    async fn process(self: Arc<Self>, d: Delivery, queue: String, dl: Channel) {
+        let env = envelope(&d);
+        let span = event_span(&d, &env);
         async move {
             let result = if env.id.is_nil() {
                 Err(HandlerError::Permanent(anyhow::anyhow!("message has no UUID message_id")))
@@ -225,11 +304,18 @@ impl Subscriber {
                             }
                         }
                     } else {
-                        // Back off a little so a failing handler does not spin.
+                        // Back off a little so a failing handler does not spin, without holding
+                        // up the deliveries behind it: the nack waits in a task of its own (a
+                        // closed channel requeues it anyway).
                         let pause = Duration::from_millis(100u64 << env.delivery_count.clamp(0, 4));
-                        tokio::time::sleep(pause).await;
                         CONSUMED.with_label_values(&[self.service.as_str(), "retried"]).inc();
-                        d.nack(BasicNackOptions { requeue: true, ..Default::default() }).await
+                        tokio::spawn(async move {
+                            tokio::time::sleep(pause).await;
+                            if let Err(e) = d.nack(BasicNackOptions { requeue: true, ..Default::default() }).await {
+                                tracing::warn!(error = %e, "nack failed");
+                            }
+                        }.in_current_span());
+                        Ok(true)
                     }
                 }
             };
@@ -261,6 +347,42 @@ impl Subscriber {
         tx.commit().await?;
         Ok(Outcome::Handled)
     }
+}
+
+/// The event as handlers see it, from the delivery's AMQP properties.
+fn envelope(d: &Delivery) -> Envelope {
+    let headers = d.properties.headers().as_ref();
+    Envelope {
+        id: d
+            .properties
+            .message_id()
+            .as_ref()
+            .and_then(|s| Uuid::parse_str(s.as_str()).ok())
+            .unwrap_or_default(),
+        event_type: d
+            .properties
+            .kind()
+            .as_ref()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_else(|| d.routing_key.as_str().to_owned()),
+        producer: d
+            .properties
+            .app_id()
+            .as_ref()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+        payload: d.data.clone(),
+        delivery_count: header_int(headers, "x-delivery-count").unwrap_or(0),
+    }
+}
+
+/// A consumer span per event, continuing the producer's trace.
+fn event_span(d: &Delivery, env: &Envelope) -> tracing::Span {
+    let span = tracing::info_span!("event", otel.kind = "consumer", event_type = %env.event_type, event_id = %env.id);
+    if let Some(tp) = header_str(d.properties.headers().as_ref(), "traceparent") {
+        stride_kit::telemetry::set_parent_from_traceparent(&span, &tp);
+    }
+    span
 }
 
 /// Copies the delivery to the dead-letter exchange with the error attached, confirmed.
@@ -297,6 +419,15 @@ async fn dead_letter(dl: &Channel, d: &Delivery, queue: &str, error: &str) -> an
     }
     Ok(())
 }
+
+static BATCHES: std::sync::LazyLock<prometheus::HistogramVec> = std::sync::LazyLock::new(|| {
+    stride_kit::metrics::histogram(
+        "stride_event_batch_size",
+        "Deliveries handled in one transaction (batches of two or more)",
+        &["service"],
+        vec![2.0, 4.0, 8.0, 16.0, 32.0, 64.0],
+    )
+});
 
 static CONSUMED: std::sync::LazyLock<prometheus::IntCounterVec> = std::sync::LazyLock::new(|| {
     stride_kit::metrics::counter(

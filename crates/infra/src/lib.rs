@@ -64,6 +64,11 @@ impl Infra {
     /// Starts both servers in parallel (RabbitMQ dominates, ~10 s) under `dir/pg` and
     /// `dir/rabbit`. If one fails, the other is stopped when its handle drops.
     pub fn start(dir: &Path) -> Result<Infra> {
+        Self::start_with(dir, &[])
+    }
+
+    /// [`Infra::start`] with extra PostgreSQL settings (`name=value`).
+    pub fn start_with(dir: &Path, pg_settings: &[&str]) -> Result<Infra> {
         let started = Instant::now();
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         if sys::is_root() {
@@ -75,7 +80,7 @@ impl Infra {
         let pg_dir = dir.join("pg");
         let rabbit_dir = dir.join("rabbit");
         let (pg, rabbit) = std::thread::scope(|s| {
-            let pg = s.spawn(|| Postgres::start(&pg_dir));
+            let pg = s.spawn(|| Postgres::start_with(&pg_dir, pg_settings));
             let rabbit = s.spawn(|| Rabbit::start(&rabbit_dir));
             (join(pg), join(rabbit))
         });

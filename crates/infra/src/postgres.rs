@@ -26,6 +26,12 @@ impl Postgres {
     /// initdb in `base_dir/pgdata`, then starts the server with its socket in
     /// `base_dir/pgsock` and waits until it accepts connections.
     pub fn start(base_dir: &Path) -> Result<Postgres> {
+        Self::start_with(base_dir, &[])
+    }
+
+    /// [`Postgres::start`] with extra `name=value` server settings (benchmarks load
+    /// `pg_stat_statements` this way).
+    pub fn start_with(base_dir: &Path, settings: &[&str]) -> Result<Postgres> {
         let started = Instant::now();
         let data = base_dir.join("pgdata");
         let sock = base_dir.join("pgsock");
@@ -71,7 +77,11 @@ impl Postgres {
             .args(["-c", "listen_addresses=127.0.0.1"])
             .arg("-c")
             .arg(format!("unix_socket_directories={}", sock.display()))
-            .args(["-c", "max_connections=500", "-c", "shared_buffers=128MB"])
+            .args(["-c", "max_connections=500", "-c", "shared_buffers=128MB"]);
+        for kv in settings {
+            server.args(["-c", kv]);
+        }
+        server
             .current_dir(base_dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -103,6 +113,12 @@ impl Postgres {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The postmaster's pid, which is also the process group of every backend (for reading
+    /// their CPU time in benchmarks).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Directory holding `pgdata`, `pgsock` and `postgres.log`.

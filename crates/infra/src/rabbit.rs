@@ -82,6 +82,11 @@ impl Rabbit {
         &self.mgmt
     }
 
+    /// The server's pid, which is also the process group of the Erlang VM and its helpers.
+    pub fn pid(&self) -> Option<u32> {
+        self.server.as_ref().map(Child::id)
+    }
+
     pub fn amqp_port(&self) -> u16 {
         self.amqp_port
     }

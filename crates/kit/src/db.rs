@@ -18,6 +18,11 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
     loop {
         let attempt = PgPoolOptions::new()
             .max_connections(max_connections)
+            // sqlx pings every connection it hands out by default: a round trip per request.
+            // A connection that died is found on first use instead (the error is UNAVAILABLE,
+            // and sqlx drops the connection), and none lives longer than `max_lifetime`.
+            .test_before_acquire(false)
+            .max_lifetime(Duration::from_secs(30 * 60))
             .min_connections(0)
             .acquire_timeout(Duration::from_secs(5))
             .idle_timeout(Duration::from_secs(60))

@@ -197,4 +197,45 @@ mod tests {
             Err(TokenError::Malformed)
         ));
     }
+
+    #[tokio::test]
+    async fn a_remembered_token_still_needs_its_key_and_its_time() {
+        let key = SigningKey::generate().unwrap();
+        let set = Arc::new(RwLock::new(vec![key.jwk()]));
+        let verifier = Verifier::new(Arc::new(StaticJwks(set.clone())));
+        let user = uuid::Uuid::now_v7();
+        let token = key
+            .sign(&access_claims(user, "s", vec![], false, now(), 900))
+            .unwrap();
+        // Twice: the second answer comes from the cache and is the same.
+        for _ in 0..2 {
+            assert_eq!(verifier.verify(&token).await.unwrap().sub, user.to_string());
+        }
+        // A different token (one byte changed in the signature) is not a hit.
+        let mut other = token.clone().into_bytes();
+        let last = other.len() - 2;
+        other[last] = if other[last] == b'A' { b'B' } else { b'A' };
+        let other = String::from_utf8(other).unwrap();
+        assert!(verifier.verify(&other).await.is_err());
+        // Auth drops the key: the remembered token stops verifying with it.
+        *set.write().unwrap() = vec![];
+        verifier.refresh().await.unwrap();
+        assert!(verifier.verify(&token).await.is_err());
+        // Back in the set, it verifies again; then its time runs out while it is remembered.
+        *set.write().unwrap() = vec![key.jwk()];
+        verifier.refresh().await.unwrap();
+        let short = key
+            .sign(&access_claims(user, "s", vec![], false, now() - 60, 33))
+            .unwrap();
+        assert!(
+            verifier.verify(&short).await.is_ok(),
+            "27 s past exp is within the 30 s leeway"
+        );
+        // Three seconds later it is past the leeway, and the cache must say so.
+        tokio::time::sleep(std::time::Duration::from_millis(4100)).await;
+        assert!(matches!(
+            verifier.verify(&short).await,
+            Err(TokenError::Expired)
+        ));
+    }
 }

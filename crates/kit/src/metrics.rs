@@ -51,6 +51,17 @@ pub fn counter(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     c
 }
 
+/// A histogram with `buckets`, registered like [`counter`].
+pub fn histogram(name: &str, help: &str, labels: &[&str], buckets: Vec<f64>) -> HistogramVec {
+    let h = HistogramVec::new(
+        prometheus::HistogramOpts::new(name, help).buckets(buckets),
+        labels,
+    )
+    .expect("metric");
+    let _ = REGISTRY.register(Box::new(h.clone()));
+    h
+}
+
 /// Text exposition of every registered metric.
 pub fn render() -> String {
     let mut buf = Vec::new();

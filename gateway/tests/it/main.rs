@@ -116,6 +116,7 @@ impl Edge {
                     max_message_bytes: 64 * 1024,
                     max_timeout: Duration::from_secs(10),
                 },
+                upstream_connections: 2,
                 cors_origins: vec![],
                 rate_limits,
             },

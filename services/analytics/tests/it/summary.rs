@@ -346,3 +346,63 @@ async fn a_poison_event_is_dead_lettered_and_the_queue_keeps_flowing() {
     assert_eq!(s.sessions_completed, 1);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn days_arriving_out_of_order_join_into_one_run() {
+    let (h, p) = start(datetime!(2026-06-20 12:00 UTC)).await;
+    let ada = Uuid::now_v7();
+    // 10th, 14th, 12th, 11th, then 13th bridges the two runs; a second session on the 12th
+    // and a challenge award on the 9th (points, no session) change no run.
+    for day in [10i64, 14, 12, 11, 13, 12] {
+        let end = datetime!(2026-06-01 08:00 UTC) + time::Duration::days(day - 1);
+        p.publish(&session(ada, "focus", end, 25, "UTC")).await;
+    }
+    p.publish(&award(ada, date!(2026 - 06 - 09), 50)).await;
+    delivered(&h, "handled", 7).await;
+    let s = summary(&h, ada, Some(date!(2026 - 06 - 14))).await;
+    assert_eq!(s.longest_streak, 5, "10th..14th is one run");
+    assert_eq!(s.sessions_completed, 6);
+    // The 15th extends it; today (the 20th) is long past it.
+    p.publish(&session(
+        ada,
+        "focus",
+        datetime!(2026-06-15 08:00 UTC),
+        25,
+        "UTC",
+    ))
+    .await;
+    delivered(&h, "handled", 8).await;
+    let s = summary(&h, ada, None).await;
+    assert_eq!((s.current_streak, s.longest_streak), (0, 6));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_poison_event_amid_a_burst_fails_alone() {
+    // Many events at once are handled in batches; a batch holding a poison event is rolled
+    // back and retried one by one: every good event counts exactly once, the poison alone is
+    // dead-lettered.
+    let (h, p) = start(datetime!(2026-11-22 12:00 UTC)).await;
+    let users: Vec<Uuid> = (0..8).map(|_| Uuid::now_v7()).collect();
+    for i in 0..60usize {
+        let mut e = session(
+            users[i % users.len()],
+            "focus",
+            datetime!(2026-11-22 08:00 UTC),
+            25,
+            "UTC",
+        );
+        if i == 30 {
+            e.user_id = "not-a-uuid".into();
+        }
+        p.publish(&e).await;
+    }
+    delivered(&h, "dead_lettered", 1).await;
+    delivered(&h, "handled", 59).await;
+    let mut total = 0;
+    for u in &users {
+        total += summary(&h, *u, None).await.sessions_completed;
+    }
+    assert_eq!(total, 59);
+    h.stop().await;
+}

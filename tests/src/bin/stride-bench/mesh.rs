@@ -1,0 +1,793 @@
+//! `stride-bench run`: the mesh under load. See main.rs for what it measures.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::Context as _;
+use serde::Serialize;
+use stride_e2e::Clients;
+use stride_proto::{
+    activity_session::{
+        ActivityKind, CompleteSessionRequest, ListActivitiesRequest, StartSessionRequest,
+        activity_session_service_client::ActivitySessionServiceClient,
+    },
+    analytics::{GetProgressSummaryRequest, SummaryRange},
+    profile::{GetMyProfileRequest, profile_service_client::ProfileServiceClient},
+};
+use stride_testkit::authed;
+use tonic::transport::Channel;
+
+use crate::{
+    User,
+    load::{self, Stats},
+    procs::{self, CpuMeter, Proc, Share},
+};
+
+/// Callers in flight in the saturated phases, as the FastAPI baseline's wrk runs (-c64).
+const CONCURRENCY: usize = 64;
+/// Client connections to the gateway: many clients, not one multiplexed pipe.
+const CONNECTIONS: usize = 8;
+/// Users: two per caller, as the baseline prepares them (a user has one active session).
+const USERS: usize = 2 * CONCURRENCY;
+/// Length of each saturated phase (`BENCH_PHASE_SECS`, default 5: longer for a profiler).
+static PHASE: std::sync::LazyLock<Duration> = std::sync::LazyLock::new(|| {
+    Duration::from_secs(
+        std::env::var("BENCH_PHASE_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5),
+    )
+});
+
+/// Whether to run the phase `key` (`BENCH_PHASES`: a comma-separated subset of idle, echo,
+/// direct, gateway, web, list, summary, fixed, sessions; default all).
+fn wants(key: &str) -> bool {
+    std::env::var("BENCH_PHASES").map_or(true, |v| v.split(',').any(|k| k.trim() == key))
+}
+/// Days of history per user in the analytics rollups, as the baseline's summary scenario.
+const HISTORY_DAYS: i32 = 400;
+
+/// One saturated phase, for the report and the JSON summary.
+#[derive(Debug, Serialize)]
+pub struct Phase {
+    pub name: &'static str,
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub failed: u64,
+    pub cpu: Vec<Share>,
+}
+
+impl Phase {
+    fn new(name: &'static str, s: &Stats, cpu: Vec<Share>) -> Self {
+        if s.failed > 0 {
+            eprintln!("  {name}: {} calls failed", s.failed);
+        }
+        Phase {
+            name,
+            rps: s.rate(),
+            p50_ms: s.p_ms(0.5),
+            p99_ms: s.p_ms(0.99),
+            failed: s.failed,
+            cpu,
+        }
+    }
+}
+
+/// Closed loop at CONCURRENCY for PHASE with every process's CPU per call.
+async fn saturate<F, Fut>(name: &'static str, procs: &[Proc], call: F) -> Phase
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let meter = CpuMeter::start(procs);
+    let s = load::closed(CONCURRENCY, *PHASE, call).await;
+    let cpu = meter.finish(s.ok);
+    let p = Phase::new(name, &s, cpu);
+    println!(
+        "  {:<34} {:>7.0}/s  p50 {:>6.2} ms  p99 {:>6.2} ms",
+        p.name, p.rps, p.p50_ms, p.p99_ms
+    );
+    println!("      cpu per call: {}", procs::line(&p.cpu));
+    p
+}
+
+#[derive(Debug, Serialize)]
+struct Idle {
+    name: &'static str,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct Fixed {
+    name: &'static str,
+    rate: f64,
+    achieved: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    generator_lag_p99_ms: f64,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Flow {
+    completions: u64,
+    completions_per_s: f64,
+    end_to_end_per_s: f64,
+    visible_challenge_p50_ms: f64,
+    visible_challenge_p99_ms: f64,
+    visible_analytics_p50_ms: f64,
+    visible_analytics_p99_ms: f64,
+    cycle_p50_ms: f64,
+    cycle_p99_ms: f64,
+    cpu: Vec<Share>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    noise: f64,
+    idle: Vec<Idle>,
+    saturated: Vec<Phase>,
+    fixed: Vec<Fixed>,
+    sessions_max: Flow,
+    sessions_fixed_rate: f64,
+    sessions_fixed: Flow,
+    memory_mib: Vec<(String, f64, f64)>,
+}
+
+struct Env {
+    gateway: std::net::SocketAddr,
+    profile: String,
+    activity: String,
+    echo: String,
+    activity_db: sqlx::PgPool,
+    analytics_db: sqlx::PgPool,
+    challenge_db: sqlx::PgPool,
+}
+
+async fn env() -> anyhow::Result<Env> {
+    let db = |v: &str| {
+        let url = crate::var(v);
+        async move {
+            let url = url?;
+            anyhow::Ok(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(2)
+                    .connect(&url)
+                    .await?,
+            )
+        }
+    };
+    Ok(Env {
+        gateway: crate::var("BENCH_GATEWAY_ADDR")?.parse()?,
+        profile: crate::var("BENCH_PROFILE_ADDR")?,
+        activity: crate::var("BENCH_ACTIVITY_ADDR")?,
+        echo: crate::var("BENCH_ECHO_ADDR")?,
+        activity_db: db("BENCH_ACTIVITY_DB").await?,
+        analytics_db: db("BENCH_ANALYTICS_DB").await?,
+        challenge_db: db("BENCH_CHALLENGE_DB").await?,
+    })
+}
+
+pub async fn run() -> anyhow::Result<()> {
+    let env = env().await?;
+    let procs = Proc::from_env()?;
+    let mut gw = Vec::new();
+    for _ in 0..CONNECTIONS {
+        gw.push(Clients::over(
+            crate::channel(&env.gateway.to_string()).await?,
+        ));
+    }
+    let gw = Arc::new(gw);
+    let users = Arc::new(crate::sign_up_users(&gw[0], "bench", USERS).await?);
+    write_history(&env.analytics_db, &users).await?;
+    let focus = gw[0]
+        .activity
+        .clone()
+        .list_activities(authed(
+            ListActivitiesRequest {
+                page_size: 100,
+                ..Default::default()
+            },
+            &users[0].token,
+        ))
+        .await?
+        .into_inner()
+        .activities
+        .into_iter()
+        .find(|a| a.kind() == ActivityKind::Focus)
+        .context("focus activity")?
+        .id;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle_mem: Vec<(String, u64)> = procs
+        .iter()
+        .map(|p| (p.name.clone(), p.rss_kib()))
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let peaks = procs::sample_peaks(procs.clone(), stop.clone());
+
+    let direct_profile = ProfileServiceClient::new(crate::channel(&env.profile).await?);
+    let direct_activity = ActivitySessionServiceClient::new(crate::channel(&env.activity).await?);
+
+    // Idle latency: a light open-loop load (50 calls/s), small and multi-frame answers.
+    println!(
+        "\n== idle latency (50 calls/s, open loop, 4 s each; p99 should stay within 3 × p50) =="
+    );
+    let mut idle = Vec::new();
+    let idle_rate = 50.0;
+    let idle_dur = Duration::from_secs(4);
+    macro_rules! idle_phase {
+        ($name:literal, $client:expr, $method:ident, $req:expr) => {
+            if wants("idle") {
+                let (c, u) = ($client, users.clone());
+                let s = load::open(idle_rate, idle_dur, move |k| {
+                    let mut c = c.clone();
+                    let t = u[k as usize % u.len()].token.clone();
+                    async move { c.$method(authed($req, &t)).await.is_ok() }
+                })
+                .await;
+                println!(
+                    "  {:<44} p50 {:>6.2} ms  p99 {:>6.2} ms  = {:.1} × p50",
+                    $name,
+                    s.p_ms(0.5),
+                    s.p_ms(0.99),
+                    s.p_ms(0.99) / s.p_ms(0.5).max(1e-3)
+                );
+                idle.push(Idle {
+                    name: $name,
+                    p50_ms: s.p_ms(0.5),
+                    p99_ms: s.p_ms(0.99),
+                });
+            }
+        };
+    }
+    let list = || ListActivitiesRequest {
+        page_size: 100,
+        ..Default::default()
+    };
+    idle_phase!(
+        "GetMyProfile direct",
+        direct_profile.clone(),
+        get_my_profile,
+        GetMyProfileRequest {}
+    );
+    idle_phase!(
+        "GetMyProfile via gateway",
+        gw[0].profile.clone(),
+        get_my_profile,
+        GetMyProfileRequest {}
+    );
+    idle_phase!(
+        "ListActivities (multi-frame) direct",
+        direct_activity.clone(),
+        list_activities,
+        list()
+    );
+    idle_phase!(
+        "ListActivities (multi-frame) via gateway",
+        gw[0].activity.clone(),
+        list_activities,
+        list()
+    );
+
+    println!(
+        "\n== saturated (closed loop, {CONCURRENCY} callers over {CONNECTIONS} connections, {} s each; cpu: cores and ms per call) ==",
+        PHASE.as_secs()
+    );
+    let echo = crate::channel(&env.echo).await?;
+    let echo_call = move |_| {
+        let mut h = tonic_health::pb::health_client::HealthClient::new(echo.clone());
+        async move {
+            h.check(tonic_health::pb::HealthCheckRequest::default())
+                .await
+                .is_ok()
+        }
+    };
+    let mut sat = Vec::new();
+    if wants("echo") {
+        sat.push(saturate("bare tonic echo (ceiling)", &procs, echo_call.clone()).await);
+    }
+    macro_rules! sat_phase {
+        ($key:literal, $name:literal, $client:expr, $method:ident, $req:expr) => {
+            if wants($key) {
+                let (c, u) = ($client, users.clone());
+                sat.push(
+                    saturate($name, &procs, move |i| {
+                        let mut c = c(i);
+                        let t = u[i % u.len()].token.clone();
+                        async move { c.$method(authed($req, &t)).await.is_ok() }
+                    })
+                    .await,
+                );
+            }
+        };
+    }
+    let (g, dp) = (gw.clone(), direct_profile.clone());
+    sat_phase!(
+        "direct",
+        "GetMyProfile direct",
+        move |_| dp.clone(),
+        get_my_profile,
+        GetMyProfileRequest {}
+    );
+    sat_phase!(
+        "gateway",
+        "GetMyProfile via gateway (gRPC)",
+        move |i: usize| g[i % CONNECTIONS].profile.clone(),
+        get_my_profile,
+        GetMyProfileRequest {}
+    );
+    let web = stride_e2e::grpc_web_clients(env.gateway)?.profile;
+    sat_phase!(
+        "web",
+        "GetMyProfile via gateway (grpc-web)",
+        move |_| web.clone(),
+        get_my_profile,
+        GetMyProfileRequest {}
+    );
+    let g = gw.clone();
+    sat_phase!(
+        "list",
+        "ListActivities via gateway",
+        move |i: usize| g[i % CONNECTIONS].activity.clone(),
+        list_activities,
+        list()
+    );
+    let g = gw.clone();
+    pg_reset(&env.activity_db).await;
+    sat_phase!(
+        "summary",
+        "GetProgressSummary week via gateway",
+        move |i: usize| g[i % CONNECTIONS].analytics.clone(),
+        get_progress_summary,
+        GetProgressSummaryRequest {
+            range: SummaryRange::Week as i32,
+            date: None,
+        }
+    );
+
+    if let Some(p) = sat
+        .iter()
+        .find(|p| p.name.starts_with("GetProgressSummary"))
+    {
+        pg_top(
+            &env.activity_db,
+            (p.rps * PHASE.as_secs_f64()) as u64,
+            "summary",
+        )
+        .await;
+    }
+
+    println!("\n== GetMyProfile via gateway at fixed rates (open loop, 5 s each) ==");
+    let mut fixed = Vec::new();
+    for rate in [500.0, 1000.0, 2000.0]
+        .into_iter()
+        .filter(|_| wants("fixed"))
+    {
+        let (g, u) = (gw.clone(), users.clone());
+        let s = load::open(rate, *PHASE, move |k| {
+            let mut c = g[k as usize % CONNECTIONS].profile.clone();
+            let t = u[k as usize % u.len()].token.clone();
+            async move {
+                c.get_my_profile(authed(GetMyProfileRequest {}, &t))
+                    .await
+                    .is_ok()
+            }
+        })
+        .await;
+        let lag = load::pct(&s.lag_us, 0.99) as f64 / 1000.0;
+        println!(
+            "  {rate:>6.0}/s offered: {:>6.0}/s done  p50 {:>6.2} ms  p99 {:>6.2} ms  (generator lag p99 {lag:.1} ms, {} failed)",
+            s.rate(),
+            s.p_ms(0.5),
+            s.p_ms(0.99),
+            s.failed
+        );
+        fixed.push(Fixed {
+            name: "GetMyProfile via gateway",
+            rate,
+            achieved: s.rate(),
+            p50_ms: s.p_ms(0.5),
+            p99_ms: s.p_ms(0.99),
+            generator_lag_p99_ms: lag,
+        });
+    }
+
+    println!(
+        "\n== sessions → challenge + analytics ({USERS} users, start + complete through the gateway) =="
+    );
+    let sessions = Sessions {
+        gw: gw.clone(),
+        users: users.clone(),
+        focus: focus.clone(),
+    };
+    let fixed_rate = std::env::var("BENCH_SESSION_RATE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500.0);
+    let (sessions_max, sessions_fixed) = if wants("sessions") {
+        (
+            sessions.closed(&env, &procs).await?,
+            sessions.open(&env, &procs, fixed_rate).await?,
+        )
+    } else {
+        (Flow::default(), Flow::default())
+    };
+
+    let mut noise = 0.0;
+    if wants("echo") {
+        let again = saturate("bare tonic echo (again, for noise)", &procs, echo_call).await;
+        noise = (again.rps - sat[0].rps).abs() / sat[0].rps.max(1.0);
+        println!(
+            "  machine noise: the ceiling moved {:.0} % between the start and the end",
+            noise * 100.0
+        );
+    }
+
+    stop.store(true, Ordering::Relaxed);
+    let peaks = peaks.await?;
+    println!("\n== resident memory (MiB) ==");
+    let mut memory = Vec::new();
+    for ((name, idle_kib), p) in idle_mem.iter().zip(&procs) {
+        if p.is_tree() {
+            continue; // a tree's root is a launcher; its memory says nothing
+        }
+        let peak = peaks.get(name).copied().unwrap_or(0) as f64 / 1024.0;
+        let idle = *idle_kib as f64 / 1024.0;
+        println!("  {name:<18} idle {idle:>6.1}   peak under load {peak:>6.1}");
+        memory.push((name.clone(), idle, peak));
+    }
+
+    let report = Report {
+        noise,
+        idle,
+        saturated: sat,
+        fixed,
+        sessions_max,
+        sessions_fixed_rate: fixed_rate,
+        sessions_fixed,
+        memory_mib: memory,
+    };
+    ratios(&report);
+    if let Ok(path) = std::env::var("BENCH_OUT") {
+        std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
+        println!("\n(figures written to {path})");
+    }
+    if let Ok(path) = std::env::var("BENCH_PEER_SUMMARY") {
+        crate::peer::compare(&path, &report_for_peer(&report))?;
+    }
+    Ok(())
+}
+
+/// The figures the baseline comparison needs.
+fn report_for_peer(r: &Report) -> crate::peer::Stride {
+    let find = |name: &str| r.saturated.iter().find(|p| p.name == name);
+    let me = find("GetMyProfile via gateway (gRPC)");
+    let summary = find("GetProgressSummary week via gateway");
+    crate::peer::Stride {
+        me: me.map(|p| (p.rps, p.p99_ms)),
+        summary: summary.map(|p| (p.rps, p.p99_ms)),
+        cycle: Some((
+            r.sessions_max.completions_per_s,
+            r.sessions_max.cycle_p99_ms,
+        )),
+    }
+}
+
+fn ratios(r: &Report) {
+    let find = |name: &str| {
+        r.saturated
+            .iter()
+            .find(|p| p.name == name)
+            .map_or(0.0, |p| p.rps)
+    };
+    let echo = find("bare tonic echo (ceiling)");
+    let direct = find("GetMyProfile direct");
+    let gw = find("GetMyProfile via gateway (gRPC)");
+    let web = find("GetMyProfile via gateway (grpc-web)");
+    println!(
+        "\n== ratios (goal in brackets; noise {:.0} %) ==",
+        r.noise * 100.0
+    );
+    println!(
+        "  GetMyProfile direct / echo ceiling        {:.2}  [≥ 0.40]",
+        direct / echo
+    );
+    println!(
+        "  GetMyProfile gateway gRPC / direct        {:.2}  [≥ 0.75]",
+        gw / direct
+    );
+    println!(
+        "  GetMyProfile gateway grpc-web / direct    {:.2}",
+        web / direct
+    );
+    for i in &r.idle {
+        println!(
+            "  idle p99 / p50, {:<36} {:.1}  [≤ 3]",
+            i.name,
+            i.p99_ms / i.p50_ms.max(1e-3)
+        );
+    }
+    println!(
+        "  sessions end to end                       {:.0}/s  [≥ 1000]",
+        r.sessions_max.end_to_end_per_s
+    );
+    println!(
+        "  completion → visible p99 at {:.0}/s         challenge {:.1} ms, analytics {:.1} ms  [< 100]",
+        r.sessions_fixed_rate,
+        r.sessions_fixed.visible_challenge_p99_ms,
+        r.sessions_fixed.visible_analytics_p99_ms
+    );
+}
+
+/// Seeds HISTORY_DAYS past days of rollups for every user, one unbroken run ending yesterday
+/// (UTC), as the baseline's `prepare.py --history-days 400` does.
+async fn write_history(db: &sqlx::PgPool, users: &[User]) -> anyhow::Result<()> {
+    let ids: Vec<uuid::Uuid> = users.iter().filter_map(|u| u.id.parse().ok()).collect();
+    sqlx::query(
+        "INSERT INTO daily_rollups (user_id, local_date, sessions_completed, focus_sessions, total_seconds, points)
+         SELECT u, d::date, 1 + (random() * 4)::int, (random() * 2)::int, 600 + (random() * 3000)::int, 20 + (random() * 80)::int
+         FROM unnest($1::uuid[]) AS u, generate_series(current_date - $2::int, current_date - 1, interval '1 day') AS d
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&ids)
+    .bind(HISTORY_DAYS)
+    .execute(db)
+    .await?;
+    // The same days as one run each, as analytics keeps them when the sessions arrive.
+    sqlx::query(
+        "INSERT INTO active_runs (user_id, first_date, last_date)
+         SELECT u, current_date - $2::int, current_date - 1 FROM unnest($1::uuid[]) AS u
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&ids)
+    .bind(HISTORY_DAYS)
+    .execute(db)
+    .await?;
+    sqlx::query("ANALYZE daily_rollups").execute(db).await?;
+    Ok(())
+}
+
+/// Start + complete cycles through the gateway. Users are lent out one at a time (a user has
+/// one active session).
+struct Sessions {
+    gw: Arc<Vec<Clients<Channel>>>,
+    users: Arc<Vec<User>>,
+    focus: String,
+}
+
+/// One start + complete; true when the completion succeeded.
+async fn cycle(mut a: ActivitySessionServiceClient<Channel>, token: &str, focus: &str) -> bool {
+    let Ok(s) = a
+        .start_session(authed(
+            StartSessionRequest {
+                activity_id: focus.to_owned(),
+                planned_duration: None,
+            },
+            token,
+        ))
+        .await
+    else {
+        return false;
+    };
+    let Some(s) = s.into_inner().session else {
+        return false;
+    };
+    a.complete_session(authed(CompleteSessionRequest { session_id: s.id }, token))
+        .await
+        .is_ok()
+}
+
+impl Sessions {
+    /// Maximum throughput: CONCURRENCY callers, each with two users of its own.
+    async fn closed(&self, env: &Env, procs: &[Proc]) -> anyhow::Result<Flow> {
+        let since = db_now(&env.activity_db).await?;
+        pg_reset(&env.activity_db).await;
+        let meter = CpuMeter::start(procs);
+        let (g, u, f) = (self.gw.clone(), self.users.clone(), self.focus.clone());
+        let flip = Arc::new(
+            (0..CONCURRENCY)
+                .map(|_| AtomicU64::new(0))
+                .collect::<Vec<_>>(),
+        );
+        let s = load::closed(CONCURRENCY, *PHASE * 2, move |i| {
+            let n = flip[i].fetch_add(1, Ordering::Relaxed) as usize;
+            let user = &u[(i + CONCURRENCY * (n % 2)) % u.len()];
+            let (a, t, f) = (
+                g[i % CONNECTIONS].activity.clone(),
+                user.token.clone(),
+                f.clone(),
+            );
+            async move { cycle(a, &t, &f).await }
+        })
+        .await;
+        let produced = s.secs;
+        let flow = self.visible(env, since, &s, meter, "max").await?;
+        pg_top(&env.activity_db, s.ok, "completion").await;
+        println!(
+            "  closed loop: {} completions in {produced:.1} s = {:.0} cycles/s (cycle p50 {:.1} ms, p99 {:.1} ms); all consumed at {:.0}/s end to end",
+            s.ok,
+            flow.completions_per_s,
+            s.p_ms(0.5),
+            s.p_ms(0.99),
+            flow.end_to_end_per_s
+        );
+        Ok(flow)
+    }
+
+    /// A fixed rate of completions (open loop): how soon each is visible downstream.
+    async fn open(&self, env: &Env, procs: &[Proc], rate: f64) -> anyhow::Result<Flow> {
+        let since = db_now(&env.activity_db).await?;
+        let meter = CpuMeter::start(procs);
+        let free: Arc<std::sync::Mutex<VecDeque<usize>>> =
+            Arc::new(std::sync::Mutex::new((0..self.users.len()).collect()));
+        let (g, u, f) = (self.gw.clone(), self.users.clone(), self.focus.clone());
+        let s = load::open(rate, *PHASE * 2, move |k| {
+            let (g, u, f, free) = (g.clone(), u.clone(), f.clone(), free.clone());
+            async move {
+                let Some(i) = free.lock().ok().and_then(|mut q| q.pop_front()) else {
+                    return false; // every user busy: counted as a failure
+                };
+                let ok = cycle(
+                    g[k as usize % CONNECTIONS].activity.clone(),
+                    &u[i].token,
+                    &f,
+                )
+                .await;
+                if let Ok(mut q) = free.lock() {
+                    q.push_back(i);
+                }
+                ok
+            }
+        })
+        .await;
+        let flow = self.visible(env, since, &s, meter, "fixed").await?;
+        println!(
+            "  open loop at {rate:.0}/s: {:.0} cycles/s done (cycle p50 {:.1} ms, p99 {:.1} ms, {} failed, generator lag p99 {:.1} ms)",
+            flow.completions_per_s,
+            s.p_ms(0.5),
+            s.p_ms(0.99),
+            s.failed,
+            load::pct(&s.lag_us, 0.99) as f64 / 1000.0
+        );
+        Ok(flow)
+    }
+
+    /// Waits until challenge and analytics have consumed every completion since `since`, then
+    /// reads completion (outbox row) → visible (inbox row) latencies on PostgreSQL's clock.
+    async fn visible(
+        &self,
+        env: &Env,
+        since: time::OffsetDateTime,
+        s: &Stats,
+        meter: CpuMeter,
+        label: &str,
+    ) -> anyhow::Result<Flow> {
+        let (done, produced_secs) = (s.ok, s.secs);
+        let start = Instant::now() - Duration::from_secs_f64(produced_secs);
+        let produced: Vec<(uuid::Uuid, time::OffsetDateTime)> = sqlx::query_as(
+            "SELECT id, created_at FROM outbox WHERE event_type = 'session.completed.v1' AND created_at >= $1",
+        )
+        .bind(since)
+        .fetch_all(&env.activity_db)
+        .await?;
+        let ids: Vec<uuid::Uuid> = produced.iter().map(|(id, _)| *id).collect();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let count = |db: &sqlx::PgPool| {
+            let (db, ids) = (db.clone(), ids.clone());
+            async move {
+                let (n,): (i64,) =
+                    sqlx::query_as("SELECT count(*) FROM inbox WHERE event_id = ANY($1)")
+                        .bind(&ids)
+                        .fetch_one(&db)
+                        .await?;
+                anyhow::Ok(n as usize)
+            }
+        };
+        loop {
+            let (a, c) = (
+                count(&env.analytics_db).await?,
+                count(&env.challenge_db).await?,
+            );
+            if a >= ids.len() && c >= ids.len() {
+                break;
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "{label}: events did not all arrive: analytics {a}, challenge {c} of {}",
+                ids.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let flow_secs = start.elapsed().as_secs_f64();
+        let cpu = meter.finish(done);
+        let produced: HashMap<_, _> = produced.into_iter().collect();
+        let lat = |db: &sqlx::PgPool| {
+            let (db, ids, produced) = (db.clone(), ids.clone(), &produced);
+            async move {
+                let rows: Vec<(uuid::Uuid, time::OffsetDateTime)> = sqlx::query_as(
+                    "SELECT event_id, received_at FROM inbox WHERE event_id = ANY($1)",
+                )
+                .bind(&ids)
+                .fetch_all(&db)
+                .await?;
+                let mut l: Vec<u64> = rows
+                    .into_iter()
+                    .filter_map(|(id, at)| {
+                        produced
+                            .get(&id)
+                            .map(|p| ((at - *p).as_seconds_f64() * 1e6).max(0.0) as u64)
+                    })
+                    .collect();
+                l.sort_unstable();
+                anyhow::Ok((
+                    load::pct(&l, 0.5) as f64 / 1000.0,
+                    load::pct(&l, 0.99) as f64 / 1000.0,
+                ))
+            }
+        };
+        let (c50, c99) = lat(&env.challenge_db).await?;
+        let (a50, a99) = lat(&env.analytics_db).await?;
+        println!(
+            "  {label}: completion → visible  challenge p50 {c50:.1} ms p99 {c99:.1} ms · analytics p50 {a50:.1} ms p99 {a99:.1} ms"
+        );
+        println!("      cpu per completion: {}", procs::line(&cpu));
+        Ok(Flow {
+            completions: ids.len() as u64,
+            completions_per_s: done as f64 / produced_secs,
+            end_to_end_per_s: ids.len() as f64 / flow_secs,
+            visible_challenge_p50_ms: c50,
+            visible_challenge_p99_ms: c99,
+            visible_analytics_p50_ms: a50,
+            visible_analytics_p99_ms: a99,
+            cycle_p50_ms: s.p_ms(0.5),
+            cycle_p99_ms: s.p_ms(0.99),
+            cpu,
+        })
+    }
+}
+
+/// Forgets PostgreSQL's per-statement figures (when `pg_stat_statements` is loaded).
+async fn pg_reset(db: &sqlx::PgPool) {
+    let _ = sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .execute(db)
+        .await;
+    let _ = sqlx::query("SELECT pg_stat_statements_reset()")
+        .execute(db)
+        .await;
+}
+
+/// Prints the statements PostgreSQL spent most time executing since [`pg_reset`], per unit of
+/// work (`per` units done).
+async fn pg_top(db: &sqlx::PgPool, per: u64, unit: &str) {
+    let rows: Result<Vec<(String, i64, f64, String)>, _> = sqlx::query_as(
+        "SELECT d.datname::text, s.calls, s.total_exec_time,
+                left(regexp_replace(s.query, '\\s+', ' ', 'g'), 100)
+         FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+         ORDER BY s.total_exec_time DESC LIMIT 12",
+    )
+    .fetch_all(db)
+    .await;
+    let Ok(rows) = rows else { return };
+    let per = per.max(1) as f64;
+    println!("      PostgreSQL, top statements by execution time (per {unit}: calls, µs):");
+    for (db, calls, ms, query) in rows {
+        println!(
+            "        {:>5.2} {:>7.1} µs  {:<22} {query}",
+            calls as f64 / per,
+            ms * 1000.0 / per,
+            db.trim_start_matches("stride_")
+        );
+    }
+}
+
+async fn db_now(db: &sqlx::PgPool) -> anyhow::Result<time::OffsetDateTime> {
+    let (now,): (time::OffsetDateTime,) = sqlx::query_as("SELECT now()").fetch_one(db).await?;
+    Ok(now)
+}
