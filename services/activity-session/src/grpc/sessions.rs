@@ -1,6 +1,5 @@
 //! The caller's timed sessions: start one, complete it, see the active one.
 
-use stride_bus::directory;
 use stride_kit::{
     AppResult, Call, ResultExt as _, Violations,
     convert::{date, from_duration, parse_id, require_id, timestamp},
@@ -62,13 +61,12 @@ pub(super) async fn complete_session(
     let caller = call.caller()?;
     let id = require_id("session_id", &call.message.session_id)?;
     let mut tx = s.outbox.begin().await?;
-    let started = store::sessions::lock(&mut tx, caller.user_id, id)
+    let (started, timezone) = store::sessions::lock(&mut tx, caller.user_id, id)
         .await?
         .ok_or_else(errors::no_session)?;
     if started.state != State::Active {
         return Err(errors::session_not_active());
     }
-    let timezone = directory::timezone(&mut tx, caller.user_id).await?;
     let done = session::complete(started.started_at, s.clock.now_db(), &timezone);
     let row = store::sessions::complete(&mut tx, id, &done, &timezone).await?;
     tx.publish(&publish::session_completed(&started, &done, &timezone))

@@ -69,20 +69,35 @@ pub async fn active(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<Option<
     .await
 }
 
-/// Session `id` of `user`, locked until the transaction ends; None when it does not exist or
-/// is someone else's.
+/// Session `id` of `user`, locked until the transaction ends, with the user's IANA zone from
+/// the user directory (UTC when no profile update was seen yet), in one round trip; None when
+/// the session does not exist or is someone else's.
 pub async fn lock(
     conn: &mut PgConnection,
     user: Uuid,
     id: Uuid,
-) -> sqlx::Result<Option<SessionRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM sessions WHERE id = $1 AND user_id = $2 FOR UPDATE"
+) -> sqlx::Result<Option<(SessionRow, String)>> {
+    #[derive(sqlx::FromRow)]
+    struct Locked {
+        #[sqlx(flatten)]
+        session: SessionRow,
+        user_timezone: Option<String>,
+    }
+    let row: Option<Locked> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS},
+                (SELECT d.timezone FROM user_directory d WHERE d.user_id = $2) AS user_timezone
+         FROM sessions WHERE id = $1 AND user_id = $2 FOR UPDATE"
     )))
     .bind(id)
     .bind(user)
     .fetch_optional(conn)
-    .await
+    .await?;
+    Ok(row.map(|l| {
+        let tz = l
+            .user_timezone
+            .unwrap_or_else(|| stride_bus::directory::DEFAULT_TIMEZONE.to_owned());
+        (l.session, tz)
+    }))
 }
 
 /// Records the completion of session `id`, computed in zone `timezone`.
