@@ -1,13 +1,18 @@
 //! Password hashing (argon2id) on a bounded slice of the blocking pool, so a burst of signups
 //! and logins cannot starve the other calls of CPU (DESIGN §7).
 
+use std::cell::RefCell;
 use std::sync::{
     Arc,
     atomic::{AtomicUsize, Ordering},
 };
 
 use anyhow::Context as _;
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+
+use argon2::{
+    Algorithm, Argon2, Block, Params, Version,
+    password_hash::phc::{Output, ParamsString, PasswordHash, Salt},
+};
 use stride_kit::{AppError, AppResult};
 use tokio::sync::Semaphore;
 
@@ -108,7 +113,7 @@ impl Hasher {
 /// True when `phc` was not made with today's algorithm and parameters (they were raised since,
 /// or it is not argon2id at all): the next successful login stores a fresh hash.
 pub fn needs_rehash(phc: &str) -> bool {
-    let Ok(parsed) = argon2::PasswordHash::new(phc) else {
+    let Ok(parsed) = PasswordHash::new(phc) else {
         return false;
     };
     let Ok(current) = argon2() else {
@@ -125,16 +130,68 @@ pub fn needs_rehash(phc: &str) -> bool {
         || params.p_cost() < want.p_cost()
 }
 
+thread_local! {
+    /// Argon2's working memory (19 MiB), kept by each blocking-pool thread between hashes. A
+    /// fresh allocation per hash is a fresh mapping: faulting its 4,864 pages in and unmapping
+    /// them again cost a fifth of every login's CPU (see docs/performance.md). The blocks are
+    /// overwritten by every hash before they are read.
+    static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Argon2 of `password` and `salt` into `out`, in this thread's reused memory.
+fn compute(a: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8]) -> anyhow::Result<()> {
+    let n = a.params().block_count();
+    BLOCKS.with_borrow_mut(|blocks| {
+        if blocks.len() != n {
+            *blocks = vec![Block::default(); n];
+        }
+        a.hash_password_into_with_memory(password, salt, out, blocks.as_mut_slice())
+            .map_err(|e| anyhow::anyhow!("argon2 hash: {e}"))
+    })
+}
+
 fn hash_now(password: &str) -> anyhow::Result<String> {
-    let hash = argon2()?
-        .hash_password(password.as_bytes())
-        .map_err(|e| anyhow::anyhow!("argon2 hash: {e}"))?;
-    Ok(hash.to_string())
+    let a = argon2()?;
+    let salt_bytes: [u8; 16] = crate::domain::crypto::random_bytes()
+        .map_err(|_| anyhow::anyhow!("no randomness for a salt"))?;
+    let mut out = [0u8; 32];
+    compute(&a, password.as_bytes(), &salt_bytes, &mut out)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(a.params()).map_err(|e| anyhow::anyhow!("{e}"))?,
+        salt: Some(Salt::new(&salt_bytes).map_err(|e| anyhow::anyhow!("{e}"))?),
+        hash: Some(Output::new(&out).map_err(|e| anyhow::anyhow!("{e}"))?),
+    };
+    Ok(phc.to_string())
 }
 
 fn verify_now(password: &str, phc: &str) -> bool {
     // A malformed stored hash must not let anyone in; it simply never matches.
-    argon2().is_ok_and(|a| a.verify_password(password.as_bytes(), phc).is_ok())
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from) {
+        None => Version::V0x13,
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let a = Argon2::new(algorithm, version, params);
+    let mut out = vec![0u8; expected.len()];
+    if compute(&a, password.as_bytes(), salt.as_ref(), &mut out).is_err() {
+        return false;
+    }
+    // `Output`'s equality is constant-time.
+    Output::new(&out).is_ok_and(|o| &o == expected)
 }
 
 #[cfg(test)]
@@ -161,6 +218,44 @@ mod tests {
             !h.verify("x".into(), Some("not a phc string".into()))
                 .await
                 .unwrap()
+        );
+    }
+
+    #[test]
+    fn reused_memory_agrees_with_the_crates_own_hashing() {
+        use argon2::{PasswordHasher as _, PasswordVerifier as _};
+        // Ours verifies the crate's hashes (as stored by earlier releases), older parameters
+        // included, and the crate verifies ours; each twice, so the second runs in reused memory.
+        let weaker = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8_192, 1, 1, None).unwrap(),
+        );
+        for a in [argon2().unwrap(), weaker] {
+            let theirs = a.hash_password(b"correct horse").unwrap().to_string();
+            for _ in 0..2 {
+                assert!(verify_now("correct horse", &theirs));
+                assert!(!verify_now("correct horsf", &theirs));
+            }
+        }
+        let ours = hash_now("correct horse").unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            argon2()
+                .unwrap()
+                .verify_password(b"correct horse", &parsed)
+                .is_ok()
+        );
+        assert!(
+            argon2()
+                .unwrap()
+                .verify_password(b"wrong", &parsed)
+                .is_err()
+        );
+        assert_ne!(
+            ours,
+            hash_now("correct horse").unwrap(),
+            "a fresh salt every time"
         );
     }
 
