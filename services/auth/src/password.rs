@@ -1,10 +1,12 @@
 //! Password hashing (argon2id) on a bounded slice of the blocking pool, so a burst of signups
 //! and logins cannot starve the other calls of CPU (DESIGN §7).
 
-use std::cell::RefCell;
-use std::sync::{
-    Arc,
-    atomic::{AtomicUsize, Ordering},
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
 };
 
 use anyhow::Context as _;
@@ -55,6 +57,14 @@ impl Hasher {
         let dummy = tokio::task::spawn_blocking(|| hash_now("stride-dummy-password-never-matches"))
             .await
             .context("dummy hash task")??;
+        // Frees hashing memory nobody used for a while (see MEMORY).
+        tokio::spawn(async {
+            let mut tick = tokio::time::interval(KEEP_IDLE / 3);
+            loop {
+                tick.tick().await;
+                release_idle();
+            }
+        });
         Ok(Self {
             permits: Arc::new(Semaphore::new(permits)),
             waiting: AtomicUsize::new(0),
@@ -130,24 +140,38 @@ pub fn needs_rehash(phc: &str) -> bool {
         || params.p_cost() < want.p_cost()
 }
 
-thread_local! {
-    /// Argon2's working memory (19 MiB), kept by each blocking-pool thread between hashes. A
-    /// fresh allocation per hash is a fresh mapping: faulting its 4,864 pages in and unmapping
-    /// them again cost a fifth of every login's CPU (see docs/performance.md). The blocks are
-    /// overwritten by every hash before they are read.
-    static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+/// Argon2's working memory (19 MiB per hash in flight), kept between hashes. A fresh
+/// allocation per hash is a fresh mapping: faulting its 4,864 pages in and unmapping them again
+/// cost a fifth of every login's CPU (see docs/performance.md). At most one buffer per hashing
+/// permit exists; one unused for [`KEEP_IDLE`] is freed, so an idle auth goes back to its idle
+/// size. Every hash overwrites the blocks before reading them.
+static MEMORY: Mutex<Vec<(Vec<Block>, Instant)>> = Mutex::new(Vec::new());
+
+/// How long an unused hashing buffer is kept.
+pub const KEEP_IDLE: Duration = Duration::from_secs(3);
+
+/// Frees the buffers unused for [`KEEP_IDLE`].
+fn release_idle() {
+    if let Ok(mut pool) = MEMORY.lock() {
+        pool.retain(|(_, used)| used.elapsed() < KEEP_IDLE);
+    }
 }
 
-/// Argon2 of `password` and `salt` into `out`, in this thread's reused memory.
+/// Argon2 of `password` and `salt` into `out`, in a kept buffer.
 fn compute(a: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8]) -> anyhow::Result<()> {
     let n = a.params().block_count();
-    BLOCKS.with_borrow_mut(|blocks| {
-        if blocks.len() != n {
-            *blocks = vec![Block::default(); n];
-        }
-        a.hash_password_into_with_memory(password, salt, out, blocks.as_mut_slice())
-            .map_err(|e| anyhow::anyhow!("argon2 hash: {e}"))
-    })
+    let kept = MEMORY.lock().ok().and_then(|mut pool| pool.pop());
+    let mut blocks = match kept {
+        Some((b, _)) if b.len() == n => b,
+        _ => vec![Block::default(); n],
+    };
+    let r = a
+        .hash_password_into_with_memory(password, salt, out, blocks.as_mut_slice())
+        .map_err(|e| anyhow::anyhow!("argon2 hash: {e}"));
+    if let Ok(mut pool) = MEMORY.lock() {
+        pool.push((blocks, Instant::now()));
+    }
+    r
 }
 
 fn hash_now(password: &str) -> anyhow::Result<String> {

@@ -73,7 +73,8 @@ pub async fn run() -> anyhow::Result<()> {
     println!("measuring argon2 on one core…");
     let per_core = argon2_per_core()?;
     let ceiling = per_core * cores as f64;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Idle: past auth's KEEP_IDLE, so the sign-ups' hashing memory is freed.
+    tokio::time::sleep(Duration::from_secs(5)).await;
     let auth_idle = auth_proc.rss_kib();
 
     let login = || {

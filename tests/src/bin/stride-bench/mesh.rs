@@ -204,7 +204,8 @@ pub async fn run() -> anyhow::Result<()> {
         .find(|a| a.kind() == ActivityKind::Focus)
         .context("focus activity")?
         .id;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Idle: past auth's KEEP_IDLE, so the sign-ups' hashing memory is freed.
+    tokio::time::sleep(Duration::from_secs(5)).await;
     let idle_mem: Vec<(String, u64)> = procs
         .iter()
         .map(|p| (p.name.clone(), p.rss_kib()))
