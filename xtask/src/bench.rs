@@ -95,35 +95,41 @@ pub fn run(args: &[String]) -> Result<i32> {
         if let Some(pid) = infra.rabbit.pid() {
             pids.push(format!("rabbitmq=g{pid}"));
         }
-        let mut bench = Command::new(bins.join("stride-bench"));
-        if let Some(summary) = &peer_summary {
-            bench.env("BENCH_PEER_SUMMARY", summary);
+        // `compare` measures the mesh, then logins, on the same mesh.
+        let modes: &[&str] = if compare { &["run", "login"] } else { &[mode] };
+        let mut code = 0;
+        for mode in modes {
+            let mut bench = Command::new(bins.join("stride-bench"));
+            if let Some(summary) = &peer_summary {
+                bench.env("BENCH_PEER_SUMMARY", summary);
+            }
+            let status = bench
+                .arg(mode)
+                .env("BENCH_OUT", dir.join("result.json"))
+                .env("BENCH_GATEWAY_ADDR", format!("127.0.0.1:{}", opts.port))
+                .env("BENCH_PROFILE_ADDR", addr("profile"))
+                .env("BENCH_ACTIVITY_ADDR", addr("activity-session"))
+                .env("BENCH_ECHO_ADDR", format!("127.0.0.1:{echo_port}"))
+                .env(
+                    "BENCH_ACTIVITY_DB",
+                    infra.pg.url(&up::db_name("activity-session")),
+                )
+                .env(
+                    "BENCH_ANALYTICS_DB",
+                    infra.pg.url(&up::db_name("analytics")),
+                )
+                .env(
+                    "BENCH_CHALLENGE_DB",
+                    infra.pg.url(&up::db_name("challenge")),
+                )
+                .env("BENCH_PIDS", pids.join(","))
+                .status()
+                .context("running stride-bench")?;
+            code = code.max(status.code().unwrap_or(1));
         }
-        let status = bench
-            .arg(mode)
-            .env("BENCH_OUT", dir.join("result.json"))
-            .env("BENCH_GATEWAY_ADDR", format!("127.0.0.1:{}", opts.port))
-            .env("BENCH_PROFILE_ADDR", addr("profile"))
-            .env("BENCH_ACTIVITY_ADDR", addr("activity-session"))
-            .env("BENCH_ECHO_ADDR", format!("127.0.0.1:{echo_port}"))
-            .env(
-                "BENCH_ACTIVITY_DB",
-                infra.pg.url(&up::db_name("activity-session")),
-            )
-            .env(
-                "BENCH_ANALYTICS_DB",
-                infra.pg.url(&up::db_name("analytics")),
-            )
-            .env(
-                "BENCH_CHALLENGE_DB",
-                infra.pg.url(&up::db_name("challenge")),
-            )
-            .env("BENCH_PIDS", pids.join(","))
-            .status()
-            .context("running stride-bench")?;
         let _ = echo.kill();
         let _ = echo.wait();
-        Ok(status.code().unwrap_or(1))
+        Ok(code)
     })();
     up::stop_all(procs);
     drop(infra);
@@ -158,7 +164,7 @@ fn run_peer(root: &std::path::Path) -> Result<std::path::PathBuf> {
         bail!("the baseline did not start");
     }
     let bench = sh("bench/bench.sh")
-        .env("SCENARIOS", "me summary cycle")
+        .env("SCENARIOS", "me summary cycle login")
         .env("RUNS", "1")
         .env("DURATION", "10s")
         .status();

@@ -126,6 +126,9 @@ pub async fn run() -> anyhow::Result<()> {
         s.failed
     );
     println!("      cpu per login: {}", procs::line(&cpu));
+    if let Ok(path) = std::env::var("BENCH_PEER_SUMMARY") {
+        crate::peer::compare_logins(&path, s.rate(), s.p_ms(0.99))?;
+    }
 
     // 2. The flood, with cheap calls probed beside it: GetMyProfile (gateway → profile) and
     // GetMe (gateway → auth, the process doing the hashing), idle first.

@@ -61,3 +61,24 @@ pub fn compare(path: &str, stride: &Stride) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Logins at the baseline's login concurrency (16), against its `login` scenario.
+pub fn compare_logins(path: &str, rate: f64, p99_ms: f64) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+    let json: serde_json::Value = serde_json::from_str(&text)?;
+    let Some(s) = json.get("scenarios").and_then(|s| s.get("login")) else {
+        println!("  (the baseline's login scenario was not measured in this run)");
+        return Ok(());
+    };
+    let (b, bp) = (
+        s.get("rps_median").and_then(|v| v.as_f64()).unwrap_or(0.0),
+        s.get("p99_ms_median")
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.0),
+    );
+    println!(
+        "  against FastAPI at 16 connections: {b:.1} logins/s (p99 {bp:.0} ms) vs Stride {rate:.1}/s (p99 {p99_ms:.0} ms) = {:.2}×  [goal > 1]",
+        rate / b.max(1e-9)
+    );
+    Ok(())
+}
