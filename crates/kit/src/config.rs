@@ -173,6 +173,8 @@ pub struct CommonConfig {
     /// Base URL of the auth service (JWKS). The auth service itself leaves it empty.
     pub auth_url: String,
     pub db_max_connections: u32,
+    /// Calls served at once before the rest are refused (`STRIDE_MAX_IN_FLIGHT`, default 512).
+    pub max_in_flight: usize,
 }
 
 impl CommonConfig {
@@ -200,6 +202,7 @@ impl CommonConfig {
             String::new()
         };
         let db_max_connections = env.parse_or("STRIDE_DB_MAX_CONNECTIONS", 10u32);
+        let max_in_flight = env.parse_or("STRIDE_MAX_IN_FLIGHT", 512usize);
         Self {
             service,
             grpc_addr,
@@ -208,6 +211,7 @@ impl CommonConfig {
             amqp_url: amqp_url.into(),
             auth_url,
             db_max_connections,
+            max_in_flight,
         }
     }
 }
@@ -235,6 +239,7 @@ impl CommonConfig {
             amqp_url: amqp_url.into(),
             auth_url: "http://127.0.0.1:1".into(),
             db_max_connections: 5,
+            max_in_flight: 512,
         }
     }
 }

@@ -29,6 +29,7 @@ pub mod panic;
 pub mod policy;
 pub mod serve;
 pub mod service;
+pub mod shed;
 pub mod telemetry;
 
 /// Crates the kit's macros expand to, so a service needs no direct dependency for them.

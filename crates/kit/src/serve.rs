@@ -220,6 +220,8 @@ pub struct ServeConfig {
     /// Fully-qualified gRPC service names, for per-service health status.
     pub service_names: Vec<String>,
     pub verifier: Arc<Verifier>,
+    /// Calls served at once; more are refused with RESOURCE_EXHAUSTED ([`crate::shed`]).
+    pub max_in_flight: usize,
 }
 
 /// Binds both ports and starts serving `routes` behind the metrics, panic and authn layers, until
@@ -256,6 +258,7 @@ pub async fn spawn(
             .trace_fn(crate::telemetry::server_span)
             .layer(MetricsLayer::new(policies.clone()))
             .layer(crate::panic::CatchPanicLayer)
+            .layer(crate::shed::ShedLayer::new(cfg.max_in_flight))
             .layer(AuthnLayer::new(cfg.verifier, policies))
             .add_routes(routes)
             // TCP_NODELAY: without it a response written in several frames waits for the

@@ -213,6 +213,7 @@ impl Builder {
             http_addr: self.common.http_addr,
             service_names: std::mem::take(&mut self.grpc_names),
             verifier,
+            max_in_flight: self.common.max_in_flight,
         };
         // On error, dropping `self` cancels the token: the components stop with it.
         let mut running = crate::serve::spawn(cfg, routes, self.shutdown.clone()).await?;

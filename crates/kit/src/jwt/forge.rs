@@ -557,6 +557,7 @@ mod tests {
                 http_addr: "127.0.0.1:0".parse().unwrap(),
                 service_names: vec!["stride.ai_coach.v1.AiCoachService".into()],
                 verifier: verifier(&key),
+                max_in_flight: 64,
             },
             Routes::new(AiCoachServiceServer::new(coach.clone())),
             tokio_util::sync::CancellationToken::new(),
