@@ -2,7 +2,9 @@
 //! through the gateway as a signed-in user with malformed, oversized and out-of-range inputs built
 //! from the method's own input descriptor. A method added later is covered without editing this
 //! file. Fails on INTERNAL, UNKNOWN, transport errors, answers slower than the bound, and
-//! INVALID_ARGUMENT that names no field.
+//! INVALID_ARGUMENT that names no field. Each id field is also set to another user's real
+//! resource (an active session, a login session, an identity, the user id): an answer must not
+//! carry that resource, and afterwards the other user's resources must be as they were.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -23,9 +25,13 @@ use prost_reflect::{
 use stride_e2e::{Mesh, raw};
 use stride_proto::{
     activity_session::{
-        ListActivitiesRequest, activity_session_service_client::ActivitySessionServiceClient,
+        GetCurrentSessionRequest, ListActivitiesRequest, StartSessionRequest,
+        activity_session_service_client::ActivitySessionServiceClient,
     },
-    auth::{GetMeRequest, SignupRequest, auth_service_client::AuthServiceClient},
+    auth::{
+        GetMeRequest, ListIdentitiesRequest, ListSessionsRequest, SignupRequest,
+        auth_service_client::AuthServiceClient,
+    },
     challenge::{ListChallengesRequest, challenge_service_client::ChallengeServiceClient},
 };
 use stride_testkit::authed;
@@ -75,6 +81,7 @@ impl Clients {
 /// A signed-up user's access token.
 #[derive(Clone)]
 struct User {
+    id: String,
     token: String,
 }
 
@@ -97,6 +104,7 @@ async fn sign_up(clients: &Clients) -> User {
         .expect("sweep user signs up")
         .into_inner();
     User {
+        id: resp.user.map(|u| u.id).unwrap_or_default(),
         token: resp
             .tokens
             .expect("tokens (no confirmation in the mesh)")
@@ -115,6 +123,8 @@ async fn alive(clients: &Clients, user: &User) -> bool {
 struct Case {
     label: String,
     body: Bytes,
+    /// Names another user's resource: an OK answer must not carry it.
+    foreign: bool,
 }
 
 /// What a call came back with.
@@ -313,6 +323,10 @@ fn seeded(desc: &MessageDescriptor, seeds: &Seeds, depth: usize) -> DynamicMessa
     m
 }
 
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 fn encode(m: &DynamicMessage) -> Bytes {
     let mut bytes = m.encode_to_vec();
     // Swap the marker for invalid UTF-8 of the same length: the length prefix stays right.
@@ -331,7 +345,7 @@ fn encode(m: &DynamicMessage) -> Bytes {
 
 /// Every input for one method: the empty message, then each field (and each field of a nested
 /// message, one level down) set to each hostile value, on an empty base and on a seeded one.
-fn cases(method: &MethodDescriptor, seeds: &Seeds) -> Vec<Case> {
+fn cases(method: &MethodDescriptor, seeds: &Seeds, victim: &Victim) -> Vec<Case> {
     let input = method.input();
     let empty = DynamicMessage::new(input.clone());
     let seed = seeded(&input, seeds, 0);
@@ -344,6 +358,7 @@ fn cases(method: &MethodDescriptor, seeds: &Seeds) -> Vec<Case> {
         out.push(Case {
             label: format!("{base_label}base"),
             body: encode(base),
+            foreign: false,
         });
         for f in input.fields() {
             for (label, v) in field_values(&f) {
@@ -352,6 +367,7 @@ fn cases(method: &MethodDescriptor, seeds: &Seeds) -> Vec<Case> {
                 out.push(Case {
                     label: format!("{base_label}{}={label}", f.name()),
                     body: encode(&m),
+                    foreign: false,
                 });
             }
             let Kind::Message(sub) = f.kind() else {
@@ -372,12 +388,157 @@ fn cases(method: &MethodDescriptor, seeds: &Seeds) -> Vec<Case> {
                     out.push(Case {
                         label: format!("{base_label}{}.{}={label}", f.name(), g.name()),
                         body: encode(&m),
+                        foreign: false,
                     });
                 }
             }
         }
     }
+    // Each id field set to another user's real resource, on the seeded request (so the id is
+    // what the call turns on).
+    let base = bases.last().map_or(empty, |(_, m)| m.clone());
+    for f in input.fields() {
+        if f.kind() != Kind::String || f.is_list() {
+            continue;
+        }
+        for (what, id) in victim.ids_for(f.name()) {
+            let mut m = base.clone();
+            m.set_field(&f, Value::String(id.clone()));
+            out.push(Case {
+                label: format!("{}=another user's {what}", f.name()),
+                body: encode(&m),
+                foreign: true,
+            });
+        }
+    }
     out
+}
+
+/// Another user with resources of every kind a request can name by id, left alone by the
+/// sweep: none of its calls may read or change them.
+struct Victim {
+    user: User,
+    /// Their active activity session.
+    activity_session: String,
+    /// Their login session (auth).
+    login_session: String,
+    /// Their email identity.
+    identity: String,
+}
+
+impl Victim {
+    async fn create(clients: &Clients, seeds: &Seeds) -> Victim {
+        let user = sign_up(clients).await;
+        let activity_session = ActivitySessionServiceClient::new(clients.pick())
+            .start_session(authed(
+                StartSessionRequest {
+                    activity_id: seeds.get("activity_id").cloned().unwrap_or_default(),
+                    planned_duration: None,
+                },
+                &user.token,
+            ))
+            .await
+            .expect("the victim starts a session")
+            .into_inner()
+            .session
+            .expect("session")
+            .id;
+        let mut auth = AuthServiceClient::new(clients.pick());
+        let login_session = auth
+            .list_sessions(authed(ListSessionsRequest::default(), &user.token))
+            .await
+            .expect("the victim's sessions")
+            .into_inner()
+            .sessions
+            .first()
+            .expect("one login session")
+            .id
+            .clone();
+        let identity = auth
+            .list_identities(authed(ListIdentitiesRequest {}, &user.token))
+            .await
+            .expect("the victim's identities")
+            .into_inner()
+            .identities
+            .first()
+            .expect("an email identity")
+            .id
+            .clone();
+        Victim {
+            user,
+            activity_session,
+            login_session,
+            identity,
+        }
+    }
+
+    /// The victim's ids a field of this name could carry.
+    fn ids_for(&self, field: &str) -> Vec<(&'static str, &String)> {
+        match field {
+            "session_id" | "id" => vec![
+                ("activity session", &self.activity_session),
+                ("login session", &self.login_session),
+            ],
+            "identity_id" => vec![("identity", &self.identity)],
+            f if f.ends_with("user_id") => vec![("user id", &self.user.id)],
+            _ => vec![],
+        }
+    }
+
+    /// Resource ids that no answer to another user may contain (user ids may: leaderboards).
+    fn private_ids(&self) -> [&String; 3] {
+        [&self.activity_session, &self.login_session, &self.identity]
+    }
+
+    /// What is wrong with the victim's resources now, if anything.
+    async fn damage(&self, clients: &Clients) -> Vec<String> {
+        let mut wrong = Vec::new();
+        if !alive(clients, &self.user).await {
+            wrong.push("the victim's token no longer works".to_owned());
+            return wrong;
+        }
+        let current = ActivitySessionServiceClient::new(clients.pick())
+            .get_current_session(authed(GetCurrentSessionRequest {}, &self.user.token))
+            .await
+            .map(|r| r.into_inner().session.map(|s| s.id));
+        if current.as_ref().ok().and_then(|s| s.as_ref()) != Some(&self.activity_session) {
+            wrong.push(format!("the victim's active session changed: {current:?}"));
+        }
+        let mut auth = AuthServiceClient::new(clients.pick());
+        let sessions = auth
+            .list_sessions(authed(ListSessionsRequest::default(), &self.user.token))
+            .await
+            .map(|r| {
+                r.into_inner()
+                    .sessions
+                    .into_iter()
+                    .map(|s| s.id)
+                    .collect::<Vec<_>>()
+            });
+        if !sessions
+            .as_ref()
+            .is_ok_and(|s| s.contains(&self.login_session))
+        {
+            wrong.push(format!("the victim's login session is gone: {sessions:?}"));
+        }
+        let identities = auth
+            .list_identities(authed(ListIdentitiesRequest {}, &self.user.token))
+            .await
+            .map(|r| {
+                r.into_inner()
+                    .identities
+                    .into_iter()
+                    .map(|i| i.id)
+                    .collect::<Vec<_>>()
+            });
+        if !identities
+            .as_ref()
+            .is_ok_and(|i| i.contains(&self.identity))
+        {
+            wrong.push(format!("the victim's identity is gone: {identities:?}"));
+        }
+        wrong
+    }
 }
 
 async fn call(
@@ -443,6 +604,7 @@ async fn every_method_refuses_hostile_input_cleanly() {
         .expect("mesh starts");
     let clients = Arc::new(Clients::connect(&mesh).await);
     let seeds = seeds(&clients, &sign_up(&clients).await).await;
+    let victim = Victim::create(&clients, &seeds).await;
 
     let pool = DescriptorPool::decode(stride_proto::FILE_DESCRIPTOR_SET).expect("descriptor set");
     let methods: Vec<MethodDescriptor> = pool
@@ -465,7 +627,7 @@ async fn every_method_refuses_hostile_input_cleanly() {
     // after each one that ended the previous.
     for method in &methods {
         let path = format!("/{}/{}", method.parent_service().full_name(), method.name());
-        let cases = cases(method, &seeds);
+        let cases = cases(method, &seeds, &victim);
         let user = sign_up(&clients).await;
         let mut set = tokio::task::JoinSet::new();
         for (i, case) in cases.iter().enumerate() {
@@ -499,7 +661,16 @@ async fn every_method_refuses_hostile_input_cleanly() {
             }
         }
         for ((_, result, elapsed), case) in done.into_iter().zip(cases) {
-            let failure = judge(&result, elapsed);
+            let mut failure = judge(&result, elapsed);
+            if case.foreign
+                && let Ok(r) = &result
+                && victim
+                    .private_ids()
+                    .iter()
+                    .any(|id| contains(r.get_ref(), id.as_bytes()))
+            {
+                failure = Some("answered with another user's resource".into());
+            }
             let (code, message) = match &result {
                 Ok(_) => (Code::Ok, String::new()),
                 Err(s) => (s.code(), s.message().to_owned()),
@@ -591,6 +762,24 @@ async fn every_method_refuses_hostile_input_cleanly() {
         per_method.len(),
         methods.len(),
         "every method called at least once"
+    );
+    let foreign = outcomes
+        .iter()
+        .filter(|o| o.label.contains("another user's"))
+        .count();
+    assert!(foreign > 0, "no call named another user's resource");
+    let damage = victim.damage(&clients).await;
+    eprintln!(
+        "{foreign} calls named another user's resources; their resources afterwards: {}",
+        if damage.is_empty() {
+            "untouched".to_owned()
+        } else {
+            damage.join("; ")
+        }
+    );
+    assert!(
+        damage.is_empty(),
+        "another user's resources changed: {damage:?}"
     );
     mesh.stop().await.expect("graceful stop");
     assert!(failures.is_empty(), "hostile-input sweep failed:{table}");
