@@ -76,6 +76,16 @@ enum Outcome {
     Duplicate,
 }
 
+impl Outcome {
+    /// The `stride_events_consumed_total` label.
+    fn label(&self) -> &'static str {
+        match self {
+            Outcome::Handled => "handled",
+            Outcome::Duplicate => "duplicate",
+        }
+    }
+}
+
 impl Subscriber {
     pub fn new(
         service: &str,
@@ -196,16 +206,17 @@ impl Subscriber {
     async fn process_batch(self: Arc<Self>, batch: Vec<Delivery>, queue: String, dl: Channel) {
         if batch.len() > 1 {
             let envs: Vec<Envelope> = batch.iter().map(envelope).collect();
-            match self.apply_batch(&batch, &envs).await {
+            let spans: Vec<tracing::Span> = batch
+                .iter()
+                .zip(&envs)
+                .map(|(d, e)| event_span(d, e))
+                .collect();
+            match self.apply(&envs, &spans).await {
                 Ok(outcomes) => {
                     // Counted as soon as committed (before the acks), as single deliveries are.
                     for outcome in &outcomes {
-                        let label = match outcome {
-                            Outcome::Handled => "handled",
-                            Outcome::Duplicate => "duplicate",
-                        };
                         CONSUMED
-                            .with_label_values(&[self.service.as_str(), label])
+                            .with_label_values(&[self.service.as_str(), outcome.label()])
                             .inc();
                     }
                     for d in &batch {
@@ -229,12 +240,13 @@ impl Subscriber {
         }
     }
 
-    /// One transaction for the whole batch: the fresh ids go into the inbox in one statement,
-    /// each fresh event is dispatched under its own span, one commit.
-    async fn apply_batch(
+    /// One transaction for `envs` (one or a batch): the fresh ids go into the inbox in one
+    /// statement, each fresh event is dispatched (under its span from `spans`, when given), one
+    /// commit.
+    async fn apply(
         &self,
-        batch: &[Delivery],
         envs: &[Envelope],
+        spans: &[tracing::Span],
     ) -> Result<Vec<Outcome>, HandlerError> {
         if envs.iter().any(|e| e.id.is_nil()) {
             return Err(HandlerError::Permanent(anyhow::anyhow!(
@@ -254,15 +266,16 @@ impl Subscriber {
         .await?;
         let mut fresh: std::collections::HashSet<Uuid> = fresh.into_iter().collect();
         let mut outcomes = Vec::with_capacity(envs.len());
-        for (d, env) in batch.iter().zip(envs) {
+        for (i, env) in envs.iter().enumerate() {
             // A redelivered copy in the same batch is a duplicate of the first.
             if !fresh.remove(&env.id) {
                 outcomes.push(Outcome::Duplicate);
                 continue;
             }
+            let span = spans.get(i).cloned().unwrap_or_else(tracing::Span::current);
             self.subscriptions
                 .dispatch(&mut tx, env)
-                .instrument(event_span(d, env))
+                .instrument(span)
                 .await?;
             outcomes.push(Outcome::Handled);
         }
@@ -274,19 +287,16 @@ impl Subscriber {
         let env = envelope(&d);
         let span = event_span(&d, &env);
         async move {
-            let result = if env.id.is_nil() {
-                Err(HandlerError::Permanent(anyhow::anyhow!("message has no UUID message_id")))
-            } else {
-                self.apply(&env).await
-            };
+            let result = self
+                .apply(std::slice::from_ref(&env), &[])
+                .await
+                .map(|o| o.into_iter().next().unwrap_or(Outcome::Duplicate));
             let outcome = match result {
-                Ok(Outcome::Handled) => {
-                    CONSUMED.with_label_values(&[self.service.as_str(), "handled"]).inc();
-                    d.ack(BasicAckOptions::default()).await
-                }
-                Ok(Outcome::Duplicate) => {
-                    CONSUMED.with_label_values(&[self.service.as_str(), "duplicate"]).inc();
-                    tracing::debug!("duplicate event absorbed");
+                Ok(o) => {
+                    CONSUMED.with_label_values(&[self.service.as_str(), o.label()]).inc();
+                    if matches!(o, Outcome::Duplicate) {
+                        tracing::debug!("duplicate event absorbed");
+                    }
                     d.ack(BasicAckOptions::default()).await
                 }
                 Err(e) => {
@@ -326,26 +336,6 @@ impl Subscriber {
         }
         .instrument(span)
         .await
-    }
-
-    async fn apply(&self, env: &Envelope) -> Result<Outcome, HandlerError> {
-        let mut tx = Tx::new(self.pool.begin().await?, self.outbox.clone());
-        let fresh = sqlx::query(
-            "INSERT INTO inbox (event_id, event_type) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(env.id)
-        .bind(&env.event_type)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !fresh {
-            return Ok(Outcome::Duplicate);
-        }
-        self.subscriptions.dispatch(&mut tx, env).await?;
-        // Commits, then wakes the relay if the handler published follow-up events.
-        tx.commit().await?;
-        Ok(Outcome::Handled)
     }
 }
 

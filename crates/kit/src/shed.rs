@@ -67,7 +67,7 @@ where
             match self.permits.clone().try_acquire_owned() {
                 Ok(p) => Some(p),
                 Err(_) => {
-                    SHED.inc();
+                    SHED.with_label_values(&[] as &[&str]).inc();
                     return Box::pin(async {
                         Ok(Status::resource_exhausted(
                             "the service is at capacity; retry with backoff",
@@ -86,14 +86,12 @@ where
     }
 }
 
-static SHED: std::sync::LazyLock<prometheus::IntCounter> = std::sync::LazyLock::new(|| {
-    let c = prometheus::IntCounter::new(
+static SHED: std::sync::LazyLock<prometheus::IntCounterVec> = std::sync::LazyLock::new(|| {
+    crate::metrics::counter(
         "stride_calls_shed_total",
         "Calls refused with RESOURCE_EXHAUSTED because the service was at capacity",
+        &[],
     )
-    .expect("metric");
-    let _ = crate::metrics::REGISTRY.register(Box::new(c.clone()));
-    c
 });
 
 #[cfg(test)]

@@ -42,10 +42,7 @@ pub async fn add_session(
 /// so all four cases happen. A per-user transaction lock keeps two replicas adding adjacent
 /// days from each missing the other's run.
 async fn join_runs(conn: &mut PgConnection, user: Uuid, date: Date) -> sqlx::Result<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))")
-        .bind(user)
-        .execute(&mut *conn)
-        .await?;
+    lock_runs(conn, user).await?;
     // The run starting the day after, if any, is absorbed…
     let after: Option<Date> = sqlx::query_scalar(
         "DELETE FROM active_runs WHERE user_id = $1 AND first_date = $2::date + 1 RETURNING last_date",
@@ -81,12 +78,18 @@ async fn join_runs(conn: &mut PgConnection, user: Uuid, date: Date) -> sqlx::Res
     Ok(())
 }
 
-/// Recomputes `user`'s runs from their days (after a merge added days in bulk).
-async fn rebuild_runs(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<()> {
+/// Serialises changes to `user`'s runs until the transaction ends.
+async fn lock_runs(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<()> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))")
         .bind(user)
-        .execute(&mut *conn)
+        .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// Recomputes `user`'s runs from their days (after a merge added days in bulk).
+async fn rebuild_runs(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<()> {
+    lock_runs(conn, user).await?;
     sqlx::query("DELETE FROM active_runs WHERE user_id = $1")
         .bind(user)
         .execute(&mut *conn)

@@ -11,9 +11,14 @@ pub struct Stride {
     pub cycle: Option<(f64, f64)>,
 }
 
-pub fn compare(path: &str, stride: &Stride) -> anyhow::Result<()> {
+/// The baseline's summary JSON.
+fn read(path: &str) -> anyhow::Result<serde_json::Value> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
-    let json: serde_json::Value = serde_json::from_str(&text)?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+pub fn compare(path: &str, stride: &Stride) -> anyhow::Result<()> {
+    let json = read(path)?;
     let scenario = |name: &str| -> Option<(f64, f64)> {
         let s = json.get("scenarios")?.get(name)?;
         Some((
@@ -64,8 +69,7 @@ pub fn compare(path: &str, stride: &Stride) -> anyhow::Result<()> {
 
 /// Logins at the baseline's login concurrency (16), against its `login` scenario.
 pub fn compare_logins(path: &str, rate: f64, p99_ms: f64) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
-    let json: serde_json::Value = serde_json::from_str(&text)?;
+    let json = read(path)?;
     let Some(s) = json.get("scenarios").and_then(|s| s.get("login")) else {
         println!("  (the baseline's login scenario was not measured in this run)");
         return Ok(());
