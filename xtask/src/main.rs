@@ -2,6 +2,7 @@
 //! Each command lives in its own module with a `run(args) -> Result<i32>` (the exit code).
 
 mod bench;
+mod chaos;
 mod infra;
 mod signals;
 mod test;
@@ -26,7 +27,11 @@ commands:
                          measured in one run — mesh: calls/s (gateway, direct, bare tonic),
                          sessions/s through the events with p50/p99 latency, memory per
                          process; login: logins/s against the argon2 ceiling, p99 of cheap
-                         calls while logins flood the machine, auth's peak memory";
+                         calls while logins flood the machine, auth's peak memory
+  chaos                  release build, the mesh as separate processes, sessions flowing while
+                         the broker, consumers, producer and PostgreSQL are killed, stalled
+                         and restarted, duplicates and poison published; prints events lost
+                         and counted twice per fault (CHAOS_FAULTS, CHAOS_EVENTS)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -39,6 +44,7 @@ fn main() -> ExitCode {
         "infra" => infra::run(rest),
         "up" => up::run(rest),
         "bench" => bench::run(rest),
+        "chaos" => chaos::run(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(0)

@@ -53,6 +53,46 @@ pub(crate) struct Proc {
     pub(crate) child: Child,
     http_port: u16,
     log: PathBuf,
+    /// Kept so that fault injection (`cargo xtask chaos`) can start it again the same way.
+    cmd: Command,
+}
+
+impl Proc {
+    /// Starts the binary again with the same command line and environment (same ports),
+    /// appending to its log, and waits until it is ready.
+    pub(crate) fn respawn(&mut self) -> Result<()> {
+        self.respawn_with("", "")
+    }
+
+    /// [`Proc::respawn`] with one more environment variable (not kept for later starts).
+    pub(crate) fn respawn_with(&mut self, key: &str, value: &str) -> Result<()> {
+        if !key.is_empty() {
+            self.cmd.env(key, value);
+        }
+        let started = self.spawn_again();
+        if !key.is_empty() {
+            self.cmd.env_remove(key);
+        }
+        started?;
+        wait_healthy(self)
+    }
+
+    fn spawn_again(&mut self) -> Result<()> {
+        let file = File::options().append(true).open(&self.log)?;
+        self.child = self
+            .cmd
+            .stdin(Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file)
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("starting stride-{} again", self.name))?;
+        Ok(())
+    }
+
+    pub(crate) fn http_port(&self) -> u16 {
+        self.http_port
+    }
 }
 
 pub fn run(args: &[String]) -> Result<i32> {
@@ -247,15 +287,15 @@ pub(crate) fn start_all(
     let mut sink = Command::new(bins.join(format!("stride-{DEVSINK}")));
     sink.env("DEVSINK_SMTP_ADDR", format!("127.0.0.1:{sink_smtp}"))
         .env("DEVSINK_HTTP_ADDR", format!("127.0.0.1:{sink_http}"));
-    procs.push(spawn(DEVSINK, &mut sink, sink_http, logs)?);
+    procs.push(spawn(DEVSINK, sink, sink_http, logs)?);
     wait_healthy(&procs[procs.len() - 1])?;
 
     // Three waves: auth, then the other services together, then the gateway.
     let mut commands = commands.into_iter();
     for wave in [1, SERVICES.len() - 1, 1] {
         let first = procs.len();
-        for (name, mut cmd, http_port) in commands.by_ref().take(wave) {
-            procs.push(spawn(name, &mut cmd, http_port, logs)?);
+        for (name, cmd, http_port) in commands.by_ref().take(wave) {
+            procs.push(spawn(name, cmd, http_port, logs)?);
         }
         for proc in &procs[first..] {
             wait_healthy(proc)?;
@@ -264,7 +304,7 @@ pub(crate) fn start_all(
     Ok(SERVICES.iter().map(|s| (*s, grpc_url(s))).collect())
 }
 
-fn spawn(name: &'static str, cmd: &mut Command, http_port: u16, logs: &Path) -> Result<Proc> {
+fn spawn(name: &'static str, mut cmd: Command, http_port: u16, logs: &Path) -> Result<Proc> {
     let log = logs.join(format!("{name}.log"));
     let file = File::create(&log)?;
     // The dev sink prints one line per caught message (codes!) for the developer's terminal.
@@ -285,6 +325,7 @@ fn spawn(name: &'static str, cmd: &mut Command, http_port: u16, logs: &Path) -> 
         child,
         http_port,
         log,
+        cmd,
     })
 }
 

@@ -280,6 +280,7 @@ impl Subscriber {
             outcomes.push(Outcome::Handled);
         }
         tx.commit().await?;
+        fault::after_commit();
         Ok(outcomes)
     }
 
@@ -426,3 +427,33 @@ static CONSUMED: std::sync::LazyLock<prometheus::IntCounterVec> = std::sync::Laz
         &["service", "outcome"],
     )
 });
+
+/// Fault injection for `cargo xtask chaos`: with `STRIDE_FAULT_ABORT_AFTER_COMMITS=N` the
+/// process aborts right after its N-th committed delivery (or batch), before acknowledging it —
+/// the crash the inbox exists for, which a SIGKILL from outside hits only by luck. Never set in
+/// production; unset, it costs one load of a cached `None`.
+mod fault {
+    use std::sync::{
+        LazyLock,
+        atomic::{AtomicU64, Ordering},
+    };
+
+    static ABORT_AFTER: LazyLock<Option<u64>> = LazyLock::new(|| {
+        std::env::var("STRIDE_FAULT_ABORT_AFTER_COMMITS")
+            .ok()?
+            .parse()
+            .ok()
+    });
+    static COMMITS: AtomicU64 = AtomicU64::new(0);
+
+    pub(super) fn after_commit() {
+        if let Some(n) = *ABORT_AFTER
+            && COMMITS.fetch_add(1, Ordering::Relaxed) + 1 >= n
+        {
+            eprintln!(
+                "STRIDE_FAULT_ABORT_AFTER_COMMITS={n}: aborting after a commit, before its ack"
+            );
+            std::process::abort();
+        }
+    }
+}

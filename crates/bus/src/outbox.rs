@@ -135,19 +135,10 @@ impl Relay {
         tracing::info!("outbox relay connected");
         let mut last_cleanup = tokio::time::Instant::now();
         loop {
+            // Unroutable or nacked rows stay unpublished with a backoff of their own (see
+            // `drain`), so the rows behind them keep flowing.
             let (published, failed) = self.drain(&ch).await?;
-            if failed > 0 {
-                // Unroutable or nacked: keep the rows and retry after a pause (or stop).
-                tokio::select! {
-                    _ = shutdown.cancelled() => {
-                        let _ = conn.close(200, "shutdown".into()).await;
-                        return Ok(());
-                    }
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-                continue;
-            }
-            if published as i64 == BATCH {
+            if (published + failed) as i64 == BATCH {
                 continue;
             }
             if last_cleanup.elapsed() > Duration::from_secs(600) {
@@ -173,7 +164,8 @@ impl Relay {
         let mut tx = self.pool.begin().await.context("outbox transaction")?;
         let rows: Vec<OutboxRow> = sqlx::query_as(
             "SELECT id, event_type, payload, traceparent, created_at FROM outbox
-             WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+             WHERE published_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+             ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
         )
         .bind(BATCH)
         .fetch_all(&mut *tx)
@@ -215,7 +207,7 @@ impl Relay {
             pending.push((*id, event_type, confirm));
         }
         let mut done = Vec::with_capacity(pending.len());
-        let mut failed = 0;
+        let mut failed = Vec::new();
         for (id, event_type, confirm) in pending {
             let confirmation =
                 crate::amqp::bounded("the broker's confirm", async { Ok(confirm.await?) }).await?;
@@ -223,7 +215,7 @@ impl Relay {
             if confirmation.is_ack() && confirmation.take_message().is_none() {
                 done.push(id);
             } else {
-                failed += 1;
+                failed.push(id);
                 tracing::warn!(%id, event_type, "event not routed to any queue (or nacked); will retry");
             }
         }
@@ -232,11 +224,24 @@ impl Relay {
             .execute(&mut *tx)
             .await
             .context("marking events published")?;
+        if !failed.is_empty() {
+            // Retried after 1 s, 2 s, 4 s … at most 5 minutes apart; never marked sent.
+            sqlx::query(
+                "UPDATE outbox SET attempts = attempts + 1,
+                     next_attempt_at = now() + least(interval '1 second' * power(2, least(attempts, 16)),
+                                                     interval '5 minutes')
+                 WHERE id = ANY($1)",
+            )
+            .bind(&failed)
+            .execute(&mut *tx)
+            .await
+            .context("deferring unroutable events")?;
+        }
         tx.commit().await.context("committing the outbox batch")?;
         PUBLISHED
             .with_label_values(&[self.producer.as_str()])
             .inc_by(done.len() as u64);
-        Ok((done.len(), failed))
+        Ok((done.len(), failed.len()))
     }
 
     async fn cleanup(&self) {

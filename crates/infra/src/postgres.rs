@@ -20,6 +20,9 @@ pub struct Postgres {
     port: u16,
     dir: PathBuf,
     child: Option<Child>,
+    /// The server's command line, kept so [`Postgres::restart`] starts the same cluster again.
+    server: Command,
+    log_path: PathBuf,
 }
 
 impl Postgres {
@@ -88,27 +91,50 @@ impl Postgres {
             .stderr(log)
             .process_group(0);
         as_user(&mut server);
-        let child = server.spawn().context("starting postgres")?;
         let mut pg = Postgres {
             port,
             dir: base_dir.to_path_buf(),
-            child: Some(child),
+            child: None,
+            server,
+            log_path,
         };
-
-        let alive = || match &pg.child {
-            Some(child) if !sys::has_exited(child) => Ok(()),
-            _ => bail!("postgres exited:\n{}", sys::tail(&log_path, 20)),
-        };
-        let ready = || sys::port_open(port) && pg.isready();
-        if let Err(err) = sys::wait_until("postgres", Duration::from_secs(60), alive, ready) {
-            pg.stop();
-            return Err(err);
-        }
+        pg.boot()?;
         eprintln!(
             "postgres: 127.0.0.1:{port} ready in {:.1}s",
             started.elapsed().as_secs_f64()
         );
         Ok(pg)
+    }
+
+    /// Starts the server process and waits until it accepts connections.
+    fn boot(&mut self) -> Result<()> {
+        let child = self.server.spawn().context("starting postgres")?;
+        self.child = Some(child);
+        let alive = || match &self.child {
+            Some(child) if !sys::has_exited(child) => Ok(()),
+            _ => bail!("postgres exited:\n{}", sys::tail(&self.log_path, 20)),
+        };
+        let ready = || sys::port_open(self.port) && self.isready();
+        if let Err(err) = sys::wait_until("postgres", Duration::from_secs(60), alive, ready) {
+            self.stop();
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    /// Starts the stopped cluster again on the same port and data directory.
+    pub fn start_again(&mut self) -> Result<()> {
+        if self.is_running() {
+            return Ok(());
+        }
+        self.boot()
+    }
+
+    /// Fast shutdown, then the same cluster started again on the same port (fault injection:
+    /// every client connection breaks, committed data stays).
+    pub fn restart(&mut self) -> Result<()> {
+        self.stop();
+        self.boot()
     }
 
     pub fn port(&self) -> u16 {

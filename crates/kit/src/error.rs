@@ -95,9 +95,22 @@ impl From<sqlx::Error> for AppError {
                 tracing::warn!(error = %e, "database unavailable");
                 Self::Unavailable("the database is unavailable; retry shortly".into())
             }
+            sqlx::Error::Database(ref db) if db.code().is_some_and(|c| transient_sqlstate(&c)) => {
+                tracing::warn!(error = %e, "database unavailable");
+                Self::Unavailable("the database is unavailable; retry shortly".into())
+            }
             e => Self::Internal(anyhow::Error::new(e).context("database")),
         }
     }
+}
+
+/// SQLSTATEs that mean "the server went away or is not taking work right now", not "this
+/// query is wrong": connection exceptions (08), insufficient resources (53: too many
+/// connections, out of memory or disk) and operator intervention (57: shutdown, restart,
+/// cancelled by an administrator, still starting up). A restart of PostgreSQL under load
+/// answers in-flight queries with 57P01 `admin_shutdown`.
+fn transient_sqlstate(code: &str) -> bool {
+    matches!(code.get(..2), Some("08" | "53" | "57"))
 }
 
 fn info(code: Code, reason: &str, message: String) -> Status {
@@ -234,6 +247,19 @@ mod tests {
             .map(|f| f.field.as_str())
             .collect();
         assert_eq!(fields, ["email", "password"]);
+    }
+
+    #[test]
+    fn a_database_going_away_is_unavailable_not_internal() {
+        for code in [
+            "57P01", "57P02", "57P03", "08006", "08003", "53300", "53100",
+        ] {
+            assert!(transient_sqlstate(code), "{code}");
+        }
+        // Wrong queries and conflicts stay what they are.
+        for code in ["23505", "42P01", "22P02", "40001", ""] {
+            assert!(!transient_sqlstate(code), "{code}");
+        }
     }
 
     #[test]

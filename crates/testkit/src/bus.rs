@@ -38,6 +38,11 @@ impl Publisher {
         Self { relay, token }
     }
 
+    /// The scratch database holding the outbox.
+    pub fn pool(&self) -> &PgPool {
+        self.relay.outbox.pool()
+    }
+
     /// Publishes and commits `event` as a producer does; returns its event id.
     pub async fn publish<E: Event>(&self, event: &E) -> Uuid {
         let mut tx = self.relay.outbox.begin().await.expect("begin");

@@ -12,9 +12,12 @@
 //! - `login`: logins/s against the argon2 ceiling measured in the same run, the p99 of cheap
 //!   unrelated calls during the flood against their idle p99, and auth's memory.
 //!
-//! Usage: `stride-bench echo-server` (prints its port), or `stride-bench run|login` with the
+//! - `chaos`: faults injected into the event path under load (see chaos.rs), asked of xtask.
+//!
+//! Usage: `stride-bench echo-server` (prints its port), or `stride-bench run|login|chaos` with the
 //! addresses in env; xtask wires it up.
 
+mod chaos;
 mod load;
 mod login;
 mod mesh;
@@ -36,7 +39,8 @@ fn main() -> anyhow::Result<()> {
         Some("echo-server") => rt.block_on(echo_server()),
         Some("run") => rt.block_on(mesh::run()),
         Some("login") => rt.block_on(login::run()),
-        _ => anyhow::bail!("usage: stride-bench echo-server | run | login"),
+        Some("chaos") => rt.block_on(chaos::run()),
+        _ => anyhow::bail!("usage: stride-bench echo-server | run | login | chaos"),
     }
 }
 
