@@ -1,15 +1,21 @@
 //! The Stride gateway: one port serving native gRPC (HTTP/2) and grpc-web (HTTP/1.1, binary and
 //! text) to browsers and mobile apps.
 //!
-//! Every call passes, in order: CORS → grpc-web translation → metrics (by method; a path that
+//! Connections are limited in number and closed when idle ([`ConnLimits`]). Every call passes, in
+//! order: client address (the TCP peer, or behind a trusted proxy the address it reports;
+//! [`TrustedProxies`]) → CORS → grpc-web translation → metrics (by method; a path that
 //! names no known method counts as `/unknown`) → per-client rate limit by the method's class →
 //! method policy (tokens checked before any upstream call) → limits (deadline clamp, message
-//! size) → a byte-level proxy that forwards the gRPC frames unchanged (no decode, no re-encode) to
+//! size, body read deadline, buffered-bytes budget, calls in flight per upstream) → a byte-level
+//! proxy that forwards the gRPC frames unchanged (no decode, no re-encode) to
 //! the upstream of the method's proto package.
 
 // A panic on a caller's input is a broken call: the edge handles every case instead.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+pub mod client_addr;
+mod conn;
+mod cors;
 mod proxy;
 mod ratelimit;
 
@@ -25,8 +31,10 @@ use stride_kit::{
     serve::{Command, Health, Running},
 };
 use tokio::net::TcpListener;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 
+pub use client_addr::{ForwardedHeader, TrustedProxies};
+pub use conn::ConnLimits;
+pub use cors::CorsOrigins;
 pub use proxy::{Limits, Proxy};
 pub use ratelimit::{DEFAULT_RATE_LIMITS, Rate, RateLimits};
 
@@ -53,10 +61,15 @@ pub struct Config {
     pub limits: Limits,
     /// HTTP/2 connections to each upstream (`STRIDE_GATEWAY_UPSTREAM_CONNECTIONS`, default 2).
     pub upstream_connections: usize,
-    /// Allowed browser origins; empty means any origin.
-    pub cors_origins: Vec<String>,
+    /// Browser origins allowed to call cross-origin (`STRIDE_CORS_ORIGINS`); none by default.
+    pub cors_origins: CorsOrigins,
     /// Per-client limits by the methods' rate-limit class.
     pub rate_limits: RateLimits,
+    /// Proxies whose forwarding header names the client (`STRIDE_TRUSTED_PROXIES`,
+    /// `STRIDE_FORWARDED_HEADER`); none by default.
+    pub trusted_proxies: TrustedProxies,
+    /// Client connections: how many, how long idle, HTTP/2 settings.
+    pub connections: ConnLimits,
 }
 
 impl Config {
@@ -71,20 +84,82 @@ impl Config {
                 env.url(var, &["http", "https"], &format!("upstream for {package}")),
             );
         }
+        let d = Limits::default();
         let limits = Limits {
-            max_message_bytes: env.parse_or("STRIDE_GATEWAY_MAX_MESSAGE_BYTES", 4 * 1024 * 1024),
-            max_timeout: Duration::from_secs(env.parse_or("STRIDE_GATEWAY_MAX_TIMEOUT_SECS", 30)),
+            max_message_bytes: env
+                .parse_or("STRIDE_GATEWAY_MAX_MESSAGE_BYTES", d.max_message_bytes),
+            max_timeout: Duration::from_secs(
+                env.parse_or("STRIDE_GATEWAY_MAX_TIMEOUT_SECS", d.max_timeout.as_secs()),
+            ),
+            body_timeout: Duration::from_secs(
+                env.parse_or("STRIDE_GATEWAY_BODY_TIMEOUT_SECS", d.body_timeout.as_secs()),
+            ),
+            max_buffered_bytes: env
+                .parse_or("STRIDE_GATEWAY_MAX_BUFFERED_BYTES", d.max_buffered_bytes),
+            upstream_max_in_flight: env.parse_or(
+                "STRIDE_GATEWAY_UPSTREAM_MAX_IN_FLIGHT",
+                d.upstream_max_in_flight,
+            ),
         };
+        if limits.max_buffered_bytes < limits.max_message_bytes {
+            env.error(
+                "STRIDE_GATEWAY_MAX_BUFFERED_BYTES must be at least STRIDE_GATEWAY_MAX_MESSAGE_BYTES",
+            );
+        }
+        if limits.body_timeout.is_zero() || limits.upstream_max_in_flight == 0 {
+            env.error(
+                "STRIDE_GATEWAY_BODY_TIMEOUT_SECS and STRIDE_GATEWAY_UPSTREAM_MAX_IN_FLIGHT must be above 0",
+            );
+        }
+        let c = ConnLimits::default();
+        let connections = ConnLimits {
+            max_connections: env.parse_or("STRIDE_GATEWAY_MAX_CONNECTIONS", c.max_connections),
+            idle_timeout: Duration::from_secs(
+                env.parse_or("STRIDE_GATEWAY_IDLE_TIMEOUT_SECS", c.idle_timeout.as_secs()),
+            ),
+            max_concurrent_streams: env.parse_or(
+                "STRIDE_GATEWAY_MAX_CONCURRENT_STREAMS",
+                c.max_concurrent_streams,
+            ),
+            keepalive_interval: Duration::from_secs(env.parse_or(
+                "STRIDE_GATEWAY_KEEPALIVE_SECS",
+                c.keepalive_interval.as_secs(),
+            )),
+            keepalive_timeout: c.keepalive_timeout,
+        };
+        if connections.max_connections == 0
+            || connections.idle_timeout.is_zero()
+            || connections.max_concurrent_streams == 0
+            || connections.keepalive_interval.is_zero()
+        {
+            env.error(
+                "STRIDE_GATEWAY_MAX_CONNECTIONS, _IDLE_TIMEOUT_SECS, _MAX_CONCURRENT_STREAMS and _KEEPALIVE_SECS must be above 0",
+            );
+        }
         let upstream_connections = env.parse_or("STRIDE_GATEWAY_UPSTREAM_CONNECTIONS", 2usize);
-        let cors_origins = env
-            .optional("STRIDE_CORS_ORIGINS")
-            .map(|s| {
-                s.split(',')
-                    .map(|o| o.trim().to_owned())
-                    .filter(|o| !o.is_empty())
-                    .collect()
+        let cors_origins =
+            CorsOrigins::parse(&env.optional("STRIDE_CORS_ORIGINS").unwrap_or_default())
+                .unwrap_or_else(|e| {
+                    env.error(format!("STRIDE_CORS_ORIGINS: {e}"));
+                    CorsOrigins::none()
+                });
+        let header = env
+            .optional("STRIDE_FORWARDED_HEADER")
+            .map(|h| h.parse::<ForwardedHeader>())
+            .transpose()
+            .unwrap_or_else(|e| {
+                env.error(format!("STRIDE_FORWARDED_HEADER: {e}"));
+                None
             })
             .unwrap_or_default();
+        let trusted_proxies = TrustedProxies::parse(
+            &env.optional("STRIDE_TRUSTED_PROXIES").unwrap_or_default(),
+            header,
+        )
+        .unwrap_or_else(|e| {
+            env.error(format!("STRIDE_TRUSTED_PROXIES: {e}"));
+            TrustedProxies::none()
+        });
         let raw = env
             .optional("STRIDE_GATEWAY_RATE_LIMITS")
             .unwrap_or_else(|| DEFAULT_RATE_LIMITS.to_owned());
@@ -101,36 +176,10 @@ impl Config {
             upstream_connections,
             cors_origins,
             rate_limits,
+            trusted_proxies,
+            connections,
         })
     }
-}
-
-fn cors(origins: &[String]) -> CorsLayer {
-    use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName};
-    let allow = [
-        CONTENT_TYPE,
-        AUTHORIZATION,
-        HeaderName::from_static("x-grpc-web"),
-        HeaderName::from_static("x-user-agent"),
-        HeaderName::from_static("grpc-timeout"),
-        HeaderName::from_static("traceparent"),
-    ];
-    let expose = [
-        HeaderName::from_static("grpc-status"),
-        HeaderName::from_static("grpc-message"),
-        HeaderName::from_static("grpc-status-details-bin"),
-    ];
-    let origin = if origins.is_empty() {
-        AllowOrigin::any()
-    } else {
-        AllowOrigin::list(origins.iter().filter_map(|o| o.parse().ok()))
-    };
-    CorsLayer::new()
-        .allow_origin(origin)
-        .allow_methods([http::Method::POST, http::Method::OPTIONS])
-        .allow_headers(allow)
-        .expose_headers(expose)
-        .max_age(Duration::from_secs(600))
 }
 
 /// Starts the gateway; returns once both ports listen.
@@ -166,11 +215,20 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
     let limiter = Arc::new(ratelimit::Limiter::new(&cfg.rate_limits));
     running.track(tokio::spawn(limiter.clone().sweep(shutdown.clone())));
     let token = shutdown.clone();
+    let (incoming, acceptor) = conn::incoming(listener, cfg.connections, shutdown.clone());
+    running.track(acceptor);
+    let conns = cfg.connections;
     running.track(tokio::spawn(async move {
         tonic::transport::Server::builder()
             .accept_http1(true)
+            // Dead peers are found by PING; a client gets a bounded number of calls at once per
+            // connection (hyper reads HTTP/1 request heads within its 30 s header timeout).
+            .http2_keepalive_interval(Some(conns.keepalive_interval))
+            .http2_keepalive_timeout(Some(conns.keepalive_timeout))
+            .max_concurrent_streams(conns.max_concurrent_streams)
             .trace_fn(stride_kit::telemetry::server_span)
-            .layer(cors(&cfg.cors_origins))
+            .layer(conn::ClientLayer::new(cfg.trusted_proxies))
+            .layer(cfg.cors_origins.layer())
             .layer(tonic_web::GrpcWebLayer::new())
             // Counted as `/unknown` when the path names no method: a client cannot create
             // series at will.
@@ -180,11 +238,7 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
             .layer(ratelimit::RateLimitLayer::new(limiter, policies.clone()))
             .layer(AuthnLayer::new(verifier, policies))
             .add_routes(routes)
-            // TCP_NODELAY, as every Stride server: no answer waits for a delayed ACK.
-            .serve_with_incoming_shutdown(
-                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-                token.cancelled_owned(),
-            )
+            .serve_with_incoming_shutdown(incoming, token.cancelled_owned())
             .await
             .context("gateway server")
     }));

@@ -9,7 +9,7 @@
 
 use std::{
     convert::Infallible,
-    net::{IpAddr, Ipv6Addr},
+    net::IpAddr,
     num::NonZeroU32,
     sync::Arc,
     task::{Context, Poll},
@@ -136,17 +136,9 @@ type Keyed<C> = governor::RateLimiter<
 pub struct ClientKey(IpAddr);
 
 impl From<IpAddr> for ClientKey {
+    /// The same network auth's per-address throttles key by ([`stride_kit::authn::client_network`]).
     fn from(ip: IpAddr) -> Self {
-        match ip {
-            IpAddr::V4(_) => Self(ip),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                // `::ffff:a.b.c.d` from a dual-stack listener is that IPv4 client.
-                Some(v4) => Self(IpAddr::V4(v4)),
-                None => Self(IpAddr::V6(Ipv6Addr::from_bits(
-                    v6.to_bits() & !((1u128 << 64) - 1),
-                ))),
-            },
-        }
+        Self(stride_kit::authn::client_network(ip))
     }
 }
 
@@ -284,7 +276,7 @@ where
             .policies
             .get(req.uri().path())
             .map_or(RateLimitClass::Unspecified, |p| p.rate_limit());
-        let peer = crate::proxy::peer_ip(req.extensions());
+        let peer = crate::conn::client_ip(req.extensions());
         if let Some(ip) = peer
             && let Err(wait) = self.layer.limiter.check(class, ip)
         {
