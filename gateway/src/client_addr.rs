@@ -112,6 +112,9 @@ impl FromStr for ForwardedHeader {
 pub struct TrustedProxies {
     cidrs: Vec<Cidr>,
     header: ForwardedHeader,
+    /// Trusted peers open each connection with a PROXY protocol header (v1 or v2) naming the
+    /// client (`STRIDE_PROXY_PROTOCOL`); other peers never may.
+    proxy_protocol: bool,
 }
 
 impl TrustedProxies {
@@ -121,7 +124,22 @@ impl TrustedProxies {
     }
 
     pub fn new(cidrs: Vec<Cidr>, header: ForwardedHeader) -> Self {
-        Self { cidrs, header }
+        Self {
+            cidrs,
+            header,
+            proxy_protocol: false,
+        }
+    }
+
+    /// The same, with connections from trusted peers opening with a PROXY protocol header.
+    pub fn with_proxy_protocol(mut self, on: bool) -> Self {
+        self.proxy_protocol = on;
+        self
+    }
+
+    /// Whether a connection from `peer` must open with a PROXY protocol header.
+    pub fn expects_proxy_header(&self, peer: IpAddr) -> bool {
+        self.proxy_protocol && self.is_trusted(peer)
     }
 
     /// A comma list of CIDRs (empty: none).
@@ -132,7 +150,7 @@ impl TrustedProxies {
             .filter(|c| !c.is_empty())
             .map(Cidr::from_str)
             .collect::<Result<_, _>>()?;
-        Ok(Self { cidrs, header })
+        Ok(Self::new(cidrs, header))
     }
 
     pub fn is_trusted(&self, ip: IpAddr) -> bool {

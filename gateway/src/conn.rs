@@ -5,7 +5,9 @@
 //!   connections costs the gateway a file descriptor for an instant, not a task and buffers.
 //! - A connection with no call in flight for [`ConnLimits::idle_timeout`] is closed (a client that
 //!   connects and sends nothing, or trickles an HTTP/1 request head, is one of those).
-//! - [`ClientLayer`] names the client of each call ([`ClientAddr`]): the TCP peer, or behind a
+//! - A trusted load balancer may open each connection with a PROXY protocol header
+//!   (`STRIDE_PROXY_PROTOCOL`): the address it names is then the connection's peer.
+//! - [`ClientLayer`] names the client of each call ([`ClientAddr`]): the peer, or behind a
 //!   trusted proxy the address that proxy reported (see [`crate::client_addr`]).
 
 use std::{
@@ -154,6 +156,7 @@ static IDLE_CLOSED: std::sync::LazyLock<prometheus::IntCounterVec> =
 pub fn incoming(
     listener: TcpListener,
     limits: ConnLimits,
+    trusted: Arc<TrustedProxies>,
     shutdown: CancellationToken,
 ) -> (
     ReceiverStream<io::Result<Conn>>,
@@ -161,14 +164,34 @@ pub fn incoming(
 ) {
     let (tx, rx) = mpsc::channel(64);
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let task = tokio::spawn(accept(listener, permits, limits.idle_timeout, tx, shutdown));
+    let task = tokio::spawn(accept(
+        listener,
+        permits,
+        limits.idle_timeout,
+        trusted,
+        tx,
+        shutdown,
+    ));
     (ReceiverStream::new(rx), task)
 }
+
+/// How long a trusted peer has to send its PROXY protocol header.
+const PROXY_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+
+static PROXY_HEADER_REFUSED: std::sync::LazyLock<prometheus::IntCounterVec> =
+    std::sync::LazyLock::new(|| {
+        stride_kit::metrics::counter(
+            "stride_gateway_proxy_header_refused_total",
+            "Connections from trusted proxies closed for a missing or invalid PROXY header",
+            &[],
+        )
+    });
 
 async fn accept(
     listener: TcpListener,
     permits: Arc<Semaphore>,
     idle_timeout: Duration,
+    trusted: Arc<TrustedProxies>,
     tx: mpsc::Sender<io::Result<Conn>>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -198,6 +221,35 @@ async fn accept(
         // TCP_NODELAY, as every Stride server: no answer waits for a delayed ACK.
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "TCP_NODELAY");
+        }
+        if trusted.expects_proxy_header(peer.ip()) {
+            // Read off the accept loop: a slow balancer must not hold up other connections.
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut stream = stream;
+                let client = match tokio::time::timeout(
+                    PROXY_HEADER_TIMEOUT,
+                    crate::proxy_protocol::read_header(&mut stream),
+                )
+                .await
+                {
+                    Ok(Ok(client)) => client.unwrap_or(peer),
+                    Ok(Err(e)) => {
+                        PROXY_HEADER_REFUSED.with_label_values::<&str>(&[]).inc();
+                        tracing::debug!(%peer, error = %e, "PROXY header refused");
+                        return;
+                    }
+                    Err(_) => {
+                        PROXY_HEADER_REFUSED.with_label_values::<&str>(&[]).inc();
+                        tracing::debug!(%peer, "no PROXY header in time");
+                        return;
+                    }
+                };
+                let _ = tx
+                    .send(Ok(Conn::new(stream, client, permit, idle_timeout)))
+                    .await;
+            });
+            continue;
         }
         if tx
             .send(Ok(Conn::new(stream, peer, permit, idle_timeout)))
@@ -318,10 +370,8 @@ pub struct ClientLayer {
 }
 
 impl ClientLayer {
-    pub fn new(trusted: TrustedProxies) -> Self {
-        Self {
-            trusted: Arc::new(trusted),
-        }
+    pub fn new(trusted: Arc<TrustedProxies>) -> Self {
+        Self { trusted }
     }
 }
 

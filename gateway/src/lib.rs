@@ -17,6 +17,7 @@ pub mod client_addr;
 mod conn;
 mod cors;
 mod proxy;
+mod proxy_protocol;
 mod ratelimit;
 
 use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
@@ -152,6 +153,7 @@ impl Config {
                 None
             })
             .unwrap_or_default();
+        let proxy_protocol = env.parse_or("STRIDE_PROXY_PROTOCOL", false);
         let trusted_proxies = TrustedProxies::parse(
             &env.optional("STRIDE_TRUSTED_PROXIES").unwrap_or_default(),
             header,
@@ -159,7 +161,8 @@ impl Config {
         .unwrap_or_else(|e| {
             env.error(format!("STRIDE_TRUSTED_PROXIES: {e}"));
             TrustedProxies::none()
-        });
+        })
+        .with_proxy_protocol(proxy_protocol);
         let raw = env
             .optional("STRIDE_GATEWAY_RATE_LIMITS")
             .unwrap_or_else(|| DEFAULT_RATE_LIMITS.to_owned());
@@ -215,7 +218,9 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
     let limiter = Arc::new(ratelimit::Limiter::new(&cfg.rate_limits));
     running.track(tokio::spawn(limiter.clone().sweep(shutdown.clone())));
     let token = shutdown.clone();
-    let (incoming, acceptor) = conn::incoming(listener, cfg.connections, shutdown.clone());
+    let trusted = Arc::new(cfg.trusted_proxies);
+    let (incoming, acceptor) =
+        conn::incoming(listener, cfg.connections, trusted.clone(), shutdown.clone());
     running.track(acceptor);
     let conns = cfg.connections;
     running.track(tokio::spawn(async move {
@@ -227,7 +232,7 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
             .http2_keepalive_timeout(Some(conns.keepalive_timeout))
             .max_concurrent_streams(conns.max_concurrent_streams)
             .trace_fn(stride_kit::telemetry::server_span)
-            .layer(conn::ClientLayer::new(cfg.trusted_proxies))
+            .layer(conn::ClientLayer::new(trusted))
             .layer(cfg.cors_origins.layer())
             .layer(tonic_web::GrpcWebLayer::new())
             // Counted as `/unknown` when the path names no method: a client cannot create

@@ -185,7 +185,8 @@ impl<C: Clock + Clone> Limiter<C> {
     }
 
     /// The same with another bound on keys before an early sweep.
-    pub fn with_max_keys(mut self, max_keys: usize) -> Self {
+    #[cfg(test)]
+    fn with_max_keys(mut self, max_keys: usize) -> Self {
         self.max_keys = max_keys;
         self
     }

@@ -167,3 +167,82 @@ async fn the_limiter_counts_each_forwarded_client_and_each_ipv6_64_once() {
     );
     edge.stop().await;
 }
+
+/// A gRPC channel to `addr` whose connections open with `header` (as a load balancer speaking
+/// PROXY protocol would).
+async fn channel_with_header(
+    addr: std::net::SocketAddr,
+    header: Vec<u8>,
+) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    use tokio::io::AsyncWriteExt as _;
+    tonic::transport::Endpoint::from_static("http://gateway")
+        .connect_with_connector(tower::service_fn(move |_: http::Uri| {
+            let header = header.clone();
+            async move {
+                let mut stream = tokio::net::TcpStream::connect(addr).await?;
+                stream.write_all(&header).await?;
+                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
+            }
+        }))
+        .await
+}
+
+#[tokio::test]
+async fn a_trusted_balancer_names_the_client_by_proxy_protocol_and_no_one_else_can() {
+    use stride_proto::ai_coach::ai_coach_service_client::AiCoachServiceClient;
+    let key = SigningKey::generate().unwrap();
+    let edge = Edge::configured(&key, |cfg| {
+        cfg.trusted_proxies = TrustedProxies::parse("127.0.0.1", ForwardedHeader::XForwardedFor)
+            .unwrap()
+            .with_proxy_protocol(true);
+    })
+    .await;
+    let addr = edge.gateway.grpc_addr;
+    let token = forge::valid(&key, Uuid::now_v7(), now());
+    let call = async |channel: tonic::transport::Channel| {
+        AiCoachServiceClient::new(channel)
+            .get_recommendation(with_headers(&token, &[("x-stride-client-ip", "6.6.6.6")]))
+            .await
+            .map(|r| r.into_inner().model)
+    };
+
+    // v1 and v2 headers from the trusted balancer name the client.
+    let v1 = b"PROXY TCP4 198.51.100.7 127.0.0.1 4711 8080\r\n".to_vec();
+    let got = call(channel_with_header(addr, v1).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(got, "198.51.100.7");
+    let v2 = ppp::v2::Builder::with_addresses(
+        0x21,
+        ppp::v2::Protocol::Stream,
+        (
+            "[2001:db8:1:2::7]:4711"
+                .parse::<std::net::SocketAddr>()
+                .unwrap(),
+            "[::1]:8080".parse::<std::net::SocketAddr>().unwrap(),
+        ),
+    )
+    .build()
+    .unwrap();
+    let got = call(channel_with_header(addr, v2).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(got, "2001:db8:1:2::7");
+    // A LOCAL connection (the balancer's health check) is the balancer itself.
+    let local = ppp::v2::Builder::new(0x20, 0x00).build().unwrap();
+    let got = call(channel_with_header(addr, local).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(got, "127.0.0.1");
+
+    // From a trusted peer, a connection without a valid header is closed, never served.
+    for header in [Vec::new(), b"PROXY TCP4 nonsense\r\n".to_vec()] {
+        let served = match channel_with_header(addr, header.clone()).await {
+            Ok(channel) => call(channel).await.is_ok(),
+            Err(_) => false,
+        };
+        assert!(!served, "{header:?}");
+    }
+    assert_eq!(edge.calls(), 3);
+    edge.stop().await;
+}
