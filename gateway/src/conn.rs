@@ -57,7 +57,7 @@ impl Default for ConnLimits {
         Self {
             max_connections: 10_000,
             idle_timeout: Duration::from_secs(120),
-            max_concurrent_streams: 100,
+            max_concurrent_streams: 256,
             keepalive_interval: Duration::from_secs(30),
             keepalive_timeout: Duration::from_secs(10),
         }

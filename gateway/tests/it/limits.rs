@@ -297,3 +297,43 @@ pub(crate) async fn http1(addr: SocketAddr, request: &str) -> String {
     conn.write_all(request.as_bytes()).await.unwrap();
     read_head(&mut conn, Duration::from_secs(5)).await
 }
+
+#[tokio::test]
+async fn one_connection_gets_at_most_its_streams_at_once() {
+    use stride_proto::ai_coach::ai_coach_service_client::AiCoachServiceClient;
+    let key = SigningKey::generate().unwrap();
+    let edge = Edge::configured(&key, |cfg| cfg.connections.max_concurrent_streams = 1).await;
+    let token = forge::valid(&key, Uuid::now_v7(), now());
+    // One HTTP/2 connection: a held call fills its only stream.
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("http://{}", edge.gateway.grpc_addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+    let mut first = AiCoachServiceClient::new(channel.clone());
+    let mut req = authed(&token);
+    req.get_mut().goal = HOLD.into();
+    let held = tokio::spawn(async move { first.get_recommendation(req).await });
+    assert!(eventually(Duration::from_secs(5), async || edge.calls() == 1).await);
+    let mut second = AiCoachServiceClient::new(channel);
+    let req = authed(&token);
+    let queued = tokio::spawn(async move { second.get_recommendation(req).await });
+    // Meanwhile a call on another connection is served …
+    edge.client()
+        .await
+        .get_recommendation(authed(&token))
+        .await
+        .unwrap();
+    // … but the second call on the full connection has not reached the service.
+    assert_eq!(edge.calls(), 2);
+    assert!(!queued.is_finished());
+    edge.release.add_permits(1);
+    held.await.unwrap().expect("held call completes");
+    queued
+        .await
+        .unwrap()
+        .expect("the queued call gets the stream");
+    assert_eq!(edge.calls(), 3);
+    edge.stop().await;
+}
