@@ -75,7 +75,11 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let mut env = Env::new();
+        Self::read(Env::new())
+    }
+
+    /// The configuration from `env`; every problem is listed at once.
+    pub fn read(mut env: Env) -> Result<Self, ConfigError> {
         let addr = env.addr("STRIDE_GATEWAY_ADDR", "127.0.0.1:8080");
         let http_addr = env.addr("STRIDE_HTTP_ADDR", "127.0.0.1:0");
         let mut upstreams = HashMap::new();
@@ -330,4 +334,71 @@ pub async fn main(cmd: Command) -> anyhow::Result<()> {
         .with_context(|| format!("no upstream for {AUTH_PACKAGE}"))?;
     let verifier = Verifier::from_auth_url(auth_url)?;
     start(cfg, verifier).await?.run_until_signal().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut all: HashMap<String, String> = UPSTREAMS
+            .iter()
+            .map(|(_, var)| ((*var).to_owned(), "http://127.0.0.1:1".to_owned()))
+            .collect();
+        all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        Config::read(Env::from_fn(move |k| all.get(k).cloned()))
+    }
+
+    #[test]
+    fn by_default_no_origin_no_trusted_proxy_and_bounded_edges() {
+        let cfg = read(&[]).unwrap();
+        assert_eq!(cfg.cors_origins, CorsOrigins::none());
+        assert_eq!(cfg.trusted_proxies, TrustedProxies::none());
+        let peer: std::net::IpAddr = "10.0.0.5".parse().unwrap();
+        assert!(!cfg.trusted_proxies.is_trusted(peer));
+        assert!(!cfg.trusted_proxies.expects_proxy_header(peer));
+        assert_eq!(cfg.connections.max_connections, 10_000);
+        assert_eq!(cfg.limits.body_timeout, Duration::from_secs(10));
+        assert!(cfg.limits.max_buffered_bytes >= cfg.limits.max_message_bytes);
+    }
+
+    #[test]
+    fn edge_settings_are_read_and_checked() {
+        let cfg = read(&[
+            ("STRIDE_CORS_ORIGINS", "https://app.example.com"),
+            ("STRIDE_TRUSTED_PROXIES", "10.0.0.0/8"),
+            ("STRIDE_FORWARDED_HEADER", "forwarded"),
+            ("STRIDE_PROXY_PROTOCOL", "true"),
+            ("STRIDE_GATEWAY_MAX_CONNECTIONS", "50"),
+        ])
+        .unwrap();
+        assert_eq!(
+            cfg.cors_origins,
+            CorsOrigins::parse("https://app.example.com").unwrap()
+        );
+        assert!(
+            cfg.trusted_proxies
+                .expects_proxy_header("10.1.2.3".parse().unwrap())
+        );
+        assert_eq!(cfg.connections.max_connections, 50);
+
+        let err = read(&[
+            ("STRIDE_CORS_ORIGINS", "*"),
+            ("STRIDE_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("STRIDE_FORWARDED_HEADER", "x-real-ip"),
+            ("STRIDE_GATEWAY_MAX_BUFFERED_BYTES", "10"),
+            ("STRIDE_GATEWAY_MAX_CONNECTIONS", "0"),
+        ])
+        .unwrap_err()
+        .to_string();
+        for named in [
+            "STRIDE_CORS_ORIGINS",
+            "STRIDE_TRUSTED_PROXIES",
+            "STRIDE_FORWARDED_HEADER",
+            "STRIDE_GATEWAY_MAX_BUFFERED_BYTES",
+            "STRIDE_GATEWAY_MAX_CONNECTIONS",
+        ] {
+            assert!(err.contains(named), "{named} not named in {err}");
+        }
+    }
 }
