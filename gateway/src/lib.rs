@@ -1,16 +1,23 @@
 //! The Stride gateway: one port serving native gRPC (HTTP/2) and grpc-web (HTTP/1.1, binary and
 //! text) to browsers and mobile apps.
 //!
-//! Every call passes, in order: CORS → grpc-web translation → metrics (by method; a path that
+//! Connections are limited in number and closed when idle ([`ConnLimits`]). Every call passes, in
+//! order: client address (the TCP peer, or behind a trusted proxy the address it reports;
+//! [`TrustedProxies`]) → CORS → grpc-web translation → metrics (by method; a path that
 //! names no known method counts as `/unknown`) → per-client rate limit by the method's class →
 //! method policy (tokens checked before any upstream call) → limits (deadline clamp, message
-//! size) → a byte-level proxy that forwards the gRPC frames unchanged (no decode, no re-encode) to
+//! size, body read deadline, buffered-bytes budget, calls in flight per upstream) → a byte-level
+//! proxy that forwards the gRPC frames unchanged (no decode, no re-encode) to
 //! the upstream of the method's proto package.
 
 // A panic on a caller's input is a broken call: the edge handles every case instead.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+pub mod client_addr;
+mod conn;
+mod cors;
 mod proxy;
+mod proxy_protocol;
 mod ratelimit;
 
 use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
@@ -25,8 +32,10 @@ use stride_kit::{
     serve::{Command, Health, Running},
 };
 use tokio::net::TcpListener;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 
+pub use client_addr::{ForwardedHeader, TrustedProxies};
+pub use conn::ConnLimits;
+pub use cors::CorsOrigins;
 pub use proxy::{Limits, Proxy};
 pub use ratelimit::{DEFAULT_RATE_LIMITS, Rate, RateLimits};
 
@@ -53,15 +62,24 @@ pub struct Config {
     pub limits: Limits,
     /// HTTP/2 connections to each upstream (`STRIDE_GATEWAY_UPSTREAM_CONNECTIONS`, default 2).
     pub upstream_connections: usize,
-    /// Allowed browser origins; empty means any origin.
-    pub cors_origins: Vec<String>,
+    /// Browser origins allowed to call cross-origin (`STRIDE_CORS_ORIGINS`); none by default.
+    pub cors_origins: CorsOrigins,
     /// Per-client limits by the methods' rate-limit class.
     pub rate_limits: RateLimits,
+    /// Proxies whose forwarding header names the client (`STRIDE_TRUSTED_PROXIES`,
+    /// `STRIDE_FORWARDED_HEADER`); none by default.
+    pub trusted_proxies: TrustedProxies,
+    /// Client connections: how many, how long idle, HTTP/2 settings.
+    pub connections: ConnLimits,
 }
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let mut env = Env::new();
+        Self::read(Env::new())
+    }
+
+    /// The configuration from `env`; every problem is listed at once.
+    pub fn read(mut env: Env) -> Result<Self, ConfigError> {
         let addr = env.addr("STRIDE_GATEWAY_ADDR", "127.0.0.1:8080");
         let http_addr = env.addr("STRIDE_HTTP_ADDR", "127.0.0.1:0");
         let mut upstreams = HashMap::new();
@@ -71,20 +89,84 @@ impl Config {
                 env.url(var, &["http", "https"], &format!("upstream for {package}")),
             );
         }
+        let d = Limits::default();
         let limits = Limits {
-            max_message_bytes: env.parse_or("STRIDE_GATEWAY_MAX_MESSAGE_BYTES", 4 * 1024 * 1024),
-            max_timeout: Duration::from_secs(env.parse_or("STRIDE_GATEWAY_MAX_TIMEOUT_SECS", 30)),
+            max_message_bytes: env
+                .parse_or("STRIDE_GATEWAY_MAX_MESSAGE_BYTES", d.max_message_bytes),
+            max_timeout: Duration::from_secs(
+                env.parse_or("STRIDE_GATEWAY_MAX_TIMEOUT_SECS", d.max_timeout.as_secs()),
+            ),
+            body_timeout: Duration::from_secs(
+                env.parse_or("STRIDE_GATEWAY_BODY_TIMEOUT_SECS", d.body_timeout.as_secs()),
+            ),
+            max_buffered_bytes: env
+                .parse_or("STRIDE_GATEWAY_MAX_BUFFERED_BYTES", d.max_buffered_bytes),
+            upstream_max_in_flight: env.parse_or(
+                "STRIDE_GATEWAY_UPSTREAM_MAX_IN_FLIGHT",
+                d.upstream_max_in_flight,
+            ),
         };
+        if limits.max_buffered_bytes < limits.max_message_bytes {
+            env.error(
+                "STRIDE_GATEWAY_MAX_BUFFERED_BYTES must be at least STRIDE_GATEWAY_MAX_MESSAGE_BYTES",
+            );
+        }
+        if limits.body_timeout.is_zero() || limits.upstream_max_in_flight == 0 {
+            env.error(
+                "STRIDE_GATEWAY_BODY_TIMEOUT_SECS and STRIDE_GATEWAY_UPSTREAM_MAX_IN_FLIGHT must be above 0",
+            );
+        }
+        let c = ConnLimits::default();
+        let connections = ConnLimits {
+            max_connections: env.parse_or("STRIDE_GATEWAY_MAX_CONNECTIONS", c.max_connections),
+            idle_timeout: Duration::from_secs(
+                env.parse_or("STRIDE_GATEWAY_IDLE_TIMEOUT_SECS", c.idle_timeout.as_secs()),
+            ),
+            max_concurrent_streams: env.parse_or(
+                "STRIDE_GATEWAY_MAX_CONCURRENT_STREAMS",
+                c.max_concurrent_streams,
+            ),
+            keepalive_interval: Duration::from_secs(env.parse_or(
+                "STRIDE_GATEWAY_KEEPALIVE_SECS",
+                c.keepalive_interval.as_secs(),
+            )),
+            keepalive_timeout: c.keepalive_timeout,
+        };
+        if connections.max_connections == 0
+            || connections.idle_timeout.is_zero()
+            || connections.max_concurrent_streams == 0
+            || connections.keepalive_interval.is_zero()
+        {
+            env.error(
+                "STRIDE_GATEWAY_MAX_CONNECTIONS, _IDLE_TIMEOUT_SECS, _MAX_CONCURRENT_STREAMS and _KEEPALIVE_SECS must be above 0",
+            );
+        }
         let upstream_connections = env.parse_or("STRIDE_GATEWAY_UPSTREAM_CONNECTIONS", 2usize);
-        let cors_origins = env
-            .optional("STRIDE_CORS_ORIGINS")
-            .map(|s| {
-                s.split(',')
-                    .map(|o| o.trim().to_owned())
-                    .filter(|o| !o.is_empty())
-                    .collect()
+        let cors_origins =
+            CorsOrigins::parse(&env.optional("STRIDE_CORS_ORIGINS").unwrap_or_default())
+                .unwrap_or_else(|e| {
+                    env.error(format!("STRIDE_CORS_ORIGINS: {e}"));
+                    CorsOrigins::none()
+                });
+        let header = env
+            .optional("STRIDE_FORWARDED_HEADER")
+            .map(|h| h.parse::<ForwardedHeader>())
+            .transpose()
+            .unwrap_or_else(|e| {
+                env.error(format!("STRIDE_FORWARDED_HEADER: {e}"));
+                None
             })
             .unwrap_or_default();
+        let proxy_protocol = env.parse_or("STRIDE_PROXY_PROTOCOL", false);
+        let trusted_proxies = TrustedProxies::parse(
+            &env.optional("STRIDE_TRUSTED_PROXIES").unwrap_or_default(),
+            header,
+        )
+        .unwrap_or_else(|e| {
+            env.error(format!("STRIDE_TRUSTED_PROXIES: {e}"));
+            TrustedProxies::none()
+        })
+        .with_proxy_protocol(proxy_protocol);
         let raw = env
             .optional("STRIDE_GATEWAY_RATE_LIMITS")
             .unwrap_or_else(|| DEFAULT_RATE_LIMITS.to_owned());
@@ -101,36 +183,10 @@ impl Config {
             upstream_connections,
             cors_origins,
             rate_limits,
+            trusted_proxies,
+            connections,
         })
     }
-}
-
-fn cors(origins: &[String]) -> CorsLayer {
-    use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName};
-    let allow = [
-        CONTENT_TYPE,
-        AUTHORIZATION,
-        HeaderName::from_static("x-grpc-web"),
-        HeaderName::from_static("x-user-agent"),
-        HeaderName::from_static("grpc-timeout"),
-        HeaderName::from_static("traceparent"),
-    ];
-    let expose = [
-        HeaderName::from_static("grpc-status"),
-        HeaderName::from_static("grpc-message"),
-        HeaderName::from_static("grpc-status-details-bin"),
-    ];
-    let origin = if origins.is_empty() {
-        AllowOrigin::any()
-    } else {
-        AllowOrigin::list(origins.iter().filter_map(|o| o.parse().ok()))
-    };
-    CorsLayer::new()
-        .allow_origin(origin)
-        .allow_methods([http::Method::POST, http::Method::OPTIONS])
-        .allow_headers(allow)
-        .expose_headers(expose)
-        .max_age(Duration::from_secs(600))
 }
 
 /// Starts the gateway; returns once both ports listen.
@@ -166,11 +222,22 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
     let limiter = Arc::new(ratelimit::Limiter::new(&cfg.rate_limits));
     running.track(tokio::spawn(limiter.clone().sweep(shutdown.clone())));
     let token = shutdown.clone();
+    let trusted = Arc::new(cfg.trusted_proxies);
+    let (incoming, acceptor) =
+        conn::incoming(listener, cfg.connections, trusted.clone(), shutdown.clone());
+    running.track(acceptor);
+    let conns = cfg.connections;
     running.track(tokio::spawn(async move {
         tonic::transport::Server::builder()
             .accept_http1(true)
+            // Dead peers are found by PING; a client gets a bounded number of calls at once per
+            // connection (hyper reads HTTP/1 request heads within its 30 s header timeout).
+            .http2_keepalive_interval(Some(conns.keepalive_interval))
+            .http2_keepalive_timeout(Some(conns.keepalive_timeout))
+            .max_concurrent_streams(conns.max_concurrent_streams)
             .trace_fn(stride_kit::telemetry::server_span)
-            .layer(cors(&cfg.cors_origins))
+            .layer(conn::ClientLayer::new(trusted))
+            .layer(cfg.cors_origins.layer())
             .layer(tonic_web::GrpcWebLayer::new())
             // Counted as `/unknown` when the path names no method: a client cannot create
             // series at will.
@@ -180,11 +247,7 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
             .layer(ratelimit::RateLimitLayer::new(limiter, policies.clone()))
             .layer(AuthnLayer::new(verifier, policies))
             .add_routes(routes)
-            // TCP_NODELAY, as every Stride server: no answer waits for a delayed ACK.
-            .serve_with_incoming_shutdown(
-                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-                token.cancelled_owned(),
-            )
+            .serve_with_incoming_shutdown(incoming, token.cancelled_owned())
             .await
             .context("gateway server")
     }));
@@ -271,4 +334,71 @@ pub async fn main(cmd: Command) -> anyhow::Result<()> {
         .with_context(|| format!("no upstream for {AUTH_PACKAGE}"))?;
     let verifier = Verifier::from_auth_url(auth_url)?;
     start(cfg, verifier).await?.run_until_signal().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut all: HashMap<String, String> = UPSTREAMS
+            .iter()
+            .map(|(_, var)| ((*var).to_owned(), "http://127.0.0.1:1".to_owned()))
+            .collect();
+        all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        Config::read(Env::from_fn(move |k| all.get(k).cloned()))
+    }
+
+    #[test]
+    fn by_default_no_origin_no_trusted_proxy_and_bounded_edges() {
+        let cfg = read(&[]).unwrap();
+        assert_eq!(cfg.cors_origins, CorsOrigins::none());
+        assert_eq!(cfg.trusted_proxies, TrustedProxies::none());
+        let peer: std::net::IpAddr = "10.0.0.5".parse().unwrap();
+        assert!(!cfg.trusted_proxies.is_trusted(peer));
+        assert!(!cfg.trusted_proxies.expects_proxy_header(peer));
+        assert_eq!(cfg.connections.max_connections, 10_000);
+        assert_eq!(cfg.limits.body_timeout, Duration::from_secs(10));
+        assert!(cfg.limits.max_buffered_bytes >= cfg.limits.max_message_bytes);
+    }
+
+    #[test]
+    fn edge_settings_are_read_and_checked() {
+        let cfg = read(&[
+            ("STRIDE_CORS_ORIGINS", "https://app.example.com"),
+            ("STRIDE_TRUSTED_PROXIES", "10.0.0.0/8"),
+            ("STRIDE_FORWARDED_HEADER", "forwarded"),
+            ("STRIDE_PROXY_PROTOCOL", "true"),
+            ("STRIDE_GATEWAY_MAX_CONNECTIONS", "50"),
+        ])
+        .unwrap();
+        assert_eq!(
+            cfg.cors_origins,
+            CorsOrigins::parse("https://app.example.com").unwrap()
+        );
+        assert!(
+            cfg.trusted_proxies
+                .expects_proxy_header("10.1.2.3".parse().unwrap())
+        );
+        assert_eq!(cfg.connections.max_connections, 50);
+
+        let err = read(&[
+            ("STRIDE_CORS_ORIGINS", "*"),
+            ("STRIDE_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("STRIDE_FORWARDED_HEADER", "x-real-ip"),
+            ("STRIDE_GATEWAY_MAX_BUFFERED_BYTES", "10"),
+            ("STRIDE_GATEWAY_MAX_CONNECTIONS", "0"),
+        ])
+        .unwrap_err()
+        .to_string();
+        for named in [
+            "STRIDE_CORS_ORIGINS",
+            "STRIDE_TRUSTED_PROXIES",
+            "STRIDE_FORWARDED_HEADER",
+            "STRIDE_GATEWAY_MAX_BUFFERED_BYTES",
+            "STRIDE_GATEWAY_MAX_CONNECTIONS",
+        ] {
+            assert!(err.contains(named), "{named} not named in {err}");
+        }
+    }
 }

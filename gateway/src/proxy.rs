@@ -14,9 +14,14 @@ use std::{
 };
 
 use axum::body::Body as AxumBody;
+use bytes::Bytes;
 use futures::future::BoxFuture;
 use http_body_util::BodyExt;
+use stride_kit::AppError;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::{Code, Status, transport::Channel};
+
+use crate::conn::Guarded;
 
 /// Limits applied to every call.
 #[derive(Clone, Copy, Debug)]
@@ -25,6 +30,28 @@ pub struct Limits {
     pub max_message_bytes: usize,
     /// Calls without a `grpc-timeout`, or with a longer one, get this deadline.
     pub max_timeout: Duration,
+    /// The whole request body must arrive within this (or the call's deadline, if sooner);
+    /// a slower body is refused with DEADLINE_EXCEEDED and its bytes freed
+    /// (`STRIDE_GATEWAY_BODY_TIMEOUT_SECS`).
+    pub body_timeout: Duration,
+    /// Request bytes buffered at once over all calls in flight; a call whose body would go
+    /// beyond it is refused with RESOURCE_EXHAUSTED (`STRIDE_GATEWAY_MAX_BUFFERED_BYTES`).
+    pub max_buffered_bytes: usize,
+    /// Calls in flight to one upstream at once; beyond it the gateway answers
+    /// RESOURCE_EXHAUSTED at once instead of queueing (`STRIDE_GATEWAY_UPSTREAM_MAX_IN_FLIGHT`).
+    pub upstream_max_in_flight: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 4 * 1024 * 1024,
+            max_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(10),
+            max_buffered_bytes: 64 * 1024 * 1024,
+            upstream_max_in_flight: 512,
+        }
+    }
 }
 
 /// Forwards calls to the upstream of their proto package.
@@ -33,6 +60,8 @@ pub struct Proxy {
     /// Proto package → its connections.
     upstreams: HashMap<String, Upstream>,
     limits: Limits,
+    /// Bytes of request bodies held, over all calls ([`Limits::max_buffered_bytes`] permits).
+    buffered: Arc<Semaphore>,
 }
 
 /// Several HTTP/2 connections to one upstream, taken in turn. One connection is one task at
@@ -42,6 +71,8 @@ pub struct Proxy {
 struct Upstream {
     channels: Arc<[Channel]>,
     next: Arc<AtomicUsize>,
+    /// One permit per call in flight ([`Limits::upstream_max_in_flight`]).
+    in_flight: Arc<Semaphore>,
 }
 
 impl Upstream {
@@ -73,10 +104,28 @@ impl Proxy {
                 Upstream {
                     channels: channels.into(),
                     next: Arc::new(AtomicUsize::new(0)),
+                    in_flight: Arc::new(Semaphore::new(
+                        limits
+                            .upstream_max_in_flight
+                            .clamp(1, Semaphore::MAX_PERMITS),
+                    )),
                 },
             );
         }
-        Ok(Self { upstreams, limits })
+        anyhow::ensure!(
+            limits.max_buffered_bytes >= limits.max_message_bytes,
+            "the buffered-bytes budget ({}) must hold at least one largest message ({})",
+            limits.max_buffered_bytes,
+            limits.max_message_bytes
+        );
+        let buffered = Arc::new(Semaphore::new(
+            limits.max_buffered_bytes.min(Semaphore::MAX_PERMITS),
+        ));
+        Ok(Self {
+            upstreams,
+            limits,
+            buffered,
+        })
     }
 }
 
@@ -150,10 +199,13 @@ impl tower::Service<http::Request<AxumBody>> for Proxy {
 
     fn call(&mut self, req: http::Request<AxumBody>) -> Self::Future {
         let limits = self.limits;
+        let buffered = self.buffered.clone();
         let service = service_of(req.uri().path()).to_owned();
-        let upstream = upstream_of(&self.upstreams, &service).and_then(Upstream::channel);
+        let upstream = upstream_of(&self.upstreams, &service)
+            .and_then(|u| Some((u.channel()?, u.in_flight.clone())));
         Box::pin(async move {
-            let Some(mut channel) = upstream else {
+            let started = tokio::time::Instant::now();
+            let Some((mut channel, in_flight)) = upstream else {
                 return Ok(status_response(Status::unimplemented(format!(
                     "unknown service {service:?}"
                 ))));
@@ -178,23 +230,6 @@ impl tower::Service<http::Request<AxumBody>> for Proxy {
             if declared.is_some_and(|n| n > limits.max_message_bytes) {
                 return Ok(status_response(too_large(limits)));
             }
-            let bytes = match http_body_util::Limited::new(body, limits.max_message_bytes)
-                .collect()
-                .await
-            {
-                Ok(c) => c.to_bytes(),
-                Err(e)
-                    if e.downcast_ref::<http_body_util::LengthLimitError>()
-                        .is_some() =>
-                {
-                    return Ok(status_response(too_large(limits)));
-                }
-                Err(_) => {
-                    return Ok(status_response(Status::cancelled(
-                        "request body was interrupted",
-                    )));
-                }
-            };
             // Deadline: the caller's, capped; propagated upstream so the service stops too.
             let deadline = parts
                 .headers
@@ -202,17 +237,46 @@ impl tower::Service<http::Request<AxumBody>> for Proxy {
                 .and_then(|v| v.to_str().ok())
                 .and_then(parse_timeout)
                 .map_or(limits.max_timeout, |d| d.min(limits.max_timeout));
+            // The body must arrive in time: a client trickling it holds memory only that long.
+            let body_deadline = deadline.min(limits.body_timeout);
+            let (bytes, held) = match tokio::time::timeout(
+                body_deadline,
+                read_body(body, limits.max_message_bytes, &buffered),
+            )
+            .await
+            {
+                Ok(Ok(read)) => read,
+                Ok(Err(status)) => return Ok(status_response(status)),
+                Err(_) => {
+                    return Ok(status_response(Status::deadline_exceeded(format!(
+                        "request body not received within {} ms",
+                        body_deadline.as_millis()
+                    ))));
+                }
+            };
+            // A slow upstream gets a bounded number of calls; the rest are refused at once
+            // instead of piling up here.
+            let Ok(slot) = in_flight.try_acquire_owned() else {
+                return Ok(status_response(
+                    AppError::ResourceExhausted {
+                        reason: "UPSTREAM_BUSY",
+                        message: format!("{service} is at capacity; retry shortly"),
+                    }
+                    .into(),
+                ));
+            };
+            let remaining = deadline.saturating_sub(started.elapsed());
             // Digits and a unit: always a valid header value.
-            if let Ok(v) = format!("{}m", deadline.as_millis().max(1)).parse() {
+            if let Ok(v) = format!("{}m", remaining.as_millis().max(1)).parse() {
                 parts.headers.insert("grpc-timeout", v);
             }
             for h in HOP_BY_HOP {
                 parts.headers.remove(*h);
             }
             // The client's address, for per-address throttling upstream. Whatever the caller sent
-            // under this name is dropped: only the gateway's own view of the peer counts.
+            // under this name is dropped: only the gateway's own view of the client counts.
             parts.headers.remove(stride_kit::authn::CLIENT_IP_HEADER);
-            if let Some(ip) = peer_ip(&parts.extensions)
+            if let Some(ip) = crate::conn::client_ip(&parts.extensions)
                 .and_then(|ip| http::HeaderValue::from_str(&ip.to_string()).ok())
             {
                 parts
@@ -228,8 +292,12 @@ impl tower::Service<http::Request<AxumBody>> for Proxy {
                 use tower::ServiceExt;
                 channel.ready().await?.call(upstream_req).await
             };
-            match tokio::time::timeout(deadline, call).await {
-                Ok(Ok(res)) => Ok(res.map(AxumBody::new)),
+            let answer = tokio::time::timeout(remaining, call).await;
+            // The request's bytes have gone upstream.
+            drop(held);
+            match answer {
+                // The upstream's slot is held until its answer has been passed on whole.
+                Ok(Ok(res)) => Ok(res.map(|b| AxumBody::new(Guarded::new(b, slot)))),
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, %service, "upstream unavailable");
                     Ok(status_response(Status::unavailable(format!(
@@ -245,13 +313,71 @@ impl tower::Service<http::Request<AxumBody>> for Proxy {
     }
 }
 
-/// The address of the TCP peer the gateway accepted the call from.
-pub(crate) fn peer_ip(extensions: &http::Extensions) -> Option<std::net::IpAddr> {
-    extensions
-        .get::<tonic::transport::server::TcpConnectInfo>()
-        .and_then(|c| c.remote_addr())
-        .map(|a| a.ip())
+/// Reads a whole request body of at most `max` bytes, taking a permit from `budget` for each
+/// byte held; refuses at once when the budget is spent. The permits go back when the returned
+/// permit is dropped (on refusal or cancellation, right away).
+async fn read_body(
+    mut body: AxumBody,
+    max: usize,
+    budget: &Arc<Semaphore>,
+) -> Result<(Bytes, Option<OwnedSemaphorePermit>), Status> {
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut len = 0usize;
+    let mut held: Option<OwnedSemaphorePermit> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(Status::cancelled("request body was interrupted"));
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if data.is_empty() {
+            continue;
+        }
+        len = len.saturating_add(data.len());
+        if len > max {
+            return Err(Status::resource_exhausted(format!(
+                "request larger than {max} bytes"
+            )));
+        }
+        let permit = u32::try_from(data.len())
+            .ok()
+            .and_then(|n| budget.clone().try_acquire_many_owned(n).ok())
+            .ok_or_else(|| -> Status {
+                BUSY.with_label_values::<&str>(&[]).inc();
+                AppError::ResourceExhausted {
+                    reason: "GATEWAY_BUSY",
+                    message: "the gateway is holding too many request bodies; retry shortly".into(),
+                }
+                .into()
+            })?;
+        match &mut held {
+            Some(h) => h.merge(permit),
+            None => held = Some(permit),
+        }
+        chunks.push(data);
+    }
+    let bytes = match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.pop().unwrap_or_default(),
+        _ => {
+            let mut all = bytes::BytesMut::with_capacity(len);
+            for c in &chunks {
+                all.extend_from_slice(c);
+            }
+            all.freeze()
+        }
+    };
+    Ok((bytes, held))
 }
+
+static BUSY: std::sync::LazyLock<prometheus::IntCounterVec> = std::sync::LazyLock::new(|| {
+    stride_kit::metrics::counter(
+        "stride_gateway_body_budget_refused_total",
+        "Calls refused because the gateway's request-body budget was spent",
+        &[],
+    )
+});
 
 fn too_large(limits: Limits) -> Status {
     Status::resource_exhausted(format!(
@@ -323,10 +449,7 @@ mod tests {
         assert!(!is_package("stride.profile.v1.ProfileService"));
         assert!(!is_package("stride..v1"));
         assert!(!is_package(""));
-        let limits = Limits {
-            max_message_bytes: 1,
-            max_timeout: Duration::from_secs(1),
-        };
+        let limits = Limits::default();
         let urls = HashMap::from([(
             "stride.profile.v1.ProfileService".to_owned(),
             "http://127.0.0.1:1".to_owned(),

@@ -5,13 +5,18 @@
 //! ahead of now. A client is an IPv4 address or an IPv6 /64. State is in memory, per gateway
 //! replica, so the effective limit scales with the replicas; the services keep their own durable
 //! limits where it matters (auth's login and code throttles). A timer drops the keys whose
-//! allowance is whole again.
+//! allowance is whole again, in a background task, never on a caller's path (review L12); when the
+//! map grows past [`MAX_KEYS`] between two ticks (a client rotating through addresses), the
+//! calls wake that task early instead of sweeping themselves.
 
 use std::{
     convert::Infallible,
-    net::{IpAddr, Ipv6Addr},
+    net::IpAddr,
     num::NonZeroU32,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     task::{Context, Poll},
     time::Duration,
 };
@@ -25,6 +30,7 @@ use governor::{
 };
 use stride_kit::{AppError, policy::Policies};
 use stride_proto::stride::options::v1::RateLimitClass;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// `count` calls per `window`, with up to `burst` at once.
@@ -121,7 +127,18 @@ pub struct Limiter<C: Clock = DefaultClock> {
     credentials: Option<Keyed<C>>,
     expensive: Option<Keyed<C>>,
     clock: C,
+    /// Keys held (over all classes) beyond which the sweeper is woken early.
+    max_keys: usize,
+    /// Calls checked; every [`CHECK_SIZE_EVERY`]th one looks at the map's size.
+    checked: AtomicUsize,
+    /// Wakes [`Limiter::sweep`] before its next tick.
+    pressure: Notify,
 }
+
+/// Keys held beyond which the sweep runs early (a key is about 100 bytes with the map's share).
+pub const MAX_KEYS: usize = 100_000;
+/// How often (in calls) a call looks at the number of keys: the count visits every shard.
+const CHECK_SIZE_EVERY: usize = 1024;
 
 type Keyed<C> = governor::RateLimiter<
     ClientKey,
@@ -136,17 +153,9 @@ type Keyed<C> = governor::RateLimiter<
 pub struct ClientKey(IpAddr);
 
 impl From<IpAddr> for ClientKey {
+    /// The same network auth's per-address throttles key by ([`stride_kit::authn::client_network`]).
     fn from(ip: IpAddr) -> Self {
-        match ip {
-            IpAddr::V4(_) => Self(ip),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                // `::ffff:a.b.c.d` from a dual-stack listener is that IPv4 client.
-                Some(v4) => Self(IpAddr::V4(v4)),
-                None => Self(IpAddr::V6(Ipv6Addr::from_bits(
-                    v6.to_bits() & !((1u128 << 64) - 1),
-                ))),
-            },
-        }
+        Self(stride_kit::authn::client_network(ip))
     }
 }
 
@@ -169,7 +178,17 @@ impl<C: Clock + Clone> Limiter<C> {
             credentials: keyed(limits.credentials),
             expensive: keyed(limits.expensive),
             clock: clock.clone(),
+            max_keys: MAX_KEYS,
+            checked: AtomicUsize::new(0),
+            pressure: Notify::new(),
         }
+    }
+
+    /// The same with another bound on keys before an early sweep.
+    #[cfg(test)]
+    fn with_max_keys(mut self, max_keys: usize) -> Self {
+        self.max_keys = max_keys;
+        self
     }
 
     fn of(&self, class: RateLimitClass) -> Option<&Keyed<C>> {
@@ -182,12 +201,22 @@ impl<C: Clock + Clone> Limiter<C> {
 
     /// Ok, or how long until the call would be allowed. A class without a rate is unlimited.
     pub fn check(&self, class: RateLimitClass, ip: IpAddr) -> Result<(), Duration> {
-        match self.of(class) {
-            None => Ok(()),
-            Some(l) => l
-                .check_key(&ClientKey::from(ip))
-                .map_err(|not_until| not_until.wait_time_from(self.clock.now())),
+        let Some(l) = self.of(class) else {
+            return Ok(());
+        };
+        let verdict = l
+            .check_key(&ClientKey::from(ip))
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()));
+        if self
+            .checked
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(CHECK_SIZE_EVERY)
+            && self.len() > self.max_keys
+        {
+            // Never sweep here: the sweeper runs off every caller's path.
+            self.pressure.notify_one();
         }
+        verdict
     }
 
     /// Forgets clients whose allowance is whole again (their state equals a fresh one).
@@ -202,7 +231,6 @@ impl<C: Clock + Clone> Limiter<C> {
     }
 
     /// Keys held, over all classes.
-    #[cfg(test)]
     fn len(&self) -> usize {
         [&self.default, &self.credentials, &self.expensive]
             .into_iter()
@@ -222,6 +250,10 @@ impl Limiter<DefaultClock> {
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
                 _ = tick.tick() => self.retain_recent(),
+                () = self.pressure.notified() => {
+                    tracing::debug!(keys = self.len(), "rate-limit keys over the bound: early sweep");
+                    self.retain_recent();
+                }
             }
         }
     }
@@ -284,7 +316,7 @@ where
             .policies
             .get(req.uri().path())
             .map_or(RateLimitClass::Unspecified, |p| p.rate_limit());
-        let peer = crate::proxy::peer_ip(req.extensions());
+        let peer = crate::conn::client_ip(req.extensions());
         if let Some(ip) = peer
             && let Err(wait) = self.layer.limiter.check(class, ip)
         {
@@ -418,5 +450,30 @@ mod tests {
         assert!(l.check(CREDENTIALS, IpAddr::from([10, 0, 0, 0])).is_ok());
         assert!(l.check(CREDENTIALS, IpAddr::from([10, 0, 0, 0])).is_ok());
         assert!(l.check(CREDENTIALS, IpAddr::from([10, 0, 0, 0])).is_err());
+    }
+
+    #[test]
+    fn many_keys_wake_the_sweeper_and_calls_never_sweep_themselves() {
+        use futures::FutureExt as _;
+        let clock = FakeRelativeClock::default();
+        let limits = RateLimits::parse("credentials=10/s:2").unwrap();
+        let l = Limiter::with_clock(&limits, clock.clone()).with_max_keys(500);
+        // A client rotating through addresses, below the bound: nobody is woken.
+        for i in 0..400u32 {
+            l.check(CREDENTIALS, IpAddr::from((0x0a00_0000 + i).to_be_bytes()))
+                .unwrap();
+        }
+        assert!(l.pressure.notified().now_or_never().is_none());
+        // Past the bound: the sweeper is woken; the calls themselves removed nothing.
+        for i in 400..3000u32 {
+            l.check(CREDENTIALS, IpAddr::from((0x0a00_0000 + i).to_be_bytes()))
+                .unwrap();
+        }
+        assert_eq!(l.len(), 3000, "a call swept the map");
+        assert!(l.pressure.notified().now_or_never().is_some());
+        // The sweep it asks for forgets every client whose allowance is whole again.
+        clock.advance(Duration::from_secs(1));
+        l.retain_recent();
+        assert_eq!(l.len(), 0);
     }
 }

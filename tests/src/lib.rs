@@ -209,11 +209,14 @@ impl Mesh {
                 limits: stride_gateway::Limits {
                     max_message_bytes: 64 * 1024,
                     max_timeout: std::time::Duration::from_secs(30),
+                    ..stride_gateway::Limits::default()
                 },
                 upstream_connections: 2,
-                cors_origins: vec![],
+                cors_origins: stride_gateway::CorsOrigins::none(),
                 rate_limits: stride_gateway::RateLimits::parse(stride_gateway::DEFAULT_RATE_LIMITS)
                     .expect("default limits"),
+                trusted_proxies: stride_gateway::TrustedProxies::none(),
+                connections: stride_gateway::ConnLimits::default(),
             },
             verifier()?,
         )

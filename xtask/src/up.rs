@@ -34,6 +34,9 @@ pub(crate) const SERVICES: [&str; 6] = [
     "ai-coach",
 ];
 const GATEWAY: &str = "gateway";
+/// Browser origins of the usual web dev servers (Vite 5173, Next/CRA 3000), as docker-compose.yml.
+const DEV_ORIGINS: &str =
+    "http://localhost:5173,http://127.0.0.1:5173,http://localhost:3000,http://127.0.0.1:3000";
 /// Built from the stride-notify package; not a service (no database, no broker).
 const DEVSINK: &str = "devsink";
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
@@ -272,6 +275,11 @@ pub(crate) fn start_all(
         .env_remove("AMQP_URL");
     if opts.bench {
         gateway.env("STRIDE_GATEWAY_RATE_LIMITS", "off");
+    }
+    // A web dev server on this machine may call the mesh from the browser (the gateway allows no
+    // cross-origin page by default); a value in the environment wins.
+    if std::env::var_os("STRIDE_CORS_ORIGINS").is_none() {
+        gateway.env("STRIDE_CORS_ORIGINS", DEV_ORIGINS);
     }
     for svc in SERVICES {
         let key = format!("STRIDE_{}_URL", svc.to_uppercase().replace('-', "_"));

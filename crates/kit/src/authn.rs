@@ -57,6 +57,27 @@ impl ClientInfo {
             .map(|v| v.chars().take(256).collect());
         Self { ip, user_agent }
     }
+
+    /// Whom per-address limits count against: see [`client_network`].
+    pub fn network(&self) -> Option<std::net::IpAddr> {
+        self.ip.map(client_network)
+    }
+}
+
+/// The network a client address stands for in per-address limits: an IPv4 address itself, the
+/// /64 of an IPv6 address (one host is routinely given a whole /64, so its single addresses are
+/// free for it to rotate through), and an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, from a
+/// dual-stack socket) as that IPv4 address. The gateway's rate limiter keys by it; so should
+/// every durable per-address throttle.
+pub fn client_network(ip: std::net::IpAddr) -> std::net::IpAddr {
+    use std::net::{IpAddr, Ipv6Addr};
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !((1u128 << 64) - 1))),
+        },
+    }
 }
 
 pub const JWKS_REFRESH: Duration = Duration::from_secs(300);
@@ -425,4 +446,25 @@ where
 /// for every method: handlers never record it themselves.
 fn record_caller(caller: &Caller) {
     tracing::Span::current().record("user_id", tracing::field::display(caller.user_id));
+}
+
+#[cfg(test)]
+mod client_network_tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_their_64_and_ipv4_clients_their_address() {
+        let net = |s: &str| client_network(s.parse().unwrap()).to_string();
+        assert_eq!(net("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::");
+        assert_eq!(net("2001:db8:1:2::1"), net("2001:db8:1:2:ffff::9"));
+        assert_ne!(net("2001:db8:1:2::1"), net("2001:db8:1:3::1"));
+        assert_eq!(net("198.51.100.7"), "198.51.100.7");
+        assert_eq!(net("::ffff:198.51.100.7"), "198.51.100.7");
+        let info = ClientInfo {
+            ip: Some("2001:db8::5".parse().unwrap()),
+            user_agent: None,
+        };
+        assert_eq!(info.network(), Some("2001:db8::".parse().unwrap()));
+        assert_eq!(ClientInfo::default().network(), None);
+    }
 }

@@ -2,6 +2,10 @@
 //! native gRPC and grpc-web, and never reaches a service; calls are routed by proto package. No
 //! database or broker needed.
 
+mod client_addr;
+mod cors;
+mod limits;
+
 use std::{
     net::SocketAddr,
     sync::{
@@ -35,11 +39,17 @@ fn now() -> i64 {
 }
 
 /// Stands in for a Stride service. It checks no token itself, so whatever it is asked is what
-/// the gateway let through; it answers with the bearer header it received.
-#[derive(Clone, Default)]
+/// the gateway let through; it answers with the bearer header it received (and, in `model`, the
+/// client address the gateway named). A call whose goal is [`HOLD`] waits for a permit of
+/// `release` first, as a slow service would.
+#[derive(Clone)]
 struct Upstream {
     calls: Arc<AtomicUsize>,
+    release: Arc<tokio::sync::Semaphore>,
 }
+
+/// The goal that makes the stub upstream wait for `Edge::release`.
+const HOLD: &str = "hold";
 
 #[tonic::async_trait]
 impl AiCoachService for Upstream {
@@ -48,6 +58,15 @@ impl AiCoachService for Upstream {
         req: Request<GetRecommendationRequest>,
     ) -> Result<Response<GetRecommendationResponse>, Status> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        if req.get_ref().goal == HOLD {
+            let _ = self.release.acquire().await.map(|p| p.forget());
+        }
+        let client_ip = req
+            .metadata()
+            .get(stride_kit::authn::CLIENT_IP_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
         let auth = req
             .metadata()
             .get("authorization")
@@ -56,6 +75,7 @@ impl AiCoachService for Upstream {
             .to_owned();
         Ok(Response::new(GetRecommendationResponse {
             text: auth,
+            model: client_ip,
             ..Default::default()
         }))
     }
@@ -68,6 +88,8 @@ struct Edge {
     calls: Arc<AtomicUsize>,
     /// Every path the stub upstream was asked for, served or not.
     paths: Arc<Mutex<Vec<String>>>,
+    /// Lets held calls ([`HOLD`]) finish, one per permit.
+    release: Arc<tokio::sync::Semaphore>,
 }
 
 impl Edge {
@@ -79,8 +101,20 @@ impl Edge {
     }
 
     async fn start_with(key: &SigningKey, rate_limits: stride_gateway::RateLimits) -> Edge {
+        Self::configured(key, |cfg| cfg.rate_limits = rate_limits).await
+    }
+
+    /// As [`Edge::start`], with the gateway's configuration changed by `configure`.
+    async fn configured(
+        key: &SigningKey,
+        configure: impl FnOnce(&mut stride_gateway::Config),
+    ) -> Edge {
         stride_kit::install_crypto_provider();
-        let upstream = Upstream::default();
+        let release = Arc::new(tokio::sync::Semaphore::new(0));
+        let upstream = Upstream {
+            calls: Arc::default(),
+            release: release.clone(),
+        };
         let calls = upstream.calls.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let upstream_addr = listener.local_addr().unwrap();
@@ -107,30 +141,40 @@ impl Edge {
             .map(|(package, _)| ((*package).to_owned(), format!("http://{upstream_addr}")))
             .collect();
         let verifier = Verifier::new(Arc::new(StaticJwks(Arc::new(RwLock::new(vec![key.jwk()])))));
-        let gateway = stride_gateway::start(
-            stride_gateway::Config {
-                addr: "127.0.0.1:0".parse().unwrap(),
-                http_addr: "127.0.0.1:0".parse().unwrap(),
-                upstreams,
-                limits: stride_gateway::Limits {
-                    max_message_bytes: 64 * 1024,
-                    max_timeout: Duration::from_secs(10),
-                },
-                upstream_connections: 2,
-                cors_origins: vec![],
-                rate_limits,
+        let mut cfg = stride_gateway::Config {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            http_addr: "127.0.0.1:0".parse().unwrap(),
+            upstreams,
+            limits: stride_gateway::Limits {
+                max_message_bytes: 64 * 1024,
+                max_timeout: Duration::from_secs(10),
+                ..stride_gateway::Limits::default()
             },
-            verifier,
-        )
-        .await
-        .expect("gateway starts");
+            upstream_connections: 2,
+            cors_origins: stride_gateway::CorsOrigins::none(),
+            rate_limits: stride_gateway::RateLimits::off(),
+            trusted_proxies: stride_gateway::TrustedProxies::none(),
+            connections: stride_gateway::ConnLimits::default(),
+        };
+        configure(&mut cfg);
+        let gateway = stride_gateway::start(cfg, verifier)
+            .await
+            .expect("gateway starts");
         Edge {
             gateway,
             upstream_stop,
             upstream_task,
             calls,
             paths,
+            release,
         }
+    }
+
+    /// A native gRPC client of the coach through the gateway.
+    async fn client(&self) -> AiCoachServiceClient<tonic::transport::Channel> {
+        AiCoachServiceClient::connect(format!("http://{}", self.gateway.grpc_addr))
+            .await
+            .unwrap()
     }
 
     fn paths(&self) -> Vec<String> {
@@ -142,6 +186,8 @@ impl Edge {
     }
 
     async fn stop(self) {
+        // Held calls end, so the servers can drain.
+        self.release.add_permits(1 << 20);
         self.gateway.stop().await.unwrap();
         self.upstream_stop.cancel();
         self.upstream_task.await.unwrap().unwrap();
