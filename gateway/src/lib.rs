@@ -84,10 +84,14 @@ impl Config {
         let http_addr = env.addr("STRIDE_HTTP_ADDR", "127.0.0.1:0");
         let mut upstreams = HashMap::new();
         for (package, var) in UPSTREAMS {
-            upstreams.insert(
-                (*package).to_owned(),
-                env.url(var, &["http", "https"], &format!("upstream for {package}")),
-            );
+            // One URL per replica, comma-separated (calls go round them; see proxy.rs).
+            let urls = env.url(var, &["http", "https"], &format!("upstream for {package}"));
+            for url in proxy::replica_urls(&urls) {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    env.error(format!("{var}: replica {url:?} must be an http/https URL"));
+                }
+            }
+            upstreams.insert((*package).to_owned(), urls);
         }
         let d = Limits::default();
         let limits = Limits {
@@ -201,11 +205,7 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
 
     let policies = Arc::new(Policies::load()?);
     let proxy = Proxy::new(&cfg.upstreams, cfg.limits, cfg.upstream_connections)?;
-    let auth_url = cfg
-        .upstreams
-        .get(AUTH_PACKAGE)
-        .with_context(|| format!("no upstream for {AUTH_PACKAGE}"))?
-        .clone();
+    let auth_url = first_replica(&cfg)?;
     let (health, health_service) = Health::new(vec![]).await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(stride_proto::FILE_DESCRIPTOR_SET)
@@ -328,12 +328,18 @@ pub async fn main(cmd: Command) -> anyhow::Result<()> {
         tracing::info!("the gateway has no database; nothing to migrate");
         return Ok(());
     }
-    let auth_url = cfg
-        .upstreams
-        .get(AUTH_PACKAGE)
-        .with_context(|| format!("no upstream for {AUTH_PACKAGE}"))?;
-    let verifier = Verifier::from_auth_url(auth_url)?;
+    let verifier = Verifier::from_auth_url(&first_replica(&cfg)?)?;
     start(cfg, verifier).await?.run_until_signal().await
+}
+
+/// Auth's first replica: where the gateway fetches the token keys from (any replica serves the
+/// same key set from auth's database).
+fn first_replica(cfg: &Config) -> anyhow::Result<String> {
+    cfg.upstreams
+        .get(AUTH_PACKAGE)
+        .and_then(|u| proxy::replica_urls(u).next())
+        .map(str::to_owned)
+        .with_context(|| format!("no upstream for {AUTH_PACKAGE}"))
 }
 
 #[cfg(test)]

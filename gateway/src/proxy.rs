@@ -69,16 +69,35 @@ pub struct Proxy {
 /// connection work spreads over its cores instead of queueing behind one task.
 #[derive(Clone)]
 struct Upstream {
-    channels: Arc<[Channel]>,
+    /// Replicas of the service (`STRIDE_<SVC>_URL` may list several, comma-separated), each
+    /// with its connections; calls go round the replicas, and round each replica's connections.
+    replicas: Arc<[Replica]>,
     next: Arc<AtomicUsize>,
     /// One permit per call in flight ([`Limits::upstream_max_in_flight`]).
     in_flight: Arc<Semaphore>,
 }
 
-impl Upstream {
+struct Replica {
+    channels: Vec<Channel>,
+    next: AtomicUsize,
+}
+
+impl Replica {
     fn channel(&self) -> Option<Channel> {
         let i = self.next.fetch_add(1, Ordering::Relaxed);
         self.channels.get(i % self.channels.len().max(1)).cloned()
+    }
+}
+
+impl Upstream {
+    /// The channels to try for one call: one per replica, starting with the next replica in
+    /// turn. A call that provably never reached a replica (see [`unsent`]) goes to the next.
+    fn channels(&self) -> Vec<Channel> {
+        let n = self.replicas.len();
+        let first = self.next.fetch_add(1, Ordering::Relaxed);
+        (0..n)
+            .filter_map(|k| self.replicas.get((first + k) % n.max(1))?.channel())
+            .collect()
     }
 }
 
@@ -96,13 +115,21 @@ impl Proxy {
                 is_package(package),
                 "upstream key {package:?} is not a proto package such as stride.profile.v1"
             );
-            let channels = (0..connections.max(1))
-                .map(|_| stride_kit::grpc::lazy_channel(url))
-                .collect::<anyhow::Result<Vec<_>>>()?;
+            let mut replicas = Vec::new();
+            for url in replica_urls(url) {
+                let channels = (0..connections.max(1))
+                    .map(|_| stride_kit::grpc::lazy_channel(url))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                replicas.push(Replica {
+                    channels,
+                    next: AtomicUsize::new(0),
+                });
+            }
+            anyhow::ensure!(!replicas.is_empty(), "no upstream URL for {package}");
             upstreams.insert(
                 package.clone(),
                 Upstream {
-                    channels: channels.into(),
+                    replicas: replicas.into(),
                     next: Arc::new(AtomicUsize::new(0)),
                     in_flight: Arc::new(Semaphore::new(
                         limits
@@ -202,10 +229,11 @@ impl tower::Service<http::Request<AxumBody>> for Proxy {
         let buffered = self.buffered.clone();
         let service = service_of(req.uri().path()).to_owned();
         let upstream = upstream_of(&self.upstreams, &service)
-            .and_then(|u| Some((u.channel()?, u.in_flight.clone())));
+            .map(|u| (u.channels(), u.in_flight.clone()))
+            .filter(|(c, _)| !c.is_empty());
         Box::pin(async move {
             let started = tokio::time::Instant::now();
-            let Some((mut channel, in_flight)) = upstream else {
+            let Some((channels, in_flight)) = upstream else {
                 return Ok(status_response(Status::unimplemented(format!(
                     "unknown service {service:?}"
                 ))));
@@ -284,13 +312,45 @@ impl tower::Service<http::Request<AxumBody>> for Proxy {
                     .insert(stride_kit::authn::CLIENT_IP_HEADER, ip);
             }
             stride_kit::telemetry::inject_headers(&mut parts.headers);
-            let upstream_req = http::Request::from_parts(
-                parts,
-                tonic::body::Body::new(http_body_util::Full::new(bytes)),
-            );
-            let call = async move {
-                use tower::ServiceExt;
-                channel.ready().await?.call(upstream_req).await
+            let call = {
+                let service = service.clone();
+                async move {
+                    use tower::ServiceExt;
+                    let last = channels.len().saturating_sub(1);
+                    let mut parts = Some(parts);
+                    let mut result = None;
+                    for (k, mut channel) in channels.into_iter().enumerate() {
+                        // The last try takes the original parts; earlier ones a copy (the
+                        // buffered body is shared, not copied).
+                        let req_parts = match (k == last, parts.take()) {
+                            (true, Some(p)) => p,
+                            (_, Some(p)) => {
+                                let copy = copy_parts(&p);
+                                parts = Some(p);
+                                copy
+                            }
+                            (_, None) => break,
+                        };
+                        let req = http::Request::from_parts(
+                            req_parts,
+                            tonic::body::Body::new(http_body_util::Full::new(bytes.clone())),
+                        );
+                        let answer: Result<_, BoxError> = match channel.ready().await {
+                            Ok(ready) => ready.call(req).await.map_err(Into::into),
+                            Err(e) => Err(e.into()),
+                        };
+                        match answer {
+                            Err(e) if k < last && unsent(e.as_ref()) => {
+                                tracing::debug!(error = %e, %service, "replica unreachable; trying the next");
+                            }
+                            other => {
+                                result = Some(other);
+                                break;
+                            }
+                        }
+                    }
+                    result.unwrap_or_else(|| Err("no replica to call".into()))
+                }
             };
             let answer = tokio::time::timeout(remaining, call).await;
             // The request's bytes have gone upstream.
@@ -311,6 +371,54 @@ impl tower::Service<http::Request<AxumBody>> for Proxy {
             }
         })
     }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The replica URLs of one upstream setting: comma-separated, blanks ignored.
+pub(crate) fn replica_urls(setting: &str) -> impl Iterator<Item = &str> {
+    setting.split(',').map(str::trim).filter(|u| !u.is_empty())
+}
+
+/// A copy of a request head for another try (extensions are the gateway's own; the upstream
+/// needs none of them).
+fn copy_parts(p: &http::request::Parts) -> http::request::Parts {
+    let mut req = http::Request::new(());
+    *req.method_mut() = p.method.clone();
+    *req.uri_mut() = p.uri.clone();
+    *req.version_mut() = p.version;
+    *req.headers_mut() = p.headers.clone();
+    req.into_parts().0
+}
+
+/// Whether a failed call provably never reached the replica, so another replica may serve it
+/// without the risk of doing it twice: the connection was refused (the replica is gone), the
+/// request was cancelled before it was sent (its connection closed first), or the replica
+/// refused the stream or announced it was going away before taking it (HTTP/2 REFUSED_STREAM
+/// or GOAWAY: a replica draining for a restart). Anything else may have been processed.
+fn unsent(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        if err
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_canceled)
+        {
+            return true;
+        }
+        if let Some(h2) = err.downcast_ref::<h2::Error>()
+            && (h2.reason() == Some(h2::Reason::REFUSED_STREAM)
+                || (h2.is_go_away() && h2.is_remote()))
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// Reads a whole request body of at most `max` bytes, taking a permit from `budget` for each
@@ -441,6 +549,41 @@ mod tests {
         ] {
             assert_eq!(route(path), None, "{path}");
         }
+    }
+
+    #[test]
+    fn only_calls_that_never_reached_a_replica_count_as_unsent() {
+        #[derive(Debug)]
+        struct Wrap(Box<dyn std::error::Error + Send + Sync>);
+        impl std::fmt::Display for Wrap {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("transport error")
+            }
+        }
+        impl std::error::Error for Wrap {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(self.0.as_ref())
+            }
+        }
+        let io = |kind| Wrap(Box::new(std::io::Error::from(kind)));
+        assert!(unsent(&io(std::io::ErrorKind::ConnectionRefused)));
+        // A reset or a broken pipe may come after the replica did the work.
+        assert!(!unsent(&io(std::io::ErrorKind::ConnectionReset)));
+        assert!(!unsent(&io(std::io::ErrorKind::BrokenPipe)));
+        assert!(unsent(&Wrap(Box::new(h2::Error::from(
+            h2::Reason::REFUSED_STREAM
+        )))));
+        assert!(!unsent(&Wrap(Box::new(h2::Error::from(
+            h2::Reason::INTERNAL_ERROR
+        )))));
+        assert!(!unsent(&Wrap("deadline".into())));
+    }
+
+    #[test]
+    fn replica_lists_are_comma_separated() {
+        let urls: Vec<&str> = replica_urls(" http://a:1, http://b:2 ,,").collect();
+        assert_eq!(urls, ["http://a:1", "http://b:2"]);
+        assert_eq!(replica_urls("http://a:1").count(), 1);
     }
 
     #[test]

@@ -51,6 +51,56 @@ pub struct Mesh {
     /// Auth's mail and SMS arrive here (over real SMTP / HTTP).
     pub sink: Arc<stride_notify::DevSink>,
     running: Vec<Running>,
+    /// Profile's replicas (one unless [`Options::profile_replicas`] says more), all behind the
+    /// gateway's one upstream setting, sharing profile's database.
+    profiles: Vec<Running>,
+    profile_start: ProfileStart,
+}
+
+/// How the mesh is started.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Profile processes sharing its database, listed together in the gateway's upstream.
+    pub profile_replicas: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            profile_replicas: 1,
+        }
+    }
+}
+
+/// What starting one more profile replica takes.
+#[derive(Clone)]
+struct ProfileStart {
+    db: String,
+    amqp: String,
+    auth_url: String,
+    clock: SharedClock,
+}
+
+impl ProfileStart {
+    async fn start(&self, grpc_addr: SocketAddr) -> anyhow::Result<Running> {
+        let mut common = common("profile", &self.db, &self.amqp, &self.auth_url);
+        common.grpc_addr = grpc_addr;
+        let r = stride_profile::start(
+            stride_profile::Config { common },
+            Verifier::from_auth_url(&self.auth_url)?,
+            self.clock.clone(),
+        )
+        .await?;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !r.health.is_ready() {
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "profile did not become ready"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        Ok(r)
+    }
 }
 
 fn common(
@@ -79,6 +129,11 @@ async fn create_db(admin: &str, name: &str) -> anyhow::Result<String> {
 impl Mesh {
     /// Starts auth, then the other five services, then the gateway; returns once all are ready.
     pub async fn start(stores: &Stores) -> anyhow::Result<Mesh> {
+        Self::start_with(stores, Options::default()).await
+    }
+
+    /// [`Mesh::start`] with [`Options`].
+    pub async fn start_with(stores: &Stores, options: Options) -> anyhow::Result<Mesh> {
         stride_kit::install_crypto_provider();
         // A fixed mid-week morning: the flows add hours of sessions, and starting from the wall
         // clock would let them cross midnight or a week boundary depending on when tests run.
@@ -129,14 +184,16 @@ impl Mesh {
         let mut direct = vec![("auth", auth.grpc_addr)];
         running.push(auth);
 
-        let profile = stride_profile::start(
-            stride_profile::Config {
-                common: common("profile", &dbs.profile, amqp, &auth_url),
-            },
-            verifier()?,
-            shared.clone(),
-        )
-        .await?;
+        let profile_start = ProfileStart {
+            db: dbs.profile.clone(),
+            amqp: amqp.clone(),
+            auth_url: auth_url.clone(),
+            clock: shared.clone(),
+        };
+        let mut profiles = Vec::new();
+        for _ in 0..options.profile_replicas.max(1) {
+            profiles.push(profile_start.start("127.0.0.1:0".parse()?).await?);
+        }
         let activity = stride_activity_session::start(
             stride_activity_session::Config {
                 common: common("activity-session", &dbs.activity_session, amqp, &auth_url),
@@ -172,8 +229,8 @@ impl Mesh {
             shared.clone(),
         )
         .await?;
+        direct.push(("profile", profiles[0].grpc_addr));
         for (name, r) in [
-            ("profile", profile),
             ("activity-session", activity),
             ("challenge", challenge),
             ("analytics", analytics),
@@ -200,7 +257,16 @@ impl Mesh {
         ]
         .into_iter()
         .map(|(package, name)| (package.to_owned(), url(name)))
-        .collect();
+        .collect::<std::collections::HashMap<_, _>>();
+        let mut upstreams = upstreams;
+        upstreams.insert(
+            "stride.profile.v1".into(),
+            profiles
+                .iter()
+                .map(|p| format!("http://{}", p.grpc_addr))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
         let gateway = stride_gateway::start(
             stride_gateway::Config {
                 addr: "127.0.0.1:0".parse()?,
@@ -242,11 +308,33 @@ impl Mesh {
             clock,
             sink,
             running,
+            profiles,
+            profile_start,
         })
+    }
+
+    /// Stops profile replica `i` gracefully (in-flight calls finish, its current event
+    /// commits), then starts it again on the same port and waits until it is ready: one step
+    /// of a rolling restart.
+    pub async fn restart_profile_replica(&mut self, i: usize) -> anyhow::Result<()> {
+        anyhow::ensure!(i < self.profiles.len(), "no profile replica {i}");
+        let old = self.profiles.remove(i);
+        let addr = old.grpc_addr;
+        old.stop().await?;
+        let new = self.profile_start.start(addr).await?;
+        self.profiles.insert(i, new);
+        Ok(())
     }
 
     /// Graceful stop of every process-equivalent, gateway first.
     pub async fn stop(mut self) -> anyhow::Result<()> {
+        // The gateway (last started) first, then the services.
+        if let Some(gateway) = self.running.pop() {
+            gateway.stop().await?;
+        }
+        while let Some(r) = self.profiles.pop() {
+            r.stop().await?;
+        }
         while let Some(r) = self.running.pop() {
             r.stop().await?;
         }
