@@ -3,6 +3,7 @@
 //! - [`OidcProvider`]: OpenID Connect ID tokens from Google and Facebook Limited Login, verified
 //!   against the provider's published keys (fetched over HTTPS, cached, rate-limited).
 //! - [`TelegramVerifier`]: Telegram Login Widget payloads, verified with the bot token.
+//! - [`TelegramWebAppVerifier`]: Telegram Mini App `initData`, verified with the bot token.
 //!
 //! Both return [`IdpError`], whose [`IdpError::reason`] is a stable code (see [`reason`]) for the
 //! caller to put into its gRPC error details. This crate knows nothing of accounts: it only says
@@ -16,7 +17,9 @@ mod error;
 mod jwks;
 pub mod oidc;
 pub mod telegram;
+pub mod telegram_webapp;
 
 pub use error::{IdpError, reason};
 pub use oidc::{OidcConfig, OidcIdentity, OidcProvider};
 pub use telegram::{TelegramAuth, TelegramUser, TelegramVerifier};
+pub use telegram_webapp::TelegramWebAppVerifier;

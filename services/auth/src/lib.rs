@@ -15,6 +15,7 @@ pub mod keys;
 mod notifier;
 pub mod password;
 pub mod settings;
+pub mod signins;
 mod store;
 mod sweeper;
 
@@ -77,6 +78,7 @@ pub async fn start(
         sms: stride_notify::sms_from_url(settings.sms_url.expose())?,
     };
     let providers = Arc::new(external::Providers::from_settings(&settings)?);
+    let signins = Arc::new(signins::SignIns::from_settings(&settings)?);
     let outbox = service.relay();
     service.background("key rotation", {
         let (keys, pool, clock, period) = (
@@ -100,6 +102,7 @@ pub async fn start(
         settings,
         notifier,
         providers,
+        signins,
         verifier: verifier.clone(),
     }));
     service.start(verifier).await

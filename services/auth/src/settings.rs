@@ -31,6 +31,8 @@ pub struct Settings {
     /// email is ALREADY_EXISTS (for closed betas, tests and benchmarks).
     pub signup_confirmation: bool,
     pub limits: Limits,
+    /// Telegram Mini Apps, Facebook access tokens, Google's web flow.
+    pub signins: crate::signins::SignInSettings,
 }
 
 impl Default for Settings {
@@ -50,6 +52,7 @@ impl Default for Settings {
             admin_emails: Vec::new(),
             signup_confirmation: true,
             limits: Limits::default(),
+            signins: Default::default(),
         }
     }
 }
@@ -96,6 +99,7 @@ impl Settings {
                 .collect(),
             signup_confirmation: env.parse_or("AUTH_SIGNUP_CONFIRMATION", true),
             limits: Limits::default(),
+            signins: crate::signins::SignInSettings::read(env),
         }
     }
 }

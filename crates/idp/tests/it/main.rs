@@ -4,3 +4,4 @@
 mod oidc;
 mod provider;
 mod telegram;
+mod telegram_webapp;

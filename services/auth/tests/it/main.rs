@@ -17,3 +17,4 @@ mod sessions;
 mod signup;
 mod support;
 mod telegram;
+mod telegram_webapp;
