@@ -13,6 +13,7 @@ pub mod grpc_web;
 mod harness;
 pub mod oidc;
 pub mod telegram;
+pub mod twilio;
 
 pub use harness::ServiceHarness;
 

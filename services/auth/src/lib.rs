@@ -16,6 +16,7 @@ mod notifier;
 pub mod password;
 pub mod settings;
 pub mod signins;
+mod sms_provider;
 mod store;
 mod sweeper;
 
@@ -75,7 +76,7 @@ pub async fn start(
         .await?;
     let notifier = Notifier {
         mail: stride_notify::mailer_from_url(settings.mail_url.expose(), &settings.mail_from)?,
-        sms: stride_notify::sms_from_url(settings.sms_url.expose())?,
+        sms: sms_provider::sender(&settings)?,
     };
     let providers = Arc::new(external::Providers::from_settings(&settings)?);
     let signins = Arc::new(signins::SignIns::from_settings(&settings)?);

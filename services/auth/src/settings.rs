@@ -33,6 +33,8 @@ pub struct Settings {
     pub limits: Limits,
     /// Telegram Mini Apps, Facebook access tokens, Google's web flow.
     pub signins: crate::signins::SignInSettings,
+    /// Twilio's Messages API for SMS (`AUTH_TWILIO_*`); None = `sms_url`.
+    pub twilio: Option<stride_notify::TwilioConfig>,
 }
 
 impl Default for Settings {
@@ -53,6 +55,7 @@ impl Default for Settings {
             signup_confirmation: true,
             limits: Limits::default(),
             signins: Default::default(),
+            twilio: None,
         }
     }
 }
@@ -100,6 +103,7 @@ impl Settings {
             signup_confirmation: env.parse_or("AUTH_SIGNUP_CONFIRMATION", true),
             limits: Limits::default(),
             signins: crate::signins::SignInSettings::read(env),
+            twilio: crate::sms_provider::read_twilio(env),
         }
     }
 }

@@ -15,6 +15,7 @@ mod password;
 mod refresh;
 mod sessions;
 mod signup;
+mod sms_twilio;
 mod support;
 mod telegram;
 mod telegram_webapp;
