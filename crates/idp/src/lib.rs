@@ -3,6 +3,7 @@
 //! - [`OidcProvider`]: OpenID Connect ID tokens from Google and Facebook Limited Login, verified
 //!   against the provider's published keys (fetched over HTTPS, cached, rate-limited).
 //! - [`TelegramVerifier`]: Telegram Login Widget payloads, verified with the bot token.
+//! - [`FacebookGraph`]: Facebook user access tokens, checked with the Graph API.
 //! - [`TelegramWebAppVerifier`]: Telegram Mini App `initData`, verified with the bot token.
 //!
 //! Both return [`IdpError`], whose [`IdpError::reason`] is a stable code (see [`reason`]) for the
@@ -14,12 +15,14 @@
 //! root certificates (the image needs a CA bundle).
 
 mod error;
+pub mod facebook;
 mod jwks;
 pub mod oidc;
 pub mod telegram;
 pub mod telegram_webapp;
 
 pub use error::{IdpError, reason};
+pub use facebook::{FacebookConfig, FacebookGraph, FacebookUser};
 pub use oidc::{OidcConfig, OidcIdentity, OidcProvider};
 pub use telegram::{TelegramAuth, TelegramUser, TelegramVerifier};
 pub use telegram_webapp::TelegramWebAppVerifier;

@@ -8,6 +8,7 @@
 
 pub mod bus;
 pub mod conformance;
+pub mod facebook;
 pub mod fixtures;
 pub mod grpc_web;
 mod harness;

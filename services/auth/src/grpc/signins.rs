@@ -1,4 +1,4 @@
-//! Sign-in with Telegram Mini App `initData`. The verified identity then goes through the same
+//! Sign-in with Telegram Mini App `initData` and Facebook access tokens. The verified identity then goes through the same
 //! find-or-create as the other external sign-ins (`external::sign_in_once_more`).
 
 use stride_kit::{AppResult, Call, Violations};
@@ -6,7 +6,10 @@ use stride_proto::auth as pb;
 
 use super::{AuthSvc, convert, external::sign_in_once_more};
 use crate::{
-    domain::{identity, validate::timezone_or_utc},
+    domain::{
+        identity,
+        validate::{normalize_email, timezone_or_utc},
+    },
     errors,
     external::{ExternalIdentity, map_idp},
 };
@@ -41,6 +44,44 @@ pub(super) async fn sign_in_with_telegram_webapp(
     };
     let (user, tokens, created) = sign_in_once_more(svc, &call.client, &ext, &timezone).await?;
     Ok(pb::SignInWithTelegramWebAppResponse {
+        user: Some(convert::user(&user)),
+        tokens: Some(tokens),
+        created,
+    })
+}
+
+pub(super) async fn sign_in_with_facebook_access_token(
+    svc: &AuthSvc,
+    call: Call<pb::SignInWithFacebookAccessTokenRequest>,
+) -> AppResult<pb::SignInWithFacebookAccessTokenResponse> {
+    let req = &call.message;
+    let mut v = Violations::new();
+    let timezone = timezone_or_utc(&mut v, &req.timezone);
+    v.when(req.access_token.is_empty(), "access_token", "is required");
+    v.when(
+        req.access_token.len() > stride_idp::facebook::MAX_ACCESS_TOKEN_LEN,
+        "access_token",
+        "is too long",
+    );
+    v.check()?;
+    let graph = svc
+        .signins
+        .facebook
+        .as_ref()
+        .ok_or_else(errors::provider_not_configured)?;
+    let fb = graph
+        .verify_access_token(&req.access_token, svc.clock.now().unix_timestamp())
+        .await
+        .map_err(map_idp)?;
+    // Facebook's email is never treated as verified: it neither links nor becomes the address.
+    let ext = ExternalIdentity {
+        provider: identity::FACEBOOK,
+        subject: fb.id,
+        email: fb.email.map(|e| normalize_email(&e)),
+        email_verified: false,
+    };
+    let (user, tokens, created) = sign_in_once_more(svc, &call.client, &ext, &timezone).await?;
+    Ok(pb::SignInWithFacebookAccessTokenResponse {
         user: Some(convert::user(&user)),
         tokens: Some(tokens),
         created,

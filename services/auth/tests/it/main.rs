@@ -4,6 +4,7 @@
 mod account;
 mod codes;
 mod confirm;
+mod facebook_token;
 mod guests;
 mod id_token;
 mod id_token_checks;
