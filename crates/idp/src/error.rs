@@ -39,6 +39,9 @@ pub mod reason {
     pub const FACEBOOK_TOKEN_AUDIENCE: &str = "FACEBOOK_TOKEN_AUDIENCE";
     /// A Facebook access token past its `expires_at`.
     pub const FACEBOOK_TOKEN_EXPIRED: &str = "FACEBOOK_TOKEN_EXPIRED";
+    /// The token endpoint refused the authorization code (`invalid_grant`: wrong, used or
+    /// expired code, or a PKCE verifier that does not match).
+    pub const OAUTH_CODE_INVALID: &str = "OAUTH_CODE_INVALID";
     /// [`super::IdpError::KeysUnavailable`]: the provider's keys could not be fetched.
     pub const IDP_UNAVAILABLE: &str = "IDP_UNAVAILABLE";
     /// [`super::IdpError::NotConfigured`].

@@ -4,6 +4,7 @@
 //!   against the provider's published keys (fetched over HTTPS, cached, rate-limited).
 //! - [`TelegramVerifier`]: Telegram Login Widget payloads, verified with the bot token.
 //! - [`FacebookGraph`]: Facebook user access tokens, checked with the Graph API.
+//! - [`oauth`]: the authorization code flow with PKCE (Google's server-side web sign-in).
 //! - [`TelegramWebAppVerifier`]: Telegram Mini App `initData`, verified with the bot token.
 //!
 //! Both return [`IdpError`], whose [`IdpError::reason`] is a stable code (see [`reason`]) for the
@@ -17,6 +18,7 @@
 mod error;
 pub mod facebook;
 mod jwks;
+pub mod oauth;
 pub mod oidc;
 pub mod telegram;
 pub mod telegram_webapp;

@@ -10,6 +10,7 @@ pub mod bus;
 pub mod conformance;
 pub mod facebook;
 pub mod fixtures;
+pub mod google_oauth;
 pub mod grpc_web;
 mod harness;
 pub mod oidc;

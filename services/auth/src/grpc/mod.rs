@@ -71,6 +71,8 @@ stride_kit::grpc_handlers! {
         fn sign_in_with_telegram(pb::SignInWithTelegramRequest) -> pb::SignInWithTelegramResponse => external::sign_in_with_telegram;
         fn sign_in_with_telegram_web_app(pb::SignInWithTelegramWebAppRequest) -> pb::SignInWithTelegramWebAppResponse => signins::sign_in_with_telegram_webapp;
         fn sign_in_with_facebook_access_token(pb::SignInWithFacebookAccessTokenRequest) -> pb::SignInWithFacebookAccessTokenResponse => signins::sign_in_with_facebook_access_token;
+        fn start_google_sign_in(pb::StartGoogleSignInRequest) -> pb::StartGoogleSignInResponse => signins::start_google_sign_in;
+        fn finish_google_sign_in(pb::FinishGoogleSignInRequest) -> pb::FinishGoogleSignInResponse => signins::finish_google_sign_in;
         fn send_code(pb::SendCodeRequest) -> pb::SendCodeResponse => codes::send_code;
         fn sign_in_with_code(pb::SignInWithCodeRequest) -> pb::SignInWithCodeResponse => codes::sign_in_with_code;
         fn list_identities(pb::ListIdentitiesRequest) -> pb::ListIdentitiesResponse => identities::list_identities;

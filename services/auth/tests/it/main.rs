@@ -5,6 +5,7 @@ mod account;
 mod codes;
 mod confirm;
 mod facebook_token;
+mod google_web;
 mod guests;
 mod id_token;
 mod id_token_checks;
