@@ -1,6 +1,6 @@
-//! One-time codes: 6 digits, 10 minutes by mail and 5 by SMS, at most 5 guesses, at most 3 sends per address per hour,
-//! and a new send kills the pending code. SendCode and SignInWithCode, and the issue/consume steps
-//! the other flows use.
+//! One-time codes: 6 digits, 10 minutes by mail and 5 by SMS, at most 5 guesses, at most 3
+//! sends per address per hour, and a new send kills the pending code. SendCode and
+//! SignInWithCode, and the issue/consume steps the other flows use.
 //!
 //! Every answer about an address is the same whether or not an account uses it.
 
