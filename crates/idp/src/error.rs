@@ -32,6 +32,16 @@ pub mod reason {
     /// The Telegram payload is not well formed (hash not 64 hex digits, bad id, oversized or
     /// multi-line fields).
     pub const TELEGRAM_MALFORMED: &str = "TELEGRAM_MALFORMED";
+    /// A Facebook access token that the Graph API says is not valid (revoked, malformed, not a
+    /// user token), or whose `/me` is another user.
+    pub const FACEBOOK_TOKEN_INVALID: &str = "FACEBOOK_TOKEN_INVALID";
+    /// A Facebook access token minted for another app than ours.
+    pub const FACEBOOK_TOKEN_AUDIENCE: &str = "FACEBOOK_TOKEN_AUDIENCE";
+    /// A Facebook access token past its `expires_at`.
+    pub const FACEBOOK_TOKEN_EXPIRED: &str = "FACEBOOK_TOKEN_EXPIRED";
+    /// The token endpoint refused the authorization code (`invalid_grant`: wrong, used or
+    /// expired code, or a PKCE verifier that does not match).
+    pub const OAUTH_CODE_INVALID: &str = "OAUTH_CODE_INVALID";
     /// [`super::IdpError::KeysUnavailable`]: the provider's keys could not be fetched.
     pub const IDP_UNAVAILABLE: &str = "IDP_UNAVAILABLE";
     /// [`super::IdpError::NotConfigured`].

@@ -1,5 +1,5 @@
 //! Outgoing messages for Stride: the mail port ([`Mailer`], SMTP through lettre) and the SMS port
-//! ([`SmsSender`]), which the auth service uses for one-time codes, password-reset links and
+//! ([`SmsSender`], with Twilio as the real provider: [`TwilioSms`]), which the auth service uses for one-time codes, password-reset links and
 //! security notices, plus the [`DevSink`] that catches both in tests and in `cargo xtask up`.
 //!
 //! Configuration is by URL ([`mailer_from_url`], [`sms_from_url`]). There is no implicit
@@ -11,6 +11,7 @@
 mod mail;
 pub mod sink;
 mod sms;
+mod twilio;
 mod url;
 
 pub use mail::{
@@ -19,3 +20,4 @@ pub use mail::{
 };
 pub use sink::{DevSink, SinkEvent, StoredMail, StoredSms};
 pub use sms::{DevSinkSms, LogSms, SMS_HTTP_TIMEOUT, Sms, SmsSender, sms_from_url};
+pub use twilio::{TWILIO_BASE_URL, TwilioConfig, TwilioError, TwilioSms};

@@ -1,5 +1,5 @@
-//! The SMS port. No real provider is wired up here: a provider (Twilio, ...) implements
-//! [`SmsSender`]; this crate ships the dev-sink client and a log-only sender.
+//! The SMS port: [`SmsSender`]. This module ships the dev-sink client and a log-only sender;
+//! the real provider is Twilio (`crate::TwilioSms`).
 
 use std::fmt;
 use std::sync::Arc;

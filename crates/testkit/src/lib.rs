@@ -8,11 +8,14 @@
 
 pub mod bus;
 pub mod conformance;
+pub mod facebook;
 pub mod fixtures;
+pub mod google_oauth;
 pub mod grpc_web;
 mod harness;
 pub mod oidc;
 pub mod telegram;
+pub mod twilio;
 
 pub use harness::ServiceHarness;
 

@@ -111,7 +111,7 @@ impl Providers {
     }
 }
 
-fn map_idp(e: IdpError) -> AppError {
+pub(crate) fn map_idp(e: IdpError) -> AppError {
     match e {
         IdpError::InvalidToken { reason, detail } => {
             tracing::info!(%reason, %detail, "external credential rejected");

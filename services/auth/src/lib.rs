@@ -15,6 +15,8 @@ pub mod keys;
 mod notifier;
 pub mod password;
 pub mod settings;
+pub mod signins;
+mod sms_provider;
 mod store;
 mod sweeper;
 
@@ -74,9 +76,10 @@ pub async fn start(
         .await?;
     let notifier = Notifier {
         mail: stride_notify::mailer_from_url(settings.mail_url.expose(), &settings.mail_from)?,
-        sms: stride_notify::sms_from_url(settings.sms_url.expose())?,
+        sms: sms_provider::sender(&settings)?,
     };
     let providers = Arc::new(external::Providers::from_settings(&settings)?);
+    let signins = Arc::new(signins::SignIns::from_settings(&settings)?);
     let outbox = service.relay();
     service.background("key rotation", {
         let (keys, pool, clock, period) = (
@@ -100,6 +103,7 @@ pub async fn start(
         settings,
         notifier,
         providers,
+        signins,
         verifier: verifier.clone(),
     }));
     service.start(verifier).await

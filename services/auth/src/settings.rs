@@ -31,6 +31,10 @@ pub struct Settings {
     /// email is ALREADY_EXISTS (for closed betas, tests and benchmarks).
     pub signup_confirmation: bool,
     pub limits: Limits,
+    /// Telegram Mini Apps, Facebook access tokens, Google's web flow.
+    pub signins: crate::signins::SignInSettings,
+    /// Twilio's Messages API for SMS (`AUTH_TWILIO_*`); None = `sms_url`.
+    pub twilio: Option<stride_notify::TwilioConfig>,
 }
 
 impl Default for Settings {
@@ -50,6 +54,8 @@ impl Default for Settings {
             admin_emails: Vec::new(),
             signup_confirmation: true,
             limits: Limits::default(),
+            signins: Default::default(),
+            twilio: None,
         }
     }
 }
@@ -96,6 +102,8 @@ impl Settings {
                 .collect(),
             signup_confirmation: env.parse_or("AUTH_SIGNUP_CONFIRMATION", true),
             limits: Limits::default(),
+            signins: crate::signins::SignInSettings::read(env),
+            twilio: crate::sms_provider::read_twilio(env),
         }
     }
 }

@@ -4,6 +4,7 @@
 mod mail;
 mod sms;
 mod smtp_protocol;
+mod twilio;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -14,7 +14,10 @@ pub struct Limits {
     pub code_sends_per_hour: i64,
     /// Wrong guesses before a code dies.
     pub code_attempts: i32,
+    /// How long an emailed code lives.
     pub code_ttl: time::Duration,
+    /// How long a code sent by SMS lives (seed 004: 5 minutes).
+    pub sms_code_ttl: time::Duration,
     pub reset_ttl: time::Duration,
     /// A new reset mail is not sent within this long of the previous one.
     pub reset_cooldown: time::Duration,
@@ -30,8 +33,38 @@ impl Default for Limits {
             code_sends_per_hour: 3,
             code_attempts: 5,
             code_ttl: time::Duration::minutes(10),
+            sms_code_ttl: time::Duration::minutes(5),
             reset_ttl: time::Duration::hours(1),
             reset_cooldown: time::Duration::seconds(60),
         }
+    }
+}
+
+impl Limits {
+    /// How long a one-time code sent on `channel` lives.
+    pub fn code_ttl_for(&self, channel: super::codes::Channel) -> time::Duration {
+        match channel {
+            super::codes::Channel::Email => self.code_ttl,
+            super::codes::Channel::Sms => self.sms_code_ttl,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::codes::Channel;
+
+    #[test]
+    fn sms_codes_live_five_minutes_and_mail_codes_ten() {
+        let limits = Limits::default();
+        assert_eq!(
+            limits.code_ttl_for(Channel::Sms),
+            time::Duration::minutes(5)
+        );
+        assert_eq!(
+            limits.code_ttl_for(Channel::Email),
+            time::Duration::minutes(10)
+        );
     }
 }

@@ -1,6 +1,6 @@
-//! One-time codes: 6 digits, 10 minutes, at most 5 guesses, at most 3 sends per address per hour,
-//! and a new send kills the pending code. SendCode and SignInWithCode, and the issue/consume steps
-//! the other flows use.
+//! One-time codes: 6 digits, 10 minutes by mail and 5 by SMS, at most 5 guesses, at most 3
+//! sends per address per hour, and a new send kills the pending code. SendCode and
+//! SignInWithCode, and the issue/consume steps the other flows use.
 //!
 //! Every answer about an address is the same whether or not an account uses it.
 
@@ -47,7 +47,8 @@ pub(super) async fn issue(
     store::codes::kill_pending(&mut tx, purpose, channel, address, user, now).await?;
     let id = Uuid::now_v7();
     let code = codes::new_code()?;
-    let expires = now + limits.code_ttl;
+    let ttl = limits.code_ttl_for(channel);
+    let expires = now + ttl;
     store::codes::insert(
         &mut tx,
         &NewCode {
@@ -63,7 +64,7 @@ pub(super) async fn issue(
     )
     .await?;
     tx.commit().await?;
-    let notice = notices::code(purpose, &code, limits.code_ttl.whole_minutes());
+    let notice = notices::code(purpose, &code, ttl.whole_minutes());
     match channel {
         Channel::Email => svc.notifier.mail(address.to_owned(), notice),
         Channel::Sms => svc.notifier.sms(address.to_owned(), notice),

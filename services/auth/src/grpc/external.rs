@@ -76,7 +76,7 @@ async fn sign_in(
 
 /// Two first sign-ins of one new identity race: the loser's insert hits the unique index
 /// (or the address the winner just took); a second pass finds the winner's account.
-async fn sign_in_once_more(
+pub(super) async fn sign_in_once_more(
     svc: &AuthSvc,
     client: &ClientInfo,
     ext: &ExternalIdentity,

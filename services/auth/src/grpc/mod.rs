@@ -16,6 +16,7 @@ mod login;
 mod proof;
 mod recovery;
 mod sessions;
+mod signins;
 mod signup;
 mod tokens;
 mod users;
@@ -40,6 +41,8 @@ pub struct AuthSvc {
     pub settings: Arc<Settings>,
     pub notifier: Notifier,
     pub providers: Arc<Providers>,
+    /// Telegram Mini Apps, Facebook access tokens, Google's web flow (`crate::signins`).
+    pub signins: Arc<crate::signins::SignIns>,
     /// Checks tokens presented inside requests (MergeGuest's guest token).
     pub verifier: Arc<stride_kit::Verifier>,
 }
@@ -66,6 +69,10 @@ stride_kit::grpc_handlers! {
         fn merge_guest(pb::MergeGuestRequest) -> pb::MergeGuestResponse => guest::merge_guest;
         fn sign_in_with_id_token(pb::SignInWithIdTokenRequest) -> pb::SignInWithIdTokenResponse => external::sign_in_with_id_token;
         fn sign_in_with_telegram(pb::SignInWithTelegramRequest) -> pb::SignInWithTelegramResponse => external::sign_in_with_telegram;
+        fn sign_in_with_telegram_web_app(pb::SignInWithTelegramWebAppRequest) -> pb::SignInWithTelegramWebAppResponse => signins::sign_in_with_telegram_webapp;
+        fn sign_in_with_facebook_access_token(pb::SignInWithFacebookAccessTokenRequest) -> pb::SignInWithFacebookAccessTokenResponse => signins::sign_in_with_facebook_access_token;
+        fn start_google_sign_in(pb::StartGoogleSignInRequest) -> pb::StartGoogleSignInResponse => signins::start_google_sign_in;
+        fn finish_google_sign_in(pb::FinishGoogleSignInRequest) -> pb::FinishGoogleSignInResponse => signins::finish_google_sign_in;
         fn send_code(pb::SendCodeRequest) -> pb::SendCodeResponse => codes::send_code;
         fn sign_in_with_code(pb::SignInWithCodeRequest) -> pb::SignInWithCodeResponse => codes::sign_in_with_code;
         fn list_identities(pb::ListIdentitiesRequest) -> pb::ListIdentitiesResponse => identities::list_identities;

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod codes;
 pub mod identities;
 pub mod keys;
+pub mod oauth_states;
 pub mod refresh;
 pub mod resets;
 pub mod sessions;

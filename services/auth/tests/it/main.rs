@@ -4,6 +4,8 @@
 mod account;
 mod codes;
 mod confirm;
+mod facebook_token;
+mod google_web;
 mod guests;
 mod id_token;
 mod id_token_checks;
@@ -15,5 +17,7 @@ mod password;
 mod refresh;
 mod sessions;
 mod signup;
+mod sms_twilio;
 mod support;
 mod telegram;
+mod telegram_webapp;
