@@ -5,6 +5,7 @@ mod account;
 mod codes;
 mod confirm;
 mod guests;
+mod hardening;
 mod id_token;
 mod id_token_checks;
 mod identities;
