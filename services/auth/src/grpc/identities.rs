@@ -152,6 +152,9 @@ pub(super) async fn unlink_identity(
     let caller = call.caller()?;
     let id = require_id("identity_id", &call.message.identity_id)?;
     users::require_live_session(svc, caller).await?;
+    // A stolen access token alone must not remove a way in (L1).
+    let user = users::account(svc, caller.user_id).await?;
+    proof::check(svc, &user, call.message.proof.clone(), &call.client).await?;
     let now = svc.clock.now_db();
     let mut tx = svc.outbox.begin().await?;
     // Lock the user's identities so two concurrent unlinks cannot remove the last two.
@@ -204,6 +207,9 @@ pub(super) async fn set_primary_identity(
     let caller = call.caller()?;
     let id = require_id("identity_id", &call.message.identity_id)?;
     users::require_live_session(svc, caller).await?;
+    // The primary decides where re-authentication codes go: changing it needs proof (L1).
+    let user = users::account(svc, caller.user_id).await?;
+    proof::check(svc, &user, call.message.proof.clone(), &call.client).await?;
     let mut tx = svc.outbox.begin().await?;
     if !store::identities::belongs_to(&mut tx, id, caller.user_id).await? {
         return Err(AppError::not_found("identity"));

@@ -131,9 +131,33 @@ pub(super) async fn check(
         )
         .await
         .map(|_| ()),
+        // A provider-only account proves itself with a fresh credential of an identity it
+        // already has (M6): the provider checked it, the identity must be this account's.
+        Some(pb::account_proof::Proof::IdToken(c)) => {
+            let ext = svc
+                .providers
+                .verify_id_token(&c, svc.clock.now().into())
+                .await?;
+            owns(svc, user, ext.provider, &ext.subject).await
+        }
+        Some(pb::account_proof::Proof::Telegram(t)) => {
+            let ext = svc
+                .providers
+                .verify_telegram(&t, svc.clock.now().unix_timestamp())?;
+            owns(svc, user, ext.provider, &ext.subject).await
+        }
         None => Err(AppError::invalid(
             "proof",
-            "is required: the current password or a re-authentication code",
+            "is required: the current password, a re-authentication code or a fresh provider credential of a linked identity",
         )),
+    }
+}
+
+/// A provider credential proves `user` only when its identity is linked to `user`.
+async fn owns(svc: &AuthSvc, user: &UserRow, provider: &str, subject: &str) -> AppResult<()> {
+    let mut conn = svc.pool.acquire().await?;
+    match store::identities::owner(&mut conn, provider, subject).await? {
+        Some(id) if id == user.id => Ok(()),
+        _ => Err(errors::invalid_credentials()),
     }
 }

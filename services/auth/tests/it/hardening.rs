@@ -428,6 +428,7 @@ async fn an_ended_sessions_access_token_cannot_change_the_account() {
         c.unlink_identity(authed(
             pb::UnlinkIdentityRequest {
                 identity_id: ids[0].id.clone(),
+                proof: password(PASSWORD),
             },
             &thief.access_token,
         ))
@@ -436,6 +437,7 @@ async fn an_ended_sessions_access_token_cannot_change_the_account() {
         c.set_primary_identity(authed(
             pb::SetPrimaryIdentityRequest {
                 identity_id: ids[0].id.clone(),
+                proof: password(PASSWORD),
             },
             &thief.access_token,
         ))
