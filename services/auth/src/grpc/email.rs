@@ -125,7 +125,10 @@ pub(super) async fn confirm_email_change(
         .map_err(|e| errors::unique_or(e, errors::email_in_use))?;
     // The email identity follows the address (created if the account had none).
     let moved = match &old.email {
-        Some(prev) => store::identities::move_email(&mut tx, old.id, prev, &new_email).await?,
+        // Another account's proved secondary email identity: taken, not an internal error (I4).
+        Some(prev) => store::identities::move_email(&mut tx, old.id, prev, &new_email)
+            .await
+            .map_err(|e| errors::unique_or(e, errors::email_in_use))?,
         None => 0,
     };
     if moved == 0 {
