@@ -105,6 +105,15 @@ mod tests {
     use super::list;
 
     #[test]
+    fn telegram_payloads_are_accepted_for_five_minutes_by_default() {
+        // L3: a Login Widget payload is replayable for as long as it is accepted.
+        assert_eq!(
+            super::Settings::default().telegram_max_age,
+            std::time::Duration::from_secs(300)
+        );
+    }
+
+    #[test]
     fn lists_are_comma_separated_and_trimmed() {
         assert_eq!(list(None), Vec::<String>::new());
         assert_eq!(list(Some(String::new())), Vec::<String>::new());
