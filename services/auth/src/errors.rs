@@ -26,9 +26,16 @@ pub const USERNAME_TAKEN: &str = "USERNAME_TAKEN";
 pub const ACCOUNT_EXISTS: &str = "ACCOUNT_EXISTS";
 pub const IDENTITY_IN_USE: &str = "IDENTITY_IN_USE";
 pub const EMAIL_IN_USE: &str = "EMAIL_IN_USE";
+pub const SESSION_ENDED: &str = "SESSION_ENDED";
 
 /// One message for unknown accounts, pending ones and wrong passwords alike.
 pub const INVALID_CREDENTIALS_MESSAGE: &str = "the email or password is incorrect";
+
+/// The access token's session (`sid`) was revoked (logout, reuse, reset) or never existed:
+/// auth's sensitive methods refuse it although the token has not expired (M3).
+pub fn session_ended() -> AppError {
+    AppError::unauthenticated(SESSION_ENDED, "this session has ended; sign in again")
+}
 
 pub fn invalid_credentials() -> AppError {
     AppError::unauthenticated(INVALID_CREDENTIALS, INVALID_CREDENTIALS_MESSAGE)

@@ -10,8 +10,9 @@ use time::OffsetDateTime;
 use crate::store::{self, keys};
 
 /// A retired key is still published this long, so tokens it signed keep verifying until they
-/// expire (they live 15 minutes; a day leaves room for clock skew and cached key sets).
-pub const RETIRED_GRACE: time::Duration = time::Duration::days(1);
+/// expire: the access-token lifetime (15 minutes) plus 5 minutes of clock skew. A revoked key is
+/// not published at all.
+pub const RETIRED_GRACE: time::Duration = time::Duration::minutes(20);
 
 /// Whether a new key is due: there is no active key, or the newest is `period` old.
 fn rotation_due(
@@ -43,8 +44,47 @@ pub async fn published(
     Ok(keys.iter().map(SigningKey::jwk).collect())
 }
 
+/// Retires the active key and makes a new one now, whatever the schedule (an operator's
+/// "rotate now"). Running replicas pick the new key up within a minute (their schedule check).
+pub async fn rotate_now(pool: &PgPool, now: OffsetDateTime) -> anyhow::Result<String> {
+    let mut tx = pool.begin().await?;
+    store::advisory_xact_lock(&mut tx, keys::ROTATION_LOCK).await?;
+    let key = SigningKey::generate()?;
+    keys::retire_active(&mut tx, now).await?;
+    keys::insert(&mut *tx, &key, now).await?;
+    tx.commit().await?;
+    tracing::info!(kid = %key.kid, "rotated the signing key on request");
+    Ok(key.kid)
+}
+
+/// Withdraws a compromised key: it is no longer published (verifiers drop it at their next key
+/// fetch, at most [`stride_kit::authn::JWKS_REFRESH`] later, at once when restarted) and its
+/// private half is erased. If it was the active key a new one is made in the same transaction.
+/// Returns the new key's kid when one was made; an error when `kid` is unknown.
+pub async fn revoke(
+    pool: &PgPool,
+    kid: &str,
+    now: OffsetDateTime,
+) -> anyhow::Result<Option<String>> {
+    let mut tx = pool.begin().await?;
+    store::advisory_xact_lock(&mut tx, keys::ROTATION_LOCK).await?;
+    let Some(was_active) = keys::revoke(&mut tx, kid, now).await? else {
+        anyhow::bail!("no signing key with kid {kid:?}");
+    };
+    // Whatever else is active keeps signing; with none left, a fresh key takes over.
+    let mut created = None;
+    if was_active && keys::newest_active_created(&mut tx).await?.is_none() {
+        let key = SigningKey::generate()?;
+        keys::insert(&mut *tx, &key, now).await?;
+        created = Some(key.kid);
+    }
+    tx.commit().await?;
+    tracing::warn!(%kid, "signing key revoked");
+    Ok(created)
+}
+
 /// Auth verifies tokens with its own published keys, read from its database (no call to
-/// itself). Used by `main`; tests pass any verifier since no auth method needs a token yet.
+/// itself). Used by `main` and the tests.
 pub struct DbJwks {
     pub pool: PgPool,
     pub clock: stride_kit::clock::SharedClock,

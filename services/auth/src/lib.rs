@@ -13,6 +13,7 @@ pub mod external;
 mod grpc;
 pub mod keys;
 mod notifier;
+pub mod ops;
 pub mod password;
 pub mod settings;
 pub mod signins;

@@ -24,8 +24,6 @@ pub struct Settings {
     pub telegram_max_age: Duration,
     /// The signing key is replaced when it is this old.
     pub key_rotation: time::Duration,
-    /// Accounts whose verified email is listed here get the admin role in their tokens.
-    pub admin_emails: Vec<String>,
     /// Password sign-ups confirm the email (by code) before the account exists for anyone, so
     /// Signup answers the same for taken and free addresses. Off: tokens at once, and a taken
     /// email is ALREADY_EXISTS (for closed betas, tests and benchmarks).
@@ -49,9 +47,8 @@ impl Default for Settings {
             facebook_client_ids: Vec::new(),
             facebook_jwks_url: None,
             telegram_bot_token: None,
-            telegram_max_age: Duration::from_secs(86_400),
+            telegram_max_age: Duration::from_secs(300),
             key_rotation: time::Duration::days(30),
-            admin_emails: Vec::new(),
             signup_confirmation: true,
             limits: Limits::default(),
             signins: Default::default(),
@@ -77,7 +74,14 @@ impl Settings {
         if rotation_days < 1 {
             env.error("AUTH_KEY_ROTATION_DAYS must be at least 1");
         }
-        let telegram_max_age: u64 = env.parse_or("AUTH_TELEGRAM_MAX_AGE_SECONDS", 86_400);
+        let telegram_max_age: u64 = env.parse_or("AUTH_TELEGRAM_MAX_AGE_SECONDS", 300);
+        // An address that codes can reach must not make an admin (H2): admins are made by the
+        // operator command `stride-auth admin grant`. A leftover setting is refused, not ignored.
+        if env.optional("AUTH_ADMIN_EMAILS").is_some() {
+            env.error(
+                "AUTH_ADMIN_EMAILS was removed: make admins with `stride-auth admin grant <user-id|email>`",
+            );
+        }
         Self {
             mail_url: env
                 .optional("AUTH_SMTP_URL")
@@ -96,10 +100,6 @@ impl Settings {
             telegram_bot_token: env.optional("AUTH_TELEGRAM_BOT_TOKEN").map(Secret::from),
             telegram_max_age: Duration::from_secs(telegram_max_age),
             key_rotation: time::Duration::days(rotation_days.max(1)),
-            admin_emails: list(env.optional("AUTH_ADMIN_EMAILS"))
-                .into_iter()
-                .map(|e| e.to_lowercase())
-                .collect(),
             signup_confirmation: env.parse_or("AUTH_SIGNUP_CONFIRMATION", true),
             limits: Limits::default(),
             signins: crate::signins::SignInSettings::read(env),
@@ -111,6 +111,15 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::list;
+
+    #[test]
+    fn telegram_payloads_are_accepted_for_five_minutes_by_default() {
+        // L3: a Login Widget payload is replayable for as long as it is accepted.
+        assert_eq!(
+            super::Settings::default().telegram_max_age,
+            std::time::Duration::from_secs(300)
+        );
+    }
 
     #[test]
     fn lists_are_comma_separated_and_trimmed() {

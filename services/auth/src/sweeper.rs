@@ -30,5 +30,8 @@ pub async fn run(
         if let Err(e) = store::codes::delete_created_before(&pool, day_ago).await {
             tracing::warn!(error = %e, "code sweep failed");
         }
+        if let Err(e) = store::claims::delete_created_before(&pool, day_ago).await {
+            tracing::warn!(error = %e, "guest claim sweep failed");
+        }
     }
 }

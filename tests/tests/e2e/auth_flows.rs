@@ -296,3 +296,83 @@ async fn codes_and_password_reset_over_grpc_web_with_real_mail() {
     );
     mesh.stop().await.expect("stop");
 }
+
+/// H1 played through the gateway: an attacker signs up first with the victim's address (this
+/// mesh does not confirm sign-ups, so the attacker even holds a session). The victim proves the
+/// address with an emailed code: the attacker's password no longer works and its session is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pre_account_takeover_dies_when_the_owner_proves_the_address() {
+    stride_kit::telemetry::init_for_tests();
+    let mesh = Mesh::start(&super::shared_stores().await)
+        .await
+        .expect("mesh");
+    let mut c = stride_e2e::grpc_web_clients(mesh.gateway).expect("client");
+    let victim = "victim@example.com";
+    let planted = c
+        .auth
+        .signup(SignupRequest {
+            email: victim.into(),
+            username: "victim".into(),
+            password: "attacker passphrase".into(),
+            timezone: String::new(),
+        })
+        .await
+        .expect("the attacker's sign-up")
+        .into_inner()
+        .tokens;
+
+    c.auth
+        .send_code(SendCodeRequest {
+            channel: CodeChannel::Email.into(),
+            address: victim.into(),
+            purpose: CodePurpose::SignIn.into(),
+        })
+        .await
+        .expect("send code");
+    let mail = eventually(MAIL, "the sign-in code", || {
+        let found = mesh
+            .sink
+            .mail_to(victim)
+            .into_iter()
+            .find(|m| m.text.contains("code is "));
+        async move { found }
+    })
+    .await;
+    let signed = c
+        .auth
+        .sign_in_with_code(SignInWithCodeRequest {
+            channel: CodeChannel::Email.into(),
+            address: victim.into(),
+            code: code_in(&mail.text),
+            timezone: String::new(),
+        })
+        .await
+        .expect("the owner signs in")
+        .into_inner();
+    assert!(signed.user.unwrap().email_verified);
+
+    let e = c
+        .auth
+        .login(LoginRequest {
+            email: victim.into(),
+            password: "attacker passphrase".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated);
+    if let Some(attacker) = planted {
+        let e = c
+            .auth
+            .refresh(stride_proto::auth::RefreshRequest {
+                refresh_token: attacker.refresh_token,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.code(),
+            Code::Unauthenticated,
+            "the attacker's session ended"
+        );
+    }
+    mesh.stop().await.expect("stop");
+}

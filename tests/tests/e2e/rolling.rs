@@ -67,10 +67,11 @@ async fn a_rolling_restart_of_two_replicas_fails_no_call() {
                         Ok(_) => {
                             ok.fetch_add(1, Ordering::Relaxed);
                         }
-                        Err(s) => failures
-                            .lock()
-                            .expect("lock")
-                            .push(format!("{:?}: {}", s.code(), s.message())),
+                        Err(s) => failures.lock().expect("lock").push(format!(
+                            "{:?}: {}",
+                            s.code(),
+                            s.message()
+                        )),
                     }
                 }
             })

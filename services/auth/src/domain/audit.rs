@@ -19,6 +19,14 @@ pub const IDENTITY_UNLINKED: &str = "identity.unlinked";
 pub const GUEST_CLAIMED: &str = "guest.claimed";
 pub const GUEST_MERGED: &str = "guest.merged";
 pub const ROLES_CHANGED: &str = "roles.changed";
+/// An address was proved for the first time: what had been attached to it before was removed.
+pub const UNPROVED_CREDENTIALS_REMOVED: &str = "account.unproved_credentials_removed";
+/// A guest asked to claim its account with an email (not attached until proved).
+pub const GUEST_CLAIM_REQUESTED: &str = "guest.claim_requested";
+/// A rotated refresh token was presented again within the grace and answered with the same pair.
+pub const SESSION_REPLAYED: &str = "session.replayed";
+/// Too many wrong one-time codes for an address: code sign-in is locked.
+pub const CODES_LOCKED: &str = "codes.locked";
 
 pub const DEFAULT_PAGE_SIZE: usize = 50;
 

@@ -10,8 +10,22 @@ pub struct Limits {
     pub login_window: time::Duration,
     /// Guest accounts per client address per hour.
     pub guests_per_ip_per_hour: i64,
-    /// One-time codes sent per address per hour.
+    /// One-time codes sent per address per hour, for each purpose.
     pub code_sends_per_hour: i64,
+    /// Sign-in codes (anyone may ask for them) sent per address per day.
+    pub sign_in_sends_per_address_per_day: i64,
+    /// Sign-in codes sent per client address per hour (SMS pumping, mail bombing).
+    pub sign_in_sends_per_ip_per_hour: i64,
+    /// Sign-in codes sent per hour in total, per channel (a botnet of client addresses).
+    pub sign_in_sends_global_per_hour: i64,
+    /// Wrong codes per address across every code sent to it within `code_failure_window`; past
+    /// it, codes for the address are refused until the window passes or a password reset.
+    pub code_failures_per_address: i64,
+    pub code_failure_window: time::Duration,
+    /// Wrong codes per client address per hour.
+    pub code_failures_per_ip_per_hour: i64,
+    /// Wrong codes per hour across all addresses; past it, every code is refused for a while.
+    pub code_failures_global_per_hour: i64,
     /// Wrong guesses before a code dies.
     pub code_attempts: i32,
     /// How long an emailed code lives.
@@ -31,6 +45,13 @@ impl Default for Limits {
             login_window: time::Duration::minutes(15),
             guests_per_ip_per_hour: 10,
             code_sends_per_hour: 3,
+            sign_in_sends_per_address_per_day: 10,
+            sign_in_sends_per_ip_per_hour: 20,
+            sign_in_sends_global_per_hour: 5_000,
+            code_failures_per_address: 10,
+            code_failure_window: time::Duration::hours(24),
+            code_failures_per_ip_per_hour: 30,
+            code_failures_global_per_hour: 5_000,
             code_attempts: 5,
             code_ttl: time::Duration::minutes(10),
             sms_code_ttl: time::Duration::minutes(5),

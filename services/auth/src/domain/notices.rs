@@ -38,6 +38,50 @@ pub fn signup_attempt(account: Uuid) -> Notice {
     )
 }
 
+/// To an address just proved for the first time, listing what someone had attached to it before
+/// the proof and what was removed; None when nothing was.
+pub fn unproved_removed(password: bool, identities: &[String], sessions: i32) -> Option<Notice> {
+    let mut removed = Vec::new();
+    if password {
+        removed.push("a password".to_owned());
+    }
+    for provider in identities {
+        removed.push(format!("a sign-in with {provider}"));
+    }
+    if sessions > 0 {
+        removed.push(format!("{sessions} signed-in session(s)"));
+    }
+    if removed.is_empty() {
+        return None;
+    }
+    Some(notice(
+        "We secured your Stride account",
+        format!(
+            "You just proved that this address is yours. Before that, your Stride account had been given: {}. Since it was set before anyone proved the address, it may not have been you, so it was removed and everyone was signed out. If you want a password, reset it from the sign-in screen.",
+            removed.join(", ")
+        ),
+    ))
+}
+
+/// To an address whose one-time codes were guessed wrong too often.
+pub fn codes_locked() -> Notice {
+    notice(
+        "Sign-in codes for your Stride account are paused",
+        "Too many wrong sign-in codes were entered for this address, so codes sent to it are not accepted for a day. If this was not you, someone may be trying to get in: nothing was changed. You can still sign in with your password, or reset it from the sign-in screen, which also lifts the pause.".into(),
+    )
+}
+
+/// To an account's address when a provider identity was linked to it automatically because the
+/// provider vouched for the same email.
+pub fn identity_auto_linked(provider: &str) -> Notice {
+    notice(
+        "A sign-in method was added to your Stride account",
+        format!(
+            "Someone signed in with a {provider} account that has your email address, and it was linked to your Stride account. If this was not you, remove it under sign-in methods and reset your password."
+        ),
+    )
+}
+
 pub fn identity_linked(provider: &str) -> Notice {
     notice(
         "A sign-in method was added to your Stride account",
@@ -126,5 +170,22 @@ mod tests {
                 .contains("changed to new@x.io.")
         );
         assert_ne!(password_changed().subject, password_reset().subject);
+        assert!(
+            identity_auto_linked("google")
+                .text
+                .contains("a google account")
+        );
+    }
+
+    #[test]
+    fn the_unproved_notice_lists_what_was_removed() {
+        assert_eq!(unproved_removed(false, &[], 0), None);
+        let n = unproved_removed(true, &["telegram".into()], 2).unwrap();
+        assert!(
+            n.text
+                .contains("given: a password, a sign-in with telegram, 2 signed-in session(s)."),
+            "{}",
+            n.text
+        );
     }
 }

@@ -11,22 +11,6 @@ pub fn initial() -> Vec<String> {
     vec![USER.into()]
 }
 
-/// Roles as the token carries them: stored roles, plus admin for a verified email that the
-/// operator listed in AUTH_ADMIN_EMAILS.
-pub fn effective(
-    stored: &[String],
-    email: Option<&str>,
-    email_verified: bool,
-    admin_emails: &[String],
-) -> Vec<String> {
-    let mut roles = stored.to_vec();
-    let listed = email_verified && email.is_some_and(|e| admin_emails.iter().any(|a| a == e));
-    if listed && !roles.iter().any(|r| r == ADMIN) {
-        roles.push(ADMIN.into());
-    }
-    roles
-}
-
 /// A role assignment as stored: sorted, without duplicates; only known roles, and always "user".
 pub fn assignment(v: &mut Violations, requested: &[String]) -> Vec<String> {
     let mut roles = requested.to_vec();
@@ -51,23 +35,6 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| (*x).to_owned()).collect()
-    }
-
-    #[test]
-    fn listed_verified_emails_get_admin() {
-        let admins = s(&["boss@x.io"]);
-        let user = s(&["user"]);
-        assert_eq!(
-            effective(&user, Some("boss@x.io"), true, &admins),
-            s(&["user", "admin"])
-        );
-        // Unverified, unlisted or absent emails get nothing extra.
-        assert_eq!(effective(&user, Some("boss@x.io"), false, &admins), user);
-        assert_eq!(effective(&user, Some("other@x.io"), true, &admins), user);
-        assert_eq!(effective(&user, None, true, &admins), user);
-        // An admin already stored is not doubled.
-        let both = s(&["user", "admin"]);
-        assert_eq!(effective(&both, Some("boss@x.io"), true, &admins), both);
     }
 
     #[test]

@@ -27,12 +27,6 @@ pub fn family(sid: &str) -> Option<Uuid> {
     Uuid::parse_str(sid).ok()
 }
 
-/// The session a re-issued pair continues: the caller's own, or a new one when `sid` is not a
-/// family id.
-pub fn continued(sid: &str) -> Uuid {
-    family(sid).unwrap_or_else(Uuid::now_v7)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,9 +44,5 @@ mod tests {
         let id = Uuid::now_v7();
         assert_eq!(family(&id.to_string()), Some(id));
         assert_eq!(family("not-a-uuid"), None);
-        assert_eq!(continued(&id.to_string()), id);
-        let fresh = continued("");
-        assert_ne!(fresh, id);
-        assert_eq!(fresh.get_version_num(), 7);
     }
 }

@@ -8,8 +8,10 @@ use time::{Duration, OffsetDateTime};
 
 use super::{crypto::sha256, limits::Limits};
 
-/// Hits are kept this long: past the longest window (an hour).
-pub const RETENTION: Duration = Duration::hours(2);
+/// Hits are kept this long: past the longest window (a day).
+pub const RETENTION: Duration = Duration::hours(25);
+/// Window of the per-day limits.
+pub const DAY: Duration = Duration::hours(24);
 /// Windows of the per-hour limits (guests, code sends, sign-up notices).
 pub const HOUR: Duration = Duration::hours(1);
 /// Notices to an existing account's owner per hour (someone keeps signing up with their address).
@@ -35,6 +37,60 @@ pub fn login_keys(account: &str, ip: Option<IpAddr>) -> LoginKeys {
         account: login_account_key(account),
         ip: ip.map(|ip| key("login.ip", &ip.to_string())),
     }
+}
+
+/// Password checks against one account are serialised under this advisory lock, so the count,
+/// the reservation of a failure and the check cannot be raced past (M1).
+pub fn login_lock(keys: &LoginKeys) -> String {
+    let hex: String = keys.account.iter().map(|b| format!("{b:02x}")).collect();
+    format!("login:{hex}")
+}
+
+/// Wrong codes for one address, across every code sent to it.
+pub fn code_failure_address_key(channel: &str, address: &str) -> Vec<u8> {
+    key("code.fail.address", &format!("{channel}:{address}"))
+}
+
+/// Wrong codes from one client address.
+pub fn code_failure_ip_key(ip: IpAddr) -> Vec<u8> {
+    key("code.fail.ip", &ip.to_string())
+}
+
+/// Wrong codes from everyone.
+pub fn code_failure_global_key() -> Vec<u8> {
+    key("code.fail.global", "")
+}
+
+/// Whether the address has used up its budget of wrong codes.
+pub fn code_address_locked(failures: i64, limits: &Limits) -> bool {
+    failures >= limits.code_failures_per_address
+}
+
+pub fn code_ip_locked(failures: i64, limits: &Limits) -> bool {
+    failures >= limits.code_failures_per_ip_per_hour
+}
+
+pub fn code_global_locked(failures: i64, limits: &Limits) -> bool {
+    failures >= limits.code_failures_global_per_hour
+}
+
+/// Sign-in codes sent at one client address's request.
+pub fn sign_in_send_ip_key(ip: IpAddr) -> Vec<u8> {
+    key("code.send.ip", &ip.to_string())
+}
+
+/// Sign-in codes sent over one channel, by anyone.
+pub fn sign_in_send_global_key(channel: &str) -> Vec<u8> {
+    key("code.send.global", channel)
+}
+
+pub fn sign_in_sends_exhausted(per_address_day: i64, per_ip_hour: i64, limits: &Limits) -> bool {
+    per_address_day >= limits.sign_in_sends_per_address_per_day
+        || per_ip_hour >= limits.sign_in_sends_per_ip_per_hour
+}
+
+pub fn sign_in_sends_globally_exhausted(sent: i64, limits: &Limits) -> bool {
+    sent >= limits.sign_in_sends_global_per_hour
 }
 
 /// Start of the window failed logins are counted in.
@@ -116,7 +172,28 @@ mod tests {
             login_window_start(now, &limits),
             now - Duration::minutes(15)
         );
-        assert!(RETENTION >= limits.login_window && RETENTION >= HOUR);
+        assert!(RETENTION >= limits.login_window && RETENTION >= DAY);
+    }
+
+    #[test]
+    fn code_budgets() {
+        let limits = Limits::default();
+        assert!(!code_address_locked(9, &limits));
+        assert!(code_address_locked(10, &limits));
+        assert!(limits.code_failure_window <= RETENTION);
+        assert!(code_ip_locked(30, &limits) && !code_ip_locked(29, &limits));
+        assert!(code_global_locked(5_000, &limits) && !code_global_locked(4_999, &limits));
+        assert_ne!(
+            code_failure_address_key("email", "a@b.co"),
+            code_failure_address_key("sms", "a@b.co")
+        );
+        assert!(sign_in_sends_exhausted(10, 0, &limits));
+        assert!(sign_in_sends_exhausted(0, 20, &limits));
+        assert!(!sign_in_sends_exhausted(9, 19, &limits));
+        assert!(sign_in_sends_globally_exhausted(5_000, &limits));
+        // Ten guesses a day at one in a million each: under 0.4 % a year for one address.
+        let per_year = limits.code_failures_per_address as f64 * 365.0 / 1e6;
+        assert!(per_year < 0.004, "{per_year}");
     }
 
     #[test]

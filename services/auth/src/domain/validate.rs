@@ -152,6 +152,8 @@ mod tests {
         assert!(!valid_email("\"ab\"@x.y"));
         assert!(!valid_email("a\u{7f}b@x.y"));
         assert!(!valid_email("a@[127.0.0.1]"));
+        // L5: a NUL (PostgreSQL refuses it in text) never reaches the database.
+        assert!(!valid_email("a\0@b.co"));
         assert!(valid_email("ann.lee+stride@example.com"));
         assert!(valid_email("o'brien@example.ie"));
     }

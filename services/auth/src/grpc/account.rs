@@ -23,6 +23,7 @@ pub(super) async fn delete_account(
     call: Call<pb::DeleteAccountRequest>,
 ) -> AppResult<pb::DeleteAccountResponse> {
     let (caller, req, client) = call.into_parts()?;
+    users::require_live_session(svc, &caller).await?;
     let user = caller.user_id;
     let Ok(account) = users::account(svc, user).await else {
         // Already deleted; the access token outlives the account by up to 15 minutes.

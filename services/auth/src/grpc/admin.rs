@@ -3,7 +3,7 @@
 use stride_kit::{AppError, AppResult, Call, Violations, convert::require_id};
 use stride_proto::auth as pb;
 
-use super::{AuthSvc, convert};
+use super::{AuthSvc, convert, users};
 use crate::{
     domain::{audit, roles},
     store,
@@ -21,8 +21,18 @@ pub(super) async fn set_user_roles(
     let mut v = Violations::new();
     let roles = roles::assignment(&mut v, &req.roles);
     v.check()?;
+    // The token's roles may be stale (a demoted admin's lasts 15 minutes) and its session may
+    // have ended: the caller's live session and stored roles decide (M3).
+    users::require_live_session(svc, caller).await?;
     let now = svc.clock.now_db();
     let mut tx = svc.outbox.begin().await?;
+    let me = users::require(&mut tx, caller.user_id).await?;
+    if !me.roles.iter().any(|r| r == roles::ADMIN) {
+        return Err(AppError::permission_denied(
+            "ROLE_REQUIRED",
+            "the admin role is required",
+        ));
+    }
     if store::users::set_roles(&mut tx, target, &roles).await? == 0 {
         return Err(AppError::not_found("user"));
     }

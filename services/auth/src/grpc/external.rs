@@ -11,6 +11,7 @@ use crate::{
     domain::{
         audit,
         identity::{self, ExternalIdentity, NewIdentity},
+        notices,
         validate::timezone_or_utc,
     },
     store::{self, addresses, users::UserRow},
@@ -71,6 +72,11 @@ async fn sign_in(
     )
     .await?;
     tx.commit().await?;
+    // Linked on the provider's word about the email alone: the owner is told (L4).
+    if linked && let Some(email) = user.email.clone() {
+        svc.notifier
+            .mail(email, notices::identity_auto_linked(ext.provider));
+    }
     Ok((user, tokens, created))
 }
 

@@ -6,12 +6,12 @@ use stride_kit::{AppError, AppResult, Call, Violations};
 use stride_proto::auth as pb;
 use uuid::Uuid;
 
-use super::{AuthSvc, convert, record_user, tokens, users};
+use super::{AuthSvc, codes, convert, record_user, tokens, users};
 use crate::{
     domain::{
         audit,
-        identity::NewIdentity,
-        sessions, throttle,
+        codes::{Channel, Purpose},
+        notices, throttle,
         validate::{self, normalize_email},
     },
     errors, events,
@@ -27,7 +27,7 @@ pub(super) async fn signup_guest(
     v.check()?;
     let now = svc.clock.now_db();
     let mut tx = svc.outbox.begin().await?;
-    if let Some(ip) = call.client.ip {
+    if let Some(ip) = call.client.network() {
         let key = throttle::guest_key(ip);
         store::advisory_xact_lock(&mut tx, &throttle::guest_lock(ip)).await?;
         let n = store::throttle::count(&mut *tx, &key, now - throttle::HOUR).await?;
@@ -59,6 +59,10 @@ pub(super) async fn signup_guest(
     })
 }
 
+/// Starts a guest's claim: nothing is attached to the account until the address is proved (H1).
+/// The username and password hash wait in `guest_claims`; a LINK code goes to a free address
+/// (its owner gets a notice instead when it is taken, and the answer is the same, M4b); the
+/// guest finishes with LinkIdentity and that code.
 pub(super) async fn claim_guest(
     svc: &AuthSvc,
     call: Call<pb::ClaimGuestRequest>,
@@ -74,39 +78,55 @@ pub(super) async fn claim_guest(
     if !caller.is_anonymous {
         return Err(errors::not_a_guest());
     }
+    svc.hasher.check_capacity()?;
     let hash = svc.hasher.hash(req.password.clone()).await?;
     let now = svc.clock.now_db();
     let mut tx = svc.outbox.begin().await?;
-    let claimed = store::users::claim_guest(&mut tx, caller.user_id, &email, &req.username, &hash)
-        .await
-        .map_err(|e| errors::unique_or(e, errors::account_exists))?;
-    if claimed != 1 {
+    let user = users::require(&mut tx, caller.user_id).await?;
+    if !user.is_anonymous {
         return Err(errors::not_a_guest());
     }
-    users::add_identity(
-        &mut tx,
-        caller.user_id,
-        &NewIdentity::email(&email, false),
-        true,
-        now,
-    )
-    .await?;
-    let user = users::require(&mut tx, caller.user_id).await?;
-    let family = sessions::continued(&caller.session_id);
-    let tokens = tokens::issue(svc, &mut tx, &user, family, now).await?;
+    store::claims::delete(&mut tx, user.id).await?;
+    // Usernames are public handles: a taken one may be said (for any address).
+    if store::users::username_taken(&mut tx, &req.username, "").await? {
+        return Err(errors::username_taken());
+    }
+    store::claims::upsert(&mut tx, user.id, &email, &req.username, &hash, now).await?;
+    let taken = store::addresses::email_owner(&mut *tx, &email).await?;
     store::audit::record(
         &mut tx,
         Some(user.id),
-        audit::GUEST_CLAIMED,
+        audit::GUEST_CLAIM_REQUESTED,
         &call.client,
-        serde_json::json!({"method": "password"}),
+        serde_json::json!({}),
         now,
     )
     .await?;
     tx.commit().await?;
+    match taken {
+        Some(owner) => {
+            // The same work and answer as a free address; the owner is told, no code is sent.
+            let key = throttle::signup_notice_key(&email);
+            let mut conn = svc.pool.acquire().await?;
+            let sent = store::throttle::count(&mut *conn, &key, now - throttle::HOUR).await?;
+            if throttle::notice_due(sent) {
+                store::throttle::hit(&mut conn, &key, now).await?;
+                svc.notifier.mail(email, notices::signup_attempt(owner));
+            }
+        }
+        None => {
+            // Over the hourly code limit the answer stays the same; the code just is not sent.
+            if let Err(e) =
+                codes::issue(svc, Purpose::Link, Channel::Email, &email, Some(user.id)).await
+            {
+                tracing::info!(error = %e, "guest claim code not sent");
+            }
+        }
+    }
     Ok(pb::ClaimGuestResponse {
         user: Some(convert::user(&user)),
-        tokens: Some(tokens),
+        tokens: None,
+        confirmation_required: true,
     })
 }
 

@@ -10,7 +10,7 @@ use crate::{
         audit,
         codes::{Channel, Purpose},
         identity::{self, NewIdentity, UnlinkRefusal},
-        notices, sessions,
+        notices,
     },
     errors,
     store::{self, addresses},
@@ -32,6 +32,7 @@ async fn credential_identity(
     svc: &AuthSvc,
     credential: pb::link_identity_request::Credential,
     user: uuid::Uuid,
+    client: &stride_kit::ClientInfo,
 ) -> AppResult<NewIdentity> {
     use pb::link_identity_request::Credential;
     Ok(match credential {
@@ -53,6 +54,7 @@ async fn credential_identity(
                 Some(&address),
                 Some(user),
                 &c.code,
+                client,
             )
             .await?;
             NewIdentity::proved(channel, &address)
@@ -65,6 +67,7 @@ pub(super) async fn link_identity(
     call: Call<pb::LinkIdentityRequest>,
 ) -> AppResult<pb::LinkIdentityResponse> {
     let (caller, req, client) = call.into_parts()?;
+    users::require_live_session(svc, &caller).await?;
     let Some(credential) = req.credential else {
         return Err(AppError::invalid(
             "credential",
@@ -73,7 +76,7 @@ pub(super) async fn link_identity(
     };
     let user = users::account(svc, caller.user_id).await?;
     proof::check(svc, &user, req.proof, &client).await?;
-    let identity = credential_identity(svc, credential, user.id).await?;
+    let identity = credential_identity(svc, credential, user.id, &client).await?;
     let now = svc.clock.now_db();
     let mut tx = svc.outbox.begin().await?;
     // An address that is another account's own (its email or phone) belongs to that account
@@ -95,11 +98,23 @@ pub(super) async fn link_identity(
     let claimed = user.is_anonymous;
     if claimed {
         store::users::clear_anonymous(&mut tx, user.id).await?;
+        // A ClaimGuest waiting for this very address: its username and password apply now
+        // that the address is proved.
+        if address == Some(Channel::Email)
+            && let Some(claim) = store::claims::take(&mut tx, user.id, &identity.subject).await?
+        {
+            store::users::apply_claim(&mut tx, user.id, &claim.username, &claim.password_hash, now)
+                .await
+                .map_err(|e| errors::unique_or(e, errors::username_taken))?;
+        }
+        store::claims::delete(&mut tx, user.id).await?;
     }
     let user = users::require(&mut tx, user.id).await?;
-    // A claimed guest gets a pair that no longer says anonymous, in the same session.
+    // A claimed guest gets a pair that no longer says anonymous, in a new session; the guest's
+    // sessions end, so no copy of a guest refresh token outlives the claim (L2).
     let tokens = if claimed {
-        let family = sessions::continued(&caller.session_id);
+        let family = uuid::Uuid::now_v7();
+        store::sessions::revoke_all(&mut tx, user.id, None, now).await?;
         Some(tokens::issue(svc, &mut tx, &user, family, now).await?)
     } else {
         None
@@ -136,6 +151,10 @@ pub(super) async fn unlink_identity(
 ) -> AppResult<pb::UnlinkIdentityResponse> {
     let caller = call.caller()?;
     let id = require_id("identity_id", &call.message.identity_id)?;
+    users::require_live_session(svc, caller).await?;
+    // A stolen access token alone must not remove a way in (L1).
+    let user = users::account(svc, caller.user_id).await?;
+    proof::check(svc, &user, call.message.proof.clone(), &call.client).await?;
     let now = svc.clock.now_db();
     let mut tx = svc.outbox.begin().await?;
     // Lock the user's identities so two concurrent unlinks cannot remove the last two.
@@ -187,6 +206,10 @@ pub(super) async fn set_primary_identity(
 ) -> AppResult<pb::SetPrimaryIdentityResponse> {
     let caller = call.caller()?;
     let id = require_id("identity_id", &call.message.identity_id)?;
+    users::require_live_session(svc, caller).await?;
+    // The primary decides where re-authentication codes go: changing it needs proof (L1).
+    let user = users::account(svc, caller.user_id).await?;
+    proof::check(svc, &user, call.message.proof.clone(), &call.client).await?;
     let mut tx = svc.outbox.begin().await?;
     if !store::identities::belongs_to(&mut tx, id, caller.user_id).await? {
         return Err(AppError::not_found("identity"));

@@ -31,8 +31,8 @@ pub(super) async fn login(
     let now = svc.clock.now_db();
     // Throttle before any hashing: by the account named (known or not, so the answer
     // reveals nothing) and by the client address.
-    let keys = throttle::login_keys(&email, client.ip);
-    proof::check_throttle(svc, &keys, now).await?;
+    let keys = throttle::login_keys(&email, client.network());
+    proof::reserve(svc, &keys, now).await?;
     // Bound the work an unauthenticated caller can ask for before hashing anything.
     let user = if plausible_login(&email, &req.password) {
         store::users::active_by_email(&svc.pool, &email).await?
@@ -49,7 +49,7 @@ pub(super) async fn login(
         Some(u) if ok => u,
         other => {
             let id = other.map(|u| u.id);
-            proof::record_failure(svc, &keys, id, audit::LOGIN_FAILED, &client, now).await?;
+            proof::record_failure(svc, id, audit::LOGIN_FAILED, &client, now).await?;
             return Err(errors::invalid_credentials());
         }
     };
@@ -65,6 +65,7 @@ pub(super) async fn login(
         tracing::info!(user_id = %user.id, "password rehashed with current parameters");
     }
     store::throttle::clear(&mut tx, &keys.account).await?;
+    proof::release(&mut tx, &keys, now).await?;
     let family = Uuid::now_v7();
     let tokens = tokens::issue(svc, &mut tx, &user, family, now).await?;
     store::identities::touch(&mut tx, user.id, identity::EMAIL, &email, now).await?;

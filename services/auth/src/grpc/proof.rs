@@ -18,23 +18,22 @@ use crate::{
     store::users::UserRow,
 };
 
-/// Refuses a password check while the account or the address has too many recent failures.
-/// The same answer for known and unknown accounts; a password reset clears the account's
-/// count, so someone failing on purpose cannot keep the owner out.
-pub(super) async fn check_throttle(
-    svc: &AuthSvc,
-    keys: &LoginKeys,
-    now: OffsetDateTime,
-) -> AppResult<()> {
+/// Refuses a password check while the account or the address has too many recent failures, and
+/// otherwise counts this check as a failure *before* any hashing (M1): under a lock per account,
+/// so concurrent checks cannot all pass a count none of them has added to yet. A check that
+/// succeeds gives its reservation back ([`release`]). The same answer for known and unknown
+/// accounts; a password reset clears the account's count, so someone failing on purpose cannot
+/// keep the owner out.
+pub(super) async fn reserve(svc: &AuthSvc, keys: &LoginKeys, now: OffsetDateTime) -> AppResult<()> {
     let limits = &svc.settings.limits;
     let since = throttle::login_window_start(now, limits);
+    let mut tx = svc.pool.begin().await?;
+    store::advisory_xact_lock(&mut tx, &throttle::login_lock(keys)).await?;
     let locked = throttle::account_locked(
-        store::throttle::count(&svc.pool, &keys.account, since).await?,
+        store::throttle::count(&mut *tx, &keys.account, since).await?,
         limits,
     ) || match &keys.ip {
-        Some(ip) => {
-            throttle::ip_locked(store::throttle::count(&svc.pool, ip, since).await?, limits)
-        }
+        Some(ip) => throttle::ip_locked(store::throttle::count(&mut *tx, ip, since).await?, limits),
         None => false,
     };
     if locked {
@@ -42,21 +41,33 @@ pub(super) async fn check_throttle(
             "too many failed sign-ins; try again later or reset your password",
         ));
     }
+    store::throttle::hit_all(&mut tx, keys, now).await?;
+    tx.commit().await?;
     Ok(())
 }
 
-/// Counts a failed password check against both keys and logs it (outside any transaction: the
-/// call fails, the count stays).
+/// A password check [`reserve`]d at `at` succeeded: its counted failure is taken back.
+pub(super) async fn release(
+    conn: &mut sqlx::PgConnection,
+    keys: &LoginKeys,
+    at: OffsetDateTime,
+) -> AppResult<()> {
+    store::throttle::unhit(conn, &keys.account, at).await?;
+    if let Some(ip) = &keys.ip {
+        store::throttle::unhit(conn, ip, at).await?;
+    }
+    Ok(())
+}
+
+/// Logs a failed password check (already counted by [`reserve`]).
 pub(super) async fn record_failure(
     svc: &AuthSvc,
-    keys: &LoginKeys,
     user: Option<Uuid>,
     kind: &str,
     client: &ClientInfo,
     now: OffsetDateTime,
 ) -> AppResult<()> {
     let mut conn = svc.pool.acquire().await?;
-    store::throttle::hit_all(&mut conn, keys, now).await?;
     store::audit::record(
         &mut conn,
         user,
@@ -86,9 +97,9 @@ pub(super) async fn check(
             // Same throttle as login: a stolen access token must not become a password oracle.
             let keys = throttle::login_keys(
                 user.email.as_deref().unwrap_or(&user.id.to_string()),
-                client.ip,
+                client.network(),
             );
-            check_throttle(svc, &keys, now).await?;
+            reserve(svc, &keys, now).await?;
             let ok = valid_password(&password)
                 && user.password_hash.is_some()
                 && svc
@@ -98,7 +109,6 @@ pub(super) async fn check(
             if !ok {
                 record_failure(
                     svc,
-                    &keys,
                     Some(user.id),
                     audit::REAUTHENTICATION_FAILED,
                     client,
@@ -107,6 +117,7 @@ pub(super) async fn check(
                 .await?;
                 return Err(errors::invalid_credentials());
             }
+            release(&mut *svc.pool.acquire().await?, &keys, now).await?;
             Ok(())
         }
         Some(pb::account_proof::Proof::ReauthenticationCode(code)) => codes::consume(
@@ -116,12 +127,37 @@ pub(super) async fn check(
             None,
             Some(user.id),
             &code,
+            client,
         )
         .await
         .map(|_| ()),
+        // A provider-only account proves itself with a fresh credential of an identity it
+        // already has (M6): the provider checked it, the identity must be this account's.
+        Some(pb::account_proof::Proof::IdToken(c)) => {
+            let ext = svc
+                .providers
+                .verify_id_token(&c, svc.clock.now().into())
+                .await?;
+            owns(svc, user, ext.provider, &ext.subject).await
+        }
+        Some(pb::account_proof::Proof::Telegram(t)) => {
+            let ext = svc
+                .providers
+                .verify_telegram(&t, svc.clock.now().unix_timestamp())?;
+            owns(svc, user, ext.provider, &ext.subject).await
+        }
         None => Err(AppError::invalid(
             "proof",
-            "is required: the current password or a re-authentication code",
+            "is required: the current password, a re-authentication code or a fresh provider credential of a linked identity",
         )),
+    }
+}
+
+/// A provider credential proves `user` only when its identity is linked to `user`.
+async fn owns(svc: &AuthSvc, user: &UserRow, provider: &str, subject: &str) -> AppResult<()> {
+    let mut conn = svc.pool.acquire().await?;
+    match store::identities::owner(&mut conn, provider, subject).await? {
+        Some(id) if id == user.id => Ok(()),
+        _ => Err(errors::invalid_credentials()),
     }
 }

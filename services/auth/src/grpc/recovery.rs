@@ -36,6 +36,7 @@ pub(super) async fn change_password(
         "must differ from the current password",
     );
     v.check()?;
+    users::require_live_session(svc, caller).await?;
     let user = users::account(svc, caller.user_id).await?;
     if user.password_hash.is_none() {
         return Err(errors::no_password());
@@ -137,6 +138,16 @@ pub(super) async fn reset_password(
         return Err(errors::reset_token_invalid());
     };
     store::resets::mark_used(&mut tx, reset_id, now).await?;
+    // The reset link proves the mailbox. If that is the first proof of the account's address,
+    // what was attached before it (other identities, sessions) may be a stranger's: it goes
+    // (the password is the one being set here).
+    let before = users::require(&mut tx, user).await?;
+    let notice = match before.email.as_deref() {
+        Some(e) if before.email_verified_at.is_none() => {
+            users::discard_unproved(&mut tx, user, e, true, &call.client, now).await?
+        }
+        _ => None,
+    };
     let Some(email) = store::users::reset_password(&mut tx, user, &password_hash, now).await?
     else {
         return Err(errors::reset_token_invalid());
@@ -147,8 +158,10 @@ pub(super) async fn reset_password(
     store::codes::kill_all_of_user(&mut tx, user, now).await?;
     if let Some(e) = &email {
         store::codes::kill_all_to(&mut tx, e, now).await?;
-        // The owner proved the mailbox: a lockout someone else caused ends here.
+        // The owner proved the mailbox: a lockout someone else caused ends here, and so does
+        // the pause on codes that too many wrong guesses put on the address.
         store::throttle::clear(&mut tx, &throttle::login_account_key(e)).await?;
+        store::throttle::clear(&mut tx, &throttle::code_failure_address_key("email", e)).await?;
     }
     store::audit::record(
         &mut tx,
@@ -161,6 +174,9 @@ pub(super) async fn reset_password(
     .await?;
     tx.commit().await?;
     if let Some(e) = email {
+        if let Some(n) = notice {
+            svc.notifier.mail(e.clone(), n);
+        }
         svc.notifier.mail(e, notices::password_reset());
     }
     Ok(pb::ResetPasswordResponse {})

@@ -8,7 +8,7 @@
 use stride_kit::{AppError, AppResult, Call, Violations, pagination::Page};
 use stride_proto::auth as pb;
 
-use super::{AuthSvc, convert};
+use super::{AuthSvc, convert, users};
 use crate::{
     domain::{audit, sessions},
     store,
@@ -46,6 +46,7 @@ pub(super) async fn revoke_session(
 ) -> AppResult<pb::RevokeSessionResponse> {
     let caller = call.caller()?;
     let family = stride_kit::convert::require_id("session_id", &call.message.session_id)?;
+    users::require_live_session(svc, caller).await?;
     let now = svc.clock.now_db();
     let mut tx = svc.outbox.begin().await?;
     // Scoped to the caller: another user's session is indistinguishable from an unknown one.
@@ -86,6 +87,7 @@ pub(super) async fn logout_all(
     call: Call<pb::LogoutAllRequest>,
 ) -> AppResult<pb::LogoutAllResponse> {
     let caller = call.caller()?;
+    users::require_live_session(svc, caller).await?;
     let now = svc.clock.now_db();
     let mut tx = svc.outbox.begin().await?;
     // Counts the sessions ListSessions would have shown: unrevoked families whose newest

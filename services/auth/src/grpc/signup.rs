@@ -15,7 +15,7 @@ use crate::{
         codes::{Channel, Purpose},
         identity::NewIdentity,
         notices, throttle,
-        validate::{self, normalize_email},
+        validate::{self, normalize_email, valid_password},
     },
     errors,
     store::{self, users::UserRow},
@@ -96,9 +96,10 @@ async fn signup_pending(
     }
     let target = match store::users::with_email(&mut tx, &email).await? {
         Some((id, true)) => {
-            // Another try before confirming: a fresh code. The password stays the first
-            // one: letting a second caller replace it would hand them the account the
-            // mailbox owner is about to confirm.
+            // Another try before confirming: this attempt replaces the previous one and gets a
+            // fresh code. Whoever confirms must give this attempt's password with the code; the
+            // mailbox owner confirming with another password keeps the account, without it.
+            store::users::replace_pending_attempt(&mut tx, id, &user).await?;
             Some(id)
         }
         Some((id, false)) => {
@@ -144,6 +145,11 @@ pub(super) async fn confirm_signup(
     // PostgreSQL refuses in text, control characters, 100 KB) is refused by name, unlooked-up.
     validate::check_lookup_email(&mut v, "email", &email);
     v.when(req.code.is_empty(), "code", "is required");
+    v.when(
+        req.password.is_empty(),
+        "password",
+        "is required: the password chosen at sign-up",
+    );
     v.check()?;
     let Some(id) = store::users::pending_with_email(&svc.pool, &email).await? else {
         return Err(errors::code_invalid());
@@ -155,10 +161,19 @@ pub(super) async fn confirm_signup(
         Some(&email),
         Some(id),
         &req.code,
+        &call.client,
     )
     .await?;
+    // The mailbox is proved. The stored password is the newest attempt's: it stays only when
+    // the prover knows it (a stranger may have signed up with this address after the owner).
+    let stored = store::users::pending_password(&svc.pool, id).await?;
+    let keep_password = valid_password(&req.password)
+        && stored.is_some()
+        && svc.hasher.verify(req.password.clone(), stored).await?;
     let now = svc.clock.now_db();
     let mut tx = svc.outbox.begin().await?;
+    let notice =
+        users::discard_unproved(&mut tx, id, &email, keep_password, &call.client, now).await?;
     if !users::activate_if_pending(&mut tx, id, now).await? {
         // Confirmed meanwhile (another device, a reset): the code was still good.
         tracing::info!(user_id = %id, "sign-up confirmed twice");
@@ -176,8 +191,12 @@ pub(super) async fn confirm_signup(
     )
     .await?;
     tx.commit().await?;
+    if let Some(n) = notice {
+        svc.notifier.mail(email, n);
+    }
     record_user(id);
     Ok(pb::ConfirmSignupResponse {
+        password_set: user.password_hash.is_some(),
         user: Some(convert::user(&user)),
         tokens: Some(tokens),
     })

@@ -13,7 +13,6 @@ use crate::{
     domain::{
         audit, crypto,
         refresh::{ACCESS_TTL_SECONDS, REFRESH_TTL, Verdict},
-        roles,
     },
     errors,
     store::{self, refresh::NewRefresh, users::UserRow},
@@ -28,12 +27,8 @@ pub(super) async fn issue_with_id(
     family: Uuid,
     now: OffsetDateTime,
 ) -> AppResult<(pb::TokenPair, Uuid)> {
-    let roles = roles::effective(
-        &user.roles,
-        user.email.as_deref(),
-        user.email_verified_at.is_some(),
-        &svc.settings.admin_emails,
-    );
+    // Stored roles only: no address makes an admin (the operator grants it, see `ops`).
+    let roles = user.roles.clone();
     let claims = stride_kit::jwt::access_claims(
         user.id,
         &family.to_string(),
@@ -86,7 +81,7 @@ pub(super) async fn refresh(
     svc: &AuthSvc,
     call: Call<pb::RefreshRequest>,
 ) -> AppResult<pb::RefreshResponse> {
-    let presented = call.message.refresh_token;
+    let presented = call.message.refresh_token.clone();
     if !crypto::plausible_token(&presented) {
         return Err(errors::refresh_token_invalid());
     }
@@ -98,14 +93,26 @@ pub(super) async fn refresh(
     };
     let (family, user_id) = (row.family_id, row.user_id);
     let state = row.presented();
+    let client = client_fingerprint(&call.client);
+    let same_client = row.rotated_by.as_deref() == Some(client.as_slice());
     // The token this one was just replaced by, if it is still the family's newest and unused:
-    // a client that lost the rotation's response gets that same pair again.
-    if state.may_replay(now)
+    // a client that lost the rotation's response gets that same pair again, once.
+    if state.may_replay(now, same_client)
         && let (Some(successor), Some(sealed)) = (row.successor_id, &row.successor_sealed)
         && store::refresh::lock_if_live(&mut tx, successor, now).await?
         && let Some(pair) =
             crypto::open(&presented, sealed).and_then(|plain| pb::TokenPair::decode(&*plain).ok())
     {
+        store::refresh::mark_replayed(&mut tx, row.id, now).await?;
+        store::audit::record(
+            &mut tx,
+            Some(user_id),
+            audit::SESSION_REPLAYED,
+            &call.client,
+            serde_json::json!({"session_id": family.to_string()}),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         tracing::info!(%user_id, %family, "replayed rotation answered with the current pair");
         return Ok(pb::RefreshResponse { tokens: Some(pair) });
@@ -121,7 +128,7 @@ pub(super) async fn refresh(
                     &mut tx,
                     Some(user_id),
                     audit::SESSION_REUSE_DETECTED,
-                    &ClientInfo::default(),
+                    &call.client,
                     serde_json::json!({"session_id": family.to_string()}),
                     now,
                 )
@@ -140,7 +147,7 @@ pub(super) async fn refresh(
     };
     let (tokens, successor) = issue_with_id(svc, &mut tx, &user, family, now).await?;
     let sealed = crypto::seal(&presented, &tokens.encode_to_vec())?;
-    store::refresh::mark_rotated(&mut tx, row.id, now, successor, &sealed).await?;
+    store::refresh::mark_rotated(&mut tx, row.id, now, successor, &sealed, &client).await?;
     tx.commit().await?;
     record_user(user_id);
     Ok(pb::RefreshResponse {
@@ -155,4 +162,16 @@ pub(super) async fn get_jwks(
     Ok(pb::GetJwksResponse {
         keys: crate::keys::published(&svc.pool, svc.clock.now()).await?,
     })
+}
+
+/// Who rotated a refresh token, as far as auth can tell: its network (an IPv6 client's /64, which
+/// privacy addresses rotate within) and user agent, hashed. A replay from anyone else is treated
+/// as reuse.
+fn client_fingerprint(client: &ClientInfo) -> Vec<u8> {
+    let ip = client
+        .network()
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
+    let agent = client.user_agent.as_deref().unwrap_or_default();
+    crypto::sha256(format!("{ip}\n{agent}").as_bytes())
 }

@@ -99,3 +99,81 @@ pub(super) async fn activate_if_pending(
     tx.publish(&events::registered(&account, now)).await?;
     Ok(true)
 }
+
+/// `email` was just proved to be `user`'s and had not been before: whatever was attached to the
+/// account before that proof may be a stranger's (pre-account takeover), so it goes. The password
+/// (unless the proving flow set it, `keep_password`), every other identity and every session are
+/// removed; other accounts lose any unproved hold on the address; the removal is audited. Returns
+/// the notice for the address (send it after commit), if anything was removed.
+pub(super) async fn discard_unproved(
+    tx: &mut Tx,
+    user: Uuid,
+    email: &str,
+    keep_password: bool,
+    client: &stride_kit::ClientInfo,
+    now: OffsetDateTime,
+) -> AppResult<Option<crate::domain::notices::Notice>> {
+    use crate::{
+        domain::{audit, notices},
+        store,
+    };
+    let password = users::discard_unproved(tx, user, keep_password).await?;
+    let identities = identities::delete_all_but_email(tx, user, email).await?;
+    let sessions = store::sessions::revoke_all(tx, user, None, now).await?;
+    release_unproved_elsewhere(tx, email, user, now).await?;
+    let notice = notices::unproved_removed(password, &identities, sessions);
+    if notice.is_some() {
+        store::audit::record(
+            tx,
+            Some(user),
+            audit::UNPROVED_CREDENTIALS_REMOVED,
+            client,
+            serde_json::json!({
+                "password": password,
+                "identities": identities.join(","),
+                "sessions_ended": sessions,
+            }),
+            now,
+        )
+        .await?;
+    }
+    Ok(notice)
+}
+
+/// `email` was proved by `owner`: other accounts that only claimed it without proof lose it (a
+/// pending sign-up holding it is dropped; an unverified holder loses the address, its password and
+/// its sessions), so an unproved address never blocks the real owner.
+pub(super) async fn release_unproved_elsewhere(
+    tx: &mut Tx,
+    email: &str,
+    owner: Uuid,
+    now: OffsetDateTime,
+) -> AppResult<()> {
+    let mut losers = addresses::release_unproved_email(tx, email, owner).await?;
+    losers.extend(identities::delete_unproved_email(tx, email, owner).await?);
+    losers.sort();
+    losers.dedup();
+    for id in losers {
+        crate::store::sessions::revoke_all(tx, id, None, now).await?;
+        tracing::info!(user_id = %id, "an unproved hold on an address was released");
+    }
+    Ok(())
+}
+
+/// Auth's sensitive methods honour only live sessions (M3): other services accept an access
+/// token until it expires, but auth has the database and refuses one whose session was ended
+/// (logout, theft detected, password reset) with SESSION_ENDED.
+pub(super) async fn require_live_session(
+    svc: &AuthSvc,
+    caller: &stride_kit::Caller,
+) -> AppResult<()> {
+    let Some(family) = crate::domain::sessions::family(&caller.session_id) else {
+        return Err(errors::session_ended());
+    };
+    let now = svc.clock.now_db();
+    if crate::store::sessions::is_live(&svc.pool, caller.user_id, family, now).await? {
+        Ok(())
+    } else {
+        Err(errors::session_ended())
+    }
+}

@@ -200,3 +200,27 @@ pub async fn drop_phone(conn: &mut PgConnection, user: Uuid, phone: &str) -> sql
         .await?;
     Ok(())
 }
+
+/// Another account that holds `email` as its address without having proved it loses it, and
+/// with it the password (its sign-in was that unproved address); a pending sign-up holding it is
+/// deleted. Returns the accounts that lost it (not the deleted pending ones).
+pub async fn release_unproved_email(
+    conn: &mut PgConnection,
+    email: &str,
+    except: Uuid,
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query("DELETE FROM users WHERE email = $1 AND pending_confirmation AND id <> $2")
+        .bind(email)
+        .bind(except)
+        .execute(&mut *conn)
+        .await?;
+    let rows: Vec<(Uuid,)> = sqlx::query_as(
+        "UPDATE users SET email = NULL, email_verified_at = NULL, password_hash = NULL
+         WHERE email = $1 AND email_verified_at IS NULL AND id <> $2 RETURNING id",
+    )
+    .bind(email)
+    .bind(except)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|(u,)| u).collect())
+}

@@ -6,19 +6,23 @@ use uuid::Uuid;
 
 use crate::domain::codes::{Channel, Purpose};
 
-/// Codes sent to `address` since `since`.
+/// Codes for `purpose` sent to `address` since `since` (each purpose has its own budget, so
+/// anonymous sign-in sends cannot use up an account's re-authentication or email codes).
 pub async fn sent_since(
     conn: &mut PgConnection,
+    purpose: Purpose,
     channel: Channel,
     address: &str,
     since: OffsetDateTime,
 ) -> sqlx::Result<i64> {
     let (sent,): (i64,) = sqlx::query_as(
-        "SELECT count(*) FROM one_time_codes WHERE channel = $1 AND address = $2 AND created_at > $3",
+        "SELECT count(*) FROM one_time_codes
+         WHERE channel = $1 AND address = $2 AND created_at > $3 AND purpose = $4",
     )
     .bind(channel.as_str())
     .bind(address)
     .bind(since)
+    .bind(purpose.as_str())
     .fetch_one(&mut *conn)
     .await?;
     Ok(sent)
@@ -80,7 +84,9 @@ pub async fn insert(conn: &mut PgConnection, code: &NewCode<'_>) -> sqlx::Result
 #[derive(sqlx::FromRow)]
 pub struct PendingCode {
     pub id: Uuid,
+    pub channel: String,
     pub address: String,
+    pub user_id: Option<Uuid>,
     pub attempts: i32,
     pub code_hash: Vec<u8>,
 }
@@ -96,7 +102,7 @@ pub async fn lock_pending(
     now: OffsetDateTime,
 ) -> sqlx::Result<Option<PendingCode>> {
     sqlx::query_as(
-        "SELECT id, address, attempts, code_hash FROM one_time_codes
+        "SELECT id, channel, address, user_id, attempts, code_hash FROM one_time_codes
          WHERE purpose = $1 AND ($2::text IS NULL OR channel = $2)
            AND ($3::text IS NULL OR address = $3)
            AND user_id IS NOT DISTINCT FROM $4

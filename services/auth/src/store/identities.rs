@@ -187,3 +187,53 @@ pub async fn move_email(
     .await?
     .rows_affected())
 }
+
+/// Deletes every identity of `user` except the email identity for `email` (what was attached
+/// before that address was proved); the providers of the removed ones, oldest first. The kept
+/// one becomes the primary.
+pub async fn delete_all_but_email(
+    conn: &mut PgConnection,
+    user: Uuid,
+    email: &str,
+) -> sqlx::Result<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "WITH gone AS (
+             DELETE FROM identities
+             WHERE user_id = $1 AND NOT (provider = 'email' AND subject = $2)
+             RETURNING provider, created_at, id)
+         SELECT provider FROM gone ORDER BY created_at, id",
+    )
+    .bind(user)
+    .bind(email)
+    .fetch_all(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE identities SET is_primary = true
+         WHERE user_id = $1 AND provider = 'email' AND subject = $2
+           AND NOT EXISTS (SELECT 1 FROM identities WHERE user_id = $1 AND is_primary)",
+    )
+    .bind(user)
+    .bind(email)
+    .execute(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|(p,)| p).collect())
+}
+
+/// Email identities for `email` that other accounts hold without having proved it: removed
+/// (a proof by someone else takes the address). The accounts that lost one.
+pub async fn delete_unproved_email(
+    conn: &mut PgConnection,
+    email: &str,
+    except: Uuid,
+) -> sqlx::Result<Vec<Uuid>> {
+    let rows: Vec<(Uuid,)> = sqlx::query_as(
+        "DELETE FROM identities
+         WHERE provider = 'email' AND subject = $1 AND NOT email_verified AND user_id <> $2
+         RETURNING user_id",
+    )
+    .bind(email)
+    .bind(except)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|(u,)| u).collect())
+}

@@ -60,12 +60,54 @@ pub async fn retire_active(conn: &mut PgConnection, now: OffsetDateTime) -> sqlx
     Ok(())
 }
 
+/// Withdraws `kid` at once: retired if it was not, no longer published, its private half erased.
+/// Whether it was active (a new key must then sign); None when there is no such key.
+pub async fn revoke(
+    conn: &mut PgConnection,
+    kid: &str,
+    now: OffsetDateTime,
+) -> sqlx::Result<Option<bool>> {
+    let row: Option<(bool,)> = sqlx::query_as(
+        "UPDATE signing_keys k SET revoked_at = coalesce(k.revoked_at, $2),
+                retired_at = coalesce(k.retired_at, $2), private_pkcs8 = ''::bytea
+         FROM (SELECT kid, retired_at IS NULL AS active FROM signing_keys WHERE kid = $1 FOR UPDATE) old
+         WHERE k.kid = old.kid RETURNING old.active",
+    )
+    .bind(kid)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|(active,)| active))
+}
+
+/// (kid, created, retired, revoked) of every stored key, newest first.
+pub async fn list(
+    db: impl PgExecutor<'_>,
+) -> sqlx::Result<
+    Vec<(
+        String,
+        OffsetDateTime,
+        Option<OffsetDateTime>,
+        Option<OffsetDateTime>,
+    )>,
+> {
+    sqlx::query_as(
+        "SELECT kid, created_at, retired_at, revoked_at FROM signing_keys
+         ORDER BY created_at DESC, kid DESC",
+    )
+    .fetch_all(db)
+    .await
+}
+
 /// Deletes keys retired at or before `before` (private halves nobody needs any more).
 pub async fn delete_retired(conn: &mut PgConnection, before: OffsetDateTime) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at <= $1")
-        .bind(before)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "DELETE FROM signing_keys
+         WHERE retired_at IS NOT NULL AND retired_at <= $1 AND revoked_at IS NULL",
+    )
+    .bind(before)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -77,7 +119,8 @@ pub async fn public(
 ) -> sqlx::Result<Vec<SigningKey>> {
     let rows: Vec<KeyRow> = sqlx::query_as(
         "SELECT kid, ''::bytea, public_key FROM signing_keys
-         WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at DESC, kid DESC",
+         WHERE revoked_at IS NULL AND (retired_at IS NULL OR retired_at > $1)
+         ORDER BY created_at DESC, kid DESC",
     )
     .bind(retired_after)
     .fetch_all(db)

@@ -3,6 +3,7 @@
 
 pub mod addresses;
 pub mod audit;
+pub mod claims;
 pub mod codes;
 pub mod identities;
 pub mod keys;

@@ -42,6 +42,8 @@ pub struct RefreshRow {
     pub revoked_at: Option<OffsetDateTime>,
     pub successor_id: Option<Uuid>,
     pub successor_sealed: Option<Vec<u8>>,
+    pub rotated_by: Option<Vec<u8>>,
+    pub replayed_at: Option<OffsetDateTime>,
 }
 
 impl RefreshRow {
@@ -50,6 +52,7 @@ impl RefreshRow {
             used_at: self.used_at,
             revoked_at: self.revoked_at,
             expires_at: self.expires_at,
+            replayed_at: self.replayed_at,
         }
     }
 }
@@ -61,7 +64,7 @@ pub async fn lock_by_hash(
 ) -> sqlx::Result<Option<RefreshRow>> {
     sqlx::query_as(
         "SELECT id, family_id, user_id, expires_at, used_at, revoked_at, successor_id,
-                successor_sealed
+                successor_sealed, rotated_by, replayed_at
          FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
     )
     .bind(hash)
@@ -94,16 +97,33 @@ pub async fn mark_rotated(
     now: OffsetDateTime,
     successor: Uuid,
     sealed: &[u8],
+    rotated_by: &[u8],
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE refresh_tokens SET used_at = $2, successor_id = $3, successor_sealed = $4
+        "UPDATE refresh_tokens SET used_at = $2, successor_id = $3, successor_sealed = $4,
+                rotated_by = $5
          WHERE id = $1",
     )
     .bind(id)
     .bind(now)
     .bind(successor)
     .bind(sealed)
+    .bind(rotated_by)
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// The rotation of token `id` was answered again (allowed once).
+pub async fn mark_replayed(
+    conn: &mut PgConnection,
+    id: Uuid,
+    now: OffsetDateTime,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE refresh_tokens SET replayed_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }

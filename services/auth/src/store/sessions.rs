@@ -141,3 +141,23 @@ pub async fn delete_of_user(conn: &mut PgConnection, user: Uuid) -> sqlx::Result
         .await?;
     Ok(())
 }
+
+/// Whether `family` is a session of `user` that was never revoked (a revocation covers the whole
+/// family) and has not expired.
+pub async fn is_live(
+    db: impl PgExecutor<'_>,
+    user: Uuid,
+    family: Uuid,
+    now: OffsetDateTime,
+) -> sqlx::Result<bool> {
+    let (live,): (Option<bool>,) = sqlx::query_as(
+        "SELECT bool_and(revoked_at IS NULL) AND max(expires_at) > $3
+         FROM refresh_tokens WHERE user_id = $1 AND family_id = $2",
+    )
+    .bind(user)
+    .bind(family)
+    .bind(now)
+    .fetch_one(db)
+    .await?;
+    Ok(live.unwrap_or(false))
+}

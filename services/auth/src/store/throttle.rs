@@ -41,6 +41,19 @@ pub async fn hit_all(
     Ok(())
 }
 
+/// Takes back one hit of `key` made at `at` (a reserved failure that turned out a success).
+pub async fn unhit(conn: &mut PgConnection, key: &[u8], at: OffsetDateTime) -> sqlx::Result<()> {
+    sqlx::query(
+        "DELETE FROM throttle_hits WHERE ctid = (SELECT ctid FROM throttle_hits
+                                                 WHERE key_hash = $1 AND at = $2 LIMIT 1)",
+    )
+    .bind(key)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 pub async fn clear(conn: &mut PgConnection, key: &[u8]) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM throttle_hits WHERE key_hash = $1")
         .bind(key)

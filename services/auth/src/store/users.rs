@@ -97,7 +97,19 @@ pub async fn pending_with_email(
     Ok(row.map(|(id,)| id))
 }
 
-/// Whether `username` (case-insensitively) belongs to an account with another email.
+/// The password hash of pending sign-up `id` (its newest attempt's).
+pub async fn pending_password(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<String>> {
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT password_hash FROM users WHERE id = $1 AND pending_confirmation")
+            .bind(id)
+            .fetch_optional(db)
+            .await?;
+    Ok(row.and_then(|(h,)| h))
+}
+
+/// Whether `username` (case-insensitively) belongs to any account other than the pending sign-up
+/// of `email` (whose next attempt may keep its handle). Any address gets the same answer for an
+/// active account's handle, so the answer maps no username to its email.
 pub async fn username_taken(
     conn: &mut PgConnection,
     username: &str,
@@ -105,13 +117,57 @@ pub async fn username_taken(
 ) -> sqlx::Result<bool> {
     let (taken,): (bool,) = sqlx::query_as(
         "SELECT EXISTS (SELECT 1 FROM users WHERE lower(username) = lower($1)
-                        AND email IS DISTINCT FROM $2)",
+                        AND NOT (pending_confirmation AND email IS NOT DISTINCT FROM $2))
+             OR EXISTS (SELECT 1 FROM guest_claims WHERE lower(username) = lower($1))",
     )
     .bind(username)
     .bind(email)
     .fetch_one(&mut *conn)
     .await?;
     Ok(taken)
+}
+
+/// The newest sign-up attempt for a pending address replaces the previous one's password,
+/// username and time zone (ConfirmSignup checks the password it is given against this one).
+pub async fn replace_pending_attempt(
+    conn: &mut PgConnection,
+    id: Uuid,
+    user: &UserRow,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE users SET password_hash = $2, username = $3, timezone = $4
+         WHERE id = $1 AND pending_confirmation",
+    )
+    .bind(id)
+    .bind(&user.password_hash)
+    .bind(&user.username)
+    .bind(&user.timezone)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Drops what someone else may have set on `id` before its address was proved: the password
+/// (unless the proving flow set it itself) and, with it, the username such an attempt chose.
+/// True when a password was removed.
+pub async fn discard_unproved(
+    conn: &mut PgConnection,
+    id: Uuid,
+    keep_password: bool,
+) -> sqlx::Result<bool> {
+    if keep_password {
+        return Ok(false);
+    }
+    let row: Option<(bool,)> = sqlx::query_as(
+        "UPDATE users u SET password_hash = NULL,
+                username = CASE WHEN u.pending_confirmation THEN NULL ELSE u.username END
+         FROM (SELECT id, password_hash IS NOT NULL AS had FROM users WHERE id = $1 FOR UPDATE) old
+         WHERE u.id = old.id RETURNING old.had",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.is_some_and(|(had,)| had))
 }
 
 /// Inserts `user`; a `pending` one is a sign-up awaiting its email confirmation.
@@ -207,25 +263,24 @@ pub async fn reset_password(
     Ok(row.map(|(email,)| email))
 }
 
-/// Turns guest `id` into a full account; the number of rows changed (0: not a guest).
-pub async fn claim_guest(
+/// A guest claim whose email was just proved: the username and password it asked for apply.
+pub async fn apply_claim(
     conn: &mut PgConnection,
     id: Uuid,
-    email: &str,
     username: &str,
     hash: &str,
-) -> sqlx::Result<u64> {
-    Ok(sqlx::query(
-        "UPDATE users SET email = $2, username = $3, password_hash = $4, is_anonymous = false
-         WHERE id = $1 AND is_anonymous",
+    now: OffsetDateTime,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE users SET username = $2, password_hash = $3, password_changed_at = $4 WHERE id = $1",
     )
     .bind(id)
-    .bind(email)
     .bind(username)
     .bind(hash)
+    .bind(now)
     .execute(&mut *conn)
-    .await?
-    .rows_affected())
+    .await?;
+    Ok(())
 }
 
 pub async fn clear_anonymous(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {

@@ -1,5 +1,6 @@
 //! DeleteAccount (announced as `user.deleted.v1`), the email change, the audit log and roles.
 
+use stride_kit::Clock as _;
 use stride_proto::{Event as _, auth as pb, events};
 use stride_testkit::{
     EVENT_DEADLINE, authed,
@@ -9,8 +10,8 @@ use tonic::Code;
 use uuid::Uuid;
 
 use crate::support::{
-    account_rows, claims, code_in, identities, login, me, password, refresh, signup, start,
-    start_with,
+    account_rows, claims, code_in, email_code_sign_in, identities, login, me, password, refresh,
+    signup, start,
 };
 
 #[tokio::test]
@@ -109,7 +110,8 @@ async fn delete_account_removes_the_user_and_announces_user_deleted() {
         let err = refresh(&h, &t.refresh_token).await.unwrap_err();
         assert_eq!(err.code(), Code::Unauthenticated);
     }
-    // The still-unexpired access token cannot delete (or announce) the account twice.
+    // The still-unexpired access token cannot delete (or announce) the account twice: its
+    // session ended with the account.
     let err = h
         .client
         .delete_account(authed(
@@ -121,7 +123,8 @@ async fn delete_account_removes_the_user_and_announces_user_deleted() {
         ))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::NotFound);
+    assert_eq!(err.code(), Code::Unauthenticated);
+    assert_eq!(reason(&err), "SESSION_ENDED");
 
     // Email and username are free again, for a new account.
     let (again, _) = signup(&h, "ned@example.com", "ned").await;
@@ -133,7 +136,9 @@ async fn delete_account_removes_the_user_and_announces_user_deleted() {
 async fn email_change_verifies_the_new_address_before_switching() {
     let mut h = start().await;
     let (_, t) = signup(&h, "xia@example.com", "xia").await;
+    // Taken means proved: an address another account holds unverified does not block (H1).
     signup(&h, "taken@example.com", "taken").await;
+    email_code_sign_in(&h, "taken@example.com").await;
     let wrong = h
         .client
         .request_email_change(authed(
@@ -173,7 +178,12 @@ async fn email_change_verifies_the_new_address_before_switching() {
         .wait_for_mail("new@example.com", EVENT_DEADLINE)
         .await
         .unwrap();
-    assert!(h.sink.mail_to("taken@example.com").is_empty());
+    assert!(
+        h.sink
+            .mail_to("taken@example.com")
+            .iter()
+            .all(|m| !m.subject.contains("email change"))
+    );
     // Nothing changed yet.
     let before = me(&h, &t.access_token).await;
     assert_eq!(before.email, "xia@example.com");
@@ -318,13 +328,9 @@ async fn the_audit_log_records_security_events_for_the_owner_only_and_is_append_
 
 #[tokio::test]
 async fn roles_travel_in_the_token_and_only_admins_assign_them() {
-    let mut h = start_with(|s| {
-        s.admin_emails = vec!["root@example.com".into()];
-    })
-    .await;
-    let (_, root) = signup(&h, "root@example.com", "root").await;
+    let mut h = start().await;
+    let (root_user, root) = signup(&h, "root@example.com", "root").await;
     let (wes, wes_t) = signup(&h, "wes@example.com", "wes").await;
-    // Listed but not yet verified: no admin role.
     assert_eq!(claims(&h, &root.access_token).await.roles, ["user"]);
     let set = |user: &str, roles: &[&str]| pb::SetUserRolesRequest {
         user_id: user.into(),
@@ -340,7 +346,8 @@ async fn roles_travel_in_the_token_and_only_admins_assign_them() {
         .unwrap_err();
     assert_eq!(e.code(), Code::PermissionDenied);
 
-    // Verify the email: the next token carries admin.
+    // Verifying an email makes no admin (H2: no address that codes reach can): only the
+    // operator command does.
     h.client
         .send_code(authed(
             pb::SendCodeRequest {
@@ -371,11 +378,34 @@ async fn roles_travel_in_the_token_and_only_admins_assign_them() {
         .user
         .unwrap();
     assert!(verified.email_verified);
-    let admin = login(&h, "root@example.com").await;
     assert_eq!(
-        claims(&h, &admin.access_token).await.roles,
-        ["user", "admin"]
+        claims(&h, &login(&h, "root@example.com").await.access_token)
+            .await
+            .roles,
+        ["user"]
     );
+    let now = h.clock.now();
+    let out = stride_auth::ops::run(
+        &h.db,
+        stride_auth::ops::Op::GrantAdmin("root@example.com".into()),
+        now,
+    )
+    .await
+    .unwrap();
+    assert!(out.contains(&root_user.id), "{out}");
+    let admin = login(&h, "root@example.com").await;
+    let mut roles = claims(&h, &admin.access_token).await.roles;
+    roles.sort();
+    assert_eq!(roles, ["admin", "user"]);
+    // An unverified or unknown email is refused by the command.
+    let e = stride_auth::ops::run(
+        &h.db,
+        stride_auth::ops::Op::GrantAdmin("wes@example.com".into()),
+        now,
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("verified email"), "{e}");
 
     let bad = h
         .client
@@ -408,5 +438,24 @@ async fn roles_travel_in_the_token_and_only_admins_assign_them() {
     let mut roles = claims(&h, &wes2.access_token).await.roles;
     roles.sort();
     assert_eq!(roles, ["admin", "user"]);
+
+    // M3: a demoted admin's token still says admin for 15 minutes, but auth reads the stored
+    // roles: it cannot re-grant itself.
+    h.client
+        .set_user_roles(authed(set(&wes.id, &["user"]), &admin.access_token))
+        .await
+        .unwrap();
+    let e = h
+        .client
+        .set_user_roles(authed(set(&wes.id, &["user", "admin"]), &wes2.access_token))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let stored: Vec<String> = sqlx::query_scalar("SELECT roles FROM users WHERE id = $1")
+        .bind(Uuid::parse_str(&wes.id).unwrap())
+        .fetch_one(&h.db)
+        .await
+        .unwrap();
+    assert_eq!(stored, ["user"]);
     h.stop().await;
 }

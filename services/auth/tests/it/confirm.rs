@@ -11,6 +11,24 @@ use tonic::Code;
 
 use crate::support::{Auth, code_in, login_with, reset_token, signup_req, start_with};
 
+pub async fn confirm_with(
+    h: &Auth,
+    email: &str,
+    code: &str,
+    password: &str,
+) -> Result<pb::ConfirmSignupResponse, tonic::Status> {
+    h.client
+        .clone()
+        .confirm_signup(pb::ConfirmSignupRequest {
+            email: email.into(),
+            code: code.into(),
+            password: password.into(),
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// ConfirmSignup with the password every sign-up here uses first ("password-1").
 async fn confirm(
     h: &Auth,
     email: &str,
@@ -21,6 +39,7 @@ async fn confirm(
         .confirm_signup(pb::ConfirmSignupRequest {
             email: email.into(),
             code: code.into(),
+            password: "password-1".into(),
         })
         .await
         .map(|r| r.into_inner())
@@ -125,11 +144,14 @@ async fn signup_answers_the_same_for_taken_and_free_emails_and_the_code_activate
     h.stop().await;
 }
 
+/// H1, attack A: the attacker signs up first with the victim's address. The victim signs up
+/// too and confirms with the code from the mailbox: the victim's password is the account's, the
+/// attacker's never works. (This test replaces the one that asserted the first password won.)
 #[tokio::test]
-async fn a_second_signup_before_confirming_resends_the_code_but_keeps_the_first_password() {
+async fn an_attacker_who_signs_up_first_with_the_victims_address_gets_nothing() {
     let mut h = start_with(|s| s.signup_confirmation = true).await;
     h.client
-        .signup(signup_req("vin@example.com", "vin", "first passphrase"))
+        .signup(signup_req("vin@example.com", "vin", "attacker passphrase"))
         .await
         .unwrap();
     let m1 = h
@@ -137,8 +159,9 @@ async fn a_second_signup_before_confirming_resends_the_code_but_keeps_the_first_
         .wait_for_mail("vin@example.com", EVENT_DEADLINE)
         .await
         .unwrap();
+    // The victim signs up later with their own password and the same handle they want.
     h.client
-        .signup(signup_req("vin@example.com", "vin", "second passphrase"))
+        .signup(signup_req("vin@example.com", "vin", "victim passphrase"))
         .await
         .unwrap();
     let m2 = h
@@ -149,21 +172,87 @@ async fn a_second_signup_before_confirming_resends_the_code_but_keeps_the_first_
     let (c1, c2) = (code_in(&m1.text), code_in(&m2.text));
     if c1 != c2 {
         assert_eq!(
-            reason(&confirm(&h, "vin@example.com", &c1).await.unwrap_err()),
+            reason(
+                &confirm_with(&h, "vin@example.com", &c1, "victim passphrase")
+                    .await
+                    .unwrap_err()
+            ),
             "CODE_INVALID",
             "the resent code replaced the first"
         );
     }
-    confirm(&h, "vin@example.com", &c2).await.unwrap();
-    // Whoever signs up second cannot plant a password in the account the owner confirms.
-    login_with(&h, "vin@example.com", "first passphrase")
+    let done = confirm_with(&h, "vin@example.com", &c2, "victim passphrase")
         .await
-        .expect("first password");
+        .unwrap();
+    assert!(done.password_set);
+    login_with(&h, "vin@example.com", "victim passphrase")
+        .await
+        .expect("the prover's password");
     assert!(
-        login_with(&h, "vin@example.com", "second passphrase")
+        login_with(&h, "vin@example.com", "attacker passphrase")
             .await
-            .is_err()
+            .is_err(),
+        "the first password must not win"
     );
+    h.stop().await;
+}
+
+/// H1, attack A the other way round: the attacker signs up *after* the victim, so the newest
+/// attempt (and the code the victim reads last) carries the attacker's password. The victim
+/// confirms with their own password: they get the account, without the stranger's password,
+/// and are told.
+#[tokio::test]
+async fn a_strangers_later_attempt_is_discarded_when_the_owner_confirms() {
+    let mut h = start_with(|s| s.signup_confirmation = true).await;
+    h.client
+        .signup(signup_req("vix@example.com", "vix", "victim passphrase"))
+        .await
+        .unwrap();
+    let m1 = h
+        .sink
+        .wait_for_mail("vix@example.com", EVENT_DEADLINE)
+        .await
+        .unwrap();
+    h.client
+        .signup(signup_req("vix@example.com", "evil", "attacker passphrase"))
+        .await
+        .unwrap();
+    let m2 = h
+        .sink
+        .wait_for_mail_after("vix@example.com", m1.id, EVENT_DEADLINE)
+        .await
+        .unwrap();
+    let done = confirm_with(
+        &h,
+        "vix@example.com",
+        &code_in(&m2.text),
+        "victim passphrase",
+    )
+    .await
+    .unwrap();
+    assert!(!done.password_set);
+    assert!(done.tokens.is_some());
+    let user = done.user.unwrap();
+    assert!(user.email_verified);
+    assert_eq!(
+        user.username, "",
+        "the stranger's handle went with their password"
+    );
+    for p in ["attacker passphrase", "victim passphrase"] {
+        assert!(login_with(&h, "vix@example.com", p).await.is_err(), "{p}");
+    }
+    let notice = h
+        .sink
+        .wait_for_mail_after("vix@example.com", m2.id, EVENT_DEADLINE)
+        .await
+        .unwrap();
+    assert!(notice.text.contains("a password"), "{}", notice.text);
+    // The password is required, by name.
+    let e = confirm_with(&h, "vix@example.com", "123456", "")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("password"), "{}", e.message());
     h.stop().await;
 }
 

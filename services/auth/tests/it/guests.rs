@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::support::{
     Auth, PASSWORD, claims, email_code_sign_in, email_credential, id_token_credential, identities,
-    link, link_code, me,
+    link, link_code, mail_code, me,
     providers::{sign_in_google, world},
     refresh, signup, start, start_with,
 };
@@ -55,6 +55,36 @@ async fn guests_get_real_anonymous_tokens_and_are_limited_per_address() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::ResourceExhausted);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn ipv6_addresses_of_one_64_share_one_guest_budget() {
+    let mut h = start_with(|s| s.limits.guests_per_ip_per_hour = 2).await;
+    let from = |ip: &str| {
+        let mut req = tonic::Request::new(pb::SignupGuestRequest::default());
+        req.metadata_mut()
+            .insert(stride_kit::authn::CLIENT_IP_HEADER, ip.parse().unwrap());
+        req
+    };
+    // One host rotating through its /64 (privacy addresses) is one client.
+    for ip in ["2001:db8:1:2::1", "2001:db8:1:2:ffff::9"] {
+        h.client
+            .signup_guest(from(ip))
+            .await
+            .expect("within budget");
+    }
+    let e = h
+        .client
+        .signup_guest(from("2001:db8:1:2:abcd::42"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted);
+    // The next /64 is another client.
+    h.client
+        .signup_guest(from("2001:db8:1:3::1"))
+        .await
+        .expect("another network");
     h.stop().await;
 }
 
@@ -144,6 +174,8 @@ async fn merging_a_guest_moves_it_into_the_signed_in_account_and_announces_it() 
     h.stop().await;
 }
 
+/// H1: ClaimGuest attaches no address without proof. It mails a LINK code; linking the address
+/// with it finishes the claim (the username and password apply then) in the same user id.
 #[tokio::test]
 async fn claim_guest_keeps_the_user_id_and_only_guests_may_claim() {
     let mut w = world().await;
@@ -170,12 +202,37 @@ async fn claim_guest_keeps_the_user_id_and_only_guests_may_claim() {
             .await
             .unwrap()
             .into_inner();
+    assert!(res.confirmation_required);
+    assert!(res.tokens.is_none());
     let user = res.user.unwrap();
+    assert_eq!(user.id, guest_user.id);
+    assert!(user.is_anonymous, "nothing is attached before the proof");
+    assert_eq!(user.email, "");
+    assert!(
+        w.h.client
+            .login(pb::LoginRequest {
+                email: "max@example.com".into(),
+                password: PASSWORD.into(),
+            })
+            .await
+            .is_err()
+    );
+    let code = mail_code(&w.h.sink, "max@example.com", 0).await;
+    let linked = link(
+        &w.h,
+        &guest_tokens.access_token,
+        None,
+        Some(email_credential("max@example.com", &code)),
+    )
+    .await
+    .unwrap();
+    let user = linked.user.unwrap();
     assert_eq!(user.id, guest_user.id);
     assert!(!user.is_anonymous);
     assert_eq!(user.email, "max@example.com");
+    assert!(user.email_verified);
     assert_eq!(user.username, "max");
-    let tokens = res.tokens.unwrap();
+    let tokens = linked.tokens.unwrap();
     assert!(!claims(&w.h, &tokens.access_token).await.is_anonymous);
     let ids = identities(&w.h, &tokens.access_token).await;
     assert_eq!(ids.len(), 1);
@@ -221,6 +278,61 @@ async fn claim_guest_keeps_the_user_id_and_only_guests_may_claim() {
     w.h.stop().await;
 }
 
+/// H1 attack B and M4b: a guest claiming with someone else's address gets the very answer a free
+/// address gets, attaches nothing, and does not block the owner from signing up.
+#[tokio::test]
+async fn a_guest_claiming_a_strangers_address_attaches_nothing_and_learns_nothing() {
+    let mut w = world().await;
+    let (_, owner) = signup(&w.h, "own@example.com", "own").await;
+    let guest =
+        w.h.client
+            .signup_guest(pb::SignupGuestRequest::default())
+            .await
+            .unwrap()
+            .into_inner();
+    let token = guest.tokens.unwrap().access_token;
+    let ask = |email: &str, username: &str| {
+        authed(
+            pb::ClaimGuestRequest {
+                email: email.into(),
+                username: username.into(),
+                password: "attacker passphrase".into(),
+            },
+            &token,
+        )
+    };
+    let taken =
+        w.h.client
+            .claim_guest(ask("own@example.com", "evil1"))
+            .await
+            .unwrap()
+            .into_inner();
+    let free =
+        w.h.client
+            .claim_guest(ask("vic@example.com", "evil2"))
+            .await
+            .unwrap()
+            .into_inner();
+    assert_eq!(
+        taken, free,
+        "the same answer for a taken and a free address"
+    );
+    assert_eq!(me(&w.h, &owner.access_token).await.email, "own@example.com");
+    // The free address: nothing attached, the owner signs up as if nothing happened.
+    assert!(
+        w.h.client
+            .login(pb::LoginRequest {
+                email: "vic@example.com".into(),
+                password: "attacker passphrase".into(),
+            })
+            .await
+            .is_err()
+    );
+    let (vic, _) = signup(&w.h, "vic@example.com", "vic").await;
+    assert_ne!(vic.id, free.user.unwrap().id);
+    w.h.stop().await;
+}
+
 #[tokio::test]
 async fn a_guest_claims_itself_by_linking_an_email_without_proof() {
     let mut w = world().await;
@@ -254,12 +366,17 @@ async fn a_guest_claims_itself_by_linking_an_email_without_proof() {
     let identity = res.identity.unwrap();
     assert!(identity.primary, "the first identity is the primary one");
 
-    // A new pair that no longer says anonymous, in the same session.
+    // A new pair that no longer says anonymous, in a new session; the guest's session ends, so
+    // no copy of its refresh token outlives the claim (L2).
     let tokens = res.tokens.expect("a claimed guest gets new tokens");
     let claims = claims(&w.h, &tokens.access_token).await;
     assert!(!claims.is_anonymous);
     assert_eq!(claims.sub, gus.id);
-    assert_eq!(claims.sid, guest_claims.sid);
+    assert_ne!(claims.sid, guest_claims.sid);
+    let e = refresh(&w.h, &guest_tokens.refresh_token)
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&e), "REFRESH_TOKEN_REVOKED");
     let me_now = me(&w.h, &tokens.access_token).await;
     assert!(!me_now.is_anonymous);
     assert_eq!(me_now.email, "gus@example.com");

@@ -89,6 +89,22 @@ async fn a_verified_google_email_links_to_the_account_that_verified_it() {
         "the email stays primary: {ids:?}"
     );
     assert_eq!(ids[1].subject, "g-ann");
+    // L4: linked on the provider's word about the email alone, so the owner is told.
+    let notice = stride_testkit::eventually(
+        stride_testkit::EVENT_DEADLINE,
+        "the auto-link notice",
+        || {
+            let found =
+                w.h.sink
+                    .mail_to("ann@example.com")
+                    .into_iter()
+                    .find(|m| m.subject.contains("sign-in method was added"))
+                    .map(|m| m.text);
+            async move { found }
+        },
+    )
+    .await;
+    assert!(notice.contains("a google account"), "{notice}");
 
     // From now on the Google identity itself signs in, whatever its email says.
     let token = w.google_token("g-ann", Some(("ann.new@example.com", true)), "n-2");

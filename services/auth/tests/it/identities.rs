@@ -15,11 +15,21 @@ use crate::support::{
 };
 
 async fn unlink(h: &Auth, access: &str, id: &str) -> Result<(), Status> {
+    unlink_with(h, access, id, password(PASSWORD)).await
+}
+
+async fn unlink_with(
+    h: &Auth,
+    access: &str,
+    id: &str,
+    proof: Option<pb::AccountProof>,
+) -> Result<(), Status> {
     h.client
         .clone()
         .unlink_identity(authed(
             pb::UnlinkIdentityRequest {
                 identity_id: id.into(),
+                proof,
             },
             access,
         ))
@@ -33,6 +43,7 @@ async fn set_primary(h: &Auth, access: &str, id: &str) -> Result<(), Status> {
         .set_primary_identity(authed(
             pb::SetPrimaryIdentityRequest {
                 identity_id: id.into(),
+                proof: password(PASSWORD),
             },
             access,
         ))
@@ -77,6 +88,20 @@ async fn unlink_keeps_the_last_identity_and_only_touches_the_callers() {
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert_eq!(reason(&err), "LAST_IDENTITY");
+    // L1: a stolen access token alone cannot remove a way in: proof is required, and checked.
+    let err = unlink_with(&w.h, &hal.access_token, &hal_email.id, None)
+        .await
+        .unwrap_err();
+    assert_invalid(&err, &["proof"]);
+    let err = unlink_with(
+        &w.h,
+        &hal.access_token,
+        &hal_email.id,
+        password("not the password"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(reason(&err), "INVALID_CREDENTIALS");
 
     // Someone else's identity, or none at all, is NOT_FOUND; a malformed id is a bad field.
     for id in [ivy_email.id.clone(), uuid::Uuid::now_v7().to_string()] {
@@ -217,5 +242,50 @@ async fn set_primary_identity_moves_the_single_primary_flag() {
         primaries(&identities(&w.h, &kim.access_token).await),
         ["kim@example.com"]
     );
+    w.h.stop().await;
+}
+
+/// M6: an account with only a provider identity (no password, no address codes reach) proves
+/// itself with a fresh credential of that identity, so it can delete itself; a credential of an
+/// identity it does not have proves nothing.
+#[tokio::test]
+async fn a_provider_only_account_proves_itself_with_a_fresh_provider_credential() {
+    let w = world().await;
+    let first = w.google_token("g-only", None, "n1");
+    let signed_in = crate::support::providers::sign_in_google(&w.h, &first, "n1")
+        .await
+        .unwrap();
+    assert!(signed_in.created);
+    let access = signed_in.tokens.unwrap().access_token;
+    let proof = |token: String, nonce: &str| {
+        Some(pb::AccountProof {
+            proof: Some(pb::account_proof::Proof::IdToken(pb::IdTokenCredential {
+                provider: pb::Provider::Google.into(),
+                id_token: token,
+                nonce: nonce.into(),
+            })),
+        })
+    };
+    let delete = |proof: Option<pb::AccountProof>| {
+        let mut c = w.h.client.clone();
+        let access = access.clone();
+        async move {
+            c.delete_account(authed(
+                pb::DeleteAccountRequest {
+                    proof,
+                    password: String::new(),
+                },
+                &access,
+            ))
+            .await
+        }
+    };
+    let stranger = w.google_token("g-someone-else", None, "n2");
+    let err = delete(proof(stranger, "n2")).await.unwrap_err();
+    assert_eq!(reason(&err), "INVALID_CREDENTIALS");
+    let fresh = w.google_token("g-only", None, "n3");
+    delete(proof(fresh, "n3"))
+        .await
+        .expect("deleted with a fresh ID token");
     w.h.stop().await;
 }

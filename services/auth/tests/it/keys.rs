@@ -1,4 +1,4 @@
-//! The keys auth signs with: GetJwks keeps retired keys for a day, keys rotate on schedule, and
+//! The keys auth signs with: GetJwks keeps retired keys for 20 minutes, keys rotate on schedule, and
 //! auth refuses forged tokens with its own keys (the shared forgery matrix).
 
 use stride_kit::{Clock as _, SystemClock, jwt::forge};
@@ -9,12 +9,12 @@ use tonic::Code;
 use crate::support::{Auth, login, restart, signup, start, start_at};
 
 #[tokio::test]
-async fn jwks_keeps_retired_keys_for_a_day() {
+async fn jwks_keeps_retired_keys_for_the_access_token_lifetime_and_skew() {
     let mut h = start().await;
     let now = h.clock.now();
     for (kid, retired) in [
-        ("recent", time::Duration::hours(2)),
-        ("old", time::Duration::days(2)),
+        ("recent", time::Duration::minutes(16)),
+        ("old", time::Duration::minutes(21)),
     ] {
         let k = stride_kit::jwt::SigningKey::generate().unwrap();
         sqlx::query(

@@ -7,6 +7,7 @@ mod confirm;
 mod facebook_token;
 mod google_web;
 mod guests;
+mod hardening;
 mod id_token;
 mod id_token_checks;
 mod identities;
