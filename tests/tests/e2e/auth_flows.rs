@@ -376,3 +376,68 @@ async fn a_pre_account_takeover_dies_when_the_owner_proves_the_address() {
     }
     mesh.stop().await.expect("stop");
 }
+
+/// H2 played through the gateway with the default limits: an attacker asks for sign-in codes
+/// for the victim's address and guesses; each code dies at its fifth wrong guess, and after ten
+/// wrong guesses across re-sends the address is paused, so even the right code is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn guessing_codes_across_resends_pauses_the_address() {
+    stride_kit::telemetry::init_for_tests();
+    let mesh = Mesh::start(&super::shared_stores().await)
+        .await
+        .expect("mesh");
+    let mut c = stride_e2e::grpc_clients(mesh.gateway)
+        .await
+        .expect("client");
+    let victim = "guessed@example.com";
+    let send = SendCodeRequest {
+        channel: CodeChannel::Email.into(),
+        address: victim.into(),
+        purpose: CodePurpose::SignIn.into(),
+    };
+    let guess = |code: String| SignInWithCodeRequest {
+        channel: CodeChannel::Email.into(),
+        address: victim.into(),
+        code,
+        timezone: String::new(),
+    };
+    let mut codes_seen = 0;
+    let next_code = |c: usize| {
+        let sink = mesh.sink.clone();
+        async move {
+            eventually(MAIL, "a sign-in code", || {
+                let mails: Vec<_> = sink
+                    .mail_to(victim)
+                    .into_iter()
+                    .filter(|m| m.text.contains("code is "))
+                    .collect();
+                let found = mails.get(c).map(|m| code_in(&m.text));
+                async move { found }
+            })
+            .await
+        }
+    };
+    for _ in 0..2 {
+        c.auth.send_code(send.clone()).await.expect("send");
+        let code = next_code(codes_seen).await;
+        codes_seen += 1;
+        for k in 0..5 {
+            // Any six digits but the right ones.
+            let wrong = format!(
+                "{:06}",
+                (code.parse::<u32>().unwrap_or(0) + 1 + k) % 1_000_000
+            );
+            let e = c.auth.sign_in_with_code(guess(wrong)).await.unwrap_err();
+            assert_eq!(e.code(), Code::Unauthenticated, "{e:?}");
+        }
+    }
+    c.auth.send_code(send.clone()).await.expect("send");
+    let right = next_code(codes_seen).await;
+    let e = c.auth.sign_in_with_code(guess(right)).await.unwrap_err();
+    assert_eq!(
+        e.code(),
+        Code::ResourceExhausted,
+        "the right code is refused once the address's budget is spent: {e:?}"
+    );
+    mesh.stop().await.expect("stop");
+}
