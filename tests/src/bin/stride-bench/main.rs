@@ -21,6 +21,7 @@ mod chaos;
 mod load;
 mod login;
 mod mesh;
+mod overload;
 mod peer;
 mod procs;
 

@@ -46,7 +46,7 @@ static PHASE: std::sync::LazyLock<Duration> = std::sync::LazyLock::new(|| {
 });
 
 /// Whether to run the phase `key` (`BENCH_PHASES`: a comma-separated subset of idle, echo,
-/// direct, gateway, web, list, summary, fixed, sessions; default all).
+/// direct, gateway, web, list, summary, overload, fixed, sessions; default all).
 fn wants(key: &str) -> bool {
     std::env::var("BENCH_PHASES").map_or(true, |v| v.split(',').any(|k| k.trim() == key))
 }
@@ -138,6 +138,7 @@ struct Report {
     sessions_max: Flow,
     sessions_fixed_rate: f64,
     sessions_fixed: Flow,
+    overload: Vec<crate::overload::Flood>,
     memory_mib: Vec<(String, f64, f64)>,
 }
 
@@ -365,6 +366,65 @@ pub async fn run() -> anyhow::Result<()> {
         .await;
     }
 
+    let mut overload = Vec::new();
+    if wants("overload") {
+        println!(
+            "\n== overload: {} callers (10 × the phases above), {:.0} s each ==",
+            crate::overload::CALLERS,
+            PHASE.as_secs_f64() * 2.0
+        );
+        let mut conns = Vec::new();
+        for _ in 0..crate::overload::CONNECTIONS {
+            conns.push(Clients::over(
+                crate::channel(&env.gateway.to_string()).await?,
+            ));
+        }
+        let conns = Arc::new(conns);
+        use crate::overload::code;
+        let (c, u) = (conns.clone(), users.clone());
+        let (pc, pu) = (gw.clone(), users.clone());
+        overload.push(
+            crate::overload::flood(
+                "GetMyProfile via gateway",
+                *PHASE * 2,
+                move |i| {
+                    let mut p = c[i % c.len()].profile.clone();
+                    let t = u[i % u.len()].token.clone();
+                    async move { code(p.get_my_profile(authed(GetMyProfileRequest {}, &t)).await) }
+                },
+                move |k| {
+                    let mut p = pc[k as usize % pc.len()].profile.clone();
+                    let t = pu[k as usize % pu.len()].token.clone();
+                    async move { code(p.get_my_profile(authed(GetMyProfileRequest {}, &t)).await) }
+                },
+            )
+            .await,
+        );
+        let summary = || GetProgressSummaryRequest {
+            range: SummaryRange::Week as i32,
+            date: None,
+        };
+        let (c, u) = (conns.clone(), users.clone());
+        let (pc, pu) = (gw.clone(), users.clone());
+        overload.push(
+            crate::overload::flood(
+                "GetProgressSummary week via gateway",
+                *PHASE * 2,
+                move |i| {
+                    let mut a = c[i % c.len()].analytics.clone();
+                    let t = u[i % u.len()].token.clone();
+                    async move { code(a.get_progress_summary(authed(summary(), &t)).await) }
+                },
+                move |k| {
+                    let mut a = pc[k as usize % pc.len()].analytics.clone();
+                    let t = pu[k as usize % pu.len()].token.clone();
+                    async move { code(a.get_progress_summary(authed(summary(), &t)).await) }
+                },
+            )
+            .await,
+        );
+    }
+
     println!("\n== GetMyProfile via gateway at fixed rates (open loop, 5 s each) ==");
     let mut fixed = Vec::new();
     for rate in [500.0, 1000.0, 2000.0]
@@ -453,6 +513,7 @@ pub async fn run() -> anyhow::Result<()> {
         sessions_max,
         sessions_fixed_rate: fixed_rate,
         sessions_fixed,
+        overload,
         memory_mib: memory,
     };
     ratios(&report);
