@@ -31,30 +31,7 @@ pub fn run(args: &[String]) -> Result<i32> {
     } else {
         None
     };
-    stride_infra::ensure_installed()?;
-    let bins = up::build(&root, true)?;
-    let status = crate::cargo()
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "stride-e2e",
-            "--bin",
-            "stride-bench",
-        ])
-        .current_dir(&root)
-        .status()
-        .context("building stride-bench")?;
-    if !status.success() {
-        bail!("building stride-bench failed: {status}");
-    }
-
-    let dir = root.join(".stride/bench");
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
-    }
-    let logs = dir.join("logs");
-    std::fs::create_dir_all(&logs)?;
+    let (bins, dir, logs) = prepare(&root, "bench")?;
     // Per-statement figures for the report: what PostgreSQL spends its time on.
     let infra = Infra::start_with(&dir, &["shared_preload_libraries=pg_stat_statements"])?;
     for svc in up::SERVICES {
@@ -134,6 +111,38 @@ pub fn run(args: &[String]) -> Result<i32> {
     up::stop_all(procs);
     drop(infra);
     result
+}
+
+/// What a measured run needs: release builds of the mesh and of `stride-bench` (its directory
+/// is returned), and an empty `.stride/<name>` with a `logs` folder.
+pub(crate) fn prepare(
+    root: &std::path::Path,
+    name: &str,
+) -> Result<(std::path::PathBuf, std::path::PathBuf, std::path::PathBuf)> {
+    stride_infra::ensure_installed()?;
+    let bins = up::build(root, true)?;
+    let status = crate::cargo()
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "stride-e2e",
+            "--bin",
+            "stride-bench",
+        ])
+        .current_dir(root)
+        .status()
+        .context("building stride-bench")?;
+    if !status.success() {
+        bail!("building stride-bench failed: {status}");
+    }
+    let dir = root.join(".stride").join(name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs)?;
+    Ok((bins, dir, logs))
 }
 
 /// Runs the FastAPI baseline's own scripts (start, wrk scenarios, stop); returns the path of

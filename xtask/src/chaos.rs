@@ -27,29 +27,7 @@ pub fn run(args: &[String]) -> Result<i32> {
     }
     signals::install();
     let root = crate::root();
-    stride_infra::ensure_installed()?;
-    let bins = up::build(&root, true)?;
-    let status = crate::cargo()
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "stride-e2e",
-            "--bin",
-            "stride-bench",
-        ])
-        .current_dir(&root)
-        .status()
-        .context("building stride-bench")?;
-    if !status.success() {
-        bail!("building stride-bench failed: {status}");
-    }
-    let dir = root.join(".stride/chaos");
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
-    }
-    let logs = dir.join("logs");
-    std::fs::create_dir_all(&logs)?;
+    let (bins, dir, logs) = crate::bench::prepare(&root, "chaos")?;
     let mut infra = Infra::start(&dir)?;
     for svc in up::SERVICES {
         infra.pg.create_database(&up::db_name(svc))?;

@@ -27,10 +27,7 @@ use anyhow::{Context as _, bail, ensure};
 use lapin::{BasicProperties, options::BasicPublishOptions, types::FieldTable};
 use stride_e2e::Clients;
 use stride_proto::{
-    activity_session::{
-        ActivityKind, CompleteSessionRequest, GetCurrentSessionRequest, ListActivitiesRequest,
-        StartSessionRequest,
-    },
+    activity_session::{CompleteSessionRequest, GetCurrentSessionRequest, StartSessionRequest},
     challenge::JoinChallengeRequest,
 };
 use stride_testkit::authed;
@@ -114,23 +111,7 @@ pub async fn run() -> anyhow::Result<()> {
             .await
             .context("joining Focus Three")?;
     }
-    let focus = gw[0]
-        .activity
-        .clone()
-        .list_activities(authed(
-            ListActivitiesRequest {
-                page_size: 100,
-                ..Default::default()
-            },
-            &users[0].token,
-        ))
-        .await?
-        .into_inner()
-        .activities
-        .into_iter()
-        .find(|a| a.kind() == ActivityKind::Focus)
-        .context("focus activity")?
-        .id;
+    let focus = crate::focus_activity(&gw[0], &users[0].token).await?;
     let env = Env {
         gw,
         activity_db: db("BENCH_ACTIVITY_DB").await?,

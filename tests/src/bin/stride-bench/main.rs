@@ -76,6 +76,30 @@ pub(crate) async fn channel(addr: &str) -> anyhow::Result<tonic::transport::Chan
     )
 }
 
+/// The id of the catalog's focus activity.
+pub(crate) async fn focus_activity(
+    c: &stride_e2e::Clients<tonic::transport::Channel>,
+    token: &str,
+) -> anyhow::Result<String> {
+    use stride_proto::activity_session::{ActivityKind, ListActivitiesRequest};
+    Ok(c.activity
+        .clone()
+        .list_activities(authed(
+            ListActivitiesRequest {
+                page_size: 100,
+                ..Default::default()
+            },
+            token,
+        ))
+        .await?
+        .into_inner()
+        .activities
+        .into_iter()
+        .find(|a| a.kind() == ActivityKind::Focus)
+        .context("focus activity")?
+        .id)
+}
+
 /// A signed-up user.
 #[derive(Clone, Debug)]
 pub(crate) struct User {

@@ -9,12 +9,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::Context as _;
 use serde::Serialize;
 use stride_e2e::Clients;
 use stride_proto::{
     activity_session::{
-        ActivityKind, CompleteSessionRequest, ListActivitiesRequest, StartSessionRequest,
+        CompleteSessionRequest, ListActivitiesRequest, StartSessionRequest,
         activity_session_service_client::ActivitySessionServiceClient,
     },
     analytics::{GetProgressSummaryRequest, SummaryRange},
@@ -188,23 +187,7 @@ pub async fn run() -> anyhow::Result<()> {
     let gw = Arc::new(gw);
     let users = Arc::new(crate::sign_up_users(&gw[0], "bench", USERS).await?);
     write_history(&env.analytics_db, &users).await?;
-    let focus = gw[0]
-        .activity
-        .clone()
-        .list_activities(authed(
-            ListActivitiesRequest {
-                page_size: 100,
-                ..Default::default()
-            },
-            &users[0].token,
-        ))
-        .await?
-        .into_inner()
-        .activities
-        .into_iter()
-        .find(|a| a.kind() == ActivityKind::Focus)
-        .context("focus activity")?
-        .id;
+    let focus = crate::focus_activity(&gw[0], &users[0].token).await?;
     // Idle: past auth's KEEP_IDLE, so the sign-ups' hashing memory is freed.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let idle_mem: Vec<(String, u64)> = procs
