@@ -59,6 +59,15 @@ async fn credential_identity(
             .await?;
             NewIdentity::proved(channel, &address)
         }
+        Credential::TelegramWebAppInitData(init_data) => {
+            super::signins::telegram_webapp_identity(svc, &init_data, "telegram_web_app_init_data")?
+                .into()
+        }
+        Credential::FacebookAccessToken(token) => {
+            super::signins::facebook_identity(svc, &token, "facebook_access_token")
+                .await?
+                .into()
+        }
     })
 }
 

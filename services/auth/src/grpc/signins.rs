@@ -26,27 +26,8 @@ pub(super) async fn sign_in_with_telegram_webapp(
     let req = &call.message;
     let mut v = Violations::new();
     let timezone = timezone_or_utc(&mut v, &req.timezone);
-    v.when(req.init_data.is_empty(), "init_data", "is required");
-    v.when(
-        req.init_data.len() > stride_idp::telegram_webapp::MAX_INIT_DATA_LEN,
-        "init_data",
-        "is too long",
-    );
     v.check()?;
-    let verifier = svc
-        .signins
-        .telegram_webapp
-        .as_ref()
-        .ok_or_else(errors::provider_not_configured)?;
-    let tg = verifier
-        .verify(&req.init_data, svc.clock.now().unix_timestamp())
-        .map_err(map_idp)?;
-    let ext = ExternalIdentity {
-        provider: identity::TELEGRAM,
-        subject: tg.id.to_string(),
-        email: None,
-        email_verified: false,
-    };
+    let ext = telegram_webapp_identity(svc, &req.init_data, "init_data")?;
     let (user, tokens, created) = sign_in_once_more(svc, &call.client, &ext, &timezone).await?;
     Ok(pb::SignInWithTelegramWebAppResponse {
         user: Some(convert::user(&user)),
@@ -62,10 +43,59 @@ pub(super) async fn sign_in_with_facebook_access_token(
     let req = &call.message;
     let mut v = Violations::new();
     let timezone = timezone_or_utc(&mut v, &req.timezone);
-    v.when(req.access_token.is_empty(), "access_token", "is required");
+    v.check()?;
+    let ext = facebook_identity(svc, &req.access_token, "access_token").await?;
+    let (user, tokens, created) = sign_in_once_more(svc, &call.client, &ext, &timezone).await?;
+    Ok(pb::SignInWithFacebookAccessTokenResponse {
+        user: Some(convert::user(&user)),
+        tokens: Some(tokens),
+        created,
+    })
+}
+
+/// The Telegram user a Mini App's `init_data` (the request field `field`) names, checked with
+/// the WebAppData-keyed HMAC and its age. Used to sign in and to link.
+pub(super) fn telegram_webapp_identity(
+    svc: &AuthSvc,
+    init_data: &str,
+    field: &str,
+) -> AppResult<ExternalIdentity> {
+    let mut v = Violations::new();
+    v.when(init_data.is_empty(), field, "is required");
     v.when(
-        req.access_token.len() > stride_idp::facebook::MAX_ACCESS_TOKEN_LEN,
-        "access_token",
+        init_data.len() > stride_idp::telegram_webapp::MAX_INIT_DATA_LEN,
+        field,
+        "is too long",
+    );
+    v.check()?;
+    let verifier = svc
+        .signins
+        .telegram_webapp
+        .as_ref()
+        .ok_or_else(errors::provider_not_configured)?;
+    let tg = verifier
+        .verify(init_data, svc.clock.now().unix_timestamp())
+        .map_err(map_idp)?;
+    Ok(ExternalIdentity {
+        provider: identity::TELEGRAM,
+        subject: tg.id.to_string(),
+        email: None,
+        email_verified: false,
+    })
+}
+
+/// The Facebook user an SDK access token (the request field `field`) belongs to, inspected with
+/// the Graph API. Used to sign in and to link.
+pub(super) async fn facebook_identity(
+    svc: &AuthSvc,
+    access_token: &str,
+    field: &str,
+) -> AppResult<ExternalIdentity> {
+    let mut v = Violations::new();
+    v.when(access_token.is_empty(), field, "is required");
+    v.when(
+        access_token.len() > stride_idp::facebook::MAX_ACCESS_TOKEN_LEN,
+        field,
         "is too long",
     );
     v.check()?;
@@ -75,21 +105,15 @@ pub(super) async fn sign_in_with_facebook_access_token(
         .as_ref()
         .ok_or_else(errors::provider_not_configured)?;
     let fb = graph
-        .verify_access_token(&req.access_token, svc.clock.now().unix_timestamp())
+        .verify_access_token(access_token, svc.clock.now().unix_timestamp())
         .await
         .map_err(map_idp)?;
     // Facebook's email is never treated as verified: it neither links nor becomes the address.
-    let ext = ExternalIdentity {
+    Ok(ExternalIdentity {
         provider: identity::FACEBOOK,
         subject: fb.id,
         email: fb.email.map(|e| normalize_email(&e)),
         email_verified: false,
-    };
-    let (user, tokens, created) = sign_in_once_more(svc, &call.client, &ext, &timezone).await?;
-    Ok(pb::SignInWithFacebookAccessTokenResponse {
-        user: Some(convert::user(&user)),
-        tokens: Some(tokens),
-        created,
     })
 }
 

@@ -10,9 +10,9 @@ use stride_testkit::{
 use tonic::{Code, Status};
 
 use crate::support::{
-    Auth, counts, identities,
+    Auth, PASSWORD, counts, identities, link, password,
     providers::{FACEBOOK_APP, World, assert_refused, id_token_sign_in, world_with},
-    start,
+    signup, start,
 };
 
 async fn world_with_graph(g: &Graph) -> World {
@@ -122,4 +122,46 @@ async fn without_an_app_secret_access_tokens_are_off() {
         "no app secret",
     );
     h.stop().await;
+}
+
+#[tokio::test]
+async fn an_sdk_access_token_links_to_a_signed_in_account_with_proof() {
+    let g = Graph::start().await;
+    let w = world_with_graph(&g).await;
+    g.add_token("EAALink", TokenInfo::user("20177", w.now() + 3600));
+    let (user, tokens) = signup(&w.h, "fay@example.com", "fay").await;
+    let access = tokens.access_token.as_str();
+    let token = || {
+        Some(pb::link_identity_request::Credential::FacebookAccessToken(
+            "EAALink".into(),
+        ))
+    };
+    // Without proof of the account, nothing is linked.
+    let e = link(&w.h, access, None, token()).await.unwrap_err();
+    assert_ne!(e.code(), Code::Ok);
+    // An empty token names the field.
+    let e = link(
+        &w.h,
+        access,
+        password(PASSWORD),
+        Some(pb::link_identity_request::Credential::FacebookAccessToken(
+            String::new(),
+        )),
+    )
+    .await
+    .unwrap_err();
+    assert_invalid(&e, &["facebook_access_token"]);
+
+    let linked = link(&w.h, access, password(PASSWORD), token())
+        .await
+        .unwrap()
+        .identity
+        .unwrap();
+    assert_eq!(linked.provider(), pb::Provider::Facebook);
+    assert_eq!(linked.subject, "20177");
+    // Signing in with the same token now reaches the account it was linked to.
+    let again = sign_in(&w.h, "EAALink").await.unwrap();
+    assert!(!again.created);
+    assert_eq!(again.user.unwrap().id, user.id);
+    w.h.stop().await;
 }

@@ -10,11 +10,11 @@ use stride_testkit::bus::assert_invalid;
 use tonic::{Code, Status};
 
 use crate::support::{
-    Auth, counts, identities,
+    Auth, PASSWORD, counts, identities, link, password,
     providers::{
         BOT_TOKEN, TELEGRAM_ID, assert_refused, sign_in_telegram, telegram_payload, world,
     },
-    start,
+    signup, start,
 };
 
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
@@ -154,4 +154,42 @@ async fn without_a_bot_token_the_mini_app_sign_in_is_off() {
         "no bot token",
     );
     h.stop().await;
+}
+
+#[tokio::test]
+async fn mini_app_init_data_links_to_a_signed_in_account_with_proof() {
+    let w = world().await;
+    let (user, tokens) = signup(&w.h, "tia@example.com", "tia").await;
+    let access = tokens.access_token.as_str();
+    let credential =
+        |data: String| Some(pb::link_identity_request::Credential::TelegramWebAppInitData(data));
+    // A Login Widget hash is not a Mini App hash: refused, nothing linked.
+    let widget_key = Sha256::digest(BOT_TOKEN.as_bytes()).to_vec();
+    let forged = init_data_with(&widget_key, TELEGRAM_ID, w.now() - 5);
+    let e = link(&w.h, access, password(PASSWORD), credential(forged))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated);
+    let e = link(&w.h, access, password(PASSWORD), credential(String::new()))
+        .await
+        .unwrap_err();
+    assert_invalid(&e, &["telegram_web_app_init_data"]);
+
+    let linked = link(
+        &w.h,
+        access,
+        password(PASSWORD),
+        credential(init_data(w.now() - 5)),
+    )
+    .await
+    .unwrap()
+    .identity
+    .unwrap();
+    assert_eq!(linked.provider(), pb::Provider::Telegram);
+    assert_eq!(linked.subject, TELEGRAM_ID.to_string());
+    // The Mini App now signs in to the account it was linked to.
+    let again = sign_in(&w.h, init_data(w.now() - 2)).await.unwrap();
+    assert!(!again.created);
+    assert_eq!(again.user.unwrap().id, user.id);
+    w.h.stop().await;
 }
