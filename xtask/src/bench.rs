@@ -82,23 +82,10 @@ pub fn run(args: &[String]) -> Result<i32> {
             }
             let status = bench
                 .arg(mode)
-                .env("BENCH_OUT", dir.join("result.json"))
-                .env("BENCH_GATEWAY_ADDR", format!("127.0.0.1:{}", opts.port))
+                .envs(driver_env(&dir, opts.port, &infra))
                 .env("BENCH_PROFILE_ADDR", addr("profile"))
                 .env("BENCH_ACTIVITY_ADDR", addr("activity-session"))
                 .env("BENCH_ECHO_ADDR", format!("127.0.0.1:{echo_port}"))
-                .env(
-                    "BENCH_ACTIVITY_DB",
-                    infra.pg.url(&up::db_name("activity-session")),
-                )
-                .env(
-                    "BENCH_ANALYTICS_DB",
-                    infra.pg.url(&up::db_name("analytics")),
-                )
-                .env(
-                    "BENCH_CHALLENGE_DB",
-                    infra.pg.url(&up::db_name("challenge")),
-                )
                 .env("BENCH_PIDS", pids.join(","))
                 .status()
                 .context("running stride-bench")?;
@@ -143,6 +130,23 @@ pub(crate) fn prepare(
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs)?;
     Ok((bins, dir, logs))
+}
+
+/// What `stride-bench` needs in every mode: where to write its figures, the gateway, and the
+/// databases it reads effects from.
+pub(crate) fn driver_env(
+    dir: &std::path::Path,
+    gateway_port: u16,
+    infra: &Infra,
+) -> Vec<(&'static str, String)> {
+    let db = |svc| infra.pg.url(&up::db_name(svc));
+    vec![
+        ("BENCH_OUT", dir.join("result.json").display().to_string()),
+        ("BENCH_GATEWAY_ADDR", format!("127.0.0.1:{gateway_port}")),
+        ("BENCH_ACTIVITY_DB", db("activity-session")),
+        ("BENCH_ANALYTICS_DB", db("analytics")),
+        ("BENCH_CHALLENGE_DB", db("challenge")),
+    ]
 }
 
 /// Runs the FastAPI baseline's own scripts (start, wrk scenarios, stop); returns the path of

@@ -43,20 +43,7 @@ pub fn run(args: &[String]) -> Result<i32> {
         up::start_all(&opts, &bins, &logs, &infra, &mut procs)?;
         let mut driver = Command::new(bins.join("stride-bench"))
             .arg("chaos")
-            .env("BENCH_OUT", dir.join("result.json"))
-            .env("BENCH_GATEWAY_ADDR", format!("127.0.0.1:{}", opts.port))
-            .env(
-                "BENCH_ACTIVITY_DB",
-                infra.pg.url(&up::db_name("activity-session")),
-            )
-            .env(
-                "BENCH_ANALYTICS_DB",
-                infra.pg.url(&up::db_name("analytics")),
-            )
-            .env(
-                "BENCH_CHALLENGE_DB",
-                infra.pg.url(&up::db_name("challenge")),
-            )
+            .envs(crate::bench::driver_env(&dir, opts.port, &infra))
             .env("BENCH_AMQP_URL", infra.rabbit.amqp_url("/"))
             .env("BENCH_RABBIT_MGMT_URL", infra.rabbit.mgmt_url())
             .stdin(Stdio::piped())
