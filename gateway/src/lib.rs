@@ -245,7 +245,7 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
             .layer(stride_kit::panic::CatchPanicLayer)
             // Before the token check: a flood is turned away before any signature work.
             .layer(ratelimit::RateLimitLayer::new(limiter, policies.clone()))
-            .layer(AuthnLayer::new(verifier, policies))
+            .layer(AuthnLayer::edge(verifier, policies))
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, token.cancelled_owned())
             .await

@@ -11,6 +11,7 @@ mod domain;
 mod errors;
 mod events;
 mod grpc;
+mod notifications;
 mod store;
 
 use std::sync::Arc;
@@ -39,8 +40,9 @@ pub async fn start(
     service.subscribe(events::subscriptions(&clock));
     service.grpc(ProfileServiceServer::new(grpc::Profiles {
         pool: service.pool().clone(),
-        clock,
+        clock: clock.clone(),
         outbox,
     }));
+    notifications::add(&mut service, &clock);
     service.start(verifier).await
 }
