@@ -86,7 +86,7 @@ impl ProfileStart {
         let mut common = common("profile", &self.db, &self.amqp, &self.auth_url);
         common.grpc_addr = grpc_addr;
         let r = stride_profile::start(
-            stride_profile::Config { common },
+            stride_profile::Config::new(common),
             Verifier::from_auth_url(&self.auth_url)?,
             self.clock.clone(),
         )

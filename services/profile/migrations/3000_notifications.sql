@@ -98,3 +98,9 @@ CREATE TABLE data_export_parts (
     error      text,
     PRIMARY KEY (export_id, service)
 );
+
+-- Where reminder mail goes: the address from user.registered.v1.
+CREATE TABLE notification_emails (
+    user_id uuid PRIMARY KEY,
+    email   text NOT NULL
+);

@@ -19,6 +19,9 @@ pub fn subscriptions(clock: &SharedClock) -> Subscriptions {
         .on::<events::UserRegistered, _>(handlers.clone())
         .on::<events::UserDeleted, _>(handlers.clone())
         .on::<events::UserMerged, _>(handlers)
+        .on::<events::SessionCompleted, _>(crate::notifications::events::Handlers {
+            clock: clock.clone(),
+        })
 }
 
 #[derive(Clone)]
@@ -37,6 +40,7 @@ impl On<events::UserRegistered> for Handlers {
         // The zone the device reported at sign-up; anything unusable starts as UTC. A profile
         // that already exists (the event replayed under another id) stays as it is.
         let tz = timezone_or_utc(&e.timezone);
+        crate::notifications::store::set_email(tx, user, &e.email).await?;
         if let Some(row) = store::create(tx, user, &e.username, tz, self.clock.now_db()).await? {
             tx.publish(&publish::profile_updated(&row)).await?;
         }
@@ -53,7 +57,8 @@ impl On<events::UserDeleted> for Handlers {
     ) -> Result<(), HandlerError> {
         let user = e.user()?;
         // Idempotent: a replay (or a user we never saw) deletes nothing.
-        let purged = store::purge_user(tx, user).await?;
+        let purged = store::purge_user(tx, user).await?
+            + crate::notifications::store::purge_user(tx, user).await?;
         tracing::info!(%user, purged, "user deleted: profile purged");
         Ok(())
     }
@@ -71,6 +76,7 @@ impl On<events::UserMerged> for Handlers {
         // nothing. The target's consumers learn its new state from the usual profile.updated.v1
         // (next revision); each forgets the source on this event itself.
         let merged = store::merge(tx, m.source, m.target, self.clock.now_db()).await?;
+        crate::notifications::store::merge_user(tx, m.source, m.target).await?;
         if let Some(row) = &merged {
             tx.publish(&publish::profile_updated(row)).await?;
         }

@@ -26,8 +26,38 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// Everything `migrate` applies: the bus tables, then profile's own.
 pub static MIGRATIONS: &[&sqlx::migrate::Migrator] = &[&stride_bus::MIGRATOR, &MIGRATOR];
 
-/// profile needs only the common settings.
-pub use stride_kit::service::Config;
+pub use notifications::NotifyConfig;
+
+/// profile's settings: the common ones and reminder delivery.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub common: stride_kit::config::CommonConfig,
+    pub notify: NotifyConfig,
+}
+
+impl Config {
+    /// The common settings with development defaults for the rest (tests).
+    pub fn new(common: stride_kit::config::CommonConfig) -> Self {
+        Self {
+            common,
+            notify: NotifyConfig::default(),
+        }
+    }
+
+    pub fn from_env() -> Result<Self, stride_kit::config::ConfigError> {
+        let mut env = stride_kit::config::Env::new();
+        let common = stride_kit::config::CommonConfig::read(&mut env, SERVICE, true);
+        let notify = NotifyConfig::read(&mut env);
+        env.finish()?;
+        Ok(Self { common, notify })
+    }
+}
+
+impl AsRef<stride_kit::config::CommonConfig> for Config {
+    fn as_ref(&self) -> &stride_kit::config::CommonConfig {
+        &self.common
+    }
+}
 
 /// Starts the gRPC server, the outbox relay and the event consumer; returns once listening.
 pub async fn start(
@@ -43,6 +73,6 @@ pub async fn start(
         clock: clock.clone(),
         outbox,
     }));
-    notifications::add(&mut service, &clock);
+    notifications::add(&mut service, &clock, &config.notify)?;
     service.start(verifier).await
 }

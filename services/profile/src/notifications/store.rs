@@ -522,6 +522,7 @@ pub async fn purge_user(tx: &mut PgConnection, user: Uuid) -> sqlx::Result<u64> 
         "DELETE FROM push_devices WHERE user_id = $1",
         "DELETE FROM notification_preferences WHERE user_id = $1",
         "DELETE FROM notification_settings WHERE user_id = $1",
+        "DELETE FROM notification_emails WHERE user_id = $1",
     ] {
         n += sqlx::query(sql)
             .bind(user)
@@ -530,4 +531,84 @@ pub async fn purge_user(tx: &mut PgConnection, user: Uuid) -> sqlx::Result<u64> 
             .rows_affected();
     }
     Ok(n)
+}
+
+/// Moves guest `source`'s inbox, devices and reminders to `target` (its settings and
+/// preferences only when the target has none); nothing of the source remains.
+pub async fn merge_user(tx: &mut PgConnection, source: Uuid, target: Uuid) -> sqlx::Result<()> {
+    for sql in [
+        // A reminder the target already has under the same key wins.
+        "DELETE FROM reminder_deliveries WHERE reminder_id IN
+             (SELECT s.reminder_id FROM reminders s JOIN reminders t
+                ON t.user_id = $2 AND t.kind = s.kind AND t.key = s.key
+              WHERE s.user_id = $1)",
+        "DELETE FROM reminders s USING reminders t
+         WHERE s.user_id = $1 AND t.user_id = $2 AND t.kind = s.kind AND t.key = s.key",
+        "UPDATE reminders SET user_id = $2 WHERE user_id = $1",
+        "UPDATE inbox_messages SET user_id = $2 WHERE user_id = $1",
+        "UPDATE push_devices SET user_id = $2 WHERE user_id = $1",
+        "UPDATE notification_settings SET user_id = $2 WHERE user_id = $1
+           AND NOT EXISTS (SELECT 1 FROM notification_settings WHERE user_id = $2)",
+        "DELETE FROM notification_settings WHERE user_id = $1 AND $2::uuid IS NOT NULL",
+        "UPDATE notification_preferences SET user_id = $2 WHERE user_id = $1
+           AND NOT EXISTS (SELECT 1 FROM notification_preferences WHERE user_id = $2)",
+        "DELETE FROM notification_preferences WHERE user_id = $1 AND $2::uuid IS NOT NULL",
+        "UPDATE notification_emails SET user_id = $2 WHERE user_id = $1
+           AND NOT EXISTS (SELECT 1 FROM notification_emails WHERE user_id = $2)",
+        "DELETE FROM notification_emails WHERE user_id = $1 AND $2::uuid IS NOT NULL",
+    ] {
+        sqlx::query(sql)
+            .bind(source)
+            .bind(target)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Schedules a reminder unless one with its key exists in any state (event replays and
+/// activity later the same day change nothing).
+pub async fn schedule_if_absent(
+    tx: &mut PgConnection,
+    r: &NewReminder<'_>,
+    now: OffsetDateTime,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO reminders (reminder_id, user_id, kind, key, local_due, due_at, title, body,
+                                state, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9)
+         ON CONFLICT (user_id, kind, key) DO NOTHING",
+    )
+    .bind(Uuid::now_v7())
+    .bind(r.user)
+    .bind(r.kind.as_str())
+    .bind(r.key)
+    .bind(r.local_due)
+    .bind(r.due_at)
+    .bind(r.title)
+    .bind(r.body)
+    .bind(now)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Where reminder mail goes: the address the account signed up with.
+pub async fn email(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT email FROM notification_emails WHERE user_id = $1 AND email <> ''")
+        .bind(user)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn set_email(tx: &mut PgConnection, user: Uuid, email: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO notification_emails (user_id, email) VALUES ($1, $2)
+         ON CONFLICT (user_id) DO NOTHING",
+    )
+    .bind(user)
+    .bind(email)
+    .execute(tx)
+    .await?;
+    Ok(())
 }

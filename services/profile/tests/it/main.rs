@@ -3,5 +3,7 @@
 
 mod events;
 mod lifecycle;
+mod notifications;
 mod profile;
+mod reminders;
 mod support;

@@ -14,11 +14,16 @@ pub const NOW: OffsetDateTime = time::macros::datetime!(2026-11-22 10:00 UTC);
 
 /// profile, started and ready, with a probe standing in for profile's consumers.
 pub async fn start() -> (Harness, Probe) {
+    start_with(stride_profile::NotifyConfig::default()).await
+}
+
+/// profile with these reminder settings.
+pub async fn start_with(notify: stride_profile::NotifyConfig) -> (Harness, Probe) {
     let h = Harness::start(
         stride_profile::SERVICE,
         NOW,
-        |common, verifier, clock| {
-            stride_profile::start(stride_profile::Config { common }, verifier, clock)
+        move |common, verifier, clock| {
+            stride_profile::start(stride_profile::Config { common, notify }, verifier, clock)
         },
         ProfileServiceClient::new,
     )
@@ -60,4 +65,31 @@ pub fn update(paths: &[&str], profile: pb::Profile) -> pb::UpdateMyProfileReques
             paths: paths.iter().map(|p| p.to_string()).collect(),
         }),
     }
+}
+
+/// A user with a profile in zone `tz` (registered through auth's event, as in production).
+pub async fn registered(h: &Harness, name: &str, tz: &str) -> Uuid {
+    let user = Uuid::now_v7();
+    let auth = stride_testkit::bus::Publisher::start(&h.amqp, "auth").await;
+    let id = auth
+        .publish(&stride_testkit::fixtures::user_registered(
+            user, name, tz, NOW,
+        ))
+        .await;
+    h.consumed(id).await;
+    user
+}
+
+pub fn notifications(
+    h: &Harness,
+) -> stride_proto::profile::notification_service_client::NotificationServiceClient<Channel> {
+    stride_proto::profile::notification_service_client::NotificationServiceClient::new(
+        h.channel.clone(),
+    )
+}
+
+pub fn reminders(
+    h: &Harness,
+) -> stride_proto::profile::reminder_service_client::ReminderServiceClient<Channel> {
+    stride_proto::profile::reminder_service_client::ReminderServiceClient::new(h.channel.clone())
 }
