@@ -26,7 +26,10 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// Everything `migrate` applies: the bus tables, then profile's own.
 pub static MIGRATIONS: &[&sqlx::migrate::Migrator] = &[&stride_bus::MIGRATOR, &MIGRATOR];
 
-pub use notifications::NotifyConfig;
+pub use notifications::{
+    NotifyConfig,
+    deliver::{LogPush, Push, PushError, PushSender},
+};
 
 /// profile's settings: the common ones and reminder delivery.
 #[derive(Clone, Debug)]

@@ -179,9 +179,7 @@ impl Scheduler {
             };
             if ok {
                 store::record_delivery(tx, r.reminder_id, channel.as_str(), now).await?;
-                DELIVERED
-                    .with_label_values(&[channel.as_str()])
-                    .inc();
+                DELIVERED.with_label_values(&[channel.as_str()]).inc();
             } else {
                 failed = true;
             }

@@ -21,8 +21,10 @@ use stride_proto::profile::{
 };
 
 /// Reminder delivery settings.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct NotifyConfig {
+    /// The push provider port ([`deliver::LogPush`], the dev sink, unless one is plugged in).
+    pub push: Arc<dyn deliver::PushSender>,
     /// `smtp://…`, `smtp+starttls://…`, `smtps://…` or `log:` (crates/notify).
     pub mail_url: Secret,
     pub mail_from: String,
@@ -30,10 +32,21 @@ pub struct NotifyConfig {
     pub reminder_tick: Duration,
 }
 
+impl std::fmt::Debug for NotifyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotifyConfig")
+            .field("mail_url", &self.mail_url)
+            .field("mail_from", &self.mail_from)
+            .field("reminder_tick", &self.reminder_tick)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for NotifyConfig {
-    /// Development: mail logged, not sent; a scheduler pass every second.
+    /// Development: push and mail logged, not sent; a scheduler pass every second.
     fn default() -> Self {
         Self {
+            push: Arc::new(deliver::LogPush),
             mail_url: Secret::new("log:"),
             mail_from: "Stride <no-reply@stride.local>".into(),
             reminder_tick: Duration::from_secs(1),
@@ -54,6 +67,7 @@ impl NotifyConfig {
             env.error("PROFILE_REMINDER_TICK_MS must be between 10 and 60000");
         }
         Self {
+            push: d.push,
             mail_url,
             mail_from,
             reminder_tick: Duration::from_millis(tick_ms),
@@ -72,7 +86,7 @@ pub fn add(
     let scheduler = deliver::Scheduler {
         pool: service.pool().clone(),
         clock: clock.clone(),
-        push: Arc::new(deliver::LogPush),
+        push: config.push.clone(),
         mailer: stride_notify::mailer_from_url(config.mail_url.expose(), &config.mail_from)?,
         wake: wake.clone(),
         tick: config.reminder_tick,

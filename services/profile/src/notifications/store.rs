@@ -229,7 +229,6 @@ pub async fn devices(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<Vec<De
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct InboxRow {
     pub message_id: Uuid,
-    pub user_id: Uuid,
     pub kind: String,
     pub title: String,
     pub body: String,
@@ -237,7 +236,7 @@ pub struct InboxRow {
     pub read_at: Option<OffsetDateTime>,
 }
 
-const INBOX_COLUMNS: &str = "message_id, user_id, kind, title, body, created_at, read_at";
+const INBOX_COLUMNS: &str = "message_id, kind, title, body, created_at, read_at";
 
 /// Adds a message; with a `reminder`, at most one per reminder (returns None when it exists).
 pub async fn add_inbox(
@@ -338,17 +337,15 @@ pub struct ReminderRow {
     pub reminder_id: Uuid,
     pub user_id: Uuid,
     pub kind: String,
-    pub key: String,
     pub local_due: PrimitiveDateTime,
     pub due_at: OffsetDateTime,
     pub title: String,
     pub body: String,
-    pub state: String,
     pub attempts: i32,
 }
 
 const REMINDER_COLUMNS: &str =
-    "reminder_id, user_id, kind, key, local_due, due_at, title, body, state, attempts";
+    "reminder_id, user_id, kind, local_due, due_at, title, body, attempts";
 
 pub struct NewReminder<'a> {
     pub user: Uuid,

@@ -68,6 +68,22 @@ async fn quiet(h: &Harness, user: Uuid, start_minute: i32, end_minute: i32) {
         .unwrap();
 }
 
+/// A push provider that records what it was handed.
+#[derive(Clone, Default)]
+struct Recorded(std::sync::Arc<std::sync::Mutex<Vec<stride_profile::Push>>>);
+
+impl stride_profile::PushSender for Recorded {
+    fn send(
+        &self,
+        push: stride_profile::Push,
+    ) -> std::pin::Pin<
+        Box<dyn Future<Output = Result<(), stride_profile::PushError>> + Send + 'static>,
+    > {
+        self.0.lock().unwrap().push(push);
+        Box::pin(async { Ok(()) })
+    }
+}
+
 fn fast() -> stride_profile::NotifyConfig {
     stride_profile::NotifyConfig {
         reminder_tick: Duration::from_millis(50),
@@ -83,8 +99,10 @@ async fn streak_at_risk_fires_once_at_local_evening_across_dst_and_never_in_quie
     )
     .await
     .unwrap();
+    let pushed = Recorded::default();
     let (h, _probe) = start_with(stride_profile::NotifyConfig {
         mail_url: stride_kit::config::Secret::new(sink.smtp_url()),
+        push: std::sync::Arc::new(pushed.clone()),
         ..fast()
     })
     .await;
@@ -182,6 +200,10 @@ async fn streak_at_risk_fires_once_at_local_evening_across_dst_and_never_in_quie
     .await
     .unwrap();
     assert_eq!(channels, ["email", "inbox", "push"]);
+    let pushes = pushed.0.lock().unwrap().clone();
+    assert_eq!(pushes.len(), 1, "one push, to Ann's one device");
+    assert_eq!(pushes[0].token, "ann-phone");
+    assert_eq!(pushes[0].kind, "streak_at_risk");
     h.stop().await;
     sink.shutdown().await;
 }
