@@ -58,7 +58,8 @@ impl On<events::UserDeleted> for Handlers {
         let user = e.user()?;
         // Idempotent: a replay (or a user we never saw) deletes nothing.
         let purged = store::purge_user(tx, user).await?
-            + crate::notifications::store::purge_user(tx, user).await?;
+            + crate::notifications::store::purge_user(tx, user).await?
+            + crate::export::store::purge_user(tx, user).await?.len() as u64;
         tracing::info!(%user, purged, "user deleted: profile purged");
         Ok(())
     }
@@ -77,6 +78,7 @@ impl On<events::UserMerged> for Handlers {
         // (next revision); each forgets the source on this event itself.
         let merged = store::merge(tx, m.source, m.target, self.clock.now_db()).await?;
         crate::notifications::store::merge_user(tx, m.source, m.target).await?;
+        crate::export::store::purge_user(tx, m.source).await?;
         if let Some(row) = &merged {
             tx.publish(&publish::profile_updated(row)).await?;
         }

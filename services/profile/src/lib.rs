@@ -10,6 +10,7 @@
 mod domain;
 mod errors;
 mod events;
+mod export;
 mod grpc;
 mod notifications;
 mod store;
@@ -26,6 +27,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// Everything `migrate` applies: the bus tables, then profile's own.
 pub static MIGRATIONS: &[&sqlx::migrate::Migrator] = &[&stride_bus::MIGRATOR, &MIGRATOR];
 
+pub use export::ExportSettings;
 pub use notifications::{
     NotifyConfig,
     deliver::{LogPush, Push, PushError, PushSender},
@@ -36,6 +38,7 @@ pub use notifications::{
 pub struct Config {
     pub common: stride_kit::config::CommonConfig,
     pub notify: NotifyConfig,
+    pub export: ExportSettings,
 }
 
 impl Config {
@@ -44,6 +47,7 @@ impl Config {
         Self {
             common,
             notify: NotifyConfig::default(),
+            export: ExportSettings::local(),
         }
     }
 
@@ -51,8 +55,13 @@ impl Config {
         let mut env = stride_kit::config::Env::new();
         let common = stride_kit::config::CommonConfig::read(&mut env, SERVICE, true);
         let notify = NotifyConfig::read(&mut env);
+        let export = ExportSettings::read(&mut env, &common.auth_url);
         env.finish()?;
-        Ok(Self { common, notify })
+        Ok(Self {
+            common,
+            notify,
+            export,
+        })
     }
 }
 
@@ -77,5 +86,6 @@ pub async fn start(
         outbox,
     }));
     notifications::add(&mut service, &clock, &config.notify)?;
+    export::add(&mut service, &clock, &verifier, &config.export)?;
     service.start(verifier).await
 }
