@@ -2,6 +2,7 @@
 //! through a real outbox and relay in a scratch database, as auth publishes them.
 
 mod events;
+mod export;
 mod lifecycle;
 mod notifications;
 mod profile;

@@ -19,11 +19,24 @@ pub async fn start() -> (Harness, Probe) {
 
 /// profile with these reminder settings.
 pub async fn start_with(notify: stride_profile::NotifyConfig) -> (Harness, Probe) {
+    start_configured(notify, stride_profile::ExportSettings::local()).await
+}
+
+/// profile with these reminder and export settings.
+pub async fn start_configured(
+    notify: stride_profile::NotifyConfig,
+    export: stride_profile::ExportSettings,
+) -> (Harness, Probe) {
     let h = Harness::start(
         stride_profile::SERVICE,
         NOW,
         move |common, verifier, clock| {
-            stride_profile::start(stride_profile::Config { common, notify }, verifier, clock)
+            let config = stride_profile::Config {
+                common,
+                notify,
+                export,
+            };
+            stride_profile::start(config, verifier, clock)
         },
         ProfileServiceClient::new,
     )
