@@ -50,6 +50,8 @@ pub struct Mesh {
     pub clock: ManualClock,
     /// Auth's mail and SMS arrive here (over real SMTP / HTTP).
     pub sink: Arc<stride_notify::DevSink>,
+    /// Where profile writes data export archives.
+    pub export_dir: std::path::PathBuf,
     running: Vec<Running>,
     /// Profile's replicas (one unless [`Options::profile_replicas`] says more), all behind the
     /// gateway's one upstream setting, sharing profile's database.
@@ -79,6 +81,8 @@ struct ProfileStart {
     amqp: String,
     auth_url: String,
     clock: SharedClock,
+    /// Every replica exports into the same directory, from the same upstreams.
+    export: stride_profile::ExportSettings,
 }
 
 impl ProfileStart {
@@ -86,7 +90,10 @@ impl ProfileStart {
         let mut common = common("profile", &self.db, &self.amqp, &self.auth_url);
         common.grpc_addr = grpc_addr;
         let r = stride_profile::start(
-            stride_profile::Config::new(common),
+            stride_profile::Config {
+                export: self.export.clone(),
+                ..stride_profile::Config::new(common)
+            },
             Verifier::from_auth_url(&self.auth_url)?,
             self.clock.clone(),
         )
@@ -184,16 +191,6 @@ impl Mesh {
         let mut direct = vec![("auth", auth.grpc_addr)];
         running.push(auth);
 
-        let profile_start = ProfileStart {
-            db: dbs.profile.clone(),
-            amqp: amqp.clone(),
-            auth_url: auth_url.clone(),
-            clock: shared.clone(),
-        };
-        let mut profiles = Vec::new();
-        for _ in 0..options.profile_replicas.max(1) {
-            profiles.push(profile_start.start("127.0.0.1:0".parse()?).await?);
-        }
         let activity = stride_activity_session::start(
             stride_activity_session::Config {
                 common: common("activity-session", &dbs.activity_session, amqp, &auth_url),
@@ -229,6 +226,28 @@ impl Mesh {
             shared.clone(),
         )
         .await?;
+        // Profile starts last: its data export asks every other service.
+        let mut export = stride_profile::ExportSettings::local();
+        export.sweep_every = std::time::Duration::from_millis(200);
+        let export_dir = export.dir.clone();
+        export.upstreams = vec![
+            ("auth", auth_url.clone()),
+            ("activity-session", format!("http://{}", activity.grpc_addr)),
+            ("challenge", format!("http://{}", challenge.grpc_addr)),
+            ("analytics", format!("http://{}", analytics.grpc_addr)),
+            ("ai-coach", format!("http://{}", coach.grpc_addr)),
+        ];
+        let profile_start = ProfileStart {
+            db: dbs.profile.clone(),
+            amqp: amqp.clone(),
+            auth_url: auth_url.clone(),
+            clock: shared.clone(),
+            export,
+        };
+        let mut profiles = Vec::new();
+        for _ in 0..options.profile_replicas.max(1) {
+            profiles.push(profile_start.start("127.0.0.1:0".parse()?).await?);
+        }
         direct.push(("profile", profiles[0].grpc_addr));
         for (name, r) in [
             ("activity-session", activity),
@@ -307,6 +326,7 @@ impl Mesh {
             databases: dbs,
             clock,
             sink,
+            export_dir,
             running,
             profiles,
             profile_start,
@@ -324,6 +344,11 @@ impl Mesh {
         let new = self.profile_start.start(addr).await?;
         self.profiles.insert(i, new);
         Ok(())
+    }
+
+    /// The HTTP port (downloads, probes) of profile replica `i`.
+    pub fn profile_http(&self, i: usize) -> Option<SocketAddr> {
+        self.profiles.get(i).map(|p| p.http_addr)
     }
 
     /// Graceful stop of every process-equivalent, gateway first.

@@ -260,6 +260,17 @@ pub(crate) fn start_all(
                 cmd.env("AUTH_SIGNUP_CONFIRMATION", "false");
             }
         }
+        if svc == "profile" {
+            cmd.env("STRIDE_ACTIVITY_SESSION_URL", grpc_url("activity-session"))
+                .env("STRIDE_CHALLENGE_URL", grpc_url("challenge"))
+                .env("STRIDE_ANALYTICS_URL", grpc_url("analytics"))
+                .env("STRIDE_AI_COACH_URL", grpc_url("ai-coach"))
+                .env("PROFILE_PUBLIC_URL", format!("http://127.0.0.1:{http_port}"))
+                .env(
+                    "PROFILE_EXPORT_DIR",
+                    std::env::temp_dir().join("stride-up-exports"),
+                );
+        }
         if svc == "ai-coach" {
             cmd.env("STRIDE_ANALYTICS_URL", grpc_url("analytics"))
                 .env("STRIDE_ACTIVITY_SESSION_URL", grpc_url("activity-session"));
