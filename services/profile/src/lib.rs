@@ -3,6 +3,10 @@
 //! Consumes `user.registered.v1` (creates the profile), `user.deleted.v1` (purges it) and
 //! `user.merged.v1` (merges a guest's profile into the target's); produces `profile.updated.v1`
 //! with the full state and a per-user revision on every change. Layout: docs/service-layout.md.
+//!
+//! Also notifications (`notifications/`: settings, devices, inbox, reminders scheduled from
+//! `session.completed.v1` or by other services, delivered by a scheduler) and the data export
+//! (`export/`: gathers every service's `UserDataService` into an archive, ADR 0010).
 
 // A panic on a caller's input is a broken call: service code handles every case instead.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
