@@ -21,6 +21,8 @@ use super::{
 };
 use crate::errors;
 
+const MAX_MASK_PATHS: usize = 16;
+
 pub struct Notifications {
     pub pool: PgPool,
     pub clock: SharedClock,
@@ -141,8 +143,12 @@ async fn update_settings(
             "name at least one field to update: preferences or quiet_hours",
         );
     }
+    // More paths than fields is not a real request: one violation, not one per path.
+    let many = paths.len() > MAX_MASK_PATHS;
+    v.when(many, "update_mask.paths", "too many paths");
     for p in paths
         .iter()
+        .filter(|_| !many)
         .filter(|p| !["preferences", "quiet_hours"].contains(&p.as_str()))
     {
         let shown: String = p.chars().take(64).collect();

@@ -138,6 +138,18 @@ async fn settings_start_with_defaults_and_change_by_mask() {
         .await
         .unwrap_err();
     assert_invalid(&err, &["update_mask"]);
+    let many: Vec<&str> = vec!["preferences"; 10_000];
+    let err = c
+        .update_notification_settings(authed(
+            pb::UpdateNotificationSettingsRequest {
+                settings: None,
+                update_mask: mask(&many),
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_invalid(&err, &["update_mask.paths"]);
 
     // No token; no profile.
     let err = c
