@@ -265,7 +265,10 @@ pub(crate) fn start_all(
                 .env("STRIDE_CHALLENGE_URL", grpc_url("challenge"))
                 .env("STRIDE_ANALYTICS_URL", grpc_url("analytics"))
                 .env("STRIDE_AI_COACH_URL", grpc_url("ai-coach"))
-                .env("PROFILE_PUBLIC_URL", format!("http://127.0.0.1:{http_port}"))
+                .env(
+                    "PROFILE_PUBLIC_URL",
+                    format!("http://127.0.0.1:{http_port}"),
+                )
                 .env(
                     "PROFILE_EXPORT_DIR",
                     std::env::temp_dir().join("stride-up-exports"),
