@@ -62,12 +62,16 @@ pub struct Mesh {
 pub struct Options {
     /// Profile processes sharing its database, listed together in the gateway's upstream.
     pub profile_replicas: usize,
+    /// Whether a sign-up must be confirmed with the mailed code (off: the flows sign up and go;
+    /// the JSON/HTTP and Connect journeys turn it on and read the code from the sink).
+    pub signup_confirmation: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             profile_replicas: 1,
+            signup_confirmation: false,
         }
     }
 }
@@ -170,8 +174,7 @@ impl Mesh {
                 settings: stride_auth::settings::Settings {
                     mail_url: sink.smtp_url().into(),
                     sms_url: sink.sms_url().into(),
-                    // The flows sign up and go; auth's own tests cover the confirmation.
-                    signup_confirmation: false,
+                    signup_confirmation: options.signup_confirmation,
                     ..Default::default()
                 },
             },

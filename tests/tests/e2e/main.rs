@@ -2,8 +2,11 @@
 
 mod auth_flows;
 mod broker_down;
+mod connect;
+mod edge;
 mod external;
 mod flow;
+mod http_json;
 mod rolling;
 mod sweep;
 
