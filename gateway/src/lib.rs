@@ -207,9 +207,10 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
     let (addr, http_addr) = (listener.local_addr()?, http.local_addr()?);
 
     let policies = Arc::new(Policies::load()?);
-    // JSON/HTTP routes, Connect and the OpenAPI document, from the descriptor set.
-    let transcoder = Arc::new(transcode::Transcoder::new(cfg.limits)?);
     let proxy = Proxy::new(&cfg.upstreams, cfg.limits, cfg.upstream_connections)?;
+    // JSON/HTTP routes, Connect and the OpenAPI document, from the descriptor set.
+    let transcoder =
+        Arc::new(transcode::Transcoder::new(cfg.limits)?.sharing_budget(proxy.body_budget()));
     let auth_url = first_replica(&cfg)?;
     let (health, health_service) = Health::new(vec![]).await;
     let reflection = tonic_reflection::server::Builder::configure()

@@ -154,6 +154,12 @@ impl Proxy {
             buffered,
         })
     }
+
+    /// The request-body budget, shared with the transcoder so a JSON or Connect body counts
+    /// against the same bytes as a gRPC one.
+    pub(crate) fn body_budget(&self) -> Arc<Semaphore> {
+        self.buffered.clone()
+    }
 }
 
 /// A proto package name: dot-separated lower-case identifiers (a full service name such as
@@ -442,7 +448,7 @@ fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
 /// Reads a whole request body of at most `max` bytes, taking a permit from `budget` for each
 /// byte held; refuses at once when the budget is spent. The permits go back when the returned
 /// permit is dropped (on refusal or cancellation, right away).
-async fn read_body(
+pub(crate) async fn read_body(
     mut body: AxumBody,
     max: usize,
     budget: &Arc<Semaphore>,

@@ -73,7 +73,9 @@ where
         Ok(t) => t,
         Err(s) => return Ok(error(&s)),
     };
-    // The request message and its codec, by the protocol's request shapes.
+    // The request message and its codec, by the protocol's request shapes; the body's bytes are
+    // held against the gateway's budget until the message is re-encoded.
+    let mut held = None;
     let (codec, payload) = if parts.method == Method::GET {
         if streaming || !is_side_effect_free(&m) {
             return Ok(not_allowed());
@@ -109,8 +111,11 @@ where
                 error(&s)
             });
         }
-        let body = match super::read_body(&parts.headers, body, &t.limits).await {
-            Ok(b) => b,
+        let body = match super::read_body(&t, &parts.headers, body).await {
+            Ok((bytes, permit)) => {
+                held = permit;
+                bytes
+            }
             Err(s) => return Ok(error(&s)),
         };
         let payload = if streaming {
@@ -143,6 +148,7 @@ where
             }
         }
     };
+    drop(held);
     let grpc_path = format!("/{}/{}", m.parent_service().full_name(), m.name());
     let req = match super::grpc_request(parts, &grpc_path, &message, timeout) {
         Ok(r) => r,

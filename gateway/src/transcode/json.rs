@@ -41,8 +41,8 @@ where
         ));
     };
     let (parts, body) = req.into_parts();
-    let body = match super::read_body(&parts.headers, body, &t.limits).await {
-        Ok(b) => b,
+    let (body, held) = match super::read_body(&t, &parts.headers, body).await {
+        Ok(read) => read,
         Err(s) => return Ok(status_response(&t.pool, &s)),
     };
     let has_body = !route.body.is_empty() && !body.is_empty();
@@ -60,6 +60,8 @@ where
         Ok(m) => m.encode_to_vec(),
         Err(s) => return Ok(status_response(&t.pool, &s)),
     };
+    // The JSON is no longer needed; the proxy counts the protobuf it forwards.
+    drop((body, held));
     let timeout = match server_timeout(&parts.headers) {
         Ok(t) => t,
         Err(s) => return Ok(status_response(&t.pool, &s)),

@@ -49,6 +49,8 @@ pub struct Transcoder {
     /// `/pkg.Service/Method` → descriptor, for every Stride method (Connect serves them all).
     methods: HashMap<String, MethodDescriptor>,
     limits: Limits,
+    /// Request bytes held at once, shared with the proxy ([`Limits::max_buffered_bytes`]).
+    budget: Arc<tokio::sync::Semaphore>,
     openapi: Bytes,
 }
 
@@ -97,8 +99,19 @@ impl Transcoder {
             table,
             methods,
             limits,
+            budget: Arc::new(tokio::sync::Semaphore::new(
+                limits
+                    .max_buffered_bytes
+                    .min(tokio::sync::Semaphore::MAX_PERMITS),
+            )),
             openapi: Bytes::from(serde_json::to_vec(&openapi)?),
         })
+    }
+
+    /// Counts request bodies against `budget` (the proxy's) instead of a budget of its own.
+    pub(crate) fn sharing_budget(mut self, budget: Arc<tokio::sync::Semaphore>) -> Self {
+        self.budget = budget;
+        self
     }
 
     pub fn routes(&self) -> &RouteTable {
@@ -341,33 +354,39 @@ pub(crate) fn media_type(headers: &HeaderMap) -> Option<String> {
         })
 }
 
-/// Reads a request body within the size limit and the body deadline.
+/// Reads a request body within the size limit and the body deadline, holding its bytes against
+/// the gateway's body budget (the permit goes back when the returned guard is dropped, once the
+/// message has been re-encoded for the upstream).
 pub(crate) async fn read_body<B>(
+    t: &Transcoder,
     headers: &HeaderMap,
     body: B,
-    limits: &Limits,
-) -> Result<Bytes, Status>
+) -> Result<(Bytes, Option<tokio::sync::OwnedSemaphorePermit>), Status>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    let max = limits.max_message_bytes;
-    let too_large = || Status::resource_exhausted(format!("request larger than {max} bytes"));
+    let max = t.limits.max_message_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > max) {
-        return Err(too_large());
+        return Err(Status::resource_exhausted(format!(
+            "request larger than {max} bytes"
+        )));
     }
-    let limited = http_body_util::Limited::new(body, max);
-    match tokio::time::timeout(limits.body_timeout, limited.collect()).await {
-        Ok(Ok(c)) => Ok(c.to_bytes()),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Ok(Err(_)) => Err(Status::cancelled("request body was interrupted")),
+    let body = axum::body::Body::new(body);
+    match tokio::time::timeout(
+        t.limits.body_timeout,
+        crate::proxy::read_body(body, max, &t.budget),
+    )
+    .await
+    {
+        Ok(read) => read,
         Err(_) => Err(Status::deadline_exceeded(format!(
             "request body not received within {} ms",
-            limits.body_timeout.as_millis()
+            t.limits.body_timeout.as_millis()
         ))),
     }
 }
@@ -863,5 +882,32 @@ mod tests {
         assert_eq!(end["error"]["code"], "permission_denied");
         assert_eq!(end["metadata"]["x-request-id"], serde_json::json!(["r-1"]));
         assert!(d.is_empty());
+    }
+
+    #[tokio::test]
+    async fn request_bodies_count_against_the_shared_budget() {
+        let budget = Arc::new(tokio::sync::Semaphore::new(30));
+        let t = Transcoder::new(Limits::default())
+            .unwrap()
+            .sharing_budget(budget.clone());
+        let body = || http_body_util::Full::new(Bytes::from_static(&[b'x'; 20]));
+        let (bytes, held) = read_body(&t, &HeaderMap::new(), body()).await.unwrap();
+        assert_eq!(bytes.len(), 20);
+        assert_eq!(
+            budget.available_permits(),
+            10,
+            "held while the message is built"
+        );
+        // A second body does not fit beside the first.
+        let refused = read_body(&t, &HeaderMap::new(), body()).await.unwrap_err();
+        assert_eq!(refused.code(), Code::ResourceExhausted);
+        drop(held);
+        assert_eq!(budget.available_permits(), 30);
+        assert!(read_body(&t, &HeaderMap::new(), body()).await.is_ok());
+        // A declared length over the message limit is refused before reading.
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(u64::MAX));
+        let refused = read_body(&t, &h, body()).await.unwrap_err();
+        assert_eq!(refused.code(), Code::ResourceExhausted);
     }
 }
