@@ -58,16 +58,23 @@ pub struct Mesh {
 }
 
 /// How the mesh is started.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// Profile processes sharing its database, listed together in the gateway's upstream.
     pub profile_replicas: usize,
+    /// Whether Signup mails a code that ConfirmSignup must prove (auth's default in
+    /// production); off by default here, since most flows sign up and go.
+    pub signup_confirmation: bool,
+    /// Browser origins the gateway answers CORS for (pages served from another origin).
+    pub cors_origins: stride_gateway::CorsOrigins,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             profile_replicas: 1,
+            signup_confirmation: false,
+            cors_origins: stride_gateway::CorsOrigins::none(),
         }
     }
 }
@@ -170,8 +177,7 @@ impl Mesh {
                 settings: stride_auth::settings::Settings {
                     mail_url: sink.smtp_url().into(),
                     sms_url: sink.sms_url().into(),
-                    // The flows sign up and go; auth's own tests cover the confirmation.
-                    signup_confirmation: false,
+                    signup_confirmation: options.signup_confirmation,
                     ..Default::default()
                 },
             },
@@ -278,7 +284,7 @@ impl Mesh {
                     ..stride_gateway::Limits::default()
                 },
                 upstream_connections: 2,
-                cors_origins: stride_gateway::CorsOrigins::none(),
+                cors_origins: options.cors_origins.clone(),
                 rate_limits: stride_gateway::RateLimits::parse(stride_gateway::DEFAULT_RATE_LIMITS)
                     .expect("default limits"),
                 trusted_proxies: stride_gateway::TrustedProxies::none(),

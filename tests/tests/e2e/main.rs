@@ -2,6 +2,7 @@
 
 mod auth_flows;
 mod broker_down;
+mod browser;
 mod external;
 mod flow;
 mod rolling;
