@@ -83,6 +83,11 @@ async fn serve_page(paths: &Paths) -> SocketAddr {
             "/index.html",
             get(move || async move { ([(CONTENT_TYPE, "text/html; charset=utf-8")], html) }),
         )
+        // Browsers ask for it; a 404 would be logged as a page error.
+        .route(
+            "/favicon.ico",
+            get(|| async { axum::http::StatusCode::NO_CONTENT }),
+        )
         .route(
             "/page.js",
             get(move || async move { ([(CONTENT_TYPE, "text/javascript; charset=utf-8")], js) }),
@@ -184,6 +189,10 @@ async fn mesh_for(page: SocketAddr) -> Mesh {
 /// One journey's report, checked step by step.
 async fn check_journey(mesh: &Mesh, report: &Value, name: &str, content_type: &str) {
     let protocol = &report["protocol"];
+    eprintln!(
+        "{protocol} (binary: {}) report: {report:#}",
+        report["binary"]
+    );
     assert_eq!(
         report["ok"],
         json!(true),
@@ -207,10 +216,17 @@ async fn check_journey(mesh: &Mesh, report: &Value, name: &str, content_type: &s
         report["profile"],
         json!({ "userId": user_id, "displayName": name, "timezone": "America/New_York" })
     );
-    let updated = json!({ "displayName": "Browser Alice", "timezone": "Europe/Paris", "locale": "fr" });
+    let updated =
+        json!({ "displayName": "Browser Alice", "timezone": "Europe/Paris", "locale": "fr" });
     assert_eq!(report["updated"], updated);
     assert_eq!(report["reread"], updated);
     assert_eq!(code(&report["badUpdate"]), "InvalidArgument", "{report:#}");
+    assert!(
+        report["badUpdate"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("timezone")),
+        "the error names the field: {report:#}"
+    );
     assert_eq!(
         report["refreshOnRefusal"],
         json!({ "calls": 3, "refreshes": 1, "rotated": true }),
@@ -228,7 +244,10 @@ async fn check_journey(mesh: &Mesh, report: &Value, name: &str, content_type: &s
     // What went over the wire is the protocol asked for (preflights are not listed).
     let requests = report["requests"].as_array().expect("requests");
     assert!(
-        !requests.is_empty() && requests.iter().all(|r| r == &json!(format!("POST {content_type}"))),
+        !requests.is_empty()
+            && requests
+                .iter()
+                .all(|r| r == &json!(format!("POST {content_type}"))),
         "{protocol}: expected only `POST {content_type}` to the gateway, saw {requests:?}"
     );
     // The server kept what the page changed.
@@ -245,7 +264,10 @@ async fn check_journey(mesh: &Mesh, report: &Value, name: &str, content_type: &s
 }
 
 fn unique(prefix: &str) -> String {
-    format!("{prefix}{}", &uuid::Uuid::now_v7().simple().to_string()[20..])
+    format!(
+        "{prefix}{}",
+        &uuid::Uuid::now_v7().simple().to_string()[20..]
+    )
 }
 
 async fn journeys(runs: &[(&str, bool, &str)]) {
@@ -267,7 +289,11 @@ async fn journeys(runs: &[(&str, bool, &str)]) {
         }).collect::<Vec<_>>(),
     });
     let reports = drive(&mesh, &paths, config).await;
-    assert_eq!(reports.len(), runs.len(), "one report per run: {reports:#?}");
+    assert_eq!(
+        reports.len(),
+        runs.len(),
+        "one report per run: {reports:#?}"
+    );
     for (report, (name, content_type)) in reports.iter().zip(&named) {
         assert_eq!(report["origin"], json!(format!("http://{page}")));
         check_journey(&mesh, report, name, content_type).await;
