@@ -19,6 +19,7 @@ mod cors;
 mod proxy;
 mod proxy_protocol;
 mod ratelimit;
+pub mod transcode;
 
 use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -204,6 +205,8 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
     let (addr, http_addr) = (listener.local_addr()?, http.local_addr()?);
 
     let policies = Arc::new(Policies::load()?);
+    // JSON/HTTP routes, Connect and the OpenAPI document, from the descriptor set.
+    let transcoder = Arc::new(transcode::Transcoder::new(cfg.limits)?);
     let proxy = Proxy::new(&cfg.upstreams, cfg.limits, cfg.upstream_connections)?;
     let auth_url = first_replica(&cfg)?;
     let (health, health_service) = Health::new(vec![]).await;
@@ -238,6 +241,9 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
             .trace_fn(stride_kit::telemetry::server_span)
             .layer(conn::ClientLayer::new(trusted))
             .layer(cfg.cors_origins.layer())
+            // JSON/HTTP and Connect become gRPC calls here and go down the same stack; before
+            // grpc-web, which refuses HTTP/1.1 requests that are not grpc-web.
+            .layer(transcode::TranscodeLayer::new(transcoder))
             .layer(tonic_web::GrpcWebLayer::new())
             // Counted as `/unknown` when the path names no method: a client cannot create
             // series at will.
@@ -266,7 +272,7 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
     }));
     // The gateway holds no state: it is ready once it listens.
     health.set_ready(true).await;
-    tracing::info!(%addr, %http_addr, "gateway listening (gRPC + grpc-web)");
+    tracing::info!(%addr, %http_addr, docs = %format!("http://{addr}/docs"), "gateway listening (gRPC, grpc-web, Connect, JSON/HTTP)");
     Ok(running)
 }
 
