@@ -305,3 +305,12 @@ async fn journeys(runs: &[(&str, bool, &str)]) {
 async fn ts_client_in_chromium_over_grpc_web() {
     journeys(&[("grpc-web", false, "application/grpc-web+proto")]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ts_client_in_chromium_over_connect_json_and_binary() {
+    journeys(&[
+        ("connect", false, "application/json"),
+        ("connect", true, "application/proto"),
+    ])
+    .await;
+}

@@ -63,7 +63,12 @@ async function main() {
   });
   try {
     const page = await context.newPage();
-    page.on("console", (m) => process.stderr.write(`[page ${m.type()}] ${m.text()}\n`));
+    page.on("console", (m) => {
+      // The journey makes calls that must fail; Chromium logs each refused response.
+      if (!m.text().startsWith("Failed to load resource")) {
+        process.stderr.write(`[page ${m.type()}] ${m.text()}\n`);
+      }
+    });
     page.on("pageerror", (e) => process.stderr.write(`[page error] ${e.message}\n`));
     if (config.task === "journey") {
       await journeys(page);
