@@ -314,3 +314,109 @@ async fn ts_client_in_chromium_over_connect_json_and_binary() {
     ])
     .await;
 }
+
+/// Every annotated method of the protos with its primary route (`POST /api/v1/auth/signup`).
+fn annotated_methods() -> Vec<(String, String)> {
+    use prost_reflect::{DescriptorPool, Value};
+    let pool = DescriptorPool::decode(stride_proto::FILE_DESCRIPTOR_SET).expect("descriptors");
+    let http = pool
+        .get_extension_by_name("google.api.http")
+        .expect("google.api.http is in the descriptor set");
+    let mut out = Vec::new();
+    for service in pool.services() {
+        if !service.full_name().starts_with("stride.") {
+            continue;
+        }
+        for method in service.methods() {
+            let options = method.options();
+            if !options.has_extension(&http) {
+                continue;
+            }
+            let Value::Message(rule) = options.get_extension(&http).into_owned() else {
+                continue;
+            };
+            let route = ["get", "post", "put", "patch", "delete"]
+                .into_iter()
+                .find_map(|verb| {
+                    let v = rule.get_field_by_name(verb)?;
+                    let path = v.as_str()?;
+                    (!path.is_empty()).then(|| format!("{} {path}", verb.to_uppercase()))
+                })
+                .expect("a verb and path");
+            out.push((method.name().to_owned(), route));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_gateway_docs_page_renders_every_method_in_chromium() {
+    stride_kit::telemetry::init_for_tests();
+    let paths = prerequisites();
+    let mesh = Mesh::start(&super::shared_stores().await)
+        .await
+        .expect("mesh starts");
+    let methods = annotated_methods();
+    assert!(
+        methods.len() > 40,
+        "the protos annotate every method: {methods:?}"
+    );
+    assert!(methods.contains(&("GetMyProfile".into(), "GET /api/v1/me".into())));
+    // The page shows each route as its verb and its path, and the method's name.
+    let mut expect: Vec<String> = Vec::new();
+    for (name, route) in &methods {
+        let (_, path) = route.split_once(' ').expect("verb and path");
+        expect.push(name.clone());
+        expect.push(path.to_owned());
+    }
+    expect.sort();
+    expect.dedup();
+    let dir = root().join("target/ts-client/screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    let screenshot = dir.join("gateway-docs.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let url = format!("http://{}/docs", mesh.gateway);
+    let reports = drive(
+        &mesh,
+        &paths,
+        json!({
+            "task": "docs",
+            "chromium": paths.chromium,
+            "url": url,
+            "screenshot": screenshot,
+            "expect": expect,
+            "together": methods.iter().map(|(name, route)| {
+                let (verb, path) = route.split_once(' ').expect("verb and path");
+                [name.as_str(), verb, path]
+            }).collect::<Vec<_>>(),
+        }),
+    )
+    .await;
+    let report = reports.first().expect("a report");
+    eprintln!(
+        "docs page: status {}, title {}, {} of {} expected texts found; screenshot {}",
+        report["status"],
+        report["title"],
+        report["found"].as_array().map_or(0, Vec::len),
+        expect.len(),
+        screenshot.display()
+    );
+    assert_eq!(report["status"], json!(200), "{report:#}");
+    assert_eq!(
+        report["missing"],
+        json!([]),
+        "the docs page does not list these methods or routes"
+    );
+    assert_eq!(
+        report["apart"],
+        json!([]),
+        "the docs page does not show these methods beside their verb and route"
+    );
+    let png = std::fs::read(&screenshot).expect("the screenshot was written");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "a real screenshot, {} bytes",
+        png.len()
+    );
+    mesh.stop().await.expect("graceful stop");
+}

@@ -4,7 +4,7 @@
 //   {"task": "journey", "chromium": "/usr/bin/chromium", "page": "http://127.0.0.1:P/index.html",
 //    "gateway": "http://127.0.0.1:G", "runs": [{"protocol": "connect", "binary": false, "name": "..."}]}
 //   {"task": "docs", "chromium": "...", "url": "http://127.0.0.1:G/docs", "screenshot": "/path.png",
-//    "expect": ["GetMyProfile", "/api/v1/me"]}
+//    "expect": ["GetMyProfile", "/api/v1/me"], "together": [["GetMyProfile", "GET", "/api/v1/me"]]}
 //
 // It talks to the Rust test in JSON lines: on stdout `{"type":"host","id":N,"req":{...}}` (the
 // page needs the mailed code, or the mesh's clock moved) answered on stdin by `{"id":N,"res":{...}}`;
@@ -120,6 +120,17 @@ async function docs(page) {
   }
   const text = await page.evaluate(() => document.body.innerText);
   found = expected.filter((w) => text.includes(w));
+  // Each [method, verb, path] must be shown together: the smallest block of the page that holds
+  // the method's name and its path (its row) also holds its verb, and is row-sized.
+  const rows = /** @type {[string, string, string][]} */ (config.together ?? []);
+  const apart = await page.evaluate((rows) => {
+    const blocks = [...document.querySelectorAll("body *")].map((e) => /** @type {HTMLElement} */ (e).innerText ?? "");
+    return rows.filter(([name, verb, path]) => {
+      const holding = blocks.filter((t) => t.includes(name) && t.includes(path));
+      const row = holding.sort((a, b) => a.length - b.length)[0];
+      return row === undefined || !row.includes(verb) || row.length > 300;
+    });
+  }, rows);
   await page.screenshot({ path: config.screenshot, fullPage: true });
   send({
     type: "report",
@@ -128,6 +139,7 @@ async function docs(page) {
       title: await page.title(),
       found,
       missing: expected.filter((w) => !found.includes(w)),
+      apart,
       textLength: text.length,
     },
   });
