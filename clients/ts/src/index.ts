@@ -6,6 +6,7 @@
 
 import { getOption, hasOption, type DescMethod } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import {
   Code,
   ConnectError,
@@ -32,6 +33,59 @@ import { ProfileService } from "./gen/stride/profile/v1/profile_pb.js";
 
 export { ActivitySessionService, AiCoachService, AnalyticsService, AuthService, ChallengeService, ProfileService };
 export { Code, ConnectError };
+
+/** A bad field of a request, from the error's `google.rpc.BadRequest` detail. */
+export interface FieldViolation {
+  /** The request field path, e.g. `profile.timezone` (to put the message beside the right input). */
+  field: string;
+  description: string;
+}
+
+// The two google.rpc details Stride sends, read straight from their bytes: the protos do not
+// include google/rpc, and two string fields do not justify generating it.
+function incoming(err: unknown, type: string): Uint8Array[] {
+  return ConnectError.from(err)
+    .details.filter((d): d is { type: string; value: Uint8Array } => "type" in d && d.type === type)
+    .map((d) => d.value);
+}
+
+function strings(bytes: Uint8Array, wanted: number[]): Map<number, string[]> {
+  const out = new Map<number, string[]>();
+  const r = new BinaryReader(bytes);
+  while (r.pos < r.len) {
+    const [no, wt] = r.tag();
+    if (wanted.includes(no) && wt === WireType.LengthDelimited) {
+      out.set(no, [...(out.get(no) ?? []), r.string()]);
+    } else {
+      r.skip(wt, no);
+    }
+  }
+  return out;
+}
+
+/** Every field violation an `INVALID_ARGUMENT` error carries (all bad fields come back at once). */
+export function fieldViolations(err: unknown): FieldViolation[] {
+  const out: FieldViolation[] = [];
+  for (const bytes of incoming(err, "google.rpc.BadRequest")) {
+    const r = new BinaryReader(bytes);
+    while (r.pos < r.len) {
+      const [no, wt] = r.tag();
+      if (no === 1 && wt === WireType.LengthDelimited) {
+        const v = strings(r.bytes(), [1, 2]);
+        out.push({ field: v.get(1)?.[0] ?? "", description: v.get(2)?.[0] ?? "" });
+      } else {
+        r.skip(wt, no);
+      }
+    }
+  }
+  return out;
+}
+
+/** The stable reason of an error (`TOKEN_EXPIRED`, `SESSION_ALREADY_ACTIVE`, …) from its `google.rpc.ErrorInfo`. */
+export function errorReason(err: unknown): string | undefined {
+  const [info] = incoming(err, "google.rpc.ErrorInfo");
+  return info ? strings(info, [1, 2]).get(1)?.[0] : undefined;
+}
 
 /** Which wire protocol the browser speaks to the gateway; both are served on its one port. */
 export type Protocol = "connect" | "grpc-web";

@@ -221,11 +221,22 @@ async fn check_journey(mesh: &Mesh, report: &Value, name: &str, content_type: &s
     assert_eq!(report["updated"], updated);
     assert_eq!(report["reread"], updated);
     assert_eq!(code(&report["badUpdate"]), "InvalidArgument", "{report:#}");
-    assert!(
-        report["badUpdate"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("timezone")),
-        "the error names the field: {report:#}"
+    // The details arrive over every protocol and the client reads them: both bad fields named.
+    assert_eq!(
+        (
+            &report["badUpdate"]["reason"],
+            &report["badUpdate"]["fields"]
+        ),
+        (
+            &json!("INVALID_ARGUMENT"),
+            &json!(["profile.timezone", "profile.locale"])
+        ),
+        "{report:#}"
+    );
+    assert_eq!(report["noToken"]["reason"], json!("TOKEN_MISSING"));
+    assert_eq!(
+        report["secondStart"]["reason"],
+        json!("SESSION_ALREADY_ACTIVE")
     );
     assert_eq!(
         report["refreshOnRefusal"],

@@ -7,7 +7,15 @@
 
 import { ActivityKind } from "../../src/gen/stride/activity_session/v1/activity_session_pb.js";
 import { SummaryRange } from "../../src/gen/stride/analytics/v1/analytics_pb.js";
-import { Code, ConnectError, createStrideClient, memoryTokenStore, type Protocol } from "../../src/index.js";
+import {
+  Code,
+  ConnectError,
+  createStrideClient,
+  errorReason,
+  fieldViolations,
+  memoryTokenStore,
+  type Protocol,
+} from "../../src/index.js";
 
 type HostRequest = { need: "code"; email: string } | { need: "advance"; minutes: number };
 
@@ -52,14 +60,26 @@ async function eventually<T>(what: string, f: () => Promise<T | undefined>): Pro
   }
 }
 
-async function expectError(f: () => Promise<unknown>): Promise<{ code: string; message: string }> {
+interface Failure {
+  code: string;
+  message: string;
+  reason?: string;
+  fields: string[];
+}
+
+async function expectError(f: () => Promise<unknown>): Promise<Failure> {
   try {
     await f();
   } catch (err) {
     const e = ConnectError.from(err);
-    return { code: codeName(e), message: e.rawMessage };
+    return {
+      code: codeName(e),
+      message: e.rawMessage,
+      reason: errorReason(e),
+      fields: fieldViolations(e).map((v) => v.field),
+    };
   }
-  return { code: "OK", message: "" };
+  return { code: "OK", message: "", fields: [] };
 }
 
 window.runJourney = async (args: JourneyArgs): Promise<Report> => {
@@ -122,8 +142,8 @@ window.runJourney = async (args: JourneyArgs): Promise<Report> => {
     report.reread = { displayName: reread?.displayName, timezone: reread?.timezone, locale: reread?.locale };
     report.badUpdate = await expectError(() =>
       stride.profile.updateMyProfile({
-        profile: { timezone: "Mars/Olympus_Mons" },
-        updateMask: { paths: ["timezone"] },
+        profile: { timezone: "Mars/Olympus_Mons", locale: "xx" },
+        updateMask: { paths: ["timezone", "locale"] },
       }),
     );
 
