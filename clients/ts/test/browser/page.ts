@@ -138,7 +138,8 @@ window.runJourney = async (args: JourneyArgs): Promise<Report> => {
       timezone: updated.profile?.timezone,
       locale: updated.profile?.locale,
     };
-    const reread = (await stride.profile.getMyProfile({})).profile;
+    // With a deadline: connect-timeout-ms (Connect) or grpc-timeout (grpc-web) must pass CORS.
+    const reread = (await stride.profile.getMyProfile({}, { timeoutMs: 10_000 })).profile;
     report.reread = { displayName: reread?.displayName, timezone: reread?.timezone, locale: reread?.locale };
     report.badUpdate = await expectError(() =>
       stride.profile.updateMyProfile({
