@@ -1,13 +1,15 @@
-//! The Stride gateway: one port serving native gRPC (HTTP/2) and grpc-web (HTTP/1.1, binary and
-//! text) to browsers and mobile apps.
+//! The Stride gateway: one port serving native gRPC (HTTP/2), grpc-web (HTTP/1.1, binary and
+//! text), the Connect protocol and JSON over HTTP (the protos' `google.api.http` routes) to
+//! browsers and mobile apps, plus the OpenAPI document (`/openapi.json`) and docs page (`/docs`).
 //!
 //! Connections are limited in number and closed when idle ([`ConnLimits`]). Every call passes, in
 //! order: client address (the TCP peer, or behind a trusted proxy the address it reports;
-//! [`TrustedProxies`]) → CORS → grpc-web translation → metrics (by method; a path that
-//! names no known method counts as `/unknown`) → per-client rate limit by the method's class →
-//! method policy (tokens checked before any upstream call) → limits (deadline clamp, message
-//! size, body read deadline, buffered-bytes budget, calls in flight per upstream) → a byte-level
-//! proxy that forwards the gRPC frames unchanged (no decode, no re-encode) to
+//! [`TrustedProxies`]) → CORS → transcoding (JSON/HTTP and Connect become gRPC calls here and the
+//! answer is turned back on the way out; [`transcode`]) → grpc-web translation → metrics (by
+//! method; a path that names no known method counts as `/unknown`) → per-client rate limit by the
+//! method's class → method policy (tokens checked before any upstream call) → limits (deadline
+//! clamp, message size, body read deadline, buffered-bytes budget, calls in flight per upstream)
+//! → a byte-level proxy that forwards the gRPC frames unchanged (no decode, no re-encode) to
 //! the upstream of the method's proto package.
 
 // A panic on a caller's input is a broken call: the edge handles every case instead.

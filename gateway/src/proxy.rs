@@ -358,6 +358,12 @@ impl tower::Service<http::Request<AxumBody>> for Proxy {
             match answer {
                 // The upstream's slot is held until its answer has been passed on whole.
                 Ok(Ok(res)) => Ok(res.map(|b| AxumBody::new(Guarded::new(b, slot)))),
+                // The channel enforces the `grpc-timeout` it forwards, and may do so a moment
+                // before the timer here: the call's deadline passed, the upstream is fine.
+                Ok(Err(e)) if timed_out(e.as_ref()) => Ok(status_response(Status::new(
+                    Code::DeadlineExceeded,
+                    "deadline exceeded at the gateway",
+                ))),
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, %service, "upstream unavailable");
                     Ok(status_response(Status::unavailable(format!(
@@ -414,6 +420,18 @@ fn unsent(e: &(dyn std::error::Error + 'static)) -> bool {
             && (h2.reason() == Some(h2::Reason::REFUSED_STREAM)
                 || (h2.is_go_away() && h2.is_remote()))
         {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// Whether a failed call ran out of its deadline in the channel (tonic's `TimeoutExpired`).
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.is::<tonic::TimeoutExpired>() {
             return true;
         }
         cur = err.source();

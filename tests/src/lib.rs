@@ -62,8 +62,8 @@ pub struct Mesh {
 pub struct Options {
     /// Profile processes sharing its database, listed together in the gateway's upstream.
     pub profile_replicas: usize,
-    /// Whether Signup mails a code that ConfirmSignup must prove (auth's default in
-    /// production); off by default here, since most flows sign up and go.
+    /// Whether a sign-up must be confirmed with the mailed code (off: the flows sign up and go;
+    /// the JSON/HTTP, Connect and browser journeys turn it on and read the code from the sink).
     pub signup_confirmation: bool,
     /// Browser origins the gateway answers CORS for (pages served from another origin).
     pub cors_origins: stride_gateway::CorsOrigins,

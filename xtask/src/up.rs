@@ -126,7 +126,12 @@ pub fn run(args: &[String]) -> Result<i32> {
     let mut procs = Vec::new();
     let code = match start_all(&opts, &bins, &logs, &infra, &mut procs) {
         Ok(_) => {
-            println!("gateway: grpc + grpc-web on http://127.0.0.1:{}", opts.port);
+            println!(
+                "gateway: gRPC, grpc-web, Connect and JSON/HTTP on http://127.0.0.1:{}",
+                opts.port
+            );
+            println!("API docs: http://127.0.0.1:{}/docs", opts.port);
+            println!("OpenAPI: http://127.0.0.1:{}/openapi.json", opts.port);
             if let Some(sink) = procs.iter().find(|p| p.name == DEVSINK) {
                 println!(
                     "dev mail/SMS sink: http://127.0.0.1:{0}/messages (SMS: http://127.0.0.1:{0}/sms)",
@@ -140,6 +145,10 @@ pub fn run(args: &[String]) -> Result<i32> {
                 dir.display()
             );
             println!("try:     grpcurl -plaintext 127.0.0.1:{} list", opts.port);
+            println!(
+                "         curl -s http://127.0.0.1:{}/api/v1/activities -H 'authorization: Bearer <token>'",
+                opts.port
+            );
             println!("Ctrl-C stops everything.");
             supervise(&mut procs)
         }

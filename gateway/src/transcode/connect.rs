@@ -223,6 +223,17 @@ async fn stream<S: Inner>(
     Ok(res)
 }
 
+/// [`stream`] for the unit tests of the transcoder (binary or JSON codec).
+#[cfg(test)]
+pub(crate) async fn stream_for_test<S: Inner>(
+    inner: S,
+    req: http::Request<tonic::body::Body>,
+    m: MethodDescriptor,
+    json: bool,
+) -> Result<http::Response<tonic::body::Body>, S::Error> {
+    stream(inner, req, m, if json { Codec::Json } else { Codec::Proto }).await
+}
+
 /// What an upstream gRPC answer body yields: its messages, then its status and trailers.
 pub(crate) enum Item {
     Message(Bytes),

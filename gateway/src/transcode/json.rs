@@ -106,7 +106,7 @@ fn server_timeout(headers: &http::HeaderMap) -> Result<Option<std::time::Duratio
         })
 }
 
-async fn stream<S: Inner>(
+pub(crate) async fn stream<S: Inner>(
     t: Arc<Transcoder>,
     mut inner: S,
     req: http::Request<tonic::body::Body>,

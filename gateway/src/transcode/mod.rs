@@ -710,4 +710,131 @@ mod tests {
             "/stride.auth.v1.AuthService/SetPrimaryIdentity"
         );
     }
+
+    /// A stand-in for the stack below: answers every call with `frames` then `trailers`.
+    fn upstream(
+        frames: Vec<Bytes>,
+        trailers: HeaderMap,
+    ) -> impl Inner<Error = std::convert::Infallible> {
+        tower::service_fn(move |_req: http::Request<tonic::body::Body>| {
+            let mut items: Vec<Result<http_body::Frame<Bytes>, std::convert::Infallible>> = frames
+                .iter()
+                .map(|f| Ok(http_body::Frame::data(f.clone())))
+                .collect();
+            items.push(Ok(http_body::Frame::trailers(trailers.clone())));
+            let body = http_body_util::StreamBody::new(futures::stream::iter(items));
+            std::future::ready(Ok::<_, std::convert::Infallible>(http::Response::new(
+                tonic::body::Body::new(body),
+            )))
+        })
+    }
+
+    fn profile(name: &str) -> Bytes {
+        use prost::Message as _;
+        Bytes::from(
+            stride_proto::profile::GetMyProfileResponse {
+                profile: Some(stride_proto::profile::Profile {
+                    display_name: name.into(),
+                    ..Default::default()
+                }),
+            }
+            .encode_to_vec(),
+        )
+    }
+
+    fn trailers(code: Code, message: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("grpc-status", HeaderValue::from(code as i32));
+        h.insert("grpc-message", HeaderValue::from_str(message).unwrap());
+        h.insert("x-request-id", HeaderValue::from_static("r-1"));
+        h
+    }
+
+    async fn body_of(res: http::Response<tonic::body::Body>) -> Bytes {
+        res.into_body().collect().await.unwrap().to_bytes()
+    }
+
+    fn get_my_profile(t: &Transcoder) -> MethodDescriptor {
+        t.methods
+            .get("/stride.profile.v1.ProfileService/GetMyProfile")
+            .unwrap()
+            .clone()
+    }
+
+    #[tokio::test]
+    async fn server_streams_become_ndjson_lines_and_end_with_the_error() {
+        let t = Arc::new(Transcoder::new(Limits::default()).unwrap());
+        let m = get_my_profile(&t);
+        // The second message arrives split across two chunks.
+        let second = frame(0, &profile("B"));
+        let (a, b) = second.split_at(7);
+        let frames = vec![
+            frame(0, &profile("A")),
+            Bytes::copy_from_slice(a),
+            Bytes::copy_from_slice(b),
+        ];
+        let req = http::Request::new(full(Bytes::new()));
+        let ok = upstream(frames.clone(), trailers(Code::Ok, ""));
+        let res = json::stream(t.clone(), ok, req, m.output(), String::new())
+            .await
+            .unwrap();
+        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/x-ndjson");
+        let text = String::from_utf8(body_of(res).await.to_vec()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines[0]["result"]["profile"]["displayName"], "A");
+        assert_eq!(lines[1]["result"]["profile"]["displayName"], "B");
+
+        let failing = upstream(frames, trailers(Code::NotFound, "gone"));
+        let req = http::Request::new(full(Bytes::new()));
+        let res = json::stream(t, failing, req, m.output(), "profile".into())
+            .await
+            .unwrap();
+        let text = String::from_utf8(body_of(res).await.to_vec()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        // response_body applies to each streamed message.
+        assert_eq!(lines[1]["result"]["displayName"], "B");
+        assert_eq!(lines[2]["error"]["code"], 5);
+        assert_eq!(lines[2]["error"]["message"], "gone");
+    }
+
+    #[tokio::test]
+    async fn server_streams_become_connect_envelopes_with_an_end_of_stream() {
+        let t = Arc::new(Transcoder::new(Limits::default()).unwrap());
+        let m = get_my_profile(&t);
+        let frames = vec![frame(0, &profile("A")), frame(0, &profile("B"))];
+        let req = http::Request::new(full(Bytes::new()));
+        let res = connect::stream_for_test(
+            upstream(frames, trailers(Code::PermissionDenied, "no")),
+            req,
+            m,
+            true,
+        )
+        .await
+        .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(
+            res.headers()[header::CONTENT_TYPE],
+            "application/connect+json"
+        );
+        let mut d = Deframer::default();
+        d.push(&body_of(res).await);
+        let (f1, m1) = d.next().unwrap();
+        let (f2, _) = d.next().unwrap();
+        let (f3, end) = d.next().unwrap();
+        assert_eq!((f1, f2, f3), (0, 0, 2));
+        let m1: serde_json::Value = serde_json::from_slice(&m1).unwrap();
+        assert_eq!(m1["profile"]["displayName"], "A");
+        let end: serde_json::Value = serde_json::from_slice(&end).unwrap();
+        assert_eq!(end["error"]["code"], "permission_denied");
+        assert_eq!(end["metadata"]["x-request-id"], serde_json::json!(["r-1"]));
+        assert!(d.is_empty());
+    }
 }

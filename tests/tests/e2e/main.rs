@@ -3,8 +3,11 @@
 mod auth_flows;
 mod broker_down;
 mod browser;
+mod connect;
+mod edge;
 mod external;
 mod flow;
+mod http_json;
 mod rolling;
 mod sweep;
 
