@@ -250,6 +250,24 @@ async fn check_journey(mesh: &Mesh, report: &Value, name: &str, content_type: &s
         report["summary"],
         json!({ "sessionsCompleted": 1, "focusSessions": 1, "totalSeconds": 25 * 60, "currentStreak": 1 })
     );
+    assert_eq!(
+        code(&report["refreshRefused"]["call"]),
+        "Unauthenticated",
+        "{report:#}"
+    );
+    assert_eq!(
+        (
+            &report["refreshRefused"]["stored"],
+            &report["refreshRefused"]["signedOut"]
+        ),
+        (&json!(false), &json!(1)),
+        "a refused refresh clears the store and signs out once"
+    );
+    assert_eq!(
+        report["login"],
+        json!({ "userId": user_id, "stored": true })
+    );
+    assert_eq!(report["afterLogin"], json!("Browser Alice"));
     assert_eq!(report["afterSignOut"]["stored"], json!(false));
     assert_eq!(code(&report["afterSignOut"]["call"]), "Unauthenticated");
     // What went over the wire is the protocol asked for (preflights are not listed).

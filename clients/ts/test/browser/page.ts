@@ -88,7 +88,11 @@ window.runJourney = async (args: JourneyArgs): Promise<Report> => {
   try {
     const store = memoryTokenStore();
     let refreshes = 0;
+    let signedOut = 0;
     const stride = createStrideClient({
+      onSignedOut: () => {
+        signedOut += 1;
+      },
       baseUrl: args.gateway,
       protocol: args.protocol,
       useBinaryFormat: args.binary,
@@ -198,6 +202,22 @@ window.runJourney = async (args: JourneyArgs): Promise<Report> => {
       totalSeconds: Number(summary.totalDuration?.seconds ?? -1n),
       currentStreak: summary.currentStreak,
     };
+
+    step = "refresh refused";
+    // A refused access token and a refresh token auth does not know: the user must sign in again.
+    const last = await store.load();
+    if (!last) throw new Error("no tokens before the refused refresh");
+    await store.save({ ...last, accessToken: `${last.accessToken.slice(0, -4)}${tail}`, refreshToken: "not-a-refresh-token" });
+    report.refreshRefused = {
+      call: await expectError(() => stride.profile.getMyProfile({})),
+      stored: (await store.load()) !== undefined,
+      signedOut,
+    };
+
+    step = "log in";
+    const login = await stride.logIn({ email, password });
+    report.login = { userId: login.user?.id, stored: (await store.load()) !== undefined };
+    report.afterLogin = (await stride.profile.getMyProfile({})).profile?.displayName;
 
     step = "sign out";
     await stride.signOut();
