@@ -19,7 +19,7 @@ fn dir(root: &Path) -> PathBuf {
 }
 
 /// `cargo xtask ts-client [--check]`: install, regenerate clients/ts/src/gen (or, with
-/// `--check`, only say whether it is stale), typecheck, bundle.
+/// `--check`, only say whether it is stale), typecheck, unit tests, bundle.
 pub fn run(args: &[String]) -> Result<i32> {
     let root = crate::root();
     match args {
@@ -36,19 +36,33 @@ pub fn run(args: &[String]) -> Result<i32> {
     npm_ci(&root)?;
     generate(&root, None)?;
     typecheck(&root)?;
+    unit_tests(&root)?;
     bundle(&root)?;
-    eprintln!("clients/ts: generated into clients/ts/src/gen, typechecked, test page bundled");
+    eprintln!(
+        "clients/ts: generated into clients/ts/src/gen, typechecked, unit tests passed, test page bundled"
+    );
     Ok(0)
 }
 
-/// What `cargo xtask test` runs: install, fail on stale generated code, typecheck, bundle, and
-/// make sure Chromium is there for the browser tests.
+/// What `cargo xtask test` runs: install, fail on stale generated code, typecheck, the client's
+/// unit tests, bundle, and make sure Chromium is there for the browser tests.
 pub fn check(root: &Path) -> Result<()> {
     npm_ci(root)?;
     check_generated(root)?;
     typecheck(root)?;
+    unit_tests(root)?;
     bundle(root)?;
     ensure_chromium()
+}
+
+/// The token rules of src/index.ts under node's test runner (bundled by esbuild).
+pub fn unit_tests(root: &Path) -> Result<()> {
+    status(
+        Command::new("npm")
+            .args(["run", "--silent", "test:unit"])
+            .current_dir(dir(root)),
+    )
+    .context("the TypeScript client's unit tests failed (clients/ts/test/unit)")
 }
 
 /// `npm ci`: exactly the versions in package-lock.json.
@@ -192,4 +206,48 @@ fn status(cmd: &mut Command) -> Result<()> {
         bail!("{:?} failed: {status}", cmd.get_program());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn differences_name_changed_missing_and_extra_files() -> Result<()> {
+        let base = std::env::temp_dir().join(format!("stride-ts-diff-{}", std::process::id()));
+        let (committed, fresh) = (base.join("committed"), base.join("fresh"));
+        for d in [&committed, &fresh] {
+            std::fs::create_dir_all(d.join("stride/a"))?;
+            std::fs::write(d.join("same_pb.ts"), "same")?;
+        }
+        std::fs::write(committed.join("stride/a/changed_pb.ts"), "old")?;
+        std::fs::write(fresh.join("stride/a/changed_pb.ts"), "new")?;
+        std::fs::write(committed.join("gone_pb.ts"), "x")?;
+        std::fs::write(fresh.join("stride/a/new_pb.ts"), "x")?;
+        let found = differences(&committed, &fresh)?;
+        std::fs::remove_dir_all(&base)?;
+        assert_eq!(
+            found,
+            [
+                "clients/ts/src/gen/gone_pb.ts: not generated any more (delete it)",
+                "clients/ts/src/gen/stride/a/changed_pb.ts: differs",
+                "clients/ts/src/gen/stride/a/new_pb.ts: missing",
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn identical_trees_have_no_differences() -> Result<()> {
+        let base = std::env::temp_dir().join(format!("stride-ts-same-{}", std::process::id()));
+        let (a, b) = (base.join("a"), base.join("b"));
+        for d in [&a, &b] {
+            std::fs::create_dir_all(d.join("x"))?;
+            std::fs::write(d.join("x/f_pb.ts"), "same")?;
+        }
+        let found = differences(&a, &b)?;
+        std::fs::remove_dir_all(&base)?;
+        assert!(found.is_empty(), "{found:?}");
+        Ok(())
+    }
 }
