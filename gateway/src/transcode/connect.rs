@@ -611,4 +611,129 @@ mod tests {
         assert!(get_message("message=x").is_err());
         assert!(get_message("encoding=json&message=%7B%7D&compression=gzip").is_err());
     }
+
+    /// A method marked side-effect free, in a pool of its own: `t.v1.S/Get(Msg) returns (Msg)`.
+    fn side_effect_free_method() -> MethodDescriptor {
+        use prost_types::{
+            DescriptorProto, FieldDescriptorProto, FileDescriptorProto, MethodDescriptorProto,
+            MethodOptions, ServiceDescriptorProto,
+            field_descriptor_proto::{Label, Type},
+        };
+        let file = FileDescriptorProto {
+            name: Some("t.proto".into()),
+            package: Some("t.v1".into()),
+            syntax: Some("proto3".into()),
+            message_type: vec![DescriptorProto {
+                name: Some("Msg".into()),
+                field: vec![FieldDescriptorProto {
+                    name: Some("name".into()),
+                    json_name: Some("name".into()),
+                    number: Some(1),
+                    label: Some(Label::Optional as i32),
+                    r#type: Some(Type::String as i32),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            service: vec![ServiceDescriptorProto {
+                name: Some("S".into()),
+                method: vec![MethodDescriptorProto {
+                    name: Some("Get".into()),
+                    input_type: Some(".t.v1.Msg".into()),
+                    output_type: Some(".t.v1.Msg".into()),
+                    options: Some(MethodOptions {
+                        idempotency_level: Some(1),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let mut pool = prost_reflect::DescriptorPool::new();
+        pool.add_file_descriptor_proto(file).unwrap();
+        pool.get_service_by_name("t.v1.S")
+            .unwrap()
+            .methods()
+            .next()
+            .unwrap()
+    }
+
+    /// Answers every call with its own request message, a header and a trailer.
+    fn echo() -> impl Inner<Error = std::convert::Infallible> {
+        tower::service_fn(|req: http::Request<tonic::body::Body>| async move {
+            assert_eq!(req.uri().path(), "/t.v1.S/Get");
+            assert_eq!(req.headers()["content-type"], "application/grpc");
+            let body = req.into_body().collect().await.unwrap().to_bytes();
+            let mut trailers = HeaderMap::new();
+            trailers.insert("grpc-status", HeaderValue::from_static("0"));
+            trailers.insert("x-trail", HeaderValue::from_static("2"));
+            let frames: Vec<Result<http_body::Frame<Bytes>, std::convert::Infallible>> = vec![
+                Ok(http_body::Frame::data(body)),
+                Ok(http_body::Frame::trailers(trailers)),
+            ];
+            let mut res = http::Response::new(tonic::body::Body::new(
+                http_body_util::StreamBody::new(futures::stream::iter(frames)),
+            ));
+            res.headers_mut()
+                .insert("x-meta", HeaderValue::from_static("1"));
+            Ok::<_, std::convert::Infallible>(res)
+        })
+    }
+
+    async fn call(req: http::Request<tonic::body::Body>) -> (http::response::Parts, Bytes) {
+        let t = Arc::new(Transcoder::new(crate::proxy::Limits::default()).unwrap());
+        let res = handle(t, echo(), req, side_effect_free_method())
+            .await
+            .unwrap();
+        let (parts, body) = res.into_parts();
+        (parts, body.collect().await.unwrap().to_bytes())
+    }
+
+    #[tokio::test]
+    async fn side_effect_free_methods_answer_get_and_post_with_metadata() {
+        let get = |q: &str| {
+            http::Request::get(format!("/t.v1.S/Get?{q}"))
+                .body(crate::transcode::full(Bytes::new()))
+                .unwrap()
+        };
+        let (parts, body) = call(get(
+            "connect=v1&encoding=json&message=%7B%22name%22%3A%22x%22%7D",
+        ))
+        .await;
+        assert_eq!(parts.status, StatusCode::OK, "{body:?}");
+        assert_eq!(parts.headers["content-type"], "application/json");
+        assert_eq!(body.as_ref(), br#"{"name":"x"}"#);
+        assert_eq!(parts.headers["x-meta"], "1");
+        assert_eq!(parts.headers["trailer-x-trail"], "2");
+        assert!(parts.headers.get("trailer-grpc-status").is_none());
+
+        // Binary, base64url in the query.
+        let (parts, body) = call(get("encoding=proto&base64=1&message=CgF5")).await;
+        assert_eq!(parts.headers["content-type"], "application/proto");
+        assert_eq!(body.as_ref(), b"\n\x01y");
+
+        let post = http::Request::post("/t.v1.S/Get")
+            .header("content-type", "application/json; charset=utf-8")
+            .header("connect-protocol-version", "1")
+            .body(crate::transcode::full(Bytes::from_static(
+                br#"{"name":"z"}"#,
+            )))
+            .unwrap();
+        let (parts, body) = call(post).await;
+        assert_eq!(parts.status, StatusCode::OK);
+        assert_eq!(body.as_ref(), br#"{"name":"z"}"#);
+
+        // A malformed JSON field is refused naming it, before the upstream.
+        let bad = http::Request::post("/t.v1.S/Get")
+            .header("content-type", "application/json")
+            .body(crate::transcode::full(Bytes::from_static(br#"{"name":7}"#)))
+            .unwrap();
+        let (parts, body) = call(bad).await;
+        assert_eq!(parts.status, StatusCode::BAD_REQUEST);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["code"], "invalid_argument");
+        assert!(v["message"].as_str().unwrap().starts_with("name:"), "{v}");
+    }
 }

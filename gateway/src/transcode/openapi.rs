@@ -79,6 +79,10 @@ pub fn document(
         };
         *n += 1;
         let authed = policies.requirement(&route.grpc_path) == Requirement::Authenticated;
+        let role = policies
+            .get(&route.grpc_path)
+            .map(|p| p.role.clone())
+            .filter(|r| !r.is_empty());
         let response_schema = if route.response_body.is_empty() {
             message_ref(&output, &mut schemas)
         } else {
@@ -106,7 +110,11 @@ pub fn document(
                 "gRPC `{}`; also over Connect at `POST {}`.{}",
                 route.grpc_path,
                 route.grpc_path,
-                if authed { " Needs an access token." } else { " Public." }
+                match (&role, authed) {
+                    (Some(r), _) => format!(" Needs an access token with the `{r}` role."),
+                    (None, true) => " Needs an access token.".to_owned(),
+                    (None, false) => " Public.".to_owned(),
+                }
             ),
             "parameters": params,
             "responses": {
@@ -120,6 +128,9 @@ pub fn document(
         });
         if authed && let Some(o) = op.as_object_mut() {
             o.insert("security".into(), json!([{"bearerAuth": []}]));
+            if let Some(r) = &role {
+                o.insert("x-required-role".into(), json!(r));
+            }
         }
         let body_schema = match route.body.as_str() {
             "" => None,
@@ -376,6 +387,8 @@ mod tests {
             me["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
             "#/components/schemas/stride.profile.v1.GetMyProfileResponse"
         );
+        let roles = &paths["/api/v1/admin/users/{user_id}/roles"]["post"];
+        assert!(roles["x-required-role"].is_string(), "{roles}");
         let signup = &paths["/api/v1/auth/signup"]["post"];
         assert!(signup.get("security").is_none(), "sign-up is public");
         assert!(signup["requestBody"]["content"]["application/json"]["schema"]["$ref"].is_string());

@@ -364,6 +364,27 @@ impl RouteTable {
         }
     }
 
+    /// Every pair of routes of different gRPC methods (same HTTP method) that some request
+    /// matches both of, the winner first: `("GET /a/b", "GET /a/{x}")`.
+    pub fn overlaps(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (i, a) in self.routes.iter().enumerate() {
+            for b in self.routes.iter().skip(i + 1) {
+                if a.method == b.method
+                    && a.grpc_path != b.grpc_path
+                    && a.template.overlaps(&b.template)
+                {
+                    // Sorted most specific first, so `a` wins.
+                    out.push((
+                        format!("{} {}", a.method, a.template.source),
+                        format!("{} {}", b.method, b.template.source),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     /// Pairs of routes (same HTTP method) that can match one request without either being
     /// more specific: `(template, gRPC method)` of each.
     pub fn ambiguities(&self) -> Vec<(String, String)> {
@@ -520,6 +541,21 @@ mod tests {
         assert_eq!(found(&M::DELETE, "/c/1"), "405 [GET, POST]");
         assert_eq!(found(&M::GET, "/nope"), "404");
         assert!(table.ambiguities().is_empty());
+        // Ranked, but still overlaps between methods, the winner first.
+        let o = table.overlaps();
+        assert!(
+            o.contains(&("GET /c/leaders".into(), "GET /c/{id}".into())),
+            "{o:?}"
+        );
+        assert!(
+            o.contains(&("GET /c/{id}".into(), "GET /c/{id}/{rest=**}".into())),
+            "{o:?}"
+        );
+        assert!(
+            o.contains(&("POST /c/{id}:join".into(), "POST /c/{id}".into())),
+            "{o:?}"
+        );
+        assert_eq!(o.len(), 4, "{o:?}");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! End to end through the gateway, over native gRPC and over grpc-web, against the real mesh.
+//! End to end through the gateway, over native gRPC, grpc-web, JSON/HTTP and Connect, against the
+//! real mesh.
 
 mod auth_flows;
 mod broker_down;
