@@ -58,13 +58,15 @@ pub struct Mesh {
 }
 
 /// How the mesh is started.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// Profile processes sharing its database, listed together in the gateway's upstream.
     pub profile_replicas: usize,
     /// Whether a sign-up must be confirmed with the mailed code (off: the flows sign up and go;
-    /// the JSON/HTTP and Connect journeys turn it on and read the code from the sink).
+    /// the JSON/HTTP, Connect and browser journeys turn it on and read the code from the sink).
     pub signup_confirmation: bool,
+    /// Browser origins the gateway answers CORS for (pages served from another origin).
+    pub cors_origins: stride_gateway::CorsOrigins,
 }
 
 impl Default for Options {
@@ -72,6 +74,7 @@ impl Default for Options {
         Self {
             profile_replicas: 1,
             signup_confirmation: false,
+            cors_origins: stride_gateway::CorsOrigins::none(),
         }
     }
 }
@@ -281,7 +284,7 @@ impl Mesh {
                     ..stride_gateway::Limits::default()
                 },
                 upstream_connections: 2,
-                cors_origins: stride_gateway::CorsOrigins::none(),
+                cors_origins: options.cors_origins.clone(),
                 rate_limits: stride_gateway::RateLimits::parse(stride_gateway::DEFAULT_RATE_LIMITS)
                     .expect("default limits"),
                 trusted_proxies: stride_gateway::TrustedProxies::none(),

@@ -3,6 +3,7 @@
 
 mod auth_flows;
 mod broker_down;
+mod browser;
 mod connect;
 mod edge;
 mod external;
