@@ -14,17 +14,31 @@ pub const NOW: OffsetDateTime = time::macros::datetime!(2026-11-22 10:00 UTC);
 
 /// profile, started and ready, with a probe standing in for profile's consumers.
 pub async fn start() -> (Harness, Probe) {
+    let (h, probe, dir) = start_with_avatars().await;
+    // Kept: the service uses it until the test ends.
+    let _ = dir.keep();
+    (h, probe)
+}
+
+/// profile with its avatar directory (to look at the files it keeps).
+pub async fn start_with_avatars() -> (Harness, Probe, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let avatars = dir.path().to_path_buf();
     let h = Harness::start(
         stride_profile::SERVICE,
         NOW,
-        |common, verifier, clock| {
-            stride_profile::start(stride_profile::Config { common }, verifier, clock)
+        move |common, verifier, clock| {
+            stride_profile::start(
+                stride_profile::Config::new(common, avatars),
+                verifier,
+                clock,
+            )
         },
         ProfileServiceClient::new,
     )
     .await;
     let probe = Probe::bind(&h.amqp, events::ProfileUpdated::TYPE).await;
-    (h, probe)
+    (h, probe, dir)
 }
 
 /// The next `profile.updated.v1`, checked to come from profile.
