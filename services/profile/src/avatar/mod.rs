@@ -37,6 +37,8 @@ pub enum Refused {
     NotAnImage,
     #[error("image is {0}×{1} pixels; at most {MAX_SIDE}×{MAX_SIDE} are accepted")]
     TooManyPixels(u32, u32),
+    #[error("image exceeds the decoding limits (at most {MAX_SIDE}×{MAX_SIDE} pixels)")]
+    OverLimits,
     #[error("the image could not be decoded")]
     Corrupt,
 }
@@ -94,7 +96,7 @@ pub fn thumbnail(bytes: &[u8]) -> Result<Vec<u8>, Refused> {
 
 fn refusal(e: &image::ImageError) -> Refused {
     match e {
-        image::ImageError::Limits(_) => Refused::TooManyPixels(0, 0),
+        image::ImageError::Limits(_) => Refused::OverLimits,
         image::ImageError::Unsupported(_) => Refused::NotAnImage,
         _ => Refused::Corrupt,
     }

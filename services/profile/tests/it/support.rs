@@ -75,3 +75,36 @@ pub fn update(paths: &[&str], profile: pb::Profile) -> pb::UpdateMyProfileReques
         }),
     }
 }
+
+/// Gives `user` a profile the way sign-up does (username `name`, zone UTC) and waits for it.
+pub async fn registered(
+    h: &Harness,
+    auth: &stride_testkit::bus::Publisher,
+    user: Uuid,
+    name: &str,
+) {
+    auth.publish(&stride_testkit::fixtures::user_registered(
+        user, name, "UTC", NOW,
+    ))
+    .await;
+    profile_exists(h, user).await;
+}
+
+/// A PNG of `w`×`h` pixels.
+pub fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(w, h, image::Rgb([30, 120, 200]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("encode png");
+    out.into_inner()
+}
+
+/// The files in the avatar directory (temporary files included).
+pub fn files(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("avatar dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
