@@ -275,8 +275,9 @@ impl Mesh {
                 addr: "127.0.0.1:0".parse()?,
                 http_addr: "127.0.0.1:0".parse()?,
                 upstreams,
+                // The production message limit (4 MiB): profile's avatar uploads (up to 2 MiB)
+                // must pass it.
                 limits: stride_gateway::Limits {
-                    max_message_bytes: 64 * 1024,
                     max_timeout: std::time::Duration::from_secs(30),
                     ..stride_gateway::Limits::default()
                 },

@@ -4,6 +4,7 @@ mod auth_flows;
 mod broker_down;
 mod external;
 mod flow;
+mod profile;
 mod rolling;
 mod sweep;
 
