@@ -461,7 +461,7 @@ fn to_proto(row: &ProfileRow, urls: &Urls, today: Today) -> pb::Profile {
 
 /// The request's values as the domain reads them; absent sub-messages are empty.
 fn from_proto(p: &pb::Profile) -> Editable {
-    let privacy = p.privacy.clone().unwrap_or_default();
+    let privacy = p.privacy.unwrap_or_default();
     let body = p.body.clone().unwrap_or_default();
     let practice = p.practice.clone().unwrap_or_default();
     let focus = practice.training_focus.unwrap_or_default();

@@ -131,7 +131,11 @@ async fn onboarding_and_avatar_over_grpc_web() {
 
     // An avatar close to the 2 MiB limit passes the gateway and is stored as a thumbnail.
     let big = noisy_png(820);
-    assert!(big.len() > 1_900_000 && big.len() <= 2 * 1024 * 1024, "{}", big.len());
+    assert!(
+        big.len() > 1_900_000 && big.len() <= 2 * 1024 * 1024,
+        "{}",
+        big.len()
+    );
     let p = c
         .profile
         .upload_my_avatar(authed(UploadMyAvatarRequest { content: big }, &tok))

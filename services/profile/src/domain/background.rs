@@ -259,9 +259,7 @@ fn redact_address(line: &str) -> String {
         }
         let window = words.iter().enumerate().skip(i + 1).take(4);
         for (k, s) in window {
-            let bare = s
-                .trim_end_matches(|c: char| matches!(c, ',' | '.' | ';'))
-                .to_lowercase();
+            let bare = s.trim_end_matches([',', '.', ';']).to_lowercase();
             if STREET_WORDS.contains(&bare.as_str()) {
                 // "42 rue de Rivoli, Paris": the street's name follows its word, up to a comma.
                 let mut end = k;

@@ -758,9 +758,11 @@ mod tests {
         w.learning.daily_focus_goal_minutes = 0;
         w.learning.work_hours = Some((540, 1020));
         let all: Vec<String> = leaf_paths().map(String::from).collect();
-        let mut current = Editable::default();
-        current.units = 2;
-        current.visibility = VISIBILITY_PUBLIC;
+        let current = Editable {
+            units: 2,
+            visibility: VISIBILITY_PUBLIC,
+            ..Editable::default()
+        };
         let got = apply(&all, &w, &current, TODAY).unwrap();
         assert_eq!(got.units, UNITS_METRIC);
         assert_eq!(got.visibility, VISIBILITY_PRIVATE);
