@@ -6,5 +6,6 @@ mod events;
 mod fields;
 mod lifecycle;
 mod profile;
+mod s3;
 mod support;
 mod visibility;

@@ -24,21 +24,23 @@ pub async fn start() -> (Harness, Probe) {
 pub async fn start_with_avatars() -> (Harness, Probe, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let avatars = dir.path().to_path_buf();
+    let (h, probe) = start_with(move |common| stride_profile::Config::new(common, avatars)).await;
+    (h, probe, dir)
+}
+
+/// profile with the configuration `config` makes of the test's common settings.
+pub async fn start_with(
+    config: impl FnOnce(stride_kit::config::CommonConfig) -> stride_profile::Config,
+) -> (Harness, Probe) {
     let h = Harness::start(
         stride_profile::SERVICE,
         NOW,
-        move |common, verifier, clock| {
-            stride_profile::start(
-                stride_profile::Config::new(common, avatars),
-                verifier,
-                clock,
-            )
-        },
+        move |common, verifier, clock| stride_profile::start(config(common), verifier, clock),
         ProfileServiceClient::new,
     )
     .await;
     let probe = Probe::bind(&h.amqp, events::ProfileUpdated::TYPE).await;
-    (h, probe, dir)
+    (h, probe)
 }
 
 /// The next `profile.updated.v1`, checked to come from profile.
