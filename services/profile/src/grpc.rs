@@ -39,6 +39,7 @@ stride_kit::grpc_handlers! {
         fn complete_onboarding(pb::CompleteOnboardingRequest) -> pb::CompleteOnboardingResponse => complete_onboarding;
         fn set_my_background(pb::SetMyBackgroundRequest) -> pb::SetMyBackgroundResponse => set_my_background;
         fn redact_my_background(pb::RedactMyBackgroundRequest) -> pb::RedactMyBackgroundResponse => redact_my_background;
+        fn set_my_training_focus(pb::SetMyTrainingFocusRequest) -> pb::SetMyTrainingFocusResponse => set_my_training_focus;
         fn upload_my_avatar(pb::UploadMyAvatarRequest) -> pb::UploadMyAvatarResponse => upload_my_avatar;
         fn set_my_avatar_preset(pb::SetMyAvatarPresetRequest) -> pb::SetMyAvatarPresetResponse => set_my_avatar_preset;
         fn delete_my_avatar(pb::DeleteMyAvatarRequest) -> pb::DeleteMyAvatarResponse => delete_my_avatar;
@@ -257,6 +258,30 @@ async fn redact_my_background(
     tx.commit().await?;
     Ok(pb::RedactMyBackgroundResponse {
         background: Some(background_proto(&row)),
+    })
+}
+
+async fn set_my_training_focus(
+    s: &Profiles,
+    call: Call<pb::SetMyTrainingFocusRequest>,
+) -> AppResult<pb::SetMyTrainingFocusResponse> {
+    let caller = call.caller()?;
+    let focus = call.message.training_focus.clone().unwrap_or_default();
+    let wanted = from_proto(&pb::Profile {
+        practice: Some(pb::PracticeContext {
+            agenda: focus.agenda_template.clone(),
+            training_focus: Some(focus),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let paths = [
+        "practice.training_focus".to_owned(),
+        "practice.agenda".to_owned(),
+    ];
+    let row = s.edit(caller.user_id, &paths, &wanted, None).await?;
+    Ok(pb::SetMyTrainingFocusResponse {
+        profile: Some(s.profile(&row)),
     })
 }
 

@@ -610,3 +610,49 @@ async fn the_first_evaluated_practice_session_activates_the_user_once() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_training_focus_sets_the_agenda_to_its_template() {
+    let (mut h, _probe) = start().await;
+    let user = Uuid::now_v7();
+    let auth = Publisher::start(&h.amqp, "auth").await;
+    registered(&h, &auth, user, "gil").await;
+    let token = h.token(user);
+    let focus = pb::TrainingFocus {
+        title: "Pitch in 60 seconds".into(),
+        tags: vec!["pitch".into(), "brevity".into()],
+        agenda_template: "Problem, solution, ask.".into(),
+    };
+    let p = h
+        .client
+        .set_my_training_focus(authed(
+            pb::SetMyTrainingFocusRequest {
+                training_focus: Some(focus.clone()),
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .profile
+        .unwrap();
+    let practice = p.practice.unwrap();
+    assert_eq!(practice.training_focus, Some(focus));
+    assert_eq!(practice.agenda, "Problem, solution, ask.");
+    assert_eq!(practice.tone, "Professional & Confident", "untouched");
+    let err = h
+        .client
+        .set_my_training_focus(authed(
+            pb::SetMyTrainingFocusRequest {
+                training_focus: Some(pb::TrainingFocus {
+                    title: "t".repeat(101),
+                    ..Default::default()
+                }),
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_invalid(&err, &["profile.practice.training_focus.title"]);
+    h.stop().await;
+}
