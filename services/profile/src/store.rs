@@ -5,7 +5,7 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::domain::{self, Body, Changes, Editable, Fields, Learning, Measure, Practice};
+use crate::domain::{self, Body, Editable, Fields, Learning, Measure, Practice};
 
 pub const COLUMNS: &str =
     "user_id, username, display_name, timezone, locale, revision, created_at, updated_at,
@@ -15,7 +15,7 @@ pub const COLUMNS: &str =
     equipment, limitations, preparation_type, meeting_subtype, agenda, tone, focus_title,
     focus_tags, focus_agenda_template, subjects, learning_goals, study_preferences,
     work_start_minute, work_end_minute, daily_focus_goal_minutes, cv_text, background_text,
-    background_redacted, background_updated_at";
+    background_redacted, background_updated_at, activated_by";
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct ProfileRow {
@@ -65,6 +65,7 @@ pub struct ProfileRow {
     pub background_text: String,
     pub background_redacted: bool,
     pub background_updated_at: Option<OffsetDateTime>,
+    pub activated_by: Option<Uuid>,
 }
 
 impl ProfileRow {
@@ -319,32 +320,6 @@ pub async fn get(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Option<
     .await
 }
 
-/// Applies `changes` and bumps the revision; `None` when the profile does not exist.
-pub async fn update(
-    tx: &mut PgConnection,
-    user_id: Uuid,
-    changes: &Changes,
-    now: OffsetDateTime,
-) -> sqlx::Result<Option<ProfileRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE profiles SET
-             display_name = COALESCE($2, display_name),
-             timezone = COALESCE($3, timezone),
-             locale = COALESCE($4, locale),
-             revision = revision + 1,
-             updated_at = GREATEST($5, updated_at)
-         WHERE user_id = $1
-         RETURNING {COLUMNS}"
-    )))
-    .bind(user_id)
-    .bind(&changes.display_name)
-    .bind(&changes.timezone)
-    .bind(&changes.locale)
-    .bind(now)
-    .fetch_optional(tx)
-    .await
-}
-
 /// Deletes every row of `user_id` (account deletion); returns the avatar object keys the rows
 /// held, for the caller to delete from storage.
 pub async fn purge_user(tx: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Vec<String>> {
@@ -409,11 +384,35 @@ pub async fn merge(
         &from.fields(),
         &from.username,
     );
+    let mut answers = domain::merge_answers(&into.editable(), &from.editable());
+    if let Some(v) = &changes.display_name {
+        answers.display_name.clone_from(v);
+    }
+    if let Some(v) = &changes.timezone {
+        answers.timezone.clone_from(v);
+    }
+    if let Some(v) = &changes.locale {
+        answers.locale.clone_from(v);
+    }
+    let steps = domain::merge_steps(&into.onboarding_steps, &from.onboarding_steps);
+    // Facts the guest earned carry over: onboarding done, activation, a background.
+    let completed = into
+        .onboarding_completed_at
+        .or(from.onboarding_completed_at);
+    let activated = into.activated_at.is_none() && from.activated_at.is_some();
+    let background = into.background_text.is_empty() && !from.background_text.is_empty();
     let mut orphaned_avatars = purge_user(tx, source).await?;
     let take_avatar = into.avatar_key.is_none()
         && into.avatar_preset.is_none()
         && (from.avatar_key.is_some() || from.avatar_preset.is_some());
-    if username.is_none() && changes.is_empty() && !take_avatar {
+    let unchanged = username.is_none()
+        && answers == into.editable()
+        && steps == into.onboarding_steps
+        && completed == into.onboarding_completed_at
+        && !activated
+        && !background
+        && !take_avatar;
+    if unchanged {
         return Ok(Merged {
             target: None,
             orphaned_avatars,
@@ -435,8 +434,36 @@ pub async fn merge(
             .await?;
         orphaned_avatars.clear();
     }
+    sqlx::query("UPDATE profiles SET onboarding_completed_at = $2 WHERE user_id = $1")
+        .bind(target)
+        .bind(completed)
+        .execute(&mut *tx)
+        .await?;
+    if activated {
+        sqlx::query(
+            "UPDATE profiles SET activation_state = $2, activated_at = $3, activated_by = $4
+             WHERE user_id = $1",
+        )
+        .bind(target)
+        .bind(from.activation_state)
+        .bind(from.activated_at)
+        .bind(from.activated_by)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if background {
+        set_background(
+            tx,
+            target,
+            &from.cv_text,
+            &from.background_text,
+            from.background_redacted,
+            from.background_updated_at.unwrap_or(now),
+        )
+        .await?;
+    }
     Ok(Merged {
-        target: update(tx, target, &changes, now).await?,
+        target: Some(save(tx, target, &answers, &steps, now).await?),
         orphaned_avatars,
     })
 }

@@ -477,6 +477,73 @@ pub fn activate(state: i32) -> Option<i32> {
     (state != ACTIVATION_ACTIVATED).then_some(ACTIVATION_ACTIVATED)
 }
 
+/// The answers of a merged guest (`from`) combined into the target's (`into`): the target's
+/// wins, and what it left unset (empty, 0, or the new-profile default) is taken from the
+/// guest's. Privacy stays the target's (a guest's choice must not loosen it); display name,
+/// timezone and locale follow [`super::merge`].
+pub fn merge_answers(into: &Editable, from: &Editable) -> Editable {
+    fn pick<T: PartialEq + Clone>(target: &mut T, source: &T, unset: &T) {
+        if target == unset && source != unset {
+            *target = source.clone();
+        }
+    }
+    let d = Editable::default();
+    let mut m = into.clone();
+    pick(&mut m.bio, &from.bio, &d.bio);
+    pick(&mut m.units, &from.units, &d.units);
+    let (b, f, db) = (&mut m.body, &from.body, &d.body);
+    pick(&mut b.birth_year, &f.birth_year, &db.birth_year);
+    pick(&mut b.height, &f.height, &db.height);
+    pick(&mut b.weight, &f.weight, &db.weight);
+    pick(&mut b.fitness_level, &f.fitness_level, &db.fitness_level);
+    pick(&mut b.goals, &f.goals, &db.goals);
+    pick(&mut b.workout_style, &f.workout_style, &db.workout_style);
+    pick(&mut b.daily_activity, &f.daily_activity, &db.daily_activity);
+    pick(&mut b.equipment, &f.equipment, &db.equipment);
+    pick(&mut b.limitations, &f.limitations, &db.limitations);
+    let (p, f, dp) = (&mut m.practice, &from.practice, &d.practice);
+    pick(
+        &mut p.preparation_type,
+        &f.preparation_type,
+        &dp.preparation_type,
+    );
+    pick(
+        &mut p.meeting_subtype,
+        &f.meeting_subtype,
+        &dp.meeting_subtype,
+    );
+    pick(&mut p.agenda, &f.agenda, &dp.agenda);
+    pick(&mut p.tone, &f.tone, &dp.tone);
+    pick(&mut p.focus_title, &f.focus_title, &dp.focus_title);
+    pick(&mut p.focus_tags, &f.focus_tags, &dp.focus_tags);
+    pick(
+        &mut p.focus_agenda_template,
+        &f.focus_agenda_template,
+        &dp.focus_agenda_template,
+    );
+    let (l, f, dl) = (&mut m.learning, &from.learning, &d.learning);
+    pick(&mut l.subjects, &f.subjects, &dl.subjects);
+    pick(&mut l.goals, &f.goals, &dl.goals);
+    pick(
+        &mut l.study_preferences,
+        &f.study_preferences,
+        &dl.study_preferences,
+    );
+    pick(&mut l.work_hours, &f.work_hours, &dl.work_hours);
+    pick(
+        &mut l.daily_focus_goal_minutes,
+        &f.daily_focus_goal_minutes,
+        &dl.daily_focus_goal_minutes,
+    );
+    m
+}
+
+/// Both accounts' saved onboarding steps, sorted, each once.
+pub fn merge_steps(into: &[i32], from: &[i32]) -> Vec<i32> {
+    from.iter()
+        .fold(into.to_vec(), |acc, s| with_step(&acc, *s))
+}
+
 /// Violations under `profile.<path>`.
 struct Check(Violations);
 
@@ -818,6 +885,46 @@ mod tests {
         }
         assert_eq!(with_step(&[3, 1], 2), [1, 2, 3]);
         assert_eq!(with_step(&[1, 2], 2), [1, 2]);
+    }
+
+    #[test]
+    fn a_merge_keeps_the_targets_answers_and_fills_the_rest_from_the_guests() {
+        let mut into = Editable {
+            visibility: VISIBILITY_PRIVATE,
+            ..Editable::default()
+        };
+        into.body.goals = vec!["strength".into()];
+        into.learning.daily_focus_goal_minutes = 300;
+        let mut from = Editable {
+            bio: "guest bio".into(),
+            units: 2,
+            visibility: VISIBILITY_PUBLIC,
+            show_on_leaderboards: false,
+            ..Editable::default()
+        };
+        from.body.goals = vec!["cardio".into()];
+        from.body.weight = Some(Measure {
+            value: 70.0,
+            unit: WEIGHT_KG,
+        });
+        from.practice.tone = "Warm".into();
+        from.learning.daily_focus_goal_minutes = 120;
+        from.learning.subjects = vec!["chemistry".into()];
+        let m = merge_answers(&into, &from);
+        assert_eq!(m.body.goals, ["strength"], "the target's answer wins");
+        assert_eq!(m.learning.daily_focus_goal_minutes, 300);
+        assert_eq!(m.bio, "guest bio");
+        assert_eq!(m.units, 2);
+        assert_eq!(m.body.weight, from.body.weight);
+        assert_eq!(m.practice.tone, "Warm", "a default counts as unset");
+        assert_eq!(m.learning.subjects, ["chemistry"]);
+        assert_eq!(
+            (m.visibility, m.show_on_leaderboards),
+            (VISIBILITY_PRIVATE, true),
+            "privacy is never taken from the guest"
+        );
+        assert_eq!(merge_answers(&into, &Editable::default()), into);
+        assert_eq!(merge_steps(&[1, 3], &[2, 3]), [1, 2, 3]);
     }
 
     #[test]

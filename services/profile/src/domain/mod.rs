@@ -25,12 +25,6 @@ pub struct Changes {
     pub locale: Option<String>,
 }
 
-impl Changes {
-    pub fn is_empty(&self) -> bool {
-        self.display_name.is_none() && self.timezone.is_none() && self.locale.is_none()
-    }
-}
-
 /// A display name starts as the username, bounded like one set by hand.
 pub fn initial_display_name(username: &str) -> String {
     username.chars().take(DISPLAY_NAME_MAX).collect()
@@ -90,6 +84,6 @@ mod tests {
         );
         assert_eq!(username.as_deref(), Some("guest1"));
         let (c, username) = merge(&from, "g", &into, "ann");
-        assert!(c.is_empty() && username.is_none());
+        assert_eq!((c, username), (Changes::default(), None));
     }
 }
