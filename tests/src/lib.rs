@@ -92,8 +92,11 @@ impl ProfileStart {
     async fn start(&self, grpc_addr: SocketAddr) -> anyhow::Result<Running> {
         let mut common = common("profile", &self.db, &self.amqp, &self.auth_url);
         common.grpc_addr = grpc_addr;
+        // Replicas share their avatar files as they share their database.
+        let db_name = self.db.rsplit('/').next().unwrap_or("profile");
+        let avatars = std::env::temp_dir().join(format!("stride-e2e-avatars-{db_name}"));
         let r = stride_profile::start(
-            stride_profile::Config { common },
+            stride_profile::Config::new(common, avatars),
             Verifier::from_auth_url(&self.auth_url)?,
             self.clock.clone(),
         )
@@ -278,8 +281,9 @@ impl Mesh {
                 addr: "127.0.0.1:0".parse()?,
                 http_addr: "127.0.0.1:0".parse()?,
                 upstreams,
+                // The production message limit (4 MiB): profile's avatar uploads (up to 2 MiB)
+                // must pass it.
                 limits: stride_gateway::Limits {
-                    max_message_bytes: 64 * 1024,
                     max_timeout: std::time::Duration::from_secs(30),
                     ..stride_gateway::Limits::default()
                 },

@@ -9,6 +9,7 @@ mod edge;
 mod external;
 mod flow;
 mod http_json;
+mod profile;
 mod rolling;
 mod sweep;
 
