@@ -60,16 +60,23 @@ pub struct Mesh {
 }
 
 /// How the mesh is started.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// Profile processes sharing its database, listed together in the gateway's upstream.
     pub profile_replicas: usize,
+    /// Whether a sign-up must be confirmed with the mailed code (off: the flows sign up and go;
+    /// the JSON/HTTP, Connect and browser journeys turn it on and read the code from the sink).
+    pub signup_confirmation: bool,
+    /// Browser origins the gateway answers CORS for (pages served from another origin).
+    pub cors_origins: stride_gateway::CorsOrigins,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             profile_replicas: 1,
+            signup_confirmation: false,
+            cors_origins: stride_gateway::CorsOrigins::none(),
         }
     }
 }
@@ -89,10 +96,13 @@ impl ProfileStart {
     async fn start(&self, grpc_addr: SocketAddr) -> anyhow::Result<Running> {
         let mut common = common("profile", &self.db, &self.amqp, &self.auth_url);
         common.grpc_addr = grpc_addr;
+        // Replicas share their avatar files as they share their database.
+        let db_name = self.db.rsplit('/').next().unwrap_or("profile");
+        let avatars = std::env::temp_dir().join(format!("stride-e2e-avatars-{db_name}"));
         let r = stride_profile::start(
             stride_profile::Config {
                 export: self.export.clone(),
-                ..stride_profile::Config::new(common)
+                ..stride_profile::Config::new(common, avatars)
             },
             Verifier::from_auth_url(&self.auth_url)?,
             self.clock.clone(),
@@ -177,8 +187,7 @@ impl Mesh {
                 settings: stride_auth::settings::Settings {
                     mail_url: sink.smtp_url().into(),
                     sms_url: sink.sms_url().into(),
-                    // The flows sign up and go; auth's own tests cover the confirmation.
-                    signup_confirmation: false,
+                    signup_confirmation: options.signup_confirmation,
                     ..Default::default()
                 },
             },
@@ -291,13 +300,14 @@ impl Mesh {
                 addr: "127.0.0.1:0".parse()?,
                 http_addr: "127.0.0.1:0".parse()?,
                 upstreams,
+                // The production message limit (4 MiB): profile's avatar uploads (up to 2 MiB)
+                // must pass it.
                 limits: stride_gateway::Limits {
-                    max_message_bytes: 64 * 1024,
                     max_timeout: std::time::Duration::from_secs(30),
                     ..stride_gateway::Limits::default()
                 },
                 upstream_connections: 2,
-                cors_origins: stride_gateway::CorsOrigins::none(),
+                cors_origins: options.cors_origins.clone(),
                 rate_limits: stride_gateway::RateLimits::parse(stride_gateway::DEFAULT_RATE_LIMITS)
                     .expect("default limits"),
                 trusted_proxies: stride_gateway::TrustedProxies::none(),

@@ -222,7 +222,7 @@ pub struct ServeConfig {
     pub verifier: Arc<Verifier>,
     /// Calls served at once; more are refused with RESOURCE_EXHAUSTED ([`crate::shed`]).
     pub max_in_flight: usize,
-    /// Extra routes of the HTTP port ([`crate::service::Builder::http`]).
+    /// Extra routes of the HTTP port, beside the probes and metrics (profile's avatar files).
     pub http_routes: axum::Router,
 }
 

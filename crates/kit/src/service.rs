@@ -155,8 +155,8 @@ impl Builder {
         self
     }
 
-    /// Adds routes to the process's HTTP port (beside `/healthz`, `/readyz`, `/metrics`): for
-    /// what is not gRPC, such as downloads. They see no authn layer: each checks what it needs.
+    /// Adds routes to the HTTP port (beside `/healthz`, `/readyz`, `/metrics`): plain HTTP a
+    /// service must serve itself, such as profile's avatar files.
     pub fn http(&mut self, routes: axum::Router) -> &mut Self {
         let current = std::mem::take(&mut self.http_routes);
         self.http_routes = current.merge(routes);

@@ -5,6 +5,7 @@
 mod client_addr;
 mod cors;
 mod limits;
+mod transcode;
 
 use std::{
     net::SocketAddr,

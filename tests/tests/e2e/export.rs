@@ -270,12 +270,15 @@ async fn an_export_holds_every_row_of_the_user_in_every_service_and_is_purged_af
         "{done:?}"
     );
 
-    let url = format!(
-        "http://{}{}?token={}",
-        mesh.profile_http(0).expect("profile"),
-        done.download_url,
-        started.download_token
+    assert!(
+        done.download_url.starts_with(&format!(
+            "http://{}",
+            mesh.profile_http(0).expect("profile")
+        )),
+        "{}",
+        done.download_url
     );
+    let url = format!("{}?token={}", done.download_url, started.download_token);
     let res = reqwest::get(&url).await.expect("download");
     assert_eq!(res.status().as_u16(), 200);
     let files = archive_files(&res.bytes().await.expect("body"));

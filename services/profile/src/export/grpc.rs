@@ -27,6 +27,9 @@ pub struct Exports {
     pub clock: SharedClock,
     pub upstreams: Arc<Upstreams>,
     pub settings: ExportSettings,
+    /// The public base of profile's HTTP port (`STRIDE_PROFILE_PUBLIC_URL`, else the bound
+    /// port), shared with avatar URLs.
+    pub urls: crate::avatar::Urls,
 }
 
 stride_kit::grpc_handlers! {
@@ -46,16 +49,13 @@ fn random_token() -> AppResult<String> {
 }
 
 /// Where the archive of `export_id` is downloaded.
-pub fn download_url(settings: &ExportSettings, export_id: Uuid) -> String {
-    format!(
-        "{}/v1/exports/{export_id}/archive",
-        settings.public_url.trim_end_matches('/')
-    )
+pub fn download_url(urls: &crate::avatar::Urls, export_id: Uuid) -> String {
+    urls.absolute(&format!("/v1/exports/{export_id}/archive"))
 }
 
 async fn to_proto(
     conn: &mut sqlx::PgConnection,
-    settings: &ExportSettings,
+    urls: &crate::avatar::Urls,
     row: &store::ExportRow,
 ) -> AppResult<pb::DataExport> {
     let parts = store::parts(conn, row.export_id).await?;
@@ -83,7 +83,7 @@ async fn to_proto(
             })
             .collect(),
         download_url: if state == State::Succeeded {
-            download_url(settings, row.export_id)
+            download_url(urls, row.export_id)
         } else {
             String::new()
         },
@@ -119,7 +119,7 @@ async fn request(
         now + s.settings.ttl,
     )
     .await?;
-    let export = to_proto(&mut tx, &s.settings, &row).await?;
+    let export = to_proto(&mut tx, &s.urls, &row).await?;
     tx.commit().await?;
     // The job outlives the call; it records its own outcome.
     tokio::spawn(job.run(export_id, caller.user_id, caller.token.clone()));
@@ -140,7 +140,7 @@ async fn get(
         .await?
         .ok_or_else(|| AppError::not_found("data export"))?;
     Ok(pb::GetDataExportResponse {
-        export: Some(to_proto(&mut conn, &s.settings, &row).await?),
+        export: Some(to_proto(&mut conn, &s.urls, &row).await?),
     })
 }
 

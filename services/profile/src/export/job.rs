@@ -2,7 +2,7 @@
 //! (profile's own read in place), each part's outcome recorded as it lands (progress), then the
 //! archive written to the export directory. The calls carry the requesting user's access token:
 //! each service answers for that user only, and the job finishes well within the token's
-//! fifteen minutes (ADR 0010).
+//! fifteen minutes (ADR 0012).
 
 use std::{path::PathBuf, sync::Arc};
 

@@ -26,8 +26,6 @@ pub struct ExportSettings {
     pub dir: PathBuf,
     /// How long an archive stays downloadable.
     pub ttl: time::Duration,
-    /// The public base URL of profile's HTTP port, for download links.
-    pub public_url: String,
     /// gRPC URLs of the other services, by their name in the archive.
     pub upstreams: Vec<(&'static str, String)>,
     /// How often the sweeper looks for expired archives.
@@ -41,7 +39,6 @@ impl ExportSettings {
         Self {
             dir: std::env::temp_dir().join(format!("stride-exports-{}", uuid::Uuid::now_v7())),
             ttl: time::Duration::days(1),
-            public_url: String::new(),
             upstreams: Vec::new(),
             sweep_every: Duration::from_secs(60),
         }
@@ -56,11 +53,6 @@ impl ExportSettings {
         if !(60..=90 * 24 * 3600).contains(&ttl_secs) {
             env.error("PROFILE_EXPORT_TTL_SECS must be between 60 and 7776000 (90 days)");
         }
-        let public_url = env.url(
-            "PROFILE_PUBLIC_URL",
-            &["http", "https"],
-            "the public base URL of profile's HTTP port (export downloads)",
-        );
         let mut upstreams = vec![("auth", auth_url.to_owned())];
         for (name, var, what) in [
             (
@@ -77,7 +69,6 @@ impl ExportSettings {
         Self {
             dir,
             ttl: time::Duration::seconds(ttl_secs),
-            public_url,
             upstreams,
             sweep_every: Duration::from_secs(60),
         }
@@ -90,6 +81,7 @@ pub fn add(
     clock: &SharedClock,
     verifier: &Arc<Verifier>,
     settings: &ExportSettings,
+    urls: &crate::avatar::Urls,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.dir)
         .map_err(|e| anyhow::anyhow!("export directory {}: {e}", settings.dir.display()))?;
@@ -103,6 +95,7 @@ pub fn add(
         clock: clock.clone(),
         upstreams: Arc::new(job::Upstreams { services: channels }),
         settings: settings.clone(),
+        urls: urls.clone(),
     }));
     service.grpc(UserDataServiceServer::new(grpc::OwnData {
         pool: pool.clone(),

@@ -10,7 +10,7 @@ use stride_testkit::{EVENT_DEADLINE, authed, bus::assert_invalid, eventually, fi
 use tonic::Code;
 use uuid::Uuid;
 
-use crate::support::{Harness, NOW, notifications, registered, start_configured};
+use crate::support::{Harness, NOW, notifications, start_configured, user_in};
 
 fn exports(h: &Harness) -> DataExportServiceClient<tonic::transport::Channel> {
     DataExportServiceClient::new(h.channel.clone())
@@ -76,8 +76,8 @@ async fn an_export_downloads_with_its_token_holds_only_the_users_data_and_expire
     let dir = settings.dir.clone();
     let (h, _probe) = start_configured(stride_profile::NotifyConfig::default(), settings).await;
     let base = format!("http://{}", h.running.http_addr);
-    let ann = registered(&h, "ann", "Europe/Paris").await;
-    let bob = registered(&h, "bob", "Asia/Tokyo").await;
+    let ann = user_in(&h, "ann", "Europe/Paris").await;
+    let bob = user_in(&h, "bob", "Asia/Tokyo").await;
     for u in [ann, bob] {
         notifications(&h)
             .register_device(authed(
@@ -113,7 +113,8 @@ async fn an_export_downloads_with_its_token_holds_only_the_users_data_and_expire
     );
     // profile, email, device, the export itself.
     assert!(done.parts[0].item_count >= 4, "{done:?}");
-    let url = format!("{base}{}", done.download_url);
+    let url = done.download_url.clone();
+    assert!(url.starts_with(&base), "{url}");
     assert!(done.download_url.ends_with("/archive"));
 
     // Bob cannot see Ann's export; a bad id is named.
@@ -193,7 +194,7 @@ async fn a_deleted_users_archive_is_removed_with_their_rows() {
     settings.sweep_every = Duration::from_millis(50);
     let dir = settings.dir.clone();
     let (h, _probe) = start_configured(stride_profile::NotifyConfig::default(), settings).await;
-    let ann = registered(&h, "ann", "UTC").await;
+    let ann = user_in(&h, "ann", "UTC").await;
     let token = h.token(ann);
     let e = exports(&h)
         .request_data_export(authed(pb::RequestDataExportRequest {}, &token))

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use tonic::Code;
 use uuid::Uuid;
 
-use crate::support::{NOW, notifications, registered, start};
+use crate::support::{NOW, notifications, start, user_in};
 
 fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
     Some(prost_types::FieldMask {
@@ -21,7 +21,7 @@ fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
 #[tokio::test]
 async fn settings_start_with_defaults_and_change_by_mask() {
     let (h, _probe) = start().await;
-    let user = registered(&h, "ann", "Europe/Paris").await;
+    let user = user_in(&h, "ann", "Europe/Paris").await;
     let token = h.token(user);
     let mut c = notifications(&h);
     let s = c

@@ -13,7 +13,7 @@ use stride_testkit::{
 use time::{OffsetDateTime, macros::datetime};
 use uuid::Uuid;
 
-use crate::support::{Harness, notifications, registered, reminders, start, start_with};
+use crate::support::{Harness, notifications, reminders, start, start_notify, user_in};
 
 fn passes() -> u64 {
     stride_kit::metrics::render()
@@ -100,7 +100,7 @@ async fn streak_at_risk_fires_once_at_local_evening_across_dst_and_never_in_quie
     .await
     .unwrap();
     let pushed = Recorded::default();
-    let (h, _probe) = start_with(stride_profile::NotifyConfig {
+    let (h, _probe) = start_notify(stride_profile::NotifyConfig {
         mail_url: stride_kit::config::Secret::new(sink.smtp_url()),
         push: std::sync::Arc::new(pushed.clone()),
         ..fast()
@@ -109,12 +109,12 @@ async fn streak_at_risk_fires_once_at_local_evening_across_dst_and_never_in_quie
     // The days before the change (the harness starts in November).
     h.clock.set(datetime!(2026-03-27 12:00 UTC));
     // Paris springs forward on 2026-03-29 (UTC+1 → UTC+2): 19:00 local is 17:00 UTC that day.
-    let ann = registered(&h, "ann", "Europe/Paris").await;
+    let ann = user_in(&h, "ann", "Europe/Paris").await;
     // Bob is in the same zone with quiet hours 18:30–21:00.
-    let bob = registered(&h, "bob", "Europe/Paris").await;
+    let bob = user_in(&h, "bob", "Europe/Paris").await;
     quiet(&h, bob, 18 * 60 + 30, 21 * 60).await;
     // Cid was active on both days: no reminder.
-    let cid = registered(&h, "cid", "Europe/Paris").await;
+    let cid = user_in(&h, "cid", "Europe/Paris").await;
     notifications(&h)
         .register_device(authed(
             pb::RegisterDeviceRequest {
@@ -226,10 +226,10 @@ fn task(key: &str, y: i32, mo: i32, d: i32, hh: i32, mm: i32) -> pb::ScheduleRem
 
 #[tokio::test]
 async fn scheduled_reminders_follow_local_time_are_idempotent_and_cancellable() {
-    let (h, _probe) = start_with(fast()).await;
+    let (h, _probe) = start_notify(fast()).await;
     h.clock.set(datetime!(2026-10-30 12:00 UTC));
     // New York falls back on 2026-11-01: 01:30 happens twice; the first (EDT) is meant.
-    let ann = registered(&h, "ann", "America/New_York").await;
+    let ann = user_in(&h, "ann", "America/New_York").await;
     let token = h.token(ann);
     let mut r = reminders(&h);
     let first = r
