@@ -727,6 +727,75 @@ mod tests {
     }
 
     #[test]
+    fn input_accepts_every_spelling_the_mapping_allows() {
+        let p = pool();
+        let entry = p
+            .get_message_by_name("stride.challenge.v1.LeaderboardEntry")
+            .unwrap();
+        let out = |v: Value| {
+            let m = decode_json(&entry, v).unwrap();
+            response_json(&entry, &m.encode_to_vec(), "").unwrap()
+        };
+        // 64-bit integers as a string or a number; out always as a string.
+        assert_eq!(out(serde_json::json!({"points": "5"}))["points"], "5");
+        assert_eq!(out(serde_json::json!({"points": 5}))["points"], "5");
+        // 32-bit integers as a number or a string; null is the default.
+        assert_eq!(out(serde_json::json!({"rank": "3"}))["rank"], 3);
+        assert_eq!(out(serde_json::json!({"rank": null}))["rank"], 0);
+        // Proto and JSON names.
+        assert_eq!(
+            out(serde_json::json!({"display_name": "x"}))["displayName"],
+            "x"
+        );
+        // Out of range, or a fraction, names the field.
+        let err = decode_json(&entry, serde_json::json!({"rank": 3_000_000_000u64})).unwrap_err();
+        assert_eq!(
+            err.get_error_details()
+                .bad_request()
+                .unwrap()
+                .field_violations[0]
+                .field,
+            "rank"
+        );
+        let err = decode_json(&entry, serde_json::json!({"rank": 1.5})).unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+
+        let list = p
+            .get_message_by_name("stride.activity_session.v1.ListActivitiesRequest")
+            .unwrap();
+        // Enums by name or by number; out by name.
+        let m = decode_json(&list, serde_json::json!({"kind": 1})).unwrap();
+        let v = response_json(&list, &m.encode_to_vec(), "").unwrap();
+        assert_eq!(v["kind"], "ACTIVITY_KIND_FOCUS");
+        let err = decode_json(&list, serde_json::json!({"kind": "FOCUS"})).unwrap_err();
+        assert_eq!(
+            err.get_error_details()
+                .bad_request()
+                .unwrap()
+                .field_violations[0]
+                .field,
+            "kind"
+        );
+
+        // Durations by their string form; a bad one names the field.
+        let start = p
+            .get_message_by_name("stride.activity_session.v1.StartSessionRequest")
+            .unwrap();
+        let m = decode_json(&start, serde_json::json!({"plannedDuration": "90s"})).unwrap();
+        let v = response_json(&start, &m.encode_to_vec(), "").unwrap();
+        assert_eq!(v["plannedDuration"], "90s");
+        let err = decode_json(&start, serde_json::json!({"plannedDuration": 90})).unwrap_err();
+        assert_eq!(
+            err.get_error_details()
+                .bad_request()
+                .unwrap()
+                .field_violations[0]
+                .field,
+            "plannedDuration"
+        );
+    }
+
+    #[test]
     fn status_json_carries_the_details_by_type() {
         let p = pool();
         let s = bad("profile.displayName", "too long");
