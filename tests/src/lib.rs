@@ -58,13 +58,15 @@ pub struct Mesh {
 }
 
 /// How the mesh is started.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// Profile processes sharing its database, listed together in the gateway's upstream.
     pub profile_replicas: usize,
     /// Whether a sign-up must be confirmed with the mailed code (off: the flows sign up and go;
-    /// the JSON/HTTP and Connect journeys turn it on and read the code from the sink).
+    /// the JSON/HTTP, Connect and browser journeys turn it on and read the code from the sink).
     pub signup_confirmation: bool,
+    /// Browser origins the gateway answers CORS for (pages served from another origin).
+    pub cors_origins: stride_gateway::CorsOrigins,
 }
 
 impl Default for Options {
@@ -72,6 +74,7 @@ impl Default for Options {
         Self {
             profile_replicas: 1,
             signup_confirmation: false,
+            cors_origins: stride_gateway::CorsOrigins::none(),
         }
     }
 }
@@ -89,8 +92,11 @@ impl ProfileStart {
     async fn start(&self, grpc_addr: SocketAddr) -> anyhow::Result<Running> {
         let mut common = common("profile", &self.db, &self.amqp, &self.auth_url);
         common.grpc_addr = grpc_addr;
+        // Replicas share their avatar files as they share their database.
+        let db_name = self.db.rsplit('/').next().unwrap_or("profile");
+        let avatars = std::env::temp_dir().join(format!("stride-e2e-avatars-{db_name}"));
         let r = stride_profile::start(
-            stride_profile::Config { common },
+            stride_profile::Config::new(common, avatars),
             Verifier::from_auth_url(&self.auth_url)?,
             self.clock.clone(),
         )
@@ -275,13 +281,14 @@ impl Mesh {
                 addr: "127.0.0.1:0".parse()?,
                 http_addr: "127.0.0.1:0".parse()?,
                 upstreams,
+                // The production message limit (4 MiB): profile's avatar uploads (up to 2 MiB)
+                // must pass it.
                 limits: stride_gateway::Limits {
-                    max_message_bytes: 64 * 1024,
                     max_timeout: std::time::Duration::from_secs(30),
                     ..stride_gateway::Limits::default()
                 },
                 upstream_connections: 2,
-                cors_origins: stride_gateway::CorsOrigins::none(),
+                cors_origins: options.cors_origins.clone(),
                 rate_limits: stride_gateway::RateLimits::parse(stride_gateway::DEFAULT_RATE_LIMITS)
                     .expect("default limits"),
                 trusted_proxies: stride_gateway::TrustedProxies::none(),

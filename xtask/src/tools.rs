@@ -11,13 +11,15 @@ const BUF_PACKAGE: &str = "@bufbuild/buf@1.75.0";
 const CHECK_JSONSCHEMA_PACKAGE: &str = "check-jsonschema==0.39.0";
 /// The reference gRPC C-core client and its code generator, for the external-client check.
 const GRPCIO_PACKAGES: [&str; 2] = ["grpcio==1.85.1", "grpcio-tools==1.85.1"];
+/// An S3-speaking stand-in for profile's avatar store test (signature checking included).
+const MOTO_PACKAGE: &str = "moto[server]==5.2.1";
 /// Compiled from source by `cargo install` (about 9 minutes on 2 cores, once per machine).
 const CARGO_DENY_VERSION: &str = "0.20.2";
 
 pub struct Tools {
     pub buf: PathBuf,
     pub check_jsonschema: PathBuf,
-    /// A Python with grpcio and grpcio-tools (tests read it from `STRIDE_TEST_PYTHON`).
+    /// A Python with grpcio, grpcio-tools and moto (tests read it from `STRIDE_TEST_PYTHON`).
     pub python: PathBuf,
 }
 
@@ -61,6 +63,16 @@ pub fn ensure(root: &Path) -> Result<Tools> {
         run(Command::new(venv.join("bin/pip"))
             .args(["install", "--quiet", "--disable-pip-version-check"])
             .args(GRPCIO_PACKAGES))?;
+    }
+    let has_moto = Command::new(&python)
+        .args(["-c", "import moto.server, boto3"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_moto {
+        eprintln!("tools: pip install {MOTO_PACKAGE}");
+        run(Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .arg(MOTO_PACKAGE))?;
     }
     Ok(Tools {
         buf,

@@ -3,7 +3,8 @@
 //!
 //! Env contract of the service binaries: `STRIDE_GRPC_ADDR`, `STRIDE_HTTP_ADDR` (healthz,
 //! readyz, metrics), `DATABASE_URL`, `AMQP_URL`, `STRIDE_AUTH_URL`, `RUST_LOG`,
-//! `STRIDE_LOG_FORMAT`; ai-coach also `STRIDE_ANALYTICS_URL` and `STRIDE_ACTIVITY_SESSION_URL`.
+//! `STRIDE_LOG_FORMAT`; ai-coach also `STRIDE_ANALYTICS_URL` and `STRIDE_ACTIVITY_SESSION_URL`;
+//! profile `STRIDE_PROFILE_AVATAR_DIR`.
 //! The gateway gets `STRIDE_GATEWAY_ADDR`, `STRIDE_HTTP_ADDR` and a `STRIDE_<SVC>_URL` per
 //! service. Every `*_URL` of a service is `http://127.0.0.1:<its gRPC port>` (auth's JWKS is
 //! its `GetJwks` RPC). Everything else in our environment is inherited (`COACH_LLM_*`,
@@ -272,6 +273,10 @@ pub(crate) fn start_all(
         if svc == "ai-coach" {
             cmd.env("STRIDE_ANALYTICS_URL", grpc_url("analytics"))
                 .env("STRIDE_ACTIVITY_SESSION_URL", grpc_url("activity-session"));
+        }
+        if svc == "profile" {
+            // Avatar files beside the logs of this run (URLs point at profile's HTTP port).
+            cmd.env("STRIDE_PROFILE_AVATAR_DIR", logs.with_file_name("avatars"));
         }
         commands.push((svc, cmd, http_port));
     }

@@ -38,7 +38,8 @@ subject!(
     ProfileUpdated,
     SessionCompleted,
     ChallengeCompleted,
-    UserDeleted
+    UserDeleted,
+    PracticeSessionEvaluated
 );
 
 /// The two accounts of a `user.merged.v1`.

@@ -222,6 +222,8 @@ pub struct ServeConfig {
     pub verifier: Arc<Verifier>,
     /// Calls served at once; more are refused with RESOURCE_EXHAUSTED ([`crate::shed`]).
     pub max_in_flight: usize,
+    /// Extra routes of the HTTP port, beside the probes and metrics (profile's avatar files).
+    pub http_routes: axum::Router,
 }
 
 /// Binds both ports and starts serving `routes` behind the metrics, panic and authn layers, until
@@ -273,8 +275,9 @@ pub async fn spawn(
 
     let token = shutdown.clone();
     let probe = health.clone();
+    let extra = cfg.http_routes;
     tasks.push(tokio::spawn(async move {
-        serve_http(http, probe, token, axum::Router::new())
+        serve_http(http, probe, token, extra)
             .await
             .context("HTTP server")
     }));

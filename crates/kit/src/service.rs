@@ -94,6 +94,7 @@ pub struct Builder {
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
     ready: Vec<watch::Receiver<bool>>,
     extensions: http::Extensions,
+    http_routes: axum::Router,
     started: bool,
 }
 
@@ -118,6 +119,7 @@ impl Builder {
             tasks: Vec::new(),
             ready: Vec::new(),
             extensions: http::Extensions::new(),
+            http_routes: axum::Router::new(),
             started: false,
         })
     }
@@ -150,6 +152,14 @@ impl Builder {
     {
         self.grpc_names.push(S::NAME.to_owned());
         self.routes.add_service(service);
+        self
+    }
+
+    /// Adds routes to the HTTP port (beside `/healthz`, `/readyz`, `/metrics`): plain HTTP a
+    /// service must serve itself, such as profile's avatar files.
+    pub fn http(&mut self, routes: axum::Router) -> &mut Self {
+        let current = std::mem::take(&mut self.http_routes);
+        self.http_routes = current.merge(routes);
         self
     }
 
@@ -214,6 +224,7 @@ impl Builder {
             service_names: std::mem::take(&mut self.grpc_names),
             verifier,
             max_in_flight: self.common.max_in_flight,
+            http_routes: std::mem::take(&mut self.http_routes),
         };
         // On error, dropping `self` cancels the token: the components stop with it.
         let mut running = crate::serve::spawn(cfg, routes, self.shutdown.clone()).await?;

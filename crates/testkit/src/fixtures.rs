@@ -39,6 +39,28 @@ pub fn profile_updated(
         occur_time: Some(timestamp(at)),
         revision,
         local_date: Some(date(local_date(at, tz))),
+        avatar_url: String::new(),
+        profile_visibility: "private".into(),
+        show_on_leaderboards: true,
+        daily_focus_goal_minutes: 480,
+    }
+}
+
+/// `practice_session.evaluated.v1` from ai-coach: `user`'s practice session scored `score`.
+pub fn practice_session_evaluated(
+    user: Uuid,
+    session: Uuid,
+    score: i32,
+    at: OffsetDateTime,
+    tz: &str,
+) -> events::PracticeSessionEvaluated {
+    events::PracticeSessionEvaluated {
+        user_id: user.to_string(),
+        practice_session_id: session.to_string(),
+        overall_score: score,
+        evaluate_time: Some(timestamp(at)),
+        timezone: tz.to_owned(),
+        local_date: Some(date(local_date(at, tz))),
     }
 }
 

@@ -1,5 +1,7 @@
 fn main() -> std::process::ExitCode {
-    stride_kit::service::main(stride_profile::SERVICE, stride_profile::MIGRATIONS, || {
-        stride_kit::service::serve(stride_profile::SERVICE, stride_profile::start)
-    })
+    stride_kit::service::main(
+        stride_profile::SERVICE,
+        stride_profile::MIGRATIONS,
+        stride_profile::serve,
+    )
 }

@@ -457,7 +457,8 @@ where
         .coach
         .get_recommendation(authed(
             GetRecommendationRequest {
-                goal: "x".repeat(100 * 1024),
+                // Over the gateway's 4 MiB message limit.
+                goal: "x".repeat(4 * 1024 * 1024 + 1),
             },
             &tok,
         ))

@@ -3,11 +3,13 @@
 
 mod auth_flows;
 mod broker_down;
+mod browser;
 mod connect;
 mod edge;
 mod external;
 mod flow;
 mod http_json;
+mod profile;
 mod rolling;
 mod sweep;
 

@@ -558,6 +558,7 @@ mod tests {
                 service_names: vec!["stride.ai_coach.v1.AiCoachService".into()],
                 verifier: verifier(&key),
                 max_in_flight: 64,
+                http_routes: axum::Router::new(),
             },
             Routes::new(AiCoachServiceServer::new(coach.clone())),
             tokio_util::sync::CancellationToken::new(),

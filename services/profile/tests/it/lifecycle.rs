@@ -187,3 +187,111 @@ async fn user_merged_gives_the_guests_profile_to_a_target_without_one() {
     assert_eq!(get(&h, source).await.unwrap_err().code(), Code::NotFound);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn user_merged_carries_the_guests_onboarding_answers_activation_and_background_over() {
+    let (mut h, _probe) = start().await;
+    let auth = Publisher::start(&h.amqp, "auth").await;
+    let (guest, target) = (Uuid::now_v7(), Uuid::now_v7());
+    seed(&h, &auth, guest).await;
+    seed(&h, &auth, target).await;
+    let (gt, tt) = (h.token(guest), h.token(target));
+    // The guest went through onboarding, practiced and gave a CV.
+    let answers = pb::Profile {
+        body: Some(pb::Body {
+            fitness_level: pb::FitnessLevel::Beginner as i32,
+            goals: vec!["cardio".into()],
+            ..Default::default()
+        }),
+        learning: Some(pb::Learning {
+            subjects: vec!["chemistry".into()],
+            daily_focus_goal_minutes: 120,
+            ..Default::default()
+        }),
+        privacy: Some(pb::Privacy {
+            visibility: pb::ProfileVisibility::Public as i32,
+            show_on_leaderboards: true,
+        }),
+        ..Default::default()
+    };
+    h.client
+        .update_my_profile(authed(
+            update(&["body", "learning", "privacy"], answers),
+            &gt,
+        ))
+        .await
+        .expect("guest answers");
+    h.client
+        .save_onboarding_step(authed(
+            pb::SaveOnboardingStepRequest {
+                step: pb::OnboardingStep::Practice as i32,
+                profile: None,
+            },
+            &gt,
+        ))
+        .await
+        .expect("guest step");
+    h.client
+        .complete_onboarding(authed(pb::CompleteOnboardingRequest {}, &gt))
+        .await
+        .expect("guest completes");
+    h.client
+        .set_my_background(authed(
+            pb::SetMyBackgroundRequest {
+                cv_text: "EXPERIENCE\nBarista".into(),
+                redact_personal_data: false,
+            },
+            &gt,
+        ))
+        .await
+        .expect("guest CV");
+    let coach = Publisher::start(&h.amqp, "ai-coach").await;
+    let id = coach
+        .publish(&fixtures::practice_session_evaluated(
+            guest,
+            Uuid::now_v7(),
+            70,
+            NOW,
+            "UTC",
+        ))
+        .await;
+    h.consumed(id).await;
+    // The target answered some of it already.
+    let own = pb::Profile {
+        body: Some(pb::Body {
+            goals: vec!["strength".into()],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    h.client
+        .update_my_profile(authed(update(&["body.goals"], own), &tt))
+        .await
+        .expect("target answers");
+
+    let merge = fixtures::user_merged(&guest.to_string(), &target.to_string(), NOW);
+    let id = auth.publish(&merge).await;
+    h.consumed(id).await;
+    let p = get(&h, target).await.expect("target");
+    let body = p.body.clone().unwrap();
+    assert_eq!(body.goals, ["strength"], "the target's answer wins");
+    assert_eq!(body.fitness_level, pb::FitnessLevel::Beginner as i32);
+    let learning = p.learning.clone().unwrap();
+    assert_eq!(learning.subjects, ["chemistry"]);
+    assert_eq!(learning.daily_focus_goal_minutes, 120);
+    assert_eq!(
+        p.privacy.unwrap_or_default().visibility,
+        pb::ProfileVisibility::Private as i32,
+        "privacy is the target's"
+    );
+    assert!(p.onboarding_completed);
+    assert_eq!(p.onboarding_steps, [pb::OnboardingStep::Practice as i32]);
+    assert_eq!(p.activation_state, pb::ActivationState::Activated as i32);
+    assert_eq!(p.background.clone().unwrap().sections[0].heading, "EXPERIENCE");
+    assert_eq!(get(&h, guest).await.unwrap_err().code(), Code::NotFound);
+    // A replay changes nothing.
+    let again = auth.publish(&merge).await;
+    h.consumed(again).await;
+    assert_eq!(get(&h, target).await.expect("target"), p);
+    h.stop().await;
+}

@@ -14,12 +14,28 @@ pub const NOW: OffsetDateTime = time::macros::datetime!(2026-11-22 10:00 UTC);
 
 /// profile, started and ready, with a probe standing in for profile's consumers.
 pub async fn start() -> (Harness, Probe) {
+    let (h, probe, dir) = start_with_avatars().await;
+    // Kept: the service uses it until the test ends.
+    let _ = dir.keep();
+    (h, probe)
+}
+
+/// profile with its avatar directory (to look at the files it keeps).
+pub async fn start_with_avatars() -> (Harness, Probe, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let avatars = dir.path().to_path_buf();
+    let (h, probe) = start_with(move |common| stride_profile::Config::new(common, avatars)).await;
+    (h, probe, dir)
+}
+
+/// profile with the configuration `config` makes of the test's common settings.
+pub async fn start_with(
+    config: impl FnOnce(stride_kit::config::CommonConfig) -> stride_profile::Config,
+) -> (Harness, Probe) {
     let h = Harness::start(
         stride_profile::SERVICE,
         NOW,
-        |common, verifier, clock| {
-            stride_profile::start(stride_profile::Config { common }, verifier, clock)
-        },
+        move |common, verifier, clock| stride_profile::start(config(common), verifier, clock),
         ProfileServiceClient::new,
     )
     .await;
@@ -60,4 +76,37 @@ pub fn update(paths: &[&str], profile: pb::Profile) -> pb::UpdateMyProfileReques
             paths: paths.iter().map(|p| p.to_string()).collect(),
         }),
     }
+}
+
+/// Gives `user` a profile the way sign-up does (username `name`, zone UTC) and waits for it.
+pub async fn registered(
+    h: &Harness,
+    auth: &stride_testkit::bus::Publisher,
+    user: Uuid,
+    name: &str,
+) {
+    auth.publish(&stride_testkit::fixtures::user_registered(
+        user, name, "UTC", NOW,
+    ))
+    .await;
+    profile_exists(h, user).await;
+}
+
+/// A PNG of `w`×`h` pixels.
+pub fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(w, h, image::Rgb([30, 120, 200]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("encode png");
+    out.into_inner()
+}
+
+/// The files in the avatar directory (temporary files included).
+pub fn files(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("avatar dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
