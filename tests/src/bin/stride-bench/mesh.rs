@@ -348,11 +348,10 @@ pub async fn run() -> anyhow::Result<()> {
             get_my_profile,
             GetMyProfileRequest {}
         );
-        let client = hyper_util::client::legacy::Client::builder(
-            hyper_util::rt::TokioExecutor::new(),
-        )
-        .pool_max_idle_per_host(CONCURRENCY)
-        .build_http::<http_body_util::Full<bytes::Bytes>>();
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_max_idle_per_host(CONCURRENCY)
+                .build_http::<http_body_util::Full<bytes::Bytes>>();
         let json_call = |method: http::Method, path: &'static str, body: &'static str| {
             let (client, u, gateway) = (client.clone(), users.clone(), env.gateway);
             move |i: usize| {
@@ -363,7 +362,9 @@ pub async fn run() -> anyhow::Result<()> {
                     .uri(format!("http://{gateway}{path}"))
                     .header("authorization", token)
                     .header("content-type", "application/json")
-                    .body(http_body_util::Full::new(bytes::Bytes::from_static(body.as_bytes())));
+                    .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                        body.as_bytes(),
+                    )));
                 async move {
                     let Ok(req) = req else { return false };
                     match client.request(req).await {
