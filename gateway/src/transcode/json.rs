@@ -79,8 +79,8 @@ where
         Ok(b) => b,
         Err(s) => return Ok(status_response(&t.pool, &s)),
     };
-    match response_json(&method.output(), &bytes, &route.response_body) {
-        Ok(v) => Ok(json_response(StatusCode::OK, &v)),
+    match response_bytes(&method.output(), &bytes, &route.response_body) {
+        Ok(body) => Ok(bytes_response(StatusCode::OK, body)),
         Err(s) => Ok(status_response(&t.pool, &s)),
     }
 }
@@ -402,6 +402,30 @@ fn form_decode(s: &str) -> String {
         .into_owned()
 }
 
+/// The answer as JSON bytes: written straight from the message when the whole message is the
+/// answer (the common case, one pass), through a JSON value when `response_body` picks a field.
+fn response_bytes(
+    output: &MessageDescriptor,
+    bytes: &[u8],
+    response_body: &str,
+) -> Result<Bytes, Status> {
+    if !response_body.is_empty() {
+        let v = response_json(output, bytes, response_body)?;
+        return serde_json::to_vec(&v)
+            .map(Bytes::from)
+            .map_err(|_| Status::internal("the answer has no JSON form"));
+    }
+    let msg = DynamicMessage::decode(output.clone(), bytes)
+        .map_err(|_| Status::internal("the upstream's answer does not decode"))?;
+    let mut out = serde_json::Serializer::new(Vec::with_capacity(bytes.len() * 2 + 16));
+    msg.serialize_with_options(
+        &mut out,
+        &SerializeOptions::new().skip_default_fields(false),
+    )
+    .map_err(|_| Status::internal("the answer has no JSON form"))?;
+    Ok(Bytes::from(out.into_inner()))
+}
+
 /// The answer as JSON (or its `response_body` field).
 pub(crate) fn response_json(
     output: &MessageDescriptor,
@@ -487,8 +511,11 @@ pub(crate) fn error_response(
 }
 
 fn json_response(code: StatusCode, v: &Value) -> http::Response<tonic::body::Body> {
-    let body = serde_json::to_vec(v).unwrap_or_default();
-    let mut res = http::Response::new(super::full(Bytes::from(body)));
+    bytes_response(code, Bytes::from(serde_json::to_vec(v).unwrap_or_default()))
+}
+
+fn bytes_response(code: StatusCode, body: Bytes) -> http::Response<tonic::body::Body> {
+    let mut res = http::Response::new(super::full(body));
     *res.status_mut() = code;
     res.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -676,6 +703,10 @@ mod tests {
         // lowerCamelCase out, defaults present.
         assert_eq!(v["profile"]["userId"], "u1");
         assert_eq!(v["profile"]["locale"], "");
+        // Written in one pass, the same JSON.
+        let direct: Value =
+            serde_json::from_slice(&response_bytes(&d, &m.encode_to_vec(), "").unwrap()).unwrap();
+        assert_eq!(direct, v);
         // response_body picks one field.
         let only = response_json(&d, &m.encode_to_vec(), "profile").unwrap();
         assert_eq!(only["displayName"], "A");
