@@ -287,7 +287,10 @@ async fn user_merged_carries_the_guests_onboarding_answers_activation_and_backgr
     assert!(p.onboarding_completed);
     assert_eq!(p.onboarding_steps, [pb::OnboardingStep::Practice as i32]);
     assert_eq!(p.activation_state, pb::ActivationState::Activated as i32);
-    assert_eq!(p.background.clone().unwrap().sections[0].heading, "EXPERIENCE");
+    assert_eq!(
+        p.background.clone().unwrap().sections[0].heading,
+        "EXPERIENCE"
+    );
     assert_eq!(get(&h, guest).await.unwrap_err().code(), Code::NotFound);
     // A replay changes nothing.
     let again = auth.publish(&merge).await;
