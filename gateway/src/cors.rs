@@ -43,6 +43,10 @@ impl CorsOrigins {
             HeaderName::from_static("x-user-agent"),
             HeaderName::from_static("grpc-timeout"),
             HeaderName::from_static("traceparent"),
+            // Connect (what connect-es sends) and the JSON/HTTP deadline.
+            HeaderName::from_static("connect-protocol-version"),
+            HeaderName::from_static("connect-timeout-ms"),
+            HeaderName::from_static("x-server-timeout"),
         ];
         let expose = [
             HeaderName::from_static("grpc-status"),
@@ -52,7 +56,16 @@ impl CorsOrigins {
         CorsLayer::new()
             // An empty list matches no origin: no `Access-Control-Allow-Origin` is ever sent.
             .allow_origin(AllowOrigin::list(self.0.iter().cloned()))
-            .allow_methods([http::Method::POST, http::Method::OPTIONS])
+            // POST for gRPC-web and Connect, GET for Connect's side-effect-free calls, and the
+            // verbs of the JSON/HTTP routes.
+            .allow_methods([
+                http::Method::GET,
+                http::Method::POST,
+                http::Method::PUT,
+                http::Method::PATCH,
+                http::Method::DELETE,
+                http::Method::OPTIONS,
+            ])
             .allow_headers(allow)
             .expose_headers(expose)
             .max_age(Duration::from_secs(600))

@@ -1,13 +1,15 @@
-//! The Stride gateway: one port serving native gRPC (HTTP/2) and grpc-web (HTTP/1.1, binary and
-//! text) to browsers and mobile apps.
+//! The Stride gateway: one port serving native gRPC (HTTP/2), grpc-web (HTTP/1.1, binary and
+//! text), the Connect protocol and JSON over HTTP (the protos' `google.api.http` routes) to
+//! browsers and mobile apps, plus the OpenAPI document (`/openapi.json`) and docs page (`/docs`).
 //!
 //! Connections are limited in number and closed when idle ([`ConnLimits`]). Every call passes, in
 //! order: client address (the TCP peer, or behind a trusted proxy the address it reports;
-//! [`TrustedProxies`]) → CORS → grpc-web translation → metrics (by method; a path that
-//! names no known method counts as `/unknown`) → per-client rate limit by the method's class →
-//! method policy (tokens checked before any upstream call) → limits (deadline clamp, message
-//! size, body read deadline, buffered-bytes budget, calls in flight per upstream) → a byte-level
-//! proxy that forwards the gRPC frames unchanged (no decode, no re-encode) to
+//! [`TrustedProxies`]) → CORS → transcoding (JSON/HTTP and Connect become gRPC calls here and the
+//! answer is turned back on the way out; [`transcode`]) → grpc-web translation → metrics (by
+//! method; a path that names no known method counts as `/unknown`) → per-client rate limit by the
+//! method's class → method policy (tokens checked before any upstream call) → limits (deadline
+//! clamp, message size, body read deadline, buffered-bytes budget, calls in flight per upstream)
+//! → a byte-level proxy that forwards the gRPC frames unchanged (no decode, no re-encode) to
 //! the upstream of the method's proto package.
 
 // A panic on a caller's input is a broken call: the edge handles every case instead.
@@ -19,6 +21,7 @@ mod cors;
 mod proxy;
 mod proxy_protocol;
 mod ratelimit;
+pub mod transcode;
 
 use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -205,6 +208,9 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
 
     let policies = Arc::new(Policies::load()?);
     let proxy = Proxy::new(&cfg.upstreams, cfg.limits, cfg.upstream_connections)?;
+    // JSON/HTTP routes, Connect and the OpenAPI document, from the descriptor set.
+    let transcoder =
+        Arc::new(transcode::Transcoder::new(cfg.limits)?.sharing_budget(proxy.body_budget()));
     let auth_url = first_replica(&cfg)?;
     let (health, health_service) = Health::new(vec![]).await;
     let reflection = tonic_reflection::server::Builder::configure()
@@ -238,6 +244,9 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
             .trace_fn(stride_kit::telemetry::server_span)
             .layer(conn::ClientLayer::new(trusted))
             .layer(cfg.cors_origins.layer())
+            // JSON/HTTP and Connect become gRPC calls here and go down the same stack; before
+            // grpc-web, which refuses HTTP/1.1 requests that are not grpc-web.
+            .layer(transcode::TranscodeLayer::new(transcoder))
             .layer(tonic_web::GrpcWebLayer::new())
             // Counted as `/unknown` when the path names no method: a client cannot create
             // series at will.
@@ -245,7 +254,7 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
             .layer(stride_kit::panic::CatchPanicLayer)
             // Before the token check: a flood is turned away before any signature work.
             .layer(ratelimit::RateLimitLayer::new(limiter, policies.clone()))
-            .layer(AuthnLayer::new(verifier, policies))
+            .layer(AuthnLayer::edge(verifier, policies))
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, token.cancelled_owned())
             .await
@@ -266,7 +275,7 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
     }));
     // The gateway holds no state: it is ready once it listens.
     health.set_ready(true).await;
-    tracing::info!(%addr, %http_addr, "gateway listening (gRPC + grpc-web)");
+    tracing::info!(%addr, %http_addr, docs = %format!("http://{addr}/docs"), "gateway listening (gRPC, grpc-web, Connect, JSON/HTTP)");
     Ok(running)
 }
 

@@ -154,6 +154,12 @@ impl Proxy {
             buffered,
         })
     }
+
+    /// The request-body budget, shared with the transcoder so a JSON or Connect body counts
+    /// against the same bytes as a gRPC one.
+    pub(crate) fn body_budget(&self) -> Arc<Semaphore> {
+        self.buffered.clone()
+    }
 }
 
 /// A proto package name: dot-separated lower-case identifiers (a full service name such as
@@ -358,6 +364,12 @@ impl tower::Service<http::Request<AxumBody>> for Proxy {
             match answer {
                 // The upstream's slot is held until its answer has been passed on whole.
                 Ok(Ok(res)) => Ok(res.map(|b| AxumBody::new(Guarded::new(b, slot)))),
+                // The channel enforces the `grpc-timeout` it forwards, and may do so a moment
+                // before the timer here: the call's deadline passed, the upstream is fine.
+                Ok(Err(e)) if timed_out(e.as_ref()) => Ok(status_response(Status::new(
+                    Code::DeadlineExceeded,
+                    "deadline exceeded at the gateway",
+                ))),
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, %service, "upstream unavailable");
                     Ok(status_response(Status::unavailable(format!(
@@ -421,10 +433,22 @@ fn unsent(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// Whether a failed call ran out of its deadline in the channel (tonic's `TimeoutExpired`).
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.is::<tonic::TimeoutExpired>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
 /// Reads a whole request body of at most `max` bytes, taking a permit from `budget` for each
 /// byte held; refuses at once when the budget is spent. The permits go back when the returned
 /// permit is dropped (on refusal or cancellation, right away).
-async fn read_body(
+pub(crate) async fn read_body(
     mut body: AxumBody,
     max: usize,
     budget: &Arc<Semaphore>,

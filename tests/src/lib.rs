@@ -50,6 +50,8 @@ pub struct Mesh {
     pub clock: ManualClock,
     /// Auth's mail and SMS arrive here (over real SMTP / HTTP).
     pub sink: Arc<stride_notify::DevSink>,
+    /// Where profile writes data export archives.
+    pub export_dir: std::path::PathBuf,
     running: Vec<Running>,
     /// Profile's replicas (one unless [`Options::profile_replicas`] says more), all behind the
     /// gateway's one upstream setting, sharing profile's database.
@@ -58,16 +60,23 @@ pub struct Mesh {
 }
 
 /// How the mesh is started.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// Profile processes sharing its database, listed together in the gateway's upstream.
     pub profile_replicas: usize,
+    /// Whether a sign-up must be confirmed with the mailed code (off: the flows sign up and go;
+    /// the JSON/HTTP, Connect and browser journeys turn it on and read the code from the sink).
+    pub signup_confirmation: bool,
+    /// Browser origins the gateway answers CORS for (pages served from another origin).
+    pub cors_origins: stride_gateway::CorsOrigins,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             profile_replicas: 1,
+            signup_confirmation: false,
+            cors_origins: stride_gateway::CorsOrigins::none(),
         }
     }
 }
@@ -79,6 +88,8 @@ struct ProfileStart {
     amqp: String,
     auth_url: String,
     clock: SharedClock,
+    /// Every replica exports into the same directory, from the same upstreams.
+    export: stride_profile::ExportSettings,
 }
 
 impl ProfileStart {
@@ -89,7 +100,10 @@ impl ProfileStart {
         let db_name = self.db.rsplit('/').next().unwrap_or("profile");
         let avatars = std::env::temp_dir().join(format!("stride-e2e-avatars-{db_name}"));
         let r = stride_profile::start(
-            stride_profile::Config::new(common, avatars),
+            stride_profile::Config {
+                export: self.export.clone(),
+                ..stride_profile::Config::new(common, avatars)
+            },
             Verifier::from_auth_url(&self.auth_url)?,
             self.clock.clone(),
         )
@@ -173,8 +187,7 @@ impl Mesh {
                 settings: stride_auth::settings::Settings {
                     mail_url: sink.smtp_url().into(),
                     sms_url: sink.sms_url().into(),
-                    // The flows sign up and go; auth's own tests cover the confirmation.
-                    signup_confirmation: false,
+                    signup_confirmation: options.signup_confirmation,
                     ..Default::default()
                 },
             },
@@ -187,16 +200,6 @@ impl Mesh {
         let mut direct = vec![("auth", auth.grpc_addr)];
         running.push(auth);
 
-        let profile_start = ProfileStart {
-            db: dbs.profile.clone(),
-            amqp: amqp.clone(),
-            auth_url: auth_url.clone(),
-            clock: shared.clone(),
-        };
-        let mut profiles = Vec::new();
-        for _ in 0..options.profile_replicas.max(1) {
-            profiles.push(profile_start.start("127.0.0.1:0".parse()?).await?);
-        }
         let activity = stride_activity_session::start(
             stride_activity_session::Config {
                 common: common("activity-session", &dbs.activity_session, amqp, &auth_url),
@@ -232,6 +235,28 @@ impl Mesh {
             shared.clone(),
         )
         .await?;
+        // Profile starts last: its data export asks every other service.
+        let mut export = stride_profile::ExportSettings::local();
+        export.sweep_every = std::time::Duration::from_millis(200);
+        let export_dir = export.dir.clone();
+        export.upstreams = vec![
+            ("auth", auth_url.clone()),
+            ("activity-session", format!("http://{}", activity.grpc_addr)),
+            ("challenge", format!("http://{}", challenge.grpc_addr)),
+            ("analytics", format!("http://{}", analytics.grpc_addr)),
+            ("ai-coach", format!("http://{}", coach.grpc_addr)),
+        ];
+        let profile_start = ProfileStart {
+            db: dbs.profile.clone(),
+            amqp: amqp.clone(),
+            auth_url: auth_url.clone(),
+            clock: shared.clone(),
+            export,
+        };
+        let mut profiles = Vec::new();
+        for _ in 0..options.profile_replicas.max(1) {
+            profiles.push(profile_start.start("127.0.0.1:0".parse()?).await?);
+        }
         direct.push(("profile", profiles[0].grpc_addr));
         for (name, r) in [
             ("activity-session", activity),
@@ -282,7 +307,7 @@ impl Mesh {
                     ..stride_gateway::Limits::default()
                 },
                 upstream_connections: 2,
-                cors_origins: stride_gateway::CorsOrigins::none(),
+                cors_origins: options.cors_origins.clone(),
                 rate_limits: stride_gateway::RateLimits::parse(stride_gateway::DEFAULT_RATE_LIMITS)
                     .expect("default limits"),
                 trusted_proxies: stride_gateway::TrustedProxies::none(),
@@ -311,6 +336,7 @@ impl Mesh {
             databases: dbs,
             clock,
             sink,
+            export_dir,
             running,
             profiles,
             profile_start,
@@ -328,6 +354,11 @@ impl Mesh {
         let new = self.profile_start.start(addr).await?;
         self.profiles.insert(i, new);
         Ok(())
+    }
+
+    /// The HTTP port (downloads, probes) of profile replica `i`.
+    pub fn profile_http(&self, i: usize) -> Option<SocketAddr> {
+        self.profiles.get(i).map(|p| p.http_addr)
     }
 
     /// Graceful stop of every process-equivalent, gateway first.

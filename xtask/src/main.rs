@@ -7,6 +7,7 @@ mod infra;
 mod signals;
 mod test;
 mod tools;
+mod ts_client;
 mod up;
 
 use std::path::PathBuf;
@@ -16,8 +17,13 @@ use std::time::{Duration, Instant};
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  test [ARGS...]         install what is missing, lint protos and compose, start PostgreSQL and
-                         RabbitMQ, run `cargo nextest run --workspace --no-fail-fast ARGS...`
+  test [ARGS...]         install what is missing, lint protos and compose, check the TypeScript
+                         client (npm ci, generated code not stale, tsc, bundle the browser test
+                         page, chromium), start PostgreSQL and RabbitMQ, run
+                         `cargo nextest run --workspace --no-fail-fast ARGS...`
+  ts-client [--check]    regenerate clients/ts/src/gen from proto/ (buf and protoc-gen-es from
+                         npm), typecheck, bundle the browser test page; --check: only fail if
+                         the committed generated code is stale
   infra                  start PostgreSQL and RabbitMQ under .stride/infra, print the test
                          environment, wait for Ctrl-C
   up [--release] [--port N]
@@ -45,6 +51,7 @@ fn main() -> ExitCode {
         "up" => up::run(rest),
         "bench" => bench::run(rest),
         "chaos" => chaos::run(rest),
+        "ts-client" => ts_client::run(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(0)

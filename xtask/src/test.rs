@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use stride_infra::{Infra, sys};
 
-use crate::{Phases, signals, tools};
+use crate::{Phases, signals, tools, ts_client};
 
 pub fn run(args: &[String]) -> Result<i32> {
     signals::install();
@@ -26,6 +26,7 @@ fn run_phases(root: &Path, args: &[String], phases: &mut Phases) -> Result<i32> 
     if !compose_checked {
         eprintln!("WARNING: docker-compose.yml does not exist yet; compose check skipped");
     }
+    phases.time("ts client", || ts_client::check(root))?;
     let deny = phases.time("cargo deny", || tools::cargo_deny(root))?;
     if !deny.advisories {
         eprintln!(

@@ -127,7 +127,12 @@ pub fn run(args: &[String]) -> Result<i32> {
     let mut procs = Vec::new();
     let code = match start_all(&opts, &bins, &logs, &infra, &mut procs) {
         Ok(_) => {
-            println!("gateway: grpc + grpc-web on http://127.0.0.1:{}", opts.port);
+            println!(
+                "gateway: gRPC, grpc-web, Connect and JSON/HTTP on http://127.0.0.1:{}",
+                opts.port
+            );
+            println!("API docs: http://127.0.0.1:{}/docs", opts.port);
+            println!("OpenAPI: http://127.0.0.1:{}/openapi.json", opts.port);
             if let Some(sink) = procs.iter().find(|p| p.name == DEVSINK) {
                 println!(
                     "dev mail/SMS sink: http://127.0.0.1:{0}/messages (SMS: http://127.0.0.1:{0}/sms)",
@@ -141,6 +146,10 @@ pub fn run(args: &[String]) -> Result<i32> {
                 dir.display()
             );
             println!("try:     grpcurl -plaintext 127.0.0.1:{} list", opts.port);
+            println!(
+                "         curl -s http://127.0.0.1:{}/api/v1/activities -H 'authorization: Bearer <token>'",
+                opts.port
+            );
             println!("Ctrl-C stops everything.");
             supervise(&mut procs)
         }
@@ -267,7 +276,13 @@ pub(crate) fn start_all(
         }
         if svc == "profile" {
             // Avatar files beside the logs of this run (URLs point at profile's HTTP port).
-            cmd.env("STRIDE_PROFILE_AVATAR_DIR", logs.with_file_name("avatars"));
+            cmd.env("STRIDE_PROFILE_AVATAR_DIR", logs.with_file_name("avatars"))
+                // The data export asks every service; archives beside the avatars.
+                .env("STRIDE_ACTIVITY_SESSION_URL", grpc_url("activity-session"))
+                .env("STRIDE_CHALLENGE_URL", grpc_url("challenge"))
+                .env("STRIDE_ANALYTICS_URL", grpc_url("analytics"))
+                .env("STRIDE_AI_COACH_URL", grpc_url("ai-coach"))
+                .env("PROFILE_EXPORT_DIR", logs.with_file_name("exports"));
         }
         commands.push((svc, cmd, http_port));
     }

@@ -353,11 +353,27 @@ impl Verifier {
 pub struct AuthnLayer {
     verifier: Arc<Verifier>,
     policies: Arc<Policies>,
+    edge: bool,
 }
 
 impl AuthnLayer {
+    /// The layer of a service: service-only methods are served to any valid token.
     pub fn new(verifier: Arc<Verifier>, policies: Arc<Policies>) -> Self {
-        Self { verifier, policies }
+        Self {
+            verifier,
+            policies,
+            edge: false,
+        }
+    }
+
+    /// The layer of the gateway: service-only methods (`ACCESS_SERVICE`) are refused before
+    /// anything else, so no client outside the mesh reaches them.
+    pub fn edge(verifier: Arc<Verifier>, policies: Arc<Policies>) -> Self {
+        Self {
+            verifier,
+            policies,
+            edge: true,
+        }
     }
 }
 
@@ -368,6 +384,7 @@ impl<S> tower::Layer<S> for AuthnLayer {
             inner,
             verifier: self.verifier.clone(),
             policies: self.policies.clone(),
+            edge: self.edge,
         }
     }
 }
@@ -377,6 +394,7 @@ pub struct AuthnService<S> {
     inner: S,
     verifier: Arc<Verifier>,
     policies: Arc<Policies>,
+    edge: bool,
 }
 
 impl<S, B, RB> tower::Service<http::Request<B>> for AuthnService<S>
@@ -406,7 +424,15 @@ where
             .map(|p| p.role.clone())
             .unwrap_or_default();
         let verifier = self.verifier.clone();
+        let refused = self.edge && self.policies.service_only(&path);
         Box::pin(async move {
+            if refused {
+                let e = AppError::permission_denied(
+                    "SERVICE_ONLY",
+                    "this method is only for Stride's own services",
+                );
+                return Ok(Status::from(e).into_http());
+            }
             if requirement == Requirement::Authenticated {
                 let header = req
                     .headers()

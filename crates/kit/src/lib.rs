@@ -21,6 +21,7 @@ pub mod config;
 pub mod convert;
 pub mod db;
 pub mod error;
+pub mod export;
 pub mod grpc;
 pub mod jwt;
 pub mod metrics;

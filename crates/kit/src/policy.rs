@@ -72,6 +72,14 @@ impl Policies {
         }
     }
 
+    /// True for methods only Stride's own services may call (`ACCESS_SERVICE`): the gateway
+    /// refuses them; a service still requires a valid token, as for an authenticated method.
+    pub fn service_only(&self, path: &str) -> bool {
+        self.methods
+            .get(path)
+            .is_some_and(|p| p.access() == Access::Service)
+    }
+
     /// Fully-qualified names of the Stride services in the descriptor set.
     pub fn services(&self) -> &[String] {
         &self.services
@@ -110,6 +118,10 @@ mod tests {
                 .iter()
                 .any(|s| s == "stride.ai_coach.v1.AiCoachService")
         );
+        let internal = "/stride.profile.v1.ReminderService/ScheduleReminder";
+        assert!(p.service_only(internal));
+        assert_eq!(p.requirement(internal), Requirement::Authenticated);
+        assert!(!p.service_only("/stride.profile.v1.ProfileService/GetMyProfile"));
         let login = p.get("/stride.auth.v1.AuthService/Login").unwrap();
         assert_eq!(
             login.rate_limit(),

@@ -5,6 +5,7 @@
 mod client_addr;
 mod cors;
 mod limits;
+mod transcode;
 
 use std::{
     net::SocketAddr,
@@ -393,5 +394,39 @@ async fn every_service_of_a_package_goes_to_that_packages_upstream() {
             "{path} has its own series: {metrics}"
         );
     }
+    edge.stop().await;
+}
+
+#[tokio::test]
+async fn service_only_methods_are_refused_at_the_edge_even_with_a_valid_token() {
+    let key = SigningKey::generate().unwrap();
+    let edge = Edge::start(&key).await;
+    let mut client =
+        stride_proto::profile::reminder_service_client::ReminderServiceClient::connect(format!(
+            "http://{}",
+            edge.gateway.grpc_addr
+        ))
+        .await
+        .unwrap();
+    let token = forge::valid(&key, Uuid::now_v7(), now());
+    let mut req = Request::new(stride_proto::profile::ScheduleReminderRequest::default());
+    req.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let refused = client.schedule_reminder(req).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    use tonic_types::StatusExt as _;
+    assert_eq!(
+        refused
+            .get_error_details()
+            .error_info()
+            .map(|i| i.reason.clone())
+            .as_deref(),
+        Some("SERVICE_ONLY")
+    );
+    assert!(
+        edge.paths.lock().unwrap().is_empty(),
+        "a service-only call reached the upstream"
+    );
+    assert_eq!(edge.calls.load(Ordering::SeqCst), 0);
     edge.stop().await;
 }

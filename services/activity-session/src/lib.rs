@@ -11,6 +11,7 @@
 mod domain;
 mod errors;
 mod events;
+mod export;
 mod grpc;
 mod store;
 
@@ -48,5 +49,12 @@ pub async fn start(
         clock,
         outbox,
     }));
+    service.grpc(
+        stride_proto::stride::activity_session::v1::user_data_service_server::UserDataServiceServer::new(
+            export::Export {
+                pool: service.pool().clone(),
+            },
+        ),
+    );
     service.start(verifier).await
 }

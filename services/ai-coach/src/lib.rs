@@ -12,6 +12,7 @@ mod config;
 mod domain;
 mod errors;
 mod events;
+mod export;
 mod grpc;
 mod llm;
 mod store;
@@ -52,6 +53,13 @@ pub async fn start(
         activity_session: lazy_channel(&config.activity_session_url)?,
         llm: config.llm.as_ref().map(|c| Arc::new(llm::Llm::new(c))),
     }));
+    service.grpc(
+        stride_proto::stride::ai_coach::v1::user_data_service_server::UserDataServiceServer::new(
+            export::Export {
+                pool: service.pool().clone(),
+            },
+        ),
+    );
     service.start(verifier).await
 }
 

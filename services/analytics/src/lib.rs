@@ -11,6 +11,7 @@
 mod domain;
 mod errors;
 mod events;
+mod export;
 mod grpc;
 mod store;
 
@@ -47,5 +48,12 @@ pub async fn start(
         pool: service.pool().clone(),
         clock,
     }));
+    service.grpc(
+        stride_proto::stride::analytics::v1::user_data_service_server::UserDataServiceServer::new(
+            export::Export {
+                pool: service.pool().clone(),
+            },
+        ),
+    );
     service.start(verifier).await
 }

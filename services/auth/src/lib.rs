@@ -9,6 +9,7 @@
 mod domain;
 mod errors;
 mod events;
+mod export;
 pub mod external;
 mod grpc;
 pub mod keys;
@@ -107,6 +108,13 @@ pub async fn start(
         signins,
         verifier: verifier.clone(),
     }));
+    service.grpc(
+        stride_proto::stride::auth::v1::user_data_service_server::UserDataServiceServer::new(
+            export::Export {
+                pool: service.pool().clone(),
+            },
+        ),
+    );
     service.start(verifier).await
 }
 

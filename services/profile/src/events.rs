@@ -32,6 +32,9 @@ pub fn subscriptions(clock: &SharedClock, objects: &SharedStore, urls: &Urls) ->
         .on::<events::UserDeleted, _>(handlers.clone())
         .on::<events::UserMerged, _>(handlers.clone())
         .on::<events::PracticeSessionEvaluated, _>(handlers)
+        .on::<events::SessionCompleted, _>(crate::notifications::events::Handlers {
+            clock: clock.clone(),
+        })
 }
 
 #[derive(Clone)]
@@ -67,6 +70,7 @@ impl On<events::UserRegistered> for Handlers {
         // The zone the device reported at sign-up; anything unusable starts as UTC. A profile
         // that already exists (the event replayed under another id) stays as it is.
         let tz = timezone_or_utc(&e.timezone);
+        crate::notifications::store::set_email(tx, user, &e.email).await?;
         if let Some(row) = store::create(tx, user, &e.username, tz, self.clock.now_db()).await? {
             tx.publish(&publish::profile_updated(&row, &self.urls))
                 .await?;
@@ -85,8 +89,12 @@ impl On<events::UserDeleted> for Handlers {
         let user = e.user()?;
         // Idempotent: a replay (or a user we never saw) deletes nothing.
         let keys = store::purge_user(tx, user).await?;
+        // Notification rows and export rows go in this transaction; the export sweeper
+        // removes the archive files no row owns any more.
+        let notifications = crate::notifications::store::purge_user(tx, user).await?;
+        let exports = crate::export::store::purge_user(tx, user).await?.len();
         self.delete_objects(&keys).await?;
-        tracing::info!(%user, avatars = keys.len(), "user deleted: profile purged");
+        tracing::info!(%user, avatars = keys.len(), notifications, exports, "user deleted: profile purged");
         Ok(())
     }
 }
@@ -103,6 +111,8 @@ impl On<events::UserMerged> for Handlers {
         // nothing. The target's consumers learn its new state from the usual profile.updated.v1
         // (next revision); each forgets the source on this event itself.
         let merged = store::merge(tx, m.source, m.target, self.clock.now_db()).await?;
+        crate::notifications::store::merge_user(tx, m.source, m.target).await?;
+        crate::export::store::purge_user(tx, m.source).await?;
         if let Some(row) = &merged.target {
             tx.publish(&publish::profile_updated(row, &self.urls))
                 .await?;

@@ -8,6 +8,10 @@
 //! the state other services copy and a per-user revision on every change. Avatars are stored
 //! through [`avatar::storage::ObjectStore`] (local disk or S3) and served on the HTTP port.
 //! Layout: docs/service-layout.md.
+//!
+//! Also notifications (`notifications/`: settings, devices, inbox, reminders scheduled from
+//! `session.completed.v1` or by other services, delivered by a scheduler) and the data export
+//! (`export/`: gathers every service's `UserDataService` into an archive, ADR 0012).
 
 // A panic on a caller's input is a broken call: service code handles every case instead.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -16,7 +20,9 @@ pub mod avatar;
 mod domain;
 mod errors;
 mod events;
+mod export;
 mod grpc;
+mod notifications;
 mod store;
 
 use std::{path::PathBuf, sync::Arc};
@@ -43,6 +49,12 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// Everything `migrate` applies: the bus tables, then profile's own.
 pub static MIGRATIONS: &[&sqlx::migrate::Migrator] = &[&stride_bus::MIGRATOR, &MIGRATOR];
 
+pub use export::ExportSettings;
+pub use notifications::{
+    NotifyConfig,
+    deliver::{LogPush, Push, PushError, PushSender},
+};
+
 /// Avatar images decoded at once.
 const DECODE_SLOTS: usize = 2;
 
@@ -56,6 +68,10 @@ pub struct Config {
     pub public_url: Option<String>,
     /// `STRIDE_PROFILE_S3_*`: store avatars in an S3-compatible bucket instead of on disk.
     pub s3: Option<S3Config>,
+    /// Reminder delivery (`PROFILE_SMTP_URL`, …).
+    pub notify: NotifyConfig,
+    /// Data export (`PROFILE_EXPORT_*`, the other services' URLs).
+    pub export: ExportSettings,
 }
 
 impl Config {
@@ -66,6 +82,8 @@ impl Config {
             avatar_dir,
             public_url: None,
             s3: None,
+            notify: NotifyConfig::default(),
+            export: ExportSettings::local(),
         }
     }
 
@@ -103,12 +121,16 @@ impl Config {
                 })
             }
         };
+        let notify = NotifyConfig::read(&mut env);
+        let export = ExportSettings::read(&mut env, &common.auth_url);
         env.finish()?;
         Ok(Self {
             common,
             avatar_dir,
             public_url,
             s3,
+            notify,
+            export,
         })
     }
 }
@@ -142,12 +164,14 @@ pub async fn start(
     service.http(avatar::http::routes(objects.clone()));
     service.grpc(ProfileServiceServer::new(grpc::Profiles {
         pool: service.pool().clone(),
-        clock,
+        clock: clock.clone(),
         outbox,
         objects,
         urls: urls.clone(),
         decodes: Arc::new(tokio::sync::Semaphore::new(DECODE_SLOTS)),
     }));
+    notifications::add(&mut service, &clock, &config.notify)?;
+    export::add(&mut service, &clock, &verifier, &config.export, &urls)?;
     let running = service.start(verifier).await?;
     urls.bound(running.http_addr);
     Ok(running)

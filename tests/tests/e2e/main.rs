@@ -1,9 +1,15 @@
-//! End to end through the gateway, over native gRPC and over grpc-web, against the real mesh.
+//! End to end through the gateway, over native gRPC, grpc-web, JSON/HTTP and Connect, against the
+//! real mesh.
 
 mod auth_flows;
 mod broker_down;
+mod browser;
+mod connect;
+mod edge;
+mod export;
 mod external;
 mod flow;
+mod http_json;
 mod profile;
 mod rolling;
 mod sweep;

@@ -20,6 +20,7 @@ async fn a_rolling_restart_of_two_replicas_fails_no_call() {
         &crate::shared_stores().await,
         Options {
             profile_replicas: 2,
+            ..Options::default()
         },
     )
     .await

@@ -172,6 +172,11 @@ impl Urls {
         self.base.get().map(String::as_str).unwrap_or_default()
     }
 
+    /// `path` on the public base (data export downloads).
+    pub fn absolute(&self, path: &str) -> String {
+        format!("{}{path}", self.base())
+    }
+
     pub fn upload(&self, key: &str) -> String {
         format!("{}/avatars/{key}", self.base())
     }

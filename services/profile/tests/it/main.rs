@@ -3,9 +3,12 @@
 
 mod avatar;
 mod events;
+mod export;
 mod fields;
 mod lifecycle;
+mod notifications;
 mod profile;
+mod reminders;
 mod s3;
 mod support;
 mod visibility;

@@ -110,3 +110,50 @@ pub fn files(dir: &std::path::Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// A user with a profile in zone `tz` (registered through auth's event, as in production).
+pub async fn user_in(h: &Harness, name: &str, tz: &str) -> Uuid {
+    let user = Uuid::now_v7();
+    let auth = stride_testkit::bus::Publisher::start(&h.amqp, "auth").await;
+    let id = auth
+        .publish(&stride_testkit::fixtures::user_registered(
+            user, name, tz, NOW,
+        ))
+        .await;
+    h.consumed(id).await;
+    user
+}
+
+pub fn notifications(
+    h: &Harness,
+) -> stride_proto::profile::notification_service_client::NotificationServiceClient<Channel> {
+    stride_proto::profile::notification_service_client::NotificationServiceClient::new(
+        h.channel.clone(),
+    )
+}
+
+pub fn reminders(
+    h: &Harness,
+) -> stride_proto::profile::reminder_service_client::ReminderServiceClient<Channel> {
+    stride_proto::profile::reminder_service_client::ReminderServiceClient::new(h.channel.clone())
+}
+
+/// profile with these reminder and export settings (and a private avatar directory).
+pub async fn start_configured(
+    notify: stride_profile::NotifyConfig,
+    export: stride_profile::ExportSettings,
+) -> (Harness, Probe) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let avatars = dir.keep();
+    start_with(move |common| stride_profile::Config {
+        notify,
+        export,
+        ..stride_profile::Config::new(common, avatars)
+    })
+    .await
+}
+
+/// profile with these reminder settings.
+pub async fn start_notify(notify: stride_profile::NotifyConfig) -> (Harness, Probe) {
+    start_configured(notify, stride_profile::ExportSettings::local()).await
+}

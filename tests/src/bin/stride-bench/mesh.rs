@@ -45,7 +45,7 @@ static PHASE: std::sync::LazyLock<Duration> = std::sync::LazyLock::new(|| {
 });
 
 /// Whether to run the phase `key` (`BENCH_PHASES`: a comma-separated subset of idle, echo,
-/// direct, gateway, web, list, summary, overload, fixed, sessions; default all).
+/// direct, gateway, web, list, summary, json, overload, fixed, sessions; default all).
 fn wants(key: &str) -> bool {
     std::env::var("BENCH_PHASES").map_or(true, |v| v.split(',').any(|k| k.trim() == key))
 }
@@ -337,6 +337,68 @@ pub async fn run() -> anyhow::Result<()> {
         }
     );
 
+    // The same cheap call as JSON over HTTP/1.1 and over Connect (JSON) against gRPC through the
+    // gateway, measured back to back: what transcoding costs.
+    if wants("json") {
+        let g = gw.clone();
+        sat_phase!(
+            "json",
+            "GetMyProfile via gateway (gRPC, json phase)",
+            move |i: usize| g[i % CONNECTIONS].profile.clone(),
+            get_my_profile,
+            GetMyProfileRequest {}
+        );
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_max_idle_per_host(CONCURRENCY)
+                .build_http::<http_body_util::Full<bytes::Bytes>>();
+        let json_call = |method: http::Method, path: &'static str, body: &'static str| {
+            let (client, u, gateway) = (client.clone(), users.clone(), env.gateway);
+            move |i: usize| {
+                let client = client.clone();
+                let token = format!("Bearer {}", u[i % u.len()].token);
+                let req = http::Request::builder()
+                    .method(method.clone())
+                    .uri(format!("http://{gateway}{path}"))
+                    .header("authorization", token)
+                    .header("content-type", "application/json")
+                    .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                        body.as_bytes(),
+                    )));
+                async move {
+                    let Ok(req) = req else { return false };
+                    match client.request(req).await {
+                        Ok(res) if res.status() == http::StatusCode::OK => {
+                            use http_body_util::BodyExt as _;
+                            res.into_body().collect().await.is_ok()
+                        }
+                        _ => false,
+                    }
+                }
+            }
+        };
+        sat.push(
+            saturate(
+                "GetMyProfile via gateway (JSON/HTTP)",
+                &procs,
+                json_call(http::Method::GET, "/api/v1/me", ""),
+            )
+            .await,
+        );
+        sat.push(
+            saturate(
+                "GetMyProfile via gateway (Connect JSON)",
+                &procs,
+                json_call(
+                    http::Method::POST,
+                    "/stride.profile.v1.ProfileService/GetMyProfile",
+                    "{}",
+                ),
+            )
+            .await,
+        );
+    }
+
     if let Some(p) = sat
         .iter()
         .find(|p| p.name.starts_with("GetProgressSummary"))
@@ -552,6 +614,17 @@ fn ratios(r: &Report) {
         "  GetMyProfile gateway grpc-web / direct    {:.2}",
         web / direct
     );
+    let grpc_json_phase = find("GetMyProfile via gateway (gRPC, json phase)");
+    if grpc_json_phase > 0.0 {
+        println!(
+            "  GetMyProfile JSON/HTTP / gateway gRPC     {:.2}",
+            find("GetMyProfile via gateway (JSON/HTTP)") / grpc_json_phase
+        );
+        println!(
+            "  GetMyProfile Connect JSON / gateway gRPC  {:.2}",
+            find("GetMyProfile via gateway (Connect JSON)") / grpc_json_phase
+        );
+    }
     for i in &r.idle {
         println!(
             "  idle p99 / p50, {:<36} {:.1}  [≤ 3]",

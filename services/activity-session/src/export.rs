@@ -1,0 +1,39 @@
+//! `stride.activity_session.v1.UserDataService` (service-only): everything activity-session holds about the caller,
+//! for profile's data export (issue 12). Secrets are left out in the queries themselves.
+
+use sqlx::PgPool;
+use stride_kit::{AppResult, Call, export::Source};
+use stride_proto::stride::activity_session::v1::{
+    ExportUserDataRequest, ExportUserDataResponse, user_data_service_server::UserDataService,
+};
+
+pub struct Export {
+    pub pool: PgPool,
+}
+
+stride_kit::grpc_handlers! {
+    impl UserDataService for Export {
+        fn export_user_data(ExportUserDataRequest) -> ExportUserDataResponse => export;
+    }
+}
+
+const SOURCES: &[Source] = &[
+    Source {
+        name: "sessions",
+        sql: "SELECT to_jsonb(s)::text FROM sessions s WHERE user_id = $1 ORDER BY started_at, id",
+    },
+    Source {
+        name: "directory",
+        sql: "SELECT to_jsonb(d)::text FROM user_directory d WHERE user_id = $1",
+    },
+];
+
+async fn export(
+    s: &Export,
+    call: Call<ExportUserDataRequest>,
+) -> AppResult<ExportUserDataResponse> {
+    let user = call.caller()?.user_id;
+    Ok(ExportUserDataResponse {
+        collections: stride_kit::export::collect(&s.pool, user, SOURCES).await?,
+    })
+}

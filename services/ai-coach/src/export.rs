@@ -1,0 +1,33 @@
+//! `stride.ai_coach.v1.UserDataService` (service-only): everything ai-coach holds about the caller,
+//! for profile's data export (issue 12). Secrets are left out in the queries themselves.
+
+use sqlx::PgPool;
+use stride_kit::{AppResult, Call, export::Source};
+use stride_proto::stride::ai_coach::v1::{
+    ExportUserDataRequest, ExportUserDataResponse, user_data_service_server::UserDataService,
+};
+
+pub struct Export {
+    pub pool: PgPool,
+}
+
+stride_kit::grpc_handlers! {
+    impl UserDataService for Export {
+        fn export_user_data(ExportUserDataRequest) -> ExportUserDataResponse => export;
+    }
+}
+
+const SOURCES: &[Source] = &[Source {
+    name: "recommendations",
+    sql: "SELECT to_jsonb(r)::text FROM recommendations r WHERE user_id = $1 ORDER BY created_at, id",
+}];
+
+async fn export(
+    s: &Export,
+    call: Call<ExportUserDataRequest>,
+) -> AppResult<ExportUserDataResponse> {
+    let user = call.caller()?.user_id;
+    Ok(ExportUserDataResponse {
+        collections: stride_kit::export::collect(&s.pool, user, SOURCES).await?,
+    })
+}

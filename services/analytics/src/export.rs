@@ -1,0 +1,47 @@
+//! `stride.analytics.v1.UserDataService` (service-only): everything analytics holds about the caller,
+//! for profile's data export (issue 12). Secrets are left out in the queries themselves.
+
+use sqlx::PgPool;
+use stride_kit::{AppResult, Call, export::Source};
+use stride_proto::stride::analytics::v1::{
+    ExportUserDataRequest, ExportUserDataResponse, user_data_service_server::UserDataService,
+};
+
+pub struct Export {
+    pub pool: PgPool,
+}
+
+stride_kit::grpc_handlers! {
+    impl UserDataService for Export {
+        fn export_user_data(ExportUserDataRequest) -> ExportUserDataResponse => export;
+    }
+}
+
+const SOURCES: &[Source] = &[
+    Source {
+        name: "daily_rollups",
+        sql: "SELECT to_jsonb(r)::text FROM daily_rollups r WHERE user_id = $1 ORDER BY local_date",
+    },
+    Source {
+        name: "active_runs",
+        sql: "SELECT to_jsonb(r)::text FROM active_runs r WHERE user_id = $1 ORDER BY first_date",
+    },
+    Source {
+        name: "timezone_hints",
+        sql: "SELECT to_jsonb(h)::text FROM timezone_hints h WHERE user_id = $1",
+    },
+    Source {
+        name: "directory",
+        sql: "SELECT to_jsonb(d)::text FROM user_directory d WHERE user_id = $1",
+    },
+];
+
+async fn export(
+    s: &Export,
+    call: Call<ExportUserDataRequest>,
+) -> AppResult<ExportUserDataResponse> {
+    let user = call.caller()?.user_id;
+    Ok(ExportUserDataResponse {
+        collections: stride_kit::export::collect(&s.pool, user, SOURCES).await?,
+    })
+}
