@@ -154,9 +154,7 @@ pub async fn start(
     clock: SharedClock,
 ) -> anyhow::Result<Running> {
     let objects: SharedStore = match &config.s3 {
-        // Signatures carry the wall-clock time S3 checks (±15 min): the system clock, never
-        // the service's (a test's hand-moved clock would make every request "skewed").
-        Some(s3) => Arc::new(S3::new(s3.clone(), Arc::new(stride_kit::SystemClock))?),
+        Some(s3) => Arc::new(S3::new(s3)?),
         None => Arc::new(LocalDisk::open(config.avatar_dir.clone()).await?),
     };
     let urls = Urls::new(config.public_url.as_deref());
