@@ -724,9 +724,10 @@ mod tests {
                 .filter(|r| r.grpc_path == g)
                 .count()
         };
+        // PATCH /api/v1/me, PUT /api/v1/profile, PUT /api/v1/users/me.
         assert_eq!(
             by_grpc("/stride.profile.v1.ProfileService/UpdateMyProfile"),
-            2
+            3
         );
     }
 
