@@ -30,8 +30,19 @@ import {
 import { ChallengeService } from "./gen/stride/challenge/v1/challenge_pb.js";
 import { Access, policy } from "./gen/stride/options/v1/options_pb.js";
 import { ProfileService } from "./gen/stride/profile/v1/profile_pb.js";
+import { NotificationService } from "./gen/stride/profile/v1/notifications_pb.js";
+import { DataExportService } from "./gen/stride/profile/v1/export_pb.js";
 
-export { ActivitySessionService, AiCoachService, AnalyticsService, AuthService, ChallengeService, ProfileService };
+export {
+  ActivitySessionService,
+  AiCoachService,
+  AnalyticsService,
+  AuthService,
+  ChallengeService,
+  DataExportService,
+  NotificationService,
+  ProfileService,
+};
 export { Code, ConnectError };
 
 /** A bad field of a request, from the error's `google.rpc.BadRequest` detail. */
@@ -256,6 +267,8 @@ export class TokenManager {
 export interface StrideClient {
   auth: Client<typeof AuthService>;
   profile: Client<typeof ProfileService>;
+  notifications: Client<typeof NotificationService>;
+  exports: Client<typeof DataExportService>;
   activity: Client<typeof ActivitySessionService>;
   challenge: Client<typeof ChallengeService>;
   analytics: Client<typeof AnalyticsService>;
@@ -299,6 +312,8 @@ export function createStrideClient(opts: StrideClientOptions): StrideClient {
   return {
     auth,
     profile: createClient(ProfileService, transport),
+    notifications: createClient(NotificationService, transport),
+    exports: createClient(DataExportService, transport),
     activity: createClient(ActivitySessionService, transport),
     challenge: createClient(ChallengeService, transport),
     analytics: createClient(AnalyticsService, transport),

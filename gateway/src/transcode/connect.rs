@@ -185,10 +185,10 @@ fn encode_out(m: &MethodDescriptor, codec: Codec, bytes: Bytes) -> Result<Bytes,
         Codec::Json => {
             let msg = prost_reflect::DynamicMessage::decode(m.output(), bytes)
                 .map_err(|_| Status::internal("the upstream's answer does not decode"))?;
-            let v = json::to_value(&msg, &SerializeOptions::new())?;
-            serde_json::to_vec(&v)
-                .map(Bytes::from)
-                .map_err(|_| Status::internal("the answer has no JSON form"))
+            let mut out = serde_json::Serializer::new(Vec::with_capacity(64));
+            msg.serialize_with_options(&mut out, &SerializeOptions::new())
+                .map_err(|_| Status::internal("the answer has no JSON form"))?;
+            Ok(Bytes::from(out.into_inner()))
         }
     }
 }

@@ -79,8 +79,8 @@ where
         Ok(b) => b,
         Err(s) => return Ok(status_response(&t.pool, &s)),
     };
-    match response_json(&method.output(), &bytes, &route.response_body) {
-        Ok(v) => Ok(json_response(StatusCode::OK, &v)),
+    match response_bytes(&method.output(), &bytes, &route.response_body) {
+        Ok(body) => Ok(bytes_response(StatusCode::OK, body)),
         Err(s) => Ok(status_response(&t.pool, &s)),
     }
 }
@@ -402,6 +402,30 @@ fn form_decode(s: &str) -> String {
         .into_owned()
 }
 
+/// The answer as JSON bytes: written straight from the message when the whole message is the
+/// answer (the common case, one pass), through a JSON value when `response_body` picks a field.
+fn response_bytes(
+    output: &MessageDescriptor,
+    bytes: &[u8],
+    response_body: &str,
+) -> Result<Bytes, Status> {
+    if !response_body.is_empty() {
+        let v = response_json(output, bytes, response_body)?;
+        return serde_json::to_vec(&v)
+            .map(Bytes::from)
+            .map_err(|_| Status::internal("the answer has no JSON form"));
+    }
+    let msg = DynamicMessage::decode(output.clone(), bytes)
+        .map_err(|_| Status::internal("the upstream's answer does not decode"))?;
+    let mut out = serde_json::Serializer::new(Vec::with_capacity(bytes.len() * 2 + 16));
+    msg.serialize_with_options(
+        &mut out,
+        &SerializeOptions::new().skip_default_fields(false),
+    )
+    .map_err(|_| Status::internal("the answer has no JSON form"))?;
+    Ok(Bytes::from(out.into_inner()))
+}
+
 /// The answer as JSON (or its `response_body` field).
 pub(crate) fn response_json(
     output: &MessageDescriptor,
@@ -487,8 +511,11 @@ pub(crate) fn error_response(
 }
 
 fn json_response(code: StatusCode, v: &Value) -> http::Response<tonic::body::Body> {
-    let body = serde_json::to_vec(v).unwrap_or_default();
-    let mut res = http::Response::new(super::full(Bytes::from(body)));
+    bytes_response(code, Bytes::from(serde_json::to_vec(v).unwrap_or_default()))
+}
+
+fn bytes_response(code: StatusCode, body: Bytes) -> http::Response<tonic::body::Body> {
+    let mut res = http::Response::new(super::full(body));
     *res.status_mut() = code;
     res.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -676,6 +703,10 @@ mod tests {
         // lowerCamelCase out, defaults present.
         assert_eq!(v["profile"]["userId"], "u1");
         assert_eq!(v["profile"]["locale"], "");
+        // Written in one pass, the same JSON.
+        let direct: Value =
+            serde_json::from_slice(&response_bytes(&d, &m.encode_to_vec(), "").unwrap()).unwrap();
+        assert_eq!(direct, v);
         // response_body picks one field.
         let only = response_json(&d, &m.encode_to_vec(), "profile").unwrap();
         assert_eq!(only["displayName"], "A");
@@ -724,6 +755,75 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn input_accepts_every_spelling_the_mapping_allows() {
+        let p = pool();
+        let entry = p
+            .get_message_by_name("stride.challenge.v1.LeaderboardEntry")
+            .unwrap();
+        let out = |v: Value| {
+            let m = decode_json(&entry, v).unwrap();
+            response_json(&entry, &m.encode_to_vec(), "").unwrap()
+        };
+        // 64-bit integers as a string or a number; out always as a string.
+        assert_eq!(out(serde_json::json!({"points": "5"}))["points"], "5");
+        assert_eq!(out(serde_json::json!({"points": 5}))["points"], "5");
+        // 32-bit integers as a number or a string; null is the default.
+        assert_eq!(out(serde_json::json!({"rank": "3"}))["rank"], 3);
+        assert_eq!(out(serde_json::json!({"rank": null}))["rank"], 0);
+        // Proto and JSON names.
+        assert_eq!(
+            out(serde_json::json!({"display_name": "x"}))["displayName"],
+            "x"
+        );
+        // Out of range, or a fraction, names the field.
+        let err = decode_json(&entry, serde_json::json!({"rank": 3_000_000_000u64})).unwrap_err();
+        assert_eq!(
+            err.get_error_details()
+                .bad_request()
+                .unwrap()
+                .field_violations[0]
+                .field,
+            "rank"
+        );
+        let err = decode_json(&entry, serde_json::json!({"rank": 1.5})).unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+
+        let list = p
+            .get_message_by_name("stride.activity_session.v1.ListActivitiesRequest")
+            .unwrap();
+        // Enums by name or by number; out by name.
+        let m = decode_json(&list, serde_json::json!({"kind": 1})).unwrap();
+        let v = response_json(&list, &m.encode_to_vec(), "").unwrap();
+        assert_eq!(v["kind"], "ACTIVITY_KIND_FOCUS");
+        let err = decode_json(&list, serde_json::json!({"kind": "FOCUS"})).unwrap_err();
+        assert_eq!(
+            err.get_error_details()
+                .bad_request()
+                .unwrap()
+                .field_violations[0]
+                .field,
+            "kind"
+        );
+
+        // Durations by their string form; a bad one names the field.
+        let start = p
+            .get_message_by_name("stride.activity_session.v1.StartSessionRequest")
+            .unwrap();
+        let m = decode_json(&start, serde_json::json!({"plannedDuration": "90s"})).unwrap();
+        let v = response_json(&start, &m.encode_to_vec(), "").unwrap();
+        assert_eq!(v["plannedDuration"], "90s");
+        let err = decode_json(&start, serde_json::json!({"plannedDuration": 90})).unwrap_err();
+        assert_eq!(
+            err.get_error_details()
+                .bad_request()
+                .unwrap()
+                .field_violations[0]
+                .field,
+            "plannedDuration"
+        );
     }
 
     #[test]

@@ -131,6 +131,20 @@ impl Template {
             Some(v) => rest.strip_suffix(v.as_str())?.strip_suffix(':')?,
             None => rest,
         };
+        // Most templates differ in length from the path: refuse those before any allocation.
+        let count = if rest.is_empty() {
+            0
+        } else {
+            rest.bytes().filter(|b| *b == b'/').count() + 1
+        };
+        let fixed = self.segments.len();
+        if self.segments.last() == Some(&Segment::Rest) {
+            if count + 1 < fixed {
+                return None;
+            }
+        } else if count != fixed {
+            return None;
+        }
         let parts: Vec<&str> = if rest.is_empty() {
             Vec::new()
         } else {

@@ -3,6 +3,7 @@
 //! database or broker needed.
 
 mod client_addr;
+mod api_doc;
 mod cors;
 mod limits;
 mod transcode;

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stride/options/v1/options.proto.
  */
 export const file_stride_options_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("Ch9zdHJpZGUvb3B0aW9ucy92MS9vcHRpb25zLnByb3RvEhFzdHJpZGUub3B0aW9ucy52MSJ+CgxNZXRob2RQb2xpY3kSKQoGYWNjZXNzGAEgASgOMhkuc3RyaWRlLm9wdGlvbnMudjEuQWNjZXNzEgwKBHJvbGUYAiABKAkSNQoKcmF0ZV9saW1pdBgDIAEoDjIhLnN0cmlkZS5vcHRpb25zLnYxLlJhdGVMaW1pdENsYXNzKk0KBkFjY2VzcxIWChJBQ0NFU1NfVU5TUEVDSUZJRUQQABIRCg1BQ0NFU1NfUFVCTElDEAESGAoUQUNDRVNTX0FVVEhFTlRJQ0FURUQQAip0Cg5SYXRlTGltaXRDbGFzcxIgChxSQVRFX0xJTUlUX0NMQVNTX1VOU1BFQ0lGSUVEEAASIAocUkFURV9MSU1JVF9DTEFTU19DUkVERU5USUFMUxABEh4KGlJBVEVfTElNSVRfQ0xBU1NfRVhQRU5TSVZFEAI6WQoGcG9saWN5Eh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYuY4DIAEoCzIfLnN0cmlkZS5vcHRpb25zLnYxLk1ldGhvZFBvbGljeVIGcG9saWN5OkAKCmV2ZW50X3R5cGUSHy5nb29nbGUucHJvdG9idWYuTWVzc2FnZU9wdGlvbnMYuo4DIAEoCVIJZXZlbnRUeXBlYgZwcm90bzM", [file_google_protobuf_descriptor]);
+  fileDesc("Ch9zdHJpZGUvb3B0aW9ucy92MS9vcHRpb25zLnByb3RvEhFzdHJpZGUub3B0aW9ucy52MSJ+CgxNZXRob2RQb2xpY3kSKQoGYWNjZXNzGAEgASgOMhkuc3RyaWRlLm9wdGlvbnMudjEuQWNjZXNzEgwKBHJvbGUYAiABKAkSNQoKcmF0ZV9saW1pdBgDIAEoDjIhLnN0cmlkZS5vcHRpb25zLnYxLlJhdGVMaW1pdENsYXNzKmEKBkFjY2VzcxIWChJBQ0NFU1NfVU5TUEVDSUZJRUQQABIRCg1BQ0NFU1NfUFVCTElDEAESGAoUQUNDRVNTX0FVVEhFTlRJQ0FURUQQAhISCg5BQ0NFU1NfU0VSVklDRRADKnQKDlJhdGVMaW1pdENsYXNzEiAKHFJBVEVfTElNSVRfQ0xBU1NfVU5TUEVDSUZJRUQQABIgChxSQVRFX0xJTUlUX0NMQVNTX0NSRURFTlRJQUxTEAESHgoaUkFURV9MSU1JVF9DTEFTU19FWFBFTlNJVkUQAjpZCgZwb2xpY3kSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxi5jgMgASgLMh8uc3RyaWRlLm9wdGlvbnMudjEuTWV0aG9kUG9saWN5UgZwb2xpY3k6QAoKZXZlbnRfdHlwZRIfLmdvb2dsZS5wcm90b2J1Zi5NZXNzYWdlT3B0aW9ucxi6jgMgASgJUglldmVudFR5cGViBnByb3RvMw", [file_google_protobuf_descriptor]);
 
 /**
  * @generated from message stride.options.v1.MethodPolicy
@@ -70,6 +70,14 @@ export enum Access {
    * @generated from enum value: ACCESS_AUTHENTICATED = 2;
    */
   AUTHENTICATED = 2,
+
+  /**
+   * Stride's own services only: a valid token (the user the call acts for), and never through
+   * the gateway, which refuses these methods (PERMISSION_DENIED, SERVICE_ONLY).
+   *
+   * @generated from enum value: ACCESS_SERVICE = 3;
+   */
+  SERVICE = 3,
 }
 
 /**

@@ -2,8 +2,8 @@
 // @generated from file stride/profile/v1/profile.proto (package stride.profile.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.js";
 import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
@@ -14,23 +14,29 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stride/profile/v1/profile.proto.
  */
 export const file_stride_profile_v1_profile: GenFile = /*@__PURE__*/
-  fileDesc("Ch9zdHJpZGUvcHJvZmlsZS92MS9wcm9maWxlLnByb3RvEhFzdHJpZGUucHJvZmlsZS52MSLGAQoHUHJvZmlsZRIPCgd1c2VyX2lkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIQCgh0aW1lem9uZRgEIAEoCRIOCgZsb2NhbGUYBSABKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIVChNHZXRNeVByb2ZpbGVSZXF1ZXN0IkMKFEdldE15UHJvZmlsZVJlc3BvbnNlEisKB3Byb2ZpbGUYASABKAsyGi5zdHJpZGUucHJvZmlsZS52MS5Qcm9maWxlInYKFlVwZGF0ZU15UHJvZmlsZVJlcXVlc3QSKwoHcHJvZmlsZRgBIAEoCzIaLnN0cmlkZS5wcm9maWxlLnYxLlByb2ZpbGUSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkYKF1VwZGF0ZU15UHJvZmlsZVJlc3BvbnNlEisKB3Byb2ZpbGUYASABKAsyGi5zdHJpZGUucHJvZmlsZS52MS5Qcm9maWxlMr0CCg5Qcm9maWxlU2VydmljZRKMAQoMR2V0TXlQcm9maWxlEiYuc3RyaWRlLnByb2ZpbGUudjEuR2V0TXlQcm9maWxlUmVxdWVzdBonLnN0cmlkZS5wcm9maWxlLnYxLkdldE15UHJvZmlsZVJlc3BvbnNlIivK8xgCCAKC0+STAh9aERIPL2FwaS92MS9wcm9maWxlEgovYXBpL3YxL21lEpsBCg9VcGRhdGVNeVByb2ZpbGUSKS5zdHJpZGUucHJvZmlsZS52MS5VcGRhdGVNeVByb2ZpbGVSZXF1ZXN0Giouc3RyaWRlLnByb2ZpbGUudjEuVXBkYXRlTXlQcm9maWxlUmVzcG9uc2UiMcrzGAIIAoLT5JMCJToBKloUOgEqGg8vYXBpL3YxL3Byb2ZpbGUyCi9hcGkvdjEvbWViBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_stride_options_v1_options]);
+  fileDesc("Ch9zdHJpZGUvcHJvZmlsZS92MS9wcm9maWxlLnByb3RvEhFzdHJpZGUucHJvZmlsZS52MSKdBgoHUHJvZmlsZRIPCgd1c2VyX2lkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIQCgh0aW1lem9uZRgEIAEoCRIOCgZsb2NhbGUYBSABKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBILCgNiaW8YCCABKAkSEgoKYXZhdGFyX3VybBgJIAEoCRIVCg1hdmF0YXJfcHJlc2V0GAogASgJEicKBXVuaXRzGAsgASgOMhguc3RyaWRlLnByb2ZpbGUudjEuVW5pdHMSKwoHcHJpdmFjeRgMIAEoCzIaLnN0cmlkZS5wcm9maWxlLnYxLlByaXZhY3kSPAoQYWN0aXZhdGlvbl9zdGF0ZRgNIAEoDjIiLnN0cmlkZS5wcm9maWxlLnYxLkFjdGl2YXRpb25TdGF0ZRIxCg1hY3RpdmF0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcChRvbmJvYXJkaW5nX2NvbXBsZXRlZBgPIAEoCBI8ChhvbmJvYXJkaW5nX2NvbXBsZXRlX3RpbWUYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjsKEG9uYm9hcmRpbmdfc3RlcHMYESADKA4yIS5zdHJpZGUucHJvZmlsZS52MS5PbmJvYXJkaW5nU3RlcBIlCgRib2R5GBIgASgLMhcuc3RyaWRlLnByb2ZpbGUudjEuQm9keRI0CghwcmFjdGljZRgTIAEoCzIiLnN0cmlkZS5wcm9maWxlLnYxLlByYWN0aWNlQ29udGV4dBItCghsZWFybmluZxgUIAEoCzIbLnN0cmlkZS5wcm9maWxlLnYxLkxlYXJuaW5nEjEKCmJhY2tncm91bmQYFSABKAsyHS5zdHJpZGUucHJvZmlsZS52MS5CYWNrZ3JvdW5kImEKB1ByaXZhY3kSOAoKdmlzaWJpbGl0eRgBIAEoDjIkLnN0cmlkZS5wcm9maWxlLnYxLlByb2ZpbGVWaXNpYmlsaXR5EhwKFHNob3dfb25fbGVhZGVyYm9hcmRzGAIgASgIIkQKBldlaWdodBINCgV2YWx1ZRgBIAEoARIrCgR1bml0GAIgASgOMh0uc3RyaWRlLnByb2ZpbGUudjEuV2VpZ2h0VW5pdCJECgZIZWlnaHQSDQoFdmFsdWUYASABKAESKwoEdW5pdBgCIAEoDjIdLnN0cmlkZS5wcm9maWxlLnYxLkxlbmd0aFVuaXQi3gIKBEJvZHkSEgoKYmlydGhfeWVhchgBIAEoBRILCgNhZ2UYAiABKAUSKQoGaGVpZ2h0GAMgASgLMhkuc3RyaWRlLnByb2ZpbGUudjEuSGVpZ2h0EikKBndlaWdodBgEIAEoCzIZLnN0cmlkZS5wcm9maWxlLnYxLldlaWdodBI2Cg1maXRuZXNzX2xldmVsGAUgASgOMh8uc3RyaWRlLnByb2ZpbGUudjEuRml0bmVzc0xldmVsEg0KBWdvYWxzGAYgAygJEjYKDXdvcmtvdXRfc3R5bGUYByABKA4yHy5zdHJpZGUucHJvZmlsZS52MS5Xb3Jrb3V0U3R5bGUSOAoOZGFpbHlfYWN0aXZpdHkYCCABKA4yIC5zdHJpZGUucHJvZmlsZS52MS5EYWlseUFjdGl2aXR5EhEKCWVxdWlwbWVudBgJIAMoCRITCgtsaW1pdGF0aW9ucxgKIAMoCSJFCg1UcmFpbmluZ0ZvY3VzEg0KBXRpdGxlGAEgASgJEgwKBHRhZ3MYAiADKAkSFwoPYWdlbmRhX3RlbXBsYXRlGAMgASgJIsABCg9QcmFjdGljZUNvbnRleHQSPAoQcHJlcGFyYXRpb25fdHlwZRgBIAEoDjIiLnN0cmlkZS5wcm9maWxlLnYxLlByZXBhcmF0aW9uVHlwZRIXCg9tZWV0aW5nX3N1YnR5cGUYAiABKAkSDgoGYWdlbmRhGAMgASgJEgwKBHRvbmUYBCABKAkSOAoOdHJhaW5pbmdfZm9jdXMYBSABKAsyIC5zdHJpZGUucHJvZmlsZS52MS5UcmFpbmluZ0ZvY3VzIjUKCVdvcmtIb3VycxIUCgxzdGFydF9taW51dGUYASABKAUSEgoKZW5kX21pbnV0ZRgCIAEoBSKaAQoITGVhcm5pbmcSEAoIc3ViamVjdHMYASADKAkSDQoFZ29hbHMYAiADKAkSGQoRc3R1ZHlfcHJlZmVyZW5jZXMYAyADKAkSMAoKd29ya19ob3VycxgEIAEoCzIcLnN0cmlkZS5wcm9maWxlLnYxLldvcmtIb3VycxIgChhkYWlseV9mb2N1c19nb2FsX21pbnV0ZXMYBSABKAUiMwoRQmFja2dyb3VuZFNlY3Rpb24SDwoHaGVhZGluZxgBIAEoCRINCgVsaW5lcxgCIAMoCSKYAQoKQmFja2dyb3VuZBIPCgdjdl90ZXh0GAEgASgJEjYKCHNlY3Rpb25zGAIgAygLMiQuc3RyaWRlLnByb2ZpbGUudjEuQmFja2dyb3VuZFNlY3Rpb24SEAoIcmVkYWN0ZWQYAyABKAgSLwoLdXBkYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIicKDEF2YXRhclByZXNldBIKCgJpZBgBIAEoCRILCgN1cmwYAiABKAkiVwoNUHVibGljUHJvZmlsZRIPCgd1c2VyX2lkGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRISCgphdmF0YXJfdXJsGAMgASgJEgsKA2JpbxgEIAEoCSIVChNHZXRNeVByb2ZpbGVSZXF1ZXN0IkMKFEdldE15UHJvZmlsZVJlc3BvbnNlEisKB3Byb2ZpbGUYASABKAsyGi5zdHJpZGUucHJvZmlsZS52MS5Qcm9maWxlInYKFlVwZGF0ZU15UHJvZmlsZVJlcXVlc3QSKwoHcHJvZmlsZRgBIAEoCzIaLnN0cmlkZS5wcm9maWxlLnYxLlByb2ZpbGUSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkYKF1VwZGF0ZU15UHJvZmlsZVJlc3BvbnNlEisKB3Byb2ZpbGUYASABKAsyGi5zdHJpZGUucHJvZmlsZS52MS5Qcm9maWxlInkKGVNhdmVPbmJvYXJkaW5nU3RlcFJlcXVlc3QSLwoEc3RlcBgBIAEoDjIhLnN0cmlkZS5wcm9maWxlLnYxLk9uYm9hcmRpbmdTdGVwEisKB3Byb2ZpbGUYAiABKAsyGi5zdHJpZGUucHJvZmlsZS52MS5Qcm9maWxlIkkKGlNhdmVPbmJvYXJkaW5nU3RlcFJlc3BvbnNlEisKB3Byb2ZpbGUYASABKAsyGi5zdHJpZGUucHJvZmlsZS52MS5Qcm9maWxlIhsKGUNvbXBsZXRlT25ib2FyZGluZ1JlcXVlc3QiSQoaQ29tcGxldGVPbmJvYXJkaW5nUmVzcG9uc2USKwoHcHJvZmlsZRgBIAEoCzIaLnN0cmlkZS5wcm9maWxlLnYxLlByb2ZpbGUiRwoWU2V0TXlCYWNrZ3JvdW5kUmVxdWVzdBIPCgdjdl90ZXh0GAEgASgJEhwKFHJlZGFjdF9wZXJzb25hbF9kYXRhGAIgASgIIkwKF1NldE15QmFja2dyb3VuZFJlc3BvbnNlEjEKCmJhY2tncm91bmQYASABKAsyHS5zdHJpZGUucHJvZmlsZS52MS5CYWNrZ3JvdW5kIhsKGVJlZGFjdE15QmFja2dyb3VuZFJlcXVlc3QiTwoaUmVkYWN0TXlCYWNrZ3JvdW5kUmVzcG9uc2USMQoKYmFja2dyb3VuZBgBIAEoCzIdLnN0cmlkZS5wcm9maWxlLnYxLkJhY2tncm91bmQiVQoZU2V0TXlUcmFpbmluZ0ZvY3VzUmVxdWVzdBI4Cg50cmFpbmluZ19mb2N1cxgBIAEoCzIgLnN0cmlkZS5wcm9maWxlLnYxLlRyYWluaW5nRm9jdXMiSQoaU2V0TXlUcmFpbmluZ0ZvY3VzUmVzcG9uc2USKwoHcHJvZmlsZRgBIAEoCzIaLnN0cmlkZS5wcm9maWxlLnYxLlByb2ZpbGUiKAoVVXBsb2FkTXlBdmF0YXJSZXF1ZXN0Eg8KB2NvbnRlbnQYASABKAwiRQoWVXBsb2FkTXlBdmF0YXJSZXNwb25zZRIrCgdwcm9maWxlGAEgASgLMhouc3RyaWRlLnByb2ZpbGUudjEuUHJvZmlsZSItChhTZXRNeUF2YXRhclByZXNldFJlcXVlc3QSEQoJcHJlc2V0X2lkGAEgASgJIkgKGVNldE15QXZhdGFyUHJlc2V0UmVzcG9uc2USKwoHcHJvZmlsZRgBIAEoCzIaLnN0cmlkZS5wcm9maWxlLnYxLlByb2ZpbGUiFwoVRGVsZXRlTXlBdmF0YXJSZXF1ZXN0IkUKFkRlbGV0ZU15QXZhdGFyUmVzcG9uc2USKwoHcHJvZmlsZRgBIAEoCzIaLnN0cmlkZS5wcm9maWxlLnYxLlByb2ZpbGUiGgoYTGlzdEF2YXRhclByZXNldHNSZXF1ZXN0Ik0KGUxpc3RBdmF0YXJQcmVzZXRzUmVzcG9uc2USMAoHcHJlc2V0cxgBIAMoCzIfLnN0cmlkZS5wcm9maWxlLnYxLkF2YXRhclByZXNldCIqChdHZXRQdWJsaWNQcm9maWxlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIk0KGEdldFB1YmxpY1Byb2ZpbGVSZXNwb25zZRIxCgdwcm9maWxlGAEgASgLMiAuc3RyaWRlLnByb2ZpbGUudjEuUHVibGljUHJvZmlsZSpECgVVbml0cxIVChFVTklUU19VTlNQRUNJRklFRBAAEhAKDFVOSVRTX01FVFJJQxABEhIKDlVOSVRTX0lNUEVSSUFMEAIqlgEKEVByb2ZpbGVWaXNpYmlsaXR5EiIKHlBST0ZJTEVfVklTSUJJTElUWV9VTlNQRUNJRklFRBAAEh4KGlBST0ZJTEVfVklTSUJJTElUWV9QUklWQVRFEAESHgoaUFJPRklMRV9WSVNJQklMSVRZX0ZSSUVORFMQAhIdChlQUk9GSUxFX1ZJU0lCSUxJVFlfUFVCTElDEAMqbQoPQWN0aXZhdGlvblN0YXRlEiAKHEFDVElWQVRJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIYChRBQ1RJVkFUSU9OX1NUQVRFX05FVxABEh4KGkFDVElWQVRJT05fU1RBVEVfQUNUSVZBVEVEEAIqhQEKDEZpdG5lc3NMZXZlbBIdChlGSVRORVNTX0xFVkVMX1VOU1BFQ0lGSUVEEAASGgoWRklUTkVTU19MRVZFTF9CRUdJTk5FUhABEh4KGkZJVE5FU1NfTEVWRUxfSU5URVJNRURJQVRFEAISGgoWRklUTkVTU19MRVZFTF9BRFZBTkNFRBADKrMBCgxXb3Jrb3V0U3R5bGUSHQoZV09SS09VVF9TVFlMRV9VTlNQRUNJRklFRBAAEhoKFldPUktPVVRfU1RZTEVfU1RSRU5HVEgQARIYChRXT1JLT1VUX1NUWUxFX0NBUkRJTxACEhYKEldPUktPVVRfU1RZTEVfSElJVBADEh0KGVdPUktPVVRfU1RZTEVfRkxFWElCSUxJVFkQBBIXChNXT1JLT1VUX1NUWUxFX01JWEVEEAUqvwEKDURhaWx5QWN0aXZpdHkSHgoaREFJTFlfQUNUSVZJVFlfVU5TUEVDSUZJRUQQABIcChhEQUlMWV9BQ1RJVklUWV9TRURFTlRBUlkQARIYChREQUlMWV9BQ1RJVklUWV9MSUdIVBACEhsKF0RBSUxZX0FDVElWSVRZX01PREVSQVRFEAMSGQoVREFJTFlfQUNUSVZJVFlfQUNUSVZFEAQSHgoaREFJTFlfQUNUSVZJVFlfVkVSWV9BQ1RJVkUQBSpRCgpXZWlnaHRVbml0EhsKF1dFSUdIVF9VTklUX1VOU1BFQ0lGSUVEEAASEgoOV0VJR0hUX1VOSVRfS0cQARISCg5XRUlHSFRfVU5JVF9MQhACKlEKCkxlbmd0aFVuaXQSGwoXTEVOR1RIX1VOSVRfVU5TUEVDSUZJRUQQABISCg5MRU5HVEhfVU5JVF9DTRABEhIKDkxFTkdUSF9VTklUX0lOEAIq6gEKD1ByZXBhcmF0aW9uVHlwZRIgChxQUkVQQVJBVElPTl9UWVBFX1VOU1BFQ0lGSUVEEAASHgoaUFJFUEFSQVRJT05fVFlQRV9JTlRFUlZJRVcQARIeChpQUkVQQVJBVElPTl9UWVBFX0NPUlBPUkFURRACEhoKFlBSRVBBUkFUSU9OX1RZUEVfUElUQ0gQAxIaChZQUkVQQVJBVElPTl9UWVBFX1NBTEVTEAQSIQodUFJFUEFSQVRJT05fVFlQRV9QUkVTRU5UQVRJT04QBRIaChZQUkVQQVJBVElPTl9UWVBFX09USEVSEAYqwAEKDk9uYm9hcmRpbmdTdGVwEh8KG09OQk9BUkRJTkdfU1RFUF9VTlNQRUNJRklFRBAAEhoKFk9OQk9BUkRJTkdfU1RFUF9CQVNJQ1MQARIYChRPTkJPQVJESU5HX1NURVBfQk9EWRACEhwKGE9OQk9BUkRJTkdfU1RFUF9QUkFDVElDRRADEhwKGE9OQk9BUkRJTkdfU1RFUF9MRUFSTklORxAEEhsKF09OQk9BUkRJTkdfU1RFUF9QUklWQUNZEAUy9g8KDlByb2ZpbGVTZXJ2aWNlEqABCgxHZXRNeVByb2ZpbGUSJi5zdHJpZGUucHJvZmlsZS52MS5HZXRNeVByb2ZpbGVSZXF1ZXN0Gicuc3RyaWRlLnByb2ZpbGUudjEuR2V0TXlQcm9maWxlUmVzcG9uc2UiP8rzGAIIAoLT5JMCM1oREg8vYXBpL3YxL3Byb2ZpbGVaEhIQL2FwaS92MS91c2Vycy9tZRIKL2FwaS92MS9tZRKyAQoPVXBkYXRlTXlQcm9maWxlEikuc3RyaWRlLnByb2ZpbGUudjEuVXBkYXRlTXlQcm9maWxlUmVxdWVzdBoqLnN0cmlkZS5wcm9maWxlLnYxLlVwZGF0ZU15UHJvZmlsZVJlc3BvbnNlIkjK8xgCCAKC0+STAjw6ASpaFDoBKhoPL2FwaS92MS9wcm9maWxlWhU6ASoaEC9hcGkvdjEvdXNlcnMvbWUyCi9hcGkvdjEvbWUSpgEKElNhdmVPbmJvYXJkaW5nU3RlcBIsLnN0cmlkZS5wcm9maWxlLnYxLlNhdmVPbmJvYXJkaW5nU3RlcFJlcXVlc3QaLS5zdHJpZGUucHJvZmlsZS52MS5TYXZlT25ib2FyZGluZ1N0ZXBSZXNwb25zZSIzyvMYAggCgtPkkwInOgEqGiIvYXBpL3YxL21lL29uYm9hcmRpbmcvc3RlcHMve3N0ZXB9EsoBChJDb21wbGV0ZU9uYm9hcmRpbmcSLC5zdHJpZGUucHJvZmlsZS52MS5Db21wbGV0ZU9uYm9hcmRpbmdSZXF1ZXN0Gi0uc3RyaWRlLnByb2ZpbGUudjEuQ29tcGxldGVPbmJvYXJkaW5nUmVzcG9uc2UiV8rzGAIIAoLT5JMCSzoBKlomOgEqGiEvYXBpL3YxL3VzZXJzL29uYm9hcmRpbmcvY29tcGxldGUiHi9hcGkvdjEvbWUvb25ib2FyZGluZzpjb21wbGV0ZRKpAQoPU2V0TXlCYWNrZ3JvdW5kEikuc3RyaWRlLnByb2ZpbGUudjEuU2V0TXlCYWNrZ3JvdW5kUmVxdWVzdBoqLnN0cmlkZS5wcm9maWxlLnYxLlNldE15QmFja2dyb3VuZFJlc3BvbnNlIj/K8xgCCAKC0+STAjM6ASpaFzoBKiISL2FwaS92MS9wcm9maWxlL2N2GhUvYXBpL3YxL21lL2JhY2tncm91bmQSoAEKElJlZGFjdE15QmFja2dyb3VuZBIsLnN0cmlkZS5wcm9maWxlLnYxLlJlZGFjdE15QmFja2dyb3VuZFJlcXVlc3QaLS5zdHJpZGUucHJvZmlsZS52MS5SZWRhY3RNeUJhY2tncm91bmRSZXNwb25zZSItyvMYAggCgtPkkwIhOgEqIhwvYXBpL3YxL21lL2JhY2tncm91bmQ6cmVkYWN0EsIBChJTZXRNeVRyYWluaW5nRm9jdXMSLC5zdHJpZGUucHJvZmlsZS52MS5TZXRNeVRyYWluaW5nRm9jdXNSZXF1ZXN0Gi0uc3RyaWRlLnByb2ZpbGUudjEuU2V0TXlUcmFpbmluZ0ZvY3VzUmVzcG9uc2UiT8rzGAIIAoLT5JMCQzoBKlojOgEqGh4vYXBpL3YxL3Byb2ZpbGUvdHJhaW5pbmctZm9jdXMaGS9hcGkvdjEvbWUvdHJhaW5pbmctZm9jdXMSiQEKDlVwbG9hZE15QXZhdGFyEiguc3RyaWRlLnByb2ZpbGUudjEuVXBsb2FkTXlBdmF0YXJSZXF1ZXN0Gikuc3RyaWRlLnByb2ZpbGUudjEuVXBsb2FkTXlBdmF0YXJSZXNwb25zZSIiyvMYAggCgtPkkwIWOgEqIhEvYXBpL3YxL21lL2F2YXRhchK8AQoRU2V0TXlBdmF0YXJQcmVzZXQSKy5zdHJpZGUucHJvZmlsZS52MS5TZXRNeUF2YXRhclByZXNldFJlcXVlc3QaLC5zdHJpZGUucHJvZmlsZS52MS5TZXRNeUF2YXRhclByZXNldFJlc3BvbnNlIkzK8xgCCAKC0+STAkA6ASpaIToBKhocL2FwaS92MS91c2Vycy9wcm9maWxlL2F2YXRhchoYL2FwaS92MS9tZS9hdmF0YXIvcHJlc2V0EoYBCg5EZWxldGVNeUF2YXRhchIoLnN0cmlkZS5wcm9maWxlLnYxLkRlbGV0ZU15QXZhdGFyUmVxdWVzdBopLnN0cmlkZS5wcm9maWxlLnYxLkRlbGV0ZU15QXZhdGFyUmVzcG9uc2UiH8rzGAIIAoLT5JMCEyoRL2FwaS92MS9tZS9hdmF0YXISlQEKEUxpc3RBdmF0YXJQcmVzZXRzEisuc3RyaWRlLnByb2ZpbGUudjEuTGlzdEF2YXRhclByZXNldHNSZXF1ZXN0Giwuc3RyaWRlLnByb2ZpbGUudjEuTGlzdEF2YXRhclByZXNldHNSZXNwb25zZSIlyvMYAggCgtPkkwIZEhcvYXBpL3YxL2F2YXRhcnMvcHJlc2V0cxKVAQoQR2V0UHVibGljUHJvZmlsZRIqLnN0cmlkZS5wcm9maWxlLnYxLkdldFB1YmxpY1Byb2ZpbGVSZXF1ZXN0Gisuc3RyaWRlLnByb2ZpbGUudjEuR2V0UHVibGljUHJvZmlsZVJlc3BvbnNlIijK8xgCCAKC0+STAhwSGi9hcGkvdjEvcHJvZmlsZXMve3VzZXJfaWR9YgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_stride_options_v1_options]);
 
 /**
  * @generated from message stride.profile.v1.Profile
  */
 export type Profile = Message<"stride.profile.v1.Profile"> & {
   /**
+   * Output only.
+   *
    * @generated from field: string user_id = 1;
    */
   userId: string;
 
   /**
+   * Output only.
+   *
    * @generated from field: string username = 2;
    */
   username: string;
 
   /**
+   * 1 to 64 characters.
+   *
    * @generated from field: string display_name = 3;
    */
   displayName: string;
@@ -58,6 +64,94 @@ export type Profile = Message<"stride.profile.v1.Profile"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 7;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * At most 500 characters.
+   *
+   * @generated from field: string bio = 8;
+   */
+  bio: string;
+
+  /**
+   * Output only: absolute URL of the uploaded or preset avatar, empty when none.
+   *
+   * @generated from field: string avatar_url = 9;
+   */
+  avatarUrl: string;
+
+  /**
+   * Output only: the preset's id when the avatar is a preset.
+   *
+   * @generated from field: string avatar_preset = 10;
+   */
+  avatarPreset: string;
+
+  /**
+   * @generated from field: stride.profile.v1.Units units = 11;
+   */
+  units: Units;
+
+  /**
+   * @generated from field: stride.profile.v1.Privacy privacy = 12;
+   */
+  privacy?: Privacy | undefined;
+
+  /**
+   * Output only.
+   *
+   * @generated from field: stride.profile.v1.ActivationState activation_state = 13;
+   */
+  activationState: ActivationState;
+
+  /**
+   * Output only.
+   *
+   * @generated from field: google.protobuf.Timestamp activate_time = 14;
+   */
+  activateTime?: Timestamp | undefined;
+
+  /**
+   * Output only.
+   *
+   * @generated from field: bool onboarding_completed = 15;
+   */
+  onboardingCompleted: boolean;
+
+  /**
+   * Output only.
+   *
+   * @generated from field: google.protobuf.Timestamp onboarding_complete_time = 16;
+   */
+  onboardingCompleteTime?: Timestamp | undefined;
+
+  /**
+   * Output only: the steps saved so far.
+   *
+   * @generated from field: repeated stride.profile.v1.OnboardingStep onboarding_steps = 17;
+   */
+  onboardingSteps: OnboardingStep[];
+
+  /**
+   * @generated from field: stride.profile.v1.Body body = 18;
+   */
+  body?: Body | undefined;
+
+  /**
+   * @generated from field: stride.profile.v1.PracticeContext practice = 19;
+   */
+  practice?: PracticeContext | undefined;
+
+  /**
+   * @generated from field: stride.profile.v1.Learning learning = 20;
+   */
+  learning?: Learning | undefined;
+
+  /**
+   * Output only (SetMyBackground, RedactMyBackground).
+   *
+   * @generated from field: stride.profile.v1.Background background = 21;
+   */
+  background?: Background | undefined;
 };
 
 /**
@@ -66,6 +160,425 @@ export type Profile = Message<"stride.profile.v1.Profile"> & {
  */
 export const ProfileSchema: GenMessage<Profile> = /*@__PURE__*/
   messageDesc(file_stride_profile_v1_profile, 0);
+
+/**
+ * @generated from message stride.profile.v1.Privacy
+ */
+export type Privacy = Message<"stride.profile.v1.Privacy"> & {
+  /**
+   * Default PRIVATE.
+   *
+   * @generated from field: stride.profile.v1.ProfileVisibility visibility = 1;
+   */
+  visibility: ProfileVisibility;
+
+  /**
+   * Default true.
+   *
+   * @generated from field: bool show_on_leaderboards = 2;
+   */
+  showOnLeaderboards: boolean;
+};
+
+/**
+ * Describes the message stride.profile.v1.Privacy.
+ * Use `create(PrivacySchema)` to create a new message.
+ */
+export const PrivacySchema: GenMessage<Privacy> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 1);
+
+/**
+ * @generated from message stride.profile.v1.Weight
+ */
+export type Weight = Message<"stride.profile.v1.Weight"> & {
+  /**
+   * 20–400 kg (44–880 lb).
+   *
+   * @generated from field: double value = 1;
+   */
+  value: number;
+
+  /**
+   * @generated from field: stride.profile.v1.WeightUnit unit = 2;
+   */
+  unit: WeightUnit;
+};
+
+/**
+ * Describes the message stride.profile.v1.Weight.
+ * Use `create(WeightSchema)` to create a new message.
+ */
+export const WeightSchema: GenMessage<Weight> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 2);
+
+/**
+ * @generated from message stride.profile.v1.Height
+ */
+export type Height = Message<"stride.profile.v1.Height"> & {
+  /**
+   * 50–250 cm (20–98 in).
+   *
+   * @generated from field: double value = 1;
+   */
+  value: number;
+
+  /**
+   * @generated from field: stride.profile.v1.LengthUnit unit = 2;
+   */
+  unit: LengthUnit;
+};
+
+/**
+ * Describes the message stride.profile.v1.Height.
+ * Use `create(HeightSchema)` to create a new message.
+ */
+export const HeightSchema: GenMessage<Height> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 3);
+
+/**
+ * Body and training attributes (seed 004). Unset values are zero / empty.
+ *
+ * @generated from message stride.profile.v1.Body
+ */
+export type Body = Message<"stride.profile.v1.Body"> & {
+  /**
+   * 0 (unset) or between 120 years ago and 5 years ago.
+   *
+   * @generated from field: int32 birth_year = 1;
+   */
+  birthYear: number;
+
+  /**
+   * Output only: derived from birth_year on the caller's local date.
+   *
+   * @generated from field: int32 age = 2;
+   */
+  age: number;
+
+  /**
+   * @generated from field: stride.profile.v1.Height height = 3;
+   */
+  height?: Height | undefined;
+
+  /**
+   * @generated from field: stride.profile.v1.Weight weight = 4;
+   */
+  weight?: Weight | undefined;
+
+  /**
+   * @generated from field: stride.profile.v1.FitnessLevel fitness_level = 5;
+   */
+  fitnessLevel: FitnessLevel;
+
+  /**
+   * At most 10, each 1–64 characters.
+   *
+   * @generated from field: repeated string goals = 6;
+   */
+  goals: string[];
+
+  /**
+   * @generated from field: stride.profile.v1.WorkoutStyle workout_style = 7;
+   */
+  workoutStyle: WorkoutStyle;
+
+  /**
+   * @generated from field: stride.profile.v1.DailyActivity daily_activity = 8;
+   */
+  dailyActivity: DailyActivity;
+
+  /**
+   * At most 30, each 1–64 characters.
+   *
+   * @generated from field: repeated string equipment = 9;
+   */
+  equipment: string[];
+
+  /**
+   * Injuries or limitations the coach must respect. At most 20, each 1–200 characters.
+   *
+   * @generated from field: repeated string limitations = 10;
+   */
+  limitations: string[];
+};
+
+/**
+ * Describes the message stride.profile.v1.Body.
+ * Use `create(BodySchema)` to create a new message.
+ */
+export const BodySchema: GenMessage<Body> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 4);
+
+/**
+ * @generated from message stride.profile.v1.TrainingFocus
+ */
+export type TrainingFocus = Message<"stride.profile.v1.TrainingFocus"> & {
+  /**
+   * At most 100 characters.
+   *
+   * @generated from field: string title = 1;
+   */
+  title: string;
+
+  /**
+   * At most 10, each 1–32 characters.
+   *
+   * @generated from field: repeated string tags = 2;
+   */
+  tags: string[];
+
+  /**
+   * At most 2000 characters.
+   *
+   * @generated from field: string agenda_template = 3;
+   */
+  agendaTemplate: string;
+};
+
+/**
+ * Describes the message stride.profile.v1.TrainingFocus.
+ * Use `create(TrainingFocusSchema)` to create a new message.
+ */
+export const TrainingFocusSchema: GenMessage<TrainingFocus> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 5);
+
+/**
+ * Interview / pitch practice context (seed 002).
+ *
+ * @generated from message stride.profile.v1.PracticeContext
+ */
+export type PracticeContext = Message<"stride.profile.v1.PracticeContext"> & {
+  /**
+   * @generated from field: stride.profile.v1.PreparationType preparation_type = 1;
+   */
+  preparationType: PreparationType;
+
+  /**
+   * E.g. "Behavioral". At most 100 characters.
+   *
+   * @generated from field: string meeting_subtype = 2;
+   */
+  meetingSubtype: string;
+
+  /**
+   * At most 2000 characters.
+   *
+   * @generated from field: string agenda = 3;
+   */
+  agenda: string;
+
+  /**
+   * Default "Professional & Confident". 1–100 characters.
+   *
+   * @generated from field: string tone = 4;
+   */
+  tone: string;
+
+  /**
+   * @generated from field: stride.profile.v1.TrainingFocus training_focus = 5;
+   */
+  trainingFocus?: TrainingFocus | undefined;
+};
+
+/**
+ * Describes the message stride.profile.v1.PracticeContext.
+ * Use `create(PracticeContextSchema)` to create a new message.
+ */
+export const PracticeContextSchema: GenMessage<PracticeContext> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 6);
+
+/**
+ * @generated from message stride.profile.v1.WorkHours
+ */
+export type WorkHours = Message<"stride.profile.v1.WorkHours"> & {
+  /**
+   * Minutes after local midnight, 0–1439; start before end (a day's work hours do not wrap).
+   *
+   * @generated from field: int32 start_minute = 1;
+   */
+  startMinute: number;
+
+  /**
+   * @generated from field: int32 end_minute = 2;
+   */
+  endMinute: number;
+};
+
+/**
+ * Describes the message stride.profile.v1.WorkHours.
+ * Use `create(WorkHoursSchema)` to create a new message.
+ */
+export const WorkHoursSchema: GenMessage<WorkHours> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 7);
+
+/**
+ * Learning and productivity preferences (seeds 001, 003).
+ *
+ * @generated from message stride.profile.v1.Learning
+ */
+export type Learning = Message<"stride.profile.v1.Learning"> & {
+  /**
+   * At most 20, each 1–64 characters.
+   *
+   * @generated from field: repeated string subjects = 1;
+   */
+  subjects: string[];
+
+  /**
+   * At most 10, each 1–200 characters.
+   *
+   * @generated from field: repeated string goals = 2;
+   */
+  goals: string[];
+
+  /**
+   * At most 10, each 1–64 characters (e.g. "short sessions", "visual").
+   *
+   * @generated from field: repeated string study_preferences = 3;
+   */
+  studyPreferences: string[];
+
+  /**
+   * @generated from field: stride.profile.v1.WorkHours work_hours = 4;
+   */
+  workHours?: WorkHours | undefined;
+
+  /**
+   * 1–1440 minutes; default 480.
+   *
+   * @generated from field: int32 daily_focus_goal_minutes = 5;
+   */
+  dailyFocusGoalMinutes: number;
+};
+
+/**
+ * Describes the message stride.profile.v1.Learning.
+ * Use `create(LearningSchema)` to create a new message.
+ */
+export const LearningSchema: GenMessage<Learning> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 8);
+
+/**
+ * @generated from message stride.profile.v1.BackgroundSection
+ */
+export type BackgroundSection = Message<"stride.profile.v1.BackgroundSection"> & {
+  /**
+   * Empty for lines before the first heading.
+   *
+   * @generated from field: string heading = 1;
+   */
+  heading: string;
+
+  /**
+   * @generated from field: repeated string lines = 2;
+   */
+  lines: string[];
+};
+
+/**
+ * Describes the message stride.profile.v1.BackgroundSection.
+ * Use `create(BackgroundSectionSchema)` to create a new message.
+ */
+export const BackgroundSectionSchema: GenMessage<BackgroundSection> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 9);
+
+/**
+ * @generated from message stride.profile.v1.Background
+ */
+export type Background = Message<"stride.profile.v1.Background"> & {
+  /**
+   * The text as given; empty after RedactMyBackground. At most 20000 characters.
+   *
+   * @generated from field: string cv_text = 1;
+   */
+  cvText: string;
+
+  /**
+   * The structured copy.
+   *
+   * @generated from field: repeated stride.profile.v1.BackgroundSection sections = 2;
+   */
+  sections: BackgroundSection[];
+
+  /**
+   * Whether personal data was redacted from `sections`.
+   *
+   * @generated from field: bool redacted = 3;
+   */
+  redacted: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp update_time = 4;
+   */
+  updateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message stride.profile.v1.Background.
+ * Use `create(BackgroundSchema)` to create a new message.
+ */
+export const BackgroundSchema: GenMessage<Background> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 10);
+
+/**
+ * @generated from message stride.profile.v1.AvatarPreset
+ */
+export type AvatarPreset = Message<"stride.profile.v1.AvatarPreset"> & {
+  /**
+   * E.g. "fox".
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Absolute URL.
+   *
+   * @generated from field: string url = 2;
+   */
+  url: string;
+};
+
+/**
+ * Describes the message stride.profile.v1.AvatarPreset.
+ * Use `create(AvatarPresetSchema)` to create a new message.
+ */
+export const AvatarPresetSchema: GenMessage<AvatarPreset> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 11);
+
+/**
+ * What another user may see.
+ *
+ * @generated from message stride.profile.v1.PublicProfile
+ */
+export type PublicProfile = Message<"stride.profile.v1.PublicProfile"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string display_name = 2;
+   */
+  displayName: string;
+
+  /**
+   * @generated from field: string avatar_url = 3;
+   */
+  avatarUrl: string;
+
+  /**
+   * @generated from field: string bio = 4;
+   */
+  bio: string;
+};
+
+/**
+ * Describes the message stride.profile.v1.PublicProfile.
+ * Use `create(PublicProfileSchema)` to create a new message.
+ */
+export const PublicProfileSchema: GenMessage<PublicProfile> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 12);
 
 /**
  * @generated from message stride.profile.v1.GetMyProfileRequest
@@ -78,7 +591,7 @@ export type GetMyProfileRequest = Message<"stride.profile.v1.GetMyProfileRequest
  * Use `create(GetMyProfileRequestSchema)` to create a new message.
  */
 export const GetMyProfileRequestSchema: GenMessage<GetMyProfileRequest> = /*@__PURE__*/
-  messageDesc(file_stride_profile_v1_profile, 1);
+  messageDesc(file_stride_profile_v1_profile, 13);
 
 /**
  * @generated from message stride.profile.v1.GetMyProfileResponse
@@ -95,7 +608,7 @@ export type GetMyProfileResponse = Message<"stride.profile.v1.GetMyProfileRespon
  * Use `create(GetMyProfileResponseSchema)` to create a new message.
  */
 export const GetMyProfileResponseSchema: GenMessage<GetMyProfileResponse> = /*@__PURE__*/
-  messageDesc(file_stride_profile_v1_profile, 2);
+  messageDesc(file_stride_profile_v1_profile, 14);
 
 /**
  * @generated from message stride.profile.v1.UpdateMyProfileRequest
@@ -117,7 +630,7 @@ export type UpdateMyProfileRequest = Message<"stride.profile.v1.UpdateMyProfileR
  * Use `create(UpdateMyProfileRequestSchema)` to create a new message.
  */
 export const UpdateMyProfileRequestSchema: GenMessage<UpdateMyProfileRequest> = /*@__PURE__*/
-  messageDesc(file_stride_profile_v1_profile, 3);
+  messageDesc(file_stride_profile_v1_profile, 15);
 
 /**
  * @generated from message stride.profile.v1.UpdateMyProfileResponse
@@ -134,10 +647,702 @@ export type UpdateMyProfileResponse = Message<"stride.profile.v1.UpdateMyProfile
  * Use `create(UpdateMyProfileResponseSchema)` to create a new message.
  */
 export const UpdateMyProfileResponseSchema: GenMessage<UpdateMyProfileResponse> = /*@__PURE__*/
-  messageDesc(file_stride_profile_v1_profile, 4);
+  messageDesc(file_stride_profile_v1_profile, 16);
 
 /**
- * The caller's own profile. The user is always the one in the access token.
+ * @generated from message stride.profile.v1.SaveOnboardingStepRequest
+ */
+export type SaveOnboardingStepRequest = Message<"stride.profile.v1.SaveOnboardingStepRequest"> & {
+  /**
+   * @generated from field: stride.profile.v1.OnboardingStep step = 1;
+   */
+  step: OnboardingStep;
+
+  /**
+   * Only the step's group is read.
+   *
+   * @generated from field: stride.profile.v1.Profile profile = 2;
+   */
+  profile?: Profile | undefined;
+};
+
+/**
+ * Describes the message stride.profile.v1.SaveOnboardingStepRequest.
+ * Use `create(SaveOnboardingStepRequestSchema)` to create a new message.
+ */
+export const SaveOnboardingStepRequestSchema: GenMessage<SaveOnboardingStepRequest> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 17);
+
+/**
+ * @generated from message stride.profile.v1.SaveOnboardingStepResponse
+ */
+export type SaveOnboardingStepResponse = Message<"stride.profile.v1.SaveOnboardingStepResponse"> & {
+  /**
+   * @generated from field: stride.profile.v1.Profile profile = 1;
+   */
+  profile?: Profile | undefined;
+};
+
+/**
+ * Describes the message stride.profile.v1.SaveOnboardingStepResponse.
+ * Use `create(SaveOnboardingStepResponseSchema)` to create a new message.
+ */
+export const SaveOnboardingStepResponseSchema: GenMessage<SaveOnboardingStepResponse> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 18);
+
+/**
+ * @generated from message stride.profile.v1.CompleteOnboardingRequest
+ */
+export type CompleteOnboardingRequest = Message<"stride.profile.v1.CompleteOnboardingRequest"> & {
+};
+
+/**
+ * Describes the message stride.profile.v1.CompleteOnboardingRequest.
+ * Use `create(CompleteOnboardingRequestSchema)` to create a new message.
+ */
+export const CompleteOnboardingRequestSchema: GenMessage<CompleteOnboardingRequest> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 19);
+
+/**
+ * @generated from message stride.profile.v1.CompleteOnboardingResponse
+ */
+export type CompleteOnboardingResponse = Message<"stride.profile.v1.CompleteOnboardingResponse"> & {
+  /**
+   * @generated from field: stride.profile.v1.Profile profile = 1;
+   */
+  profile?: Profile | undefined;
+};
+
+/**
+ * Describes the message stride.profile.v1.CompleteOnboardingResponse.
+ * Use `create(CompleteOnboardingResponseSchema)` to create a new message.
+ */
+export const CompleteOnboardingResponseSchema: GenMessage<CompleteOnboardingResponse> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 20);
+
+/**
+ * @generated from message stride.profile.v1.SetMyBackgroundRequest
+ */
+export type SetMyBackgroundRequest = Message<"stride.profile.v1.SetMyBackgroundRequest"> & {
+  /**
+   * 1–20000 characters.
+   *
+   * @generated from field: string cv_text = 1;
+   */
+  cvText: string;
+
+  /**
+   * Redact personal data from the structured copy.
+   *
+   * @generated from field: bool redact_personal_data = 2;
+   */
+  redactPersonalData: boolean;
+};
+
+/**
+ * Describes the message stride.profile.v1.SetMyBackgroundRequest.
+ * Use `create(SetMyBackgroundRequestSchema)` to create a new message.
+ */
+export const SetMyBackgroundRequestSchema: GenMessage<SetMyBackgroundRequest> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 21);
+
+/**
+ * @generated from message stride.profile.v1.SetMyBackgroundResponse
+ */
+export type SetMyBackgroundResponse = Message<"stride.profile.v1.SetMyBackgroundResponse"> & {
+  /**
+   * @generated from field: stride.profile.v1.Background background = 1;
+   */
+  background?: Background | undefined;
+};
+
+/**
+ * Describes the message stride.profile.v1.SetMyBackgroundResponse.
+ * Use `create(SetMyBackgroundResponseSchema)` to create a new message.
+ */
+export const SetMyBackgroundResponseSchema: GenMessage<SetMyBackgroundResponse> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 22);
+
+/**
+ * @generated from message stride.profile.v1.RedactMyBackgroundRequest
+ */
+export type RedactMyBackgroundRequest = Message<"stride.profile.v1.RedactMyBackgroundRequest"> & {
+};
+
+/**
+ * Describes the message stride.profile.v1.RedactMyBackgroundRequest.
+ * Use `create(RedactMyBackgroundRequestSchema)` to create a new message.
+ */
+export const RedactMyBackgroundRequestSchema: GenMessage<RedactMyBackgroundRequest> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 23);
+
+/**
+ * @generated from message stride.profile.v1.RedactMyBackgroundResponse
+ */
+export type RedactMyBackgroundResponse = Message<"stride.profile.v1.RedactMyBackgroundResponse"> & {
+  /**
+   * @generated from field: stride.profile.v1.Background background = 1;
+   */
+  background?: Background | undefined;
+};
+
+/**
+ * Describes the message stride.profile.v1.RedactMyBackgroundResponse.
+ * Use `create(RedactMyBackgroundResponseSchema)` to create a new message.
+ */
+export const RedactMyBackgroundResponseSchema: GenMessage<RedactMyBackgroundResponse> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 24);
+
+/**
+ * @generated from message stride.profile.v1.SetMyTrainingFocusRequest
+ */
+export type SetMyTrainingFocusRequest = Message<"stride.profile.v1.SetMyTrainingFocusRequest"> & {
+  /**
+   * @generated from field: stride.profile.v1.TrainingFocus training_focus = 1;
+   */
+  trainingFocus?: TrainingFocus | undefined;
+};
+
+/**
+ * Describes the message stride.profile.v1.SetMyTrainingFocusRequest.
+ * Use `create(SetMyTrainingFocusRequestSchema)` to create a new message.
+ */
+export const SetMyTrainingFocusRequestSchema: GenMessage<SetMyTrainingFocusRequest> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 25);
+
+/**
+ * @generated from message stride.profile.v1.SetMyTrainingFocusResponse
+ */
+export type SetMyTrainingFocusResponse = Message<"stride.profile.v1.SetMyTrainingFocusResponse"> & {
+  /**
+   * @generated from field: stride.profile.v1.Profile profile = 1;
+   */
+  profile?: Profile | undefined;
+};
+
+/**
+ * Describes the message stride.profile.v1.SetMyTrainingFocusResponse.
+ * Use `create(SetMyTrainingFocusResponseSchema)` to create a new message.
+ */
+export const SetMyTrainingFocusResponseSchema: GenMessage<SetMyTrainingFocusResponse> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 26);
+
+/**
+ * @generated from message stride.profile.v1.UploadMyAvatarRequest
+ */
+export type UploadMyAvatarRequest = Message<"stride.profile.v1.UploadMyAvatarRequest"> & {
+  /**
+   * The image file's bytes; its name and declared type are not trusted.
+   *
+   * @generated from field: bytes content = 1;
+   */
+  content: Uint8Array;
+};
+
+/**
+ * Describes the message stride.profile.v1.UploadMyAvatarRequest.
+ * Use `create(UploadMyAvatarRequestSchema)` to create a new message.
+ */
+export const UploadMyAvatarRequestSchema: GenMessage<UploadMyAvatarRequest> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 27);
+
+/**
+ * @generated from message stride.profile.v1.UploadMyAvatarResponse
+ */
+export type UploadMyAvatarResponse = Message<"stride.profile.v1.UploadMyAvatarResponse"> & {
+  /**
+   * @generated from field: stride.profile.v1.Profile profile = 1;
+   */
+  profile?: Profile | undefined;
+};
+
+/**
+ * Describes the message stride.profile.v1.UploadMyAvatarResponse.
+ * Use `create(UploadMyAvatarResponseSchema)` to create a new message.
+ */
+export const UploadMyAvatarResponseSchema: GenMessage<UploadMyAvatarResponse> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 28);
+
+/**
+ * @generated from message stride.profile.v1.SetMyAvatarPresetRequest
+ */
+export type SetMyAvatarPresetRequest = Message<"stride.profile.v1.SetMyAvatarPresetRequest"> & {
+  /**
+   * @generated from field: string preset_id = 1;
+   */
+  presetId: string;
+};
+
+/**
+ * Describes the message stride.profile.v1.SetMyAvatarPresetRequest.
+ * Use `create(SetMyAvatarPresetRequestSchema)` to create a new message.
+ */
+export const SetMyAvatarPresetRequestSchema: GenMessage<SetMyAvatarPresetRequest> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 29);
+
+/**
+ * @generated from message stride.profile.v1.SetMyAvatarPresetResponse
+ */
+export type SetMyAvatarPresetResponse = Message<"stride.profile.v1.SetMyAvatarPresetResponse"> & {
+  /**
+   * @generated from field: stride.profile.v1.Profile profile = 1;
+   */
+  profile?: Profile | undefined;
+};
+
+/**
+ * Describes the message stride.profile.v1.SetMyAvatarPresetResponse.
+ * Use `create(SetMyAvatarPresetResponseSchema)` to create a new message.
+ */
+export const SetMyAvatarPresetResponseSchema: GenMessage<SetMyAvatarPresetResponse> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 30);
+
+/**
+ * @generated from message stride.profile.v1.DeleteMyAvatarRequest
+ */
+export type DeleteMyAvatarRequest = Message<"stride.profile.v1.DeleteMyAvatarRequest"> & {
+};
+
+/**
+ * Describes the message stride.profile.v1.DeleteMyAvatarRequest.
+ * Use `create(DeleteMyAvatarRequestSchema)` to create a new message.
+ */
+export const DeleteMyAvatarRequestSchema: GenMessage<DeleteMyAvatarRequest> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 31);
+
+/**
+ * @generated from message stride.profile.v1.DeleteMyAvatarResponse
+ */
+export type DeleteMyAvatarResponse = Message<"stride.profile.v1.DeleteMyAvatarResponse"> & {
+  /**
+   * @generated from field: stride.profile.v1.Profile profile = 1;
+   */
+  profile?: Profile | undefined;
+};
+
+/**
+ * Describes the message stride.profile.v1.DeleteMyAvatarResponse.
+ * Use `create(DeleteMyAvatarResponseSchema)` to create a new message.
+ */
+export const DeleteMyAvatarResponseSchema: GenMessage<DeleteMyAvatarResponse> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 32);
+
+/**
+ * @generated from message stride.profile.v1.ListAvatarPresetsRequest
+ */
+export type ListAvatarPresetsRequest = Message<"stride.profile.v1.ListAvatarPresetsRequest"> & {
+};
+
+/**
+ * Describes the message stride.profile.v1.ListAvatarPresetsRequest.
+ * Use `create(ListAvatarPresetsRequestSchema)` to create a new message.
+ */
+export const ListAvatarPresetsRequestSchema: GenMessage<ListAvatarPresetsRequest> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 33);
+
+/**
+ * @generated from message stride.profile.v1.ListAvatarPresetsResponse
+ */
+export type ListAvatarPresetsResponse = Message<"stride.profile.v1.ListAvatarPresetsResponse"> & {
+  /**
+   * @generated from field: repeated stride.profile.v1.AvatarPreset presets = 1;
+   */
+  presets: AvatarPreset[];
+};
+
+/**
+ * Describes the message stride.profile.v1.ListAvatarPresetsResponse.
+ * Use `create(ListAvatarPresetsResponseSchema)` to create a new message.
+ */
+export const ListAvatarPresetsResponseSchema: GenMessage<ListAvatarPresetsResponse> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 34);
+
+/**
+ * @generated from message stride.profile.v1.GetPublicProfileRequest
+ */
+export type GetPublicProfileRequest = Message<"stride.profile.v1.GetPublicProfileRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message stride.profile.v1.GetPublicProfileRequest.
+ * Use `create(GetPublicProfileRequestSchema)` to create a new message.
+ */
+export const GetPublicProfileRequestSchema: GenMessage<GetPublicProfileRequest> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 35);
+
+/**
+ * @generated from message stride.profile.v1.GetPublicProfileResponse
+ */
+export type GetPublicProfileResponse = Message<"stride.profile.v1.GetPublicProfileResponse"> & {
+  /**
+   * @generated from field: stride.profile.v1.PublicProfile profile = 1;
+   */
+  profile?: PublicProfile | undefined;
+};
+
+/**
+ * Describes the message stride.profile.v1.GetPublicProfileResponse.
+ * Use `create(GetPublicProfileResponseSchema)` to create a new message.
+ */
+export const GetPublicProfileResponseSchema: GenMessage<GetPublicProfileResponse> = /*@__PURE__*/
+  messageDesc(file_stride_profile_v1_profile, 36);
+
+/**
+ * @generated from enum stride.profile.v1.Units
+ */
+export enum Units {
+  /**
+   * @generated from enum value: UNITS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: UNITS_METRIC = 1;
+   */
+  METRIC = 1,
+
+  /**
+   * @generated from enum value: UNITS_IMPERIAL = 2;
+   */
+  IMPERIAL = 2,
+}
+
+/**
+ * Describes the enum stride.profile.v1.Units.
+ */
+export const UnitsSchema: GenEnum<Units> = /*@__PURE__*/
+  enumDesc(file_stride_profile_v1_profile, 0);
+
+/**
+ * @generated from enum stride.profile.v1.ProfileVisibility
+ */
+export enum ProfileVisibility {
+  /**
+   * @generated from enum value: PROFILE_VISIBILITY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: PROFILE_VISIBILITY_PRIVATE = 1;
+   */
+  PRIVATE = 1,
+
+  /**
+   * @generated from enum value: PROFILE_VISIBILITY_FRIENDS = 2;
+   */
+  FRIENDS = 2,
+
+  /**
+   * @generated from enum value: PROFILE_VISIBILITY_PUBLIC = 3;
+   */
+  PUBLIC = 3,
+}
+
+/**
+ * Describes the enum stride.profile.v1.ProfileVisibility.
+ */
+export const ProfileVisibilitySchema: GenEnum<ProfileVisibility> = /*@__PURE__*/
+  enumDesc(file_stride_profile_v1_profile, 1);
+
+/**
+ * @generated from enum stride.profile.v1.ActivationState
+ */
+export enum ActivationState {
+  /**
+   * @generated from enum value: ACTIVATION_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Signed up, no evaluated practice session yet.
+   *
+   * @generated from enum value: ACTIVATION_STATE_NEW = 1;
+   */
+  NEW = 1,
+
+  /**
+   * The coach evaluated a first practice session.
+   *
+   * @generated from enum value: ACTIVATION_STATE_ACTIVATED = 2;
+   */
+  ACTIVATED = 2,
+}
+
+/**
+ * Describes the enum stride.profile.v1.ActivationState.
+ */
+export const ActivationStateSchema: GenEnum<ActivationState> = /*@__PURE__*/
+  enumDesc(file_stride_profile_v1_profile, 2);
+
+/**
+ * @generated from enum stride.profile.v1.FitnessLevel
+ */
+export enum FitnessLevel {
+  /**
+   * @generated from enum value: FITNESS_LEVEL_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: FITNESS_LEVEL_BEGINNER = 1;
+   */
+  BEGINNER = 1,
+
+  /**
+   * @generated from enum value: FITNESS_LEVEL_INTERMEDIATE = 2;
+   */
+  INTERMEDIATE = 2,
+
+  /**
+   * @generated from enum value: FITNESS_LEVEL_ADVANCED = 3;
+   */
+  ADVANCED = 3,
+}
+
+/**
+ * Describes the enum stride.profile.v1.FitnessLevel.
+ */
+export const FitnessLevelSchema: GenEnum<FitnessLevel> = /*@__PURE__*/
+  enumDesc(file_stride_profile_v1_profile, 3);
+
+/**
+ * @generated from enum stride.profile.v1.WorkoutStyle
+ */
+export enum WorkoutStyle {
+  /**
+   * @generated from enum value: WORKOUT_STYLE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: WORKOUT_STYLE_STRENGTH = 1;
+   */
+  STRENGTH = 1,
+
+  /**
+   * @generated from enum value: WORKOUT_STYLE_CARDIO = 2;
+   */
+  CARDIO = 2,
+
+  /**
+   * @generated from enum value: WORKOUT_STYLE_HIIT = 3;
+   */
+  HIIT = 3,
+
+  /**
+   * @generated from enum value: WORKOUT_STYLE_FLEXIBILITY = 4;
+   */
+  FLEXIBILITY = 4,
+
+  /**
+   * @generated from enum value: WORKOUT_STYLE_MIXED = 5;
+   */
+  MIXED = 5,
+}
+
+/**
+ * Describes the enum stride.profile.v1.WorkoutStyle.
+ */
+export const WorkoutStyleSchema: GenEnum<WorkoutStyle> = /*@__PURE__*/
+  enumDesc(file_stride_profile_v1_profile, 4);
+
+/**
+ * @generated from enum stride.profile.v1.DailyActivity
+ */
+export enum DailyActivity {
+  /**
+   * @generated from enum value: DAILY_ACTIVITY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: DAILY_ACTIVITY_SEDENTARY = 1;
+   */
+  SEDENTARY = 1,
+
+  /**
+   * @generated from enum value: DAILY_ACTIVITY_LIGHT = 2;
+   */
+  LIGHT = 2,
+
+  /**
+   * @generated from enum value: DAILY_ACTIVITY_MODERATE = 3;
+   */
+  MODERATE = 3,
+
+  /**
+   * @generated from enum value: DAILY_ACTIVITY_ACTIVE = 4;
+   */
+  ACTIVE = 4,
+
+  /**
+   * @generated from enum value: DAILY_ACTIVITY_VERY_ACTIVE = 5;
+   */
+  VERY_ACTIVE = 5,
+}
+
+/**
+ * Describes the enum stride.profile.v1.DailyActivity.
+ */
+export const DailyActivitySchema: GenEnum<DailyActivity> = /*@__PURE__*/
+  enumDesc(file_stride_profile_v1_profile, 5);
+
+/**
+ * @generated from enum stride.profile.v1.WeightUnit
+ */
+export enum WeightUnit {
+  /**
+   * @generated from enum value: WEIGHT_UNIT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: WEIGHT_UNIT_KG = 1;
+   */
+  KG = 1,
+
+  /**
+   * @generated from enum value: WEIGHT_UNIT_LB = 2;
+   */
+  LB = 2,
+}
+
+/**
+ * Describes the enum stride.profile.v1.WeightUnit.
+ */
+export const WeightUnitSchema: GenEnum<WeightUnit> = /*@__PURE__*/
+  enumDesc(file_stride_profile_v1_profile, 6);
+
+/**
+ * @generated from enum stride.profile.v1.LengthUnit
+ */
+export enum LengthUnit {
+  /**
+   * @generated from enum value: LENGTH_UNIT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: LENGTH_UNIT_CM = 1;
+   */
+  CM = 1,
+
+  /**
+   * @generated from enum value: LENGTH_UNIT_IN = 2;
+   */
+  IN = 2,
+}
+
+/**
+ * Describes the enum stride.profile.v1.LengthUnit.
+ */
+export const LengthUnitSchema: GenEnum<LengthUnit> = /*@__PURE__*/
+  enumDesc(file_stride_profile_v1_profile, 7);
+
+/**
+ * @generated from enum stride.profile.v1.PreparationType
+ */
+export enum PreparationType {
+  /**
+   * @generated from enum value: PREPARATION_TYPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: PREPARATION_TYPE_INTERVIEW = 1;
+   */
+  INTERVIEW = 1,
+
+  /**
+   * @generated from enum value: PREPARATION_TYPE_CORPORATE = 2;
+   */
+  CORPORATE = 2,
+
+  /**
+   * @generated from enum value: PREPARATION_TYPE_PITCH = 3;
+   */
+  PITCH = 3,
+
+  /**
+   * @generated from enum value: PREPARATION_TYPE_SALES = 4;
+   */
+  SALES = 4,
+
+  /**
+   * @generated from enum value: PREPARATION_TYPE_PRESENTATION = 5;
+   */
+  PRESENTATION = 5,
+
+  /**
+   * @generated from enum value: PREPARATION_TYPE_OTHER = 6;
+   */
+  OTHER = 6,
+}
+
+/**
+ * Describes the enum stride.profile.v1.PreparationType.
+ */
+export const PreparationTypeSchema: GenEnum<PreparationType> = /*@__PURE__*/
+  enumDesc(file_stride_profile_v1_profile, 8);
+
+/**
+ * @generated from enum stride.profile.v1.OnboardingStep
+ */
+export enum OnboardingStep {
+  /**
+   * @generated from enum value: ONBOARDING_STEP_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * display_name, bio, timezone, locale, units
+   *
+   * @generated from enum value: ONBOARDING_STEP_BASICS = 1;
+   */
+  BASICS = 1,
+
+  /**
+   * body.*
+   *
+   * @generated from enum value: ONBOARDING_STEP_BODY = 2;
+   */
+  BODY = 2,
+
+  /**
+   * practice.* (the background has its own method)
+   *
+   * @generated from enum value: ONBOARDING_STEP_PRACTICE = 3;
+   */
+  PRACTICE = 3,
+
+  /**
+   * learning.*
+   *
+   * @generated from enum value: ONBOARDING_STEP_LEARNING = 4;
+   */
+  LEARNING = 4,
+
+  /**
+   * privacy.*
+   *
+   * @generated from enum value: ONBOARDING_STEP_PRIVACY = 5;
+   */
+  PRIVACY = 5,
+}
+
+/**
+ * Describes the enum stride.profile.v1.OnboardingStep.
+ */
+export const OnboardingStepSchema: GenEnum<OnboardingStep> = /*@__PURE__*/
+  enumDesc(file_stride_profile_v1_profile, 9);
+
+/**
+ * The caller's own profile, onboarding, avatar and background; and other users' public cards.
+ * The user is always the one in the access token.
  *
  * @generated from service stride.profile.v1.ProfileService
  */
@@ -151,7 +1356,10 @@ export const ProfileService: GenService<{
     output: typeof GetMyProfileResponseSchema;
   },
   /**
-   * Updates the fields named in `update_mask` (display_name, timezone, locale).
+   * Updates the fields named in `update_mask`. Paths are the API's field names, nested ones
+   * dotted (`body.weight`, `practice.training_focus.tags`); a group (`body`) names all its
+   * fields. Read-only fields (avatar, activation, onboarding, background) and unknown paths are
+   * refused with the path named.
    *
    * @generated from rpc stride.profile.v1.ProfileService.UpdateMyProfile
    */
@@ -159,6 +1367,112 @@ export const ProfileService: GenService<{
     methodKind: "unary";
     input: typeof UpdateMyProfileRequestSchema;
     output: typeof UpdateMyProfileResponseSchema;
+  },
+  /**
+   * Saves one onboarding step: every field of the step's group is taken from `profile`
+   * (checked as UpdateMyProfile checks them). Steps may be saved in any order, again and again,
+   * until (and after) completion.
+   *
+   * @generated from rpc stride.profile.v1.ProfileService.SaveOnboardingStep
+   */
+  saveOnboardingStep: {
+    methodKind: "unary";
+    input: typeof SaveOnboardingStepRequestSchema;
+    output: typeof SaveOnboardingStepResponseSchema;
+  },
+  /**
+   * Marks onboarding completed. Idempotent: a second call changes nothing and returns the
+   * profile with the first completion time.
+   *
+   * @generated from rpc stride.profile.v1.ProfileService.CompleteOnboarding
+   */
+  completeOnboarding: {
+    methodKind: "unary";
+    input: typeof CompleteOnboardingRequestSchema;
+    output: typeof CompleteOnboardingResponseSchema;
+  },
+  /**
+   * Stores the CV or background text and its structured copy (sections of lines), with personal
+   * data (emails, phone numbers, URLs, street addresses, the name on a "Name:" line) redacted
+   * from the structured copy when asked.
+   *
+   * @generated from rpc stride.profile.v1.ProfileService.SetMyBackground
+   */
+  setMyBackground: {
+    methodKind: "unary";
+    input: typeof SetMyBackgroundRequestSchema;
+    output: typeof SetMyBackgroundResponseSchema;
+  },
+  /**
+   * Redacts the personal data of the stored structured copy (and drops the raw text).
+   *
+   * @generated from rpc stride.profile.v1.ProfileService.RedactMyBackground
+   */
+  redactMyBackground: {
+    methodKind: "unary";
+    input: typeof RedactMyBackgroundRequestSchema;
+    output: typeof RedactMyBackgroundResponseSchema;
+  },
+  /**
+   * Sets the training focus and, as the practice apps expect, the agenda to its template
+   * (`practice.training_focus` and `practice.agenda` in one change).
+   *
+   * @generated from rpc stride.profile.v1.ProfileService.SetMyTrainingFocus
+   */
+  setMyTrainingFocus: {
+    methodKind: "unary";
+    input: typeof SetMyTrainingFocusRequestSchema;
+    output: typeof SetMyTrainingFocusResponseSchema;
+  },
+  /**
+   * Uploads an avatar image (PNG, JPEG, WebP or GIF, recognised by its content; at most 2 MiB;
+   * at most 8192×8192 pixels). It is stored as a 256×256 center-cropped JPEG.
+   *
+   * @generated from rpc stride.profile.v1.ProfileService.UploadMyAvatar
+   */
+  uploadMyAvatar: {
+    methodKind: "unary";
+    input: typeof UploadMyAvatarRequestSchema;
+    output: typeof UploadMyAvatarResponseSchema;
+  },
+  /**
+   * Picks one of the preset avatars instead (an uploaded one is deleted).
+   *
+   * @generated from rpc stride.profile.v1.ProfileService.SetMyAvatarPreset
+   */
+  setMyAvatarPreset: {
+    methodKind: "unary";
+    input: typeof SetMyAvatarPresetRequestSchema;
+    output: typeof SetMyAvatarPresetResponseSchema;
+  },
+  /**
+   * Removes the avatar; an uploaded image is deleted from storage.
+   *
+   * @generated from rpc stride.profile.v1.ProfileService.DeleteMyAvatar
+   */
+  deleteMyAvatar: {
+    methodKind: "unary";
+    input: typeof DeleteMyAvatarRequestSchema;
+    output: typeof DeleteMyAvatarResponseSchema;
+  },
+  /**
+   * @generated from rpc stride.profile.v1.ProfileService.ListAvatarPresets
+   */
+  listAvatarPresets: {
+    methodKind: "unary";
+    input: typeof ListAvatarPresetsRequestSchema;
+    output: typeof ListAvatarPresetsResponseSchema;
+  },
+  /**
+   * Another user's public card. NOT_FOUND unless their visibility is PUBLIC (FRIENDS is treated
+   * as private until a friends source exists), whether or not the user exists.
+   *
+   * @generated from rpc stride.profile.v1.ProfileService.GetPublicProfile
+   */
+  getPublicProfile: {
+    methodKind: "unary";
+    input: typeof GetPublicProfileRequestSchema;
+    output: typeof GetPublicProfileResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_stride_profile_v1_profile, 0);
