@@ -13,7 +13,9 @@ use stride_kit::{
     serve::Running,
 };
 use stride_proto::{
-    activity_session::activity_session_service_client::ActivitySessionServiceClient,
+    activity_session::{
+        catalog_service_client::CatalogServiceClient, session_service_client::SessionServiceClient,
+    },
     ai_coach::ai_coach_service_client::AiCoachServiceClient,
     analytics::analytics_service_client::AnalyticsServiceClient,
     auth::auth_service_client::AuthServiceClient,
@@ -382,7 +384,8 @@ impl Mesh {
 pub struct Clients<T> {
     pub auth: AuthServiceClient<T>,
     pub profile: ProfileServiceClient<T>,
-    pub activity: ActivitySessionServiceClient<T>,
+    pub catalog: CatalogServiceClient<T>,
+    pub sessions: SessionServiceClient<T>,
     pub challenge: ChallengeServiceClient<T>,
     pub analytics: AnalyticsServiceClient<T>,
     pub coach: AiCoachServiceClient<T>,
@@ -402,7 +405,8 @@ where
         Self {
             auth: AuthServiceClient::new(t.clone()),
             profile: ProfileServiceClient::new(t.clone()),
-            activity: ActivitySessionServiceClient::new(t.clone()),
+            catalog: CatalogServiceClient::new(t.clone()),
+            sessions: SessionServiceClient::new(t.clone()),
             challenge: ChallengeServiceClient::new(t.clone()),
             analytics: AnalyticsServiceClient::new(t.clone()),
             coach: AiCoachServiceClient::new(t),

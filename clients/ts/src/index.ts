@@ -17,7 +17,8 @@ import {
 } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 
-import { ActivitySessionService } from "./gen/stride/activity_session/v1/activity_session_pb.js";
+import { CatalogService } from "./gen/stride/activity_session/v1/catalog_pb.js";
+import { SessionService } from "./gen/stride/activity_session/v1/sessions_pb.js";
 import { AiCoachService } from "./gen/stride/ai_coach/v1/ai_coach_pb.js";
 import { AnalyticsService } from "./gen/stride/analytics/v1/analytics_pb.js";
 import {
@@ -34,7 +35,7 @@ import { NotificationService } from "./gen/stride/profile/v1/notifications_pb.js
 import { DataExportService } from "./gen/stride/profile/v1/export_pb.js";
 
 export {
-  ActivitySessionService,
+  CatalogService,
   AiCoachService,
   AnalyticsService,
   AuthService,
@@ -42,6 +43,7 @@ export {
   DataExportService,
   NotificationService,
   ProfileService,
+  SessionService,
 };
 export { Code, ConnectError };
 
@@ -269,7 +271,8 @@ export interface StrideClient {
   profile: Client<typeof ProfileService>;
   notifications: Client<typeof NotificationService>;
   exports: Client<typeof DataExportService>;
-  activity: Client<typeof ActivitySessionService>;
+  catalog: Client<typeof CatalogService>;
+  sessions: Client<typeof SessionService>;
   challenge: Client<typeof ChallengeService>;
   analytics: Client<typeof AnalyticsService>;
   coach: Client<typeof AiCoachService>;
@@ -314,7 +317,8 @@ export function createStrideClient(opts: StrideClientOptions): StrideClient {
     profile: createClient(ProfileService, transport),
     notifications: createClient(NotificationService, transport),
     exports: createClient(DataExportService, transport),
-    activity: createClient(ActivitySessionService, transport),
+    catalog: createClient(CatalogService, transport),
+    sessions: createClient(SessionService, transport),
     challenge: createClient(ChallengeService, transport),
     analytics: createClient(AnalyticsService, transport),
     coach: createClient(AiCoachService, transport),

@@ -10,7 +10,10 @@ fn every_method_is_in_the_api_doc() {
         .expect("docs/api.md");
     let pool = DescriptorPool::decode(stride_proto::FILE_DESCRIPTOR_SET).expect("descriptor set");
     let mut missing = Vec::new();
-    for svc in pool.services().filter(|s| s.full_name().starts_with("stride.")) {
+    for svc in pool
+        .services()
+        .filter(|s| s.full_name().starts_with("stride."))
+    {
         for m in svc.methods() {
             let full = format!("`{}/{}`", svc.full_name(), m.name());
             // UserDataService exists in every package: one row names them all.

@@ -2,8 +2,8 @@
 //! native gRPC and grpc-web, and never reaches a service; calls are routed by proto package. No
 //! database or broker needed.
 
-mod client_addr;
 mod api_doc;
+mod client_addr;
 mod cors;
 mod limits;
 mod transcode;

@@ -19,7 +19,9 @@ use std::sync::Arc;
 
 use stride_bus::ServiceExt as _;
 use stride_kit::{Verifier, clock::SharedClock, serve::Running, service::Builder};
-use stride_proto::activity_session::activity_session_service_server::ActivitySessionServiceServer;
+use stride_proto::activity_session::{
+    catalog_service_server::CatalogServiceServer, session_service_server::SessionServiceServer,
+};
 
 /// Short service name: queue `activity-session.events`, AMQP `app_id`, metrics.
 pub const SERVICE: &str = "activity-session";
@@ -44,11 +46,13 @@ pub async fn start(
     let mut service = Builder::connect(SERVICE, &config.common, MIGRATIONS).await?;
     let outbox = service.relay();
     service.subscribe(events::subscriptions());
-    service.grpc(ActivitySessionServiceServer::new(grpc::ActivitySessions {
+    let handlers = grpc::ActivitySessions {
         pool: service.pool().clone(),
         clock,
         outbox,
-    }));
+    };
+    service.grpc(CatalogServiceServer::new(handlers.clone()));
+    service.grpc(SessionServiceServer::new(handlers));
     service.grpc(
         stride_proto::stride::activity_session::v1::user_data_service_server::UserDataServiceServer::new(
             export::Export {

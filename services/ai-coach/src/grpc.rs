@@ -6,8 +6,7 @@ use sqlx::PgPool;
 use stride_kit::{AppResult, Call, Caller, clock::SharedClock, convert, grpc::on_behalf};
 use stride_proto::{
     activity_session::{
-        Activity, ListActivitiesRequest,
-        activity_session_service_client::ActivitySessionServiceClient,
+        Activity, ListActivitiesRequest, catalog_service_client::CatalogServiceClient,
     },
     ai_coach::{self as pb, RecommendationSource, ai_coach_service_server::AiCoachService},
     analytics::{
@@ -77,8 +76,7 @@ async fn upstream(
     caller: &Caller,
 ) -> AppResult<(GetProgressSummaryResponse, Vec<Activity>)> {
     let mut analytics = AnalyticsServiceClient::new(on_behalf(&s.analytics, &caller.token));
-    let mut catalog =
-        ActivitySessionServiceClient::new(on_behalf(&s.activity_session, &caller.token));
+    let mut catalog = CatalogServiceClient::new(on_behalf(&s.activity_session, &caller.token));
     let summary = analytics.get_progress_summary(GetProgressSummaryRequest::default());
     let activities = catalog.list_activities(ListActivitiesRequest {
         page_size: 100,

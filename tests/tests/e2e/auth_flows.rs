@@ -59,7 +59,7 @@ async fn a_guests_sessions_follow_it_into_the_account_it_merges_into() {
     })
     .await;
     let focus = c
-        .activity
+        .catalog
         .list_activities(authed(ListActivitiesRequest::default(), &gtok))
         .await
         .unwrap()
@@ -70,7 +70,7 @@ async fn a_guests_sessions_follow_it_into_the_account_it_merges_into() {
         .expect("focus");
     for _ in 0..2 {
         let s = c
-            .activity
+            .sessions
             .start_session(authed(
                 StartSessionRequest {
                     activity_id: focus.id.clone(),
@@ -84,7 +84,7 @@ async fn a_guests_sessions_follow_it_into_the_account_it_merges_into() {
             .session
             .unwrap();
         mesh.clock.advance(time::Duration::minutes(25));
-        c.activity
+        c.sessions
             .complete_session(authed(CompleteSessionRequest { session_id: s.id }, &gtok))
             .await
             .unwrap();
@@ -104,7 +104,7 @@ async fn a_guests_sessions_follow_it_into_the_account_it_merges_into() {
     let utok = user.tokens.unwrap().access_token;
     let uid = user.user.unwrap().id;
     let s = c
-        .activity
+        .sessions
         .start_session(authed(
             StartSessionRequest {
                 activity_id: focus.id.clone(),
@@ -118,7 +118,7 @@ async fn a_guests_sessions_follow_it_into_the_account_it_merges_into() {
         .session
         .unwrap();
     mesh.clock.advance(time::Duration::minutes(25));
-    c.activity
+    c.sessions
         .complete_session(authed(CompleteSessionRequest { session_id: s.id }, &utok))
         .await
         .unwrap();

@@ -40,7 +40,7 @@ async fn events_published_while_the_broker_is_down_arrive_after_it_returns() {
         .expect("tokens");
     let tok = tokens.access_token;
     let focus = c
-        .activity
+        .catalog
         .list_activities(authed(
             ListActivitiesRequest {
                 page_size: 100,
@@ -63,7 +63,7 @@ async fn events_published_while_the_broker_is_down_arrive_after_it_returns() {
     rabbit.stop();
     // The state change commits; the event waits in the outbox.
     let s = c
-        .activity
+        .sessions
         .start_session(authed(
             StartSessionRequest {
                 activity_id: focus.id.clone(),
@@ -77,7 +77,7 @@ async fn events_published_while_the_broker_is_down_arrive_after_it_returns() {
         .session
         .expect("session");
     mesh.clock.advance(time::Duration::minutes(25));
-    c.activity
+    c.sessions
         .complete_session(authed(CompleteSessionRequest { session_id: s.id }, &tok))
         .await
         .expect("complete works without the broker");

@@ -152,7 +152,8 @@ impl Connect {
 
 const AUTH: &str = "/stride.auth.v1.AuthService";
 const PROFILE: &str = "/stride.profile.v1.ProfileService";
-const SESSIONS: &str = "/stride.activity_session.v1.ActivitySessionService";
+const CATALOG: &str = "/stride.activity_session.v1.CatalogService";
+const SESSIONS: &str = "/stride.activity_session.v1.SessionService";
 
 async fn signup(c: &Connect, mesh: &Mesh, name: &str) -> (String, String) {
     let email = format!("{name}@example.com");
@@ -306,7 +307,7 @@ async fn journey(mesh: &Mesh, codec: Codec) {
     // A session: catalog, start, another user's id, complete.
     let activities: ListActivitiesResponse = c
         .call(
-            &format!("{SESSIONS}/ListActivities"),
+            &format!("{CATALOG}/ListActivities"),
             Some(&tok),
             &ListActivitiesRequest {
                 page_size: 100,

@@ -85,7 +85,7 @@ async fn active_user(mesh: &Mesh, ch: &Channel, name: &str) -> (Uuid, String) {
     })
     .await;
     let focus = c
-        .activity
+        .catalog
         .list_activities(authed(
             ListActivitiesRequest {
                 page_size: 100,
@@ -120,7 +120,7 @@ async fn active_user(mesh: &Mesh, ch: &Channel, name: &str) -> (Uuid, String) {
         .await
         .expect("join");
     let s = c
-        .activity
+        .sessions
         .start_session(authed(
             StartSessionRequest {
                 activity_id: focus.id,
@@ -134,7 +134,7 @@ async fn active_user(mesh: &Mesh, ch: &Channel, name: &str) -> (Uuid, String) {
         .session
         .expect("session");
     mesh.clock.advance(time::Duration::minutes(25));
-    c.activity
+    c.sessions
         .complete_session(authed(CompleteSessionRequest { session_id: s.id }, &tok))
         .await
         .expect("complete");

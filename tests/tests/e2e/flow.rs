@@ -183,7 +183,7 @@ where
 
     // --- catalog and challenge ---
     let activities = c
-        .activity
+        .catalog
         .list_activities(authed(
             ListActivitiesRequest {
                 page_size: 100,
@@ -231,7 +231,7 @@ where
     let mut first_session = String::new();
     for i in 0..3 {
         let started = c
-            .activity
+            .sessions
             .start_session(authed(
                 StartSessionRequest {
                     activity_id: focus.id.clone(),
@@ -246,7 +246,7 @@ where
             .expect("session");
         if i == 0 {
             let again = c
-                .activity
+                .sessions
                 .start_session(authed(
                     StartSessionRequest {
                         activity_id: focus.id.clone(),
@@ -262,7 +262,7 @@ where
                 "one active session per user"
             );
             let current = c
-                .activity
+                .sessions
                 .get_current_session(authed(GetCurrentSessionRequest {}, &tok))
                 .await
                 .expect("current");
@@ -272,7 +272,7 @@ where
             );
             // Bob cannot complete Alice's session: it does not exist for him.
             let theft = c
-                .activity
+                .sessions
                 .complete_session(authed(
                     CompleteSessionRequest {
                         session_id: started.id.clone(),
@@ -286,7 +286,7 @@ where
         }
         mesh.clock.advance(time::Duration::minutes(25));
         let done = c
-            .activity
+            .sessions
             .complete_session(authed(
                 CompleteSessionRequest {
                     session_id: started.id.clone(),
@@ -416,7 +416,7 @@ where
         .unwrap_err();
     assert_eq!(forged.code(), Code::Unauthenticated, "alg none");
     let malformed = c
-        .activity
+        .sessions
         .complete_session(authed(
             CompleteSessionRequest {
                 session_id: "not-a-uuid".into(),
@@ -474,7 +474,7 @@ where
     redeliver_session_completed(mesh).await;
     // A fourth session proves the consumers moved past the duplicate.
     let s4 = c
-        .activity
+        .sessions
         .start_session(authed(
             StartSessionRequest {
                 activity_id: focus.id.clone(),
@@ -488,7 +488,7 @@ where
         .session
         .expect("session");
     mesh.clock.advance(time::Duration::minutes(25));
-    c.activity
+    c.sessions
         .complete_session(authed(CompleteSessionRequest { session_id: s4.id }, &tok))
         .await
         .expect("complete");

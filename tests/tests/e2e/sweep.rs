@@ -26,7 +26,7 @@ use stride_e2e::{Mesh, raw};
 use stride_proto::{
     activity_session::{
         GetCurrentSessionRequest, ListActivitiesRequest, StartSessionRequest,
-        activity_session_service_client::ActivitySessionServiceClient,
+        catalog_service_client::CatalogServiceClient, session_service_client::SessionServiceClient,
     },
     auth::{
         GetMeRequest, ListIdentitiesRequest, ListSessionsRequest, SignupRequest,
@@ -429,7 +429,7 @@ struct Victim {
 impl Victim {
     async fn create(clients: &Clients, seeds: &Seeds) -> Victim {
         let user = sign_up(clients).await;
-        let activity_session = ActivitySessionServiceClient::new(clients.pick())
+        let activity_session = SessionServiceClient::new(clients.pick())
             .start_session(authed(
                 StartSessionRequest {
                     activity_id: seeds.get("activity_id").cloned().unwrap_or_default(),
@@ -497,7 +497,7 @@ impl Victim {
             wrong.push("the victim's token no longer works".to_owned());
             return wrong;
         }
-        let current = ActivitySessionServiceClient::new(clients.pick())
+        let current = SessionServiceClient::new(clients.pick())
             .get_current_session(authed(GetCurrentSessionRequest {}, &self.user.token))
             .await
             .map(|r| r.into_inner().session.map(|s| s.id));
@@ -578,7 +578,7 @@ async fn seeds(clients: &Clients, user: &User) -> Seeds {
     s.insert("username", "sweepseed".into());
     s.insert("code", "123456".into());
     s.insert("new_password", "another horse battery staple".into());
-    if let Ok(r) = ActivitySessionServiceClient::new(clients.pick())
+    if let Ok(r) = CatalogServiceClient::new(clients.pick())
         .list_activities(authed(ListActivitiesRequest::default(), &user.token))
         .await
         && let Some(a) = r.into_inner().activities.first()

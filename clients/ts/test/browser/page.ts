@@ -5,7 +5,7 @@
 //
 // Every step records what it saw; the Rust test asserts on the report, not on an exit code.
 
-import { ActivityKind } from "../../src/gen/stride/activity_session/v1/activity_session_pb.js";
+import { ActivityKind } from "../../src/gen/stride/activity_session/v1/catalog_pb.js";
 import { SummaryRange } from "../../src/gen/stride/analytics/v1/analytics_pb.js";
 import {
   Code,
@@ -180,14 +180,14 @@ window.runJourney = async (args: JourneyArgs): Promise<Report> => {
     report.refreshBeforeExpiry = { refreshes: refreshes - beforeExpiry };
 
     step = "run a session";
-    const activities = (await stride.activity.listActivities({ pageSize: 100 })).activities;
+    const activities = (await stride.catalog.listActivities({ pageSize: 100 })).activities;
     const focus = activities.find((a) => a.kind === ActivityKind.FOCUS);
     if (!focus) throw new Error("no focus activity");
-    const started = (await stride.activity.startSession({ activityId: focus.id })).session;
+    const started = (await stride.sessions.startSession({ activityId: focus.id })).session;
     if (!started) throw new Error("StartSession returned no session");
-    report.secondStart = await expectError(() => stride.activity.startSession({ activityId: focus.id }));
+    report.secondStart = await expectError(() => stride.sessions.startSession({ activityId: focus.id }));
     await window.strideHost({ need: "advance", minutes: 25 });
-    const done = (await stride.activity.completeSession({ sessionId: started.id })).session;
+    const done = (await stride.sessions.completeSession({ sessionId: started.id })).session;
     report.session = { id: done?.id, durationSeconds: Number(done?.duration?.seconds ?? -1n) };
     await window.strideHost({ need: "advance", minutes: 5 });
 

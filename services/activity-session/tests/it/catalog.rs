@@ -8,18 +8,17 @@ use stride_testkit::{authed, bus::assert_invalid};
 use time::macros::datetime;
 use uuid::Uuid;
 
-use crate::support::{FOCUS_25, start};
+use crate::support::{FOCUS_25, catalog, start};
 
 #[tokio::test]
 async fn list_activities_pages_cover_every_activity_exactly_once() {
-    let (mut h, _probe) = start(datetime!(2026-11-22 10:00 UTC)).await;
+    let (h, _probe) = start(datetime!(2026-11-22 10:00 UTC)).await;
     let token = h.token(Uuid::now_v7());
     let mut seen = Vec::new();
     let mut page_token = String::new();
     let mut pages = 0;
     loop {
-        let res = h
-            .client
+        let res = catalog(&h)
             .list_activities(authed(
                 ListActivitiesRequest {
                     page_size: 3,
@@ -55,8 +54,7 @@ async fn list_activities_pages_cover_every_activity_exactly_once() {
         assert!(seen.iter().any(|s| s == slug), "{slug} missing");
     }
 
-    let all = h
-        .client
+    let all = catalog(&h)
         .list_activities(authed(ListActivitiesRequest::default(), &token))
         .await
         .expect("default page")
@@ -76,8 +74,7 @@ async fn list_activities_pages_cover_every_activity_exactly_once() {
         Some(time::Duration::minutes(25))
     );
 
-    let workouts = h
-        .client
+    let workouts = catalog(&h)
         .list_activities(authed(
             ListActivitiesRequest {
                 kind: ActivityKind::Workout as i32,
@@ -99,8 +96,7 @@ async fn list_activities_pages_cover_every_activity_exactly_once() {
     // Garbage, and a token in the format of the service's hand-written codec before
     // stride_kit::pagination (base64url of "s:<slug>"): refused, naming the field.
     for garbage in ["garbage!", "czpmb2N1cy0yNQ"] {
-        let err = h
-            .client
+        let err = catalog(&h)
             .list_activities(authed(
                 ListActivitiesRequest {
                     page_token: garbage.into(),
@@ -112,8 +108,7 @@ async fn list_activities_pages_cover_every_activity_exactly_once() {
             .expect_err("garbage token");
         assert_invalid(&err, &["page_token"]);
     }
-    let err = h
-        .client
+    let err = catalog(&h)
         .list_activities(authed(
             ListActivitiesRequest {
                 page_size: 101,

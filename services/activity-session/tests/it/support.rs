@@ -2,7 +2,10 @@
 
 use stride_proto::{
     Event as _,
-    activity_session::{self as pb, activity_session_service_client::ActivitySessionServiceClient},
+    activity_session::{
+        self as pb, catalog_service_client::CatalogServiceClient,
+        session_service_client::SessionServiceClient,
+    },
     events,
 };
 use stride_testkit::{ServiceHarness, authed, bus::Probe};
@@ -10,7 +13,13 @@ use time::OffsetDateTime;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
-pub type Harness = ServiceHarness<ActivitySessionServiceClient<Channel>>;
+/// The harness's client is the sessions service; [`catalog`] gives the catalog's.
+pub type Harness = ServiceHarness<SessionServiceClient<Channel>>;
+
+/// A client of the catalog service on the harness's channel.
+pub fn catalog(h: &Harness) -> CatalogServiceClient<Channel> {
+    CatalogServiceClient::new(h.channel.clone())
+}
 
 /// Preset activities (fixed ids, 1000_init.sql).
 pub const FOCUS_25: &str = "a0000000-0000-4000-8000-000000000001";
@@ -29,7 +38,7 @@ pub async fn start(now: OffsetDateTime) -> (Harness, Probe) {
                 clock,
             )
         },
-        ActivitySessionServiceClient::new,
+        SessionServiceClient::new,
     )
     .await;
     let probe = Probe::bind(&h.amqp, events::SessionCompleted::TYPE).await;

@@ -19,7 +19,7 @@ use stride_kit::{
 use stride_proto::{
     activity_session::{
         CompleteSessionRequest, ListActivitiesRequest, StartSessionRequest,
-        activity_session_service_client::ActivitySessionServiceClient,
+        catalog_service_client::CatalogServiceClient, session_service_client::SessionServiceClient,
     },
     ai_coach::{
         GetRecommendationRequest, GetRecommendationResponse,
@@ -91,7 +91,8 @@ async fn wait_ready(running: &Running, what: &str) {
 pub struct Mesh {
     pub analytics: Running,
     pub activity_session: Running,
-    pub sessions: ActivitySessionServiceClient<Channel>,
+    pub sessions: SessionServiceClient<Channel>,
+    pub catalog: CatalogServiceClient<Channel>,
     pub progress: AnalyticsServiceClient<Channel>,
     /// The catalog's 25-minute focus activity.
     pub focus_id: String,
@@ -123,10 +124,16 @@ impl Mesh {
         .await
         .expect("start activity-session");
         wait_ready(&activity_session, "activity-session ready").await;
-        let sessions =
-            ActivitySessionServiceClient::connect(format!("http://{}", activity_session.grpc_addr))
-                .await
-                .expect("connect to activity-session");
+        let channel = tonic::transport::Endpoint::from_shared(format!(
+            "http://{}",
+            activity_session.grpc_addr
+        ))
+        .expect("activity-session address")
+        .connect()
+        .await
+        .expect("connect to activity-session");
+        let sessions = SessionServiceClient::new(channel.clone());
+        let catalog = CatalogServiceClient::new(channel);
         let progress = AnalyticsServiceClient::connect(format!("http://{}", analytics.grpc_addr))
             .await
             .expect("connect to analytics");
@@ -134,6 +141,7 @@ impl Mesh {
             analytics,
             activity_session,
             sessions,
+            catalog,
             progress,
             focus_id: String::new(),
         }
@@ -141,7 +149,7 @@ impl Mesh {
 
     async fn catalog_focus_id(&self, h: &Harness) -> String {
         let catalog = self
-            .sessions
+            .catalog
             .clone()
             .list_activities(authed(
                 ListActivitiesRequest {

@@ -264,7 +264,7 @@ impl Load {
         let per = env.users.len() / WORKERS;
         let tasks = (0..WORKERS)
             .map(|w| {
-                let mut c = env.gw[w % env.gw.len()].activity.clone();
+                let mut c = env.gw[w % env.gw.len()].sessions.clone();
                 let users = env.users[w * per..(w + 1) * per].to_vec();
                 let (acked, failed, ids, stop, codes) = (
                     acked.clone(),
@@ -356,7 +356,7 @@ impl Load {
 /// One session started and completed; the completed session's id. A session left active by an
 /// earlier failure (the start committed, its answer was lost) is completed instead.
 async fn cycle(
-    c: &mut stride_proto::activity_session::activity_session_service_client::ActivitySessionServiceClient<Channel>,
+    c: &mut stride_proto::activity_session::session_service_client::SessionServiceClient<Channel>,
     token: &str,
     focus: &str,
 ) -> Result<Uuid, tonic::Status> {

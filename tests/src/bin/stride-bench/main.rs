@@ -83,7 +83,7 @@ pub(crate) async fn focus_activity(
     token: &str,
 ) -> anyhow::Result<String> {
     use stride_proto::activity_session::{ActivityKind, ListActivitiesRequest};
-    Ok(c.activity
+    Ok(c.catalog
         .clone()
         .list_activities(authed(
             ListActivitiesRequest {

@@ -14,7 +14,7 @@ use stride_e2e::Clients;
 use stride_proto::{
     activity_session::{
         CompleteSessionRequest, ListActivitiesRequest, StartSessionRequest,
-        activity_session_service_client::ActivitySessionServiceClient,
+        catalog_service_client::CatalogServiceClient, session_service_client::SessionServiceClient,
     },
     analytics::{GetProgressSummaryRequest, SummaryRange},
     profile::{GetMyProfileRequest, profile_service_client::ProfileServiceClient},
@@ -198,7 +198,7 @@ pub async fn run() -> anyhow::Result<()> {
     let peaks = procs::sample_peaks(procs.clone(), stop.clone());
 
     let direct_profile = ProfileServiceClient::new(crate::channel(&env.profile).await?);
-    let direct_activity = ActivitySessionServiceClient::new(crate::channel(&env.activity).await?);
+    let direct_activity = CatalogServiceClient::new(crate::channel(&env.activity).await?);
 
     // Idle latency: a light open-loop load (50 calls/s), small and multi-frame answers.
     println!(
@@ -256,7 +256,7 @@ pub async fn run() -> anyhow::Result<()> {
     );
     idle_phase!(
         "ListActivities (multi-frame) via gateway",
-        gw[0].activity.clone(),
+        gw[0].catalog.clone(),
         list_activities,
         list()
     );
@@ -320,7 +320,7 @@ pub async fn run() -> anyhow::Result<()> {
     sat_phase!(
         "list",
         "ListActivities via gateway",
-        move |i: usize| g[i % CONNECTIONS].activity.clone(),
+        move |i: usize| g[i % CONNECTIONS].catalog.clone(),
         list_activities,
         list()
     );
@@ -681,7 +681,7 @@ struct Sessions {
 }
 
 /// One start + complete; true when the completion succeeded.
-async fn cycle(mut a: ActivitySessionServiceClient<Channel>, token: &str, focus: &str) -> bool {
+async fn cycle(mut a: SessionServiceClient<Channel>, token: &str, focus: &str) -> bool {
     let Ok(s) = a
         .start_session(authed(
             StartSessionRequest {
@@ -718,7 +718,7 @@ impl Sessions {
             let n = flip[i].fetch_add(1, Ordering::Relaxed) as usize;
             let user = &u[(i + CONCURRENCY * (n % 2)) % u.len()];
             let (a, t, f) = (
-                g[i % CONNECTIONS].activity.clone(),
+                g[i % CONNECTIONS].sessions.clone(),
                 user.token.clone(),
                 f.clone(),
             );
@@ -753,7 +753,7 @@ impl Sessions {
                     return false; // every user busy: counted as a failure
                 };
                 let ok = cycle(
-                    g[k as usize % CONNECTIONS].activity.clone(),
+                    g[k as usize % CONNECTIONS].sessions.clone(),
                     &u[i].token,
                     &f,
                 )
