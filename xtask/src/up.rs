@@ -4,7 +4,7 @@
 //! Env contract of the service binaries: `STRIDE_GRPC_ADDR`, `STRIDE_HTTP_ADDR` (healthz,
 //! readyz, metrics), `DATABASE_URL`, `AMQP_URL`, `STRIDE_AUTH_URL`, `RUST_LOG`,
 //! `STRIDE_LOG_FORMAT`; ai-coach also `STRIDE_ANALYTICS_URL` and `STRIDE_ACTIVITY_SESSION_URL`;
-//! profile `STRIDE_PROFILE_AVATAR_DIR`.
+//! profile `PROFILE_AVATAR_DIR`.
 //! The gateway gets `STRIDE_GATEWAY_ADDR`, `STRIDE_HTTP_ADDR` and a `STRIDE_<SVC>_URL` per
 //! service. Every `*_URL` of a service is `http://127.0.0.1:<its gRPC port>` (auth's JWKS is
 //! its `GetJwks` RPC). Everything else in our environment is inherited (`COACH_LLM_*`,
@@ -276,7 +276,7 @@ pub(crate) fn start_all(
         }
         if svc == "profile" {
             // Avatar files beside the logs of this run (URLs point at profile's HTTP port).
-            cmd.env("STRIDE_PROFILE_AVATAR_DIR", logs.with_file_name("avatars"))
+            cmd.env("PROFILE_AVATAR_DIR", logs.with_file_name("avatars"))
                 // The data export asks every service; archives beside the avatars.
                 .env("STRIDE_ACTIVITY_SESSION_URL", grpc_url("activity-session"))
                 .env("STRIDE_CHALLENGE_URL", grpc_url("challenge"))

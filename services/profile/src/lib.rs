@@ -61,12 +61,12 @@ const DECODE_SLOTS: usize = 2;
 #[derive(Clone, Debug)]
 pub struct Config {
     pub common: CommonConfig,
-    /// `STRIDE_PROFILE_AVATAR_DIR` (default `./data/avatars`): where uploads live without S3.
+    /// `PROFILE_AVATAR_DIR` (default `./data/avatars`): where uploads live without S3.
     pub avatar_dir: PathBuf,
-    /// `STRIDE_PROFILE_PUBLIC_URL`: the base of avatar URLs (a CDN or the gateway's public
+    /// `PROFILE_PUBLIC_URL`: the base of avatar URLs (a CDN or the gateway's public
     /// origin routing `/avatars/` here); default: this process's HTTP port.
     pub public_url: Option<String>,
-    /// `STRIDE_PROFILE_S3_*`: store avatars in an S3-compatible bucket instead of on disk.
+    /// `PROFILE_S3_*`: store avatars in an S3-compatible bucket instead of on disk.
     pub s3: Option<S3Config>,
     /// Reminder delivery (`PROFILE_SMTP_URL`, …).
     pub notify: NotifyConfig,
@@ -91,31 +91,31 @@ impl Config {
         let mut env = Env::new();
         let common = CommonConfig::read(&mut env, SERVICE, true);
         let avatar_dir = env
-            .optional("STRIDE_PROFILE_AVATAR_DIR")
+            .optional("PROFILE_AVATAR_DIR")
             .unwrap_or_else(|| "./data/avatars".into())
             .into();
-        let public_url = env.optional("STRIDE_PROFILE_PUBLIC_URL");
+        let public_url = env.optional("PROFILE_PUBLIC_URL");
         if let Some(u) = &public_url
             && !(u.starts_with("http://") || u.starts_with("https://"))
         {
-            env.error("STRIDE_PROFILE_PUBLIC_URL must be an http(s) URL (the base of avatar URLs)");
+            env.error("PROFILE_PUBLIC_URL must be an http(s) URL (the base of avatar URLs)");
         }
-        let s3 = match env.optional("STRIDE_PROFILE_S3_ENDPOINT") {
+        let s3 = match env.optional("PROFILE_S3_ENDPOINT") {
             None => None,
             Some(endpoint) => {
                 if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
-                    env.error("STRIDE_PROFILE_S3_ENDPOINT must be an http(s) URL");
+                    env.error("PROFILE_S3_ENDPOINT must be an http(s) URL");
                 }
                 Some(S3Config {
                     endpoint,
-                    bucket: env.required("STRIDE_PROFILE_S3_BUCKET", "the avatar bucket"),
+                    bucket: env.required("PROFILE_S3_BUCKET", "the avatar bucket"),
                     region: env
-                        .optional("STRIDE_PROFILE_S3_REGION")
+                        .optional("PROFILE_S3_REGION")
                         .unwrap_or_else(|| "us-east-1".into()),
                     access_key_id: env
-                        .required("STRIDE_PROFILE_S3_ACCESS_KEY_ID", "the S3 access key id"),
+                        .required("PROFILE_S3_ACCESS_KEY_ID", "the S3 access key id"),
                     secret_access_key: Secret::new(env.required(
-                        "STRIDE_PROFILE_S3_SECRET_ACCESS_KEY",
+                        "PROFILE_S3_SECRET_ACCESS_KEY",
                         "the S3 secret access key",
                     )),
                 })

@@ -1,5 +1,5 @@
 //! `GET /avatars/<key>` and `GET /avatars/presets/<id>.svg` on profile's HTTP port: avatar URLs
-//! point here (or at a CDN in front of it, `STRIDE_PROFILE_PUBLIC_URL`). Public, as avatar
+//! point here (or at a CDN in front of it, `PROFILE_PUBLIC_URL`). Public, as avatar
 //! URLs are everywhere (leaderboards, cards); a key is unguessable (a UUIDv7 per upload) and a
 //! replaced or purged avatar's file is gone.
 

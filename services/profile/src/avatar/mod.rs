@@ -151,7 +151,7 @@ pub struct Urls {
 }
 
 impl Urls {
-    /// `configured` (STRIDE_PROFILE_PUBLIC_URL) when given; otherwise set from the HTTP port once
+    /// `configured` (PROFILE_PUBLIC_URL) when given; otherwise set from the HTTP port once
     /// it is bound ([`Urls::bound`]).
     pub fn new(configured: Option<&str>) -> Self {
         let base = std::sync::OnceLock::new();

@@ -1,7 +1,7 @@
 //! The S3-compatible object store (AWS S3, MinIO, Ceph RGW, R2…) through `object_store`'s AWS
 //! client: path-style requests (`<endpoint>/<bucket>/<key>`), Signature V4, on aws-lc-rs and the
 //! workspace's reqwest (no ring, no second HTTP stack). Configured by
-//! `STRIDE_PROFILE_S3_ENDPOINT`, `…_S3_BUCKET`, `…_S3_REGION`, `…_S3_ACCESS_KEY_ID`,
+//! `PROFILE_S3_ENDPOINT`, `…_S3_BUCKET`, `…_S3_REGION`, `…_S3_ACCESS_KEY_ID`,
 //! `…_S3_SECRET_ACCESS_KEY` (see `crate::Config`).
 
 use futures::future::BoxFuture;

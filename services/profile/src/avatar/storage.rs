@@ -1,5 +1,5 @@
 //! Where avatar files live: an object store behind one small interface. Local disk by default
-//! (`STRIDE_PROFILE_AVATAR_DIR`); any S3-compatible service in production ([`super::s3`]).
+//! (`PROFILE_AVATAR_DIR`); any S3-compatible service in production ([`super::s3`]).
 //!
 //! Keys are checked by the caller ([`super::is_valid_key`]): flat names, no separators, so a
 //! key can never leave the store's directory or bucket prefix.

@@ -27,7 +27,7 @@ pub struct Exports {
     pub clock: SharedClock,
     pub upstreams: Arc<Upstreams>,
     pub settings: ExportSettings,
-    /// The public base of profile's HTTP port (`STRIDE_PROFILE_PUBLIC_URL`, else the bound
+    /// The public base of profile's HTTP port (`PROFILE_PUBLIC_URL`, else the bound
     /// port), shared with avatar URLs.
     pub urls: crate::avatar::Urls,
 }
