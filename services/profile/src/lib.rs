@@ -112,12 +112,10 @@ impl Config {
                     region: env
                         .optional("PROFILE_S3_REGION")
                         .unwrap_or_else(|| "us-east-1".into()),
-                    access_key_id: env
-                        .required("PROFILE_S3_ACCESS_KEY_ID", "the S3 access key id"),
-                    secret_access_key: Secret::new(env.required(
-                        "PROFILE_S3_SECRET_ACCESS_KEY",
-                        "the S3 secret access key",
-                    )),
+                    access_key_id: env.required("PROFILE_S3_ACCESS_KEY_ID", "the S3 access key id"),
+                    secret_access_key: Secret::new(
+                        env.required("PROFILE_S3_SECRET_ACCESS_KEY", "the S3 secret access key"),
+                    ),
                 })
             }
         };
