@@ -351,6 +351,8 @@ fn annotated_methods() -> Vec<(String, String)> {
     let http = pool
         .get_extension_by_name("google.api.http")
         .expect("google.api.http is in the descriptor set");
+    // Service-only methods have no public route (the gateway refuses them), so no doc row.
+    let policies = stride_kit::policy::Policies::load().expect("method policies");
     let mut out = Vec::new();
     for service in pool.services() {
         if !service.full_name().starts_with("stride.") {
@@ -358,7 +360,8 @@ fn annotated_methods() -> Vec<(String, String)> {
         }
         for method in service.methods() {
             let options = method.options();
-            if !options.has_extension(&http) {
+            let path = format!("/{}/{}", service.full_name(), method.name());
+            if !options.has_extension(&http) || policies.service_only(&path) {
                 continue;
             }
             let Value::Message(rule) = options.get_extension(&http).into_owned() else {
