@@ -53,6 +53,7 @@ pub use export::ExportSettings;
 pub use notifications::{
     NotifyConfig,
     deliver::{LogPush, Push, PushError, PushSender},
+    fcm,
 };
 
 /// Avatar images decoded at once.

@@ -5,6 +5,7 @@
 pub mod deliver;
 pub mod domain;
 pub mod events;
+pub mod fcm;
 pub mod grpc;
 pub mod store;
 
@@ -66,8 +67,28 @@ impl NotifyConfig {
         if !(10..=60_000).contains(&tick_ms) {
             env.error("PROFILE_REMINDER_TICK_MS must be between 10 and 60000");
         }
+        // FCM when a service-account key is mounted; the dev log sink otherwise.
+        let push = match env.optional("PROFILE_FCM_CREDENTIALS_FILE") {
+            None => d.push,
+            Some(path) => {
+                let endpoint = env
+                    .optional("PROFILE_FCM_URL")
+                    .unwrap_or_else(|| fcm::DEFAULT_ENDPOINT.into());
+                let fcm = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read {path}: {e}"))
+                    .and_then(|json| fcm::ServiceAccount::parse(&json))
+                    .and_then(|account| fcm::Fcm::new(account, &endpoint));
+                match fcm {
+                    Ok(fcm) => Arc::new(fcm) as Arc<dyn deliver::PushSender>,
+                    Err(e) => {
+                        env.error(format!("PROFILE_FCM_CREDENTIALS_FILE: {e}"));
+                        d.push
+                    }
+                }
+            }
+        };
         Self {
-            push: d.push,
+            push,
             mail_url,
             mail_from,
             reminder_tick: Duration::from_millis(tick_ms),

@@ -4,6 +4,7 @@
 mod avatar;
 mod events;
 mod export;
+mod fcm;
 mod fields;
 mod lifecycle;
 mod notifications;

@@ -25,7 +25,7 @@ fn passes() -> u64 {
 
 /// Sets the clock and waits for two whole scheduler passes after it: whatever was due by then
 /// has been handled.
-async fn at(h: &Harness, t: OffsetDateTime) {
+pub(crate) async fn at(h: &Harness, t: OffsetDateTime) {
     h.clock.set(t);
     let start = passes();
     eventually(EVENT_DEADLINE, "two reminder passes", || async move {
@@ -34,7 +34,7 @@ async fn at(h: &Harness, t: OffsetDateTime) {
     .await;
 }
 
-async fn inbox(h: &Harness, user: Uuid) -> Vec<pb::InboxMessage> {
+pub(crate) async fn inbox(h: &Harness, user: Uuid) -> Vec<pb::InboxMessage> {
     notifications(h)
         .list_inbox_messages(authed(
             pb::ListInboxMessagesRequest::default(),
@@ -84,7 +84,7 @@ impl stride_profile::PushSender for Recorded {
     }
 }
 
-fn fast() -> stride_profile::NotifyConfig {
+pub(crate) fn fast() -> stride_profile::NotifyConfig {
     stride_profile::NotifyConfig {
         reminder_tick: Duration::from_millis(50),
         ..Default::default()
@@ -208,7 +208,14 @@ async fn streak_at_risk_fires_once_at_local_evening_across_dst_and_never_in_quie
     sink.shutdown().await;
 }
 
-fn task(key: &str, y: i32, mo: i32, d: i32, hh: i32, mm: i32) -> pb::ScheduleReminderRequest {
+pub(crate) fn task(
+    key: &str,
+    y: i32,
+    mo: i32,
+    d: i32,
+    hh: i32,
+    mm: i32,
+) -> pb::ScheduleReminderRequest {
     pb::ScheduleReminderRequest {
         kind: pb::NotificationKind::TaskReminder.into(),
         key: key.into(),
