@@ -52,7 +52,23 @@ pub async fn start(
         outbox,
     };
     service.grpc(CatalogServiceServer::new(handlers.clone()));
-    service.grpc(SessionServiceServer::new(handlers));
+    service.grpc(SessionServiceServer::new(handlers.clone()));
+    // Tasks, shutdown reflections, learning (issue 13, part C).
+    service.grpc(
+        stride_proto::activity_session::task_service_server::TaskServiceServer::new(
+            handlers.clone(),
+        ),
+    );
+    service.grpc(
+        stride_proto::activity_session::reflection_service_server::ReflectionServiceServer::new(
+            handlers.clone(),
+        ),
+    );
+    service.grpc(
+        stride_proto::activity_session::learning_service_server::LearningServiceServer::new(
+            handlers,
+        ),
+    );
     service.grpc(
         stride_proto::stride::activity_session::v1::user_data_service_server::UserDataServiceServer::new(
             export::Export {

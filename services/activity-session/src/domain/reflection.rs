@@ -51,6 +51,11 @@ pub fn check(v: &mut Violations, note: &str, checklist: &[bool]) {
         "at most 2000 characters",
     );
     v.when(
+        note.contains('\0'),
+        "reflection.note",
+        "must not contain NUL",
+    );
+    v.when(
         checklist.len() > MAX_CHECKLIST,
         "reflection.mindful_disconnect_completed",
         "at most 20 items",
@@ -75,9 +80,16 @@ mod tests {
         check(&mut v, &"é".repeat(MAX_NOTE), &[true; MAX_CHECKLIST]);
         assert!(v.is_empty());
         let mut v = Violations::new();
-        check(&mut v, &"é".repeat(MAX_NOTE + 1), &[true; MAX_CHECKLIST + 1]);
+        check(
+            &mut v,
+            &"é".repeat(MAX_NOTE + 1),
+            &[true; MAX_CHECKLIST + 1],
+        );
         let err = format!("{:?}", v.check().unwrap_err());
         assert!(err.contains("reflection.note"), "{err}");
-        assert!(err.contains("reflection.mindful_disconnect_completed"), "{err}");
+        assert!(
+            err.contains("reflection.mindful_disconnect_completed"),
+            "{err}"
+        );
     }
 }

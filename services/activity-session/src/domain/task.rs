@@ -110,6 +110,13 @@ pub fn normalize_tags(v: &mut Violations, field: &str, raw: &[String]) -> Vec<St
 pub fn check(v: &mut Violations, f: &Fields) {
     let title = f.title.trim();
     v.when(title.is_empty(), "task.title", "is required");
+    // PostgreSQL text cannot hold NUL.
+    v.when(f.title.contains('\0'), "task.title", "must not contain NUL");
+    v.when(
+        f.description.contains('\0'),
+        "task.description",
+        "must not contain NUL",
+    );
     v.when(
         f.title.chars().count() > MAX_TITLE,
         "task.title",
@@ -164,7 +171,10 @@ pub fn apply(v: &mut Violations, paths: &[String], wanted: &Fields, current: &Fi
                 let shown: String = other.chars().take(64).collect();
                 v.add(
                     "update_mask.paths",
-                    &format!("unknown field {shown:?}; allowed: {}", MASK_PATHS.join(", ")),
+                    &format!(
+                        "unknown field {shown:?}; allowed: {}",
+                        MASK_PATHS.join(", ")
+                    ),
                 );
             }
         }
@@ -237,7 +247,12 @@ pub fn start_of_day(d: Date, tz: &str) -> OffsetDateTime {
 }
 
 /// The bucket of a task on the user's local date at `now` in `tz`.
-pub fn bucket(completed: bool, due: Option<OffsetDateTime>, now: OffsetDateTime, tz: &str) -> Bucket {
+pub fn bucket(
+    completed: bool,
+    due: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+    tz: &str,
+) -> Bucket {
     if completed {
         return Bucket::Done;
     }
@@ -308,7 +323,10 @@ mod tests {
         // Earlier today is today, not overdue.
         let due = Some(datetime!(2026-11-22 00:00 UTC));
         assert_eq!(bucket(false, due, now, "UTC"), Bucket::Today);
-        assert_eq!(bucket(false, Some(datetime!(2026-11-21 23:59:59 UTC)), now, "UTC"), Bucket::Overdue);
+        assert_eq!(
+            bucket(false, Some(datetime!(2026-11-21 23:59:59 UTC)), now, "UTC"),
+            Bucket::Overdue
+        );
     }
 
     #[test]
@@ -322,9 +340,33 @@ mod tests {
         // 22:30 UTC on the 29th is already the 30th in Paris (CEST): upcoming, where the
         // same clock time the day before (CET) was still the same day.
         let now = datetime!(2026-03-29 12:00 UTC);
-        assert_eq!(bucket(false, Some(datetime!(2026-03-29 22:30 UTC)), now, "Europe/Paris"), Bucket::Upcoming);
-        assert_eq!(bucket(false, Some(datetime!(2026-03-29 21:30 UTC)), now, "Europe/Paris"), Bucket::Today);
-        assert_eq!(bucket(false, Some(datetime!(2026-03-28 22:30 UTC)), now, "Europe/Paris"), Bucket::Overdue);
+        assert_eq!(
+            bucket(
+                false,
+                Some(datetime!(2026-03-29 22:30 UTC)),
+                now,
+                "Europe/Paris"
+            ),
+            Bucket::Upcoming
+        );
+        assert_eq!(
+            bucket(
+                false,
+                Some(datetime!(2026-03-29 21:30 UTC)),
+                now,
+                "Europe/Paris"
+            ),
+            Bucket::Today
+        );
+        assert_eq!(
+            bucket(
+                false,
+                Some(datetime!(2026-03-28 22:30 UTC)),
+                now,
+                "Europe/Paris"
+            ),
+            Bucket::Overdue
+        );
         // Falling back on 2026-10-25 makes a 25-hour day.
         let w = window(datetime!(2026-10-25 12:00 UTC), "Europe/Paris");
         assert_eq!(w.today_start, datetime!(2026-10-24 22:00 UTC));
@@ -342,13 +384,19 @@ mod tests {
         // Santiago springs forward at midnight: 2026-09-06 00:00 -04 does not exist, the day
         // starts at 01:00 -03 (04:00 UTC).
         let start = start_of_day(date!(2026 - 09 - 06), "America/Santiago");
-        assert_eq!(convert::local_date(start, "America/Santiago"), date!(2026 - 09 - 06));
+        assert_eq!(
+            convert::local_date(start, "America/Santiago"),
+            date!(2026 - 09 - 06)
+        );
         assert_eq!(
             convert::local_date(start - Duration::seconds(1), "America/Santiago"),
             date!(2026 - 09 - 05)
         );
         // Unknown zones are UTC.
-        assert_eq!(start_of_day(date!(2026 - 01 - 01), "Mars/Olympus"), datetime!(2026-01-01 00:00 UTC));
+        assert_eq!(
+            start_of_day(date!(2026 - 01 - 01), "Mars/Olympus"),
+            datetime!(2026-01-01 00:00 UTC)
+        );
     }
 
     #[test]
@@ -393,7 +441,12 @@ mod tests {
         };
         assert_eq!(
             violations(|v| check(v, &bad)),
-            ["task.title", "task.description", "task.due_time", "task.reminder_time"]
+            [
+                "task.title",
+                "task.description",
+                "task.due_time",
+                "task.reminder_time"
+            ]
         );
         let long = Fields {
             title: "é".repeat(MAX_TITLE + 1),
@@ -415,7 +468,9 @@ mod tests {
         let raw: Vec<String> = [" Urgent", "urgent", "Dev "].map(String::from).to_vec();
         assert_eq!(normalize_tags(&mut v, "task.tags", &raw), ["urgent", "dev"]);
         assert!(v.is_empty());
-        let raw: Vec<String> = ["ok", " ", &"x".repeat(33), "a\u{0}b"].map(String::from).to_vec();
+        let raw: Vec<String> = ["ok", " ", &"x".repeat(33), "a\u{0}b"]
+            .map(String::from)
+            .to_vec();
         assert_eq!(
             violations(|v| {
                 normalize_tags(v, "task.tags", &raw);
@@ -463,7 +518,12 @@ mod tests {
         );
         assert_eq!(
             violations(|v| {
-                apply(v, &["id".into(), "title".into(), "bucket".into()], &wanted, &current);
+                apply(
+                    v,
+                    &["id".into(), "title".into(), "bucket".into()],
+                    &wanted,
+                    &current,
+                );
             }),
             ["update_mask.paths", "update_mask.paths"]
         );
