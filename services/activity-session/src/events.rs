@@ -3,8 +3,10 @@
 //!
 //! - `profile.updated.v1` keeps each user's timezone in the shared user directory
 //!   (`stride_bus::directory`), for the local date of completed sessions.
-//! - `user.deleted.v1` purges the user's sessions and directory entry.
-//! - `user.merged.v1` moves the guest's sessions to the target account.
+//! - `user.deleted.v1` purges the user's sessions, tasks, shutdown reflections, lesson
+//!   progress and directory entry.
+//! - `user.merged.v1` moves the guest's sessions, tasks, reflections and lesson progress to the
+//!   target account.
 
 use stride_bus::{
     Envelope, HandlerError, Merged as _, On, Subject as _, Subscriptions, Tx, directory,

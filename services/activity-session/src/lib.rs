@@ -3,7 +3,9 @@
 //! Consumes `profile.updated.v1` (each user's timezone, in the shared user directory),
 //! `user.deleted.v1` (purges the user's sessions and directory entry) and `user.merged.v1`
 //! (moves a guest's sessions to the target account); produces `session.completed.v1` through
-//! the transactional outbox. Layout: docs/service-layout.md.
+//! the transactional outbox. Tasks, shutdown reflections and lessons (issue 13, part C) add
+//! `task.{created,updated,completed,reopened,deleted}.v1`, `reflection.submitted.v1` and
+//! `lesson.completed.v1` (ADR 0016). Layout: docs/service-layout.md.
 
 // A panic on a caller's input is a broken call: service code handles every case instead.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
