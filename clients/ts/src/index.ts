@@ -19,6 +19,9 @@ import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/conn
 
 import { CatalogService } from "./gen/stride/activity_session/v1/catalog_pb.js";
 import { SessionService } from "./gen/stride/activity_session/v1/sessions_pb.js";
+import { TaskService } from "./gen/stride/activity_session/v1/tasks_pb.js";
+import { ReflectionService } from "./gen/stride/activity_session/v1/reflections_pb.js";
+import { LearningService } from "./gen/stride/activity_session/v1/learning_pb.js";
 import { AiCoachService } from "./gen/stride/ai_coach/v1/ai_coach_pb.js";
 import { AnalyticsService } from "./gen/stride/analytics/v1/analytics_pb.js";
 import {
@@ -44,6 +47,9 @@ export {
   NotificationService,
   ProfileService,
   SessionService,
+  TaskService,
+  ReflectionService,
+  LearningService,
 };
 export { Code, ConnectError };
 
@@ -273,6 +279,9 @@ export interface StrideClient {
   exports: Client<typeof DataExportService>;
   catalog: Client<typeof CatalogService>;
   sessions: Client<typeof SessionService>;
+  tasks: Client<typeof TaskService>;
+  reflections: Client<typeof ReflectionService>;
+  learning: Client<typeof LearningService>;
   challenge: Client<typeof ChallengeService>;
   analytics: Client<typeof AnalyticsService>;
   coach: Client<typeof AiCoachService>;
@@ -319,6 +328,9 @@ export function createStrideClient(opts: StrideClientOptions): StrideClient {
     exports: createClient(DataExportService, transport),
     catalog: createClient(CatalogService, transport),
     sessions: createClient(SessionService, transport),
+    tasks: createClient(TaskService, transport),
+    reflections: createClient(ReflectionService, transport),
+    learning: createClient(LearningService, transport),
     challenge: createClient(ChallengeService, transport),
     analytics: createClient(AnalyticsService, transport),
     coach: createClient(AiCoachService, transport),

@@ -39,7 +39,15 @@ subject!(
     SessionCompleted,
     ChallengeCompleted,
     UserDeleted,
-    PracticeSessionEvaluated
+    PracticeSessionEvaluated,
+    // activity-session: tasks, shutdown reflections, learning (issue 13, part C)
+    TaskCreated,
+    TaskUpdated,
+    TaskCompleted,
+    TaskReopened,
+    TaskDeleted,
+    ReflectionSubmitted,
+    LessonCompleted
 );
 
 /// The two accounts of a `user.merged.v1`.

@@ -126,3 +126,97 @@ pub fn user_merged(source: &str, target: &str, at: OffsetDateTime) -> events::Us
         local_date: Some(date(at.date())),
     }
 }
+
+// ---- activity-session: tasks, shutdown reflections, learning (issue 13, part C) ----
+
+/// A task as activity-session's events carry it: `title`, medium priority, completed at `done`
+/// (counted on its local date in `tz`) when given.
+pub fn task_snapshot(title: &str, done: Option<OffsetDateTime>, tz: &str) -> events::TaskSnapshot {
+    events::TaskSnapshot {
+        title: title.to_owned(),
+        priority: "medium".into(),
+        tags: Vec::new(),
+        start_time: None,
+        due_time: None,
+        completed: done.is_some(),
+        complete_time: done.map(timestamp),
+        complete_date: done.map(|at| date(local_date(at, tz))),
+        complete_timezone: if done.is_some() {
+            tz.to_owned()
+        } else {
+            String::new()
+        },
+    }
+}
+
+/// `task.completed.v1` from activity-session: task `task` of `user` completed at `at`.
+pub fn task_completed(
+    user: Uuid,
+    task: Uuid,
+    at: OffsetDateTime,
+    tz: &str,
+) -> events::TaskCompleted {
+    events::TaskCompleted {
+        user_id: user.to_string(),
+        task_id: task.to_string(),
+        task: Some(task_snapshot("Task", Some(at), tz)),
+        occur_time: Some(timestamp(at)),
+        local_date: Some(date(local_date(at, tz))),
+        timezone: tz.to_owned(),
+    }
+}
+
+/// `task.reopened.v1` from activity-session: a task completed at `completed` reopened at `at`.
+pub fn task_reopened(
+    user: Uuid,
+    task: Uuid,
+    completed: OffsetDateTime,
+    at: OffsetDateTime,
+    tz: &str,
+) -> events::TaskReopened {
+    events::TaskReopened {
+        user_id: user.to_string(),
+        task_id: task.to_string(),
+        previous: Some(task_snapshot("Task", Some(completed), tz)),
+        task: Some(task_snapshot("Task", None, tz)),
+        occur_time: Some(timestamp(at)),
+        local_date: Some(date(local_date(at, tz))),
+        timezone: tz.to_owned(),
+    }
+}
+
+/// `reflection.submitted.v1` from activity-session, rated `rating`, submitted at `at`.
+pub fn reflection_submitted(
+    user: Uuid,
+    rating: &str,
+    at: OffsetDateTime,
+    tz: &str,
+) -> events::ReflectionSubmitted {
+    events::ReflectionSubmitted {
+        user_id: user.to_string(),
+        reflection_id: Uuid::now_v7().to_string(),
+        productivity_rating: rating.to_owned(),
+        has_note: false,
+        mindful_disconnect_completed: vec![true, true, false],
+        focus_session_id: String::new(),
+        submit_time: Some(timestamp(at)),
+        local_date: Some(date(local_date(at, tz))),
+        timezone: tz.to_owned(),
+    }
+}
+
+/// `lesson.completed.v1` from activity-session: seeded lesson "What is an equation?"
+/// (mathematics, linear equations; migration 2202) completed at `at`.
+pub fn lesson_completed(user: Uuid, at: OffsetDateTime, tz: &str) -> events::LessonCompleted {
+    events::LessonCompleted {
+        user_id: user.to_string(),
+        lesson_id: "53000000-0000-4000-8000-000000000111".into(),
+        topic_id: "52000000-0000-4000-8000-000000000011".into(),
+        subject_id: "51000000-0000-4000-8000-000000000001".into(),
+        lesson_title: "What is an equation?".into(),
+        estimated_minutes: 5,
+        complete_time: Some(timestamp(at)),
+        local_date: Some(date(local_date(at, tz))),
+        timezone: tz.to_owned(),
+    }
+}

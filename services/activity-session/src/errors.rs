@@ -30,3 +30,27 @@ pub fn session_already_active() -> AppError {
 pub fn session_not_active() -> AppError {
     AppError::precondition(SESSION_NOT_ACTIVE, "the session is already completed")
 }
+
+// ---- tasks, shutdown reflections, learning (issue 13, part C) ----
+
+/// No task of the caller has that id (someone else's is indistinguishable from a missing one).
+pub fn no_task() -> AppError {
+    AppError::not_found("task")
+}
+
+/// No shutdown reflection of the caller has that id.
+pub fn no_reflection() -> AppError {
+    AppError::not_found("shutdown reflection")
+}
+
+pub fn no_subject() -> AppError {
+    AppError::not_found("subject")
+}
+
+pub fn no_topic() -> AppError {
+    AppError::not_found("topic")
+}
+
+pub fn no_lesson() -> AppError {
+    AppError::not_found("lesson")
+}

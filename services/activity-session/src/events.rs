@@ -3,8 +3,10 @@
 //!
 //! - `profile.updated.v1` keeps each user's timezone in the shared user directory
 //!   (`stride_bus::directory`), for the local date of completed sessions.
-//! - `user.deleted.v1` purges the user's sessions and directory entry.
-//! - `user.merged.v1` moves the guest's sessions to the target account.
+//! - `user.deleted.v1` purges the user's sessions, tasks, shutdown reflections, lesson
+//!   progress and directory entry.
+//! - `user.merged.v1` moves the guest's sessions, tasks, reflections and lesson progress to the
+//!   target account.
 
 use stride_bus::{
     Envelope, HandlerError, Merged as _, On, Subject as _, Subscriptions, Tx, directory,
@@ -35,7 +37,11 @@ impl On<events::UserDeleted> for Handlers {
     ) -> Result<(), HandlerError> {
         let user = e.user()?;
         let sessions = store::sessions::purge_user(tx, user).await?;
-        let purged = sessions + directory::forget(tx, user).await?;
+        // Tasks, shutdown reflections, lesson progress (issue 13, part C).
+        let part_c = store::tasks::purge_user(tx, user).await?
+            + store::reflections::purge_user(tx, user).await?
+            + store::learning::purge_user(tx, user).await?;
+        let purged = sessions + part_c + directory::forget(tx, user).await?;
         tracing::info!(%user, purged, "user deleted: sessions and timezone purged");
         Ok(())
     }
@@ -61,6 +67,15 @@ impl On<events::UserMerged> for Handlers {
     ) -> Result<(), HandlerError> {
         let m = e.merge()?;
         let merged = store::sessions::merge(tx, m.source, m.target).await?;
+        // Tasks and shutdown reflections all move; a lesson both completed keeps the earlier
+        // completion (issue 13, part C).
+        let part_c = store::tasks::merge(tx, m.source, m.target).await?
+            + store::reflections::merge(tx, m.source, m.target).await?
+            + store::learning::merge(tx, m.source, m.target).await?;
+        tracing::info!(
+            moved = part_c,
+            "user merged: tasks, reflections, lesson progress moved"
+        );
         directory::forget(tx, m.source).await?;
         tracing::info!(
             source = %m.source,
@@ -98,6 +113,159 @@ pub mod publish {
             )))),
             local_date: Some(date(done.local_date)),
             timezone: timezone.to_owned(),
+        }
+    }
+
+    // ---- tasks, shutdown reflections, learning (issue 13, part C) ----
+
+    use stride_kit::convert::timestamp as ts;
+    use time::OffsetDateTime;
+    use uuid::Uuid;
+
+    use crate::store::{
+        learning::{LessonRow, ProgressRow},
+        reflections::ReflectionRow,
+        tasks::TaskRow,
+    };
+
+    /// A task as events carry it.
+    pub fn task_snapshot(t: &TaskRow) -> events::TaskSnapshot {
+        events::TaskSnapshot {
+            title: t.title.clone(),
+            priority: t.priority.as_str().to_owned(),
+            tags: t.tags.clone(),
+            start_time: t.start_at.map(ts),
+            due_time: t.due_at.map(ts),
+            completed: t.completed,
+            complete_time: t.completed_at.map(ts),
+            complete_date: t.completed_date.map(date),
+            complete_timezone: t.completed_timezone.clone().unwrap_or_default(),
+        }
+    }
+
+    /// When a change happened: the instant, and the user's local date in `timezone` then.
+    fn when(
+        at: OffsetDateTime,
+        timezone: &str,
+    ) -> (
+        Option<prost_types::Timestamp>,
+        Option<stride_proto::Date>,
+        String,
+    ) {
+        (
+            Some(ts(at)),
+            Some(date(stride_kit::convert::local_date(at, timezone))),
+            timezone.to_owned(),
+        )
+    }
+
+    pub fn task_created(t: &TaskRow, at: OffsetDateTime, timezone: &str) -> events::TaskCreated {
+        let (occur_time, local_date, timezone) = when(at, timezone);
+        events::TaskCreated {
+            user_id: t.user_id.to_string(),
+            task_id: t.id.to_string(),
+            task: Some(task_snapshot(t)),
+            occur_time,
+            local_date,
+            timezone,
+        }
+    }
+
+    pub fn task_updated(
+        before: &TaskRow,
+        after: &TaskRow,
+        changed: &[&str],
+        at: OffsetDateTime,
+        timezone: &str,
+    ) -> events::TaskUpdated {
+        let (occur_time, local_date, timezone) = when(at, timezone);
+        events::TaskUpdated {
+            user_id: after.user_id.to_string(),
+            task_id: after.id.to_string(),
+            before: Some(task_snapshot(before)),
+            after: Some(task_snapshot(after)),
+            changed_fields: changed.iter().map(|f| (*f).to_owned()).collect(),
+            occur_time,
+            local_date,
+            timezone,
+        }
+    }
+
+    pub fn task_completed(
+        t: &TaskRow,
+        at: OffsetDateTime,
+        timezone: &str,
+    ) -> events::TaskCompleted {
+        let (occur_time, local_date, timezone) = when(at, timezone);
+        events::TaskCompleted {
+            user_id: t.user_id.to_string(),
+            task_id: t.id.to_string(),
+            task: Some(task_snapshot(t)),
+            occur_time,
+            local_date,
+            timezone,
+        }
+    }
+
+    pub fn task_reopened(
+        previous: &TaskRow,
+        t: &TaskRow,
+        at: OffsetDateTime,
+        timezone: &str,
+    ) -> events::TaskReopened {
+        let (occur_time, local_date, timezone) = when(at, timezone);
+        events::TaskReopened {
+            user_id: t.user_id.to_string(),
+            task_id: t.id.to_string(),
+            previous: Some(task_snapshot(previous)),
+            task: Some(task_snapshot(t)),
+            occur_time,
+            local_date,
+            timezone,
+        }
+    }
+
+    pub fn task_deleted(t: &TaskRow, at: OffsetDateTime, timezone: &str) -> events::TaskDeleted {
+        let (occur_time, local_date, timezone) = when(at, timezone);
+        events::TaskDeleted {
+            user_id: t.user_id.to_string(),
+            task_id: t.id.to_string(),
+            task: Some(task_snapshot(t)),
+            occur_time,
+            local_date,
+            timezone,
+        }
+    }
+
+    /// The note stays here: consumers learn only whether there is one.
+    pub fn reflection_submitted(r: &ReflectionRow) -> events::ReflectionSubmitted {
+        events::ReflectionSubmitted {
+            user_id: r.user_id.to_string(),
+            reflection_id: r.id.to_string(),
+            productivity_rating: r.productivity_rating.as_str().to_owned(),
+            has_note: !r.note.is_empty(),
+            mindful_disconnect_completed: r.mindful_disconnect_completed.clone(),
+            focus_session_id: r
+                .focus_session_id
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+            submit_time: Some(ts(r.submitted_at)),
+            local_date: Some(date(r.local_date)),
+            timezone: r.timezone.clone(),
+        }
+    }
+
+    pub fn lesson_completed(user: Uuid, l: &LessonRow, p: &ProgressRow) -> events::LessonCompleted {
+        events::LessonCompleted {
+            user_id: user.to_string(),
+            lesson_id: l.id.to_string(),
+            topic_id: l.topic_id.to_string(),
+            subject_id: l.subject_id.to_string(),
+            lesson_title: l.title.clone(),
+            estimated_minutes: l.estimated_minutes,
+            complete_time: Some(ts(p.completed_at)),
+            local_date: Some(date(p.local_date)),
+            timezone: p.timezone.clone(),
         }
     }
 }

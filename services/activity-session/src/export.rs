@@ -22,6 +22,19 @@ const SOURCES: &[Source] = &[
         name: "sessions",
         sql: "SELECT to_jsonb(s)::text FROM sessions s WHERE user_id = $1 ORDER BY started_at, id",
     },
+    // Tasks, shutdown reflections, lesson progress (issue 13, part C).
+    Source {
+        name: "tasks",
+        sql: "SELECT to_jsonb(t)::text FROM tasks t WHERE user_id = $1 ORDER BY created_at, id",
+    },
+    Source {
+        name: "shutdown_reflections",
+        sql: "SELECT to_jsonb(r)::text FROM shutdown_reflections r WHERE user_id = $1 ORDER BY id",
+    },
+    Source {
+        name: "lesson_progress",
+        sql: "SELECT to_jsonb(p)::text FROM lesson_progress p WHERE user_id = $1 ORDER BY completed_at, lesson_id",
+    },
     Source {
         name: "directory",
         sql: "SELECT to_jsonb(d)::text FROM user_directory d WHERE user_id = $1",

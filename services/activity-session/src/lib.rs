@@ -3,7 +3,9 @@
 //! Consumes `profile.updated.v1` (each user's timezone, in the shared user directory),
 //! `user.deleted.v1` (purges the user's sessions and directory entry) and `user.merged.v1`
 //! (moves a guest's sessions to the target account); produces `session.completed.v1` through
-//! the transactional outbox. Layout: docs/service-layout.md.
+//! the transactional outbox. Tasks, shutdown reflections and lessons (issue 13, part C) add
+//! `task.{created,updated,completed,reopened,deleted}.v1`, `reflection.submitted.v1` and
+//! `lesson.completed.v1` (ADR 0016). Layout: docs/service-layout.md.
 
 // A panic on a caller's input is a broken call: service code handles every case instead.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -52,7 +54,23 @@ pub async fn start(
         outbox,
     };
     service.grpc(CatalogServiceServer::new(handlers.clone()));
-    service.grpc(SessionServiceServer::new(handlers));
+    service.grpc(SessionServiceServer::new(handlers.clone()));
+    // Tasks, shutdown reflections, learning (issue 13, part C).
+    service.grpc(
+        stride_proto::activity_session::task_service_server::TaskServiceServer::new(
+            handlers.clone(),
+        ),
+    );
+    service.grpc(
+        stride_proto::activity_session::reflection_service_server::ReflectionServiceServer::new(
+            handlers.clone(),
+        ),
+    );
+    service.grpc(
+        stride_proto::activity_session::learning_service_server::LearningServiceServer::new(
+            handlers,
+        ),
+    );
     service.grpc(
         stride_proto::stride::activity_session::v1::user_data_service_server::UserDataServiceServer::new(
             export::Export {

@@ -13,6 +13,8 @@ mod http_json;
 mod profile;
 mod rolling;
 mod sweep;
+// Tasks, shutdown reflections, learning (issue 13, part C).
+mod tasks_learning;
 
 use stride_e2e::{Mesh, Stores};
 

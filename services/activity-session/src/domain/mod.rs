@@ -4,6 +4,9 @@
 
 pub mod activity;
 pub mod session;
+// Tasks, shutdown reflections (issue 13, part C).
+pub mod reflection;
+pub mod task;
 
 /// A stored value this code does not know: a row written against the schema's checks, or by a
 /// newer version. Decoding such a row fails rather than guessing.

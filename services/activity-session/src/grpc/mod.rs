@@ -7,6 +7,10 @@
 mod catalog;
 mod convert;
 mod sessions;
+// Tasks, shutdown reflections, learning (issue 13, part C).
+mod learning;
+mod reflections;
+mod tasks;
 
 use sqlx::PgPool;
 use stride_bus::Outbox;
@@ -33,5 +37,41 @@ stride_kit::grpc_handlers! {
         fn start_session(pb::StartSessionRequest) -> pb::StartSessionResponse => sessions::start_session;
         fn complete_session(pb::CompleteSessionRequest) -> pb::CompleteSessionResponse => sessions::complete_session;
         fn get_current_session(pb::GetCurrentSessionRequest) -> pb::GetCurrentSessionResponse => sessions::get_current_session;
+    }
+}
+
+// ---- tasks, shutdown reflections, learning (issue 13, part C) ----
+
+use stride_proto::activity_session::{
+    learning_service_server::LearningService, reflection_service_server::ReflectionService,
+    task_service_server::TaskService,
+};
+
+stride_kit::grpc_handlers! {
+    impl TaskService for ActivitySessions {
+        fn create_task(pb::CreateTaskRequest) -> pb::CreateTaskResponse => tasks::create_task;
+        fn get_task(pb::GetTaskRequest) -> pb::GetTaskResponse => tasks::get_task;
+        fn list_tasks(pb::ListTasksRequest) -> pb::ListTasksResponse => tasks::list_tasks;
+        fn update_task(pb::UpdateTaskRequest) -> pb::UpdateTaskResponse => tasks::update_task;
+        fn delete_task(pb::DeleteTaskRequest) -> pb::DeleteTaskResponse => tasks::delete_task;
+    }
+}
+
+stride_kit::grpc_handlers! {
+    impl ReflectionService for ActivitySessions {
+        fn submit_shutdown_reflection(pb::SubmitShutdownReflectionRequest) -> pb::SubmitShutdownReflectionResponse => reflections::submit_shutdown_reflection;
+        fn get_shutdown_reflection(pb::GetShutdownReflectionRequest) -> pb::GetShutdownReflectionResponse => reflections::get_shutdown_reflection;
+        fn list_shutdown_reflections(pb::ListShutdownReflectionsRequest) -> pb::ListShutdownReflectionsResponse => reflections::list_shutdown_reflections;
+    }
+}
+
+stride_kit::grpc_handlers! {
+    impl LearningService for ActivitySessions {
+        fn list_subjects(pb::ListSubjectsRequest) -> pb::ListSubjectsResponse => learning::list_subjects;
+        fn list_topics(pb::ListTopicsRequest) -> pb::ListTopicsResponse => learning::list_topics;
+        fn list_lessons(pb::ListLessonsRequest) -> pb::ListLessonsResponse => learning::list_lessons;
+        fn get_lesson(pb::GetLessonRequest) -> pb::GetLessonResponse => learning::get_lesson;
+        fn complete_lesson(pb::CompleteLessonRequest) -> pb::CompleteLessonResponse => learning::complete_lesson;
+        fn list_lesson_progress(pb::ListLessonProgressRequest) -> pb::ListLessonProgressResponse => learning::list_lesson_progress;
     }
 }

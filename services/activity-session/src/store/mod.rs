@@ -3,3 +3,7 @@
 
 pub mod activities;
 pub mod sessions;
+// Tasks, shutdown reflections, learning (issue 13, part C).
+pub mod learning;
+pub mod reflections;
+pub mod tasks;

@@ -7,3 +7,7 @@ mod lifecycle;
 mod migrations;
 mod sessions;
 mod support;
+// Tasks, shutdown reflections, learning (issue 13, part C).
+mod learning;
+mod reflections;
+mod tasks;

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stride/events/v1/events.proto.
  */
 export const file_stride_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Ch1zdHJpZGUvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQc3RyaWRlLmV2ZW50cy52MSLZAQoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCgh1c2VybmFtZRgDIAEoCRIUCgxpc19hbm9ueW1vdXMYBCABKAgSLgoKb2NjdXJfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBiABKAkSJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6FtLzGBJ1c2VyLnJlZ2lzdGVyZWQudjEiygIKDlByb2ZpbGVVcGRhdGVkEg8KB3VzZXJfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhAKCHRpbWV6b25lGAMgASgJEg4KBmxvY2FsZRgEIAEoCRIuCgpvY2N1cl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXZpc2lvbhgGIAEoAxIlCgpsb2NhbF9kYXRlGAcgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRISCgphdmF0YXJfdXJsGAggASgJEhoKEnByb2ZpbGVfdmlzaWJpbGl0eRgJIAEoCRIcChRzaG93X29uX2xlYWRlcmJvYXJkcxgKIAEoCBIgChhkYWlseV9mb2N1c19nb2FsX21pbnV0ZXMYCyABKAU6FtLzGBJwcm9maWxlLnVwZGF0ZWQudjEiwQIKEFNlc3Npb25Db21wbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhMKC2FjdGl2aXR5X2lkGAMgASgJEhUKDWFjdGl2aXR5X2tpbmQYBCABKAkSLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiUKCmxvY2FsX2RhdGUYCCABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAkgASgJOhjS8xgUc2Vzc2lvbi5jb21wbGV0ZWQudjEikAIKEkNoYWxsZW5nZUNvbXBsZXRlZBIPCgd1c2VyX2lkGAEgASgJEhQKDGNoYWxsZW5nZV9pZBgCIAEoCRINCgV0aXRsZRgDIAEoCRIWCg5wb2ludHNfYXdhcmRlZBgEIAEoBRInCgx3aW5kb3dfc3RhcnQYBSABKAsyES5nb29nbGUudHlwZS5EYXRlEi4KCm9jY3VyX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYByABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAggASgJOhrS8xgWY2hhbGxlbmdlLmNvbXBsZXRlZC52MSKcAQoLVXNlckRlbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRIuCgpvY2N1cl90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgDIAEoCRIlCgpsb2NhbF9kYXRlGAQgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToT0vMYD3VzZXIuZGVsZXRlZC52MSK5AQoKVXNlck1lcmdlZBIWCg5zb3VyY2VfdXNlcl9pZBgBIAEoCRIWCg50YXJnZXRfdXNlcl9pZBgCIAEoCRIuCgpvY2N1cl90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgEIAEoCRIlCgpsb2NhbF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToS0vMYDnVzZXIubWVyZ2VkLnYxIu4BChhQcmFjdGljZVNlc3Npb25FdmFsdWF0ZWQSDwoHdXNlcl9pZBgBIAEoCRIbChNwcmFjdGljZV9zZXNzaW9uX2lkGAIgASgJEhUKDW92ZXJhbGxfc2NvcmUYAyABKAUSMQoNZXZhbHVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBSABKAkSJQoKbG9jYWxfZGF0ZRgGIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6IdLzGB1wcmFjdGljZV9zZXNzaW9uLmV2YWx1YXRlZC52MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_google_type_date, file_stride_options_v1_options]);
+  fileDesc("Ch1zdHJpZGUvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQc3RyaWRlLmV2ZW50cy52MSLZAQoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCgh1c2VybmFtZRgDIAEoCRIUCgxpc19hbm9ueW1vdXMYBCABKAgSLgoKb2NjdXJfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBiABKAkSJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6FtLzGBJ1c2VyLnJlZ2lzdGVyZWQudjEiygIKDlByb2ZpbGVVcGRhdGVkEg8KB3VzZXJfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhAKCHRpbWV6b25lGAMgASgJEg4KBmxvY2FsZRgEIAEoCRIuCgpvY2N1cl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXZpc2lvbhgGIAEoAxIlCgpsb2NhbF9kYXRlGAcgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRISCgphdmF0YXJfdXJsGAggASgJEhoKEnByb2ZpbGVfdmlzaWJpbGl0eRgJIAEoCRIcChRzaG93X29uX2xlYWRlcmJvYXJkcxgKIAEoCBIgChhkYWlseV9mb2N1c19nb2FsX21pbnV0ZXMYCyABKAU6FtLzGBJwcm9maWxlLnVwZGF0ZWQudjEiwQIKEFNlc3Npb25Db21wbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhMKC2FjdGl2aXR5X2lkGAMgASgJEhUKDWFjdGl2aXR5X2tpbmQYBCABKAkSLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiUKCmxvY2FsX2RhdGUYCCABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAkgASgJOhjS8xgUc2Vzc2lvbi5jb21wbGV0ZWQudjEikAIKEkNoYWxsZW5nZUNvbXBsZXRlZBIPCgd1c2VyX2lkGAEgASgJEhQKDGNoYWxsZW5nZV9pZBgCIAEoCRINCgV0aXRsZRgDIAEoCRIWCg5wb2ludHNfYXdhcmRlZBgEIAEoBRInCgx3aW5kb3dfc3RhcnQYBSABKAsyES5nb29nbGUudHlwZS5EYXRlEi4KCm9jY3VyX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYByABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAggASgJOhrS8xgWY2hhbGxlbmdlLmNvbXBsZXRlZC52MSKcAQoLVXNlckRlbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRIuCgpvY2N1cl90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgDIAEoCRIlCgpsb2NhbF9kYXRlGAQgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToT0vMYD3VzZXIuZGVsZXRlZC52MSK5AQoKVXNlck1lcmdlZBIWCg5zb3VyY2VfdXNlcl9pZBgBIAEoCRIWCg50YXJnZXRfdXNlcl9pZBgCIAEoCRIuCgpvY2N1cl90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgEIAEoCRIlCgpsb2NhbF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToS0vMYDnVzZXIubWVyZ2VkLnYxIu4BChhQcmFjdGljZVNlc3Npb25FdmFsdWF0ZWQSDwoHdXNlcl9pZBgBIAEoCRIbChNwcmFjdGljZV9zZXNzaW9uX2lkGAIgASgJEhUKDW92ZXJhbGxfc2NvcmUYAyABKAUSMQoNZXZhbHVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBSABKAkSJQoKbG9jYWxfZGF0ZRgGIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6IdLzGB1wcmFjdGljZV9zZXNzaW9uLmV2YWx1YXRlZC52MSKmAgoMVGFza1NuYXBzaG90Eg0KBXRpdGxlGAEgASgJEhAKCHByaW9yaXR5GAIgASgJEgwKBHRhZ3MYAyADKAkSLgoKc3RhcnRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZHVlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCWNvbXBsZXRlZBgGIAEoCBIxCg1jb21wbGV0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCg1jb21wbGV0ZV9kYXRlGAggASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIZChFjb21wbGV0ZV90aW1lem9uZRgJIAEoCSLbAQoLVGFza0NyZWF0ZWQSDwoHdXNlcl9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEiwKBHRhc2sYAyABKAsyHi5zdHJpZGUuZXZlbnRzLnYxLlRhc2tTbmFwc2hvdBIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgGIAEoCToT0vMYD3Rhc2suY3JlYXRlZC52MSKkAgoLVGFza1VwZGF0ZWQSDwoHdXNlcl9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEi4KBmJlZm9yZRgDIAEoCzIeLnN0cmlkZS5ldmVudHMudjEuVGFza1NuYXBzaG90Ei0KBWFmdGVyGAQgASgLMh4uc3RyaWRlLmV2ZW50cy52MS5UYXNrU25hcHNob3QSFgoOY2hhbmdlZF9maWVsZHMYBSADKAkSLgoKb2NjdXJfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYCCABKAk6E9LzGA90YXNrLnVwZGF0ZWQudjEi3wEKDVRhc2tDb21wbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEiwKBHRhc2sYAyABKAsyHi5zdHJpZGUuZXZlbnRzLnYxLlRhc2tTbmFwc2hvdBIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgGIAEoCToV0vMYEXRhc2suY29tcGxldGVkLnYxIo8CCgxUYXNrUmVvcGVuZWQSDwoHdXNlcl9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEjAKCHByZXZpb3VzGAMgASgLMh4uc3RyaWRlLmV2ZW50cy52MS5UYXNrU25hcHNob3QSLAoEdGFzaxgEIAEoCzIeLnN0cmlkZS5ldmVudHMudjEuVGFza1NuYXBzaG90Ei4KCm9jY3VyX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYBiABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAcgASgJOhTS8xgQdGFzay5yZW9wZW5lZC52MSLbAQoLVGFza0RlbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEiwKBHRhc2sYAyABKAsyHi5zdHJpZGUuZXZlbnRzLnYxLlRhc2tTbmFwc2hvdBIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgGIAEoCToT0vMYD3Rhc2suZGVsZXRlZC52MSKzAgoTUmVmbGVjdGlvblN1Ym1pdHRlZBIPCgd1c2VyX2lkGAEgASgJEhUKDXJlZmxlY3Rpb25faWQYAiABKAkSGwoTcHJvZHVjdGl2aXR5X3JhdGluZxgDIAEoCRIQCghoYXNfbm90ZRgEIAEoCBIkChxtaW5kZnVsX2Rpc2Nvbm5lY3RfY29tcGxldGVkGAUgAygIEhgKEGZvY3VzX3Nlc3Npb25faWQYBiABKAkSLwoLc3VibWl0X3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYCCABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAkgASgJOhvS8xgXcmVmbGVjdGlvbi5zdWJtaXR0ZWQudjEikQIKD0xlc3NvbkNvbXBsZXRlZBIPCgd1c2VyX2lkGAEgASgJEhEKCWxlc3Nvbl9pZBgCIAEoCRIQCgh0b3BpY19pZBgDIAEoCRISCgpzdWJqZWN0X2lkGAQgASgJEhQKDGxlc3Nvbl90aXRsZRgFIAEoCRIZChFlc3RpbWF0ZWRfbWludXRlcxgGIAEoBRIxCg1jb21wbGV0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAggASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgJIAEoCToX0vMYE2xlc3Nvbi5jb21wbGV0ZWQudjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_google_type_date, file_stride_options_v1_options]);
 
 /**
  * user.registered.v1 — auth created an account.
@@ -397,4 +397,438 @@ export type PracticeSessionEvaluated = Message<"stride.events.v1.PracticeSession
  */
 export const PracticeSessionEvaluatedSchema: GenMessage<PracticeSessionEvaluated> = /*@__PURE__*/
   messageDesc(file_stride_events_v1_events, 6);
+
+/**
+ * A task as an event carries it (not an event itself): what consumers need to count it and to
+ * correct their totals when it changes.
+ *
+ * @generated from message stride.events.v1.TaskSnapshot
+ */
+export type TaskSnapshot = Message<"stride.events.v1.TaskSnapshot"> & {
+  /**
+   * @generated from field: string title = 1;
+   */
+  title: string;
+
+  /**
+   * "low", "medium" or "high".
+   *
+   * @generated from field: string priority = 2;
+   */
+  priority: string;
+
+  /**
+   * @generated from field: repeated string tags = 3;
+   */
+  tags: string[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp start_time = 4;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp due_time = 5;
+   */
+  dueTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: bool completed = 6;
+   */
+  completed: boolean;
+
+  /**
+   * Set when completed: the instant, and the local date and IANA timezone it counted in.
+   *
+   * @generated from field: google.protobuf.Timestamp complete_time = 7;
+   */
+  completeTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date complete_date = 8;
+   */
+  completeDate?: Date | undefined;
+
+  /**
+   * @generated from field: string complete_timezone = 9;
+   */
+  completeTimezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.TaskSnapshot.
+ * Use `create(TaskSnapshotSchema)` to create a new message.
+ */
+export const TaskSnapshotSchema: GenMessage<TaskSnapshot> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 7);
+
+/**
+ * task.created.v1 — a user created a task.
+ *
+ * @generated from message stride.events.v1.TaskCreated
+ */
+export type TaskCreated = Message<"stride.events.v1.TaskCreated"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: stride.events.v1.TaskSnapshot task = 3;
+   */
+  task?: TaskSnapshot | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * The user's local date and IANA timezone at occur_time.
+   *
+   * @generated from field: google.type.Date local_date = 5;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 6;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.TaskCreated.
+ * Use `create(TaskCreatedSchema)` to create a new message.
+ */
+export const TaskCreatedSchema: GenMessage<TaskCreated> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 8);
+
+/**
+ * task.updated.v1 — a user changed a task's fields other than its completion (which is
+ * task.completed.v1 / task.reopened.v1); before and after say what changed.
+ *
+ * @generated from message stride.events.v1.TaskUpdated
+ */
+export type TaskUpdated = Message<"stride.events.v1.TaskUpdated"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: stride.events.v1.TaskSnapshot before = 3;
+   */
+  before?: TaskSnapshot | undefined;
+
+  /**
+   * @generated from field: stride.events.v1.TaskSnapshot after = 4;
+   */
+  after?: TaskSnapshot | undefined;
+
+  /**
+   * The API field names that changed, e.g. "due_time", "priority".
+   *
+   * @generated from field: repeated string changed_fields = 5;
+   */
+  changedFields: string[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 6;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date local_date = 7;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 8;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.TaskUpdated.
+ * Use `create(TaskUpdatedSchema)` to create a new message.
+ */
+export const TaskUpdatedSchema: GenMessage<TaskUpdated> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 9);
+
+/**
+ * task.completed.v1 — a user completed a task; it counts on task.complete_date.
+ *
+ * @generated from message stride.events.v1.TaskCompleted
+ */
+export type TaskCompleted = Message<"stride.events.v1.TaskCompleted"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: stride.events.v1.TaskSnapshot task = 3;
+   */
+  task?: TaskSnapshot | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date local_date = 5;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 6;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.TaskCompleted.
+ * Use `create(TaskCompletedSchema)` to create a new message.
+ */
+export const TaskCompletedSchema: GenMessage<TaskCompleted> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 10);
+
+/**
+ * task.reopened.v1 — a completed task was marked not completed: consumers take back the
+ * completion counted on previous.complete_date.
+ *
+ * @generated from message stride.events.v1.TaskReopened
+ */
+export type TaskReopened = Message<"stride.events.v1.TaskReopened"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+
+  /**
+   * The task as it was while completed.
+   *
+   * @generated from field: stride.events.v1.TaskSnapshot previous = 3;
+   */
+  previous?: TaskSnapshot | undefined;
+
+  /**
+   * @generated from field: stride.events.v1.TaskSnapshot task = 4;
+   */
+  task?: TaskSnapshot | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 5;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date local_date = 6;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 7;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.TaskReopened.
+ * Use `create(TaskReopenedSchema)` to create a new message.
+ */
+export const TaskReopenedSchema: GenMessage<TaskReopened> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 11);
+
+/**
+ * task.deleted.v1 — a user deleted a task; `task` is its last state (a completed one was counted
+ * on task.complete_date).
+ *
+ * @generated from message stride.events.v1.TaskDeleted
+ */
+export type TaskDeleted = Message<"stride.events.v1.TaskDeleted"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: stride.events.v1.TaskSnapshot task = 3;
+   */
+  task?: TaskSnapshot | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date local_date = 5;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 6;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.TaskDeleted.
+ * Use `create(TaskDeletedSchema)` to create a new message.
+ */
+export const TaskDeletedSchema: GenMessage<TaskDeleted> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 12);
+
+/**
+ * reflection.submitted.v1 — a user submitted an end-of-day shutdown reflection.
+ *
+ * @generated from message stride.events.v1.ReflectionSubmitted
+ */
+export type ReflectionSubmitted = Message<"stride.events.v1.ReflectionSubmitted"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string reflection_id = 2;
+   */
+  reflectionId: string;
+
+  /**
+   * "great", "good", "okay" or "tough".
+   *
+   * @generated from field: string productivity_rating = 3;
+   */
+  productivityRating: string;
+
+  /**
+   * The note itself stays in activity-session; consumers only learn whether there is one.
+   *
+   * @generated from field: bool has_note = 4;
+   */
+  hasNote: boolean;
+
+  /**
+   * @generated from field: repeated bool mindful_disconnect_completed = 5;
+   */
+  mindfulDisconnectCompleted: boolean[];
+
+  /**
+   * Empty when not linked to a focus session.
+   *
+   * @generated from field: string focus_session_id = 6;
+   */
+  focusSessionId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp submit_time = 7;
+   */
+  submitTime?: Timestamp | undefined;
+
+  /**
+   * The user's local date (the day shut down) and IANA timezone at submit_time.
+   *
+   * @generated from field: google.type.Date local_date = 8;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 9;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.ReflectionSubmitted.
+ * Use `create(ReflectionSubmittedSchema)` to create a new message.
+ */
+export const ReflectionSubmittedSchema: GenMessage<ReflectionSubmitted> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 13);
+
+/**
+ * lesson.completed.v1 — a user completed a lesson for the first time (repeats announce nothing).
+ *
+ * @generated from message stride.events.v1.LessonCompleted
+ */
+export type LessonCompleted = Message<"stride.events.v1.LessonCompleted"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string lesson_id = 2;
+   */
+  lessonId: string;
+
+  /**
+   * @generated from field: string topic_id = 3;
+   */
+  topicId: string;
+
+  /**
+   * @generated from field: string subject_id = 4;
+   */
+  subjectId: string;
+
+  /**
+   * @generated from field: string lesson_title = 5;
+   */
+  lessonTitle: string;
+
+  /**
+   * @generated from field: int32 estimated_minutes = 6;
+   */
+  estimatedMinutes: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp complete_time = 7;
+   */
+  completeTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date local_date = 8;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 9;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.LessonCompleted.
+ * Use `create(LessonCompletedSchema)` to create a new message.
+ */
+export const LessonCompletedSchema: GenMessage<LessonCompleted> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 14);
 
