@@ -48,14 +48,21 @@ CREATE INDEX exercises_by_muscle ON exercises USING gin (muscles);
 CREATE INDEX exercises_by_equipment ON exercises USING gin (equipment);
 CREATE INDEX exercises_by_category ON exercises USING gin (categories);
 
+-- Search reads an exercise's instructions as one text. array_to_string over text[] depends on
+-- no setting, so declaring the wrapper immutable is true, and lets the search column use it.
+CREATE FUNCTION catalog_lines(text[]) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN array_to_string($1, ' ');
+
 -- An exercise's text per language. Every exercise has its English row (the fallback); French
 -- rows are served when asked for. `terms` holds the labels of its muscles and equipment in the
 -- row's language, so a search for "pectoraux" or "haltères" finds the exercises that use them.
+-- Weights: the name (A) above the muscles and equipment (B) above the instructions (D).
 CREATE TABLE exercise_translations (
     exercise_id  uuid NOT NULL REFERENCES exercises (id) ON DELETE CASCADE,
     language     text NOT NULL CHECK (language IN ('en', 'fr')),
     name         text NOT NULL CHECK (name <> ''),
-    description  text NOT NULL DEFAULT '',
+    -- Short steps, in order.
     instructions text[] NOT NULL DEFAULT '{}',
     terms        text NOT NULL DEFAULT '',
     search       tsvector GENERATED ALWAYS AS (
@@ -63,11 +70,11 @@ CREATE TABLE exercise_translations (
             WHEN 'fr' THEN
                 setweight(to_tsvector('stride_french'::regconfig, name), 'A')
                 || setweight(to_tsvector('stride_french'::regconfig, terms), 'B')
-                || setweight(to_tsvector('stride_french'::regconfig, description), 'C')
+                || setweight(to_tsvector('stride_french'::regconfig, catalog_lines(instructions)), 'D')
             ELSE
                 setweight(to_tsvector('stride_english'::regconfig, name), 'A')
                 || setweight(to_tsvector('stride_english'::regconfig, terms), 'B')
-                || setweight(to_tsvector('stride_english'::regconfig, description), 'C')
+                || setweight(to_tsvector('stride_english'::regconfig, catalog_lines(instructions)), 'D')
         END
     ) STORED,
     PRIMARY KEY (exercise_id, language)
