@@ -3,6 +3,8 @@
 //! no transport.
 
 pub mod activity;
+pub mod exercise;
+pub mod plan_template;
 pub mod session;
 
 /// A stored value this code does not know: a row written against the schema's checks, or by a

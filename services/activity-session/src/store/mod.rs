@@ -2,4 +2,6 @@
 //! begin or commit. The user directory (each user's timezone) is `stride_bus::directory`.
 
 pub mod activities;
+pub mod exercises;
+pub mod plan_templates;
 pub mod sessions;
