@@ -36,7 +36,9 @@ impl Language {
         let well_formed = raw.len() <= 35
             && (2..=3).contains(&primary.len())
             && primary.chars().all(|c| c.is_ascii_alphabetic())
-            && parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
+            && parts.all(|p| {
+                (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric())
+            });
         if !well_formed {
             return Err("is not a language tag such as \"en\" or \"fr\"");
         }
@@ -104,7 +106,12 @@ pub enum Facet {
 }
 
 impl Facet {
-    pub const ALL: [Facet; 4] = [Facet::Muscle, Facet::Equipment, Facet::Goal, Facet::Category];
+    pub const ALL: [Facet; 4] = [
+        Facet::Muscle,
+        Facet::Equipment,
+        Facet::Goal,
+        Facet::Category,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -187,7 +194,16 @@ mod tests {
         ] {
             assert_eq!(Language::negotiate(raw), Ok(want), "{raw:?}");
         }
-        for bad in ["f", "french!", "fr-", "12", "fr--CA", "e n", "fr-toolongsubtag", "ïl"] {
+        for bad in [
+            "f",
+            "french!",
+            "fr-",
+            "12",
+            "fr--CA",
+            "e n",
+            "fr-toolongsubtag",
+            "ïl",
+        ] {
             assert!(Language::negotiate(bad).is_err(), "{bad:?}");
         }
         for l in Language::ALL {
@@ -212,7 +228,15 @@ mod tests {
         for good in ["chest", "lower_back", "pull_up_bar", "a1"] {
             assert!(is_key(good), "{good}");
         }
-        for bad in ["", "Chest", "1chest", "lower-back", "chest ", "pectoraux é", &"a".repeat(41)] {
+        for bad in [
+            "",
+            "Chest",
+            "1chest",
+            "lower-back",
+            "chest ",
+            "pectoraux é",
+            &"a".repeat(41),
+        ] {
             assert!(!is_key(bad), "{bad}");
         }
     }
@@ -234,7 +258,9 @@ mod tests {
         );
         assert_eq!(
             search_query("one two three four five six seven eight nine ten"),
-            Ok(Some("one & two & three & four & five & six & seven & eight:*".into()))
+            Ok(Some(
+                "one & two & three & four & five & six & seven & eight:*".into()
+            ))
         );
         assert!(search_query("!!! ---").is_err());
         assert!(search_query(&"a".repeat(201)).is_err());

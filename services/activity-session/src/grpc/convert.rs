@@ -139,7 +139,10 @@ impl Vocabulary {
         if !exercise::is_key(raw) || !self.0.contains_key(&(facet, raw.to_owned())) {
             v.add(
                 field,
-                &format!("is not a known {} key (see ListExerciseTerms)", facet.as_str()),
+                &format!(
+                    "is not a known {} key (see ListExerciseTerms)",
+                    facet.as_str()
+                ),
             );
             return None;
         }
@@ -148,7 +151,13 @@ impl Vocabulary {
 
     /// A repeated filter: at most [`exercise::MAX_FILTER_KEYS`] keys of `facet`, each named by
     /// its index when unknown; duplicates collapse.
-    pub fn keys(&self, v: &mut Violations, field: &str, facet: Facet, raw: &[String]) -> Vec<String> {
+    pub fn keys(
+        &self,
+        v: &mut Violations,
+        field: &str,
+        facet: Facet,
+        raw: &[String],
+    ) -> Vec<String> {
         if raw.len() > exercise::MAX_FILTER_KEYS {
             v.add(field, "takes at most 20 keys");
             return Vec::new();

@@ -35,9 +35,8 @@ pub(super) async fn list_workout_plans(
     let language = convert::language(&mut v, "language", &req.language);
     let difficulty = convert::from_difficulty(&mut v, "difficulty", req.difficulty);
     let mut conn = s.pool.acquire().await?;
-    let vocabulary = Vocabulary::new(
-        store::exercises::terms(&mut conn, language, Some(Facet::Goal)).await?,
-    );
+    let vocabulary =
+        Vocabulary::new(store::exercises::terms(&mut conn, language, Some(Facet::Goal)).await?);
     let filter = store::plan_templates::Filter {
         featured_only: req.featured,
         difficulty,

@@ -3,7 +3,9 @@
 
 mod catalog;
 mod directory;
+mod exercises;
 mod lifecycle;
 mod migrations;
+mod plan_templates;
 mod sessions;
 mod support;
