@@ -161,10 +161,7 @@ async fn a_template_comes_grouped_by_week_and_day_with_its_exercises() {
     }
     let w1d1 = &plan.schedule[0].days[0].exercises;
     assert_eq!(w1d1[0].exercise_name, "Squat gobelet");
-    assert_eq!(
-        (w1d1[0].sets, w1d1[0].target.clone()),
-        (3, Some(Target::Reps(10)))
-    );
+    assert_eq!((w1d1[0].sets, w1d1[0].target), (3, Some(Target::Reps(10))));
     assert_eq!(
         w1d1[0].rest.as_ref().map(from_duration),
         Some(time::Duration::seconds(90))
