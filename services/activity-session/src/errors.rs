@@ -12,6 +12,16 @@ pub fn no_activity() -> AppError {
     AppError::not_found("activity")
 }
 
+/// The `exercise_id` names no exercise of the library.
+pub fn no_exercise() -> AppError {
+    AppError::not_found("exercise")
+}
+
+/// The `plan_id` names no workout plan template.
+pub fn no_workout_plan() -> AppError {
+    AppError::not_found("workout plan")
+}
+
 /// No session of the caller has that id: someone else's session is indistinguishable from a
 /// missing one.
 pub fn no_session() -> AppError {

@@ -4,6 +4,7 @@
 mod auth_flows;
 mod broker_down;
 mod browser;
+mod catalog;
 mod connect;
 mod edge;
 mod export;

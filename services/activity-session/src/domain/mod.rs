@@ -3,6 +3,8 @@
 //! no transport.
 
 pub mod activity;
+pub mod exercise;
+pub mod plan_template;
 pub mod session;
 // Tasks, shutdown reflections (issue 13, part C).
 pub mod reflection;

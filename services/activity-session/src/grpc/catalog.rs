@@ -1,10 +1,13 @@
-//! The catalog: the preset activities a session can be of.
+//! The catalog's activities: the presets a session can be of. Public: no token needed.
 
-use stride_kit::{AppResult, Call, Violations, pagination::Page};
+use stride_kit::{AppResult, Call, Violations, convert::require_id, pagination::Page};
 use stride_proto::activity_session as pb;
 
 use super::{ActivitySessions, convert};
-use crate::store::{self, activities::ActivityRow};
+use crate::{
+    errors,
+    store::{self, activities::ActivityRow},
+};
 
 /// Page size when the request says 0.
 const DEFAULT_PAGE_SIZE: usize = 50;
@@ -14,7 +17,6 @@ pub(super) async fn list_activities(
     s: &ActivitySessions,
     call: Call<pb::ListActivitiesRequest>,
 ) -> AppResult<pb::ListActivitiesResponse> {
-    call.caller()?;
     let req = &call.message;
     let mut v = Violations::new();
     let page = Page::<String>::request(&mut v, req.page_size, &req.page_token, DEFAULT_PAGE_SIZE);
@@ -35,6 +37,21 @@ pub(super) async fn list_activities(
     Ok(pb::ListActivitiesResponse {
         activities: rows.into_iter().map(to_proto).collect(),
         next_page_token,
+    })
+}
+
+/// One activity by id; NOT_FOUND when the catalog has none.
+pub(super) async fn get_activity(
+    s: &ActivitySessions,
+    call: Call<pb::GetActivityRequest>,
+) -> AppResult<pb::GetActivityResponse> {
+    let id = require_id("activity_id", &call.message.activity_id)?;
+    let mut conn = s.pool.acquire().await?;
+    let row = store::activities::get(&mut conn, id)
+        .await?
+        .ok_or_else(errors::no_activity)?;
+    Ok(pb::GetActivityResponse {
+        activity: Some(to_proto(row)),
     })
 }
 

@@ -1,11 +1,14 @@
 //! The gRPC services of `stride.activity_session.v1`, one proto file and one module per
-//! resource: [`catalog`] (`CatalogService`, the preset activities) and [`sessions`]
+//! resource: [`catalog`], [`exercises`] and [`plan_templates`] (`CatalogService`: the preset
+//! activities, the exercise library, the workout plan templates; public) and [`sessions`]
 //! (`SessionService`, the caller's timed sessions). Each RPC is an
 //! `async fn(&ActivitySessions, Call<Request>) -> AppResult<Response>` in its resource's module;
 //! each service has its `grpc_handlers!` table below and one `.grpc(..)` line in `lib.rs`.
 
 mod catalog;
 mod convert;
+mod exercises;
+mod plan_templates;
 mod sessions;
 // Tasks, shutdown reflections, learning (issue 13, part C).
 mod learning;
@@ -29,6 +32,12 @@ pub struct ActivitySessions {
 stride_kit::grpc_handlers! {
     impl CatalogService for ActivitySessions {
         fn list_activities(pb::ListActivitiesRequest) -> pb::ListActivitiesResponse => catalog::list_activities;
+        fn get_activity(pb::GetActivityRequest) -> pb::GetActivityResponse => catalog::get_activity;
+        fn list_exercises(pb::ListExercisesRequest) -> pb::ListExercisesResponse => exercises::list_exercises;
+        fn get_exercise(pb::GetExerciseRequest) -> pb::GetExerciseResponse => exercises::get_exercise;
+        fn list_exercise_terms(pb::ListExerciseTermsRequest) -> pb::ListExerciseTermsResponse => exercises::list_exercise_terms;
+        fn list_workout_plans(pb::ListWorkoutPlansRequest) -> pb::ListWorkoutPlansResponse => plan_templates::list_workout_plans;
+        fn get_workout_plan(pb::GetWorkoutPlanRequest) -> pb::GetWorkoutPlanResponse => plan_templates::get_workout_plan;
     }
 }
 

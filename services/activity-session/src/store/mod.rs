@@ -2,6 +2,8 @@
 //! begin or commit. The user directory (each user's timezone) is `stride_bus::directory`.
 
 pub mod activities;
+pub mod exercises;
+pub mod plan_templates;
 pub mod sessions;
 // Tasks, shutdown reflections, learning (issue 13, part C).
 pub mod learning;

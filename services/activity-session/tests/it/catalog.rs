@@ -1,32 +1,29 @@
-//! ListActivities: the preset catalog, paged by slug and filtered by kind.
+//! ListActivities and GetActivity: the preset catalog, paged by slug and filtered by kind;
+//! public, so every call here goes without a token.
 
 use std::collections::HashSet;
 
 use stride_kit::convert;
-use stride_proto::activity_session::{ActivityKind, ListActivitiesRequest};
-use stride_testkit::{authed, bus::assert_invalid};
+use stride_proto::activity_session::{ActivityKind, GetActivityRequest, ListActivitiesRequest};
+use stride_testkit::bus::assert_invalid;
 use time::macros::datetime;
-use uuid::Uuid;
+use tonic::Code;
 
 use crate::support::{FOCUS_25, catalog, start};
 
 #[tokio::test]
 async fn list_activities_pages_cover_every_activity_exactly_once() {
     let (h, _probe) = start(datetime!(2026-11-22 10:00 UTC)).await;
-    let token = h.token(Uuid::now_v7());
     let mut seen = Vec::new();
     let mut page_token = String::new();
     let mut pages = 0;
     loop {
         let res = catalog(&h)
-            .list_activities(authed(
-                ListActivitiesRequest {
-                    page_size: 3,
-                    page_token: page_token.clone(),
-                    kind: 0,
-                },
-                &token,
-            ))
+            .list_activities(ListActivitiesRequest {
+                page_size: 3,
+                page_token: page_token.clone(),
+                kind: 0,
+            })
             .await
             .expect("list")
             .into_inner();
@@ -38,9 +35,9 @@ async fn list_activities_pages_cover_every_activity_exactly_once() {
         }
         page_token = res.next_page_token;
     }
-    assert_eq!(pages, 3);
-    assert_eq!(seen.len(), 8, "{seen:?}");
-    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 8, "{seen:?}");
+    assert_eq!(pages, 4);
+    assert_eq!(seen.len(), 11, "{seen:?}");
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 11, "{seen:?}");
     for slug in [
         "focus-25",
         "break-5",
@@ -50,16 +47,19 @@ async fn list_activities_pages_cover_every_activity_exactly_once() {
         "squats",
         "plank",
         "jumping-jacks",
+        "meditation-10",
+        "breathing-5",
+        "custom-20",
     ] {
         assert!(seen.iter().any(|s| s == slug), "{slug} missing");
     }
 
     let all = catalog(&h)
-        .list_activities(authed(ListActivitiesRequest::default(), &token))
+        .list_activities(ListActivitiesRequest::default())
         .await
         .expect("default page")
         .into_inner();
-    assert_eq!(all.activities.len(), 8);
+    assert_eq!(all.activities.len(), 11);
     assert!(all.next_page_token.is_empty());
     let focus = all
         .activities
@@ -75,13 +75,10 @@ async fn list_activities_pages_cover_every_activity_exactly_once() {
     );
 
     let workouts = catalog(&h)
-        .list_activities(authed(
-            ListActivitiesRequest {
-                kind: ActivityKind::Workout as i32,
-                ..Default::default()
-            },
-            &token,
-        ))
+        .list_activities(ListActivitiesRequest {
+            kind: ActivityKind::Workout as i32,
+            ..Default::default()
+        })
         .await
         .expect("workouts")
         .into_inner();
@@ -97,28 +94,65 @@ async fn list_activities_pages_cover_every_activity_exactly_once() {
     // stride_kit::pagination (base64url of "s:<slug>"): refused, naming the field.
     for garbage in ["garbage!", "czpmb2N1cy0yNQ"] {
         let err = catalog(&h)
-            .list_activities(authed(
-                ListActivitiesRequest {
-                    page_token: garbage.into(),
-                    ..Default::default()
-                },
-                &token,
-            ))
+            .list_activities(ListActivitiesRequest {
+                page_token: garbage.into(),
+                ..Default::default()
+            })
             .await
             .expect_err("garbage token");
         assert_invalid(&err, &["page_token"]);
     }
     let err = catalog(&h)
-        .list_activities(authed(
-            ListActivitiesRequest {
-                page_size: 101,
-                kind: 42,
-                ..Default::default()
-            },
-            &token,
-        ))
+        .list_activities(ListActivitiesRequest {
+            page_size: 101,
+            kind: 42,
+            ..Default::default()
+        })
         .await
         .expect_err("too big");
     assert_invalid(&err, &["page_size", "kind"]);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn get_activity_by_id_without_a_token() {
+    let (h, _probe) = start(datetime!(2026-11-22 10:00 UTC)).await;
+    let a = catalog(&h)
+        .get_activity(GetActivityRequest {
+            activity_id: "a0000000-0000-4000-8000-000000000009".into(),
+        })
+        .await
+        .expect("meditation")
+        .into_inner()
+        .activity
+        .expect("activity");
+    assert_eq!(a.slug, "meditation-10");
+    assert_eq!(a.kind, ActivityKind::Meditation as i32);
+    let custom = catalog(&h)
+        .get_activity(GetActivityRequest {
+            activity_id: "a0000000-0000-4000-8000-00000000000b".into(),
+        })
+        .await
+        .expect("custom")
+        .into_inner()
+        .activity
+        .expect("activity");
+    assert_eq!(custom.kind, ActivityKind::Custom as i32);
+    assert_eq!(custom.id, "a0000000-0000-4000-8000-00000000000b");
+
+    let err = catalog(&h)
+        .get_activity(GetActivityRequest {
+            activity_id: uuid::Uuid::now_v7().to_string(),
+        })
+        .await
+        .expect_err("unknown");
+    assert_eq!(err.code(), Code::NotFound);
+    let err = catalog(&h)
+        .get_activity(GetActivityRequest {
+            activity_id: "focus-25".into(),
+        })
+        .await
+        .expect_err("not an id");
+    assert_invalid(&err, &["activity_id"]);
     h.stop().await;
 }

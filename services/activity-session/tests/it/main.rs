@@ -3,8 +3,10 @@
 
 mod catalog;
 mod directory;
+mod exercises;
 mod lifecycle;
 mod migrations;
+mod plan_templates;
 mod sessions;
 mod support;
 // Tasks, shutdown reflections, learning (issue 13, part C).

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stride/activity_session/v1/catalog.proto.
  */
 export const file_stride_activity_session_v1_catalog: GenFile = /*@__PURE__*/
-  fileDesc("CihzdHJpZGUvYWN0aXZpdHlfc2Vzc2lvbi92MS9jYXRhbG9nLnByb3RvEhpzdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MSK0AQoIQWN0aXZpdHkSCgoCaWQYASABKAkSDAoEc2x1ZxgCIAEoCRIMCgRuYW1lGAMgASgJEjYKBGtpbmQYBCABKA4yKC5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5BY3Rpdml0eUtpbmQSMwoQZGVmYXVsdF9kdXJhdGlvbhgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhITCgtkZXNjcmlwdGlvbhgGIAEoCSJ2ChVMaXN0QWN0aXZpdGllc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSNgoEa2luZBgDIAEoDjIoLnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLkFjdGl2aXR5S2luZCJrChZMaXN0QWN0aXZpdGllc1Jlc3BvbnNlEjgKCmFjdGl2aXRpZXMYASADKAsyJC5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5BY3Rpdml0eRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqkwEKDEFjdGl2aXR5S2luZBIdChlBQ1RJVklUWV9LSU5EX1VOU1BFQ0lGSUVEEAASFwoTQUNUSVZJVFlfS0lORF9GT0NVUxABEhcKE0FDVElWSVRZX0tJTkRfQlJFQUsQAhIZChVBQ1RJVklUWV9LSU5EX1dPUktPVVQQAxIXChNBQ1RJVklUWV9LSU5EX1NUVURZEAQyrAEKDkNhdGFsb2dTZXJ2aWNlEpkBCg5MaXN0QWN0aXZpdGllcxIxLnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLkxpc3RBY3Rpdml0aWVzUmVxdWVzdBoyLnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLkxpc3RBY3Rpdml0aWVzUmVzcG9uc2UiIMrzGAIIAoLT5JMCFBISL2FwaS92MS9hY3Rpdml0aWVzYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_duration, file_stride_options_v1_options]);
+  fileDesc("CihzdHJpZGUvYWN0aXZpdHlfc2Vzc2lvbi92MS9jYXRhbG9nLnByb3RvEhpzdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MSK0AQoIQWN0aXZpdHkSCgoCaWQYASABKAkSDAoEc2x1ZxgCIAEoCRIMCgRuYW1lGAMgASgJEjYKBGtpbmQYBCABKA4yKC5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5BY3Rpdml0eUtpbmQSMwoQZGVmYXVsdF9kdXJhdGlvbhgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhITCgtkZXNjcmlwdGlvbhgGIAEoCSJ2ChVMaXN0QWN0aXZpdGllc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSNgoEa2luZBgDIAEoDjIoLnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLkFjdGl2aXR5S2luZCJrChZMaXN0QWN0aXZpdGllc1Jlc3BvbnNlEjgKCmFjdGl2aXRpZXMYASADKAsyJC5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5BY3Rpdml0eRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKQoSR2V0QWN0aXZpdHlSZXF1ZXN0EhMKC2FjdGl2aXR5X2lkGAEgASgJIk0KE0dldEFjdGl2aXR5UmVzcG9uc2USNgoIYWN0aXZpdHkYASABKAsyJC5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5BY3Rpdml0eSJkCgxFeGVyY2lzZVRlcm0SCwoDa2V5GAEgASgJEg0KBWxhYmVsGAIgASgJEjgKBWZhY2V0GAMgASgOMikuc3RyaWRlLmFjdGl2aXR5X3Nlc3Npb24udjEuRXhlcmNpc2VGYWNldCKGBAoIRXhlcmNpc2USCgoCaWQYASABKAkSDAoEc2x1ZxgCIAEoCRIQCghsYW5ndWFnZRgDIAEoCRIMCgRuYW1lGAQgASgJEhQKDGluc3RydWN0aW9ucxgFIAMoCRI6CgpkaWZmaWN1bHR5GAYgASgOMiYuc3RyaWRlLmFjdGl2aXR5X3Nlc3Npb24udjEuRGlmZmljdWx0eRI3CgVnb2FscxgHIAMoCzIoLnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLkV4ZXJjaXNlVGVybRJBCg9wcmltYXJ5X211c2NsZXMYCCADKAsyKC5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5FeGVyY2lzZVRlcm0SQwoRc2Vjb25kYXJ5X211c2NsZXMYCSADKAsyKC5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5FeGVyY2lzZVRlcm0SOwoJZXF1aXBtZW50GAogAygLMiguc3RyaWRlLmFjdGl2aXR5X3Nlc3Npb24udjEuRXhlcmNpc2VUZXJtEjwKCmNhdGVnb3JpZXMYCyADKAsyKC5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5FeGVyY2lzZVRlcm0SFwoPbWFsZV9tZWRpYV91cmxzGAwgAygJEhkKEWZlbWFsZV9tZWRpYV91cmxzGA0gAygJIt4BChRMaXN0RXhlcmNpc2VzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIQCghsYW5ndWFnZRgDIAEoCRINCgVxdWVyeRgEIAEoCRI6CgpkaWZmaWN1bHR5GAUgASgOMiYuc3RyaWRlLmFjdGl2aXR5X3Nlc3Npb24udjEuRGlmZmljdWx0eRIMCgRnb2FsGAYgASgJEhAKCGNhdGVnb3J5GAcgASgJEg8KB211c2NsZXMYCCADKAkSEQoJZXF1aXBtZW50GAkgAygJImkKFUxpc3RFeGVyY2lzZXNSZXNwb25zZRI3CglleGVyY2lzZXMYASADKAsyJC5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5FeGVyY2lzZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiOwoSR2V0RXhlcmNpc2VSZXF1ZXN0EhMKC2V4ZXJjaXNlX2lkGAEgASgJEhAKCGxhbmd1YWdlGAIgASgJIk0KE0dldEV4ZXJjaXNlUmVzcG9uc2USNgoIZXhlcmNpc2UYASABKAsyJC5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5FeGVyY2lzZSJmChhMaXN0RXhlcmNpc2VUZXJtc1JlcXVlc3QSEAoIbGFuZ3VhZ2UYASABKAkSOAoFZmFjZXQYAiABKA4yKS5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5FeGVyY2lzZUZhY2V0IlQKGUxpc3RFeGVyY2lzZVRlcm1zUmVzcG9uc2USNwoFdGVybXMYASADKAsyKC5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5FeGVyY2lzZVRlcm0i2QIKC1dvcmtvdXRQbGFuEgoKAmlkGAEgASgJEgwKBHNsdWcYAiABKAkSEAoIbGFuZ3VhZ2UYAyABKAkSDAoEbmFtZRgEIAEoCRITCgtkZXNjcmlwdGlvbhgFIAEoCRI6CgpkaWZmaWN1bHR5GAYgASgOMiYuc3RyaWRlLmFjdGl2aXR5X3Nlc3Npb24udjEuRGlmZmljdWx0eRI3CgVnb2FscxgHIAMoCzIoLnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLkV4ZXJjaXNlVGVybRINCgV3ZWVrcxgIIAEoBRIVCg1kYXlzX3Blcl93ZWVrGAkgASgFEhAKCGZlYXR1cmVkGAogASgIEhYKDmV4ZXJjaXNlX2NvdW50GAsgASgFEjYKCHNjaGVkdWxlGAwgAygLMiQuc3RyaWRlLmFjdGl2aXR5X3Nlc3Npb24udjEuUGxhbldlZWsiSwoIUGxhbldlZWsSDAoEd2VlaxgBIAEoBRIxCgRkYXlzGAIgAygLMiMuc3RyaWRlLmFjdGl2aXR5X3Nlc3Npb24udjEuUGxhbkRheSJTCgdQbGFuRGF5EgsKA2RheRgBIAEoBRI7CglleGVyY2lzZXMYAiADKAsyKC5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5QbGFuRXhlcmNpc2Ui2AEKDFBsYW5FeGVyY2lzZRIKCgJpZBgBIAEoCRIQCghwb3NpdGlvbhgCIAEoBRITCgtleGVyY2lzZV9pZBgDIAEoCRIVCg1leGVyY2lzZV9uYW1lGAQgASgJEgwKBHNldHMYBSABKAUSDgoEcmVwcxgGIAEoBUgAEi0KCGR1cmF0aW9uGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uSAASJwoEcmVzdBgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIICgZ0YXJnZXQirgEKF0xpc3RXb3Jrb3V0UGxhbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhAKCGxhbmd1YWdlGAMgASgJEhAKCGZlYXR1cmVkGAQgASgIEjoKCmRpZmZpY3VsdHkYBSABKA4yJi5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5EaWZmaWN1bHR5EgwKBGdvYWwYBiABKAkiawoYTGlzdFdvcmtvdXRQbGFuc1Jlc3BvbnNlEjYKBXBsYW5zGAEgAygLMicuc3RyaWRlLmFjdGl2aXR5X3Nlc3Npb24udjEuV29ya291dFBsYW4SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjoKFUdldFdvcmtvdXRQbGFuUmVxdWVzdBIPCgdwbGFuX2lkGAEgASgJEhAKCGxhbmd1YWdlGAIgASgJIogBChZHZXRXb3Jrb3V0UGxhblJlc3BvbnNlEjUKBHBsYW4YASABKAsyJy5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5Xb3Jrb3V0UGxhbhI3CglleGVyY2lzZXMYAiADKAsyJC5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5FeGVyY2lzZSrLAQoMQWN0aXZpdHlLaW5kEh0KGUFDVElWSVRZX0tJTkRfVU5TUEVDSUZJRUQQABIXChNBQ1RJVklUWV9LSU5EX0ZPQ1VTEAESFwoTQUNUSVZJVFlfS0lORF9CUkVBSxACEhkKFUFDVElWSVRZX0tJTkRfV09SS09VVBADEhcKE0FDVElWSVRZX0tJTkRfU1RVRFkQBBIcChhBQ1RJVklUWV9LSU5EX01FRElUQVRJT04QBRIYChRBQ1RJVklUWV9LSU5EX0NVU1RPTRAGKncKCkRpZmZpY3VsdHkSGgoWRElGRklDVUxUWV9VTlNQRUNJRklFRBAAEhcKE0RJRkZJQ1VMVFlfQkVHSU5ORVIQARIbChdESUZGSUNVTFRZX0lOVEVSTUVESUFURRACEhcKE0RJRkZJQ1VMVFlfQURWQU5DRUQQAyqeAQoNRXhlcmNpc2VGYWNldBIeChpFWEVSQ0lTRV9GQUNFVF9VTlNQRUNJRklFRBAAEhkKFUVYRVJDSVNFX0ZBQ0VUX01VU0NMRRABEhwKGEVYRVJDSVNFX0ZBQ0VUX0VRVUlQTUVOVBACEhcKE0VYRVJDSVNFX0ZBQ0VUX0dPQUwQAxIbChdFWEVSQ0lTRV9GQUNFVF9DQVRFR09SWRAEMvwICg5DYXRhbG9nU2VydmljZRKZAQoOTGlzdEFjdGl2aXRpZXMSMS5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5MaXN0QWN0aXZpdGllc1JlcXVlc3QaMi5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5MaXN0QWN0aXZpdGllc1Jlc3BvbnNlIiDK8xgCCAGC0+STAhQSEi9hcGkvdjEvYWN0aXZpdGllcxKeAQoLR2V0QWN0aXZpdHkSLi5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5HZXRBY3Rpdml0eVJlcXVlc3QaLy5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5HZXRBY3Rpdml0eVJlc3BvbnNlIi7K8xgCCAGC0+STAiISIC9hcGkvdjEvYWN0aXZpdGllcy97YWN0aXZpdHlfaWR9EpUBCg1MaXN0RXhlcmNpc2VzEjAuc3RyaWRlLmFjdGl2aXR5X3Nlc3Npb24udjEuTGlzdEV4ZXJjaXNlc1JlcXVlc3QaMS5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5MaXN0RXhlcmNpc2VzUmVzcG9uc2UiH8rzGAIIAYLT5JMCExIRL2FwaS92MS9leGVyY2lzZXMSnQEKC0dldEV4ZXJjaXNlEi4uc3RyaWRlLmFjdGl2aXR5X3Nlc3Npb24udjEuR2V0RXhlcmNpc2VSZXF1ZXN0Gi8uc3RyaWRlLmFjdGl2aXR5X3Nlc3Npb24udjEuR2V0RXhlcmNpc2VSZXNwb25zZSItyvMYAggBgtPkkwIhEh8vYXBpL3YxL2V4ZXJjaXNlcy97ZXhlcmNpc2VfaWR9EqYBChFMaXN0RXhlcmNpc2VUZXJtcxI0LnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLkxpc3RFeGVyY2lzZVRlcm1zUmVxdWVzdBo1LnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLkxpc3RFeGVyY2lzZVRlcm1zUmVzcG9uc2UiJMrzGAIIAYLT5JMCGBIWL2FwaS92MS9leGVyY2lzZS10ZXJtcxKiAQoQTGlzdFdvcmtvdXRQbGFucxIzLnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLkxpc3RXb3Jrb3V0UGxhbnNSZXF1ZXN0GjQuc3RyaWRlLmFjdGl2aXR5X3Nlc3Npb24udjEuTGlzdFdvcmtvdXRQbGFuc1Jlc3BvbnNlIiPK8xgCCAGC0+STAhcSFS9hcGkvdjEvd29ya291dC1wbGFucxKmAQoOR2V0V29ya291dFBsYW4SMS5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5HZXRXb3Jrb3V0UGxhblJlcXVlc3QaMi5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5HZXRXb3Jrb3V0UGxhblJlc3BvbnNlIi3K8xgCCAGC0+STAiESHy9hcGkvdjEvd29ya291dC1wbGFucy97cGxhbl9pZH1iBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_duration, file_stride_options_v1_options]);
 
 /**
  * @generated from message stride.activity_session.v1.Activity
@@ -114,6 +114,647 @@ export const ListActivitiesResponseSchema: GenMessage<ListActivitiesResponse> = 
   messageDesc(file_stride_activity_session_v1_catalog, 2);
 
 /**
+ * @generated from message stride.activity_session.v1.GetActivityRequest
+ */
+export type GetActivityRequest = Message<"stride.activity_session.v1.GetActivityRequest"> & {
+  /**
+   * @generated from field: string activity_id = 1;
+   */
+  activityId: string;
+};
+
+/**
+ * Describes the message stride.activity_session.v1.GetActivityRequest.
+ * Use `create(GetActivityRequestSchema)` to create a new message.
+ */
+export const GetActivityRequestSchema: GenMessage<GetActivityRequest> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_catalog, 3);
+
+/**
+ * @generated from message stride.activity_session.v1.GetActivityResponse
+ */
+export type GetActivityResponse = Message<"stride.activity_session.v1.GetActivityResponse"> & {
+  /**
+   * @generated from field: stride.activity_session.v1.Activity activity = 1;
+   */
+  activity?: Activity | undefined;
+};
+
+/**
+ * Describes the message stride.activity_session.v1.GetActivityResponse.
+ * Use `create(GetActivityResponseSchema)` to create a new message.
+ */
+export const GetActivityResponseSchema: GenMessage<GetActivityResponse> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_catalog, 4);
+
+/**
+ * A word of the vocabulary: its stable key (what filters take) and its label in the language
+ * served.
+ *
+ * @generated from message stride.activity_session.v1.ExerciseTerm
+ */
+export type ExerciseTerm = Message<"stride.activity_session.v1.ExerciseTerm"> & {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * @generated from field: string label = 2;
+   */
+  label: string;
+
+  /**
+   * @generated from field: stride.activity_session.v1.ExerciseFacet facet = 3;
+   */
+  facet: ExerciseFacet;
+};
+
+/**
+ * Describes the message stride.activity_session.v1.ExerciseTerm.
+ * Use `create(ExerciseTermSchema)` to create a new message.
+ */
+export const ExerciseTermSchema: GenMessage<ExerciseTerm> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_catalog, 5);
+
+/**
+ * @generated from message stride.activity_session.v1.Exercise
+ */
+export type Exercise = Message<"stride.activity_session.v1.Exercise"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Stable key, e.g. "push-up".
+   *
+   * @generated from field: string slug = 2;
+   */
+  slug: string;
+
+  /**
+   * The language of `name` and `instructions`: the one asked for, or "en" (the fallback).
+   *
+   * @generated from field: string language = 3;
+   */
+  language: string;
+
+  /**
+   * @generated from field: string name = 4;
+   */
+  name: string;
+
+  /**
+   * Short steps, in order.
+   *
+   * @generated from field: repeated string instructions = 5;
+   */
+  instructions: string[];
+
+  /**
+   * @generated from field: stride.activity_session.v1.Difficulty difficulty = 6;
+   */
+  difficulty: Difficulty;
+
+  /**
+   * @generated from field: repeated stride.activity_session.v1.ExerciseTerm goals = 7;
+   */
+  goals: ExerciseTerm[];
+
+  /**
+   * @generated from field: repeated stride.activity_session.v1.ExerciseTerm primary_muscles = 8;
+   */
+  primaryMuscles: ExerciseTerm[];
+
+  /**
+   * @generated from field: repeated stride.activity_session.v1.ExerciseTerm secondary_muscles = 9;
+   */
+  secondaryMuscles: ExerciseTerm[];
+
+  /**
+   * @generated from field: repeated stride.activity_session.v1.ExerciseTerm equipment = 10;
+   */
+  equipment: ExerciseTerm[];
+
+  /**
+   * @generated from field: repeated stride.activity_session.v1.ExerciseTerm categories = 11;
+   */
+  categories: ExerciseTerm[];
+
+  /**
+   * Demonstration media (GIFs) performed by a man and by a woman: URL paths on the media origin.
+   *
+   * @generated from field: repeated string male_media_urls = 12;
+   */
+  maleMediaUrls: string[];
+
+  /**
+   * @generated from field: repeated string female_media_urls = 13;
+   */
+  femaleMediaUrls: string[];
+};
+
+/**
+ * Describes the message stride.activity_session.v1.Exercise.
+ * Use `create(ExerciseSchema)` to create a new message.
+ */
+export const ExerciseSchema: GenMessage<Exercise> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_catalog, 6);
+
+/**
+ * @generated from message stride.activity_session.v1.ListExercisesRequest
+ */
+export type ListExercisesRequest = Message<"stride.activity_session.v1.ListExercisesRequest"> & {
+  /**
+   * At most 100; 0 means 20.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * "en" (the default when empty) or "fr"; other languages are served in English.
+   *
+   * @generated from field: string language = 3;
+   */
+  language: string;
+
+  /**
+   * Full-text search in `language`: up to 200 characters, at least one letter or digit.
+   *
+   * @generated from field: string query = 4;
+   */
+  query: string;
+
+  /**
+   * @generated from field: stride.activity_session.v1.Difficulty difficulty = 5;
+   */
+  difficulty: Difficulty;
+
+  /**
+   * A goal key (ListExerciseTerms), e.g. "fat_loss".
+   *
+   * @generated from field: string goal = 6;
+   */
+  goal: string;
+
+  /**
+   * A category key, e.g. "cardio".
+   *
+   * @generated from field: string category = 7;
+   */
+  category: string;
+
+  /**
+   * Muscle keys: exercises working any of them (as a primary or secondary muscle). At most 20.
+   *
+   * @generated from field: repeated string muscles = 8;
+   */
+  muscles: string[];
+
+  /**
+   * Equipment keys: exercises using any of them. At most 20.
+   *
+   * @generated from field: repeated string equipment = 9;
+   */
+  equipment: string[];
+};
+
+/**
+ * Describes the message stride.activity_session.v1.ListExercisesRequest.
+ * Use `create(ListExercisesRequestSchema)` to create a new message.
+ */
+export const ListExercisesRequestSchema: GenMessage<ListExercisesRequest> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_catalog, 7);
+
+/**
+ * @generated from message stride.activity_session.v1.ListExercisesResponse
+ */
+export type ListExercisesResponse = Message<"stride.activity_session.v1.ListExercisesResponse"> & {
+  /**
+   * @generated from field: repeated stride.activity_session.v1.Exercise exercises = 1;
+   */
+  exercises: Exercise[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message stride.activity_session.v1.ListExercisesResponse.
+ * Use `create(ListExercisesResponseSchema)` to create a new message.
+ */
+export const ListExercisesResponseSchema: GenMessage<ListExercisesResponse> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_catalog, 8);
+
+/**
+ * @generated from message stride.activity_session.v1.GetExerciseRequest
+ */
+export type GetExerciseRequest = Message<"stride.activity_session.v1.GetExerciseRequest"> & {
+  /**
+   * @generated from field: string exercise_id = 1;
+   */
+  exerciseId: string;
+
+  /**
+   * @generated from field: string language = 2;
+   */
+  language: string;
+};
+
+/**
+ * Describes the message stride.activity_session.v1.GetExerciseRequest.
+ * Use `create(GetExerciseRequestSchema)` to create a new message.
+ */
+export const GetExerciseRequestSchema: GenMessage<GetExerciseRequest> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_catalog, 9);
+
+/**
+ * @generated from message stride.activity_session.v1.GetExerciseResponse
+ */
+export type GetExerciseResponse = Message<"stride.activity_session.v1.GetExerciseResponse"> & {
+  /**
+   * @generated from field: stride.activity_session.v1.Exercise exercise = 1;
+   */
+  exercise?: Exercise | undefined;
+};
+
+/**
+ * Describes the message stride.activity_session.v1.GetExerciseResponse.
+ * Use `create(GetExerciseResponseSchema)` to create a new message.
+ */
+export const GetExerciseResponseSchema: GenMessage<GetExerciseResponse> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_catalog, 10);
+
+/**
+ * @generated from message stride.activity_session.v1.ListExerciseTermsRequest
+ */
+export type ListExerciseTermsRequest = Message<"stride.activity_session.v1.ListExerciseTermsRequest"> & {
+  /**
+   * @generated from field: string language = 1;
+   */
+  language: string;
+
+  /**
+   * Optional: one facet only.
+   *
+   * @generated from field: stride.activity_session.v1.ExerciseFacet facet = 2;
+   */
+  facet: ExerciseFacet;
+};
+
+/**
+ * Describes the message stride.activity_session.v1.ListExerciseTermsRequest.
+ * Use `create(ListExerciseTermsRequestSchema)` to create a new message.
+ */
+export const ListExerciseTermsRequestSchema: GenMessage<ListExerciseTermsRequest> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_catalog, 11);
+
+/**
+ * @generated from message stride.activity_session.v1.ListExerciseTermsResponse
+ */
+export type ListExerciseTermsResponse = Message<"stride.activity_session.v1.ListExerciseTermsResponse"> & {
+  /**
+   * By facet, then key.
+   *
+   * @generated from field: repeated stride.activity_session.v1.ExerciseTerm terms = 1;
+   */
+  terms: ExerciseTerm[];
+};
+
+/**
+ * Describes the message stride.activity_session.v1.ListExerciseTermsResponse.
+ * Use `create(ListExerciseTermsResponseSchema)` to create a new message.
+ */
+export const ListExerciseTermsResponseSchema: GenMessage<ListExerciseTermsResponse> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_catalog, 12);
+
+/**
+ * A workout plan template.
+ *
+ * @generated from message stride.activity_session.v1.WorkoutPlan
+ */
+export type WorkoutPlan = Message<"stride.activity_session.v1.WorkoutPlan"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Stable key, e.g. "beginner-full-body".
+   *
+   * @generated from field: string slug = 2;
+   */
+  slug: string;
+
+  /**
+   * The language of `name` and `description`: the one asked for, or "en".
+   *
+   * @generated from field: string language = 3;
+   */
+  language: string;
+
+  /**
+   * @generated from field: string name = 4;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string description = 5;
+   */
+  description: string;
+
+  /**
+   * @generated from field: stride.activity_session.v1.Difficulty difficulty = 6;
+   */
+  difficulty: Difficulty;
+
+  /**
+   * @generated from field: repeated stride.activity_session.v1.ExerciseTerm goals = 7;
+   */
+  goals: ExerciseTerm[];
+
+  /**
+   * @generated from field: int32 weeks = 8;
+   */
+  weeks: number;
+
+  /**
+   * @generated from field: int32 days_per_week = 9;
+   */
+  daysPerWeek: number;
+
+  /**
+   * @generated from field: bool featured = 10;
+   */
+  featured: boolean;
+
+  /**
+   * How many different exercises the plan uses.
+   *
+   * @generated from field: int32 exercise_count = 11;
+   */
+  exerciseCount: number;
+
+  /**
+   * The schedule, by week then day; only in GetWorkoutPlan.
+   *
+   * @generated from field: repeated stride.activity_session.v1.PlanWeek schedule = 12;
+   */
+  schedule: PlanWeek[];
+};
+
+/**
+ * Describes the message stride.activity_session.v1.WorkoutPlan.
+ * Use `create(WorkoutPlanSchema)` to create a new message.
+ */
+export const WorkoutPlanSchema: GenMessage<WorkoutPlan> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_catalog, 13);
+
+/**
+ * @generated from message stride.activity_session.v1.PlanWeek
+ */
+export type PlanWeek = Message<"stride.activity_session.v1.PlanWeek"> & {
+  /**
+   * From 1.
+   *
+   * @generated from field: int32 week = 1;
+   */
+  week: number;
+
+  /**
+   * @generated from field: repeated stride.activity_session.v1.PlanDay days = 2;
+   */
+  days: PlanDay[];
+};
+
+/**
+ * Describes the message stride.activity_session.v1.PlanWeek.
+ * Use `create(PlanWeekSchema)` to create a new message.
+ */
+export const PlanWeekSchema: GenMessage<PlanWeek> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_catalog, 14);
+
+/**
+ * @generated from message stride.activity_session.v1.PlanDay
+ */
+export type PlanDay = Message<"stride.activity_session.v1.PlanDay"> & {
+  /**
+   * The training day within the week, from 1 to the plan's days_per_week.
+   *
+   * @generated from field: int32 day = 1;
+   */
+  day: number;
+
+  /**
+   * In order.
+   *
+   * @generated from field: repeated stride.activity_session.v1.PlanExercise exercises = 2;
+   */
+  exercises: PlanExercise[];
+};
+
+/**
+ * Describes the message stride.activity_session.v1.PlanDay.
+ * Use `create(PlanDaySchema)` to create a new message.
+ */
+export const PlanDaySchema: GenMessage<PlanDay> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_catalog, 15);
+
+/**
+ * One exercise of a plan's day: what a workout log names as its plan exercise.
+ *
+ * @generated from message stride.activity_session.v1.PlanExercise
+ */
+export type PlanExercise = Message<"stride.activity_session.v1.PlanExercise"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * From 1, the order within the day.
+   *
+   * @generated from field: int32 position = 2;
+   */
+  position: number;
+
+  /**
+   * @generated from field: string exercise_id = 3;
+   */
+  exerciseId: string;
+
+  /**
+   * The exercise's name in the plan's language (the full exercise is in the response's list).
+   *
+   * @generated from field: string exercise_name = 4;
+   */
+  exerciseName: string;
+
+  /**
+   * @generated from field: int32 sets = 5;
+   */
+  sets: number;
+
+  /**
+   * Per set: a number of repetitions or a duration.
+   *
+   * @generated from oneof stride.activity_session.v1.PlanExercise.target
+   */
+  target: {
+    /**
+     * @generated from field: int32 reps = 6;
+     */
+    value: number;
+    case: "reps";
+  } | {
+    /**
+     * @generated from field: google.protobuf.Duration duration = 7;
+     */
+    value: Duration;
+    case: "duration";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * Rest after each set.
+   *
+   * @generated from field: google.protobuf.Duration rest = 8;
+   */
+  rest?: Duration | undefined;
+};
+
+/**
+ * Describes the message stride.activity_session.v1.PlanExercise.
+ * Use `create(PlanExerciseSchema)` to create a new message.
+ */
+export const PlanExerciseSchema: GenMessage<PlanExercise> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_catalog, 16);
+
+/**
+ * @generated from message stride.activity_session.v1.ListWorkoutPlansRequest
+ */
+export type ListWorkoutPlansRequest = Message<"stride.activity_session.v1.ListWorkoutPlansRequest"> & {
+  /**
+   * At most 100; 0 means 20.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * @generated from field: string language = 3;
+   */
+  language: string;
+
+  /**
+   * Only the featured (recommended) templates.
+   *
+   * @generated from field: bool featured = 4;
+   */
+  featured: boolean;
+
+  /**
+   * @generated from field: stride.activity_session.v1.Difficulty difficulty = 5;
+   */
+  difficulty: Difficulty;
+
+  /**
+   * A goal key, e.g. "strength".
+   *
+   * @generated from field: string goal = 6;
+   */
+  goal: string;
+};
+
+/**
+ * Describes the message stride.activity_session.v1.ListWorkoutPlansRequest.
+ * Use `create(ListWorkoutPlansRequestSchema)` to create a new message.
+ */
+export const ListWorkoutPlansRequestSchema: GenMessage<ListWorkoutPlansRequest> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_catalog, 17);
+
+/**
+ * @generated from message stride.activity_session.v1.ListWorkoutPlansResponse
+ */
+export type ListWorkoutPlansResponse = Message<"stride.activity_session.v1.ListWorkoutPlansResponse"> & {
+  /**
+   * @generated from field: repeated stride.activity_session.v1.WorkoutPlan plans = 1;
+   */
+  plans: WorkoutPlan[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message stride.activity_session.v1.ListWorkoutPlansResponse.
+ * Use `create(ListWorkoutPlansResponseSchema)` to create a new message.
+ */
+export const ListWorkoutPlansResponseSchema: GenMessage<ListWorkoutPlansResponse> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_catalog, 18);
+
+/**
+ * @generated from message stride.activity_session.v1.GetWorkoutPlanRequest
+ */
+export type GetWorkoutPlanRequest = Message<"stride.activity_session.v1.GetWorkoutPlanRequest"> & {
+  /**
+   * @generated from field: string plan_id = 1;
+   */
+  planId: string;
+
+  /**
+   * @generated from field: string language = 2;
+   */
+  language: string;
+};
+
+/**
+ * Describes the message stride.activity_session.v1.GetWorkoutPlanRequest.
+ * Use `create(GetWorkoutPlanRequestSchema)` to create a new message.
+ */
+export const GetWorkoutPlanRequestSchema: GenMessage<GetWorkoutPlanRequest> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_catalog, 19);
+
+/**
+ * @generated from message stride.activity_session.v1.GetWorkoutPlanResponse
+ */
+export type GetWorkoutPlanResponse = Message<"stride.activity_session.v1.GetWorkoutPlanResponse"> & {
+  /**
+   * @generated from field: stride.activity_session.v1.WorkoutPlan plan = 1;
+   */
+  plan?: WorkoutPlan | undefined;
+
+  /**
+   * Every exercise the schedule names, once each, by slug.
+   *
+   * @generated from field: repeated stride.activity_session.v1.Exercise exercises = 2;
+   */
+  exercises: Exercise[];
+};
+
+/**
+ * Describes the message stride.activity_session.v1.GetWorkoutPlanResponse.
+ * Use `create(GetWorkoutPlanResponseSchema)` to create a new message.
+ */
+export const GetWorkoutPlanResponseSchema: GenMessage<GetWorkoutPlanResponse> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_catalog, 20);
+
+/**
  * @generated from enum stride.activity_session.v1.ActivityKind
  */
 export enum ActivityKind {
@@ -141,6 +782,18 @@ export enum ActivityKind {
    * @generated from enum value: ACTIVITY_KIND_STUDY = 4;
    */
   STUDY = 4,
+
+  /**
+   * @generated from enum value: ACTIVITY_KIND_MEDITATION = 5;
+   */
+  MEDITATION = 5,
+
+  /**
+   * A timed block of anything else the user wants to track.
+   *
+   * @generated from enum value: ACTIVITY_KIND_CUSTOM = 6;
+   */
+  CUSTOM = 6,
 }
 
 /**
@@ -150,18 +803,155 @@ export const ActivityKindSchema: GenEnum<ActivityKind> = /*@__PURE__*/
   enumDesc(file_stride_activity_session_v1_catalog, 0);
 
 /**
- * The catalog of activities a session can be of.
+ * @generated from enum stride.activity_session.v1.Difficulty
+ */
+export enum Difficulty {
+  /**
+   * @generated from enum value: DIFFICULTY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: DIFFICULTY_BEGINNER = 1;
+   */
+  BEGINNER = 1,
+
+  /**
+   * @generated from enum value: DIFFICULTY_INTERMEDIATE = 2;
+   */
+  INTERMEDIATE = 2,
+
+  /**
+   * @generated from enum value: DIFFICULTY_ADVANCED = 3;
+   */
+  ADVANCED = 3,
+}
+
+/**
+ * Describes the enum stride.activity_session.v1.Difficulty.
+ */
+export const DifficultySchema: GenEnum<Difficulty> = /*@__PURE__*/
+  enumDesc(file_stride_activity_session_v1_catalog, 1);
+
+/**
+ * A facet of the exercise library's vocabulary.
+ *
+ * @generated from enum stride.activity_session.v1.ExerciseFacet
+ */
+export enum ExerciseFacet {
+  /**
+   * @generated from enum value: EXERCISE_FACET_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: EXERCISE_FACET_MUSCLE = 1;
+   */
+  MUSCLE = 1,
+
+  /**
+   * @generated from enum value: EXERCISE_FACET_EQUIPMENT = 2;
+   */
+  EQUIPMENT = 2,
+
+  /**
+   * @generated from enum value: EXERCISE_FACET_GOAL = 3;
+   */
+  GOAL = 3,
+
+  /**
+   * @generated from enum value: EXERCISE_FACET_CATEGORY = 4;
+   */
+  CATEGORY = 4,
+}
+
+/**
+ * Describes the enum stride.activity_session.v1.ExerciseFacet.
+ */
+export const ExerciseFacetSchema: GenEnum<ExerciseFacet> = /*@__PURE__*/
+  enumDesc(file_stride_activity_session_v1_catalog, 2);
+
+/**
+ * The public catalog: the activities a session can be of, the exercise library (seed 004) and
+ * the workout plan templates. Browsing needs no token (seed 004's first phase). Texts come in
+ * the `language` asked for (`en` or `fr`; a regional tag such as `fr-CA` counts as its language),
+ * falling back to English where a translation is missing or the language is not served.
  *
  * @generated from service stride.activity_session.v1.CatalogService
  */
 export const CatalogService: GenService<{
   /**
+   * The preset activities, paged by slug, optionally of one kind.
+   *
    * @generated from rpc stride.activity_session.v1.CatalogService.ListActivities
    */
   listActivities: {
     methodKind: "unary";
     input: typeof ListActivitiesRequestSchema;
     output: typeof ListActivitiesResponseSchema;
+  },
+  /**
+   * One activity by id.
+   *
+   * @generated from rpc stride.activity_session.v1.CatalogService.GetActivity
+   */
+  getActivity: {
+    methodKind: "unary";
+    input: typeof GetActivityRequestSchema;
+    output: typeof GetActivityResponseSchema;
+  },
+  /**
+   * The exercise library: filters (difficulty, goal, category, muscles, equipment) and an
+   * optional full-text search in the asked language (accents folded, word stems, the last word
+   * as a prefix). Without `query` the order is by slug; with it, best match first.
+   *
+   * @generated from rpc stride.activity_session.v1.CatalogService.ListExercises
+   */
+  listExercises: {
+    methodKind: "unary";
+    input: typeof ListExercisesRequestSchema;
+    output: typeof ListExercisesResponseSchema;
+  },
+  /**
+   * One exercise by id, with its demonstration media.
+   *
+   * @generated from rpc stride.activity_session.v1.CatalogService.GetExercise
+   */
+  getExercise: {
+    methodKind: "unary";
+    input: typeof GetExerciseRequestSchema;
+    output: typeof GetExerciseResponseSchema;
+  },
+  /**
+   * The vocabulary the exercise filters take (muscles, equipment, goals, categories), with
+   * labels in the asked language: what a filter screen offers.
+   *
+   * @generated from rpc stride.activity_session.v1.CatalogService.ListExerciseTerms
+   */
+  listExerciseTerms: {
+    methodKind: "unary";
+    input: typeof ListExerciseTermsRequestSchema;
+    output: typeof ListExerciseTermsResponseSchema;
+  },
+  /**
+   * Workout plan templates, paged by slug; `featured` for the recommended ones.
+   *
+   * @generated from rpc stride.activity_session.v1.CatalogService.ListWorkoutPlans
+   */
+  listWorkoutPlans: {
+    methodKind: "unary";
+    input: typeof ListWorkoutPlansRequestSchema;
+    output: typeof ListWorkoutPlansResponseSchema;
+  },
+  /**
+   * One template with its schedule grouped by week and day, and the exercises it uses.
+   *
+   * @generated from rpc stride.activity_session.v1.CatalogService.GetWorkoutPlan
+   */
+  getWorkoutPlan: {
+    methodKind: "unary";
+    input: typeof GetWorkoutPlanRequestSchema;
+    output: typeof GetWorkoutPlanResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_stride_activity_session_v1_catalog, 0);
