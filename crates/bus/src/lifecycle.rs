@@ -39,7 +39,13 @@ subject!(
     SessionCompleted,
     ChallengeCompleted,
     UserDeleted,
-    PracticeSessionEvaluated
+    PracticeSessionEvaluated,
+    // activity-session: workout logs and user plans (issue 13, part D)
+    WorkoutLogged,
+    WorkoutUpdated,
+    WorkoutDeleted,
+    PlanAssigned,
+    PlanCompleted
 );
 
 /// The two accounts of a `user.merged.v1`.

@@ -4,6 +4,8 @@
 
 pub mod activity;
 pub mod session;
+pub mod plans;
+pub mod workouts;
 
 /// A stored value this code does not know: a row written against the schema's checks, or by a
 /// newer version. Decoding such a row fails rather than guessing.
