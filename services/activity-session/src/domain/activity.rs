@@ -11,10 +11,20 @@ pub enum Kind {
     Break,
     Workout,
     Study,
+    Meditation,
+    /// A timed block of anything else the user wants to track.
+    Custom,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Focus, Kind::Break, Kind::Workout, Kind::Study];
+    pub const ALL: [Kind; 6] = [
+        Kind::Focus,
+        Kind::Break,
+        Kind::Workout,
+        Kind::Study,
+        Kind::Meditation,
+        Kind::Custom,
+    ];
 
     /// The stored and published name.
     pub fn as_str(self) -> &'static str {
@@ -23,6 +33,8 @@ impl Kind {
             Kind::Break => "break",
             Kind::Workout => "workout",
             Kind::Study => "study",
+            Kind::Meditation => "meditation",
+            Kind::Custom => "custom",
         }
     }
 
@@ -52,7 +64,7 @@ mod tests {
         // The names consumers count by.
         assert_eq!(
             Kind::ALL.map(Kind::as_str),
-            ["focus", "break", "workout", "study"]
+            ["focus", "break", "workout", "study", "meditation", "custom"]
         );
         assert_eq!(Kind::parse("Focus"), None);
         assert!(Kind::try_from("yoga".to_owned()).is_err());

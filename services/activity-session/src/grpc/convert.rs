@@ -10,6 +10,8 @@ pub fn kind(k: Kind) -> pb::ActivityKind {
         Kind::Break => pb::ActivityKind::Break,
         Kind::Workout => pb::ActivityKind::Workout,
         Kind::Study => pb::ActivityKind::Study,
+        Kind::Meditation => pb::ActivityKind::Meditation,
+        Kind::Custom => pb::ActivityKind::Custom,
     }
 }
 
@@ -22,6 +24,8 @@ pub fn from_kind(raw: i32) -> Result<Option<Kind>, ()> {
         pb::ActivityKind::Break => Ok(Some(Kind::Break)),
         pb::ActivityKind::Workout => Ok(Some(Kind::Workout)),
         pb::ActivityKind::Study => Ok(Some(Kind::Study)),
+        pb::ActivityKind::Meditation => Ok(Some(Kind::Meditation)),
+        pb::ActivityKind::Custom => Ok(Some(Kind::Custom)),
     }
 }
 

@@ -38,9 +38,9 @@ async fn list_activities_pages_cover_every_activity_exactly_once() {
         }
         page_token = res.next_page_token;
     }
-    assert_eq!(pages, 3);
-    assert_eq!(seen.len(), 8, "{seen:?}");
-    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 8, "{seen:?}");
+    assert_eq!(pages, 4);
+    assert_eq!(seen.len(), 11, "{seen:?}");
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 11, "{seen:?}");
     for slug in [
         "focus-25",
         "break-5",
@@ -50,6 +50,9 @@ async fn list_activities_pages_cover_every_activity_exactly_once() {
         "squats",
         "plank",
         "jumping-jacks",
+        "meditation-10",
+        "breathing-5",
+        "custom-20",
     ] {
         assert!(seen.iter().any(|s| s == slug), "{slug} missing");
     }
@@ -59,7 +62,7 @@ async fn list_activities_pages_cover_every_activity_exactly_once() {
         .await
         .expect("default page")
         .into_inner();
-    assert_eq!(all.activities.len(), 8);
+    assert_eq!(all.activities.len(), 11);
     assert!(all.next_page_token.is_empty());
     let focus = all
         .activities
