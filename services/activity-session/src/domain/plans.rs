@@ -2,7 +2,10 @@
 //! small state machine ([`apply`]) and its progress ([`progress`]) is computed from which plan
 //! exercises the user logged.
 //!
-//! Schedule: template day `d` (1–7) of week `w` falls on `start + 7(w-1) + (d-1)`. A pause holds
+//! Schedule: a template has `days_per_week` training days a week, numbered 1..days_per_week, spread
+//! evenly over the plan's 7-day week: training day `d` of week `w` falls on
+//! `start + 7(w-1) + ⌊7(d-1)/days_per_week⌋` (3 days a week: days 0, 2 and 4 of the week — Monday,
+//! Wednesday and Friday for a plan started on a Monday). A pause holds
 //! every day not yet reached: days on or after the pause date move later by the days paused
 //! (while paused, to tomorrow at the earliest), days before it stay where they were.
 
@@ -60,6 +63,7 @@ pub enum Action {
 }
 
 impl Action {
+    #[cfg(test)]
     pub const ALL: [Action; 4] = [
         Action::Pause,
         Action::Resume,
@@ -98,6 +102,7 @@ pub struct PlanState {
 }
 
 impl PlanState {
+    #[cfg(test)]
     pub fn assigned(start_date: Date) -> Self {
         Self {
             status: Status::Active,
@@ -190,7 +195,7 @@ pub struct Progress {
     pub days_done: i32,
     pub days_due: i32,
     pub current_week: i32,
-    pub current_day: i32,
+    pub current_week_day: i32,
     pub this_week: Vec<DayProgress>,
     pub next_day: Option<DayProgress>,
     pub as_of: Date,
@@ -200,9 +205,17 @@ fn days(n: i64) -> Duration {
     Duration::days(n)
 }
 
-/// Where template day (`week`, `day`) falls for `state`, `today` being the user's date.
-pub fn due_date(state: &PlanState, week: i32, day: i32, today: Date) -> Date {
-    let offset = i64::from(week - 1) * 7 + i64::from(day - 1);
+/// The day of the plan week (0–6) training day `day` of `days_per_week` falls on.
+pub fn week_offset(day: i32, days_per_week: i32) -> i64 {
+    let per_week = i64::from(days_per_week.clamp(1, 7));
+    let day = i64::from(day.max(1)) - 1;
+    (day * 7 / per_week).clamp(0, 6)
+}
+
+/// Where template training day (`week`, `day`) falls for `state`, `today` being the user's
+/// date.
+pub fn due_date(state: &PlanState, week: i32, day: i32, days_per_week: i32, today: Date) -> Date {
+    let offset = i64::from(week.max(1) - 1) * 7 + week_offset(day, days_per_week);
     let mut date = state.start_date + days(offset.max(0));
     for p in &state.pauses {
         if date >= p.on {
@@ -218,7 +231,7 @@ pub fn due_date(state: &PlanState, week: i32, day: i32, today: Date) -> Date {
     date
 }
 
-/// The plan (week, day) of date `at`: days since the start less the days paused before it;
+/// The plan week and the day of that week (1–7) of date `at`: days since the start less the days paused before it;
 /// (0, 0) before the start.
 pub fn plan_day_of(state: &PlanState, at: Date) -> (i32, i32) {
     if at < state.start_date {
@@ -245,6 +258,7 @@ pub fn plan_day_of(state: &PlanState, at: Date) -> (i32, i32) {
 /// not count), `logged` being the plan exercises with at least one log of this user plan.
 pub fn progress(
     state: &PlanState,
+    days_per_week: i32,
     template: &[TemplateDay],
     logged: &HashSet<Uuid>,
     today: Date,
@@ -262,14 +276,14 @@ pub fn progress(
             DayProgress {
                 week: d.week,
                 day: d.day,
-                due_date: due_date(state, d.week, d.day, today),
+                due_date: due_date(state, d.week, d.day, days_per_week, today),
                 exercises: n,
                 exercises_logged: done_n,
                 done: done_n == n,
             }
         })
         .collect();
-    let (current_week, current_day) = plan_day_of(state, as_of);
+    let (current_week, current_week_day) = plan_day_of(state, as_of);
     let count = |f: &dyn Fn(&DayProgress) -> bool| {
         i32::try_from(all.iter().filter(|d| f(d)).count()).unwrap_or(i32::MAX)
     };
@@ -278,7 +292,7 @@ pub fn progress(
         days_done: count(&|d| d.done),
         days_due: count(&|d| d.due_date <= as_of),
         current_week,
-        current_day,
+        current_week_day,
         this_week: all
             .iter()
             .filter(|d| d.week == current_week)
@@ -406,11 +420,11 @@ mod tests {
         let s = PlanState::assigned(MON);
         let logged: HashSet<Uuid> = [1, 2, 5].map(Uuid::from_u128).into();
         // Wednesday of week 1.
-        let p = progress(&s, &template(), &logged, date!(2026 - 11 - 04));
+        let p = progress(&s, 7, &template(), &logged, date!(2026 - 11 - 04));
         assert_eq!(p.days_total, 4);
         assert_eq!(p.days_done, 2, "day 1 (both exercises) and day 5");
         assert_eq!(p.days_due, 2, "days 1 and 3 are due by Wednesday");
-        assert_eq!((p.current_week, p.current_day), (1, 3));
+        assert_eq!((p.current_week, p.current_week_day), (1, 3));
         assert_eq!(
             p.this_week
                 .iter()
@@ -427,18 +441,18 @@ mod tests {
 
         // A half-logged day is not done.
         let half: HashSet<Uuid> = [1].map(Uuid::from_u128).into();
-        let p = progress(&s, &template(), &half, date!(2026 - 11 - 04));
+        let p = progress(&s, 7, &template(), &half, date!(2026 - 11 - 04));
         assert_eq!(p.days_done, 0);
         assert_eq!(p.next_day.unwrap().exercises_logged, 1);
 
         // Before the start: week 0, nothing due.
-        let p = progress(&s, &template(), &logged, date!(2026 - 11 - 01));
-        assert_eq!((p.current_week, p.current_day, p.days_due), (0, 0, 0));
+        let p = progress(&s, 7, &template(), &logged, date!(2026 - 11 - 01));
+        assert_eq!((p.current_week, p.current_week_day, p.days_due), (0, 0, 0));
         assert!(p.this_week.is_empty());
 
         // Everything logged: no next day.
         let all: HashSet<Uuid> = (1..=5).map(Uuid::from_u128).collect();
-        let p = progress(&s, &template(), &all, date!(2026 - 11 - 30));
+        let p = progress(&s, 7, &template(), &all, date!(2026 - 11 - 30));
         assert_eq!((p.days_done, p.days_due), (4, 4));
         assert!(p.next_day.is_none());
     }
@@ -449,36 +463,49 @@ mod tests {
         let none = HashSet::new();
         // Paused on Wednesday (day 3): day 1 stays due; days 3 and later are held.
         let paused = apply(&s, Action::Pause, date!(2026 - 11 - 04)).unwrap();
-        let p = progress(&paused, &template(), &none, date!(2026 - 11 - 10));
+        let p = progress(&paused, 7, &template(), &none, date!(2026 - 11 - 10));
         assert_eq!(p.days_due, 1);
         assert_eq!(
-            (p.current_week, p.current_day),
+            (p.current_week, p.current_week_day),
             (1, 3),
             "the plan's day stops moving"
         );
         assert_eq!(
-            due_date(&paused, 1, 3, date!(2026 - 11 - 10)),
+            due_date(&paused, 1, 3, 7, date!(2026 - 11 - 10)),
             date!(2026 - 11 - 11),
             "held: tomorrow at the earliest"
         );
         // Resumed a week later: day 3 is due on the resume date, week 2 a week later.
         let resumed = apply(&paused, Action::Resume, date!(2026 - 11 - 11)).unwrap();
         let today = date!(2026 - 11 - 11);
-        assert_eq!(due_date(&resumed, 1, 1, today), MON);
-        assert_eq!(due_date(&resumed, 1, 3, today), date!(2026 - 11 - 11));
-        assert_eq!(due_date(&resumed, 2, 1, today), date!(2026 - 11 - 16));
-        let p = progress(&resumed, &template(), &none, today);
+        assert_eq!(due_date(&resumed, 1, 1, 7, today), MON);
+        assert_eq!(due_date(&resumed, 1, 3, 7, today), date!(2026 - 11 - 11));
+        assert_eq!(due_date(&resumed, 2, 1, 7, today), date!(2026 - 11 - 16));
+        let p = progress(&resumed, 7, &template(), &none, today);
         assert_eq!(p.days_due, 2);
-        assert_eq!((p.current_week, p.current_day), (1, 3));
+        assert_eq!((p.current_week, p.current_week_day), (1, 3));
+    }
+
+    #[test]
+    fn training_days_spread_over_the_week() {
+        assert_eq!((1..=3).map(|d| week_offset(d, 3)).collect::<Vec<_>>(), [0, 2, 4]);
+        assert_eq!((1..=4).map(|d| week_offset(d, 4)).collect::<Vec<_>>(), [0, 1, 3, 5]);
+        assert_eq!((1..=7).map(|d| week_offset(d, 7)).collect::<Vec<_>>(), [0, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(week_offset(1, 1), 0);
+        // Out-of-range numbers stay within the week.
+        assert_eq!(week_offset(9, 3), 6);
+        assert_eq!(week_offset(0, 0), 0);
+        let s = PlanState::assigned(MON);
+        assert_eq!(due_date(&s, 2, 3, 3, MON), date!(2026 - 11 - 13), "week 2's Friday");
     }
 
     #[test]
     fn an_ended_plan_is_frozen_at_its_end_date() {
         let s = PlanState::assigned(MON);
         let done = apply(&s, Action::Complete, date!(2026 - 11 - 04)).unwrap();
-        let p = progress(&done, &template(), &HashSet::new(), date!(2027 - 01 - 01));
+        let p = progress(&done, 7, &template(), &HashSet::new(), date!(2027 - 01 - 01));
         assert_eq!(p.as_of, date!(2026 - 11 - 04));
         assert_eq!(p.days_due, 2);
-        assert_eq!((p.current_week, p.current_day), (1, 3));
+        assert_eq!((p.current_week, p.current_week_day), (1, 3));
     }
 }

@@ -92,7 +92,8 @@ impl Figures {
 }
 
 /// Checks figures already normalised (weights by [`normalise`]); `today` is the caller's local
-/// date. Violations name `{prefix}.<field>`.
+/// date. Violations name `{prefix}.<field>`. A `date_performed` of `Date::MIN` stands for one
+/// already refused (missing or impossible) and is not named twice.
 pub fn check(v: &mut Violations, prefix: &str, f: &Figures, today: Date) {
     let name = |field: &str| format!("{prefix}.{field}");
     v.when(
@@ -122,7 +123,7 @@ pub fn check(v: &mut Violations, prefix: &str, f: &Figures, today: Date) {
         "must not be after today",
     );
     v.when(
-        f.date_performed < today - MAX_AGE,
+        f.date_performed > Date::MIN && f.date_performed < today - MAX_AGE,
         &name("date_performed"),
         "must be within the last 5 years",
     );

@@ -6,7 +6,9 @@
 
 mod catalog;
 mod convert;
+mod plans;
 mod sessions;
+mod workouts;
 
 use sqlx::PgPool;
 use stride_bus::Outbox;

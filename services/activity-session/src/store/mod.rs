@@ -3,3 +3,5 @@
 
 pub mod activities;
 pub mod sessions;
+pub mod plans;
+pub mod workouts;
