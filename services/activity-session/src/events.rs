@@ -89,7 +89,12 @@ fn merge_date(e: &events::UserMerged) -> time::Date {
     e.local_date
         .as_ref()
         .and_then(from_date)
-        .or_else(|| e.occur_time.as_ref().and_then(from_timestamp).map(|t| t.date()))
+        .or_else(|| {
+            e.occur_time
+                .as_ref()
+                .and_then(from_timestamp)
+                .map(|t| t.date())
+        })
         .unwrap_or(time::Date::MIN)
 }
 

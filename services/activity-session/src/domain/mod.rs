@@ -3,8 +3,8 @@
 //! no transport.
 
 pub mod activity;
-pub mod session;
 pub mod plans;
+pub mod session;
 pub mod workouts;
 
 /// A stored value this code does not know: a row written against the schema's checks, or by a

@@ -264,8 +264,10 @@ pub fn progress(
     today: Date,
 ) -> Progress {
     let as_of = state.as_of(today);
-    let mut training: Vec<&TemplateDay> =
-        template.iter().filter(|d| !d.exercises.is_empty()).collect();
+    let mut training: Vec<&TemplateDay> = template
+        .iter()
+        .filter(|d| !d.exercises.is_empty())
+        .collect();
     training.sort_by_key(|d| (d.week, d.day));
     let all: Vec<DayProgress> = training
         .iter()
@@ -488,22 +490,41 @@ mod tests {
 
     #[test]
     fn training_days_spread_over_the_week() {
-        assert_eq!((1..=3).map(|d| week_offset(d, 3)).collect::<Vec<_>>(), [0, 2, 4]);
-        assert_eq!((1..=4).map(|d| week_offset(d, 4)).collect::<Vec<_>>(), [0, 1, 3, 5]);
-        assert_eq!((1..=7).map(|d| week_offset(d, 7)).collect::<Vec<_>>(), [0, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(
+            (1..=3).map(|d| week_offset(d, 3)).collect::<Vec<_>>(),
+            [0, 2, 4]
+        );
+        assert_eq!(
+            (1..=4).map(|d| week_offset(d, 4)).collect::<Vec<_>>(),
+            [0, 1, 3, 5]
+        );
+        assert_eq!(
+            (1..=7).map(|d| week_offset(d, 7)).collect::<Vec<_>>(),
+            [0, 1, 2, 3, 4, 5, 6]
+        );
         assert_eq!(week_offset(1, 1), 0);
         // Out-of-range numbers stay within the week.
         assert_eq!(week_offset(9, 3), 6);
         assert_eq!(week_offset(0, 0), 0);
         let s = PlanState::assigned(MON);
-        assert_eq!(due_date(&s, 2, 3, 3, MON), date!(2026 - 11 - 13), "week 2's Friday");
+        assert_eq!(
+            due_date(&s, 2, 3, 3, MON),
+            date!(2026 - 11 - 13),
+            "week 2's Friday"
+        );
     }
 
     #[test]
     fn an_ended_plan_is_frozen_at_its_end_date() {
         let s = PlanState::assigned(MON);
         let done = apply(&s, Action::Complete, date!(2026 - 11 - 04)).unwrap();
-        let p = progress(&done, 7, &template(), &HashSet::new(), date!(2027 - 01 - 01));
+        let p = progress(
+            &done,
+            7,
+            &template(),
+            &HashSet::new(),
+            date!(2027 - 01 - 01),
+        );
         assert_eq!(p.as_of, date!(2026 - 11 - 04));
         assert_eq!(p.days_due, 2);
         assert_eq!((p.current_week, p.current_week_day), (1, 3));

@@ -192,7 +192,14 @@ mod tests {
         assert!(normalise(&mut v, "ok", 2200.0, Some(Unit::Lb)) > 0.0);
         assert_eq!(
             fields(v),
-            ["w.unit", "x.value", "y.value", "z.value", "big.value", "lb.value"]
+            [
+                "w.unit",
+                "x.value",
+                "y.value",
+                "z.value",
+                "big.value",
+                "lb.value"
+            ]
         );
     }
 
@@ -277,6 +284,9 @@ mod tests {
     fn durations_must_be_whole_seconds() {
         assert_eq!(whole_seconds(Duration::seconds(90)), Some(90));
         assert_eq!(whole_seconds(Duration::milliseconds(1500)), None);
-        assert_eq!(whole_seconds(Duration::seconds(i64::from(i32::MAX) + 1)), None);
+        assert_eq!(
+            whole_seconds(Duration::seconds(i64::from(i32::MAX) + 1)),
+            None
+        );
     }
 }

@@ -110,7 +110,9 @@ async fn assign_plan(
         .ok_or_else(errors::no_workout_plan)?;
     let row = store::plans::insert(&mut tx, user, plan_id, start, now)
         .await
-        .on_constraint(store::plans::ONE_RUNNING, |_| errors::plan_already_running())?;
+        .on_constraint(store::plans::ONE_RUNNING, |_| {
+            errors::plan_already_running()
+        })?;
     let p = plans::progress(
         &row.state(),
         template.days_per_week,
@@ -194,7 +196,12 @@ async fn get_user_plan(
 }
 
 /// Applies `action` to the caller's plan `raw_id`; completing publishes plan.completed.v1.
-async fn change(s: &ActivitySessions, user: Uuid, raw_id: &str, action: Action) -> AppResult<pb::UserPlan> {
+async fn change(
+    s: &ActivitySessions,
+    user: Uuid,
+    raw_id: &str,
+    action: Action,
+) -> AppResult<pb::UserPlan> {
     let id = require_id("user_plan_id", raw_id)?;
     let now = s.clock.now_db();
     let mut tx = s.outbox.begin().await?;

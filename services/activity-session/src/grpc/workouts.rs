@@ -8,9 +8,7 @@ use stride_kit::{
     convert::{date, from_date, from_duration, local_date, parse_id, require_id, timestamp},
     pagination::Page,
 };
-use stride_proto::activity_session::{
-    self as pb, workout_log_service_server::WorkoutLogService,
-};
+use stride_proto::activity_session::{self as pb, workout_log_service_server::WorkoutLogService};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
@@ -135,8 +133,11 @@ async fn log_workout(
     let unit = answer_unit(&mut v, req.weight_unit);
     let exercise_id = optional_id(&mut v, "workout_log.exercise_id", &log.exercise_id);
     let user_plan_id = optional_id(&mut v, "workout_log.user_plan_id", &log.user_plan_id);
-    let plan_exercise_id =
-        optional_id(&mut v, "workout_log.plan_exercise_id", &log.plan_exercise_id);
+    let plan_exercise_id = optional_id(
+        &mut v,
+        "workout_log.plan_exercise_id",
+        &log.plan_exercise_id,
+    );
     v.when(
         user_plan_id.is_some() && log.plan_exercise_id.is_empty(),
         "workout_log.plan_exercise_id",
@@ -148,7 +149,9 @@ async fn log_workout(
         "is required with plan_exercise_id",
     );
     v.when(
-        log.exercise_id.is_empty() && log.user_plan_id.is_empty() && log.plan_exercise_id.is_empty(),
+        log.exercise_id.is_empty()
+            && log.user_plan_id.is_empty()
+            && log.plan_exercise_id.is_empty(),
         "workout_log.exercise_id",
         "is required for an exercise outside a plan",
     );
@@ -262,12 +265,8 @@ async fn list_workout_logs(
         plan_exercise_id: optional_id(&mut v, "plan_exercise_id", &req.plan_exercise_id),
         user_plan_id: optional_id(&mut v, "user_plan_id", &req.user_plan_id),
     };
-    let page = Page::<(Date, Uuid)>::request(
-        &mut v,
-        req.page_size,
-        &req.page_token,
-        DEFAULT_PAGE_SIZE,
-    );
+    let page =
+        Page::<(Date, Uuid)>::request(&mut v, req.page_size, &req.page_token, DEFAULT_PAGE_SIZE);
     v.check()?;
     let mut conn = s.pool.acquire().await?;
     let rows = store::workouts::list(

@@ -2,6 +2,6 @@
 //! begin or commit. The user directory (each user's timezone) is `stride_bus::directory`.
 
 pub mod activities;
-pub mod sessions;
 pub mod plans;
+pub mod sessions;
 pub mod workouts;

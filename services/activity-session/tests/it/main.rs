@@ -5,5 +5,7 @@ mod catalog;
 mod directory;
 mod lifecycle;
 mod migrations;
+mod plans;
 mod sessions;
 mod support;
+mod workouts;
