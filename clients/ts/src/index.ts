@@ -19,6 +19,8 @@ import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/conn
 
 import { CatalogService } from "./gen/stride/activity_session/v1/catalog_pb.js";
 import { SessionService } from "./gen/stride/activity_session/v1/sessions_pb.js";
+import { UserPlanService } from "./gen/stride/activity_session/v1/plans_pb.js";
+import { WorkoutLogService } from "./gen/stride/activity_session/v1/workouts_pb.js";
 import { AiCoachService } from "./gen/stride/ai_coach/v1/ai_coach_pb.js";
 import { AnalyticsService } from "./gen/stride/analytics/v1/analytics_pb.js";
 import {
@@ -44,6 +46,8 @@ export {
   NotificationService,
   ProfileService,
   SessionService,
+  UserPlanService,
+  WorkoutLogService,
 };
 export { Code, ConnectError };
 
@@ -273,6 +277,8 @@ export interface StrideClient {
   exports: Client<typeof DataExportService>;
   catalog: Client<typeof CatalogService>;
   sessions: Client<typeof SessionService>;
+  userPlans: Client<typeof UserPlanService>;
+  workoutLogs: Client<typeof WorkoutLogService>;
   challenge: Client<typeof ChallengeService>;
   analytics: Client<typeof AnalyticsService>;
   coach: Client<typeof AiCoachService>;
@@ -319,6 +325,8 @@ export function createStrideClient(opts: StrideClientOptions): StrideClient {
     exports: createClient(DataExportService, transport),
     catalog: createClient(CatalogService, transport),
     sessions: createClient(SessionService, transport),
+    userPlans: createClient(UserPlanService, transport),
+    workoutLogs: createClient(WorkoutLogService, transport),
     challenge: createClient(ChallengeService, transport),
     analytics: createClient(AnalyticsService, transport),
     coach: createClient(AiCoachService, transport),

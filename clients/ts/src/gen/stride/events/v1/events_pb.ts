@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stride/events/v1/events.proto.
  */
 export const file_stride_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Ch1zdHJpZGUvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQc3RyaWRlLmV2ZW50cy52MSLZAQoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCgh1c2VybmFtZRgDIAEoCRIUCgxpc19hbm9ueW1vdXMYBCABKAgSLgoKb2NjdXJfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBiABKAkSJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6FtLzGBJ1c2VyLnJlZ2lzdGVyZWQudjEiygIKDlByb2ZpbGVVcGRhdGVkEg8KB3VzZXJfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhAKCHRpbWV6b25lGAMgASgJEg4KBmxvY2FsZRgEIAEoCRIuCgpvY2N1cl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXZpc2lvbhgGIAEoAxIlCgpsb2NhbF9kYXRlGAcgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRISCgphdmF0YXJfdXJsGAggASgJEhoKEnByb2ZpbGVfdmlzaWJpbGl0eRgJIAEoCRIcChRzaG93X29uX2xlYWRlcmJvYXJkcxgKIAEoCBIgChhkYWlseV9mb2N1c19nb2FsX21pbnV0ZXMYCyABKAU6FtLzGBJwcm9maWxlLnVwZGF0ZWQudjEiwQIKEFNlc3Npb25Db21wbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhMKC2FjdGl2aXR5X2lkGAMgASgJEhUKDWFjdGl2aXR5X2tpbmQYBCABKAkSLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiUKCmxvY2FsX2RhdGUYCCABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAkgASgJOhjS8xgUc2Vzc2lvbi5jb21wbGV0ZWQudjEikAIKEkNoYWxsZW5nZUNvbXBsZXRlZBIPCgd1c2VyX2lkGAEgASgJEhQKDGNoYWxsZW5nZV9pZBgCIAEoCRINCgV0aXRsZRgDIAEoCRIWCg5wb2ludHNfYXdhcmRlZBgEIAEoBRInCgx3aW5kb3dfc3RhcnQYBSABKAsyES5nb29nbGUudHlwZS5EYXRlEi4KCm9jY3VyX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYByABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAggASgJOhrS8xgWY2hhbGxlbmdlLmNvbXBsZXRlZC52MSKcAQoLVXNlckRlbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRIuCgpvY2N1cl90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgDIAEoCRIlCgpsb2NhbF9kYXRlGAQgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToT0vMYD3VzZXIuZGVsZXRlZC52MSK5AQoKVXNlck1lcmdlZBIWCg5zb3VyY2VfdXNlcl9pZBgBIAEoCRIWCg50YXJnZXRfdXNlcl9pZBgCIAEoCRIuCgpvY2N1cl90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgEIAEoCRIlCgpsb2NhbF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToS0vMYDnVzZXIubWVyZ2VkLnYxIu4BChhQcmFjdGljZVNlc3Npb25FdmFsdWF0ZWQSDwoHdXNlcl9pZBgBIAEoCRIbChNwcmFjdGljZV9zZXNzaW9uX2lkGAIgASgJEhUKDW92ZXJhbGxfc2NvcmUYAyABKAUSMQoNZXZhbHVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBSABKAkSJQoKbG9jYWxfZGF0ZRgGIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6IdLzGB1wcmFjdGljZV9zZXNzaW9uLmV2YWx1YXRlZC52MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_google_type_date, file_stride_options_v1_options]);
+  fileDesc("Ch1zdHJpZGUvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQc3RyaWRlLmV2ZW50cy52MSLZAQoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCgh1c2VybmFtZRgDIAEoCRIUCgxpc19hbm9ueW1vdXMYBCABKAgSLgoKb2NjdXJfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBiABKAkSJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6FtLzGBJ1c2VyLnJlZ2lzdGVyZWQudjEiygIKDlByb2ZpbGVVcGRhdGVkEg8KB3VzZXJfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhAKCHRpbWV6b25lGAMgASgJEg4KBmxvY2FsZRgEIAEoCRIuCgpvY2N1cl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXZpc2lvbhgGIAEoAxIlCgpsb2NhbF9kYXRlGAcgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRISCgphdmF0YXJfdXJsGAggASgJEhoKEnByb2ZpbGVfdmlzaWJpbGl0eRgJIAEoCRIcChRzaG93X29uX2xlYWRlcmJvYXJkcxgKIAEoCBIgChhkYWlseV9mb2N1c19nb2FsX21pbnV0ZXMYCyABKAU6FtLzGBJwcm9maWxlLnVwZGF0ZWQudjEiwQIKEFNlc3Npb25Db21wbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhMKC2FjdGl2aXR5X2lkGAMgASgJEhUKDWFjdGl2aXR5X2tpbmQYBCABKAkSLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiUKCmxvY2FsX2RhdGUYCCABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAkgASgJOhjS8xgUc2Vzc2lvbi5jb21wbGV0ZWQudjEikAIKEkNoYWxsZW5nZUNvbXBsZXRlZBIPCgd1c2VyX2lkGAEgASgJEhQKDGNoYWxsZW5nZV9pZBgCIAEoCRINCgV0aXRsZRgDIAEoCRIWCg5wb2ludHNfYXdhcmRlZBgEIAEoBRInCgx3aW5kb3dfc3RhcnQYBSABKAsyES5nb29nbGUudHlwZS5EYXRlEi4KCm9jY3VyX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYByABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAggASgJOhrS8xgWY2hhbGxlbmdlLmNvbXBsZXRlZC52MSKcAQoLVXNlckRlbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRIuCgpvY2N1cl90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgDIAEoCRIlCgpsb2NhbF9kYXRlGAQgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToT0vMYD3VzZXIuZGVsZXRlZC52MSK5AQoKVXNlck1lcmdlZBIWCg5zb3VyY2VfdXNlcl9pZBgBIAEoCRIWCg50YXJnZXRfdXNlcl9pZBgCIAEoCRIuCgpvY2N1cl90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgEIAEoCRIlCgpsb2NhbF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToS0vMYDnVzZXIubWVyZ2VkLnYxIu4BChhQcmFjdGljZVNlc3Npb25FdmFsdWF0ZWQSDwoHdXNlcl9pZBgBIAEoCRIbChNwcmFjdGljZV9zZXNzaW9uX2lkGAIgASgJEhUKDW92ZXJhbGxfc2NvcmUYAyABKAUSMQoNZXZhbHVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBSABKAkSJQoKbG9jYWxfZGF0ZRgGIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6IdLzGB1wcmFjdGljZV9zZXNzaW9uLmV2YWx1YXRlZC52MSLvAQoOV29ya291dEZpZ3VyZXMSEwoLZXhlcmNpc2VfaWQYASABKAkSFAoMdXNlcl9wbGFuX2lkGAIgASgJEhgKEHBsYW5fZXhlcmNpc2VfaWQYAyABKAkSKQoOZGF0ZV9wZXJmb3JtZWQYBCABKAsyES5nb29nbGUudHlwZS5EYXRlEgwKBHNldHMYBSABKAUSDAoEcmVwcxgGIAEoBRIRCgl3ZWlnaHRfa2cYByABKAESKwoIZHVyYXRpb24YCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEQoJdm9sdW1lX2tnGAkgASgBIuMBCg1Xb3Jrb3V0TG9nZ2VkEg8KB3VzZXJfaWQYASABKAkSDgoGbG9nX2lkGAIgASgJEjEKB2ZpZ3VyZXMYAyABKAsyIC5zdHJpZGUuZXZlbnRzLnYxLldvcmtvdXRGaWd1cmVzEi4KCm9jY3VyX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYBSABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAYgASgJOhXS8xgRd29ya291dC5sb2dnZWQudjEilQIKDldvcmtvdXRVcGRhdGVkEg8KB3VzZXJfaWQYASABKAkSDgoGbG9nX2lkGAIgASgJEjAKBmJlZm9yZRgDIAEoCzIgLnN0cmlkZS5ldmVudHMudjEuV29ya291dEZpZ3VyZXMSLwoFYWZ0ZXIYBCABKAsyIC5zdHJpZGUuZXZlbnRzLnYxLldvcmtvdXRGaWd1cmVzEi4KCm9jY3VyX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYBiABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAcgASgJOhbS8xgSd29ya291dC51cGRhdGVkLnYxIuUBCg5Xb3Jrb3V0RGVsZXRlZBIPCgd1c2VyX2lkGAEgASgJEg4KBmxvZ19pZBgCIAEoCRIxCgdmaWd1cmVzGAMgASgLMiAuc3RyaWRlLmV2ZW50cy52MS5Xb3Jrb3V0RmlndXJlcxIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgGIAEoCToW0vMYEndvcmtvdXQuZGVsZXRlZC52MSKAAgoMUGxhbkFzc2lnbmVkEg8KB3VzZXJfaWQYASABKAkSFAoMdXNlcl9wbGFuX2lkGAIgASgJEg8KB3BsYW5faWQYAyABKAkSJQoKc3RhcnRfZGF0ZRgEIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEgoKZGF5c190b3RhbBgFIAEoBRIuCgpvY2N1cl90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAcgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgIIAEoCToU0vMYEHBsYW4uYXNzaWduZWQudjEi7gEKDVBsYW5Db21wbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRIUCgx1c2VyX3BsYW5faWQYAiABKAkSDwoHcGxhbl9pZBgDIAEoCRISCgpkYXlzX3RvdGFsGAQgASgFEhEKCWRheXNfZG9uZRgFIAEoBRIuCgpvY2N1cl90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAcgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgIIAEoCToV0vMYEXBsYW4uY29tcGxldGVkLnYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_google_type_date, file_stride_options_v1_options]);
 
 /**
  * user.registered.v1 — auth created an account.
@@ -397,4 +397,329 @@ export type PracticeSessionEvaluated = Message<"stride.events.v1.PracticeSession
  */
 export const PracticeSessionEvaluatedSchema: GenMessage<PracticeSessionEvaluated> = /*@__PURE__*/
   messageDesc(file_stride_events_v1_events, 6);
+
+/**
+ * What one workout log counts for, as of an event: consumers add the figures of a logged
+ * workout, subtract them on deletion, and on an update subtract `before` and add `after`
+ * (the day may change too).
+ *
+ * @generated from message stride.events.v1.WorkoutFigures
+ */
+export type WorkoutFigures = Message<"stride.events.v1.WorkoutFigures"> & {
+  /**
+   * @generated from field: string exercise_id = 1;
+   */
+  exerciseId: string;
+
+  /**
+   * Empty for a free exercise.
+   *
+   * @generated from field: string user_plan_id = 2;
+   */
+  userPlanId: string;
+
+  /**
+   * @generated from field: string plan_exercise_id = 3;
+   */
+  planExerciseId: string;
+
+  /**
+   * The user's local date the exercise was performed on.
+   *
+   * @generated from field: google.type.Date date_performed = 4;
+   */
+  datePerformed?: Date | undefined;
+
+  /**
+   * @generated from field: int32 sets = 5;
+   */
+  sets: number;
+
+  /**
+   * @generated from field: int32 reps = 6;
+   */
+  reps: number;
+
+  /**
+   * Per repetition, in kilograms; 0 for bodyweight work.
+   *
+   * @generated from field: double weight_kg = 7;
+   */
+  weightKg: number;
+
+  /**
+   * @generated from field: google.protobuf.Duration duration = 8;
+   */
+  duration?: Duration | undefined;
+
+  /**
+   * sets × reps × weight_kg.
+   *
+   * @generated from field: double volume_kg = 9;
+   */
+  volumeKg: number;
+};
+
+/**
+ * Describes the message stride.events.v1.WorkoutFigures.
+ * Use `create(WorkoutFiguresSchema)` to create a new message.
+ */
+export const WorkoutFiguresSchema: GenMessage<WorkoutFigures> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 7);
+
+/**
+ * workout.logged.v1 — the user logged a performed exercise.
+ *
+ * @generated from message stride.events.v1.WorkoutLogged
+ */
+export type WorkoutLogged = Message<"stride.events.v1.WorkoutLogged"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string log_id = 2;
+   */
+  logId: string;
+
+  /**
+   * @generated from field: stride.events.v1.WorkoutFigures figures = 3;
+   */
+  figures?: WorkoutFigures | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * The user's IANA timezone and the local date at occur_time (the day of the logging, not
+   * necessarily the day performed).
+   *
+   * @generated from field: google.type.Date local_date = 5;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 6;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.WorkoutLogged.
+ * Use `create(WorkoutLoggedSchema)` to create a new message.
+ */
+export const WorkoutLoggedSchema: GenMessage<WorkoutLogged> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 8);
+
+/**
+ * workout.updated.v1 — the user edited a workout log: the figures before and after.
+ *
+ * @generated from message stride.events.v1.WorkoutUpdated
+ */
+export type WorkoutUpdated = Message<"stride.events.v1.WorkoutUpdated"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string log_id = 2;
+   */
+  logId: string;
+
+  /**
+   * @generated from field: stride.events.v1.WorkoutFigures before = 3;
+   */
+  before?: WorkoutFigures | undefined;
+
+  /**
+   * @generated from field: stride.events.v1.WorkoutFigures after = 4;
+   */
+  after?: WorkoutFigures | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 5;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date local_date = 6;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 7;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.WorkoutUpdated.
+ * Use `create(WorkoutUpdatedSchema)` to create a new message.
+ */
+export const WorkoutUpdatedSchema: GenMessage<WorkoutUpdated> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 9);
+
+/**
+ * workout.deleted.v1 — the user deleted a workout log: the figures it counted for.
+ *
+ * @generated from message stride.events.v1.WorkoutDeleted
+ */
+export type WorkoutDeleted = Message<"stride.events.v1.WorkoutDeleted"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string log_id = 2;
+   */
+  logId: string;
+
+  /**
+   * @generated from field: stride.events.v1.WorkoutFigures figures = 3;
+   */
+  figures?: WorkoutFigures | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date local_date = 5;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 6;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.WorkoutDeleted.
+ * Use `create(WorkoutDeletedSchema)` to create a new message.
+ */
+export const WorkoutDeletedSchema: GenMessage<WorkoutDeleted> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 10);
+
+/**
+ * plan.assigned.v1 — the user started a workout plan (a template assigned with a start date).
+ *
+ * @generated from message stride.events.v1.PlanAssigned
+ */
+export type PlanAssigned = Message<"stride.events.v1.PlanAssigned"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string user_plan_id = 2;
+   */
+  userPlanId: string;
+
+  /**
+   * The workout plan template.
+   *
+   * @generated from field: string plan_id = 3;
+   */
+  planId: string;
+
+  /**
+   * The user's local date of the plan's first day.
+   *
+   * @generated from field: google.type.Date start_date = 4;
+   */
+  startDate?: Date | undefined;
+
+  /**
+   * Training days in the template.
+   *
+   * @generated from field: int32 days_total = 5;
+   */
+  daysTotal: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 6;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date local_date = 7;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 8;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.PlanAssigned.
+ * Use `create(PlanAssignedSchema)` to create a new message.
+ */
+export const PlanAssignedSchema: GenMessage<PlanAssigned> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 11);
+
+/**
+ * plan.completed.v1 — the user marked a plan completed, with the progress it reached.
+ *
+ * @generated from message stride.events.v1.PlanCompleted
+ */
+export type PlanCompleted = Message<"stride.events.v1.PlanCompleted"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string user_plan_id = 2;
+   */
+  userPlanId: string;
+
+  /**
+   * @generated from field: string plan_id = 3;
+   */
+  planId: string;
+
+  /**
+   * @generated from field: int32 days_total = 4;
+   */
+  daysTotal: number;
+
+  /**
+   * Days every exercise of which was logged for this plan.
+   *
+   * @generated from field: int32 days_done = 5;
+   */
+  daysDone: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 6;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date local_date = 7;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 8;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.PlanCompleted.
+ * Use `create(PlanCompletedSchema)` to create a new message.
+ */
+export const PlanCompletedSchema: GenMessage<PlanCompleted> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 12);
 
