@@ -37,6 +37,8 @@ stride_kit::grpc_handlers! {
 }
 
 const DEFAULT_PAGE_SIZE: usize = 50;
+/// More mask paths than this is no honest update (there are 6 fields).
+const MAX_MASK_PATHS: usize = 32;
 /// The fields UpdateWorkoutLog may change.
 const UPDATABLE: &[&str] = &[
     "date_performed",
@@ -319,12 +321,20 @@ async fn update_workout_log(
             "name at least one field: date_performed, sets, reps, weight, duration, notes",
         );
     }
-    for p in paths.iter().filter(|p| !UPDATABLE.contains(&p.as_str())) {
-        let shown: String = p.chars().take(64).collect();
+    let unknown: Vec<&String> = paths
+        .iter()
+        .filter(|p| !UPDATABLE.contains(&p.as_str()))
+        .collect();
+    if paths.len() > MAX_MASK_PATHS {
+        v.add("update_mask.paths", "too many paths");
+    } else if let Some(first) = unknown.first() {
+        // One violation for all of them: a detail per path could outgrow the trailers.
+        let shown: String = first.chars().take(64).collect();
         v.add(
             "update_mask.paths",
             &format!(
-                "{shown:?} cannot be updated; fields: date_performed, sets, reps, weight, duration, notes"
+                "{shown:?}{} cannot be updated; fields: date_performed, sets, reps, weight, duration, notes",
+                if unknown.len() > 1 { " (and others)" } else { "" }
             ),
         );
     }

@@ -570,6 +570,22 @@ async fn malformed_logs_are_refused_with_the_fields_named() {
         .await
         .expect_err("refused");
     assert_invalid(&s, &["update_mask.paths"]);
+    // Thousands of paths: one violation, not one each.
+    let s = logs(&h)
+        .update_workout_log(authed(
+            pb::UpdateWorkoutLogRequest {
+                log_id: l.id.clone(),
+                workout_log: Some(pb::WorkoutLog::default()),
+                update_mask: Some(FieldMask {
+                    paths: vec!["x".into(); 5000],
+                }),
+                weight_unit: 0,
+            },
+            &token,
+        ))
+        .await
+        .expect_err("refused");
+    assert_invalid(&s, &["update_mask.paths"]);
     let s = logs(&h)
         .update_workout_log(authed(
             pb::UpdateWorkoutLogRequest {
