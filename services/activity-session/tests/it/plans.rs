@@ -294,7 +294,10 @@ async fn the_status_machine_pauses_resumes_completes_and_removes() {
                 .collect::<Vec<_>>()
         }
     };
-    assert_eq!(list(UserPlanStatus::Unspecified).await, [second.id.as_str()]);
+    assert_eq!(
+        list(UserPlanStatus::Unspecified).await,
+        [second.id.as_str()]
+    );
     assert_eq!(list(UserPlanStatus::Active).await, [second.id.as_str()]);
     assert_eq!(list(UserPlanStatus::Removed).await, [up.id.as_str()]);
     assert!(list(UserPlanStatus::Paused).await.is_empty());
