@@ -22,6 +22,8 @@ import { SessionService } from "./gen/stride/activity_session/v1/sessions_pb.js"
 import { TaskService } from "./gen/stride/activity_session/v1/tasks_pb.js";
 import { ReflectionService } from "./gen/stride/activity_session/v1/reflections_pb.js";
 import { LearningService } from "./gen/stride/activity_session/v1/learning_pb.js";
+import { UserPlanService } from "./gen/stride/activity_session/v1/plans_pb.js";
+import { WorkoutLogService } from "./gen/stride/activity_session/v1/workouts_pb.js";
 import { AiCoachService } from "./gen/stride/ai_coach/v1/ai_coach_pb.js";
 import { AnalyticsService } from "./gen/stride/analytics/v1/analytics_pb.js";
 import {
@@ -50,6 +52,8 @@ export {
   TaskService,
   ReflectionService,
   LearningService,
+  UserPlanService,
+  WorkoutLogService,
 };
 export { Code, ConnectError };
 
@@ -282,6 +286,8 @@ export interface StrideClient {
   tasks: Client<typeof TaskService>;
   reflections: Client<typeof ReflectionService>;
   learning: Client<typeof LearningService>;
+  userPlans: Client<typeof UserPlanService>;
+  workoutLogs: Client<typeof WorkoutLogService>;
   challenge: Client<typeof ChallengeService>;
   analytics: Client<typeof AnalyticsService>;
   coach: Client<typeof AiCoachService>;
@@ -331,6 +337,8 @@ export function createStrideClient(opts: StrideClientOptions): StrideClient {
     tasks: createClient(TaskService, transport),
     reflections: createClient(ReflectionService, transport),
     learning: createClient(LearningService, transport),
+    userPlans: createClient(UserPlanService, transport),
+    workoutLogs: createClient(WorkoutLogService, transport),
     challenge: createClient(ChallengeService, transport),
     analytics: createClient(AnalyticsService, transport),
     coach: createClient(AiCoachService, transport),

@@ -47,7 +47,13 @@ subject!(
     TaskReopened,
     TaskDeleted,
     ReflectionSubmitted,
-    LessonCompleted
+    LessonCompleted,
+    // activity-session: workout logs and user plans (issue 13, part D)
+    WorkoutLogged,
+    WorkoutUpdated,
+    WorkoutDeleted,
+    PlanAssigned,
+    PlanCompleted
 );
 
 /// The two accounts of a `user.merged.v1`.

@@ -220,3 +220,122 @@ pub fn lesson_completed(user: Uuid, at: OffsetDateTime, tz: &str) -> events::Les
         timezone: tz.to_owned(),
     }
 }
+
+// ---- activity-session: workout logs and user plans (issue 13, part D) ----
+
+/// The figures of a free-exercise log: `sets` × `reps` at `weight_kg`, performed on the local
+/// date of `at` in `tz`.
+pub fn workout_figures(
+    sets: i32,
+    reps: i32,
+    weight_kg: f64,
+    at: OffsetDateTime,
+    tz: &str,
+) -> events::WorkoutFigures {
+    events::WorkoutFigures {
+        exercise_id: Uuid::now_v7().to_string(),
+        user_plan_id: String::new(),
+        plan_exercise_id: String::new(),
+        date_performed: Some(date(local_date(at, tz))),
+        sets,
+        reps,
+        weight_kg,
+        duration: Some(duration(time::Duration::ZERO)),
+        volume_kg: f64::from(sets) * f64::from(reps) * weight_kg,
+    }
+}
+
+/// `workout.logged.v1` from activity-session.
+pub fn workout_logged(
+    user: Uuid,
+    figures: events::WorkoutFigures,
+    at: OffsetDateTime,
+    tz: &str,
+) -> events::WorkoutLogged {
+    events::WorkoutLogged {
+        user_id: user.to_string(),
+        log_id: Uuid::now_v7().to_string(),
+        figures: Some(figures),
+        occur_time: Some(timestamp(at)),
+        local_date: Some(date(local_date(at, tz))),
+        timezone: tz.to_owned(),
+    }
+}
+
+/// `workout.updated.v1` from activity-session: log `log_id` changed from `before` to `after`.
+pub fn workout_updated(
+    user: Uuid,
+    log_id: &str,
+    before: events::WorkoutFigures,
+    after: events::WorkoutFigures,
+    at: OffsetDateTime,
+    tz: &str,
+) -> events::WorkoutUpdated {
+    events::WorkoutUpdated {
+        user_id: user.to_string(),
+        log_id: log_id.to_owned(),
+        before: Some(before),
+        after: Some(after),
+        occur_time: Some(timestamp(at)),
+        local_date: Some(date(local_date(at, tz))),
+        timezone: tz.to_owned(),
+    }
+}
+
+/// `workout.deleted.v1` from activity-session.
+pub fn workout_deleted(
+    user: Uuid,
+    log_id: &str,
+    figures: events::WorkoutFigures,
+    at: OffsetDateTime,
+    tz: &str,
+) -> events::WorkoutDeleted {
+    events::WorkoutDeleted {
+        user_id: user.to_string(),
+        log_id: log_id.to_owned(),
+        figures: Some(figures),
+        occur_time: Some(timestamp(at)),
+        local_date: Some(date(local_date(at, tz))),
+        timezone: tz.to_owned(),
+    }
+}
+
+/// `plan.assigned.v1` from activity-session: a template of `days_total` training days,
+/// starting on the local date of `at`.
+pub fn plan_assigned(
+    user: Uuid,
+    days_total: i32,
+    at: OffsetDateTime,
+    tz: &str,
+) -> events::PlanAssigned {
+    events::PlanAssigned {
+        user_id: user.to_string(),
+        user_plan_id: Uuid::now_v7().to_string(),
+        plan_id: Uuid::now_v7().to_string(),
+        start_date: Some(date(local_date(at, tz))),
+        days_total,
+        occur_time: Some(timestamp(at)),
+        local_date: Some(date(local_date(at, tz))),
+        timezone: tz.to_owned(),
+    }
+}
+
+/// `plan.completed.v1` from activity-session.
+pub fn plan_completed(
+    user: Uuid,
+    days_done: i32,
+    days_total: i32,
+    at: OffsetDateTime,
+    tz: &str,
+) -> events::PlanCompleted {
+    events::PlanCompleted {
+        user_id: user.to_string(),
+        user_plan_id: Uuid::now_v7().to_string(),
+        plan_id: Uuid::now_v7().to_string(),
+        days_total,
+        days_done,
+        occur_time: Some(timestamp(at)),
+        local_date: Some(date(local_date(at, tz))),
+        timezone: tz.to_owned(),
+    }
+}

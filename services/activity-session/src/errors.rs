@@ -64,3 +64,49 @@ pub fn no_topic() -> AppError {
 pub fn no_lesson() -> AppError {
     AppError::not_found("lesson")
 }
+
+/// `ErrorInfo.reason` of a user-plan status change the current status does not allow.
+pub const PLAN_STATUS: &str = "PLAN_STATUS";
+/// `ErrorInfo.reason` of assigning a template the caller already runs (active or paused).
+pub const PLAN_ALREADY_RUNNING: &str = "PLAN_ALREADY_RUNNING";
+
+/// No workout plan template has that id.
+pub fn no_workout_plan() -> AppError {
+    AppError::not_found("workout plan")
+}
+
+/// No user plan of the caller has that id.
+pub fn no_user_plan() -> AppError {
+    AppError::not_found("user plan")
+}
+
+/// The user plan's template has no plan exercise with that id.
+pub fn no_plan_exercise() -> AppError {
+    AppError::not_found("plan exercise")
+}
+
+/// The exercise library has no exercise with that id.
+pub fn no_exercise() -> AppError {
+    AppError::not_found("exercise")
+}
+
+/// No workout log of the caller has that id.
+pub fn no_workout_log() -> AppError {
+    AppError::not_found("workout log")
+}
+
+/// `action` is not possible from `status`; the message says the current status.
+pub fn plan_status(action: &str, status: &str) -> AppError {
+    AppError::precondition(
+        PLAN_STATUS,
+        format!("cannot {action} a user plan that is {status}"),
+    )
+}
+
+/// The caller runs that template already.
+pub fn plan_already_running() -> AppError {
+    AppError::already_exists(
+        PLAN_ALREADY_RUNNING,
+        "this plan is already assigned and active or paused: complete or remove it first",
+    )
+}

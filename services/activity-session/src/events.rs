@@ -4,9 +4,9 @@
 //! - `profile.updated.v1` keeps each user's timezone in the shared user directory
 //!   (`stride_bus::directory`), for the local date of completed sessions.
 //! - `user.deleted.v1` purges the user's sessions, tasks, shutdown reflections, lesson
-//!   progress and directory entry.
-//! - `user.merged.v1` moves the guest's sessions, tasks, reflections and lesson progress to the
-//!   target account.
+//!   progress, user plans, workout logs and directory entry.
+//! - `user.merged.v1` moves the guest's sessions, tasks, reflections, lesson progress, user
+//!   plans and workout logs to the target account.
 
 use stride_bus::{
     Envelope, HandlerError, Merged as _, On, Subject as _, Subscriptions, Tx, directory,
@@ -41,7 +41,10 @@ impl On<events::UserDeleted> for Handlers {
         let part_c = store::tasks::purge_user(tx, user).await?
             + store::reflections::purge_user(tx, user).await?
             + store::learning::purge_user(tx, user).await?;
-        let purged = sessions + part_c + directory::forget(tx, user).await?;
+        // Logs first: they refer to the user's plans.
+        let logs = store::workouts::purge_user(tx, user).await?;
+        let plans = store::plans::purge_user(tx, user).await?;
+        let purged = sessions + part_c + logs + plans + directory::forget(tx, user).await?;
         tracing::info!(%user, purged, "user deleted: sessions and timezone purged");
         Ok(())
     }
@@ -76,6 +79,12 @@ impl On<events::UserMerged> for Handlers {
             moved = part_c,
             "user merged: tasks, reflections, lesson progress moved"
         );
+        // User plans and workout logs all move; a template both run keeps the target's run
+        // (store::plans::merge).
+        let today = merge_date(&e);
+        let plans = store::plans::merge(tx, m.source, m.target, today).await?;
+        let logs = store::workouts::merge(tx, m.source, m.target).await?;
+        tracing::info!(plans, logs, "user merged: plans and workout logs moved");
         directory::forget(tx, m.source).await?;
         tracing::info!(
             source = %m.source,
@@ -86,6 +95,22 @@ impl On<events::UserMerged> for Handlers {
         );
         Ok(())
     }
+}
+
+/// The target's local date of a merge, as auth computed it (the UTC date of the merge when the
+/// event lacks it).
+fn merge_date(e: &events::UserMerged) -> time::Date {
+    use stride_kit::convert::{from_date, from_timestamp};
+    e.local_date
+        .as_ref()
+        .and_then(from_date)
+        .or_else(|| {
+            e.occur_time
+                .as_ref()
+                .and_then(from_timestamp)
+                .map(|t| t.date())
+        })
+        .unwrap_or(time::Date::MIN)
 }
 
 /// What activity-session publishes.
@@ -266,6 +291,98 @@ pub mod publish {
             complete_time: Some(ts(p.completed_at)),
             local_date: Some(date(p.local_date)),
             timezone: p.timezone.clone(),
+        }
+    }
+
+    // ---- workout logs and user plans (issue 13, part D) ----
+
+    use crate::domain::{plans::Progress, workouts::Figures};
+    use crate::store::{plans::PlanRow, workouts::LogRow};
+
+    /// When, and on which local date in which zone, a change of the user's happened.
+    pub struct At<'a> {
+        pub now: time::OffsetDateTime,
+        pub local_date: time::Date,
+        pub timezone: &'a str,
+    }
+
+    /// What `log` counts for with figures `f` (the stored ones, or the ones before an update).
+    pub fn figures(log: &LogRow, f: &Figures) -> events::WorkoutFigures {
+        events::WorkoutFigures {
+            exercise_id: log.exercise_id.to_string(),
+            user_plan_id: log.user_plan_id.map(|u| u.to_string()).unwrap_or_default(),
+            plan_exercise_id: log
+                .plan_exercise_id
+                .map(|u| u.to_string())
+                .unwrap_or_default(),
+            date_performed: Some(date(f.date_performed)),
+            sets: f.sets,
+            reps: f.reps,
+            weight_kg: f.weight_kg,
+            duration: Some(duration(time::Duration::seconds(i64::from(
+                f.duration_secs,
+            )))),
+            volume_kg: f.volume_kg(),
+        }
+    }
+
+    pub fn workout_logged(log: &LogRow, at: &At<'_>) -> events::WorkoutLogged {
+        events::WorkoutLogged {
+            user_id: log.user_id.to_string(),
+            log_id: log.id.to_string(),
+            figures: Some(figures(log, &log.figures())),
+            occur_time: Some(timestamp(at.now)),
+            local_date: Some(date(at.local_date)),
+            timezone: at.timezone.to_owned(),
+        }
+    }
+
+    pub fn workout_updated(before: &LogRow, after: &LogRow, at: &At<'_>) -> events::WorkoutUpdated {
+        events::WorkoutUpdated {
+            user_id: after.user_id.to_string(),
+            log_id: after.id.to_string(),
+            before: Some(figures(before, &before.figures())),
+            after: Some(figures(after, &after.figures())),
+            occur_time: Some(timestamp(at.now)),
+            local_date: Some(date(at.local_date)),
+            timezone: at.timezone.to_owned(),
+        }
+    }
+
+    pub fn workout_deleted(log: &LogRow, at: &At<'_>) -> events::WorkoutDeleted {
+        events::WorkoutDeleted {
+            user_id: log.user_id.to_string(),
+            log_id: log.id.to_string(),
+            figures: Some(figures(log, &log.figures())),
+            occur_time: Some(timestamp(at.now)),
+            local_date: Some(date(at.local_date)),
+            timezone: at.timezone.to_owned(),
+        }
+    }
+
+    pub fn plan_assigned(plan: &PlanRow, days_total: i32, at: &At<'_>) -> events::PlanAssigned {
+        events::PlanAssigned {
+            user_id: plan.user_id.to_string(),
+            user_plan_id: plan.id.to_string(),
+            plan_id: plan.plan_id.to_string(),
+            start_date: Some(date(plan.start_date)),
+            days_total,
+            occur_time: Some(timestamp(at.now)),
+            local_date: Some(date(at.local_date)),
+            timezone: at.timezone.to_owned(),
+        }
+    }
+
+    pub fn plan_completed(plan: &PlanRow, p: &Progress, at: &At<'_>) -> events::PlanCompleted {
+        events::PlanCompleted {
+            user_id: plan.user_id.to_string(),
+            user_plan_id: plan.id.to_string(),
+            plan_id: plan.plan_id.to_string(),
+            days_total: p.days_total,
+            days_done: p.days_done,
+            occur_time: Some(timestamp(at.now)),
+            local_date: Some(date(at.local_date)),
+            timezone: at.timezone.to_owned(),
         }
     }
 }

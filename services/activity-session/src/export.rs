@@ -36,6 +36,15 @@ const SOURCES: &[Source] = &[
         sql: "SELECT to_jsonb(p)::text FROM lesson_progress p WHERE user_id = $1 ORDER BY completed_at, lesson_id",
     },
     Source {
+        name: "user_plans",
+        sql: "SELECT to_jsonb(p)::text FROM user_plans p WHERE user_id = $1 ORDER BY id",
+    },
+    Source {
+        name: "workout_logs",
+        sql: "SELECT to_jsonb(l)::text FROM workout_logs l WHERE user_id = $1 \
+              ORDER BY date_performed, id",
+    },
+    Source {
         name: "directory",
         sql: "SELECT to_jsonb(d)::text FROM user_directory d WHERE user_id = $1",
     },

@@ -23,6 +23,8 @@ use stride_bus::ServiceExt as _;
 use stride_kit::{Verifier, clock::SharedClock, serve::Running, service::Builder};
 use stride_proto::activity_session::{
     catalog_service_server::CatalogServiceServer, session_service_server::SessionServiceServer,
+    user_plan_service_server::UserPlanServiceServer,
+    workout_log_service_server::WorkoutLogServiceServer,
 };
 
 /// Short service name: queue `activity-session.events`, AMQP `app_id`, metrics.
@@ -68,9 +70,11 @@ pub async fn start(
     );
     service.grpc(
         stride_proto::activity_session::learning_service_server::LearningServiceServer::new(
-            handlers,
+            handlers.clone(),
         ),
     );
+    service.grpc(UserPlanServiceServer::new(handlers.clone()));
+    service.grpc(WorkoutLogServiceServer::new(handlers));
     service.grpc(
         stride_proto::stride::activity_session::v1::user_data_service_server::UserDataServiceServer::new(
             export::Export {

@@ -40,6 +40,8 @@ fn collection(service: &str, table: &str) -> Option<Option<&'static str>> {
         ("profile", "reminders") => Some("reminders"),
         ("profile", "data_exports") => Some("data_exports"),
         ("activity-session", "sessions") => Some("sessions"),
+        ("activity-session", "user_plans") => Some("user_plans"),
+        ("activity-session", "workout_logs") => Some("workout_logs"),
         ("challenge", "participants") => Some("participations"),
         ("challenge", "progress") => Some("progress"),
         ("challenge", "points_ledger") => Some("points"),

@@ -9,6 +9,8 @@ pub mod session;
 // Tasks, shutdown reflections (issue 13, part C).
 pub mod reflection;
 pub mod task;
+pub mod plans;
+pub mod workouts;
 
 /// A stored value this code does not know: a row written against the schema's checks, or by a
 /// newer version. Decoding such a row fails rather than guessing.

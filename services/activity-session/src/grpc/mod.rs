@@ -14,6 +14,8 @@ mod sessions;
 mod learning;
 mod reflections;
 mod tasks;
+mod plans;
+mod workouts;
 
 use sqlx::PgPool;
 use stride_bus::Outbox;

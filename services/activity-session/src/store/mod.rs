@@ -9,3 +9,5 @@ pub mod sessions;
 pub mod learning;
 pub mod reflections;
 pub mod tasks;
+pub mod plans;
+pub mod workouts;

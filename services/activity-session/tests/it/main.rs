@@ -13,3 +13,5 @@ mod support;
 mod learning;
 mod reflections;
 mod tasks;
+mod plans;
+mod workouts;
