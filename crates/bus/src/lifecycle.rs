@@ -39,7 +39,13 @@ subject!(
     SessionCompleted,
     ChallengeCompleted,
     UserDeleted,
-    PracticeSessionEvaluated
+    PracticeSessionEvaluated,
+    // activity-session: the session state machine (issue 13, sessions)
+    SessionStarted,
+    SessionPaused,
+    SessionResumed,
+    SessionStopped,
+    SessionAborted
 );
 
 /// The two accounts of a `user.merged.v1`.

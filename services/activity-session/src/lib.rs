@@ -20,7 +20,8 @@ use std::sync::Arc;
 use stride_bus::ServiceExt as _;
 use stride_kit::{Verifier, clock::SharedClock, serve::Running, service::Builder};
 use stride_proto::activity_session::{
-    catalog_service_server::CatalogServiceServer, session_service_server::SessionServiceServer,
+    catalog_service_server::CatalogServiceServer, routine_service_server::RoutineServiceServer,
+    session_service_server::SessionServiceServer,
 };
 
 /// Short service name: queue `activity-session.events`, AMQP `app_id`, metrics.
@@ -52,6 +53,7 @@ pub async fn start(
         outbox,
     };
     service.grpc(CatalogServiceServer::new(handlers.clone()));
+    service.grpc(RoutineServiceServer::new(handlers.clone()));
     service.grpc(SessionServiceServer::new(handlers));
     service.grpc(
         stride_proto::stride::activity_session::v1::user_data_service_server::UserDataServiceServer::new(

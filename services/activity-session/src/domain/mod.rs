@@ -3,6 +3,7 @@
 //! no transport.
 
 pub mod activity;
+pub mod routine;
 pub mod session;
 
 /// A stored value this code does not know: a row written against the schema's checks, or by a

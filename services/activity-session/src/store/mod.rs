@@ -2,4 +2,5 @@
 //! begin or commit. The user directory (each user's timezone) is `stride_bus::directory`.
 
 pub mod activities;
+pub mod routines;
 pub mod sessions;

@@ -48,7 +48,7 @@ pub async fn start(now: OffsetDateTime) -> (Harness, Probe) {
 pub fn start_req(activity_id: &str) -> pb::StartSessionRequest {
     pb::StartSessionRequest {
         activity_id: activity_id.into(),
-        planned_duration: None,
+        ..Default::default()
     }
 }
 
