@@ -5,5 +5,8 @@ mod catalog;
 mod directory;
 mod lifecycle;
 mod migrations;
+mod routines;
 mod sessions;
 mod support;
+mod sync;
+mod transitions;
