@@ -18,6 +18,7 @@ import {
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 
 import { CatalogService } from "./gen/stride/activity_session/v1/catalog_pb.js";
+import { RoutineService } from "./gen/stride/activity_session/v1/routines_pb.js";
 import { SessionService } from "./gen/stride/activity_session/v1/sessions_pb.js";
 import { AiCoachService } from "./gen/stride/ai_coach/v1/ai_coach_pb.js";
 import { AnalyticsService } from "./gen/stride/analytics/v1/analytics_pb.js";
@@ -43,6 +44,7 @@ export {
   DataExportService,
   NotificationService,
   ProfileService,
+  RoutineService,
   SessionService,
 };
 export { Code, ConnectError };
@@ -273,6 +275,7 @@ export interface StrideClient {
   exports: Client<typeof DataExportService>;
   catalog: Client<typeof CatalogService>;
   sessions: Client<typeof SessionService>;
+  routines: Client<typeof RoutineService>;
   challenge: Client<typeof ChallengeService>;
   analytics: Client<typeof AnalyticsService>;
   coach: Client<typeof AiCoachService>;
@@ -319,6 +322,7 @@ export function createStrideClient(opts: StrideClientOptions): StrideClient {
     exports: createClient(DataExportService, transport),
     catalog: createClient(CatalogService, transport),
     sessions: createClient(SessionService, transport),
+    routines: createClient(RoutineService, transport),
     challenge: createClient(ChallengeService, transport),
     analytics: createClient(AnalyticsService, transport),
     coach: createClient(AiCoachService, transport),

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stride/events/v1/events.proto.
  */
 export const file_stride_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Ch1zdHJpZGUvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQc3RyaWRlLmV2ZW50cy52MSLZAQoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCgh1c2VybmFtZRgDIAEoCRIUCgxpc19hbm9ueW1vdXMYBCABKAgSLgoKb2NjdXJfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBiABKAkSJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6FtLzGBJ1c2VyLnJlZ2lzdGVyZWQudjEiygIKDlByb2ZpbGVVcGRhdGVkEg8KB3VzZXJfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhAKCHRpbWV6b25lGAMgASgJEg4KBmxvY2FsZRgEIAEoCRIuCgpvY2N1cl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXZpc2lvbhgGIAEoAxIlCgpsb2NhbF9kYXRlGAcgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRISCgphdmF0YXJfdXJsGAggASgJEhoKEnByb2ZpbGVfdmlzaWJpbGl0eRgJIAEoCRIcChRzaG93X29uX2xlYWRlcmJvYXJkcxgKIAEoCBIgChhkYWlseV9mb2N1c19nb2FsX21pbnV0ZXMYCyABKAU6FtLzGBJwcm9maWxlLnVwZGF0ZWQudjEiwQIKEFNlc3Npb25Db21wbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhMKC2FjdGl2aXR5X2lkGAMgASgJEhUKDWFjdGl2aXR5X2tpbmQYBCABKAkSLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiUKCmxvY2FsX2RhdGUYCCABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAkgASgJOhjS8xgUc2Vzc2lvbi5jb21wbGV0ZWQudjEikAIKEkNoYWxsZW5nZUNvbXBsZXRlZBIPCgd1c2VyX2lkGAEgASgJEhQKDGNoYWxsZW5nZV9pZBgCIAEoCRINCgV0aXRsZRgDIAEoCRIWCg5wb2ludHNfYXdhcmRlZBgEIAEoBRInCgx3aW5kb3dfc3RhcnQYBSABKAsyES5nb29nbGUudHlwZS5EYXRlEi4KCm9jY3VyX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYByABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAggASgJOhrS8xgWY2hhbGxlbmdlLmNvbXBsZXRlZC52MSKcAQoLVXNlckRlbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRIuCgpvY2N1cl90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgDIAEoCRIlCgpsb2NhbF9kYXRlGAQgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToT0vMYD3VzZXIuZGVsZXRlZC52MSK5AQoKVXNlck1lcmdlZBIWCg5zb3VyY2VfdXNlcl9pZBgBIAEoCRIWCg50YXJnZXRfdXNlcl9pZBgCIAEoCRIuCgpvY2N1cl90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgEIAEoCRIlCgpsb2NhbF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToS0vMYDnVzZXIubWVyZ2VkLnYxIu4BChhQcmFjdGljZVNlc3Npb25FdmFsdWF0ZWQSDwoHdXNlcl9pZBgBIAEoCRIbChNwcmFjdGljZV9zZXNzaW9uX2lkGAIgASgJEhUKDW92ZXJhbGxfc2NvcmUYAyABKAUSMQoNZXZhbHVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBSABKAkSJQoKbG9jYWxfZGF0ZRgGIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6IdLzGB1wcmFjdGljZV9zZXNzaW9uLmV2YWx1YXRlZC52MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_google_type_date, file_stride_options_v1_options]);
+  fileDesc("Ch1zdHJpZGUvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQc3RyaWRlLmV2ZW50cy52MSLZAQoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCgh1c2VybmFtZRgDIAEoCRIUCgxpc19hbm9ueW1vdXMYBCABKAgSLgoKb2NjdXJfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBiABKAkSJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6FtLzGBJ1c2VyLnJlZ2lzdGVyZWQudjEiygIKDlByb2ZpbGVVcGRhdGVkEg8KB3VzZXJfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhAKCHRpbWV6b25lGAMgASgJEg4KBmxvY2FsZRgEIAEoCRIuCgpvY2N1cl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXZpc2lvbhgGIAEoAxIlCgpsb2NhbF9kYXRlGAcgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRISCgphdmF0YXJfdXJsGAggASgJEhoKEnByb2ZpbGVfdmlzaWJpbGl0eRgJIAEoCRIcChRzaG93X29uX2xlYWRlcmJvYXJkcxgKIAEoCBIgChhkYWlseV9mb2N1c19nb2FsX21pbnV0ZXMYCyABKAU6FtLzGBJwcm9maWxlLnVwZGF0ZWQudjEi4gMKEFNlc3Npb25Db21wbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhMKC2FjdGl2aXR5X2lkGAMgASgJEhUKDWFjdGl2aXR5X2tpbmQYBCABKAkSLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiUKCmxvY2FsX2RhdGUYCCABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAkgASgJEhMKBmNvdW50cxgKIAEoCEgAiAEBEhQKDGNvdW50X3JlYXNvbhgLIAEoCRIzChBwbGFubmVkX2R1cmF0aW9uGAwgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCnJvdXRpbmVfaWQYDSABKAkSDAoEc3RlcBgOIAEoBRISCgpzdGVwX2NvdW50GA8gASgFOhjS8xgUc2Vzc2lvbi5jb21wbGV0ZWQudjFCCQoHX2NvdW50cyKQAgoSQ2hhbGxlbmdlQ29tcGxldGVkEg8KB3VzZXJfaWQYASABKAkSFAoMY2hhbGxlbmdlX2lkGAIgASgJEg0KBXRpdGxlGAMgASgJEhYKDnBvaW50c19hd2FyZGVkGAQgASgFEicKDHdpbmRvd19zdGFydBgFIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSLgoKb2NjdXJfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYCCABKAk6GtLzGBZjaGFsbGVuZ2UuY29tcGxldGVkLnYxIpwBCgtVc2VyRGVsZXRlZBIPCgd1c2VyX2lkGAEgASgJEi4KCm9jY3VyX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHRpbWV6b25lGAMgASgJEiUKCmxvY2FsX2RhdGUYBCABKAsyES5nb29nbGUudHlwZS5EYXRlOhPS8xgPdXNlci5kZWxldGVkLnYxIrkBCgpVc2VyTWVyZ2VkEhYKDnNvdXJjZV91c2VyX2lkGAEgASgJEhYKDnRhcmdldF91c2VyX2lkGAIgASgJEi4KCm9jY3VyX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHRpbWV6b25lGAQgASgJEiUKCmxvY2FsX2RhdGUYBSABKAsyES5nb29nbGUudHlwZS5EYXRlOhLS8xgOdXNlci5tZXJnZWQudjEi7gEKGFByYWN0aWNlU2Vzc2lvbkV2YWx1YXRlZBIPCgd1c2VyX2lkGAEgASgJEhsKE3ByYWN0aWNlX3Nlc3Npb25faWQYAiABKAkSFQoNb3ZlcmFsbF9zY29yZRgDIAEoBRIxCg1ldmFsdWF0ZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgFIAEoCRIlCgpsb2NhbF9kYXRlGAYgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToh0vMYHXByYWN0aWNlX3Nlc3Npb24uZXZhbHVhdGVkLnYxIoACCgxTZXNzaW9uRmFjdHMSDAoEa2luZBgBIAEoCRITCgthY3Rpdml0eV9pZBgCIAEoCRISCgpyb3V0aW5lX2lkGAMgASgJEi4KCnN0YXJ0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKEHBsYW5uZWRfZHVyYXRpb24YBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SMgoPYWN0aXZlX2R1cmF0aW9uGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEgwKBHN0ZXAYByABKAUSEgoKc3RlcF9jb3VudBgIIAEoBSLnAQoOU2Vzc2lvblN0YXJ0ZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEi8KB3Nlc3Npb24YAyABKAsyHi5zdHJpZGUuZXZlbnRzLnYxLlNlc3Npb25GYWN0cxIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgFIAEoCRIlCgpsb2NhbF9kYXRlGAYgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToW0vMYEnNlc3Npb24uc3RhcnRlZC52MSLlAQoNU2Vzc2lvblBhdXNlZBIPCgd1c2VyX2lkGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkSLwoHc2Vzc2lvbhgDIAEoCzIeLnN0cmlkZS5ldmVudHMudjEuU2Vzc2lvbkZhY3RzEi4KCm9jY3VyX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHRpbWV6b25lGAUgASgJEiUKCmxvY2FsX2RhdGUYBiABKAsyES5nb29nbGUudHlwZS5EYXRlOhXS8xgRc2Vzc2lvbi5wYXVzZWQudjEi5wEKDlNlc3Npb25SZXN1bWVkEg8KB3VzZXJfaWQYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRIvCgdzZXNzaW9uGAMgASgLMh4uc3RyaWRlLmV2ZW50cy52MS5TZXNzaW9uRmFjdHMSLgoKb2NjdXJfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBSABKAkSJQoKbG9jYWxfZGF0ZRgGIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6FtLzGBJzZXNzaW9uLnJlc3VtZWQudjEi5wEKDlNlc3Npb25TdG9wcGVkEg8KB3VzZXJfaWQYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRIvCgdzZXNzaW9uGAMgASgLMh4uc3RyaWRlLmV2ZW50cy52MS5TZXNzaW9uRmFjdHMSLgoKb2NjdXJfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBSABKAkSJQoKbG9jYWxfZGF0ZRgGIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6FtLzGBJzZXNzaW9uLnN0b3BwZWQudjEi5wEKDlNlc3Npb25BYm9ydGVkEg8KB3VzZXJfaWQYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRIvCgdzZXNzaW9uGAMgASgLMh4uc3RyaWRlLmV2ZW50cy52MS5TZXNzaW9uRmFjdHMSLgoKb2NjdXJfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBSABKAkSJQoKbG9jYWxfZGF0ZRgGIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6FtLzGBJzZXNzaW9uLmFib3J0ZWQudjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_google_type_date, file_stride_options_v1_options]);
 
 /**
  * user.registered.v1 — auth created an account.
@@ -172,7 +172,7 @@ export type SessionCompleted = Message<"stride.events.v1.SessionCompleted"> & {
   activityId: string;
 
   /**
-   * "focus", "break", "workout" or "study".
+   * "focus", "break", "workout", "study" or "routine" (activity_id then empty).
    *
    * @generated from field: string activity_kind = 4;
    */
@@ -189,6 +189,8 @@ export type SessionCompleted = Message<"stride.events.v1.SessionCompleted"> & {
   endTime?: Timestamp | undefined;
 
   /**
+   * Active time: the running stretches, pauses excluded (was end - start before pauses existed).
+   *
    * @generated from field: google.protobuf.Duration duration = 7;
    */
   duration?: Duration | undefined;
@@ -204,6 +206,45 @@ export type SessionCompleted = Message<"stride.events.v1.SessionCompleted"> & {
    * @generated from field: string timezone = 9;
    */
   timezone: string;
+
+  /**
+   * Integrity (added compatibly): whether the session counts toward challenges, points and
+   * streaks — active time at least half the planned duration and at least 60 s. Unset only in
+   * events from producers that predate it: those count. Consumers skip a session with
+   * counts = false.
+   *
+   * @generated from field: optional bool counts = 10;
+   */
+  counts?: boolean | undefined;
+
+  /**
+   * Why: ACTIVE_TIME_REACHED_MINIMUM or ACTIVE_TIME_BELOW_MINIMUM.
+   *
+   * @generated from field: string count_reason = 11;
+   */
+  countReason: string;
+
+  /**
+   * @generated from field: google.protobuf.Duration planned_duration = 12;
+   */
+  plannedDuration?: Duration | undefined;
+
+  /**
+   * The routine stepped through (routine sessions), the step reached and the step count.
+   *
+   * @generated from field: string routine_id = 13;
+   */
+  routineId: string;
+
+  /**
+   * @generated from field: int32 step = 14;
+   */
+  step: number;
+
+  /**
+   * @generated from field: int32 step_count = 15;
+   */
+  stepCount: number;
 };
 
 /**
@@ -397,4 +438,286 @@ export type PracticeSessionEvaluated = Message<"stride.events.v1.PracticeSession
  */
 export const PracticeSessionEvaluatedSchema: GenMessage<PracticeSessionEvaluated> = /*@__PURE__*/
   messageDesc(file_stride_events_v1_events, 6);
+
+/**
+ * What every session event says about the session.
+ *
+ * @generated from message stride.events.v1.SessionFacts
+ */
+export type SessionFacts = Message<"stride.events.v1.SessionFacts"> & {
+  /**
+   * "focus", "break", "workout", "study" or "routine".
+   *
+   * @generated from field: string kind = 1;
+   */
+  kind: string;
+
+  /**
+   * The activity (empty for a routine session) or the routine.
+   *
+   * @generated from field: string activity_id = 2;
+   */
+  activityId: string;
+
+  /**
+   * @generated from field: string routine_id = 3;
+   */
+  routineId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp start_time = 4;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Duration planned_duration = 5;
+   */
+  plannedDuration?: Duration | undefined;
+
+  /**
+   * Active time so far, pauses excluded.
+   *
+   * @generated from field: google.protobuf.Duration active_duration = 6;
+   */
+  activeDuration?: Duration | undefined;
+
+  /**
+   * Zero-based step reached and the step count (1 unless a routine).
+   *
+   * @generated from field: int32 step = 7;
+   */
+  step: number;
+
+  /**
+   * @generated from field: int32 step_count = 8;
+   */
+  stepCount: number;
+};
+
+/**
+ * Describes the message stride.events.v1.SessionFacts.
+ * Use `create(SessionFactsSchema)` to create a new message.
+ */
+export const SessionFactsSchema: GenMessage<SessionFacts> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 7);
+
+/**
+ * session.started.v1 — a user started a session.
+ *
+ * @generated from message stride.events.v1.SessionStarted
+ */
+export type SessionStarted = Message<"stride.events.v1.SessionStarted"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: stride.events.v1.SessionFacts session = 3;
+   */
+  session?: SessionFacts | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string timezone = 5;
+   */
+  timezone: string;
+
+  /**
+   * @generated from field: google.type.Date local_date = 6;
+   */
+  localDate?: Date | undefined;
+};
+
+/**
+ * Describes the message stride.events.v1.SessionStarted.
+ * Use `create(SessionStartedSchema)` to create a new message.
+ */
+export const SessionStartedSchema: GenMessage<SessionStarted> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 8);
+
+/**
+ * session.paused.v1 — a user paused a running session.
+ *
+ * @generated from message stride.events.v1.SessionPaused
+ */
+export type SessionPaused = Message<"stride.events.v1.SessionPaused"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: stride.events.v1.SessionFacts session = 3;
+   */
+  session?: SessionFacts | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string timezone = 5;
+   */
+  timezone: string;
+
+  /**
+   * @generated from field: google.type.Date local_date = 6;
+   */
+  localDate?: Date | undefined;
+};
+
+/**
+ * Describes the message stride.events.v1.SessionPaused.
+ * Use `create(SessionPausedSchema)` to create a new message.
+ */
+export const SessionPausedSchema: GenMessage<SessionPaused> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 9);
+
+/**
+ * session.resumed.v1 — a user resumed a paused session.
+ *
+ * @generated from message stride.events.v1.SessionResumed
+ */
+export type SessionResumed = Message<"stride.events.v1.SessionResumed"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: stride.events.v1.SessionFacts session = 3;
+   */
+  session?: SessionFacts | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string timezone = 5;
+   */
+  timezone: string;
+
+  /**
+   * @generated from field: google.type.Date local_date = 6;
+   */
+  localDate?: Date | undefined;
+};
+
+/**
+ * Describes the message stride.events.v1.SessionResumed.
+ * Use `create(SessionResumedSchema)` to create a new message.
+ */
+export const SessionResumedSchema: GenMessage<SessionResumed> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 10);
+
+/**
+ * session.stopped.v1 — a user stopped a session early; it never counts.
+ *
+ * @generated from message stride.events.v1.SessionStopped
+ */
+export type SessionStopped = Message<"stride.events.v1.SessionStopped"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: stride.events.v1.SessionFacts session = 3;
+   */
+  session?: SessionFacts | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string timezone = 5;
+   */
+  timezone: string;
+
+  /**
+   * @generated from field: google.type.Date local_date = 6;
+   */
+  localDate?: Date | undefined;
+};
+
+/**
+ * Describes the message stride.events.v1.SessionStopped.
+ * Use `create(SessionStoppedSchema)` to create a new message.
+ */
+export const SessionStoppedSchema: GenMessage<SessionStopped> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 11);
+
+/**
+ * session.aborted.v1 — a user abandoned a session; it never counts.
+ *
+ * @generated from message stride.events.v1.SessionAborted
+ */
+export type SessionAborted = Message<"stride.events.v1.SessionAborted"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: stride.events.v1.SessionFacts session = 3;
+   */
+  session?: SessionFacts | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string timezone = 5;
+   */
+  timezone: string;
+
+  /**
+   * @generated from field: google.type.Date local_date = 6;
+   */
+  localDate?: Date | undefined;
+};
+
+/**
+ * Describes the message stride.events.v1.SessionAborted.
+ * Use `create(SessionAbortedSchema)` to create a new message.
+ */
+export const SessionAbortedSchema: GenMessage<SessionAborted> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 12);
 
