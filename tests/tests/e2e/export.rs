@@ -125,6 +125,7 @@ async fn active_user(mesh: &Mesh, ch: &Channel, name: &str) -> (Uuid, String) {
             StartSessionRequest {
                 activity_id: focus.id,
                 planned_duration: None,
+                ..Default::default()
             },
             &tok,
         ))

@@ -12,6 +12,7 @@ mod flow;
 mod http_json;
 mod profile;
 mod rolling;
+mod sessions;
 mod sweep;
 
 use stride_e2e::{Mesh, Stores};
