@@ -463,6 +463,55 @@ fn at_event(i: usize, e: AppError) -> AppError {
     }
 }
 
+/// Most events with violations one answer lists.
+const MAX_BAD_EVENTS_REPORTED: usize = 10;
+
+/// Shape-checks offline event `i`, naming fields `events[i].<field>`.
+fn check_offline(
+    v: &mut Violations,
+    i: usize,
+    e: &pb::OfflineSessionEvent,
+    now: OffsetDateTime,
+) -> Offline {
+    let f = |name: &str| format!("events[{i}].{name}");
+    let event_id = parse_id(v, &f("event_id"), &e.event_id);
+    let session_id = parse_id(v, &f("session_id"), &e.session_id);
+    let start = e.action == pb::SessionAction::Start as i32;
+    let action = action_of(e.action);
+    v.when(
+        !start && action.is_none(),
+        &f("action"),
+        "must be START, PAUSE, RESUME, NEXT, PREVIOUS, COMPLETE, STOP or ABORT",
+    );
+    let at = e.occur_time.as_ref().and_then(from_timestamp);
+    if at.is_none() {
+        v.add(&f("occur_time"), "is required and must be a valid timestamp");
+    }
+    // Only the skew here (the other checks need the session).
+    if let Some(why) = at.and_then(|t| session::implausible_time(t, now, Some(t), None)) {
+        v.add(&f("occur_time"), why);
+    }
+    let spec = match (&e.start, start) {
+        (Some(r), true) => Some(check_start(v, &f("start."), r)),
+        (None, true) => {
+            v.add(&f("start"), "is required for a START event");
+            None
+        }
+        (Some(_), false) => {
+            v.add(&f("start"), "must be unset unless the action is START");
+            None
+        }
+        (None, false) => None,
+    };
+    Offline {
+        event_id,
+        session_id,
+        action,
+        at: at.unwrap_or(now),
+        start: spec,
+    }
+}
+
 /// Applies an offline batch in order, all or nothing; event ids already applied are skipped.
 pub(super) async fn sync_session_events(
     s: &ActivitySessions,
@@ -472,53 +521,26 @@ pub(super) async fn sync_session_events(
     let user = caller.user_id;
     let now = s.clock.now_db();
     let req = &call.message;
+    if req.events.is_empty() || req.events.len() > MAX_BATCH {
+        return Err(AppError::invalid("events", "must hold 1 to 500 events"));
+    }
     let mut v = Violations::new();
-    v.when(
-        req.events.is_empty() || req.events.len() > MAX_BATCH,
-        "events",
-        "must hold 1 to 500 events",
-    );
-    let mut batch = Vec::with_capacity(req.events.len().min(MAX_BATCH));
-    for (i, e) in req.events.iter().enumerate().take(MAX_BATCH) {
-        let f = |name: &str| format!("events[{i}].{name}");
-        let event_id = parse_id(&mut v, &f("event_id"), &e.event_id);
-        let session_id = parse_id(&mut v, &f("session_id"), &e.session_id);
-        let start = e.action == pb::SessionAction::Start as i32;
-        let action = action_of(e.action);
-        v.when(
-            !start && action.is_none(),
-            &f("action"),
-            "must be START, PAUSE, RESUME, NEXT, PREVIOUS, COMPLETE, STOP or ABORT",
-        );
-        let at = e.occur_time.as_ref().and_then(from_timestamp);
-        if at.is_none() {
-            v.add(
-                &f("occur_time"),
-                "is required and must be a valid timestamp",
-            );
+    let mut bad_events = 0;
+    let mut batch = Vec::with_capacity(req.events.len());
+    for (i, e) in req.events.iter().enumerate() {
+        if bad_events == MAX_BAD_EVENTS_REPORTED {
+            // Enough to fix; the rest are checked on the next attempt (keeps the error small).
+            break;
         }
-        if let Some(why) = at.and_then(|t| session::implausible_time(t, now, Some(t), None)) {
-            v.add(&f("occur_time"), why);
+        let mut ev = Violations::new();
+        let offline = check_offline(&mut ev, i, e, now);
+        if let Err(AppError::InvalidArgument(problems)) = ev.check() {
+            bad_events += 1;
+            for (field, why) in problems {
+                v.add(&field, &why);
+            }
         }
-        let spec = match (&e.start, start) {
-            (Some(r), true) => Some(check_start(&mut v, &f("start."), r)),
-            (None, true) => {
-                v.add(&f("start"), "is required for a START event");
-                None
-            }
-            (Some(_), false) => {
-                v.add(&f("start"), "must be unset unless the action is START");
-                None
-            }
-            (None, false) => None,
-        };
-        batch.push(Offline {
-            event_id,
-            session_id,
-            action,
-            at: at.unwrap_or(now),
-            start: spec,
-        });
+        batch.push(offline);
     }
     v.check()?;
 
