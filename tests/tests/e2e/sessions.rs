@@ -140,20 +140,27 @@ async fn a_routine_session_with_pauses_counts_and_an_instant_one_does_not() {
     assert!(done.counts, "{}", done.count_reason);
 
     // Analytics counts the stepped session only (the instant one was announced first).
-    let summary = eventually(EVENT_DEADLINE, "analytics counts the routine session", || {
-        let mut a = c.analytics.clone();
-        let tok = tok.clone();
-        async move {
-            let s = a
-                .get_progress_summary(authed(GetProgressSummaryRequest::default(), &tok))
-                .await
-                .ok()?
-                .into_inner();
-            (s.sessions_completed >= 1).then_some(s)
-        }
-    })
+    let summary = eventually(
+        EVENT_DEADLINE,
+        "analytics counts the routine session",
+        || {
+            let mut a = c.analytics.clone();
+            let tok = tok.clone();
+            async move {
+                let s = a
+                    .get_progress_summary(authed(GetProgressSummaryRequest::default(), &tok))
+                    .await
+                    .ok()?
+                    .into_inner();
+                (s.sessions_completed >= 1).then_some(s)
+            }
+        },
+    )
     .await;
     assert_eq!(summary.sessions_completed, 1);
-    assert_eq!(summary.total_duration.as_ref().map(|d| d.seconds), Some(120));
+    assert_eq!(
+        summary.total_duration.as_ref().map(|d| d.seconds),
+        Some(120)
+    );
     mesh.stop().await.expect("graceful stop");
 }

@@ -530,7 +530,7 @@ mod tests {
                 let before = t;
                 match t.apply(a, when) {
                     Ok(next) => {
-                        prop_assert!(!before.ended_at.is_some(), "a terminal state absorbs");
+                        prop_assert!(before.ended_at.is_none(), "a terminal state absorbs");
                         t = next;
                     }
                     Err(_) => prop_assert_eq!(t, before),

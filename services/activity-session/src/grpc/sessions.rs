@@ -90,14 +90,19 @@ fn check_start(v: &mut Violations, prefix: &str, req: &pb::StartSessionRequest) 
 
 /// Starts session `id` for `user` at `at` as `spec` asks, logs and announces it. The caller
 /// checked that no live session exists (the unique index still decides a race).
+/// Which session a start creates, from which event, when, and from where.
+struct Origin {
+    session_id: Uuid,
+    event_id: Uuid,
+    at: OffsetDateTime,
+    offline: bool,
+}
+
 async fn begin(
     tx: &mut Tx,
     user: Uuid,
-    id: Uuid,
-    event_id: Uuid,
+    o: &Origin,
     spec: &StartSpec,
-    at: OffsetDateTime,
-    offline: bool,
     prefix: &str,
 ) -> AppResult<SessionRow> {
     let (kind, activity_id, planned_seconds, steps): (Kind, Option<Uuid>, i32, Option<Vec<Step>>) =
@@ -154,18 +159,18 @@ async fn begin(
     let row = store::sessions::insert(
         tx,
         &NewSession {
-            id,
+            id: o.session_id,
             user,
             activity_id,
             kind,
-            started_at: at,
+            started_at: o.at,
             planned_seconds,
             routine_id: spec.routine_id,
             steps: steps.as_deref(),
             lesson_id: spec.lesson_id,
             topic_id: spec.topic_id,
             plan_day_id: spec.plan_day_id,
-            start_local_date: local_date(at, &tz),
+            start_local_date: local_date(o.at, &tz),
         },
     )
     .await
@@ -176,12 +181,12 @@ async fn begin(
         tx,
         &EventRecord {
             user,
-            event_id,
-            session_id: id,
+            event_id: o.event_id,
+            session_id: o.session_id,
             action: "start",
-            occur_time: at,
-            applied_at: at,
-            offline,
+            occur_time: o.at,
+            applied_at: o.at,
+            offline: o.offline,
         },
     )
     .await?;
@@ -249,17 +254,13 @@ pub(super) async fn start_session(
     if let Some(live) = store::sessions::active(&mut tx, caller.user_id).await? {
         return Err(errors::session_already_active(Some(live.id)));
     }
-    let row = begin(
-        &mut tx,
-        caller.user_id,
-        Uuid::now_v7(),
-        Uuid::now_v7(),
-        &spec,
-        now,
-        false,
-        "",
-    )
-    .await?;
+    let origin = Origin {
+        session_id: Uuid::now_v7(),
+        event_id: Uuid::now_v7(),
+        at: now,
+        offline: false,
+    };
+    let row = begin(&mut tx, caller.user_id, &origin, &spec, "").await?;
     tx.commit().await?;
     Ok(pb::StartSessionResponse {
         session: Some(to_proto(row, now)),
@@ -485,7 +486,10 @@ fn check_offline(
     );
     let at = e.occur_time.as_ref().and_then(from_timestamp);
     if at.is_none() {
-        v.add(&f("occur_time"), "is required and must be a valid timestamp");
+        v.add(
+            &f("occur_time"),
+            "is required and must be a valid timestamp",
+        );
     }
     // Only the skew here (the other checks need the session).
     if let Some(why) = at.and_then(|t| session::implausible_time(t, now, Some(t), None)) {
@@ -581,11 +585,13 @@ pub(super) async fn sync_session_events(
                 begin(
                     &mut tx,
                     user,
-                    e.session_id,
-                    e.event_id,
+                    &Origin {
+                        session_id: e.session_id,
+                        event_id: e.event_id,
+                        at: e.at,
+                        offline: true,
+                    },
                     spec,
-                    e.at,
-                    true,
                     &field("start."),
                 )
                 .await
@@ -604,16 +610,15 @@ pub(super) async fn sync_session_events(
                 {
                     return Err(AppError::invalid(&field("occur_time"), why));
                 }
-                if matches!(action, Action::Complete | Action::Stop | Action::Abort) {
-                    if let Some(other) =
+                if matches!(action, Action::Complete | Action::Stop | Action::Abort)
+                    && let Some(other) =
                         store::sessions::started_within(&mut tx, user, row.started_at, e.at, row.id)
                             .await?
-                    {
-                        return Err(AppError::invalid(
-                            &field("occur_time"),
-                            &format!("ends after session {other} started: sessions overlap"),
-                        ));
-                    }
+                {
+                    return Err(AppError::invalid(
+                        &field("occur_time"),
+                        &format!("ends after session {other} started: sessions overlap"),
+                    ));
                 }
                 transition(&mut tx, &row, action, e.at, e.event_id, now, true)
                     .await
