@@ -40,6 +40,8 @@ fn collection(service: &str, table: &str) -> Option<Option<&'static str>> {
         ("profile", "reminders") => Some("reminders"),
         ("profile", "data_exports") => Some("data_exports"),
         ("activity-session", "sessions") => Some("sessions"),
+        ("activity-session", "session_events") => Some("session_events"),
+        ("activity-session", "routines") => Some("routines"),
         ("challenge", "participants") => Some("participations"),
         ("challenge", "progress") => Some("progress"),
         ("challenge", "points_ledger") => Some("points"),
