@@ -14,7 +14,8 @@ use stride_kit::{
 };
 use stride_proto::{
     activity_session::{
-        catalog_service_client::CatalogServiceClient, session_service_client::SessionServiceClient,
+        catalog_service_client::CatalogServiceClient, routine_service_client::RoutineServiceClient,
+        session_service_client::SessionServiceClient,
     },
     ai_coach::ai_coach_service_client::AiCoachServiceClient,
     analytics::analytics_service_client::AnalyticsServiceClient,
@@ -386,6 +387,7 @@ pub struct Clients<T> {
     pub profile: ProfileServiceClient<T>,
     pub catalog: CatalogServiceClient<T>,
     pub sessions: SessionServiceClient<T>,
+    pub routines: RoutineServiceClient<T>,
     pub challenge: ChallengeServiceClient<T>,
     pub analytics: AnalyticsServiceClient<T>,
     pub coach: AiCoachServiceClient<T>,
@@ -407,6 +409,7 @@ where
             profile: ProfileServiceClient::new(t.clone()),
             catalog: CatalogServiceClient::new(t.clone()),
             sessions: SessionServiceClient::new(t.clone()),
+            routines: RoutineServiceClient::new(t.clone()),
             challenge: ChallengeServiceClient::new(t.clone()),
             analytics: AnalyticsServiceClient::new(t.clone()),
             coach: AiCoachServiceClient::new(t),

@@ -18,6 +18,7 @@ import {
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 
 import { CatalogService } from "./gen/stride/activity_session/v1/catalog_pb.js";
+import { RoutineService } from "./gen/stride/activity_session/v1/routines_pb.js";
 import { SessionService } from "./gen/stride/activity_session/v1/sessions_pb.js";
 import { TaskService } from "./gen/stride/activity_session/v1/tasks_pb.js";
 import { ReflectionService } from "./gen/stride/activity_session/v1/reflections_pb.js";
@@ -48,6 +49,7 @@ export {
   DataExportService,
   NotificationService,
   ProfileService,
+  RoutineService,
   SessionService,
   TaskService,
   ReflectionService,
@@ -288,6 +290,7 @@ export interface StrideClient {
   learning: Client<typeof LearningService>;
   userPlans: Client<typeof UserPlanService>;
   workoutLogs: Client<typeof WorkoutLogService>;
+  routines: Client<typeof RoutineService>;
   challenge: Client<typeof ChallengeService>;
   analytics: Client<typeof AnalyticsService>;
   coach: Client<typeof AiCoachService>;
@@ -339,6 +342,7 @@ export function createStrideClient(opts: StrideClientOptions): StrideClient {
     learning: createClient(LearningService, transport),
     userPlans: createClient(UserPlanService, transport),
     workoutLogs: createClient(WorkoutLogService, transport),
+    routines: createClient(RoutineService, transport),
     challenge: createClient(ChallengeService, transport),
     analytics: createClient(AnalyticsService, transport),
     coach: createClient(AiCoachService, transport),

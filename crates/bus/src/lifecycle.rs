@@ -53,7 +53,13 @@ subject!(
     WorkoutUpdated,
     WorkoutDeleted,
     PlanAssigned,
-    PlanCompleted
+    PlanCompleted,
+    // activity-session: the session state machine (issue 13, sessions)
+    SessionStarted,
+    SessionPaused,
+    SessionResumed,
+    SessionStopped,
+    SessionAborted
 );
 
 /// The two accounts of a `user.merged.v1`.

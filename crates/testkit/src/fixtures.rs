@@ -82,6 +82,28 @@ pub fn session_completed(
         duration: Some(duration(length)),
         local_date: Some(date(local_date(end, tz))),
         timezone: tz.to_owned(),
+        counts: Some(true),
+        count_reason: "ACTIVE_TIME_REACHED_MINIMUM".into(),
+        planned_duration: Some(duration(length)),
+        routine_id: String::new(),
+        step: 0,
+        step_count: 1,
+    }
+}
+
+/// `session.completed.v1` of a session that does not count (active time below the minimum).
+pub fn session_completed_uncounted(
+    user: Uuid,
+    kind: &str,
+    end: OffsetDateTime,
+    length: time::Duration,
+    tz: &str,
+) -> events::SessionCompleted {
+    events::SessionCompleted {
+        counts: Some(false),
+        count_reason: "ACTIVE_TIME_BELOW_MINIMUM".into(),
+        planned_duration: Some(duration(length * 4)),
+        ..session_completed(user, kind, end, length, tz)
     }
 }
 

@@ -688,6 +688,11 @@ mod tests {
             "GET /api/v1/challenges/week",
             "GET /api/v1/challenges/{challenge_id}",
         ),
+        // The live session (seed 001's `/api/current-session`) beside GetSession by UUID.
+        (
+            "GET /api/v1/sessions/current",
+            "GET /api/v1/sessions/{session_id}",
+        ),
     ];
 
     #[test]

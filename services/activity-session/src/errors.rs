@@ -1,11 +1,19 @@
 //! The errors activity-session answers with, beyond field violations (which name their fields).
 
 use stride_kit::AppError;
+use uuid::Uuid;
 
-/// `ErrorInfo.reason` of a start while the caller already has an active session.
+use crate::domain::session::Refused;
+
+/// `ErrorInfo.reason` of a start while the caller already has a live session.
 pub const SESSION_ALREADY_ACTIVE: &str = "SESSION_ALREADY_ACTIVE";
-/// `ErrorInfo.reason` of completing a session that is already completed.
+/// `ErrorInfo.reason` of an action on a session that already ended (completed, stopped, aborted).
 pub const SESSION_NOT_ACTIVE: &str = "SESSION_NOT_ACTIVE";
+/// `ErrorInfo.reason` of an action the live session's state forbids (pausing a paused one,
+/// resuming a running one).
+pub const SESSION_INVALID_TRANSITION: &str = "SESSION_INVALID_TRANSITION";
+/// `ErrorInfo.reason` of `next` at the last step or `previous` at the first.
+pub const SESSION_STEP_OUT_OF_RANGE: &str = "SESSION_STEP_OUT_OF_RANGE";
 
 /// The `activity_id` names no activity of the catalog.
 pub fn no_activity() -> AppError {
@@ -28,17 +36,30 @@ pub fn no_session() -> AppError {
     AppError::not_found("session")
 }
 
-/// A user has one active session at a time.
-pub fn session_already_active() -> AppError {
-    AppError::precondition(
-        SESSION_ALREADY_ACTIVE,
-        "complete the active session before starting another",
-    )
+/// No routine of the caller (nor preset) has that id.
+pub fn no_routine() -> AppError {
+    AppError::not_found("routine")
 }
 
-/// Completing a session twice: the first completion was announced, a second would count it again.
-pub fn session_not_active() -> AppError {
-    AppError::precondition(SESSION_NOT_ACTIVE, "the session is already completed")
+/// A user has one live session at a time; says which one when known.
+pub fn session_already_active(live: Option<Uuid>) -> AppError {
+    let message = match live {
+        Some(id) => {
+            format!("session {id} is active: complete, stop or abort it before starting another")
+        }
+        None => "a session is active: complete, stop or abort it before starting another".into(),
+    };
+    AppError::precondition(SESSION_ALREADY_ACTIVE, message)
+}
+
+/// The state machine refused an action; the message names the current state.
+pub fn refused(r: Refused) -> AppError {
+    let reason = match r {
+        Refused::Transition { state, .. } if !state.is_live() => SESSION_NOT_ACTIVE,
+        Refused::Transition { .. } => SESSION_INVALID_TRANSITION,
+        Refused::Bounds { .. } => SESSION_STEP_OUT_OF_RANGE,
+    };
+    AppError::precondition(reason, r.to_string())
 }
 
 // ---- tasks, shutdown reflections, learning (issue 13, part C) ----

@@ -3,10 +3,10 @@
 //!
 //! - `profile.updated.v1` keeps each user's timezone in the shared user directory
 //!   (`stride_bus::directory`), for the local date of completed sessions.
-//! - `user.deleted.v1` purges the user's sessions, tasks, shutdown reflections, lesson
-//!   progress, user plans, workout logs and directory entry.
-//! - `user.merged.v1` moves the guest's sessions, tasks, reflections, lesson progress, user
-//!   plans and workout logs to the target account.
+//! - `user.deleted.v1` purges the user's sessions, session events, routines, tasks, shutdown
+//!   reflections, lesson progress, user plans, workout logs and directory entry.
+//! - `user.merged.v1` moves the guest's sessions, session events, routines, tasks, reflections,
+//!   lesson progress, user plans and workout logs to the target account.
 
 use stride_bus::{
     Envelope, HandlerError, Merged as _, On, Subject as _, Subscriptions, Tx, directory,
@@ -36,7 +36,8 @@ impl On<events::UserDeleted> for Handlers {
         _: &Envelope,
     ) -> Result<(), HandlerError> {
         let user = e.user()?;
-        let sessions = store::sessions::purge_user(tx, user).await?;
+        let sessions = store::sessions::purge_user(tx, user).await?
+            + store::routines::purge_user(tx, user).await?;
         // Tasks, shutdown reflections, lesson progress (issue 13, part C).
         let part_c = store::tasks::purge_user(tx, user).await?
             + store::reflections::purge_user(tx, user).await?
@@ -85,12 +86,14 @@ impl On<events::UserMerged> for Handlers {
         let plans = store::plans::merge(tx, m.source, m.target, today).await?;
         let logs = store::workouts::merge(tx, m.source, m.target).await?;
         tracing::info!(plans, logs, "user merged: plans and workout logs moved");
+        let routines = store::routines::merge(tx, m.source, m.target).await?;
         directory::forget(tx, m.source).await?;
         tracing::info!(
             source = %m.source,
             target = %m.target,
             moved = merged.moved,
             dropped = merged.dropped,
+            routines,
             "user merged: sessions moved"
         );
         Ok(())
@@ -113,38 +116,117 @@ fn merge_date(e: &events::UserMerged) -> time::Date {
         .unwrap_or(time::Date::MIN)
 }
 
-/// What activity-session publishes.
+/// What activity-session publishes: one event per state change of a session, each with the
+/// session as it is after the change (`SessionFacts`), the user's zone and the local date then.
 pub mod publish {
-    use stride_kit::convert::{date, duration, timestamp};
+    use stride_kit::convert::{date, duration, local_date, timestamp};
     use stride_proto::events;
+    use time::OffsetDateTime;
 
-    use crate::{domain::session::Completion, store::sessions::SessionRow};
+    use crate::{
+        domain::session::{Action, State},
+        store::sessions::SessionRow,
+    };
 
-    /// `session` completed as `done` says, its local date computed in `timezone`.
-    pub fn session_completed(
-        session: &SessionRow,
-        done: &Completion,
-        timezone: &str,
-    ) -> events::SessionCompleted {
-        events::SessionCompleted {
-            user_id: session.user_id.to_string(),
-            session_id: session.id.to_string(),
-            activity_id: session.activity_id.to_string(),
-            activity_kind: session.kind.as_str().to_owned(),
-            start_time: Some(timestamp(session.started_at)),
-            end_time: Some(timestamp(done.ended_at)),
-            duration: Some(duration(time::Duration::seconds(i64::from(
-                done.duration_secs,
-            )))),
-            local_date: Some(date(done.local_date)),
-            timezone: timezone.to_owned(),
+    fn secs(s: i64) -> prost_types::Duration {
+        duration(time::Duration::seconds(s))
+    }
+
+    fn facts(s: &SessionRow, at: OffsetDateTime) -> events::SessionFacts {
+        events::SessionFacts {
+            kind: s.kind.as_str().to_owned(),
+            activity_id: s.activity_id.map(|a| a.to_string()).unwrap_or_default(),
+            routine_id: s.routine_id.map(|r| r.to_string()).unwrap_or_default(),
+            start_time: Some(timestamp(s.started_at)),
+            planned_duration: Some(secs(i64::from(s.planned_seconds))),
+            active_duration: Some(secs(i64::from(s.timer().active_secs_at(at)))),
+            step: s.step,
+            step_count: s.step_count,
         }
+    }
+
+    /// The event a transition to `s` by `action` at `at` announces, if any (`next` and
+    /// `previous` announce nothing: consumers have no use for steps yet).
+    pub fn transition(
+        s: &SessionRow,
+        action: Action,
+        at: OffsetDateTime,
+        tz: &str,
+    ) -> Option<Event> {
+        let user_id = s.user_id.to_string();
+        let session_id = s.id.to_string();
+        let session = Some(facts(s, at));
+        let occur_time = Some(timestamp(at));
+        let timezone = tz.to_owned();
+        let day = Some(date(local_date(at, tz)));
+        macro_rules! ev {
+            ($t:ident) => {
+                events::$t {
+                    user_id,
+                    session_id,
+                    session,
+                    occur_time,
+                    timezone,
+                    local_date: day,
+                }
+            };
+        }
+        Some(match action {
+            Action::Pause => Event::Paused(ev!(SessionPaused)),
+            Action::Resume => Event::Resumed(ev!(SessionResumed)),
+            Action::Stop => Event::Stopped(ev!(SessionStopped)),
+            Action::Abort => Event::Aborted(ev!(SessionAborted)),
+            Action::Complete if s.state == State::Completed => Event::Completed(completed(s)),
+            Action::Complete | Action::Next | Action::Previous => return None,
+        })
+    }
+
+    /// `session.started.v1` for `s`, just started.
+    pub fn started(s: &SessionRow, tz: &str) -> events::SessionStarted {
+        events::SessionStarted {
+            user_id: s.user_id.to_string(),
+            session_id: s.id.to_string(),
+            session: Some(facts(s, s.started_at)),
+            occur_time: Some(timestamp(s.started_at)),
+            timezone: tz.to_owned(),
+            local_date: Some(date(s.start_local_date)),
+        }
+    }
+
+    /// `session.completed.v1` for `s`, completed: its active time, and whether it counts.
+    pub fn completed(s: &SessionRow) -> events::SessionCompleted {
+        let end = s.ended_at.unwrap_or(s.since);
+        events::SessionCompleted {
+            user_id: s.user_id.to_string(),
+            session_id: s.id.to_string(),
+            activity_id: s.activity_id.map(|a| a.to_string()).unwrap_or_default(),
+            activity_kind: s.kind.as_str().to_owned(),
+            start_time: Some(timestamp(s.started_at)),
+            end_time: Some(timestamp(end)),
+            duration: Some(secs(i64::from(s.timer().active_secs_at(end)))),
+            local_date: s.local_date.map(date),
+            timezone: s.timezone.clone().unwrap_or_default(),
+            counts: Some(s.counts.unwrap_or(false)),
+            count_reason: s.count_reason.clone().unwrap_or_default(),
+            planned_duration: Some(secs(i64::from(s.planned_seconds))),
+            routine_id: s.routine_id.map(|r| r.to_string()).unwrap_or_default(),
+            step: s.step,
+            step_count: s.step_count,
+        }
+    }
+
+    /// One of the transition events.
+    pub enum Event {
+        Paused(events::SessionPaused),
+        Resumed(events::SessionResumed),
+        Completed(events::SessionCompleted),
+        Stopped(events::SessionStopped),
+        Aborted(events::SessionAborted),
     }
 
     // ---- tasks, shutdown reflections, learning (issue 13, part C) ----
 
     use stride_kit::convert::timestamp as ts;
-    use time::OffsetDateTime;
     use uuid::Uuid;
 
     use crate::store::{

@@ -45,6 +45,14 @@ const SOURCES: &[Source] = &[
               ORDER BY date_performed, id",
     },
     Source {
+        name: "session_events",
+        sql: "SELECT to_jsonb(e)::text FROM session_events e WHERE user_id = $1 ORDER BY occur_time, event_id",
+    },
+    Source {
+        name: "routines",
+        sql: "SELECT to_jsonb(r)::text FROM routines r WHERE user_id = $1 ORDER BY created_at, id",
+    },
+    Source {
         name: "directory",
         sql: "SELECT to_jsonb(d)::text FROM user_directory d WHERE user_id = $1",
     },

@@ -22,7 +22,8 @@ use std::sync::Arc;
 use stride_bus::ServiceExt as _;
 use stride_kit::{Verifier, clock::SharedClock, serve::Running, service::Builder};
 use stride_proto::activity_session::{
-    catalog_service_server::CatalogServiceServer, session_service_server::SessionServiceServer,
+    catalog_service_server::CatalogServiceServer, routine_service_server::RoutineServiceServer,
+    session_service_server::SessionServiceServer,
     user_plan_service_server::UserPlanServiceServer,
     workout_log_service_server::WorkoutLogServiceServer,
 };
@@ -74,7 +75,8 @@ pub async fn start(
         ),
     );
     service.grpc(UserPlanServiceServer::new(handlers.clone()));
-    service.grpc(WorkoutLogServiceServer::new(handlers));
+    service.grpc(WorkoutLogServiceServer::new(handlers.clone()));
+    service.grpc(RoutineServiceServer::new(handlers));
     service.grpc(
         stride_proto::stride::activity_session::v1::user_data_service_server::UserDataServiceServer::new(
             export::Export {

@@ -4,6 +4,7 @@
 //! delivery does not matter; the inbox row in the same transaction absorbs duplicates.
 //!
 //! - `session.completed.v1` / `challenge.completed.v1` add to the day the producer dated them
+//!   (a session whose event says `counts = false` adds nothing)
 //!   (never recomputed here: a later zone change must not move a past day).
 //! - `profile.updated.v1` keeps the user directory (`stride_bus::directory`).
 //! - `user.deleted.v1` purges the user; `user.merged.v1` moves a guest's figures to the target.
@@ -53,6 +54,12 @@ impl On<events::SessionCompleted> for Handlers {
         _: &Envelope,
     ) -> Result<(), HandlerError> {
         let user = e.user()?;
+        // Integrity (activity-session's ADR 0015): a session too short to count adds nothing
+        // to the day's figures or the streak. An event without the field predates the rule.
+        if e.counts == Some(false) {
+            tracing::info!(%user, session = %e.session_id, reason = %e.count_reason, "session does not count");
+            return Ok(());
+        }
         let date = local_date(e.local_date.as_ref())?;
         let end = e.end_time.as_ref().and_then(from_timestamp);
         let session = rollup::session(

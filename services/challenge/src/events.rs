@@ -1,7 +1,8 @@
 //! Events: the subscriptions (one typed handler per consumed event) and the one place that
 //! builds what challenge publishes.
 //!
-//! - `session.completed.v1` counts toward the challenges the user had joined; a window that
+//! - `session.completed.v1` counts toward the challenges the user had joined (unless the event
+//!   says it does not count: `counts = false`); a window that
 //!   reaches its target is completed, paid and announced (`challenge.completed.v1`).
 //! - `profile.updated.v1` keeps the user directory (names on leaderboards, "today" for progress).
 //! - `user.deleted.v1` purges the user's memberships, progress, points and directory entry.
@@ -50,6 +51,12 @@ impl On<events::SessionCompleted> for Handlers {
         _: &Envelope,
     ) -> Result<(), HandlerError> {
         let user = e.user()?;
+        // Integrity (activity-session's ADR 0015): a session too short to count earns no
+        // progress. An event without the field predates the rule and counts.
+        if e.counts == Some(false) {
+            tracing::info!(%user, session = %e.session_id, reason = %e.count_reason, "session does not count");
+            return Ok(());
+        }
         let end = e
             .end_time
             .as_ref()

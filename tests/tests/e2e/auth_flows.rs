@@ -75,6 +75,7 @@ async fn a_guests_sessions_follow_it_into_the_account_it_merges_into() {
                 StartSessionRequest {
                     activity_id: focus.id.clone(),
                     planned_duration: None,
+                    ..Default::default()
                 },
                 &gtok,
             ))
@@ -109,6 +110,7 @@ async fn a_guests_sessions_follow_it_into_the_account_it_merges_into() {
             StartSessionRequest {
                 activity_id: focus.id.clone(),
                 planned_duration: None,
+                ..Default::default()
             },
             &utok,
         ))

@@ -68,6 +68,7 @@ async fn events_published_while_the_broker_is_down_arrive_after_it_returns() {
             StartSessionRequest {
                 activity_id: focus.id.clone(),
                 planned_duration: None,
+                ..Default::default()
             },
             &tok,
         ))

@@ -330,6 +330,7 @@ async fn journey(mesh: &Mesh, codec: Codec) {
             &StartSessionRequest {
                 activity_id: focus.id.clone(),
                 planned_duration: None,
+                ..Default::default()
             },
         )
         .await

@@ -42,6 +42,8 @@ fn collection(service: &str, table: &str) -> Option<Option<&'static str>> {
         ("activity-session", "sessions") => Some("sessions"),
         ("activity-session", "user_plans") => Some("user_plans"),
         ("activity-session", "workout_logs") => Some("workout_logs"),
+        ("activity-session", "session_events") => Some("session_events"),
+        ("activity-session", "routines") => Some("routines"),
         ("challenge", "participants") => Some("participations"),
         ("challenge", "progress") => Some("progress"),
         ("challenge", "points_ledger") => Some("points"),
@@ -127,6 +129,7 @@ async fn active_user(mesh: &Mesh, ch: &Channel, name: &str) -> (Uuid, String) {
             StartSessionRequest {
                 activity_id: focus.id,
                 planned_duration: None,
+                ..Default::default()
             },
             &tok,
         ))

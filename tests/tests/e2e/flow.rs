@@ -236,6 +236,7 @@ where
                 StartSessionRequest {
                     activity_id: focus.id.clone(),
                     planned_duration: None,
+                    ..Default::default()
                 },
                 &tok,
             ))
@@ -251,6 +252,7 @@ where
                     StartSessionRequest {
                         activity_id: focus.id.clone(),
                         planned_duration: None,
+                        ..Default::default()
                     },
                     &tok,
                 ))
@@ -479,6 +481,7 @@ where
             StartSessionRequest {
                 activity_id: focus.id.clone(),
                 planned_duration: None,
+                ..Default::default()
             },
             &tok,
         ))

@@ -13,6 +13,7 @@ mod flow;
 mod http_json;
 mod profile;
 mod rolling;
+mod sessions;
 mod sweep;
 // Tasks, shutdown reflections, learning (issue 13, part C).
 mod tasks_learning;

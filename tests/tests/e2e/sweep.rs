@@ -434,6 +434,7 @@ impl Victim {
                 StartSessionRequest {
                     activity_id: seeds.get("activity_id").cloned().unwrap_or_default(),
                     planned_duration: None,
+                    ..Default::default()
                 },
                 &user.token,
             ))

@@ -5,6 +5,7 @@
 pub mod activity;
 pub mod exercise;
 pub mod plan_template;
+pub mod routine;
 pub mod session;
 // Tasks, shutdown reflections (issue 13, part C).
 pub mod reflection;

@@ -1,7 +1,7 @@
 //! The gRPC services of `stride.activity_session.v1`, one proto file and one module per
 //! resource: [`catalog`], [`exercises`] and [`plan_templates`] (`CatalogService`: the preset
-//! activities, the exercise library, the workout plan templates; public) and [`sessions`]
-//! (`SessionService`, the caller's timed sessions). Each RPC is an
+//! activities, the exercise library, the workout plan templates; public), [`sessions`]
+//! (`SessionService`, the caller's timed sessions) and [`routines`] (`RoutineService`). Each RPC is an
 //! `async fn(&ActivitySessions, Call<Request>) -> AppResult<Response>` in its resource's module;
 //! each service has its `grpc_handlers!` table below and one `.grpc(..)` line in `lib.rs`.
 
@@ -9,6 +9,7 @@ mod catalog;
 mod convert;
 mod exercises;
 mod plan_templates;
+mod routines;
 mod sessions;
 // Tasks, shutdown reflections, learning (issue 13, part C).
 mod learning;
@@ -21,7 +22,8 @@ use sqlx::PgPool;
 use stride_bus::Outbox;
 use stride_kit::clock::SharedClock;
 use stride_proto::activity_session::{
-    self as pb, catalog_service_server::CatalogService, session_service_server::SessionService,
+    self as pb, catalog_service_server::CatalogService, routine_service_server::RoutineService,
+    session_service_server::SessionService,
 };
 
 #[derive(Clone)]
@@ -48,6 +50,21 @@ stride_kit::grpc_handlers! {
         fn start_session(pb::StartSessionRequest) -> pb::StartSessionResponse => sessions::start_session;
         fn complete_session(pb::CompleteSessionRequest) -> pb::CompleteSessionResponse => sessions::complete_session;
         fn get_current_session(pb::GetCurrentSessionRequest) -> pb::GetCurrentSessionResponse => sessions::get_current_session;
+        fn get_session(pb::GetSessionRequest) -> pb::GetSessionResponse => sessions::get_session;
+        fn list_sessions(pb::ListSessionsRequest) -> pb::ListSessionsResponse => sessions::list_sessions;
+        fn record_session_event(pb::RecordSessionEventRequest) -> pb::RecordSessionEventResponse => sessions::record_session_event;
+        fn sync_session_events(pb::SyncSessionEventsRequest) -> pb::SyncSessionEventsResponse => sessions::sync_session_events;
+    }
+}
+
+stride_kit::grpc_handlers! {
+    impl RoutineService for ActivitySessions {
+        fn create_routine(pb::CreateRoutineRequest) -> pb::CreateRoutineResponse => routines::create_routine;
+        fn list_routines(pb::ListRoutinesRequest) -> pb::ListRoutinesResponse => routines::list_routines;
+        fn get_routine(pb::GetRoutineRequest) -> pb::GetRoutineResponse => routines::get_routine;
+        fn update_routine(pb::UpdateRoutineRequest) -> pb::UpdateRoutineResponse => routines::update_routine;
+        fn delete_routine(pb::DeleteRoutineRequest) -> pb::DeleteRoutineResponse => routines::delete_routine;
+        fn list_routine_presets(pb::ListRoutinePresetsRequest) -> pb::ListRoutinePresetsResponse => routines::list_routine_presets;
     }
 }
 

@@ -1,83 +1,348 @@
-//! The caller's timed sessions: start one, complete it, see the active one.
+//! The caller's timed sessions: start one (of an activity or a routine), move it through the
+//! state machine (`domain::session`), see the live one, any one, the history, and apply an
+//! offline client's batch of events.
 
+use std::collections::HashSet;
+
+use stride_bus::{Tx, directory};
 use stride_kit::{
-    AppResult, Call, ResultExt as _, Violations,
-    convert::{date, from_duration, parse_id, require_id, timestamp},
+    AppError, AppResult, Call, ResultExt as _, Violations,
+    convert::{
+        date, from_date, from_duration, from_timestamp, local_date, parse_id, require_id, timestamp,
+    },
+    pagination::Page,
 };
 use stride_proto::activity_session as pb;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
 
 use super::{ActivitySessions, convert};
 use crate::{
-    domain::session::{self, State},
+    domain::{
+        activity,
+        routine::{self, Step},
+        session::{self, Action, Kind, State},
+    },
     errors,
     events::publish,
-    store::{self, sessions::SessionRow},
+    store::{
+        self,
+        sessions::{Ending, EventRecord, Filter, NewSession, SessionRow},
+    },
 };
 
-/// Starts a session of an activity, planned for the activity's default length unless the
-/// request asks for another within bounds. One active session per user.
+/// Page size when the request says 0.
+const DEFAULT_PAGE_SIZE: usize = 20;
+/// Most events one offline batch may hold.
+const MAX_BATCH: usize = 500;
+
+/// What a start asks for, shape-checked.
+struct StartSpec {
+    activity_id: Option<Uuid>,
+    routine_id: Option<Uuid>,
+    planned: Option<Duration>,
+    lesson_id: Option<Uuid>,
+    topic_id: Option<Uuid>,
+    plan_day_id: Option<Uuid>,
+}
+
+fn optional_id(v: &mut Violations, field: &str, raw: &str) -> Option<Uuid> {
+    (!raw.is_empty()).then(|| parse_id(v, field, raw))
+}
+
+/// Checks a start request's shape; fields are named under `prefix` (e.g. `events[3].start.`).
+fn check_start(v: &mut Violations, prefix: &str, req: &pb::StartSessionRequest) -> StartSpec {
+    let f = |name: &str| format!("{prefix}{name}");
+    let (activity_id, routine_id) = match (req.activity_id.is_empty(), req.routine_id.is_empty()) {
+        (true, true) => {
+            v.add(&f("activity_id"), "is required (or routine_id)");
+            (None, None)
+        }
+        (false, false) => {
+            v.add(&f("routine_id"), "must be empty when activity_id is given");
+            (None, None)
+        }
+        _ => (
+            optional_id(v, &f("activity_id"), &req.activity_id),
+            optional_id(v, &f("routine_id"), &req.routine_id),
+        ),
+    };
+    let planned = req.planned_duration.as_ref().map(from_duration);
+    v.when(
+        planned.is_some_and(|p| !session::PLANNED.contains(&p)),
+        &f("planned_duration"),
+        "must be between 1 minute and 4 hours",
+    );
+    v.when(
+        planned.is_some() && !req.routine_id.is_empty(),
+        &f("planned_duration"),
+        "must be unset for a routine: its steps plan it",
+    );
+    StartSpec {
+        activity_id,
+        routine_id,
+        planned,
+        lesson_id: optional_id(v, &f("lesson_id"), &req.lesson_id),
+        topic_id: optional_id(v, &f("topic_id"), &req.topic_id),
+        plan_day_id: optional_id(v, &f("plan_day_id"), &req.plan_day_id),
+    }
+}
+
+/// Starts session `id` for `user` at `at` as `spec` asks, logs and announces it. The caller
+/// checked that no live session exists (the unique index still decides a race).
+/// Which session a start creates, from which event, when, and from where.
+struct Origin {
+    session_id: Uuid,
+    event_id: Uuid,
+    at: OffsetDateTime,
+    offline: bool,
+}
+
+async fn begin(
+    tx: &mut Tx,
+    user: Uuid,
+    o: &Origin,
+    spec: &StartSpec,
+    prefix: &str,
+) -> AppResult<SessionRow> {
+    let (kind, activity_id, planned_seconds, steps): (Kind, Option<Uuid>, i32, Option<Vec<Step>>) =
+        match (spec.activity_id, spec.routine_id) {
+            (Some(a), _) => {
+                let activity = store::activities::get(tx, a)
+                    .await?
+                    .ok_or_else(errors::no_activity)?;
+                let planned = session::planned_seconds(spec.planned, activity.default_seconds);
+                (Kind::Activity(activity.kind), Some(a), planned, None)
+            }
+            (None, Some(r)) => {
+                let steps = match routine::preset(r) {
+                    Some(p) => p.steps.to_vec(),
+                    None => {
+                        store::routines::get(tx, user, r)
+                            .await?
+                            .ok_or_else(errors::no_routine)?
+                            .steps
+                            .0
+                    }
+                };
+                (
+                    Kind::Routine,
+                    None,
+                    routine::total_seconds(&steps),
+                    Some(steps),
+                )
+            }
+            (None, None) => {
+                return Err(AppError::invalid(
+                    &format!("{prefix}activity_id"),
+                    "is required",
+                ));
+            }
+        };
+    let study = kind == Kind::Activity(activity::Kind::Study);
+    let workout = kind == Kind::Activity(activity::Kind::Workout);
+    let mut v = Violations::new();
+    for (field, given) in [("lesson_id", spec.lesson_id), ("topic_id", spec.topic_id)] {
+        v.when(
+            given.is_some() && !study,
+            &format!("{prefix}{field}"),
+            "only a study session refers to a lesson or topic",
+        );
+    }
+    v.when(
+        spec.plan_day_id.is_some() && !workout,
+        &format!("{prefix}plan_day_id"),
+        "only a workout session refers to a plan day",
+    );
+    v.check()?;
+    let tz = directory::timezone(tx, user).await?;
+    let row = store::sessions::insert(
+        tx,
+        &NewSession {
+            id: o.session_id,
+            user,
+            activity_id,
+            kind,
+            started_at: o.at,
+            planned_seconds,
+            routine_id: spec.routine_id,
+            steps: steps.as_deref(),
+            lesson_id: spec.lesson_id,
+            topic_id: spec.topic_id,
+            plan_day_id: spec.plan_day_id,
+            start_local_date: local_date(o.at, &tz),
+        },
+    )
+    .await
+    .on_constraint(store::sessions::ONE_ACTIVE, |_| {
+        errors::session_already_active(None)
+    })?;
+    store::sessions::record_event(
+        tx,
+        &EventRecord {
+            user,
+            event_id: o.event_id,
+            session_id: o.session_id,
+            action: "start",
+            occur_time: o.at,
+            applied_at: o.at,
+            offline: o.offline,
+        },
+    )
+    .await?;
+    tx.publish(&publish::started(&row, &tz)).await?;
+    Ok(row)
+}
+
+/// Applies `action` at `at` to `row` (locked by the caller), stores, logs and announces it.
+async fn transition(
+    tx: &mut Tx,
+    row: &SessionRow,
+    action: Action,
+    at: OffsetDateTime,
+    event_id: Uuid,
+    applied_at: OffsetDateTime,
+    offline: bool,
+) -> AppResult<SessionRow> {
+    let t = row.timer().apply(action, at).map_err(errors::refused)?;
+    let tz = directory::timezone(tx, row.user_id).await?;
+    let at = t.since;
+    let counting = (t.state == State::Completed)
+        .then(|| session::counting(row.planned_seconds, t.active_secs_at(at)));
+    let ending = (!t.state.is_live()).then(|| Ending {
+        local_date: local_date(at, &tz),
+        timezone: &tz,
+        active_secs: t.active_secs_at(at),
+        counts: counting.map(|c| (c.counts(), c.reason())),
+    });
+    let new = store::sessions::save(tx, row.id, &t, ending.as_ref()).await?;
+    store::sessions::record_event(
+        tx,
+        &EventRecord {
+            user: row.user_id,
+            event_id,
+            session_id: row.id,
+            action: action.as_str(),
+            occur_time: at,
+            applied_at,
+            offline,
+        },
+    )
+    .await?;
+    match publish::transition(&new, action, at, &tz) {
+        Some(publish::Event::Paused(e)) => tx.publish(&e).await?,
+        Some(publish::Event::Resumed(e)) => tx.publish(&e).await?,
+        Some(publish::Event::Completed(e)) => tx.publish(&e).await?,
+        Some(publish::Event::Stopped(e)) => tx.publish(&e).await?,
+        Some(publish::Event::Aborted(e)) => tx.publish(&e).await?,
+        None => Uuid::nil(),
+    };
+    Ok(new)
+}
+
+/// Starts a session of an activity or a routine. One live session per user.
 pub(super) async fn start_session(
     s: &ActivitySessions,
     call: Call<pb::StartSessionRequest>,
 ) -> AppResult<pb::StartSessionResponse> {
     let caller = call.caller()?;
-    let req = &call.message;
     let mut v = Violations::new();
-    let activity_id = parse_id(&mut v, "activity_id", &req.activity_id);
-    let planned = req.planned_duration.as_ref().map(from_duration);
-    v.when(
-        planned.is_some_and(|p| !session::PLANNED.contains(&p)),
-        "planned_duration",
-        "must be between 1 minute and 4 hours",
-    );
+    let spec = check_start(&mut v, "", &call.message);
     v.check()?;
-    let mut conn = s.pool.acquire().await?;
-    let activity = store::activities::get(&mut conn, activity_id)
-        .await?
-        .ok_or_else(errors::no_activity)?;
-    let planned_seconds = session::planned_seconds(planned, activity.default_seconds);
-    let row = store::sessions::start(
-        &mut conn,
-        caller.user_id,
-        &activity,
-        s.clock.now_db(),
-        planned_seconds,
-    )
-    .await
-    .on_constraint(store::sessions::ONE_ACTIVE, |_| {
-        errors::session_already_active()
-    })?;
+    let now = s.clock.now_db();
+    let mut tx = s.outbox.begin().await?;
+    if let Some(live) = store::sessions::active(&mut tx, caller.user_id).await? {
+        return Err(errors::session_already_active(Some(live.id)));
+    }
+    let origin = Origin {
+        session_id: Uuid::now_v7(),
+        event_id: Uuid::now_v7(),
+        at: now,
+        offline: false,
+    };
+    let row = begin(&mut tx, caller.user_id, &origin, &spec, "").await?;
+    tx.commit().await?;
     Ok(pb::StartSessionResponse {
-        session: Some(to_proto(row)),
+        session: Some(to_proto(row, now)),
     })
 }
 
-/// Completes the caller's active session now (rules in [`session::complete`]) and announces
-/// it with `session.completed.v1`, in one transaction.
+/// Applies `action` now to the caller's session `raw_id`.
+async fn act(
+    s: &ActivitySessions,
+    user: Uuid,
+    raw_id: &str,
+    action: Action,
+) -> AppResult<pb::Session> {
+    let id = require_id("session_id", raw_id)?;
+    let now = s.clock.now_db();
+    let mut tx = s.outbox.begin().await?;
+    let row = store::sessions::lock(&mut tx, user, id)
+        .await?
+        .ok_or_else(errors::no_session)?;
+    let row = transition(&mut tx, &row, action, now, Uuid::now_v7(), now, false).await?;
+    tx.commit().await?;
+    Ok(to_proto(row, now))
+}
+
+/// Completes the caller's live session now and announces `session.completed.v1` (whether it
+/// counts: `session::counting`), in one transaction.
 pub(super) async fn complete_session(
     s: &ActivitySessions,
     call: Call<pb::CompleteSessionRequest>,
 ) -> AppResult<pb::CompleteSessionResponse> {
     let caller = call.caller()?;
-    let id = require_id("session_id", &call.message.session_id)?;
-    let mut tx = s.outbox.begin().await?;
-    let (started, timezone) = store::sessions::lock(&mut tx, caller.user_id, id)
-        .await?
-        .ok_or_else(errors::no_session)?;
-    if started.state != State::Active {
-        return Err(errors::session_not_active());
-    }
-    let done = session::complete(started.started_at, s.clock.now_db(), &timezone);
-    let row = store::sessions::complete(&mut tx, id, &done, &timezone).await?;
-    tx.publish(&publish::session_completed(&started, &done, &timezone))
-        .await?;
-    tx.commit().await?;
+    let session = act(
+        s,
+        caller.user_id,
+        &call.message.session_id,
+        Action::Complete,
+    )
+    .await?;
     Ok(pb::CompleteSessionResponse {
-        session: Some(to_proto(row)),
+        session: Some(session),
     })
 }
 
-/// The caller's active session, if any.
+fn action_of(raw: i32) -> Option<Action> {
+    match pb::SessionAction::try_from(raw).ok()? {
+        pb::SessionAction::Pause => Some(Action::Pause),
+        pb::SessionAction::Resume => Some(Action::Resume),
+        pb::SessionAction::Next => Some(Action::Next),
+        pb::SessionAction::Previous => Some(Action::Previous),
+        pb::SessionAction::Complete => Some(Action::Complete),
+        pb::SessionAction::Stop => Some(Action::Stop),
+        pb::SessionAction::Abort => Some(Action::Abort),
+        pb::SessionAction::Start | pb::SessionAction::Unspecified => None,
+    }
+}
+
+/// Pause, resume, next, previous, complete, stop or abort, now.
+pub(super) async fn record_session_event(
+    s: &ActivitySessions,
+    call: Call<pb::RecordSessionEventRequest>,
+) -> AppResult<pb::RecordSessionEventResponse> {
+    let caller = call.caller()?;
+    let req = &call.message;
+    let mut v = Violations::new();
+    parse_id(&mut v, "session_id", &req.session_id);
+    let action = action_of(req.action);
+    v.when(
+        action.is_none(),
+        "action",
+        "must be PAUSE, RESUME, NEXT, PREVIOUS, COMPLETE, STOP or ABORT",
+    );
+    v.check()?;
+    let Some(action) = action else {
+        return Err(AppError::invalid("action", "is required"));
+    };
+    let session = act(s, caller.user_id, &req.session_id, action).await?;
+    Ok(pb::RecordSessionEventResponse {
+        session: Some(session),
+    })
+}
+
+/// The caller's live session, if any, with its active time as of now.
 pub(super) async fn get_current_session(
     s: &ActivitySessions,
     call: Call<pb::GetCurrentSessionRequest>,
@@ -85,26 +350,329 @@ pub(super) async fn get_current_session(
     let caller = call.caller()?;
     let mut conn = s.pool.acquire().await?;
     let row = store::sessions::active(&mut conn, caller.user_id).await?;
+    let now = s.clock.now_db();
     Ok(pb::GetCurrentSessionResponse {
-        session: row.map(to_proto),
+        session: row.map(|r| to_proto(r, now)),
     })
 }
 
-fn to_proto(r: SessionRow) -> pb::Session {
-    let state = match r.state {
-        State::Active => pb::SessionState::Active,
-        State::Completed => pb::SessionState::Completed,
+pub(super) async fn get_session(
+    s: &ActivitySessions,
+    call: Call<pb::GetSessionRequest>,
+) -> AppResult<pb::GetSessionResponse> {
+    let caller = call.caller()?;
+    let id = require_id("session_id", &call.message.session_id)?;
+    let mut conn = s.pool.acquire().await?;
+    let row = store::sessions::get(&mut conn, caller.user_id, id)
+        .await?
+        .ok_or_else(errors::no_session)?;
+    Ok(pb::GetSessionResponse {
+        session: Some(to_proto(row, s.clock.now_db())),
+    })
+}
+
+fn session_kind(raw: i32) -> Result<Option<Kind>, ()> {
+    use activity::Kind as A;
+    Ok(match pb::SessionKind::try_from(raw).map_err(|_| ())? {
+        pb::SessionKind::Unspecified => None,
+        pb::SessionKind::Focus => Some(Kind::Activity(A::Focus)),
+        pb::SessionKind::Break => Some(Kind::Activity(A::Break)),
+        pb::SessionKind::Workout => Some(Kind::Activity(A::Workout)),
+        pb::SessionKind::Study => Some(Kind::Activity(A::Study)),
+        pb::SessionKind::Routine => Some(Kind::Routine),
+    })
+}
+
+fn to_session_kind(k: Kind) -> pb::SessionKind {
+    use activity::Kind as A;
+    match k {
+        Kind::Activity(A::Focus) => pb::SessionKind::Focus,
+        Kind::Activity(A::Break) => pb::SessionKind::Break,
+        Kind::Activity(A::Workout) => pb::SessionKind::Workout,
+        Kind::Activity(A::Study) => pb::SessionKind::Study,
+        Kind::Routine => pb::SessionKind::Routine,
+    }
+}
+
+/// The caller's sessions, newest first, by kind and local start dates.
+pub(super) async fn list_sessions(
+    s: &ActivitySessions,
+    call: Call<pb::ListSessionsRequest>,
+) -> AppResult<pb::ListSessionsResponse> {
+    let caller = call.caller()?;
+    let req = &call.message;
+    let mut v = Violations::new();
+    let page = Page::<(OffsetDateTime, Uuid)>::request(
+        &mut v,
+        req.page_size,
+        &req.page_token,
+        DEFAULT_PAGE_SIZE,
+    );
+    let kind = session_kind(req.kind).unwrap_or_else(|()| {
+        v.add("kind", "is not a known session kind");
+        None
+    });
+    let mut day = |field: &str, d: Option<&stride_proto::Date>| {
+        d.and_then(|d| {
+            let parsed = from_date(d);
+            v.when(parsed.is_none(), field, "is not a valid date");
+            parsed
+        })
     };
+    let from = day("start_date", req.start_date.as_ref());
+    let to = day("end_date", req.end_date.as_ref());
+    v.when(
+        matches!((from, to), (Some(a), Some(b)) if a > b),
+        "end_date",
+        "must not be before start_date",
+    );
+    v.check()?;
+    let mut conn = s.pool.acquire().await?;
+    let rows = store::sessions::list(
+        &mut conn,
+        caller.user_id,
+        &Filter { kind, from, to },
+        page.after().copied(),
+        page.fetch_limit(),
+    )
+    .await?;
+    let (rows, next_page_token) = page.finish(rows, |r| (r.started_at, r.id));
+    let now = s.clock.now_db();
+    Ok(pb::ListSessionsResponse {
+        sessions: rows.into_iter().map(|r| to_proto(r, now)).collect(),
+        next_page_token,
+    })
+}
+
+/// One offline event, shape-checked.
+struct Offline {
+    event_id: Uuid,
+    session_id: Uuid,
+    /// None for START.
+    action: Option<Action>,
+    at: OffsetDateTime,
+    start: Option<StartSpec>,
+}
+
+/// Adds `events[i]: ` to a refusal's message so the client knows which event failed.
+fn at_event(i: usize, e: AppError) -> AppError {
+    match e {
+        AppError::FailedPrecondition { reason, message } => {
+            AppError::precondition(reason, format!("events[{i}]: {message}"))
+        }
+        other => other,
+    }
+}
+
+/// Most events with violations one answer lists.
+const MAX_BAD_EVENTS_REPORTED: usize = 10;
+
+/// Shape-checks offline event `i`, naming fields `events[i].<field>`.
+fn check_offline(
+    v: &mut Violations,
+    i: usize,
+    e: &pb::OfflineSessionEvent,
+    now: OffsetDateTime,
+) -> Offline {
+    let f = |name: &str| format!("events[{i}].{name}");
+    let event_id = parse_id(v, &f("event_id"), &e.event_id);
+    let session_id = parse_id(v, &f("session_id"), &e.session_id);
+    let start = e.action == pb::SessionAction::Start as i32;
+    let action = action_of(e.action);
+    v.when(
+        !start && action.is_none(),
+        &f("action"),
+        "must be START, PAUSE, RESUME, NEXT, PREVIOUS, COMPLETE, STOP or ABORT",
+    );
+    let at = e.occur_time.as_ref().and_then(from_timestamp);
+    if at.is_none() {
+        v.add(
+            &f("occur_time"),
+            "is required and must be a valid timestamp",
+        );
+    }
+    // Only the skew here (the other checks need the session).
+    if let Some(why) = at.and_then(|t| session::implausible_time(t, now, Some(t), None)) {
+        v.add(&f("occur_time"), why);
+    }
+    let spec = match (&e.start, start) {
+        (Some(r), true) => Some(check_start(v, &f("start."), r)),
+        (None, true) => {
+            v.add(&f("start"), "is required for a START event");
+            None
+        }
+        (Some(_), false) => {
+            v.add(&f("start"), "must be unset unless the action is START");
+            None
+        }
+        (None, false) => None,
+    };
+    Offline {
+        event_id,
+        session_id,
+        action,
+        at: at.unwrap_or(now),
+        start: spec,
+    }
+}
+
+/// Applies an offline batch in order, all or nothing; event ids already applied are skipped.
+pub(super) async fn sync_session_events(
+    s: &ActivitySessions,
+    call: Call<pb::SyncSessionEventsRequest>,
+) -> AppResult<pb::SyncSessionEventsResponse> {
+    let caller = call.caller()?;
+    let user = caller.user_id;
+    let now = s.clock.now_db();
+    let req = &call.message;
+    if req.events.is_empty() || req.events.len() > MAX_BATCH {
+        return Err(AppError::invalid("events", "must hold 1 to 500 events"));
+    }
+    let mut v = Violations::new();
+    let mut bad_events = 0;
+    let mut batch = Vec::with_capacity(req.events.len());
+    for (i, e) in req.events.iter().enumerate() {
+        if bad_events == MAX_BAD_EVENTS_REPORTED {
+            // Enough to fix; the rest are checked on the next attempt (keeps the error small).
+            break;
+        }
+        let mut ev = Violations::new();
+        let offline = check_offline(&mut ev, i, e, now);
+        if let Err(AppError::InvalidArgument(problems)) = ev.check() {
+            bad_events += 1;
+            for (field, why) in problems {
+                v.add(&field, &why);
+            }
+        }
+        batch.push(offline);
+    }
+    v.check()?;
+
+    let mut tx = s.outbox.begin().await?;
+    let (mut applied, mut duplicates) = (0, 0);
+    let mut touched: Vec<SessionRow> = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, e) in batch.iter().enumerate() {
+        let field = |name: &str| format!("events[{i}].{name}");
+        if !seen.insert(e.event_id)
+            || store::sessions::event_seen(&mut tx, user, e.event_id).await?
+        {
+            duplicates += 1;
+            continue;
+        }
+        let row = match (&e.start, e.action) {
+            (Some(spec), _) => {
+                if store::sessions::exists(&mut tx, e.session_id).await? {
+                    return Err(AppError::invalid(
+                        &field("session_id"),
+                        "names a session that already exists: START needs a new id",
+                    ));
+                }
+                if let Some(why) = session::implausible_time(e.at, now, None, None) {
+                    return Err(AppError::invalid(&field("occur_time"), why));
+                }
+                if let Some(other) =
+                    store::sessions::overlapping(&mut tx, user, e.at, e.session_id).await?
+                {
+                    return Err(AppError::invalid(
+                        &field("occur_time"),
+                        &format!("overlaps session {other}"),
+                    ));
+                }
+                if let Some(live) = store::sessions::active(&mut tx, user).await? {
+                    return Err(at_event(i, errors::session_already_active(Some(live.id))));
+                }
+                begin(
+                    &mut tx,
+                    user,
+                    &Origin {
+                        session_id: e.session_id,
+                        event_id: e.event_id,
+                        at: e.at,
+                        offline: true,
+                    },
+                    spec,
+                    &field("start."),
+                )
+                .await
+                .map_err(|err| at_event(i, err))?
+            }
+            (None, Some(action)) => {
+                let row = store::sessions::lock(&mut tx, user, e.session_id)
+                    .await?
+                    .ok_or_else(errors::no_session)?;
+                let previous = store::sessions::last_event_time(&mut tx, row.id)
+                    .await?
+                    .unwrap_or(row.since)
+                    .max(row.since);
+                if let Some(why) =
+                    session::implausible_time(e.at, now, Some(row.started_at), Some(previous))
+                {
+                    return Err(AppError::invalid(&field("occur_time"), why));
+                }
+                if matches!(action, Action::Complete | Action::Stop | Action::Abort)
+                    && let Some(other) =
+                        store::sessions::started_within(&mut tx, user, row.started_at, e.at, row.id)
+                            .await?
+                {
+                    return Err(AppError::invalid(
+                        &field("occur_time"),
+                        &format!("ends after session {other} started: sessions overlap"),
+                    ));
+                }
+                transition(&mut tx, &row, action, e.at, e.event_id, now, true)
+                    .await
+                    .map_err(|err| at_event(i, err))?
+            }
+            (None, None) => return Err(AppError::invalid(&field("action"), "is required")),
+        };
+        applied += 1;
+        touched.retain(|r| r.id != row.id);
+        touched.push(row);
+    }
+    tx.commit().await?;
+    Ok(pb::SyncSessionEventsResponse {
+        applied,
+        duplicates,
+        sessions: touched.into_iter().map(|r| to_proto(r, now)).collect(),
+    })
+}
+
+pub(super) fn to_proto(r: SessionRow, now: OffsetDateTime) -> pb::Session {
+    let state = match r.state {
+        State::Running => pb::SessionState::Active,
+        State::Paused => pb::SessionState::Paused,
+        State::Completed => pb::SessionState::Completed,
+        State::Stopped => pb::SessionState::Stopped,
+        State::Aborted => pb::SessionState::Aborted,
+    };
+    let timer = r.timer();
+    let as_of = r.ended_at.unwrap_or(now);
+    let id = |u: Option<Uuid>| u.map(|u| u.to_string()).unwrap_or_default();
     pb::Session {
         id: r.id.to_string(),
-        activity_id: r.activity_id.to_string(),
-        kind: convert::kind(r.kind) as i32,
+        activity_id: id(r.activity_id),
+        kind: match r.kind {
+            Kind::Activity(k) => convert::kind(k) as i32,
+            Kind::Routine => pb::ActivityKind::Unspecified as i32,
+        },
+        session_kind: to_session_kind(r.kind) as i32,
         state: state as i32,
         start_time: Some(timestamp(r.started_at)),
         end_time: r.ended_at.map(timestamp),
         planned_duration: Some(convert::seconds(r.planned_seconds)),
-        duration: r.duration_seconds.map(convert::seconds),
+        duration: Some(convert::seconds(timer.active_secs_at(as_of))),
         local_date: r.local_date.map(date),
         timezone: r.timezone.unwrap_or_default(),
+        routine_id: id(r.routine_id),
+        step: r.step,
+        step_count: r.step_count,
+        lesson_id: id(r.lesson_id),
+        topic_id: id(r.topic_id),
+        plan_day_id: id(r.plan_day_id),
+        paused_time: (r.state == State::Paused).then(|| timestamp(r.since)),
+        counts: r.counts.unwrap_or(false),
+        count_reason: r.count_reason.unwrap_or_default(),
+        start_local_date: Some(date(r.start_local_date)),
     }
 }

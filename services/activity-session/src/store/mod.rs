@@ -4,6 +4,7 @@
 pub mod activities;
 pub mod exercises;
 pub mod plan_templates;
+pub mod routines;
 pub mod sessions;
 // Tasks, shutdown reflections, learning (issue 13, part C).
 pub mod learning;

@@ -1,136 +1,344 @@
-//! The `sessions` table: every session of every user, active or completed.
+//! The `sessions` table (every session of every user, with its timer) and `session_events`
+//! (each session's event log, keyed by the event id so offline replays are no-ops).
 
 use sqlx::PgConnection;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::domain::{
-    activity::Kind,
-    session::{Completion, State},
+    routine::Step,
+    session::{Kind, State, Timer},
 };
-use crate::store::activities::ActivityRow;
 
-/// The partial unique index that allows one active session per user: it decides, so two
-/// concurrent starts cannot both win.
+/// The partial unique index that allows one live (running or paused) session per user: it
+/// decides, so two concurrent starts cannot both win.
 pub const ONE_ACTIVE: &str = "sessions_one_active";
 
 const COLUMNS: &str = "id, user_id, activity_id, kind, state, started_at, ended_at, \
-                       planned_seconds, duration_seconds, local_date, timezone";
+                       planned_seconds, local_date, timezone, routine_id, \
+                       lesson_id, topic_id, plan_day_id, step, step_count, active_ms, since, \
+                       counts, count_reason, start_local_date";
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct SessionRow {
     pub id: Uuid,
     pub user_id: Uuid,
-    pub activity_id: Uuid,
-    /// The activity's kind when the session started.
+    /// None for a routine session.
+    pub activity_id: Option<Uuid>,
     #[sqlx(try_from = "String")]
     pub kind: Kind,
     #[sqlx(try_from = "String")]
     pub state: State,
     pub started_at: OffsetDateTime,
     pub planned_seconds: i32,
-    /// Set on completion, with the zone the local date was computed in.
+    /// Set when the session ended, with the zone the local date was computed in.
     pub ended_at: Option<OffsetDateTime>,
-    pub duration_seconds: Option<i32>,
     pub local_date: Option<Date>,
     pub timezone: Option<String>,
+    pub routine_id: Option<Uuid>,
+    pub lesson_id: Option<Uuid>,
+    pub topic_id: Option<Uuid>,
+    pub plan_day_id: Option<Uuid>,
+    pub step: i32,
+    pub step_count: i32,
+    pub active_ms: i64,
+    pub since: OffsetDateTime,
+    /// Set on completion.
+    pub counts: Option<bool>,
+    pub count_reason: Option<String>,
+    pub start_local_date: Date,
 }
 
-/// Inserts an active session of `activity` for `user`. Fails on [`ONE_ACTIVE`] when the user
-/// already has one.
-pub async fn start(
-    conn: &mut PgConnection,
-    user: Uuid,
-    activity: &ActivityRow,
-    started_at: OffsetDateTime,
-    planned_seconds: i32,
-) -> sqlx::Result<SessionRow> {
+impl SessionRow {
+    pub fn timer(&self) -> Timer {
+        Timer {
+            state: self.state,
+            started_at: self.started_at,
+            step: self.step,
+            steps: self.step_count,
+            active_ms: self.active_ms,
+            since: self.since,
+            ended_at: self.ended_at,
+        }
+    }
+}
+
+/// A session to insert.
+pub struct NewSession<'a> {
+    pub id: Uuid,
+    pub user: Uuid,
+    pub activity_id: Option<Uuid>,
+    pub kind: Kind,
+    pub started_at: OffsetDateTime,
+    pub planned_seconds: i32,
+    pub routine_id: Option<Uuid>,
+    pub steps: Option<&'a [Step]>,
+    pub lesson_id: Option<Uuid>,
+    pub topic_id: Option<Uuid>,
+    pub plan_day_id: Option<Uuid>,
+    pub start_local_date: Date,
+}
+
+/// Inserts a running session. Fails on [`ONE_ACTIVE`] when the user already has a live one.
+pub async fn insert(conn: &mut PgConnection, s: &NewSession<'_>) -> sqlx::Result<SessionRow> {
+    let step_count = s
+        .steps
+        .map_or(1, |st| i32::try_from(st.len()).unwrap_or(i32::MAX).max(1));
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO sessions (id, user_id, activity_id, kind, state, started_at, planned_seconds)
-         VALUES ($1, $2, $3, $4, 'active', $5, $6) RETURNING {COLUMNS}"
+        "INSERT INTO sessions (id, user_id, activity_id, kind, state, started_at, planned_seconds,
+             routine_id, steps, step_count, lesson_id, topic_id, plan_day_id, since, start_local_date)
+         VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12, $5, $13)
+         RETURNING {COLUMNS}"
     )))
-    .bind(Uuid::now_v7())
-    .bind(user)
-    .bind(activity.id)
-    .bind(activity.kind.as_str())
-    .bind(started_at)
-    .bind(planned_seconds)
+    .bind(s.id)
+    .bind(s.user)
+    .bind(s.activity_id)
+    .bind(s.kind.as_str())
+    .bind(s.started_at)
+    .bind(s.planned_seconds)
+    .bind(s.routine_id)
+    .bind(s.steps.map(sqlx::types::Json))
+    .bind(step_count)
+    .bind(s.lesson_id)
+    .bind(s.topic_id)
+    .bind(s.plan_day_id)
+    .bind(s.start_local_date)
     .fetch_one(conn)
     .await
 }
 
-/// The user's active session, if any.
+/// The user's live (running or paused) session, if any.
 pub async fn active(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<Option<SessionRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM sessions WHERE user_id = $1 AND state = 'active'"
+        "SELECT {COLUMNS} FROM sessions WHERE user_id = $1 AND state IN ('active', 'paused')"
     )))
     .bind(user)
     .fetch_optional(conn)
     .await
 }
 
-/// Session `id` of `user`, locked until the transaction ends, with the user's IANA zone from
-/// the user directory (UTC when no profile update was seen yet), in one round trip; None when
-/// the session does not exist or is someone else's.
+/// Session `id` of `user`; None when missing or someone else's.
+pub async fn get(
+    conn: &mut PgConnection,
+    user: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<SessionRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM sessions WHERE id = $1 AND user_id = $2"
+    )))
+    .bind(id)
+    .bind(user)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Whether a session with this id exists at all (any user's): an offline start must not reuse it.
+pub async fn exists(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1)")
+        .bind(id)
+        .fetch_one(conn)
+        .await
+}
+
+/// Session `id` of `user`, locked until the transaction ends; None when the session does not
+/// exist or is someone else's.
 pub async fn lock(
     conn: &mut PgConnection,
     user: Uuid,
     id: Uuid,
-) -> sqlx::Result<Option<(SessionRow, String)>> {
-    #[derive(sqlx::FromRow)]
-    struct Locked {
-        #[sqlx(flatten)]
-        session: SessionRow,
-        user_timezone: Option<String>,
-    }
-    let row: Option<Locked> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS},
-                (SELECT d.timezone FROM user_directory d WHERE d.user_id = $2) AS user_timezone
-         FROM sessions WHERE id = $1 AND user_id = $2 FOR UPDATE"
+) -> sqlx::Result<Option<SessionRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM sessions WHERE id = $1 AND user_id = $2 FOR UPDATE"
     )))
     .bind(id)
     .bind(user)
     .fetch_optional(conn)
-    .await?;
-    Ok(row.map(|l| {
-        let tz = l
-            .user_timezone
-            .unwrap_or_else(|| stride_bus::directory::DEFAULT_TIMEZONE.to_owned());
-        (l.session, tz)
-    }))
+    .await
 }
 
-/// Records the completion of session `id`, computed in zone `timezone`.
-pub async fn complete(
+/// What ending a session records beside its timer.
+pub struct Ending<'a> {
+    pub local_date: Date,
+    pub timezone: &'a str,
+    pub active_secs: i32,
+    /// Completions only: whether it counts, and why.
+    pub counts: Option<(bool, &'a str)>,
+}
+
+/// Stores session `id`'s timer after a transition, and its ending when it ended.
+pub async fn save(
     conn: &mut PgConnection,
     id: Uuid,
-    done: &Completion,
-    timezone: &str,
+    t: &Timer,
+    ending: Option<&Ending<'_>>,
 ) -> sqlx::Result<SessionRow> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE sessions SET state = 'completed', ended_at = $2, duration_seconds = $3,
-             local_date = $4, timezone = $5
+        "UPDATE sessions SET state = $2, step = $3, active_ms = $4, since = $5, ended_at = $6,
+             local_date = coalesce($7, local_date), timezone = coalesce($8, timezone),
+             duration_seconds = coalesce($9, duration_seconds),
+             counts = coalesce($10, counts), count_reason = coalesce($11, count_reason)
          WHERE id = $1 RETURNING {COLUMNS}"
     )))
     .bind(id)
-    .bind(done.ended_at)
-    .bind(done.duration_secs)
-    .bind(done.local_date)
-    .bind(timezone)
+    .bind(t.state.as_str())
+    .bind(t.step)
+    .bind(t.active_ms)
+    .bind(t.since)
+    .bind(t.ended_at)
+    .bind(ending.map(|e| e.local_date))
+    .bind(ending.map(|e| e.timezone))
+    .bind(ending.map(|e| e.active_secs))
+    .bind(ending.and_then(|e| e.counts.map(|c| c.0)))
+    .bind(ending.and_then(|e| e.counts.map(|c| c.1)))
     .fetch_one(conn)
     .await
 }
 
-/// Deletes every session of `user`, the active one included; returns how many went.
-pub async fn purge_user(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<u64> {
-    Ok(sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-        .bind(user)
-        .execute(conn)
-        .await?
-        .rows_affected())
+/// History filters.
+pub struct Filter {
+    pub kind: Option<Kind>,
+    pub from: Option<Date>,
+    pub to: Option<Date>,
 }
 
-/// What a merge did: sessions moved to the target, and the source's active session dropped
+/// Up to `limit` sessions of `user`, newest start first, after the `(started_at, id)` cursor.
+pub async fn list(
+    conn: &mut PgConnection,
+    user: Uuid,
+    f: &Filter,
+    after: Option<(OffsetDateTime, Uuid)>,
+    limit: i64,
+) -> sqlx::Result<Vec<SessionRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM sessions
+         WHERE user_id = $1
+           AND ($2::text IS NULL OR kind = $2)
+           AND ($3::date IS NULL OR start_local_date >= $3)
+           AND ($4::date IS NULL OR start_local_date <= $4)
+           AND ($5::timestamptz IS NULL OR (started_at, id) < ($5, $6))
+         ORDER BY started_at DESC, id DESC LIMIT $7"
+    )))
+    .bind(user)
+    .bind(f.kind.map(Kind::as_str))
+    .bind(f.from)
+    .bind(f.to)
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1))
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// A session of `user` other than `except` whose span holds instant `at` (an ended session's
+/// span is `[start, end)`; a live one runs until now), if any.
+pub async fn overlapping(
+    conn: &mut PgConnection,
+    user: Uuid,
+    at: OffsetDateTime,
+    except: Uuid,
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar(
+        "SELECT id FROM sessions
+         WHERE user_id = $1 AND id <> $3 AND started_at <= $2
+           AND (ended_at IS NULL OR ended_at > $2)
+         LIMIT 1",
+    )
+    .bind(user)
+    .bind(at)
+    .bind(except)
+    .fetch_optional(conn)
+    .await
+}
+
+/// A session of `user` other than `except` that started within `(from, to]`: ending a session
+/// at `to` that began at `from` would overlap it.
+pub async fn started_within(
+    conn: &mut PgConnection,
+    user: Uuid,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+    except: Uuid,
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar(
+        "SELECT id FROM sessions
+         WHERE user_id = $1 AND id <> $4 AND started_at > $2 AND started_at < $3 LIMIT 1",
+    )
+    .bind(user)
+    .bind(from)
+    .bind(to)
+    .bind(except)
+    .fetch_optional(conn)
+    .await
+}
+
+/// One event of a session's log.
+pub struct EventRecord<'a> {
+    pub user: Uuid,
+    pub event_id: Uuid,
+    pub session_id: Uuid,
+    pub action: &'a str,
+    pub occur_time: OffsetDateTime,
+    pub applied_at: OffsetDateTime,
+    pub offline: bool,
+}
+
+/// Appends an event to the log; false when this user already sent this event id.
+pub async fn record_event(conn: &mut PgConnection, e: &EventRecord<'_>) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "INSERT INTO session_events (user_id, event_id, session_id, action, occur_time, applied_at, source)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (user_id, event_id) DO NOTHING",
+    )
+    .bind(e.user)
+    .bind(e.event_id)
+    .bind(e.session_id)
+    .bind(e.action)
+    .bind(e.occur_time)
+    .bind(e.applied_at)
+    .bind(if e.offline { "offline" } else { "live" })
+    .execute(conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Whether `user` already sent event `event_id`.
+pub async fn event_seen(conn: &mut PgConnection, user: Uuid, event_id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM session_events WHERE user_id = $1 AND event_id = $2)",
+    )
+    .bind(user)
+    .bind(event_id)
+    .fetch_one(conn)
+    .await
+}
+
+/// The latest event time of session `id` (its start when none was logged).
+pub async fn last_event_time(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> sqlx::Result<Option<OffsetDateTime>> {
+    sqlx::query_scalar("SELECT max(occur_time) FROM session_events WHERE session_id = $1")
+        .bind(id)
+        .fetch_one(conn)
+        .await
+}
+
+/// Deletes every session and session event of `user`; returns how many rows went.
+pub async fn purge_user(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<u64> {
+    let events = sqlx::query("DELETE FROM session_events WHERE user_id = $1")
+        .bind(user)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    let sessions = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok(events + sessions)
+}
+
+/// What a merge did: sessions moved to the target, and the source's live session dropped
 /// because the target had one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MergeCounts {
@@ -138,30 +346,50 @@ pub struct MergeCounts {
     pub dropped: u64,
 }
 
-/// Moves every session of `source` to `target`; when both have an active session, the
-/// source's is deleted first (the target's wins: one active session per user). A replay finds
-/// no row of the source and changes nothing.
+/// Moves every session (and its event log) of `source` to `target`; when both have a live
+/// session, the source's is deleted first (the target's wins: one live session per user). A
+/// replay finds no row of the source and changes nothing.
 pub async fn merge(
     conn: &mut PgConnection,
     source: Uuid,
     target: Uuid,
 ) -> sqlx::Result<MergeCounts> {
     // A start by the target racing this makes the move violate ONE_ACTIVE: the transaction
-    // fails, the event is retried and finds the target's active session then.
-    let dropped = sqlx::query(
-        "DELETE FROM sessions WHERE user_id = $1 AND state = 'active'
-           AND EXISTS (SELECT 1 FROM sessions WHERE user_id = $2 AND state = 'active')",
+    // fails, the event is retried and finds the target's live session then.
+    let dropped_ids: Vec<Uuid> = sqlx::query_scalar(
+        "DELETE FROM sessions WHERE user_id = $1 AND state IN ('active', 'paused')
+           AND EXISTS (SELECT 1 FROM sessions WHERE user_id = $2 AND state IN ('active', 'paused'))
+         RETURNING id",
+    )
+    .bind(source)
+    .bind(target)
+    .fetch_all(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM session_events WHERE session_id = ANY($1)")
+        .bind(&dropped_ids)
+        .execute(&mut *conn)
+        .await?;
+    // An event id both users sent (a client reusing ids across accounts) stays the target's.
+    sqlx::query(
+        "UPDATE session_events e SET user_id = $2 WHERE user_id = $1
+           AND NOT EXISTS (SELECT 1 FROM session_events t WHERE t.user_id = $2 AND t.event_id = e.event_id)",
     )
     .bind(source)
     .bind(target)
     .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    .await?;
+    sqlx::query("DELETE FROM session_events WHERE user_id = $1")
+        .bind(source)
+        .execute(&mut *conn)
+        .await?;
     let moved = sqlx::query("UPDATE sessions SET user_id = $2 WHERE user_id = $1")
         .bind(source)
         .bind(target)
         .execute(&mut *conn)
         .await?
         .rows_affected();
-    Ok(MergeCounts { moved, dropped })
+    Ok(MergeCounts {
+        moved,
+        dropped: dropped_ids.len() as u64,
+    })
 }

@@ -30,6 +30,7 @@ async fn seed(h: &Harness, profile: &Publisher, user: Uuid) {
     h.consumed(id).await;
     session(h, user, FOCUS_25, true).await;
     session(h, user, FOCUS_25, false).await;
+    crate::support::routine(h, user, "Morning", vec![crate::support::step(PUSHUPS, 60)]).await;
 }
 
 async fn set_timezone(h: &Harness, profile: &Publisher, user: Uuid, tz: &str) {

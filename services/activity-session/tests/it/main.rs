@@ -15,3 +15,6 @@ mod reflections;
 mod tasks;
 mod plans;
 mod workouts;
+mod routines;
+mod sync;
+mod transitions;

@@ -197,6 +197,7 @@ async fn malformed_requests_name_their_fields() {
             StartSessionRequest {
                 activity_id: String::new(),
                 planned_duration: Some(convert::duration(time::Duration::seconds(30))),
+                ..Default::default()
             },
             &token,
         ))
@@ -211,6 +212,7 @@ async fn malformed_requests_name_their_fields() {
                 planned_duration: Some(convert::duration(
                     time::Duration::hours(4) + time::Duration::seconds(1),
                 )),
+                ..Default::default()
             },
             &token,
         ))
@@ -238,6 +240,7 @@ async fn malformed_requests_name_their_fields() {
             StartSessionRequest {
                 activity_id: FOCUS_25.into(),
                 planned_duration: Some(convert::duration(time::Duration::minutes(50))),
+                ..Default::default()
             },
             &token,
         ))

@@ -4,7 +4,7 @@ use stride_proto::{
     Event as _,
     activity_session::{
         self as pb, catalog_service_client::CatalogServiceClient,
-        session_service_client::SessionServiceClient,
+        routine_service_client::RoutineServiceClient, session_service_client::SessionServiceClient,
     },
     events,
 };
@@ -21,9 +21,66 @@ pub fn catalog(h: &Harness) -> CatalogServiceClient<Channel> {
     CatalogServiceClient::new(h.channel.clone())
 }
 
+/// A client of the routine service on the harness's channel.
+pub fn routines(h: &Harness) -> RoutineServiceClient<Channel> {
+    RoutineServiceClient::new(h.channel.clone())
+}
+
+/// A routine step of `activity` for `secs` seconds.
+pub fn step(activity: &str, secs: i64) -> pb::RoutineStep {
+    pb::RoutineStep {
+        activity_id: activity.into(),
+        duration: Some(stride_kit::convert::duration(time::Duration::seconds(secs))),
+    }
+}
+
+/// Creates a routine of `user` with `steps`.
+pub async fn routine(
+    h: &Harness,
+    user: Uuid,
+    name: &str,
+    steps: Vec<pb::RoutineStep>,
+) -> pb::Routine {
+    routines(h)
+        .create_routine(authed(
+            pb::CreateRoutineRequest {
+                name: name.into(),
+                steps,
+            },
+            &h.token(user),
+        ))
+        .await
+        .expect("create routine")
+        .into_inner()
+        .routine
+        .expect("routine")
+}
+
+/// Records `action` on `user`'s session `id`.
+pub async fn act(
+    h: &Harness,
+    user: Uuid,
+    id: &str,
+    action: pb::SessionAction,
+) -> Result<pb::Session, tonic::Status> {
+    h.client
+        .clone()
+        .record_session_event(authed(
+            pb::RecordSessionEventRequest {
+                session_id: id.into(),
+                action: action as i32,
+            },
+            &h.token(user),
+        ))
+        .await
+        .map(|r| r.into_inner().session.expect("session"))
+}
+
 /// Preset activities (fixed ids, 1000_init.sql).
 pub const FOCUS_25: &str = "a0000000-0000-4000-8000-000000000001";
 pub const PUSHUPS: &str = "a0000000-0000-4000-8000-000000000005";
+pub const BREAK_5: &str = "a0000000-0000-4000-8000-000000000002";
+pub const STUDY_45: &str = "a0000000-0000-4000-8000-000000000004";
 
 /// activity-session, started at `now` and ready, with a probe standing in for the consumers of
 /// `session.completed.v1` (without one the relay keeps retrying the unroutable event).
@@ -48,7 +105,7 @@ pub async fn start(now: OffsetDateTime) -> (Harness, Probe) {
 pub fn start_req(activity_id: &str) -> pb::StartSessionRequest {
     pb::StartSessionRequest {
         activity_id: activity_id.into(),
-        planned_duration: None,
+        ..Default::default()
     }
 }
 

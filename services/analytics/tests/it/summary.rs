@@ -406,3 +406,50 @@ async fn a_poison_event_amid_a_burst_fails_alone() {
     assert_eq!(total, 59);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_session_that_does_not_count_adds_nothing_and_starts_no_streak() {
+    let (h, _p) = start(datetime!(2026-03-04 12:00 UTC)).await;
+    let ada = Uuid::now_v7();
+    let short = stride_testkit::fixtures::session_completed_uncounted(
+        ada,
+        "focus",
+        datetime!(2026-03-04 09:00 UTC),
+        time::Duration::seconds(1),
+        "UTC",
+    );
+    let id = Uuid::now_v7();
+    publish_raw(
+        &h.amqp,
+        id,
+        SessionCompleted::TYPE,
+        "activity-session",
+        &prost::Message::encode_to_vec(&short),
+    )
+    .await;
+    delivered(&h, "handled", 1).await;
+    let s = summary(&h, ada, None).await;
+    assert_eq!((s.sessions_completed, s.focus_sessions), (0, 0));
+    assert_eq!(s.current_streak, 0);
+    // The same session counted (or from a producer that predates `counts`) adds up.
+    let counted = session(ada, "focus", datetime!(2026-03-04 10:00 UTC), 25, "UTC");
+    let legacy = SessionCompleted {
+        counts: None,
+        ..session(ada, "focus", datetime!(2026-03-04 11:00 UTC), 25, "UTC")
+    };
+    for e in [counted, legacy] {
+        publish_raw(
+            &h.amqp,
+            Uuid::now_v7(),
+            SessionCompleted::TYPE,
+            "activity-session",
+            &prost::Message::encode_to_vec(&e),
+        )
+        .await;
+    }
+    delivered(&h, "handled", 3).await;
+    let s = summary(&h, ada, None).await;
+    assert_eq!((s.sessions_completed, s.focus_sessions), (2, 2));
+    assert_eq!(s.current_streak, 1);
+    h.stop().await;
+}

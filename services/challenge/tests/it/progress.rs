@@ -175,3 +175,39 @@ async fn sessions_count_in_the_iso_week_of_their_local_date() {
     assert_eq!(p.current, 2);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_session_that_does_not_count_earns_no_progress() {
+    // The seed's exploit: three start/complete pairs within a second. activity-session marks
+    // them `counts = false`; challenge must not count them.
+    let (h, _probe) = start(datetime!(2026-11-18 09:00 UTC)).await;
+    let user = Uuid::now_v7();
+    let activity = Publisher::start(&h.amqp, "activity-session").await;
+    join(&h, user).await;
+    for minute in [1, 2, 3] {
+        let end = datetime!(2026-11-18 10:00 UTC) + time::Duration::minutes(minute);
+        let e = stride_testkit::fixtures::session_completed_uncounted(
+            user,
+            "focus",
+            end,
+            time::Duration::seconds(1),
+            "UTC",
+        );
+        deliver(&h, &activity, &e).await;
+    }
+    assert_eq!(progress(&h, user).await.current, 0);
+    // A session that counts still does; one without the field (an older producer) too.
+    deliver(
+        &h,
+        &activity,
+        &session(user, "focus", datetime!(2026-11-18 11:00 UTC), "UTC"),
+    )
+    .await;
+    let legacy = events::SessionCompleted {
+        counts: None,
+        ..session(user, "focus", datetime!(2026-11-18 12:00 UTC), "UTC")
+    };
+    deliver(&h, &activity, &legacy).await;
+    assert_eq!(progress(&h, user).await.current, 2);
+    h.stop().await;
+}

@@ -365,6 +365,7 @@ async fn cycle(
             StartSessionRequest {
                 activity_id: focus.to_owned(),
                 planned_duration: None,
+                ..Default::default()
             },
             token,
         ))

@@ -687,6 +687,7 @@ async fn cycle(mut a: SessionServiceClient<Channel>, token: &str, focus: &str) -
             StartSessionRequest {
                 activity_id: focus.to_owned(),
                 planned_duration: None,
+                ..Default::default()
             },
             token,
         ))

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stride/activity_session/v1/sessions.proto.
  */
 export const file_stride_activity_session_v1_sessions: GenFile = /*@__PURE__*/
-  fileDesc("CilzdHJpZGUvYWN0aXZpdHlfc2Vzc2lvbi92MS9zZXNzaW9ucy5wcm90bxIac3RyaWRlLmFjdGl2aXR5X3Nlc3Npb24udjEilAMKB1Nlc3Npb24SCgoCaWQYASABKAkSEwoLYWN0aXZpdHlfaWQYAiABKAkSNgoEa2luZBgDIAEoDjIoLnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLkFjdGl2aXR5S2luZBI3CgVzdGF0ZRgEIAEoDjIoLnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLlNlc3Npb25TdGF0ZRIuCgpzdGFydF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoQcGxhbm5lZF9kdXJhdGlvbhgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIrCghkdXJhdGlvbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIlCgpsb2NhbF9kYXRlGAkgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgKIAEoCSJfChNTdGFydFNlc3Npb25SZXF1ZXN0EhMKC2FjdGl2aXR5X2lkGAEgASgJEjMKEHBsYW5uZWRfZHVyYXRpb24YAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iTAoUU3RhcnRTZXNzaW9uUmVzcG9uc2USNAoHc2Vzc2lvbhgBIAEoCzIjLnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLlNlc3Npb24iLAoWQ29tcGxldGVTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIk8KF0NvbXBsZXRlU2Vzc2lvblJlc3BvbnNlEjQKB3Nlc3Npb24YASABKAsyIy5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5TZXNzaW9uIhoKGEdldEN1cnJlbnRTZXNzaW9uUmVxdWVzdCJRChlHZXRDdXJyZW50U2Vzc2lvblJlc3BvbnNlEjQKB3Nlc3Npb24YASABKAsyIy5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5TZXNzaW9uKmQKDFNlc3Npb25TdGF0ZRIdChlTRVNTSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUU0VTU0lPTl9TVEFURV9BQ1RJVkUQARIbChdTRVNTSU9OX1NUQVRFX0NPTVBMRVRFRBACMogECg5TZXNzaW9uU2VydmljZRKUAQoMU3RhcnRTZXNzaW9uEi8uc3RyaWRlLmFjdGl2aXR5X3Nlc3Npb24udjEuU3RhcnRTZXNzaW9uUmVxdWVzdBowLnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLlN0YXJ0U2Vzc2lvblJlc3BvbnNlIiHK8xgCCAKC0+STAhU6ASoiEC9hcGkvdjEvc2Vzc2lvbnMSswEKD0NvbXBsZXRlU2Vzc2lvbhIyLnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLkNvbXBsZXRlU2Vzc2lvblJlcXVlc3QaMy5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5Db21wbGV0ZVNlc3Npb25SZXNwb25zZSI3yvMYAggCgtPkkwIrOgEqIiYvYXBpL3YxL3Nlc3Npb25zL3tzZXNzaW9uX2lkfS9jb21wbGV0ZRKoAQoRR2V0Q3VycmVudFNlc3Npb24SNC5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5HZXRDdXJyZW50U2Vzc2lvblJlcXVlc3QaNS5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5HZXRDdXJyZW50U2Vzc2lvblJlc3BvbnNlIibK8xgCCAKC0+STAhoSGC9hcGkvdjEvc2Vzc2lvbnMvY3VycmVudGIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_timestamp, file_google_type_date, file_stride_activity_session_v1_catalog, file_stride_options_v1_options]);
+  fileDesc("CilzdHJpZGUvYWN0aXZpdHlfc2Vzc2lvbi92MS9zZXNzaW9ucy5wcm90bxIac3RyaWRlLmFjdGl2aXR5X3Nlc3Npb24udjEixwUKB1Nlc3Npb24SCgoCaWQYASABKAkSEwoLYWN0aXZpdHlfaWQYAiABKAkSNgoEa2luZBgDIAEoDjIoLnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLkFjdGl2aXR5S2luZBI3CgVzdGF0ZRgEIAEoDjIoLnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLlNlc3Npb25TdGF0ZRIuCgpzdGFydF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoQcGxhbm5lZF9kdXJhdGlvbhgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIrCghkdXJhdGlvbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIlCgpsb2NhbF9kYXRlGAkgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgKIAEoCRI9CgxzZXNzaW9uX2tpbmQYCyABKA4yJy5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5TZXNzaW9uS2luZBISCgpyb3V0aW5lX2lkGAwgASgJEgwKBHN0ZXAYDSABKAUSEgoKc3RlcF9jb3VudBgOIAEoBRIRCglsZXNzb25faWQYDyABKAkSEAoIdG9waWNfaWQYECABKAkSEwoLcGxhbl9kYXlfaWQYESABKAkSLwoLcGF1c2VkX3RpbWUYEiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmNvdW50cxgTIAEoCBIUCgxjb3VudF9yZWFzb24YFCABKAkSKwoQc3RhcnRfbG9jYWxfZGF0ZRgVIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUirQEKE1N0YXJ0U2Vzc2lvblJlcXVlc3QSEwoLYWN0aXZpdHlfaWQYASABKAkSMwoQcGxhbm5lZF9kdXJhdGlvbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhISCgpyb3V0aW5lX2lkGAMgASgJEhEKCWxlc3Nvbl9pZBgEIAEoCRIQCgh0b3BpY19pZBgFIAEoCRITCgtwbGFuX2RheV9pZBgGIAEoCSJMChRTdGFydFNlc3Npb25SZXNwb25zZRI0CgdzZXNzaW9uGAEgASgLMiMuc3RyaWRlLmFjdGl2aXR5X3Nlc3Npb24udjEuU2Vzc2lvbiIsChZDb21wbGV0ZVNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiTwoXQ29tcGxldGVTZXNzaW9uUmVzcG9uc2USNAoHc2Vzc2lvbhgBIAEoCzIjLnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLlNlc3Npb24iGgoYR2V0Q3VycmVudFNlc3Npb25SZXF1ZXN0IlEKGUdldEN1cnJlbnRTZXNzaW9uUmVzcG9uc2USNAoHc2Vzc2lvbhgBIAEoCzIjLnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLlNlc3Npb24iJwoRR2V0U2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSJKChJHZXRTZXNzaW9uUmVzcG9uc2USNAoHc2Vzc2lvbhgBIAEoCzIjLnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLlNlc3Npb24ivwEKE0xpc3RTZXNzaW9uc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSNQoEa2luZBgDIAEoDjInLnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLlNlc3Npb25LaW5kEiUKCnN0YXJ0X2RhdGUYBCABKAsyES5nb29nbGUudHlwZS5EYXRlEiMKCGVuZF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZSJmChRMaXN0U2Vzc2lvbnNSZXNwb25zZRI1CghzZXNzaW9ucxgBIAMoCzIjLnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLlNlc3Npb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJImoKGVJlY29yZFNlc3Npb25FdmVudFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRI5CgZhY3Rpb24YAiABKA4yKS5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5TZXNzaW9uQWN0aW9uIlIKGlJlY29yZFNlc3Npb25FdmVudFJlc3BvbnNlEjQKB3Nlc3Npb24YASABKAsyIy5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5TZXNzaW9uIuYBChNPZmZsaW5lU2Vzc2lvbkV2ZW50EhAKCGV2ZW50X2lkGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkSOQoGYWN0aW9uGAMgASgOMikuc3RyaWRlLmFjdGl2aXR5X3Nlc3Npb24udjEuU2Vzc2lvbkFjdGlvbhIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI+CgVzdGFydBgFIAEoCzIvLnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLlN0YXJ0U2Vzc2lvblJlcXVlc3QiWwoYU3luY1Nlc3Npb25FdmVudHNSZXF1ZXN0Ej8KBmV2ZW50cxgBIAMoCzIvLnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLk9mZmxpbmVTZXNzaW9uRXZlbnQidwoZU3luY1Nlc3Npb25FdmVudHNSZXNwb25zZRIPCgdhcHBsaWVkGAEgASgFEhIKCmR1cGxpY2F0ZXMYAiABKAUSNQoIc2Vzc2lvbnMYAyADKAsyIy5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5TZXNzaW9uKrQBCgxTZXNzaW9uU3RhdGUSHQoZU0VTU0lPTl9TVEFURV9VTlNQRUNJRklFRBAAEhgKFFNFU1NJT05fU1RBVEVfQUNUSVZFEAESGwoXU0VTU0lPTl9TVEFURV9DT01QTEVURUQQAhIYChRTRVNTSU9OX1NUQVRFX1BBVVNFRBADEhkKFVNFU1NJT05fU1RBVEVfU1RPUFBFRBAEEhkKFVNFU1NJT05fU1RBVEVfQUJPUlRFRBAFKqcBCgtTZXNzaW9uS2luZBIcChhTRVNTSU9OX0tJTkRfVU5TUEVDSUZJRUQQABIWChJTRVNTSU9OX0tJTkRfRk9DVVMQARIWChJTRVNTSU9OX0tJTkRfQlJFQUsQAhIYChRTRVNTSU9OX0tJTkRfV09SS09VVBADEhYKElNFU1NJT05fS0lORF9TVFVEWRAEEhgKFFNFU1NJT05fS0lORF9ST1VUSU5FEAUqhAIKDVNlc3Npb25BY3Rpb24SHgoaU0VTU0lPTl9BQ1RJT05fVU5TUEVDSUZJRUQQABIYChRTRVNTSU9OX0FDVElPTl9QQVVTRRABEhkKFVNFU1NJT05fQUNUSU9OX1JFU1VNRRACEhcKE1NFU1NJT05fQUNUSU9OX05FWFQQAxIbChdTRVNTSU9OX0FDVElPTl9QUkVWSU9VUxAEEhsKF1NFU1NJT05fQUNUSU9OX0NPTVBMRVRFEAUSFwoTU0VTU0lPTl9BQ1RJT05fU1RPUBAGEhgKFFNFU1NJT05fQUNUSU9OX0FCT1JUEAcSGAoUU0VTU0lPTl9BQ1RJT05fU1RBUlQQCDKfCQoOU2Vzc2lvblNlcnZpY2USlAEKDFN0YXJ0U2Vzc2lvbhIvLnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLlN0YXJ0U2Vzc2lvblJlcXVlc3QaMC5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5TdGFydFNlc3Npb25SZXNwb25zZSIhyvMYAggCgtPkkwIVOgEqIhAvYXBpL3YxL3Nlc3Npb25zErMBCg9Db21wbGV0ZVNlc3Npb24SMi5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5Db21wbGV0ZVNlc3Npb25SZXF1ZXN0GjMuc3RyaWRlLmFjdGl2aXR5X3Nlc3Npb24udjEuQ29tcGxldGVTZXNzaW9uUmVzcG9uc2UiN8rzGAIIAoLT5JMCKzoBKiImL2FwaS92MS9zZXNzaW9ucy97c2Vzc2lvbl9pZH0vY29tcGxldGUSqAEKEUdldEN1cnJlbnRTZXNzaW9uEjQuc3RyaWRlLmFjdGl2aXR5X3Nlc3Npb24udjEuR2V0Q3VycmVudFNlc3Npb25SZXF1ZXN0GjUuc3RyaWRlLmFjdGl2aXR5X3Nlc3Npb24udjEuR2V0Q3VycmVudFNlc3Npb25SZXNwb25zZSImyvMYAggCgtPkkwIaEhgvYXBpL3YxL3Nlc3Npb25zL2N1cnJlbnQSmAEKCkdldFNlc3Npb24SLS5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5HZXRTZXNzaW9uUmVxdWVzdBouLnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLkdldFNlc3Npb25SZXNwb25zZSIryvMYAggCgtPkkwIfEh0vYXBpL3YxL3Nlc3Npb25zL3tzZXNzaW9uX2lkfRKRAQoMTGlzdFNlc3Npb25zEi8uc3RyaWRlLmFjdGl2aXR5X3Nlc3Npb24udjEuTGlzdFNlc3Npb25zUmVxdWVzdBowLnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlIh7K8xgCCAKC0+STAhISEC9hcGkvdjEvc2Vzc2lvbnMSugEKElJlY29yZFNlc3Npb25FdmVudBI1LnN0cmlkZS5hY3Rpdml0eV9zZXNzaW9uLnYxLlJlY29yZFNlc3Npb25FdmVudFJlcXVlc3QaNi5zdHJpZGUuYWN0aXZpdHlfc2Vzc2lvbi52MS5SZWNvcmRTZXNzaW9uRXZlbnRSZXNwb25zZSI1yvMYAggCgtPkkwIpOgEqIiQvYXBpL3YxL3Nlc3Npb25zL3tzZXNzaW9uX2lkfS9ldmVudHMSqAEKEVN5bmNTZXNzaW9uRXZlbnRzEjQuc3RyaWRlLmFjdGl2aXR5X3Nlc3Npb24udjEuU3luY1Nlc3Npb25FdmVudHNSZXF1ZXN0GjUuc3RyaWRlLmFjdGl2aXR5X3Nlc3Npb24udjEuU3luY1Nlc3Npb25FdmVudHNSZXNwb25zZSImyvMYAggCgtPkkwIaOgEqIhUvYXBpL3YxL3Nlc3Npb25zOnN5bmNiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_timestamp, file_google_type_date, file_stride_activity_session_v1_catalog, file_stride_options_v1_options]);
 
 /**
  * @generated from message stride.activity_session.v1.Session
@@ -30,11 +30,15 @@ export type Session = Message<"stride.activity_session.v1.Session"> & {
   id: string;
 
   /**
+   * The activity (unset for a routine session).
+   *
    * @generated from field: string activity_id = 2;
    */
   activityId: string;
 
   /**
+   * The activity's kind (UNSPECIFIED for a routine session: see session_kind).
+   *
    * @generated from field: stride.activity_session.v1.ActivityKind kind = 3;
    */
   kind: ActivityKind;
@@ -50,6 +54,8 @@ export type Session = Message<"stride.activity_session.v1.Session"> & {
   startTime?: Timestamp | undefined;
 
   /**
+   * Set once the session completed, stopped or was aborted.
+   *
    * @generated from field: google.protobuf.Timestamp end_time = 6;
    */
   endTime?: Timestamp | undefined;
@@ -60,14 +66,14 @@ export type Session = Message<"stride.activity_session.v1.Session"> & {
   plannedDuration?: Duration | undefined;
 
   /**
-   * Server-computed: end_time - start_time.
+   * Server-computed active time: the running stretches, pauses excluded (as of now while live).
    *
    * @generated from field: google.protobuf.Duration duration = 8;
    */
   duration?: Duration | undefined;
 
   /**
-   * The caller's local date and IANA timezone when the session completed.
+   * The caller's local date and IANA timezone when the session ended (set once it ended).
    *
    * @generated from field: google.type.Date local_date = 9;
    */
@@ -77,6 +83,74 @@ export type Session = Message<"stride.activity_session.v1.Session"> & {
    * @generated from field: string timezone = 10;
    */
   timezone: string;
+
+  /**
+   * @generated from field: stride.activity_session.v1.SessionKind session_kind = 11;
+   */
+  sessionKind: SessionKind;
+
+  /**
+   * The routine it steps through (routine sessions).
+   *
+   * @generated from field: string routine_id = 12;
+   */
+  routineId: string;
+
+  /**
+   * Zero-based step reached, and the number of steps (1 unless a routine).
+   *
+   * @generated from field: int32 step = 13;
+   */
+  step: number;
+
+  /**
+   * @generated from field: int32 step_count = 14;
+   */
+  stepCount: number;
+
+  /**
+   * Study: the lesson or topic it is about (optional). Workout: the plan day (optional).
+   *
+   * @generated from field: string lesson_id = 15;
+   */
+  lessonId: string;
+
+  /**
+   * @generated from field: string topic_id = 16;
+   */
+  topicId: string;
+
+  /**
+   * @generated from field: string plan_day_id = 17;
+   */
+  planDayId: string;
+
+  /**
+   * Since when the session is paused (paused sessions).
+   *
+   * @generated from field: google.protobuf.Timestamp paused_time = 18;
+   */
+  pausedTime?: Timestamp | undefined;
+
+  /**
+   * Set when completed: whether it counts toward challenges, points and streaks, and why
+   * (ACTIVE_TIME_REACHED_MINIMUM or ACTIVE_TIME_BELOW_MINIMUM).
+   *
+   * @generated from field: bool counts = 19;
+   */
+  counts: boolean;
+
+  /**
+   * @generated from field: string count_reason = 20;
+   */
+  countReason: string;
+
+  /**
+   * The local date the session started on (what ListSessions filters by).
+   *
+   * @generated from field: google.type.Date start_local_date = 21;
+   */
+  startLocalDate?: Date | undefined;
 };
 
 /**
@@ -91,16 +165,45 @@ export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
  */
 export type StartSessionRequest = Message<"stride.activity_session.v1.StartSessionRequest"> & {
   /**
+   * The activity to time; exactly one of activity_id and routine_id.
+   *
    * @generated from field: string activity_id = 1;
    */
   activityId: string;
 
   /**
-   * Optional override of the activity's default duration (1 minute to 4 hours).
+   * Optional override of the activity's default duration (1 minute to 4 hours); a routine's
+   * planned duration is the sum of its steps.
    *
    * @generated from field: google.protobuf.Duration planned_duration = 2;
    */
   plannedDuration?: Duration | undefined;
+
+  /**
+   * The caller's routine, or a preset (ListRoutinePresets), to step through.
+   *
+   * @generated from field: string routine_id = 3;
+   */
+  routineId: string;
+
+  /**
+   * Study sessions: the lesson or topic (optional ids).
+   *
+   * @generated from field: string lesson_id = 4;
+   */
+  lessonId: string;
+
+  /**
+   * @generated from field: string topic_id = 5;
+   */
+  topicId: string;
+
+  /**
+   * Workout sessions: the plan day (optional id).
+   *
+   * @generated from field: string plan_day_id = 6;
+   */
+  planDayId: string;
 };
 
 /**
@@ -179,7 +282,7 @@ export const GetCurrentSessionRequestSchema: GenMessage<GetCurrentSessionRequest
  */
 export type GetCurrentSessionResponse = Message<"stride.activity_session.v1.GetCurrentSessionResponse"> & {
   /**
-   * Unset when the caller has no active session.
+   * Unset when the caller has no live session.
    *
    * @generated from field: stride.activity_session.v1.Session session = 1;
    */
@@ -194,6 +297,241 @@ export const GetCurrentSessionResponseSchema: GenMessage<GetCurrentSessionRespon
   messageDesc(file_stride_activity_session_v1_sessions, 6);
 
 /**
+ * @generated from message stride.activity_session.v1.GetSessionRequest
+ */
+export type GetSessionRequest = Message<"stride.activity_session.v1.GetSessionRequest"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+};
+
+/**
+ * Describes the message stride.activity_session.v1.GetSessionRequest.
+ * Use `create(GetSessionRequestSchema)` to create a new message.
+ */
+export const GetSessionRequestSchema: GenMessage<GetSessionRequest> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_sessions, 7);
+
+/**
+ * @generated from message stride.activity_session.v1.GetSessionResponse
+ */
+export type GetSessionResponse = Message<"stride.activity_session.v1.GetSessionResponse"> & {
+  /**
+   * @generated from field: stride.activity_session.v1.Session session = 1;
+   */
+  session?: Session | undefined;
+};
+
+/**
+ * Describes the message stride.activity_session.v1.GetSessionResponse.
+ * Use `create(GetSessionResponseSchema)` to create a new message.
+ */
+export const GetSessionResponseSchema: GenMessage<GetSessionResponse> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_sessions, 8);
+
+/**
+ * @generated from message stride.activity_session.v1.ListSessionsRequest
+ */
+export type ListSessionsRequest = Message<"stride.activity_session.v1.ListSessionsRequest"> & {
+  /**
+   * At most 100; 0 means 20.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * Optional filters: the kind, and the local start date range (both ends included).
+   *
+   * @generated from field: stride.activity_session.v1.SessionKind kind = 3;
+   */
+  kind: SessionKind;
+
+  /**
+   * @generated from field: google.type.Date start_date = 4;
+   */
+  startDate?: Date | undefined;
+
+  /**
+   * @generated from field: google.type.Date end_date = 5;
+   */
+  endDate?: Date | undefined;
+};
+
+/**
+ * Describes the message stride.activity_session.v1.ListSessionsRequest.
+ * Use `create(ListSessionsRequestSchema)` to create a new message.
+ */
+export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_sessions, 9);
+
+/**
+ * @generated from message stride.activity_session.v1.ListSessionsResponse
+ */
+export type ListSessionsResponse = Message<"stride.activity_session.v1.ListSessionsResponse"> & {
+  /**
+   * @generated from field: repeated stride.activity_session.v1.Session sessions = 1;
+   */
+  sessions: Session[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message stride.activity_session.v1.ListSessionsResponse.
+ * Use `create(ListSessionsResponseSchema)` to create a new message.
+ */
+export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_sessions, 10);
+
+/**
+ * @generated from message stride.activity_session.v1.RecordSessionEventRequest
+ */
+export type RecordSessionEventRequest = Message<"stride.activity_session.v1.RecordSessionEventRequest"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * Any action but START.
+   *
+   * @generated from field: stride.activity_session.v1.SessionAction action = 2;
+   */
+  action: SessionAction;
+};
+
+/**
+ * Describes the message stride.activity_session.v1.RecordSessionEventRequest.
+ * Use `create(RecordSessionEventRequestSchema)` to create a new message.
+ */
+export const RecordSessionEventRequestSchema: GenMessage<RecordSessionEventRequest> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_sessions, 11);
+
+/**
+ * @generated from message stride.activity_session.v1.RecordSessionEventResponse
+ */
+export type RecordSessionEventResponse = Message<"stride.activity_session.v1.RecordSessionEventResponse"> & {
+  /**
+   * @generated from field: stride.activity_session.v1.Session session = 1;
+   */
+  session?: Session | undefined;
+};
+
+/**
+ * Describes the message stride.activity_session.v1.RecordSessionEventResponse.
+ * Use `create(RecordSessionEventResponseSchema)` to create a new message.
+ */
+export const RecordSessionEventResponseSchema: GenMessage<RecordSessionEventResponse> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_sessions, 12);
+
+/**
+ * One event an offline client recorded.
+ *
+ * @generated from message stride.activity_session.v1.OfflineSessionEvent
+ */
+export type OfflineSessionEvent = Message<"stride.activity_session.v1.OfflineSessionEvent"> & {
+  /**
+   * Client-generated UUID: applying an event id twice changes nothing.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+
+  /**
+   * Client-generated UUID of the session (START creates it with this id).
+   *
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: stride.activity_session.v1.SessionAction action = 3;
+   */
+  action: SessionAction;
+
+  /**
+   * When it happened on the client (at most 2 minutes ahead of the server's clock).
+   *
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * START only: what to start (as StartSession).
+   *
+   * @generated from field: stride.activity_session.v1.StartSessionRequest start = 5;
+   */
+  start?: StartSessionRequest | undefined;
+};
+
+/**
+ * Describes the message stride.activity_session.v1.OfflineSessionEvent.
+ * Use `create(OfflineSessionEventSchema)` to create a new message.
+ */
+export const OfflineSessionEventSchema: GenMessage<OfflineSessionEvent> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_sessions, 13);
+
+/**
+ * @generated from message stride.activity_session.v1.SyncSessionEventsRequest
+ */
+export type SyncSessionEventsRequest = Message<"stride.activity_session.v1.SyncSessionEventsRequest"> & {
+  /**
+   * Applied in this order; at most 500.
+   *
+   * @generated from field: repeated stride.activity_session.v1.OfflineSessionEvent events = 1;
+   */
+  events: OfflineSessionEvent[];
+};
+
+/**
+ * Describes the message stride.activity_session.v1.SyncSessionEventsRequest.
+ * Use `create(SyncSessionEventsRequestSchema)` to create a new message.
+ */
+export const SyncSessionEventsRequestSchema: GenMessage<SyncSessionEventsRequest> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_sessions, 14);
+
+/**
+ * @generated from message stride.activity_session.v1.SyncSessionEventsResponse
+ */
+export type SyncSessionEventsResponse = Message<"stride.activity_session.v1.SyncSessionEventsResponse"> & {
+  /**
+   * Events applied now; the rest had been applied before.
+   *
+   * @generated from field: int32 applied = 1;
+   */
+  applied: number;
+
+  /**
+   * @generated from field: int32 duplicates = 2;
+   */
+  duplicates: number;
+
+  /**
+   * The sessions the batch touched, as they are now.
+   *
+   * @generated from field: repeated stride.activity_session.v1.Session sessions = 3;
+   */
+  sessions: Session[];
+};
+
+/**
+ * Describes the message stride.activity_session.v1.SyncSessionEventsResponse.
+ * Use `create(SyncSessionEventsResponseSchema)` to create a new message.
+ */
+export const SyncSessionEventsResponseSchema: GenMessage<SyncSessionEventsResponse> = /*@__PURE__*/
+  messageDesc(file_stride_activity_session_v1_sessions, 15);
+
+/**
  * @generated from enum stride.activity_session.v1.SessionState
  */
 export enum SessionState {
@@ -203,6 +541,8 @@ export enum SessionState {
   UNSPECIFIED = 0,
 
   /**
+   * Running (the name predates pauses).
+   *
    * @generated from enum value: SESSION_STATE_ACTIVE = 1;
    */
   ACTIVE = 1,
@@ -211,6 +551,23 @@ export enum SessionState {
    * @generated from enum value: SESSION_STATE_COMPLETED = 2;
    */
   COMPLETED = 2,
+
+  /**
+   * @generated from enum value: SESSION_STATE_PAUSED = 3;
+   */
+  PAUSED = 3,
+
+  /**
+   * Stopped early by the user.
+   *
+   * @generated from enum value: SESSION_STATE_STOPPED = 4;
+   */
+  STOPPED = 4,
+
+  /**
+   * @generated from enum value: SESSION_STATE_ABORTED = 5;
+   */
+  ABORTED = 5,
 }
 
 /**
@@ -220,13 +577,118 @@ export const SessionStateSchema: GenEnum<SessionState> = /*@__PURE__*/
   enumDesc(file_stride_activity_session_v1_sessions, 0);
 
 /**
- * The caller's timed sessions.
+ * @generated from enum stride.activity_session.v1.SessionKind
+ */
+export enum SessionKind {
+  /**
+   * @generated from enum value: SESSION_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: SESSION_KIND_FOCUS = 1;
+   */
+  FOCUS = 1,
+
+  /**
+   * @generated from enum value: SESSION_KIND_BREAK = 2;
+   */
+  BREAK = 2,
+
+  /**
+   * @generated from enum value: SESSION_KIND_WORKOUT = 3;
+   */
+  WORKOUT = 3,
+
+  /**
+   * @generated from enum value: SESSION_KIND_STUDY = 4;
+   */
+  STUDY = 4,
+
+  /**
+   * Steps through a routine's activities.
+   *
+   * @generated from enum value: SESSION_KIND_ROUTINE = 5;
+   */
+  ROUTINE = 5,
+}
+
+/**
+ * Describes the enum stride.activity_session.v1.SessionKind.
+ */
+export const SessionKindSchema: GenEnum<SessionKind> = /*@__PURE__*/
+  enumDesc(file_stride_activity_session_v1_sessions, 1);
+
+/**
+ * @generated from enum stride.activity_session.v1.SessionAction
+ */
+export enum SessionAction {
+  /**
+   * @generated from enum value: SESSION_ACTION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: SESSION_ACTION_PAUSE = 1;
+   */
+  PAUSE = 1,
+
+  /**
+   * @generated from enum value: SESSION_ACTION_RESUME = 2;
+   */
+  RESUME = 2,
+
+  /**
+   * @generated from enum value: SESSION_ACTION_NEXT = 3;
+   */
+  NEXT = 3,
+
+  /**
+   * @generated from enum value: SESSION_ACTION_PREVIOUS = 4;
+   */
+  PREVIOUS = 4,
+
+  /**
+   * @generated from enum value: SESSION_ACTION_COMPLETE = 5;
+   */
+  COMPLETE = 5,
+
+  /**
+   * Stop early: ends the session; it never counts.
+   *
+   * @generated from enum value: SESSION_ACTION_STOP = 6;
+   */
+  STOP = 6,
+
+  /**
+   * @generated from enum value: SESSION_ACTION_ABORT = 7;
+   */
+  ABORT = 7,
+
+  /**
+   * Offline batches only: the event that starts the session (with `start`).
+   *
+   * @generated from enum value: SESSION_ACTION_START = 8;
+   */
+  START = 8,
+}
+
+/**
+ * Describes the enum stride.activity_session.v1.SessionAction.
+ */
+export const SessionActionSchema: GenEnum<SessionAction> = /*@__PURE__*/
+  enumDesc(file_stride_activity_session_v1_sessions, 2);
+
+/**
+ * The caller's timed sessions: a state machine (running, paused, completed, stopped,
+ * aborted) with server-computed active time. Rules: docs/adr/0015-session-state-machine.md.
  *
  * @generated from service stride.activity_session.v1.SessionService
  */
 export const SessionService: GenService<{
   /**
-   * Starts a session of an activity. A user has at most one active session.
+   * Starts a session of an activity or a routine. A user has at most one live session; a
+   * second start is FAILED_PRECONDITION naming the live one.
    *
    * @generated from rpc stride.activity_session.v1.SessionService.StartSession
    */
@@ -236,7 +698,7 @@ export const SessionService: GenService<{
     output: typeof StartSessionResponseSchema;
   },
   /**
-   * Completes the caller's active session; the duration is computed by the server.
+   * Completes the caller's live session (the same as RecordSessionEvent with COMPLETE).
    *
    * @generated from rpc stride.activity_session.v1.SessionService.CompleteSession
    */
@@ -246,7 +708,7 @@ export const SessionService: GenService<{
     output: typeof CompleteSessionResponseSchema;
   },
   /**
-   * The caller's active session, if any.
+   * The caller's live (running or paused) session, if any: restores a timer after a refresh.
    *
    * @generated from rpc stride.activity_session.v1.SessionService.GetCurrentSession
    */
@@ -254,6 +716,50 @@ export const SessionService: GenService<{
     methodKind: "unary";
     input: typeof GetCurrentSessionRequestSchema;
     output: typeof GetCurrentSessionResponseSchema;
+  },
+  /**
+   * One of the caller's sessions.
+   *
+   * @generated from rpc stride.activity_session.v1.SessionService.GetSession
+   */
+  getSession: {
+    methodKind: "unary";
+    input: typeof GetSessionRequestSchema;
+    output: typeof GetSessionResponseSchema;
+  },
+  /**
+   * The caller's sessions, newest first, filtered by kind and local start date.
+   *
+   * @generated from rpc stride.activity_session.v1.SessionService.ListSessions
+   */
+  listSessions: {
+    methodKind: "unary";
+    input: typeof ListSessionsRequestSchema;
+    output: typeof ListSessionsResponseSchema;
+  },
+  /**
+   * Pause, resume, next, previous, complete, stop early or abort the caller's live session.
+   * An impossible transition is FAILED_PRECONDITION naming the current state.
+   *
+   * @generated from rpc stride.activity_session.v1.SessionService.RecordSessionEvent
+   */
+  recordSessionEvent: {
+    methodKind: "unary";
+    input: typeof RecordSessionEventRequestSchema;
+    output: typeof RecordSessionEventResponseSchema;
+  },
+  /**
+   * Applies events an offline client recorded, in order and idempotently (by event_id): a
+   * replayed batch changes nothing. All or nothing: an implausible event (future beyond the
+   * clock-skew allowance, out of order, overlapping another session, impossible duration) is
+   * INVALID_ARGUMENT naming `events[i].<field>` and applies none of the batch.
+   *
+   * @generated from rpc stride.activity_session.v1.SessionService.SyncSessionEvents
+   */
+  syncSessionEvents: {
+    methodKind: "unary";
+    input: typeof SyncSessionEventsRequestSchema;
+    output: typeof SyncSessionEventsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_stride_activity_session_v1_sessions, 0);
