@@ -91,11 +91,6 @@ pub const PLAN_STATUS: &str = "PLAN_STATUS";
 /// `ErrorInfo.reason` of assigning a template the caller already runs (active or paused).
 pub const PLAN_ALREADY_RUNNING: &str = "PLAN_ALREADY_RUNNING";
 
-/// No workout plan template has that id.
-pub fn no_workout_plan() -> AppError {
-    AppError::not_found("workout plan")
-}
-
 /// No user plan of the caller has that id.
 pub fn no_user_plan() -> AppError {
     AppError::not_found("user plan")
@@ -104,11 +99,6 @@ pub fn no_user_plan() -> AppError {
 /// The user plan's template has no plan exercise with that id.
 pub fn no_plan_exercise() -> AppError {
     AppError::not_found("plan exercise")
-}
-
-/// The exercise library has no exercise with that id.
-pub fn no_exercise() -> AppError {
-    AppError::not_found("exercise")
 }
 
 /// No workout log of the caller has that id.

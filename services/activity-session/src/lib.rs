@@ -23,8 +23,7 @@ use stride_bus::ServiceExt as _;
 use stride_kit::{Verifier, clock::SharedClock, serve::Running, service::Builder};
 use stride_proto::activity_session::{
     catalog_service_server::CatalogServiceServer, routine_service_server::RoutineServiceServer,
-    session_service_server::SessionServiceServer,
-    user_plan_service_server::UserPlanServiceServer,
+    session_service_server::SessionServiceServer, user_plan_service_server::UserPlanServiceServer,
     workout_log_service_server::WorkoutLogServiceServer,
 };
 

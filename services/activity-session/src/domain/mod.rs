@@ -8,9 +8,9 @@ pub mod plan_template;
 pub mod routine;
 pub mod session;
 // Tasks, shutdown reflections (issue 13, part C).
+pub mod plans;
 pub mod reflection;
 pub mod task;
-pub mod plans;
 pub mod workouts;
 
 /// A stored value this code does not know: a row written against the schema's checks, or by a

@@ -13,9 +13,9 @@ mod routines;
 mod sessions;
 // Tasks, shutdown reflections, learning (issue 13, part C).
 mod learning;
+mod plans;
 mod reflections;
 mod tasks;
-mod plans;
 mod workouts;
 
 use sqlx::PgPool;

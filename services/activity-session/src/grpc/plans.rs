@@ -281,8 +281,8 @@ fn status(s: Status) -> pb::UserPlanStatus {
     }
 }
 
-fn day(d: DayProgress) -> pb::PlanDay {
-    pb::PlanDay {
+fn day(d: DayProgress) -> pb::UserPlanDay {
+    pb::UserPlanDay {
         week: d.week,
         day: d.day,
         due_date: Some(date(d.due_date)),

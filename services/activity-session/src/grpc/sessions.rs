@@ -380,6 +380,8 @@ fn session_kind(raw: i32) -> Result<Option<Kind>, ()> {
         pb::SessionKind::Workout => Some(Kind::Activity(A::Workout)),
         pb::SessionKind::Study => Some(Kind::Activity(A::Study)),
         pb::SessionKind::Routine => Some(Kind::Routine),
+        pb::SessionKind::Meditation => Some(Kind::Activity(A::Meditation)),
+        pb::SessionKind::Custom => Some(Kind::Activity(A::Custom)),
     })
 }
 
@@ -391,6 +393,8 @@ fn to_session_kind(k: Kind) -> pb::SessionKind {
         Kind::Activity(A::Workout) => pb::SessionKind::Workout,
         Kind::Activity(A::Study) => pb::SessionKind::Study,
         Kind::Routine => pb::SessionKind::Routine,
+        Kind::Activity(A::Meditation) => pb::SessionKind::Meditation,
+        Kind::Activity(A::Custom) => pb::SessionKind::Custom,
     }
 }
 

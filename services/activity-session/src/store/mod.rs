@@ -8,7 +8,7 @@ pub mod routines;
 pub mod sessions;
 // Tasks, shutdown reflections, learning (issue 13, part C).
 pub mod learning;
+pub mod plans;
 pub mod reflections;
 pub mod tasks;
-pub mod plans;
 pub mod workouts;

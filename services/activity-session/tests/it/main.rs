@@ -11,10 +11,10 @@ mod sessions;
 mod support;
 // Tasks, shutdown reflections, learning (issue 13, part C).
 mod learning;
-mod reflections;
-mod tasks;
 mod plans;
-mod workouts;
+mod reflections;
 mod routines;
 mod sync;
+mod tasks;
 mod transitions;
+mod workouts;

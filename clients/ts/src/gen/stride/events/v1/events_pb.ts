@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stride/events/v1/events.proto.
  */
 export const file_stride_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Ch1zdHJpZGUvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQc3RyaWRlLmV2ZW50cy52MSLZAQoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCgh1c2VybmFtZRgDIAEoCRIUCgxpc19hbm9ueW1vdXMYBCABKAgSLgoKb2NjdXJfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBiABKAkSJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6FtLzGBJ1c2VyLnJlZ2lzdGVyZWQudjEiygIKDlByb2ZpbGVVcGRhdGVkEg8KB3VzZXJfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhAKCHRpbWV6b25lGAMgASgJEg4KBmxvY2FsZRgEIAEoCRIuCgpvY2N1cl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXZpc2lvbhgGIAEoAxIlCgpsb2NhbF9kYXRlGAcgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRISCgphdmF0YXJfdXJsGAggASgJEhoKEnByb2ZpbGVfdmlzaWJpbGl0eRgJIAEoCRIcChRzaG93X29uX2xlYWRlcmJvYXJkcxgKIAEoCBIgChhkYWlseV9mb2N1c19nb2FsX21pbnV0ZXMYCyABKAU6FtLzGBJwcm9maWxlLnVwZGF0ZWQudjEiwQIKEFNlc3Npb25Db21wbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhMKC2FjdGl2aXR5X2lkGAMgASgJEhUKDWFjdGl2aXR5X2tpbmQYBCABKAkSLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiUKCmxvY2FsX2RhdGUYCCABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAkgASgJOhjS8xgUc2Vzc2lvbi5jb21wbGV0ZWQudjEikAIKEkNoYWxsZW5nZUNvbXBsZXRlZBIPCgd1c2VyX2lkGAEgASgJEhQKDGNoYWxsZW5nZV9pZBgCIAEoCRINCgV0aXRsZRgDIAEoCRIWCg5wb2ludHNfYXdhcmRlZBgEIAEoBRInCgx3aW5kb3dfc3RhcnQYBSABKAsyES5nb29nbGUudHlwZS5EYXRlEi4KCm9jY3VyX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYByABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAggASgJOhrS8xgWY2hhbGxlbmdlLmNvbXBsZXRlZC52MSKcAQoLVXNlckRlbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRIuCgpvY2N1cl90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgDIAEoCRIlCgpsb2NhbF9kYXRlGAQgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToT0vMYD3VzZXIuZGVsZXRlZC52MSK5AQoKVXNlck1lcmdlZBIWCg5zb3VyY2VfdXNlcl9pZBgBIAEoCRIWCg50YXJnZXRfdXNlcl9pZBgCIAEoCRIuCgpvY2N1cl90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgEIAEoCRIlCgpsb2NhbF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToS0vMYDnVzZXIubWVyZ2VkLnYxIu4BChhQcmFjdGljZVNlc3Npb25FdmFsdWF0ZWQSDwoHdXNlcl9pZBgBIAEoCRIbChNwcmFjdGljZV9zZXNzaW9uX2lkGAIgASgJEhUKDW92ZXJhbGxfc2NvcmUYAyABKAUSMQoNZXZhbHVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBSABKAkSJQoKbG9jYWxfZGF0ZRgGIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6IdLzGB1wcmFjdGljZV9zZXNzaW9uLmV2YWx1YXRlZC52MSKmAgoMVGFza1NuYXBzaG90Eg0KBXRpdGxlGAEgASgJEhAKCHByaW9yaXR5GAIgASgJEgwKBHRhZ3MYAyADKAkSLgoKc3RhcnRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZHVlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCWNvbXBsZXRlZBgGIAEoCBIxCg1jb21wbGV0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCg1jb21wbGV0ZV9kYXRlGAggASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIZChFjb21wbGV0ZV90aW1lem9uZRgJIAEoCSLbAQoLVGFza0NyZWF0ZWQSDwoHdXNlcl9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEiwKBHRhc2sYAyABKAsyHi5zdHJpZGUuZXZlbnRzLnYxLlRhc2tTbmFwc2hvdBIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgGIAEoCToT0vMYD3Rhc2suY3JlYXRlZC52MSKkAgoLVGFza1VwZGF0ZWQSDwoHdXNlcl9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEi4KBmJlZm9yZRgDIAEoCzIeLnN0cmlkZS5ldmVudHMudjEuVGFza1NuYXBzaG90Ei0KBWFmdGVyGAQgASgLMh4uc3RyaWRlLmV2ZW50cy52MS5UYXNrU25hcHNob3QSFgoOY2hhbmdlZF9maWVsZHMYBSADKAkSLgoKb2NjdXJfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYCCABKAk6E9LzGA90YXNrLnVwZGF0ZWQudjEi3wEKDVRhc2tDb21wbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEiwKBHRhc2sYAyABKAsyHi5zdHJpZGUuZXZlbnRzLnYxLlRhc2tTbmFwc2hvdBIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgGIAEoCToV0vMYEXRhc2suY29tcGxldGVkLnYxIo8CCgxUYXNrUmVvcGVuZWQSDwoHdXNlcl9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEjAKCHByZXZpb3VzGAMgASgLMh4uc3RyaWRlLmV2ZW50cy52MS5UYXNrU25hcHNob3QSLAoEdGFzaxgEIAEoCzIeLnN0cmlkZS5ldmVudHMudjEuVGFza1NuYXBzaG90Ei4KCm9jY3VyX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYBiABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAcgASgJOhTS8xgQdGFzay5yZW9wZW5lZC52MSLbAQoLVGFza0RlbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEiwKBHRhc2sYAyABKAsyHi5zdHJpZGUuZXZlbnRzLnYxLlRhc2tTbmFwc2hvdBIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgGIAEoCToT0vMYD3Rhc2suZGVsZXRlZC52MSKzAgoTUmVmbGVjdGlvblN1Ym1pdHRlZBIPCgd1c2VyX2lkGAEgASgJEhUKDXJlZmxlY3Rpb25faWQYAiABKAkSGwoTcHJvZHVjdGl2aXR5X3JhdGluZxgDIAEoCRIQCghoYXNfbm90ZRgEIAEoCBIkChxtaW5kZnVsX2Rpc2Nvbm5lY3RfY29tcGxldGVkGAUgAygIEhgKEGZvY3VzX3Nlc3Npb25faWQYBiABKAkSLwoLc3VibWl0X3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYCCABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAkgASgJOhvS8xgXcmVmbGVjdGlvbi5zdWJtaXR0ZWQudjEikQIKD0xlc3NvbkNvbXBsZXRlZBIPCgd1c2VyX2lkGAEgASgJEhEKCWxlc3Nvbl9pZBgCIAEoCRIQCgh0b3BpY19pZBgDIAEoCRISCgpzdWJqZWN0X2lkGAQgASgJEhQKDGxlc3Nvbl90aXRsZRgFIAEoCRIZChFlc3RpbWF0ZWRfbWludXRlcxgGIAEoBRIxCg1jb21wbGV0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAggASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgJIAEoCToX0vMYE2xlc3Nvbi5jb21wbGV0ZWQudjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_google_type_date, file_stride_options_v1_options]);
+  fileDesc("Ch1zdHJpZGUvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQc3RyaWRlLmV2ZW50cy52MSLZAQoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCgh1c2VybmFtZRgDIAEoCRIUCgxpc19hbm9ueW1vdXMYBCABKAgSLgoKb2NjdXJfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBiABKAkSJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6FtLzGBJ1c2VyLnJlZ2lzdGVyZWQudjEiygIKDlByb2ZpbGVVcGRhdGVkEg8KB3VzZXJfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhAKCHRpbWV6b25lGAMgASgJEg4KBmxvY2FsZRgEIAEoCRIuCgpvY2N1cl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXZpc2lvbhgGIAEoAxIlCgpsb2NhbF9kYXRlGAcgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRISCgphdmF0YXJfdXJsGAggASgJEhoKEnByb2ZpbGVfdmlzaWJpbGl0eRgJIAEoCRIcChRzaG93X29uX2xlYWRlcmJvYXJkcxgKIAEoCBIgChhkYWlseV9mb2N1c19nb2FsX21pbnV0ZXMYCyABKAU6FtLzGBJwcm9maWxlLnVwZGF0ZWQudjEi4gMKEFNlc3Npb25Db21wbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhMKC2FjdGl2aXR5X2lkGAMgASgJEhUKDWFjdGl2aXR5X2tpbmQYBCABKAkSLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiUKCmxvY2FsX2RhdGUYCCABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAkgASgJEhMKBmNvdW50cxgKIAEoCEgAiAEBEhQKDGNvdW50X3JlYXNvbhgLIAEoCRIzChBwbGFubmVkX2R1cmF0aW9uGAwgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCnJvdXRpbmVfaWQYDSABKAkSDAoEc3RlcBgOIAEoBRISCgpzdGVwX2NvdW50GA8gASgFOhjS8xgUc2Vzc2lvbi5jb21wbGV0ZWQudjFCCQoHX2NvdW50cyKQAgoSQ2hhbGxlbmdlQ29tcGxldGVkEg8KB3VzZXJfaWQYASABKAkSFAoMY2hhbGxlbmdlX2lkGAIgASgJEg0KBXRpdGxlGAMgASgJEhYKDnBvaW50c19hd2FyZGVkGAQgASgFEicKDHdpbmRvd19zdGFydBgFIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSLgoKb2NjdXJfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYCCABKAk6GtLzGBZjaGFsbGVuZ2UuY29tcGxldGVkLnYxIpwBCgtVc2VyRGVsZXRlZBIPCgd1c2VyX2lkGAEgASgJEi4KCm9jY3VyX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHRpbWV6b25lGAMgASgJEiUKCmxvY2FsX2RhdGUYBCABKAsyES5nb29nbGUudHlwZS5EYXRlOhPS8xgPdXNlci5kZWxldGVkLnYxIrkBCgpVc2VyTWVyZ2VkEhYKDnNvdXJjZV91c2VyX2lkGAEgASgJEhYKDnRhcmdldF91c2VyX2lkGAIgASgJEi4KCm9jY3VyX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHRpbWV6b25lGAQgASgJEiUKCmxvY2FsX2RhdGUYBSABKAsyES5nb29nbGUudHlwZS5EYXRlOhLS8xgOdXNlci5tZXJnZWQudjEi7gEKGFByYWN0aWNlU2Vzc2lvbkV2YWx1YXRlZBIPCgd1c2VyX2lkGAEgASgJEhsKE3ByYWN0aWNlX3Nlc3Npb25faWQYAiABKAkSFQoNb3ZlcmFsbF9zY29yZRgDIAEoBRIxCg1ldmFsdWF0ZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgFIAEoCRIlCgpsb2NhbF9kYXRlGAYgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToh0vMYHXByYWN0aWNlX3Nlc3Npb24uZXZhbHVhdGVkLnYxIqYCCgxUYXNrU25hcHNob3QSDQoFdGl0bGUYASABKAkSEAoIcHJpb3JpdHkYAiABKAkSDAoEdGFncxgDIAMoCRIuCgpzdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghkdWVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJY29tcGxldGVkGAYgASgIEjEKDWNvbXBsZXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEigKDWNvbXBsZXRlX2RhdGUYCCABKAsyES5nb29nbGUudHlwZS5EYXRlEhkKEWNvbXBsZXRlX3RpbWV6b25lGAkgASgJItsBCgtUYXNrQ3JlYXRlZBIPCgd1c2VyX2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSLAoEdGFzaxgDIAEoCzIeLnN0cmlkZS5ldmVudHMudjEuVGFza1NuYXBzaG90Ei4KCm9jY3VyX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYBSABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAYgASgJOhPS8xgPdGFzay5jcmVhdGVkLnYxIqQCCgtUYXNrVXBkYXRlZBIPCgd1c2VyX2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSLgoGYmVmb3JlGAMgASgLMh4uc3RyaWRlLmV2ZW50cy52MS5UYXNrU25hcHNob3QSLQoFYWZ0ZXIYBCABKAsyHi5zdHJpZGUuZXZlbnRzLnYxLlRhc2tTbmFwc2hvdBIWCg5jaGFuZ2VkX2ZpZWxkcxgFIAMoCRIuCgpvY2N1cl90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAcgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgIIAEoCToT0vMYD3Rhc2sudXBkYXRlZC52MSLfAQoNVGFza0NvbXBsZXRlZBIPCgd1c2VyX2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSLAoEdGFzaxgDIAEoCzIeLnN0cmlkZS5ldmVudHMudjEuVGFza1NuYXBzaG90Ei4KCm9jY3VyX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYBSABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAYgASgJOhXS8xgRdGFzay5jb21wbGV0ZWQudjEijwIKDFRhc2tSZW9wZW5lZBIPCgd1c2VyX2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSMAoIcHJldmlvdXMYAyABKAsyHi5zdHJpZGUuZXZlbnRzLnYxLlRhc2tTbmFwc2hvdBIsCgR0YXNrGAQgASgLMh4uc3RyaWRlLmV2ZW50cy52MS5UYXNrU25hcHNob3QSLgoKb2NjdXJfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgGIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYByABKAk6FNLzGBB0YXNrLnJlb3BlbmVkLnYxItsBCgtUYXNrRGVsZXRlZBIPCgd1c2VyX2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSLAoEdGFzaxgDIAEoCzIeLnN0cmlkZS5ldmVudHMudjEuVGFza1NuYXBzaG90Ei4KCm9jY3VyX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYBSABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAYgASgJOhPS8xgPdGFzay5kZWxldGVkLnYxIrMCChNSZWZsZWN0aW9uU3VibWl0dGVkEg8KB3VzZXJfaWQYASABKAkSFQoNcmVmbGVjdGlvbl9pZBgCIAEoCRIbChNwcm9kdWN0aXZpdHlfcmF0aW5nGAMgASgJEhAKCGhhc19ub3RlGAQgASgIEiQKHG1pbmRmdWxfZGlzY29ubmVjdF9jb21wbGV0ZWQYBSADKAgSGAoQZm9jdXNfc2Vzc2lvbl9pZBgGIAEoCRIvCgtzdWJtaXRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgIIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYCSABKAk6G9LzGBdyZWZsZWN0aW9uLnN1Ym1pdHRlZC52MSKRAgoPTGVzc29uQ29tcGxldGVkEg8KB3VzZXJfaWQYASABKAkSEQoJbGVzc29uX2lkGAIgASgJEhAKCHRvcGljX2lkGAMgASgJEhIKCnN1YmplY3RfaWQYBCABKAkSFAoMbGVzc29uX3RpdGxlGAUgASgJEhkKEWVzdGltYXRlZF9taW51dGVzGAYgASgFEjEKDWNvbXBsZXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYCCABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAkgASgJOhfS8xgTbGVzc29uLmNvbXBsZXRlZC52MSLvAQoOV29ya291dEZpZ3VyZXMSEwoLZXhlcmNpc2VfaWQYASABKAkSFAoMdXNlcl9wbGFuX2lkGAIgASgJEhgKEHBsYW5fZXhlcmNpc2VfaWQYAyABKAkSKQoOZGF0ZV9wZXJmb3JtZWQYBCABKAsyES5nb29nbGUudHlwZS5EYXRlEgwKBHNldHMYBSABKAUSDAoEcmVwcxgGIAEoBRIRCgl3ZWlnaHRfa2cYByABKAESKwoIZHVyYXRpb24YCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEQoJdm9sdW1lX2tnGAkgASgBIuMBCg1Xb3Jrb3V0TG9nZ2VkEg8KB3VzZXJfaWQYASABKAkSDgoGbG9nX2lkGAIgASgJEjEKB2ZpZ3VyZXMYAyABKAsyIC5zdHJpZGUuZXZlbnRzLnYxLldvcmtvdXRGaWd1cmVzEi4KCm9jY3VyX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYBSABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAYgASgJOhXS8xgRd29ya291dC5sb2dnZWQudjEilQIKDldvcmtvdXRVcGRhdGVkEg8KB3VzZXJfaWQYASABKAkSDgoGbG9nX2lkGAIgASgJEjAKBmJlZm9yZRgDIAEoCzIgLnN0cmlkZS5ldmVudHMudjEuV29ya291dEZpZ3VyZXMSLwoFYWZ0ZXIYBCABKAsyIC5zdHJpZGUuZXZlbnRzLnYxLldvcmtvdXRGaWd1cmVzEi4KCm9jY3VyX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYBiABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAcgASgJOhbS8xgSd29ya291dC51cGRhdGVkLnYxIuUBCg5Xb3Jrb3V0RGVsZXRlZBIPCgd1c2VyX2lkGAEgASgJEg4KBmxvZ19pZBgCIAEoCRIxCgdmaWd1cmVzGAMgASgLMiAuc3RyaWRlLmV2ZW50cy52MS5Xb3Jrb3V0RmlndXJlcxIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgGIAEoCToW0vMYEndvcmtvdXQuZGVsZXRlZC52MSKAAgoMUGxhbkFzc2lnbmVkEg8KB3VzZXJfaWQYASABKAkSFAoMdXNlcl9wbGFuX2lkGAIgASgJEg8KB3BsYW5faWQYAyABKAkSJQoKc3RhcnRfZGF0ZRgEIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEgoKZGF5c190b3RhbBgFIAEoBRIuCgpvY2N1cl90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAcgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgIIAEoCToU0vMYEHBsYW4uYXNzaWduZWQudjEi7gEKDVBsYW5Db21wbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRIUCgx1c2VyX3BsYW5faWQYAiABKAkSDwoHcGxhbl9pZBgDIAEoCRISCgpkYXlzX3RvdGFsGAQgASgFEhEKCWRheXNfZG9uZRgFIAEoBRIuCgpvY2N1cl90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAcgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgIIAEoCToV0vMYEXBsYW4uY29tcGxldGVkLnYxIoACCgxTZXNzaW9uRmFjdHMSDAoEa2luZBgBIAEoCRITCgthY3Rpdml0eV9pZBgCIAEoCRISCgpyb3V0aW5lX2lkGAMgASgJEi4KCnN0YXJ0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKEHBsYW5uZWRfZHVyYXRpb24YBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SMgoPYWN0aXZlX2R1cmF0aW9uGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEgwKBHN0ZXAYByABKAUSEgoKc3RlcF9jb3VudBgIIAEoBSLnAQoOU2Vzc2lvblN0YXJ0ZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEi8KB3Nlc3Npb24YAyABKAsyHi5zdHJpZGUuZXZlbnRzLnYxLlNlc3Npb25GYWN0cxIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgFIAEoCRIlCgpsb2NhbF9kYXRlGAYgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToW0vMYEnNlc3Npb24uc3RhcnRlZC52MSLlAQoNU2Vzc2lvblBhdXNlZBIPCgd1c2VyX2lkGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkSLwoHc2Vzc2lvbhgDIAEoCzIeLnN0cmlkZS5ldmVudHMudjEuU2Vzc2lvbkZhY3RzEi4KCm9jY3VyX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHRpbWV6b25lGAUgASgJEiUKCmxvY2FsX2RhdGUYBiABKAsyES5nb29nbGUudHlwZS5EYXRlOhXS8xgRc2Vzc2lvbi5wYXVzZWQudjEi5wEKDlNlc3Npb25SZXN1bWVkEg8KB3VzZXJfaWQYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRIvCgdzZXNzaW9uGAMgASgLMh4uc3RyaWRlLmV2ZW50cy52MS5TZXNzaW9uRmFjdHMSLgoKb2NjdXJfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBSABKAkSJQoKbG9jYWxfZGF0ZRgGIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6FtLzGBJzZXNzaW9uLnJlc3VtZWQudjEi5wEKDlNlc3Npb25TdG9wcGVkEg8KB3VzZXJfaWQYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRIvCgdzZXNzaW9uGAMgASgLMh4uc3RyaWRlLmV2ZW50cy52MS5TZXNzaW9uRmFjdHMSLgoKb2NjdXJfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBSABKAkSJQoKbG9jYWxfZGF0ZRgGIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6FtLzGBJzZXNzaW9uLnN0b3BwZWQudjEi5wEKDlNlc3Npb25BYm9ydGVkEg8KB3VzZXJfaWQYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRIvCgdzZXNzaW9uGAMgASgLMh4uc3RyaWRlLmV2ZW50cy52MS5TZXNzaW9uRmFjdHMSLgoKb2NjdXJfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBSABKAkSJQoKbG9jYWxfZGF0ZRgGIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6FtLzGBJzZXNzaW9uLmFib3J0ZWQudjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_google_type_date, file_stride_options_v1_options]);
 
 /**
  * user.registered.v1 — auth created an account.
@@ -172,7 +172,7 @@ export type SessionCompleted = Message<"stride.events.v1.SessionCompleted"> & {
   activityId: string;
 
   /**
-   * "focus", "break", "workout" or "study".
+   * "focus", "break", "workout", "study" or "routine" (activity_id then empty).
    *
    * @generated from field: string activity_kind = 4;
    */
@@ -189,6 +189,8 @@ export type SessionCompleted = Message<"stride.events.v1.SessionCompleted"> & {
   endTime?: Timestamp | undefined;
 
   /**
+   * Active time: the running stretches, pauses excluded (was end - start before pauses existed).
+   *
    * @generated from field: google.protobuf.Duration duration = 7;
    */
   duration?: Duration | undefined;
@@ -204,6 +206,45 @@ export type SessionCompleted = Message<"stride.events.v1.SessionCompleted"> & {
    * @generated from field: string timezone = 9;
    */
   timezone: string;
+
+  /**
+   * Integrity (added compatibly): whether the session counts toward challenges, points and
+   * streaks — active time at least half the planned duration and at least 60 s. Unset only in
+   * events from producers that predate it: those count. Consumers skip a session with
+   * counts = false.
+   *
+   * @generated from field: optional bool counts = 10;
+   */
+  counts?: boolean | undefined;
+
+  /**
+   * Why: ACTIVE_TIME_REACHED_MINIMUM or ACTIVE_TIME_BELOW_MINIMUM.
+   *
+   * @generated from field: string count_reason = 11;
+   */
+  countReason: string;
+
+  /**
+   * @generated from field: google.protobuf.Duration planned_duration = 12;
+   */
+  plannedDuration?: Duration | undefined;
+
+  /**
+   * The routine stepped through (routine sessions), the step reached and the step count.
+   *
+   * @generated from field: string routine_id = 13;
+   */
+  routineId: string;
+
+  /**
+   * @generated from field: int32 step = 14;
+   */
+  step: number;
+
+  /**
+   * @generated from field: int32 step_count = 15;
+   */
+  stepCount: number;
 };
 
 /**
@@ -831,4 +872,611 @@ export type LessonCompleted = Message<"stride.events.v1.LessonCompleted"> & {
  */
 export const LessonCompletedSchema: GenMessage<LessonCompleted> = /*@__PURE__*/
   messageDesc(file_stride_events_v1_events, 14);
+
+/**
+ * What one workout log counts for, as of an event: consumers add the figures of a logged
+ * workout, subtract them on deletion, and on an update subtract `before` and add `after`
+ * (the day may change too).
+ *
+ * @generated from message stride.events.v1.WorkoutFigures
+ */
+export type WorkoutFigures = Message<"stride.events.v1.WorkoutFigures"> & {
+  /**
+   * @generated from field: string exercise_id = 1;
+   */
+  exerciseId: string;
+
+  /**
+   * Empty for a free exercise.
+   *
+   * @generated from field: string user_plan_id = 2;
+   */
+  userPlanId: string;
+
+  /**
+   * @generated from field: string plan_exercise_id = 3;
+   */
+  planExerciseId: string;
+
+  /**
+   * The user's local date the exercise was performed on.
+   *
+   * @generated from field: google.type.Date date_performed = 4;
+   */
+  datePerformed?: Date | undefined;
+
+  /**
+   * @generated from field: int32 sets = 5;
+   */
+  sets: number;
+
+  /**
+   * @generated from field: int32 reps = 6;
+   */
+  reps: number;
+
+  /**
+   * Per repetition, in kilograms; 0 for bodyweight work.
+   *
+   * @generated from field: double weight_kg = 7;
+   */
+  weightKg: number;
+
+  /**
+   * @generated from field: google.protobuf.Duration duration = 8;
+   */
+  duration?: Duration | undefined;
+
+  /**
+   * sets × reps × weight_kg.
+   *
+   * @generated from field: double volume_kg = 9;
+   */
+  volumeKg: number;
+};
+
+/**
+ * Describes the message stride.events.v1.WorkoutFigures.
+ * Use `create(WorkoutFiguresSchema)` to create a new message.
+ */
+export const WorkoutFiguresSchema: GenMessage<WorkoutFigures> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 15);
+
+/**
+ * workout.logged.v1 — the user logged a performed exercise.
+ *
+ * @generated from message stride.events.v1.WorkoutLogged
+ */
+export type WorkoutLogged = Message<"stride.events.v1.WorkoutLogged"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string log_id = 2;
+   */
+  logId: string;
+
+  /**
+   * @generated from field: stride.events.v1.WorkoutFigures figures = 3;
+   */
+  figures?: WorkoutFigures | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * The user's IANA timezone and the local date at occur_time (the day of the logging, not
+   * necessarily the day performed).
+   *
+   * @generated from field: google.type.Date local_date = 5;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 6;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.WorkoutLogged.
+ * Use `create(WorkoutLoggedSchema)` to create a new message.
+ */
+export const WorkoutLoggedSchema: GenMessage<WorkoutLogged> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 16);
+
+/**
+ * workout.updated.v1 — the user edited a workout log: the figures before and after.
+ *
+ * @generated from message stride.events.v1.WorkoutUpdated
+ */
+export type WorkoutUpdated = Message<"stride.events.v1.WorkoutUpdated"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string log_id = 2;
+   */
+  logId: string;
+
+  /**
+   * @generated from field: stride.events.v1.WorkoutFigures before = 3;
+   */
+  before?: WorkoutFigures | undefined;
+
+  /**
+   * @generated from field: stride.events.v1.WorkoutFigures after = 4;
+   */
+  after?: WorkoutFigures | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 5;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date local_date = 6;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 7;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.WorkoutUpdated.
+ * Use `create(WorkoutUpdatedSchema)` to create a new message.
+ */
+export const WorkoutUpdatedSchema: GenMessage<WorkoutUpdated> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 17);
+
+/**
+ * workout.deleted.v1 — the user deleted a workout log: the figures it counted for.
+ *
+ * @generated from message stride.events.v1.WorkoutDeleted
+ */
+export type WorkoutDeleted = Message<"stride.events.v1.WorkoutDeleted"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string log_id = 2;
+   */
+  logId: string;
+
+  /**
+   * @generated from field: stride.events.v1.WorkoutFigures figures = 3;
+   */
+  figures?: WorkoutFigures | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date local_date = 5;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 6;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.WorkoutDeleted.
+ * Use `create(WorkoutDeletedSchema)` to create a new message.
+ */
+export const WorkoutDeletedSchema: GenMessage<WorkoutDeleted> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 18);
+
+/**
+ * plan.assigned.v1 — the user started a workout plan (a template assigned with a start date).
+ *
+ * @generated from message stride.events.v1.PlanAssigned
+ */
+export type PlanAssigned = Message<"stride.events.v1.PlanAssigned"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string user_plan_id = 2;
+   */
+  userPlanId: string;
+
+  /**
+   * The workout plan template.
+   *
+   * @generated from field: string plan_id = 3;
+   */
+  planId: string;
+
+  /**
+   * The user's local date of the plan's first day.
+   *
+   * @generated from field: google.type.Date start_date = 4;
+   */
+  startDate?: Date | undefined;
+
+  /**
+   * Training days in the template.
+   *
+   * @generated from field: int32 days_total = 5;
+   */
+  daysTotal: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 6;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date local_date = 7;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 8;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.PlanAssigned.
+ * Use `create(PlanAssignedSchema)` to create a new message.
+ */
+export const PlanAssignedSchema: GenMessage<PlanAssigned> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 19);
+
+/**
+ * plan.completed.v1 — the user marked a plan completed, with the progress it reached.
+ *
+ * @generated from message stride.events.v1.PlanCompleted
+ */
+export type PlanCompleted = Message<"stride.events.v1.PlanCompleted"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string user_plan_id = 2;
+   */
+  userPlanId: string;
+
+  /**
+   * @generated from field: string plan_id = 3;
+   */
+  planId: string;
+
+  /**
+   * @generated from field: int32 days_total = 4;
+   */
+  daysTotal: number;
+
+  /**
+   * Days every exercise of which was logged for this plan.
+   *
+   * @generated from field: int32 days_done = 5;
+   */
+  daysDone: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 6;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date local_date = 7;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 8;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.PlanCompleted.
+ * Use `create(PlanCompletedSchema)` to create a new message.
+ */
+export const PlanCompletedSchema: GenMessage<PlanCompleted> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 20);
+
+/**
+ * What every session event says about the session.
+ *
+ * @generated from message stride.events.v1.SessionFacts
+ */
+export type SessionFacts = Message<"stride.events.v1.SessionFacts"> & {
+  /**
+   * "focus", "break", "workout", "study" or "routine".
+   *
+   * @generated from field: string kind = 1;
+   */
+  kind: string;
+
+  /**
+   * The activity (empty for a routine session) or the routine.
+   *
+   * @generated from field: string activity_id = 2;
+   */
+  activityId: string;
+
+  /**
+   * @generated from field: string routine_id = 3;
+   */
+  routineId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp start_time = 4;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Duration planned_duration = 5;
+   */
+  plannedDuration?: Duration | undefined;
+
+  /**
+   * Active time so far, pauses excluded.
+   *
+   * @generated from field: google.protobuf.Duration active_duration = 6;
+   */
+  activeDuration?: Duration | undefined;
+
+  /**
+   * Zero-based step reached and the step count (1 unless a routine).
+   *
+   * @generated from field: int32 step = 7;
+   */
+  step: number;
+
+  /**
+   * @generated from field: int32 step_count = 8;
+   */
+  stepCount: number;
+};
+
+/**
+ * Describes the message stride.events.v1.SessionFacts.
+ * Use `create(SessionFactsSchema)` to create a new message.
+ */
+export const SessionFactsSchema: GenMessage<SessionFacts> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 21);
+
+/**
+ * session.started.v1 — a user started a session.
+ *
+ * @generated from message stride.events.v1.SessionStarted
+ */
+export type SessionStarted = Message<"stride.events.v1.SessionStarted"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: stride.events.v1.SessionFacts session = 3;
+   */
+  session?: SessionFacts | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string timezone = 5;
+   */
+  timezone: string;
+
+  /**
+   * @generated from field: google.type.Date local_date = 6;
+   */
+  localDate?: Date | undefined;
+};
+
+/**
+ * Describes the message stride.events.v1.SessionStarted.
+ * Use `create(SessionStartedSchema)` to create a new message.
+ */
+export const SessionStartedSchema: GenMessage<SessionStarted> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 22);
+
+/**
+ * session.paused.v1 — a user paused a running session.
+ *
+ * @generated from message stride.events.v1.SessionPaused
+ */
+export type SessionPaused = Message<"stride.events.v1.SessionPaused"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: stride.events.v1.SessionFacts session = 3;
+   */
+  session?: SessionFacts | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string timezone = 5;
+   */
+  timezone: string;
+
+  /**
+   * @generated from field: google.type.Date local_date = 6;
+   */
+  localDate?: Date | undefined;
+};
+
+/**
+ * Describes the message stride.events.v1.SessionPaused.
+ * Use `create(SessionPausedSchema)` to create a new message.
+ */
+export const SessionPausedSchema: GenMessage<SessionPaused> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 23);
+
+/**
+ * session.resumed.v1 — a user resumed a paused session.
+ *
+ * @generated from message stride.events.v1.SessionResumed
+ */
+export type SessionResumed = Message<"stride.events.v1.SessionResumed"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: stride.events.v1.SessionFacts session = 3;
+   */
+  session?: SessionFacts | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string timezone = 5;
+   */
+  timezone: string;
+
+  /**
+   * @generated from field: google.type.Date local_date = 6;
+   */
+  localDate?: Date | undefined;
+};
+
+/**
+ * Describes the message stride.events.v1.SessionResumed.
+ * Use `create(SessionResumedSchema)` to create a new message.
+ */
+export const SessionResumedSchema: GenMessage<SessionResumed> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 24);
+
+/**
+ * session.stopped.v1 — a user stopped a session early; it never counts.
+ *
+ * @generated from message stride.events.v1.SessionStopped
+ */
+export type SessionStopped = Message<"stride.events.v1.SessionStopped"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: stride.events.v1.SessionFacts session = 3;
+   */
+  session?: SessionFacts | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string timezone = 5;
+   */
+  timezone: string;
+
+  /**
+   * @generated from field: google.type.Date local_date = 6;
+   */
+  localDate?: Date | undefined;
+};
+
+/**
+ * Describes the message stride.events.v1.SessionStopped.
+ * Use `create(SessionStoppedSchema)` to create a new message.
+ */
+export const SessionStoppedSchema: GenMessage<SessionStopped> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 25);
+
+/**
+ * session.aborted.v1 — a user abandoned a session; it never counts.
+ *
+ * @generated from message stride.events.v1.SessionAborted
+ */
+export type SessionAborted = Message<"stride.events.v1.SessionAborted"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: stride.events.v1.SessionFacts session = 3;
+   */
+  session?: SessionFacts | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string timezone = 5;
+   */
+  timezone: string;
+
+  /**
+   * @generated from field: google.type.Date local_date = 6;
+   */
+  localDate?: Date | undefined;
+};
+
+/**
+ * Describes the message stride.events.v1.SessionAborted.
+ * Use `create(SessionAbortedSchema)` to create a new message.
+ */
+export const SessionAbortedSchema: GenMessage<SessionAborted> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 26);
 
