@@ -168,6 +168,32 @@ pub fn task_snapshot(title: &str, done: Option<OffsetDateTime>, tz: &str) -> eve
         } else {
             String::new()
         },
+        reminder_enabled: false,
+        reminder_time: None,
+    }
+}
+
+/// `task.created.v1` from activity-session: open task `task` of `user` titled `title`, created
+/// at `at`, with its reminder set for `reminder` when given.
+pub fn task_created(
+    user: Uuid,
+    task: Uuid,
+    title: &str,
+    reminder: Option<OffsetDateTime>,
+    at: OffsetDateTime,
+    tz: &str,
+) -> events::TaskCreated {
+    events::TaskCreated {
+        user_id: user.to_string(),
+        task_id: task.to_string(),
+        task: Some(events::TaskSnapshot {
+            reminder_enabled: reminder.is_some(),
+            reminder_time: reminder.map(timestamp),
+            ..task_snapshot(title, None, tz)
+        }),
+        occur_time: Some(timestamp(at)),
+        local_date: Some(date(local_date(at, tz))),
+        timezone: tz.to_owned(),
     }
 }
 

@@ -247,6 +247,8 @@ pub mod publish {
             complete_time: t.completed_at.map(ts),
             complete_date: t.completed_date.map(date),
             complete_timezone: t.completed_timezone.clone().unwrap_or_default(),
+            reminder_enabled: t.reminder_enabled,
+            reminder_time: t.reminder_at.map(ts),
         }
     }
 

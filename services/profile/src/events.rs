@@ -27,14 +27,20 @@ pub fn subscriptions(clock: &SharedClock, objects: &SharedStore, urls: &Urls) ->
         objects: objects.clone(),
         urls: urls.clone(),
     };
+    let notify = crate::notifications::events::Handlers {
+        clock: clock.clone(),
+    };
     Subscriptions::new()
         .on::<events::UserRegistered, _>(handlers.clone())
         .on::<events::UserDeleted, _>(handlers.clone())
         .on::<events::UserMerged, _>(handlers.clone())
         .on::<events::PracticeSessionEvaluated, _>(handlers)
-        .on::<events::SessionCompleted, _>(crate::notifications::events::Handlers {
-            clock: clock.clone(),
-        })
+        .on::<events::SessionCompleted, _>(notify.clone())
+        .on::<events::TaskCreated, _>(notify.clone())
+        .on::<events::TaskUpdated, _>(notify.clone())
+        .on::<events::TaskCompleted, _>(notify.clone())
+        .on::<events::TaskReopened, _>(notify.clone())
+        .on::<events::TaskDeleted, _>(notify)
 }
 
 #[derive(Clone)]

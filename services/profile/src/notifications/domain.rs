@@ -277,6 +277,12 @@ impl LocalTime {
         }
     }
 
+    /// The wall time instant `t` shows in `tz`, to the minute.
+    pub fn at(t: OffsetDateTime, tz: &str) -> Self {
+        let dt = to_jiff(t).to_zoned(zone(tz)).datetime();
+        LocalTime(dt.date().to_datetime(Time::new(dt.hour(), dt.minute(), 0, 0).unwrap_or(Time::midnight())))
+    }
+
     /// As stored (`timestamp without time zone`).
     pub fn to_primitive(self) -> time::PrimitiveDateTime {
         let d = self.0;
@@ -354,6 +360,40 @@ pub fn streak_key(day: time::Date) -> String {
 pub fn retry_delay(attempts: i32) -> time::Duration {
     let exp = attempts.clamp(0, 6) as u32;
     time::Duration::minutes(i64::from(2_i32.pow(exp)).min(60))
+}
+
+/// What a task's state asks of its reminder (task events carry the task as it now is).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TaskReminder {
+    /// Remind at this instant, under this key (one key per task and reminder time: moving the
+    /// time re-arms a reminder that already fired, an unchanged time never fires twice).
+    Schedule { key: String, at: OffsetDateTime },
+    /// No reminder for this task any more: cancel whatever is pending.
+    Cancel,
+}
+
+/// The rule: an open task with its reminder on and set for a time still ahead gets one; a
+/// completed or deleted task, a reminder switched off, or a time already past gets none (a
+/// reminder for a moment that has gone by would only be noise).
+pub fn task_reminder(
+    task_id: &str,
+    enabled: bool,
+    completed: bool,
+    at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> TaskReminder {
+    match at {
+        Some(at) if enabled && !completed && at > now => TaskReminder::Schedule {
+            key: format!("{task_id}@{}", at.unix_timestamp()),
+            at,
+        },
+        _ => TaskReminder::Cancel,
+    }
+}
+
+/// The key prefix every reminder of one task shares.
+pub fn task_key_prefix(task_id: &str) -> String {
+    format!("{task_id}@")
 }
 
 #[cfg(test)]
@@ -526,5 +566,43 @@ mod tests {
         assert_eq!(retry_delay(0), time::Duration::minutes(1));
         assert_eq!(retry_delay(3), time::Duration::minutes(8));
         assert_eq!(retry_delay(40), time::Duration::minutes(60));
+    }
+
+    #[test]
+    fn a_task_reminder_is_armed_only_for_an_open_task_ahead_of_now() {
+        use time::macros::datetime;
+        let now = datetime!(2026-03-28 12:00 UTC);
+        let at = datetime!(2026-03-29 07:30 UTC);
+        assert_eq!(
+            task_reminder("t1", true, false, Some(at), now),
+            TaskReminder::Schedule {
+                key: format!("t1@{}", at.unix_timestamp()),
+                at
+            }
+        );
+        // Moving the time gives another key: a reminder that fired can be re-armed.
+        let later = at + time::Duration::hours(1);
+        assert_ne!(
+            task_reminder("t1", true, false, Some(at), now),
+            task_reminder("t1", true, false, Some(later), now)
+        );
+        assert_eq!(task_reminder("t1", false, false, Some(at), now), TaskReminder::Cancel);
+        assert_eq!(task_reminder("t1", true, true, Some(at), now), TaskReminder::Cancel);
+        assert_eq!(task_reminder("t1", true, false, None, now), TaskReminder::Cancel);
+        assert_eq!(task_reminder("t1", true, false, Some(now), now), TaskReminder::Cancel);
+        assert!(
+            matches!(task_reminder("t1", true, false, Some(at), now), TaskReminder::Schedule { key, .. } if key.starts_with(&task_key_prefix("t1")))
+        );
+    }
+
+    #[test]
+    fn an_instant_reads_as_the_wall_time_of_the_zone_across_dst() {
+        use time::macros::datetime;
+        // Paris is UTC+1 before 2026-03-29 02:00 and UTC+2 after.
+        let before = LocalTime::at(datetime!(2026-03-28 08:00:42 UTC), "Europe/Paris");
+        assert_eq!(before, LocalTime::new(2026, 3, 28, 9, 0).unwrap());
+        let after = LocalTime::at(datetime!(2026-03-29 08:00 UTC), "Europe/Paris");
+        assert_eq!(after, LocalTime::new(2026, 3, 29, 10, 0).unwrap());
+        assert_eq!(after.instant("Europe/Paris"), datetime!(2026-03-29 08:00 UTC));
     }
 }

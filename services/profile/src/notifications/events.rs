@@ -1,5 +1,6 @@
 //! Events notifications consume: `session.completed.v1` (activity on a local date: the
-//! streak-at-risk reminder for the next evening is scheduled, today's is cancelled).
+//! streak-at-risk reminder for the next evening is scheduled, today's is cancelled) and the
+//! task events (a task's reminder is armed, moved or cancelled as the task now stands).
 
 use stride_bus::{Envelope, HandlerError, On, Subject as _, Tx};
 use stride_kit::{
@@ -8,7 +9,11 @@ use stride_kit::{
 };
 use stride_proto::events;
 
-use super::deliver;
+use super::{
+    deliver,
+    domain::{self, Kind, LocalTime, TaskReminder},
+    store,
+};
 
 #[derive(Clone)]
 pub struct Handlers {
@@ -23,6 +28,10 @@ impl On<events::SessionCompleted> for Handlers {
         _: &Envelope,
     ) -> Result<(), HandlerError> {
         let user = e.user()?;
+        // A session below its minimum is no activity for a streak (issue 13's integrity rule).
+        if e.counts == Some(false) {
+            return Ok(());
+        }
         let tz = timezone_or_utc(&e.timezone);
         // The producer's local date (DESIGN §5); derived from the end time if it is missing.
         let day = e
@@ -38,5 +47,92 @@ impl On<events::SessionCompleted> for Handlers {
             .unwrap_or_else(|| local_date(self.clock.now(), tz));
         deliver::on_activity(tx, user, day, tz, self.clock.now_db()).await?;
         Ok(())
+    }
+}
+
+impl Handlers {
+    /// Brings task `task_id`'s reminder in line with the task as an event describes it.
+    async fn task(
+        &self,
+        tx: &mut Tx,
+        user: uuid::Uuid,
+        task_id: &str,
+        task: Option<&events::TaskSnapshot>,
+    ) -> Result<(), HandlerError> {
+        let now = self.clock.now();
+        let rule = match task {
+            Some(t) => domain::task_reminder(
+                task_id,
+                t.reminder_enabled,
+                t.completed,
+                t.reminder_time.as_ref().and_then(from_timestamp),
+                now,
+            ),
+            None => TaskReminder::Cancel,
+        };
+        let prefix = domain::task_key_prefix(task_id);
+        match rule {
+            TaskReminder::Cancel => {
+                store::cancel_prefixed(tx, user, Kind::TaskReminder, &prefix, None).await?;
+            }
+            TaskReminder::Schedule { key, at } => {
+                // The user's zone now: the wall time they set is what the reminder keeps if
+                // they move (the scheduler recomputes the instant from it).
+                let Some(tz) = store::timezone(tx, user).await? else {
+                    return Ok(()); // no profile (deleted): nobody to remind
+                };
+                store::cancel_prefixed(tx, user, Kind::TaskReminder, &prefix, Some(&key)).await?;
+                let title = task.map_or("", |t| t.title.as_str());
+                let local = LocalTime::at(at, &tz);
+                store::schedule(
+                    tx,
+                    &store::NewReminder {
+                        user,
+                        kind: Kind::TaskReminder,
+                        key: &key,
+                        local_due: local.to_primitive(),
+                        due_at: local.instant(&tz),
+                        title,
+                        body: "Task reminder",
+                    },
+                    self.clock.now_db(),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+macro_rules! on_task {
+    ($event:ident, $field:ident) => {
+        impl On<events::$event> for Handlers {
+            async fn on(
+                &self,
+                tx: &mut Tx,
+                e: events::$event,
+                _: &Envelope,
+            ) -> Result<(), HandlerError> {
+                let user = e.user()?;
+                self.task(tx, user, &e.task_id, e.$field.as_ref()).await
+            }
+        }
+    };
+}
+
+on_task!(TaskCreated, task);
+on_task!(TaskUpdated, after);
+on_task!(TaskReopened, task);
+on_task!(TaskCompleted, task);
+
+impl On<events::TaskDeleted> for Handlers {
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::TaskDeleted,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        self.task(tx, user, &e.task_id, None).await
     }
 }

@@ -421,6 +421,29 @@ pub async fn cancel(
         == 1)
 }
 
+/// Cancels the pending reminders of `kind` whose key starts with `prefix`, except `keep`.
+pub async fn cancel_prefixed(
+    tx: &mut PgConnection,
+    user: Uuid,
+    kind: Kind,
+    prefix: &str,
+    keep: Option<&str>,
+) -> sqlx::Result<u64> {
+    // starts_with, not LIKE: a key is caller-supplied text and may hold % or _.
+    Ok(sqlx::query(
+        "UPDATE reminders SET state = 'cancelled'
+         WHERE user_id = $1 AND kind = $2 AND starts_with(key, $3)
+           AND key IS DISTINCT FROM $4 AND state = 'pending'",
+    )
+    .bind(user)
+    .bind(kind.as_str())
+    .bind(prefix)
+    .bind(keep)
+    .execute(tx)
+    .await?
+    .rows_affected())
+}
+
 /// Locks up to `limit` pending reminders due by `now`, skipping those another replica holds:
 /// each is handled by exactly one scheduler, in the caller's transaction.
 pub async fn claim_due(

@@ -322,3 +322,47 @@ async fn reminders_need_a_token() {
     assert_eq!(err.code(), tonic::Code::Unauthenticated);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn task_reminders_follow_the_task_events() {
+    use stride_testkit::fixtures::{task_completed, task_created};
+    let (h, _probe) = start_notify(fast()).await;
+    h.clock.set(datetime!(2026-03-27 12:00 UTC));
+    let ann = user_in(&h, "ann", "Europe/Paris").await;
+    let activity = Publisher::start(&h.amqp, "activity-session").await;
+    let (t1, t2, t3) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let now = datetime!(2026-03-27 12:00 UTC);
+    // t1 at 09:00 Paris on Sunday, after the spring-forward (07:00 UTC).
+    let sunday_nine = datetime!(2026-03-29 07:00 UTC);
+    let e = task_created(ann, t1, "Pay rent", Some(sunday_nine), now, "Europe/Paris");
+    h.consumed(activity.publish(&e).await).await;
+    // t2 is completed before its reminder; t3's reminder is already past: neither fires.
+    let e = task_created(ann, t2, "Call Bob", Some(sunday_nine), now, "Europe/Paris");
+    h.consumed(activity.publish(&e).await).await;
+    let done = task_completed(ann, t2, now, "Europe/Paris");
+    h.consumed(activity.publish(&done).await).await;
+    let past = now - time::Duration::hours(1);
+    let e = task_created(ann, t3, "Old", Some(past), now, "Europe/Paris");
+    h.consumed(activity.publish(&e).await).await;
+    // A replay of t1's creation (a new event id) changes nothing.
+    let e = task_created(ann, t1, "Pay rent", Some(sunday_nine), now, "Europe/Paris");
+    h.consumed(activity.publish(&e).await).await;
+
+    at(&h, datetime!(2026-03-29 06:59 UTC)).await;
+    assert!(inbox(&h, ann).await.is_empty());
+    at(&h, sunday_nine).await;
+    let got = inbox(&h, ann).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].title, "Pay rent");
+    assert_eq!(got[0].kind, pb::NotificationKind::TaskReminder as i32);
+    at(&h, datetime!(2026-03-31 12:00 UTC)).await;
+    assert_eq!(inbox(&h, ann).await.len(), 1, "t2 and t3 never fire, t1 once");
+
+    // Moving t1's reminder to a later time re-arms it once more.
+    let tuesday = datetime!(2026-04-01 07:00 UTC);
+    let e = task_created(ann, t1, "Pay rent", Some(tuesday), now, "Europe/Paris");
+    h.consumed(activity.publish(&e).await).await;
+    at(&h, tuesday).await;
+    assert_eq!(inbox(&h, ann).await.len(), 2);
+    h.stop().await;
+}
