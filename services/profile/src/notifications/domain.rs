@@ -280,7 +280,10 @@ impl LocalTime {
     /// The wall time instant `t` shows in `tz`, to the minute.
     pub fn at(t: OffsetDateTime, tz: &str) -> Self {
         let dt = to_jiff(t).to_zoned(zone(tz)).datetime();
-        LocalTime(dt.date().to_datetime(Time::new(dt.hour(), dt.minute(), 0, 0).unwrap_or(Time::midnight())))
+        LocalTime(
+            dt.date()
+                .to_datetime(Time::new(dt.hour(), dt.minute(), 0, 0).unwrap_or(Time::midnight())),
+        )
     }
 
     /// As stored (`timestamp without time zone`).
@@ -586,10 +589,22 @@ mod tests {
             task_reminder("t1", true, false, Some(at), now),
             task_reminder("t1", true, false, Some(later), now)
         );
-        assert_eq!(task_reminder("t1", false, false, Some(at), now), TaskReminder::Cancel);
-        assert_eq!(task_reminder("t1", true, true, Some(at), now), TaskReminder::Cancel);
-        assert_eq!(task_reminder("t1", true, false, None, now), TaskReminder::Cancel);
-        assert_eq!(task_reminder("t1", true, false, Some(now), now), TaskReminder::Cancel);
+        assert_eq!(
+            task_reminder("t1", false, false, Some(at), now),
+            TaskReminder::Cancel
+        );
+        assert_eq!(
+            task_reminder("t1", true, true, Some(at), now),
+            TaskReminder::Cancel
+        );
+        assert_eq!(
+            task_reminder("t1", true, false, None, now),
+            TaskReminder::Cancel
+        );
+        assert_eq!(
+            task_reminder("t1", true, false, Some(now), now),
+            TaskReminder::Cancel
+        );
         assert!(
             matches!(task_reminder("t1", true, false, Some(at), now), TaskReminder::Schedule { key, .. } if key.starts_with(&task_key_prefix("t1")))
         );
@@ -603,6 +618,9 @@ mod tests {
         assert_eq!(before, LocalTime::new(2026, 3, 28, 9, 0).unwrap());
         let after = LocalTime::at(datetime!(2026-03-29 08:00 UTC), "Europe/Paris");
         assert_eq!(after, LocalTime::new(2026, 3, 29, 10, 0).unwrap());
-        assert_eq!(after.instant("Europe/Paris"), datetime!(2026-03-29 08:00 UTC));
+        assert_eq!(
+            after.instant("Europe/Paris"),
+            datetime!(2026-03-29 08:00 UTC)
+        );
     }
 }

@@ -356,7 +356,11 @@ async fn task_reminders_follow_the_task_events() {
     assert_eq!(got[0].title, "Pay rent");
     assert_eq!(got[0].kind, pb::NotificationKind::TaskReminder as i32);
     at(&h, datetime!(2026-03-31 12:00 UTC)).await;
-    assert_eq!(inbox(&h, ann).await.len(), 1, "t2 and t3 never fire, t1 once");
+    assert_eq!(
+        inbox(&h, ann).await.len(),
+        1,
+        "t2 and t3 never fire, t1 once"
+    );
 
     // Moving t1's reminder to a later time re-arms it once more.
     let tuesday = datetime!(2026-04-01 07:00 UTC);
