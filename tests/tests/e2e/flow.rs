@@ -328,13 +328,20 @@ where
     let board = eventually(EVENT_DEADLINE, "points reach the leaderboard", || {
         let mut ch = c.challenge.clone();
         let tok = tok.clone();
+        let alice_id = alice.id.clone();
         async move {
             let b = ch
                 .get_leaderboard(authed(GetLeaderboardRequest { top_n: 10 }, &tok))
                 .await
                 .ok()?
                 .into_inner();
-            (b.me.as_ref()?.points == i64::from(weekly.points)).then_some(b)
+            // Points and the display name arrive by different events (challenge's own award,
+            // profile.updated.v1): wait for both.
+            let named = b
+                .entries
+                .iter()
+                .any(|e| e.user_id == alice_id && e.display_name == "Alice");
+            (b.me.as_ref()?.points == i64::from(weekly.points) && named).then_some(b)
         }
     })
     .await;

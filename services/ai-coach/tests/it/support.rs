@@ -182,6 +182,7 @@ impl Mesh {
                     StartSessionRequest {
                         activity_id: activity_id.into(),
                         planned_duration: None,
+                        ..Default::default()
                     },
                     &token,
                 ))
