@@ -74,6 +74,9 @@ async fn a_rolling_restart_of_two_replicas_fails_no_call() {
                             s.message()
                         )),
                     }
+                    // Paced under the gateway's default per-client limit (100/s): 8 callers at
+                    // 10 calls/s each. Unpaced, a quiet machine trips the limiter, not the restart.
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 }
             })
         })
