@@ -409,6 +409,31 @@ async fn joining_respects_the_cap_and_the_end_and_leaving_frees_a_place() {
         assert!(list(&h, user, view).await.contains(&c.id), "{view:?}");
     }
     assert!(!list(&h, bob, ChallengeView::Joined).await.contains(&c.id));
+
+    // A few participants show with their public card: a private profile stays out.
+    let profiles = stride_testkit::bus::Publisher::start(&h.amqp, "profile").await;
+    let card = |user, name: &str, visibility: &str| stride_proto::events::ProfileUpdated {
+        avatar_url: format!("https://cdn.example/{name}.png"),
+        profile_visibility: visibility.into(),
+        ..crate::support::profile(user, name, "UTC")
+    };
+    crate::support::deliver(&h, &profiles, &card(ann, "Ann", "public")).await;
+    crate::support::deliver(&h, &profiles, &card(cat, "Cat", "private")).await;
+    let shown: Vec<(String, String, String)> = get(&h, dan, &c.id)
+        .await
+        .expect("public")
+        .participants
+        .into_iter()
+        .map(|p| (p.user_id, p.display_name, p.avatar_url))
+        .collect();
+    assert_eq!(
+        shown,
+        [(
+            ann.to_string(),
+            "Ann".to_owned(),
+            "https://cdn.example/Ann.png".to_owned()
+        )]
+    );
     assert!(!list(&h, dan, ChallengeView::Owned).await.contains(&c.id));
 
     // The owner ends it: ended for everyone, no more joining, no second end.
