@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stride/events/v1/events.proto.
  */
 export const file_stride_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Ch1zdHJpZGUvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQc3RyaWRlLmV2ZW50cy52MSLZAQoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCgh1c2VybmFtZRgDIAEoCRIUCgxpc19hbm9ueW1vdXMYBCABKAgSLgoKb2NjdXJfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBiABKAkSJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6FtLzGBJ1c2VyLnJlZ2lzdGVyZWQudjEiygIKDlByb2ZpbGVVcGRhdGVkEg8KB3VzZXJfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhAKCHRpbWV6b25lGAMgASgJEg4KBmxvY2FsZRgEIAEoCRIuCgpvY2N1cl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXZpc2lvbhgGIAEoAxIlCgpsb2NhbF9kYXRlGAcgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRISCgphdmF0YXJfdXJsGAggASgJEhoKEnByb2ZpbGVfdmlzaWJpbGl0eRgJIAEoCRIcChRzaG93X29uX2xlYWRlcmJvYXJkcxgKIAEoCBIgChhkYWlseV9mb2N1c19nb2FsX21pbnV0ZXMYCyABKAU6FtLzGBJwcm9maWxlLnVwZGF0ZWQudjEiwQIKEFNlc3Npb25Db21wbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhMKC2FjdGl2aXR5X2lkGAMgASgJEhUKDWFjdGl2aXR5X2tpbmQYBCABKAkSLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiUKCmxvY2FsX2RhdGUYCCABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAkgASgJOhjS8xgUc2Vzc2lvbi5jb21wbGV0ZWQudjEikAIKEkNoYWxsZW5nZUNvbXBsZXRlZBIPCgd1c2VyX2lkGAEgASgJEhQKDGNoYWxsZW5nZV9pZBgCIAEoCRINCgV0aXRsZRgDIAEoCRIWCg5wb2ludHNfYXdhcmRlZBgEIAEoBRInCgx3aW5kb3dfc3RhcnQYBSABKAsyES5nb29nbGUudHlwZS5EYXRlEi4KCm9jY3VyX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYByABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAggASgJOhrS8xgWY2hhbGxlbmdlLmNvbXBsZXRlZC52MSKcAQoLVXNlckRlbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRIuCgpvY2N1cl90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgDIAEoCRIlCgpsb2NhbF9kYXRlGAQgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToT0vMYD3VzZXIuZGVsZXRlZC52MSK5AQoKVXNlck1lcmdlZBIWCg5zb3VyY2VfdXNlcl9pZBgBIAEoCRIWCg50YXJnZXRfdXNlcl9pZBgCIAEoCRIuCgpvY2N1cl90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgEIAEoCRIlCgpsb2NhbF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToS0vMYDnVzZXIubWVyZ2VkLnYxIu4BChhQcmFjdGljZVNlc3Npb25FdmFsdWF0ZWQSDwoHdXNlcl9pZBgBIAEoCRIbChNwcmFjdGljZV9zZXNzaW9uX2lkGAIgASgJEhUKDW92ZXJhbGxfc2NvcmUYAyABKAUSMQoNZXZhbHVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBSABKAkSJQoKbG9jYWxfZGF0ZRgGIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6IdLzGB1wcmFjdGljZV9zZXNzaW9uLmV2YWx1YXRlZC52MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_google_type_date, file_stride_options_v1_options]);
+  fileDesc("Ch1zdHJpZGUvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQc3RyaWRlLmV2ZW50cy52MSLZAQoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCgh1c2VybmFtZRgDIAEoCRIUCgxpc19hbm9ueW1vdXMYBCABKAgSLgoKb2NjdXJfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBiABKAkSJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6FtLzGBJ1c2VyLnJlZ2lzdGVyZWQudjEiygIKDlByb2ZpbGVVcGRhdGVkEg8KB3VzZXJfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhAKCHRpbWV6b25lGAMgASgJEg4KBmxvY2FsZRgEIAEoCRIuCgpvY2N1cl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXZpc2lvbhgGIAEoAxIlCgpsb2NhbF9kYXRlGAcgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRISCgphdmF0YXJfdXJsGAggASgJEhoKEnByb2ZpbGVfdmlzaWJpbGl0eRgJIAEoCRIcChRzaG93X29uX2xlYWRlcmJvYXJkcxgKIAEoCBIgChhkYWlseV9mb2N1c19nb2FsX21pbnV0ZXMYCyABKAU6FtLzGBJwcm9maWxlLnVwZGF0ZWQudjEiwQIKEFNlc3Npb25Db21wbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhMKC2FjdGl2aXR5X2lkGAMgASgJEhUKDWFjdGl2aXR5X2tpbmQYBCABKAkSLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiUKCmxvY2FsX2RhdGUYCCABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAkgASgJOhjS8xgUc2Vzc2lvbi5jb21wbGV0ZWQudjEikAIKEkNoYWxsZW5nZUNvbXBsZXRlZBIPCgd1c2VyX2lkGAEgASgJEhQKDGNoYWxsZW5nZV9pZBgCIAEoCRINCgV0aXRsZRgDIAEoCRIWCg5wb2ludHNfYXdhcmRlZBgEIAEoBRInCgx3aW5kb3dfc3RhcnQYBSABKAsyES5nb29nbGUudHlwZS5EYXRlEi4KCm9jY3VyX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYByABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAggASgJOhrS8xgWY2hhbGxlbmdlLmNvbXBsZXRlZC52MSKcAQoLVXNlckRlbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRIuCgpvY2N1cl90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgDIAEoCRIlCgpsb2NhbF9kYXRlGAQgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToT0vMYD3VzZXIuZGVsZXRlZC52MSK5AQoKVXNlck1lcmdlZBIWCg5zb3VyY2VfdXNlcl9pZBgBIAEoCRIWCg50YXJnZXRfdXNlcl9pZBgCIAEoCRIuCgpvY2N1cl90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgEIAEoCRIlCgpsb2NhbF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToS0vMYDnVzZXIubWVyZ2VkLnYxIu4BChhQcmFjdGljZVNlc3Npb25FdmFsdWF0ZWQSDwoHdXNlcl9pZBgBIAEoCRIbChNwcmFjdGljZV9zZXNzaW9uX2lkGAIgASgJEhUKDW92ZXJhbGxfc2NvcmUYAyABKAUSMQoNZXZhbHVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBSABKAkSJQoKbG9jYWxfZGF0ZRgGIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6IdLzGB1wcmFjdGljZV9zZXNzaW9uLmV2YWx1YXRlZC52MSLeAgoQQ2hhbGxlbmdlU2V0dGxlZBIUCgxjaGFsbGVuZ2VfaWQYASABKAkSDQoFdGl0bGUYAiABKAkSEAoIb3duZXJfaWQYAyABKAkSJwoMd2luZG93X3N0YXJ0GAQgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIlCgp3aW5kb3dfZW5kGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIvCgtzZXR0bGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZW5kZWRfZWFybHkYByABKAgSGQoRcGFydGljaXBhbnRfY291bnQYCCABKAUSFwoPY29tcGxldGVkX2NvdW50GAkgASgFEi8KA3RvcBgKIAMoCzIiLnN0cmlkZS5ldmVudHMudjEuQ2hhbGxlbmdlUGxhY2luZzoY0vMYFGNoYWxsZW5nZS5zZXR0bGVkLnYxIlUKEENoYWxsZW5nZVBsYWNpbmcSDwoHdXNlcl9pZBgBIAEoCRIMCgRyYW5rGAIgASgFEg8KB2N1cnJlbnQYAyABKAUSEQoJY29tcGxldGVkGAQgASgIYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_google_type_date, file_stride_options_v1_options]);
 
 /**
  * user.registered.v1 — auth created an account.
@@ -397,4 +397,114 @@ export type PracticeSessionEvaluated = Message<"stride.events.v1.PracticeSession
  */
 export const PracticeSessionEvaluatedSchema: GenMessage<PracticeSessionEvaluated> = /*@__PURE__*/
   messageDesc(file_stride_events_v1_events, 6);
+
+/**
+ * challenge.settled.v1 — a challenge window ended (its last local day is over everywhere, or its
+ * owner ended it early) and was settled: final ranks are stored, the best placings are named.
+ * Points were already paid when each participant reached the target (challenge.completed.v1).
+ *
+ * @generated from message stride.events.v1.ChallengeSettled
+ */
+export type ChallengeSettled = Message<"stride.events.v1.ChallengeSettled"> & {
+  /**
+   * @generated from field: string challenge_id = 1;
+   */
+  challengeId: string;
+
+  /**
+   * @generated from field: string title = 2;
+   */
+  title: string;
+
+  /**
+   * The owner of a user challenge; empty for a system challenge.
+   *
+   * @generated from field: string owner_id = 3;
+   */
+  ownerId: string;
+
+  /**
+   * The window settled, in participants' local dates.
+   *
+   * @generated from field: google.type.Date window_start = 4;
+   */
+  windowStart?: Date | undefined;
+
+  /**
+   * @generated from field: google.type.Date window_end = 5;
+   */
+  windowEnd?: Date | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp settle_time = 6;
+   */
+  settleTime?: Timestamp | undefined;
+
+  /**
+   * True when the owner ended it before its last day.
+   *
+   * @generated from field: bool ended_early = 7;
+   */
+  endedEarly: boolean;
+
+  /**
+   * Participants with progress in the window, and how many reached the target.
+   *
+   * @generated from field: int32 participant_count = 8;
+   */
+  participantCount: number;
+
+  /**
+   * @generated from field: int32 completed_count = 9;
+   */
+  completedCount: number;
+
+  /**
+   * Up to 10 best placings, rank order (ties share a rank).
+   *
+   * @generated from field: repeated stride.events.v1.ChallengePlacing top = 10;
+   */
+  top: ChallengePlacing[];
+};
+
+/**
+ * Describes the message stride.events.v1.ChallengeSettled.
+ * Use `create(ChallengeSettledSchema)` to create a new message.
+ */
+export const ChallengeSettledSchema: GenMessage<ChallengeSettled> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 7);
+
+/**
+ * One participant's final place in a settled window.
+ *
+ * @generated from message stride.events.v1.ChallengePlacing
+ */
+export type ChallengePlacing = Message<"stride.events.v1.ChallengePlacing"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: int32 rank = 2;
+   */
+  rank: number;
+
+  /**
+   * @generated from field: int32 current = 3;
+   */
+  current: number;
+
+  /**
+   * @generated from field: bool completed = 4;
+   */
+  completed: boolean;
+};
+
+/**
+ * Describes the message stride.events.v1.ChallengePlacing.
+ * Use `create(ChallengePlacingSchema)` to create a new message.
+ */
+export const ChallengePlacingSchema: GenMessage<ChallengePlacing> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 8);
 
