@@ -184,8 +184,9 @@ impl On<events::UserMerged> for Handlers {
             let standing =
                 store::progress::standing(tx, w.challenge_id, m.target, w.window_start).await?;
             let current = goal::progress(w.goal_kind, &standing);
-            let mut w2 = store::progress::set_current(tx, w.challenge_id, m.target, w.window_start, current)
-                .await?;
+            let mut w2 =
+                store::progress::set_current(tx, w.challenge_id, m.target, w.window_start, current)
+                    .await?;
             w2.completed = w.completed;
             windows.push(w2);
         }

@@ -155,14 +155,21 @@ pub fn current_weeks(now: OffsetDateTime) -> Vec<Date> {
     let utc = now.to_offset(time::UtcOffset::UTC);
     let west = week_start((utc - Duration::hours(12)).date());
     let east = week_start((utc + Duration::hours(14)).date());
-    if west == east { vec![west] } else { vec![west, east] }
+    if west == east {
+        vec![west]
+    } else {
+        vec![west, east]
+    }
 }
 
 /// When a challenge counts: every ISO week, or one fixed window of local dates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Schedule {
     Weekly,
-    Fixed { start: Date, end: Date },
+    Fixed {
+        start: Date,
+        end: Date,
+    },
     /// A system challenge of old without dates: one window for all time.
     Forever,
 }

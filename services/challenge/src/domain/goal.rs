@@ -25,12 +25,19 @@ use super::challenge::GoalKind;
 pub enum ActivityKind {
     /// A completed timed session that counts (activity-session says whether it met its
     /// minimum); `kind` is "focus", "break", "workout" or "study".
-    Session { kind: String, minutes: i32 },
+    Session {
+        kind: String,
+        minutes: i32,
+    },
     TaskCompleted,
     /// A shutdown reflection, submitted at `minute_of_day` local time (for the stats).
-    ShutdownReflection { minute_of_day: i32 },
+    ShutdownReflection {
+        minute_of_day: i32,
+    },
     WorkoutLogged,
-    RoutineCompleted { routine_id: uuid::Uuid },
+    RoutineCompleted {
+        routine_id: uuid::Uuid,
+    },
     LessonCompleted,
 }
 
@@ -205,7 +212,9 @@ mod tests {
             session("focus", 25),
             session("break", 5),
             ActivityKind::TaskCompleted,
-            ActivityKind::ShutdownReflection { minute_of_day: 1050 },
+            ActivityKind::ShutdownReflection {
+                minute_of_day: 1050,
+            },
             ActivityKind::WorkoutLogged,
             ActivityKind::RoutineCompleted {
                 routine_id: ROUTINE,
@@ -265,9 +274,7 @@ mod tests {
             routine_id: Some(ROUTINE),
             ..goal(GoalKind::RoutinesCompleted)
         };
-        let run = |routine_id| {
-            g.effect(&act(ActivityKind::RoutineCompleted { routine_id }))
-        };
+        let run = |routine_id| g.effect(&act(ActivityKind::RoutineCompleted { routine_id }));
         assert_eq!(run(ROUTINE), C1);
         assert_eq!(run(Uuid::from_u128(8)), None);
     }

@@ -13,7 +13,11 @@ pub const GRACE: Duration = Duration::hours(1);
 /// timezone on Earth (UTC−12, where `end + 1` begins at 12:00 UTC), plus [`GRACE`]. Until then
 /// some participant may still be on `end`.
 pub fn settle_after(end: Date) -> OffsetDateTime {
-    (end + Duration::days(1)).with_time(Time::MIDNIGHT).assume_utc() + Duration::hours(12) + GRACE
+    (end + Duration::days(1))
+        .with_time(Time::MIDNIGHT)
+        .assume_utc()
+        + Duration::hours(12)
+        + GRACE
 }
 
 /// Seed 001's shutdown streak: consecutive local days with a reflection counting back from

@@ -68,7 +68,11 @@ impl Spec {
             description: self.description.clone(),
             goal_kind: Some(self.goal.kind),
             activity_kind: self.goal.activity_kind.clone(),
-            routine_id: self.goal.routine_id.map(|r| r.to_string()).unwrap_or_default(),
+            routine_id: self
+                .goal
+                .routine_id
+                .map(|r| r.to_string())
+                .unwrap_or_default(),
             target: self.target,
             points: self.points,
             visibility: Some(self.visibility),
@@ -185,7 +189,10 @@ pub fn check(v: &mut Violations, d: &Draft, today: Date) -> Option<Spec> {
     );
     let kind = d.goal_kind;
     if kind.is_none() {
-        v.add("challenge.goal_kind", "is required: one of the GoalKind values");
+        v.add(
+            "challenge.goal_kind",
+            "is required: one of the GoalKind values",
+        );
     }
     let needs_kind = kind.is_some_and(GoalKind::needs_activity_kind);
     if needs_kind && !ACTIVITY_KINDS.contains(&d.activity_kind.as_str()) {
@@ -348,7 +355,10 @@ mod tests {
             ..draft()
         };
         let s = check(&mut v, &d, TODAY).expect("one day");
-        assert_eq!((s.start, s.end), (date!(2026 - 12 - 01), date!(2026 - 12 - 01)));
+        assert_eq!(
+            (s.start, s.end),
+            (date!(2026 - 12 - 01), date!(2026 - 12 - 01))
+        );
         let d = Draft {
             duration_days: 30,
             ..draft()
@@ -431,10 +441,7 @@ mod tests {
         };
         let d = |y, m, dd| Some(Some(Date::from_calendar_date(y, m, dd).unwrap()));
         use time::Month::*;
-        assert_eq!(
-            fields(&at(Some(None), None, 0)),
-            ["challenge.start_date"]
-        );
+        assert_eq!(fields(&at(Some(None), None, 0)), ["challenge.start_date"]);
         assert_eq!(
             fields(&at(d(2027, December, 1), None, 0)),
             ["challenge.start_date"]
@@ -471,14 +478,20 @@ mod tests {
         assert_eq!(s.title, "New");
         assert_eq!(s.target, 300, "not in the mask");
         // Moved with its start, still seven days.
-        assert_eq!((s.start, s.end), (date!(2026 - 11 - 20), date!(2026 - 11 - 26)));
+        assert_eq!(
+            (s.start, s.end),
+            (date!(2026 - 11 - 20), date!(2026 - 11 - 26))
+        );
         // A new length.
         let wanted = Draft {
             duration_days: 2,
             ..Draft::default()
         };
         let d = overlay(&mut v, &current, &wanted, &["duration_days".to_owned()]);
-        assert_eq!(check(&mut v, &d, TODAY).map(|s| s.end), Some(date!(2026 - 11 - 19)));
+        assert_eq!(
+            check(&mut v, &d, TODAY).map(|s| s.end),
+            Some(date!(2026 - 11 - 19))
+        );
     }
 
     #[test]

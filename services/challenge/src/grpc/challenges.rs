@@ -116,7 +116,9 @@ pub async fn join(
         if c.schedule().state(today, c.ended_at.is_some()) == State::Ended {
             return Err(errors::challenge_ended());
         }
-        if c.max_participants.is_some_and(|max| c.participant_count >= max) {
+        if c.max_participants
+            .is_some_and(|max| c.participant_count >= max)
+        {
             return Err(errors::challenge_full());
         }
         store::challenges::add_participant(&mut tx, id, caller.user_id, s.clock.now_db()).await?;
@@ -150,8 +152,12 @@ pub async fn leave(
         Some(now) => c = now,
         None => {
             c.participant_count -= 1;
-            (c.joined_at, c.my_current, c.my_completed_at, c.my_final_rank) =
-                (None, None, None, None);
+            (
+                c.joined_at,
+                c.my_current,
+                c.my_completed_at,
+                c.my_final_rank,
+            ) = (None, None, None, None);
         }
     }
     tx.commit().await?;
@@ -222,7 +228,9 @@ pub async fn update(
     let d = spec::overlay(&mut v, &current.to_draft(), &wanted, paths);
     let spec = spec::check(&mut v, &d, today);
     if let Some(sp) = &spec
-        && sp.max_participants.is_some_and(|max| max < c.participant_count)
+        && sp
+            .max_participants
+            .is_some_and(|max| max < c.participant_count)
     {
         v.add(
             "challenge.max_participants",
@@ -368,7 +376,10 @@ async fn cards(
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let mut by_challenge: HashMap<Uuid, Vec<Card>> = HashMap::new();
     for card in store::challenges::cards(conn, &ids, CARDS).await? {
-        by_challenge.entry(card.challenge_id).or_default().push(card);
+        by_challenge
+            .entry(card.challenge_id)
+            .or_default()
+            .push(card);
     }
     Ok(by_challenge)
 }

@@ -213,10 +213,12 @@ pub async fn add_participant(
     .rows_affected()
         == 1;
     if inserted {
-        sqlx::query("UPDATE challenges SET participant_count = participant_count + 1 WHERE id = $1")
-            .bind(id)
-            .execute(conn)
-            .await?;
+        sqlx::query(
+            "UPDATE challenges SET participant_count = participant_count + 1 WHERE id = $1",
+        )
+        .bind(id)
+        .execute(conn)
+        .await?;
     }
     Ok(inserted)
 }

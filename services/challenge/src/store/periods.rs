@@ -11,7 +11,10 @@ use crate::domain::settlement::settle_after;
 /// an insert keyed by the period, so schedulers racing on several replicas create it once.
 /// Returns how many this call created.
 pub async fn schedule_weekly(conn: &mut PgConnection, mondays: &[Date]) -> sqlx::Result<u64> {
-    let ends: Vec<Date> = mondays.iter().map(|d| *d + time::Duration::days(6)).collect();
+    let ends: Vec<Date> = mondays
+        .iter()
+        .map(|d| *d + time::Duration::days(6))
+        .collect();
     let settle: Vec<OffsetDateTime> = ends.iter().map(|d| settle_after(*d)).collect();
     Ok(sqlx::query(
         "INSERT INTO challenge_periods (challenge_id, window_start, window_end, settle_after)

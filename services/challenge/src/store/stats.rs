@@ -59,7 +59,11 @@ pub async fn totals(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<(i64, i
 
 /// Moves `source`'s shutdowns to `target` (a cause both have stays once); the rest goes with
 /// [`super::purge_user`].
-pub async fn merge_shutdowns(conn: &mut PgConnection, source: Uuid, target: Uuid) -> sqlx::Result<u64> {
+pub async fn merge_shutdowns(
+    conn: &mut PgConnection,
+    source: Uuid,
+    target: Uuid,
+) -> sqlx::Result<u64> {
     Ok(sqlx::query(
         "UPDATE shutdowns s SET user_id = $2
          WHERE s.user_id = $1 AND NOT EXISTS (

@@ -39,18 +39,54 @@ async fn listing_joining_and_lookup_errors() {
     let seeded: Vec<_> = page
         .challenges
         .iter()
-        .map(|c| (c.title.as_str(), c.goal_kind, c.activity_kind.as_str(), c.target, c.points))
+        .map(|c| {
+            (
+                c.title.as_str(),
+                c.goal_kind,
+                c.activity_kind.as_str(),
+                c.target,
+                c.points,
+            )
+        })
         .collect();
     assert_eq!(
         seeded,
         [
-            ("Focus Three", GoalKind::SessionsCompleted as i32, "focus", 3, 50),
-            ("Healthy Boundaries", GoalKind::ShutdownReflections as i32, "", 5, 75),
-            ("Focus Sprint Master", GoalKind::SessionsCompleted as i32, "focus", 10, 75),
-            ("Break Champion", GoalKind::SessionsCompleted as i32, "break", 5, 75),
+            (
+                "Focus Three",
+                GoalKind::SessionsCompleted as i32,
+                "focus",
+                3,
+                50
+            ),
+            (
+                "Healthy Boundaries",
+                GoalKind::ShutdownReflections as i32,
+                "",
+                5,
+                75
+            ),
+            (
+                "Focus Sprint Master",
+                GoalKind::SessionsCompleted as i32,
+                "focus",
+                10,
+                75
+            ),
+            (
+                "Break Champion",
+                GoalKind::SessionsCompleted as i32,
+                "break",
+                5,
+                75
+            ),
         ]
     );
-    assert!(page.challenges.iter().all(|c| c.is_system && c.recurrence == Recurrence::Weekly as i32));
+    assert!(
+        page.challenges
+            .iter()
+            .all(|c| c.is_system && c.recurrence == Recurrence::Weekly as i32)
+    );
     assert!(page.next_page_token.is_empty());
     let c = &page.challenges[0];
     assert_eq!(c.id, FOCUS_THREE);

@@ -61,7 +61,10 @@ async fn each_goal_type_advances_only_from_its_own_sessions_and_a_redelivery_cou
     assert_eq!(current(&h, ann, &minutes.id).await.current, 25);
     assert_eq!(current(&h, ann, &breaks.id).await.current, 0);
     let d = current(&h, ann, &days.id).await;
-    assert_eq!((d.current, d.status), (1, ParticipantStatus::InProgress as i32));
+    assert_eq!(
+        (d.current, d.status),
+        (1, ParticipantStatus::InProgress as i32)
+    );
     // Day 1 again, a break: one more day? No, the same day.
     deliver(&h, &activity, &session(ann, "break", at(2), "UTC")).await;
     assert_eq!(current(&h, ann, &breaks.id).await.current, 1);
@@ -78,7 +81,10 @@ async fn each_goal_type_advances_only_from_its_own_sessions_and_a_redelivery_cou
     // Sessions never count toward task or lesson goals.
     for id in [&tasks.id, &lessons.id] {
         let p = current(&h, ann, id).await;
-        assert_eq!((p.current, p.status), (0, ParticipantStatus::NotStarted as i32));
+        assert_eq!(
+            (p.current, p.status),
+            (0, ParticipantStatus::NotStarted as i32)
+        );
     }
 
     // Completed: paid once each, announced in the order reached (the minutes, then the days).
@@ -136,7 +142,11 @@ async fn a_window_counts_its_own_local_days_in_each_participants_zone() {
         ),
         (Some(date!(2026 - 11 - 20)), Some(date!(2026 - 11 - 22)))
     );
-    assert_eq!(current(&h, la, &c.id).await.current, 1, "LA: only Sunday 21:00");
+    assert_eq!(
+        current(&h, la, &c.id).await.current,
+        1,
+        "LA: only Sunday 21:00"
+    );
     h.stop().await;
 }
 

@@ -255,7 +255,10 @@ async fn owned_challenges_follow_a_merge_and_on_deletion_go_or_stay_for_others()
     join_one(&h, bob, &shared.id).await.expect("bob joins");
     join_one(&h, tom, &shared.id).await.expect("tom joins");
     assert_eq!(
-        get_one(&h, bob, &shared.id).await.expect("get").participant_count,
+        get_one(&h, bob, &shared.id)
+            .await
+            .expect("get")
+            .participant_count,
         3
     );
 
@@ -286,7 +289,11 @@ async fn owned_challenges_follow_a_merge_and_on_deletion_go_or_stay_for_others()
     );
     let s = get_one(&h, bob, &shared.id).await.expect("kept");
     assert_eq!(
-        (s.owner_id.as_str(), s.description.as_str(), s.participant_count),
+        (
+            s.owner_id.as_str(),
+            s.description.as_str(),
+            s.participant_count
+        ),
         ("", "", 1)
     );
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM challenges WHERE id = $1")

@@ -68,7 +68,11 @@ async fn typed_challenges_keep_the_counts_made_before_them() {
     );
     stride_kit::db::migrate(
         &pool,
-        &[&stride_bus::MIGRATOR, &stride_bus::directory::MIGRATOR, &before],
+        &[
+            &stride_bus::MIGRATOR,
+            &stride_bus::directory::MIGRATOR,
+            &before,
+        ],
     )
     .await
     .expect("the schema before 3000");
@@ -95,12 +99,11 @@ async fn typed_challenges_keep_the_counts_made_before_them() {
     stride_kit::db::migrate(&pool, stride_challenge::MIGRATIONS)
         .await
         .expect("today's schema");
-    let count: i32 =
-        sqlx::query_scalar("SELECT participant_count FROM challenges WHERE id = $1")
-            .bind(focus_three)
-            .fetch_one(&pool)
-            .await
-            .expect("count");
+    let count: i32 = sqlx::query_scalar("SELECT participant_count FROM challenges WHERE id = $1")
+        .bind(focus_three)
+        .fetch_one(&pool)
+        .await
+        .expect("count");
     assert_eq!(count, 1);
     let standing: Vec<(String, i32)> = sqlx::query_as(
         "SELECT cause_id, amount FROM contributions WHERE user_id = $1 AND NOT reversed",

@@ -8,7 +8,11 @@ use stride_proto::{
     challenge::{self as pb, GoalKind, ParticipantStatus, Visibility},
     events,
 };
-use stride_testkit::{EVENT_DEADLINE, authed, bus::{Probe, Publisher}, eventually};
+use stride_testkit::{
+    EVENT_DEADLINE, authed,
+    bus::{Probe, Publisher},
+    eventually,
+};
 use time::macros::{date, datetime};
 use uuid::Uuid;
 
@@ -21,7 +25,13 @@ use crate::{
 /// Wednesday 18 November 2026, 09:00 UTC.
 const NOW: time::OffsetDateTime = datetime!(2026-11-18 09:00 UTC);
 
-async fn periods(h: &Harness, user: Uuid, id: &str, page_size: i32, token: &str) -> pb::ListChallengePeriodsResponse {
+async fn periods(
+    h: &Harness,
+    user: Uuid,
+    id: &str,
+    page_size: i32,
+    token: &str,
+) -> pb::ListChallengePeriodsResponse {
     h.client
         .clone()
         .list_challenge_periods(authed(
@@ -74,13 +84,26 @@ async fn a_window_settles_by_itself_with_final_ranks_and_counts_nothing_after() 
     let t = |h: i64| NOW + time::Duration::hours(h);
     // Bob completes first (2 sessions by hour 2), Ann second (hour 5); Cat and Dan tie on 1;
     // Ann's third session keeps counting.
-    for (user, hour) in [(bob, 1), (bob, 2), (ann, 3), (ann, 5), (cat, 6), (dan, 7), (ann, 8)] {
+    for (user, hour) in [
+        (bob, 1),
+        (bob, 2),
+        (ann, 3),
+        (ann, 5),
+        (cat, 6),
+        (dan, 7),
+        (ann, 8),
+    ] {
         deliver(&h, &activity, &focus(user, t(hour))).await;
     }
 
     // Thursday ends in UTC−12 on Friday 12:00 UTC; the window settles an hour later.
     h.clock.set(datetime!(2026-11-20 12:59 UTC));
-    assert!(settled.quiet_for(std::time::Duration::from_millis(1500)).await, "not yet due");
+    assert!(
+        settled
+            .quiet_for(std::time::Duration::from_millis(1500))
+            .await,
+        "not yet due"
+    );
     h.clock.set(datetime!(2026-11-20 13:00 UTC));
     let e = next_settled(&mut settled).await;
     assert_eq!(e.challenge_id, c.id);
@@ -113,7 +136,11 @@ async fn a_window_settles_by_itself_with_final_ranks_and_counts_nothing_after() 
         ]
     );
     // Settled once, however many ticks pass.
-    assert!(settled.quiet_for(std::time::Duration::from_millis(2500)).await);
+    assert!(
+        settled
+            .quiet_for(std::time::Duration::from_millis(2500))
+            .await
+    );
 
     // The caller's final rank shows on the window; a late session for it counts no more.
     let p = periods(&h, cat, &c.id, 0, "").await;
@@ -149,7 +176,11 @@ async fn an_owner_ends_early_and_the_window_settles_at_once() {
     assert_eq!(e.top.len(), 1);
     // Later sessions, even inside the dates, count no more; the settler does not settle again.
     deliver(&h, &activity, &focus(ann, NOW + time::Duration::hours(3))).await;
-    let p = get(&h, ann, &c.id).await.expect("get").my_progress.expect("mine");
+    let p = get(&h, ann, &c.id)
+        .await
+        .expect("get")
+        .my_progress
+        .expect("mine");
     assert_eq!((p.current, p.final_rank), (1, 1));
     // Past its last day: only the four weekly system windows of the week settle now.
     h.clock.set(datetime!(2026-11-26 00:00 UTC));
@@ -158,7 +189,11 @@ async fn an_owner_ends_early_and_the_window_settles_at_once() {
         assert_ne!(other.challenge_id, c.id);
         assert!(other.owner_id.is_empty(), "a system challenge");
     }
-    assert!(settled.quiet_for(std::time::Duration::from_millis(2500)).await);
+    assert!(
+        settled
+            .quiet_for(std::time::Duration::from_millis(2500))
+            .await
+    );
     h.stop().await;
 }
 
@@ -197,21 +232,34 @@ async fn schedulers_racing_create_each_weekly_window_once_and_past_weeks_stay_li
     // Three weeks on, the past windows are listed newest first, settled, in pages.
     join(&h, user, FOCUS_THREE).await.expect("join");
     h.clock.set(datetime!(2026-12-09 09:00 UTC));
-    let all = eventually(EVENT_DEADLINE, "the weeks are scheduled and settled", || {
-        let h = &h;
-        async move {
-            let p = periods(h, user, FOCUS_THREE, 0, "").await;
-            let starts: Vec<_> = p
-                .periods
-                .iter()
-                .map(|w| (w.start_date.as_ref().and_then(from_date), w.settle_time.is_some()))
-                .collect();
-            (starts.len() >= 3 && starts.iter().skip(1).all(|(_, s)| *s)).then_some(starts)
-        }
-    })
+    let all = eventually(
+        EVENT_DEADLINE,
+        "the weeks are scheduled and settled",
+        || {
+            let h = &h;
+            async move {
+                let p = periods(h, user, FOCUS_THREE, 0, "").await;
+                let starts: Vec<_> = p
+                    .periods
+                    .iter()
+                    .map(|w| {
+                        (
+                            w.start_date.as_ref().and_then(from_date),
+                            w.settle_time.is_some(),
+                        )
+                    })
+                    .collect();
+                (starts.len() >= 3 && starts.iter().skip(1).all(|(_, s)| *s)).then_some(starts)
+            }
+        },
+    )
     .await;
     assert_eq!(all[0], (Some(date!(2026 - 12 - 07)), false));
-    assert_eq!(all[1].0, Some(date!(2026 - 11 - 23)), "the week the racers made");
+    assert_eq!(
+        all[1].0,
+        Some(date!(2026 - 11 - 23)),
+        "the week the racers made"
+    );
     assert_eq!(all[2].0, Some(date!(2026 - 11 - 16)));
     let first = periods(&h, user, FOCUS_THREE, 1, "").await;
     assert_eq!(first.periods.len(), 1);
@@ -231,7 +279,12 @@ async fn stats_add_up_points_and_completed_windows() {
     join(&h, user, FOCUS_THREE).await.expect("join");
     let c = create(&h, user, spec("One", GoalKind::SessionsCompleted, 1)).await;
     for hour in 1..=3 {
-        deliver(&h, &activity, &focus(user, NOW + time::Duration::hours(hour))).await;
+        deliver(
+            &h,
+            &activity,
+            &focus(user, NOW + time::Duration::hours(hour)),
+        )
+        .await;
     }
     let stats = h
         .client
@@ -244,10 +297,21 @@ async fn stats_add_up_points_and_completed_windows() {
     assert_eq!(stats.challenges_completed, 2);
     // No reflection recorded on this branch's events: no streak, no average.
     assert_eq!(
-        (stats.shutdown_streak_days, stats.average_shutdown_minute, stats.shutdown_count),
+        (
+            stats.shutdown_streak_days,
+            stats.average_shutdown_minute,
+            stats.shutdown_count
+        ),
         (0, -1, 0)
     );
-    assert!(get(&h, user, &c.id).await.expect("get").my_progress.expect("p").completed);
+    assert!(
+        get(&h, user, &c.id)
+            .await
+            .expect("get")
+            .my_progress
+            .expect("p")
+            .completed
+    );
     let err = h
         .client
         .clone()

@@ -197,7 +197,11 @@ async fn an_owner_creates_updates_before_the_start_and_deletes_others_get_not_fo
         ("Deep work", 300, 20, GoalKind::Minutes as i32)
     );
     assert_eq!(c.owner_id, ann.to_string());
-    assert_eq!(c.visibility, Visibility::Private as i32, "private by default");
+    assert_eq!(
+        c.visibility,
+        Visibility::Private as i32,
+        "private by default"
+    );
     assert_eq!(
         (day(&c.start_date), day(&c.end_date)),
         (Some(date!(2026 - 11 - 20)), Some(date!(2026 - 11 - 26))),
@@ -216,21 +220,43 @@ async fn an_owner_creates_updates_before_the_start_and_deletes_others_get_not_fo
     assert_eq!(code(join(&h, bob, &c.id).await), Code::NotFound);
     assert_eq!(code(leave(&h, bob, &c.id).await), Code::NotFound);
     assert_eq!(
-        code(update(&h, bob, &c.id, spec("Mine", GoalKind::Minutes, 1), &["title"]).await),
+        code(
+            update(
+                &h,
+                bob,
+                &c.id,
+                spec("Mine", GoalKind::Minutes, 1),
+                &["title"]
+            )
+            .await
+        ),
         Code::NotFound
     );
     assert_eq!(code(delete(&h, bob, &c.id).await), Code::NotFound);
     assert_eq!(code(end(&h, bob, &c.id).await), Code::NotFound);
-    assert!(!list(&h, bob, ChallengeView::Unspecified).await.contains(&c.id));
+    assert!(
+        !list(&h, bob, ChallengeView::Unspecified)
+            .await
+            .contains(&c.id)
+    );
     // Nobody's system challenge is theirs to change.
     assert_eq!(
-        code(update(&h, ann, FOCUS_THREE, spec("X", GoalKind::Minutes, 1), &["title"]).await),
+        code(
+            update(
+                &h,
+                ann,
+                FOCUS_THREE,
+                spec("X", GoalKind::Minutes, 1),
+                &["title"]
+            )
+            .await
+        ),
         Code::NotFound
     );
     assert_eq!(code(delete(&h, ann, FOCUS_THREE).await), Code::NotFound);
     assert_eq!(
         list(&h, ann, ChallengeView::Owned).await,
-        [c.id.clone()]
+        std::slice::from_ref(&c.id)
     );
 
     // Only the masked fields change; moving the start moves the end with it.
@@ -256,7 +282,7 @@ async fn an_owner_creates_updates_before_the_start_and_deletes_others_get_not_fo
     );
     // Now public: Bob sees it.
     assert!(list(&h, bob, ChallengeView::Public).await.contains(&c.id));
-    assert_eq!(get(&h, bob, &c.id).await.expect("public").joined, false);
+    assert!(!get(&h, bob, &c.id).await.expect("public").joined);
 
     // Bad updates name their fields.
     let err = update(&h, ann, &c.id, pb::ChallengeSpec::default(), &[])
@@ -283,9 +309,15 @@ async fn an_owner_creates_updates_before_the_start_and_deletes_others_get_not_fo
 
     // From its first day (in the owner's zone) it can no longer change.
     h.clock.set(datetime!(2026-11-21 00:30 UTC));
-    let err = update(&h, ann, &c.id, spec("Late", GoalKind::Minutes, 1), &["title"])
-        .await
-        .expect_err("started");
+    let err = update(
+        &h,
+        ann,
+        &c.id,
+        spec("Late", GoalKind::Minutes, 1),
+        &["title"],
+    )
+    .await
+    .expect_err("started");
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert_eq!(reason(&err), "CHALLENGE_STARTED");
 
@@ -387,9 +419,15 @@ async fn joining_respects_the_cap_and_the_end_and_leaving_frees_a_place() {
     )
     .await;
     assert_eq!(c.state, ChallengeState::Active as i32, "starts today");
-    assert_eq!(join(&h, bob, &c.id).await.expect("join").participant_count, 2);
+    assert_eq!(
+        join(&h, bob, &c.id).await.expect("join").participant_count,
+        2
+    );
     // Joining again is a no-op, even when full.
-    assert_eq!(join(&h, bob, &c.id).await.expect("again").participant_count, 2);
+    assert_eq!(
+        join(&h, bob, &c.id).await.expect("again").participant_count,
+        2
+    );
     let err = join(&h, cat, &c.id).await.expect_err("full");
     assert_eq!(
         (err.code(), reason(&err).as_str()),
@@ -398,7 +436,13 @@ async fn joining_respects_the_cap_and_the_end_and_leaving_frees_a_place() {
     let left = leave(&h, bob, &c.id).await.expect("leave");
     assert_eq!((left.joined, left.participant_count), (false, 1));
     // Leaving twice changes nothing.
-    assert_eq!(leave(&h, bob, &c.id).await.expect("again").participant_count, 1);
+    assert_eq!(
+        leave(&h, bob, &c.id)
+            .await
+            .expect("again")
+            .participant_count,
+        1
+    );
     assert!(join(&h, cat, &c.id).await.expect("a place").joined);
     for (user, view) in [
         (cat, ChallengeView::Joined),
