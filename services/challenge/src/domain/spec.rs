@@ -182,10 +182,22 @@ pub fn check(v: &mut Violations, d: &Draft, today: Date) -> Option<Spec> {
         "challenge.title",
         &format!("must be at most {MAX_TITLE} characters"),
     );
+    // PostgreSQL refuses NUL in text; a title is one line, a description may have lines.
     v.when(
-        d.description.chars().count() > MAX_DESCRIPTION,
+        title.chars().any(char::is_control),
+        "challenge.title",
+        "must be one line, without control characters",
+    );
+    v.when(
+        d.description.chars().count() > MAX_DESCRIPTION
+            || d
+                .description
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'),
         "challenge.description",
-        &format!("must be at most {MAX_DESCRIPTION} characters"),
+        &format!(
+            "must be at most {MAX_DESCRIPTION} characters, without control characters but newlines and tabs"
+        ),
     );
     let kind = d.goal_kind;
     if kind.is_none() {
@@ -399,6 +411,22 @@ mod tests {
                 "challenge.duration_days",
             ]
         );
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        let d = Draft {
+            title: "a\0b".into(),
+            description: "line\nline\tx\u{7}".into(),
+            ..draft()
+        };
+        assert_eq!(fields(&d), ["challenge.title", "challenge.description"]);
+        let d = Draft {
+            description: "line\nline\tx".into(),
+            ..draft()
+        };
+        let mut v = Violations::new();
+        assert!(check(&mut v, &d, TODAY).is_some());
     }
 
     #[test]
