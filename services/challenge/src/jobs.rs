@@ -54,14 +54,20 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The weeks last scheduled: the insert runs again only when they change (or it failed).
+    let mut scheduled = Vec::new();
     loop {
         tokio::select! {
             () = stop.cancelled() => return Ok(()),
             _ = tick.tick() => {}
         }
         let now = clock.now_db();
-        if let Err(e) = schedule(&pool, now).await {
-            tracing::warn!(error = %e, "challenge scheduling failed");
+        let weeks = current_weeks(now);
+        if weeks != scheduled {
+            match schedule(&pool, now).await {
+                Ok(_) => scheduled = weeks,
+                Err(e) => tracing::warn!(error = %e, "challenge scheduling failed"),
+            }
         }
         if let Err(e) = settle_due(&outbox, now).await {
             tracing::warn!(error = format!("{e:#}"), "challenge settlement failed");
