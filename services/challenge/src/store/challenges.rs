@@ -175,8 +175,9 @@ pub struct Card {
     pub avatar_url: String,
 }
 
-/// Up to `per` participants of each of `ids`, first joined first, whose profile is not private
-/// (and known: a name comes from the user directory). Reads `per` rows per challenge by index.
+/// Up to `per` participants of each of `ids`, first joined first, whose profile card is public
+/// (profile's rule: private and friends-only cards stay hidden, as do users whose visibility is
+/// not known yet). Reads about `per` rows per challenge by index.
 pub async fn cards(conn: &mut PgConnection, ids: &[Uuid], per: i64) -> sqlx::Result<Vec<Card>> {
     sqlx::query_as(
         "SELECT x.challenge_id, x.user_id, x.display_name, x.avatar_url
@@ -184,7 +185,7 @@ pub async fn cards(conn: &mut PgConnection, ids: &[Uuid], per: i64) -> sqlx::Res
          CROSS JOIN LATERAL (
              SELECT p.challenge_id, p.user_id, d.display_name, d.avatar_url
              FROM participants p JOIN user_directory d ON d.user_id = p.user_id
-             WHERE p.challenge_id = ids.id AND d.profile_visibility <> 'private'
+             WHERE p.challenge_id = ids.id AND d.profile_visibility = 'public'
              ORDER BY p.joined_at, p.user_id LIMIT $2) x",
     )
     .bind(ids)

@@ -131,7 +131,7 @@ export type Challenge = Message<"stride.challenge.v1.Challenge"> & {
   myProgress?: Progress | undefined;
 
   /**
-   * A few participants (first joined first) whose profiles are not private.
+   * A few participants (first joined first) whose profile cards are public.
    *
    * @generated from field: repeated stride.challenge.v1.ParticipantCard participants = 20;
    */
