@@ -146,7 +146,8 @@ pub async fn list(
 }
 
 /// Challenge `id` if the caller may see it; `lock` takes its row lock (join, leave and the
-/// owner's changes serialise on it).
+/// owner's changes serialise on it). `NO KEY UPDATE`: rows that refer to the challenge (an
+/// event's contribution, a window) take only a key-share lock on it and do not wait.
 pub async fn get(
     conn: &mut PgConnection,
     caller: Uuid,
@@ -154,7 +155,7 @@ pub async fn get(
     id: Uuid,
     lock: bool,
 ) -> sqlx::Result<Option<ChallengeRow>> {
-    let lock = if lock { "FOR UPDATE OF c" } else { "" };
+    let lock = if lock { "FOR NO KEY UPDATE OF c" } else { "" };
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{} WHERE c.id = $3 AND {VISIBLE} {lock}",
         select()

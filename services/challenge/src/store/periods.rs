@@ -33,7 +33,9 @@ pub async fn schedule_weekly(conn: &mut PgConnection, mondays: &[Date]) -> sqlx:
 }
 
 /// Makes sure the window `start..=end` of `challenge` exists (an activity can arrive before
-/// the scheduler ran); returns whether it is still open (not settled).
+/// the scheduler ran); returns whether it is still open (not settled). The share lock it takes
+/// keeps the settler off the window until the activity is counted (the settler skips it and
+/// comes back), and makes the activity wait for a settlement under way, then see it.
 pub async fn ensure_open(
     conn: &mut PgConnection,
     challenge: Uuid,
@@ -51,7 +53,8 @@ pub async fn ensure_open(
     .execute(&mut *conn)
     .await?;
     let settled: Option<OffsetDateTime> = sqlx::query_scalar(
-        "SELECT settled_at FROM challenge_periods WHERE challenge_id = $1 AND window_start = $2",
+        "SELECT settled_at FROM challenge_periods WHERE challenge_id = $1 AND window_start = $2
+         FOR SHARE",
     )
     .bind(challenge)
     .bind(start)
