@@ -39,7 +39,9 @@ subject!(
     SessionCompleted,
     ChallengeCompleted,
     UserDeleted,
-    PracticeSessionEvaluated
+    PracticeSessionEvaluated,
+    AchievementUnlocked,
+    LevelReached
 );
 
 /// The two accounts of a `user.merged.v1`.

@@ -6,6 +6,10 @@
 //! - `profile.updated.v1` keeps the user directory (names on leaderboards, "today" for progress).
 //! - `user.deleted.v1` purges the user's memberships, progress, points and directory entry.
 //! - `user.merged.v1` moves a guest's memberships, progress and points to the target account.
+//! - Rewards ([`rewards`]): every counted activity earns XP, feeds the achievement counters and
+//!   the leaderboards; `profile.updated.v1` also says whether the user shows on public boards.
+
+pub mod rewards;
 
 use stride_bus::{
     Envelope, HandlerError, Merged as _, On, Subject as _, Subscriptions, Tx, directory,
@@ -21,6 +25,7 @@ use crate::{
     domain::{
         award::{self, Decision, Occasion},
         challenge::Window,
+        leaderboard::challenge_board,
     },
     store::{self, progress::WindowRow},
 };
@@ -31,7 +36,7 @@ pub fn subscriptions(clock: &SharedClock) -> Subscriptions {
     };
     Subscriptions::new()
         .on::<events::SessionCompleted, _>(handlers.clone())
-        .on::<events::ProfileUpdated, _>(directory::Replica)
+        .on::<events::ProfileUpdated, _>(handlers.clone())
         .on::<events::UserDeleted, _>(handlers.clone())
         .on::<events::UserMerged, _>(handlers)
 }
@@ -64,7 +69,31 @@ impl On<events::SessionCompleted> for Handlers {
         for c in store::challenges::counting_sessions(tx, user, &e.activity_kind, end).await? {
             let window = Window::containing(c.recurrence, occasion.local_date);
             let counted = store::progress::count_session(tx, c.id, user, window.start).await?;
+            let board = challenge_board(c.id, window.start);
+            store::leaderboard::add_progress(tx, board, user, 1, end).await?;
             settle(tx, user, &counted, &occasion).await?;
+        }
+        let activity = rewards::session_activity(&e, occasion.local_date);
+        rewards::apply(tx, user, &activity, &occasion).await
+    }
+}
+
+impl On<events::ProfileUpdated> for Handlers {
+    /// The user directory, and whether the user shows on public boards — both only from an
+    /// update newer than the one applied (updates may arrive out of order).
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::ProfileUpdated,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        let newer = store::leaderboard::directory_revision(tx, user)
+            .await?
+            .is_none_or(|r| r < e.revision);
+        directory::apply(tx, &e).await?;
+        if newer {
+            store::leaderboard::set_public(tx, user, e.show_on_leaderboards).await?;
         }
         Ok(())
     }
@@ -103,14 +132,15 @@ impl On<events::UserMerged> for Handlers {
         store::challenges::merge_memberships(tx, m.source, m.target).await?;
         let windows = store::progress::merge(tx, m.source, m.target).await?;
         store::ledger::merge(tx, m.source, m.target).await?;
-        let dropped =
-            store::purge_user(tx, m.source).await? + directory::forget(tx, m.source).await?;
         let occasion = Occasion::merge(
             e.occur_time.as_ref().and_then(from_timestamp),
             self.clock.now_db(),
             e.local_date.as_ref().and_then(from_date),
             &e.timezone,
         );
+        rewards::merge(tx, m.source, m.target, &occasion).await?;
+        let dropped =
+            store::purge_user(tx, m.source).await? + directory::forget(tx, m.source).await?;
         for w in &windows {
             settle(tx, m.target, w, &occasion).await?;
         }
@@ -143,6 +173,8 @@ async fn settle(
     if paid {
         tx.publish(&publish::challenge_completed(user, w, occasion))
             .await?;
+        let done = rewards::challenge_activity(w.challenge_id, w.window_start, occasion.local_date);
+        rewards::apply(tx, user, &done, occasion).await?;
         tracing::info!(user_id = %user, challenge_id = %w.challenge_id, window = %w.window_start, points = w.points, "challenge completed");
     }
     Ok(())

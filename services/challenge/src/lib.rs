@@ -1,4 +1,5 @@
-//! challenge: challenges, participants and their progress, the points ledger and leaderboards.
+//! challenge: challenges, participants and their progress, the points ledger, XP, levels and
+//! achievements, leaderboards and friends (docs/rewards.md).
 //!
 //! Consumes `session.completed.v1`, `profile.updated.v1` (the user directory),
 //! `user.deleted.v1` (purges the user) and `user.merged.v1` (moves a guest's memberships,
@@ -19,7 +20,11 @@ use std::sync::Arc;
 
 use stride_bus::ServiceExt as _;
 use stride_kit::{Verifier, clock::SharedClock, serve::Running, service::Builder};
-use stride_proto::challenge::challenge_service_server::ChallengeServiceServer;
+use stride_proto::challenge::{
+    challenge_service_server::ChallengeServiceServer, friend_service_server::FriendServiceServer,
+    leaderboard_service_server::LeaderboardServiceServer,
+    reward_service_server::RewardServiceServer,
+};
 
 /// Short service name: queue `challenge.events`, AMQP `app_id`, metrics.
 pub const SERVICE: &str = "challenge";
@@ -48,7 +53,19 @@ pub async fn start(
     service.subscribe(events::subscriptions(&clock));
     service.grpc(ChallengeServiceServer::new(grpc::Challenges {
         pool: service.pool().clone(),
-        clock,
+        clock: clock.clone(),
+    }));
+    service.grpc(LeaderboardServiceServer::new(grpc::Leaderboards {
+        pool: service.pool().clone(),
+        clock: clock.clone(),
+    }));
+    service.grpc(RewardServiceServer::new(grpc::Rewards {
+        pool: service.pool().clone(),
+        clock: clock.clone(),
+    }));
+    service.grpc(FriendServiceServer::new(grpc::Friends {
+        pool: service.pool().clone(),
+        clock: clock.clone(),
     }));
     service.grpc(
         stride_proto::stride::challenge::v1::user_data_service_server::UserDataServiceServer::new(

@@ -1,8 +1,16 @@
-//! `stride.challenge.v1.ChallengeService`: challenges, joining, the caller's progress
-//! ([`challenges`]) and the points leaderboard ([`leaderboard`]).
+//! The gRPC services of `stride.challenge.v1`, one struct and handler table each:
+//! `ChallengeService` (challenges, joining, the caller's progress: [`challenges`]),
+//! `LeaderboardService` ([`leaderboard`]), `RewardService` ([`rewards`]) and `FriendService`
+//! ([`friends`]).
 
 mod challenges;
-mod leaderboard;
+pub mod friends;
+pub mod leaderboard;
+pub mod rewards;
+
+pub use friends::Friends;
+pub use leaderboard::Leaderboards;
+pub use rewards::Rewards;
 
 use sqlx::PgPool;
 use stride_kit::clock::SharedClock;
@@ -18,6 +26,5 @@ stride_kit::grpc_handlers! {
         fn list_challenges(pb::ListChallengesRequest) -> pb::ListChallengesResponse => challenges::list;
         fn get_challenge(pb::GetChallengeRequest) -> pb::GetChallengeResponse => challenges::get;
         fn join_challenge(pb::JoinChallengeRequest) -> pb::JoinChallengeResponse => challenges::join;
-        fn get_leaderboard(pb::GetLeaderboardRequest) -> pb::GetLeaderboardResponse => leaderboard::get;
     }
 }
