@@ -53,10 +53,11 @@ pub async fn rebuild_user(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<(
              SELECT metric || ':all' AS board, sum(score)::bigint AS score, max(created_at) AS at
              FROM entries GROUP BY metric
              UNION ALL
-             SELECT metric || ':week:' || date_trunc('week', local_date)::date, sum(score), max(created_at)
+             SELECT metric || ':week:' || date_trunc('week', local_date)::date, sum(score)::bigint, max(created_at)
              FROM entries GROUP BY 1
              UNION ALL
-             SELECT metric || ':month:' || date_trunc('month', local_date)::date, sum(score), max(created_at)
+             SELECT metric || ':month:' || date_trunc('month', local_date)::date, sum(score)::bigint,
+                    max(created_at)
              FROM entries GROUP BY 1
              UNION ALL
              SELECT 'challenge:' || challenge_id || ':' || window_start, current::bigint,
