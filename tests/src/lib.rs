@@ -387,6 +387,8 @@ pub struct Clients<T> {
     pub catalog: CatalogServiceClient<T>,
     pub sessions: SessionServiceClient<T>,
     pub challenge: ChallengeServiceClient<T>,
+    pub leaderboards: stride_proto::challenge::leaderboard_service_client::LeaderboardServiceClient<T>,
+    pub rewards: stride_proto::challenge::reward_service_client::RewardServiceClient<T>,
     pub analytics: AnalyticsServiceClient<T>,
     pub coach: AiCoachServiceClient<T>,
 }
@@ -408,6 +410,13 @@ where
             catalog: CatalogServiceClient::new(t.clone()),
             sessions: SessionServiceClient::new(t.clone()),
             challenge: ChallengeServiceClient::new(t.clone()),
+            leaderboards:
+                stride_proto::challenge::leaderboard_service_client::LeaderboardServiceClient::new(
+                    t.clone(),
+                ),
+            rewards: stride_proto::challenge::reward_service_client::RewardServiceClient::new(
+                t.clone(),
+            ),
             analytics: AnalyticsServiceClient::new(t.clone()),
             coach: AiCoachServiceClient::new(t),
         }

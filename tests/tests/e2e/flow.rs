@@ -15,6 +15,7 @@ use stride_proto::{
     auth::{DeleteAccountRequest, LoginRequest, RefreshRequest, SignupRequest},
     challenge::{
         GetChallengeRequest, GetLeaderboardRequest, JoinChallengeRequest, ListChallengesRequest,
+        ListPointsHistoryRequest,
     },
     profile::{GetMyProfileRequest, Profile, UpdateMyProfileRequest},
 };
@@ -23,6 +24,27 @@ use tonic::{Code, client::GrpcService};
 use tonic_types::StatusExt;
 
 type StdError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The challenge entries of the caller's points history.
+async fn challenge_points<T>(c: &Clients<T>, tok: &str) -> Vec<i32>
+where
+    T: GrpcService<tonic::body::Body> + Clone,
+    T::Error: Into<StdError>,
+    T::ResponseBody: http_body::Body<Data = Bytes> + Send + 'static,
+    <T::ResponseBody as http_body::Body>::Error: Into<StdError> + Send,
+{
+    c.rewards
+        .clone()
+        .list_points_history(authed(ListPointsHistoryRequest::default(), tok))
+        .await
+        .expect("points history")
+        .into_inner()
+        .entries
+        .into_iter()
+        .filter(|e| e.reason == "challenge")
+        .map(|e| e.points)
+        .collect()
+}
 
 fn fields(status: &tonic::Status) -> Vec<String> {
     status
@@ -323,19 +345,28 @@ where
     })
     .await;
     assert_eq!((progress.current, progress.target), (3, 3));
+    // The week's board (the default period): the challenge's points, plus those of the
+    // achievements the sessions unlocked (first_session, first_challenge, …).
     let board = eventually(EVENT_DEADLINE, "points reach the leaderboard", || {
-        let mut ch = c.challenge.clone();
+        let mut lb = c.leaderboards.clone();
         let tok = tok.clone();
         async move {
-            let b = ch
-                .get_leaderboard(authed(GetLeaderboardRequest { top_n: 10 }, &tok))
+            let b = lb
+                .get_leaderboard(authed(
+                    GetLeaderboardRequest {
+                        top_n: 10,
+                        ..Default::default()
+                    },
+                    &tok,
+                ))
                 .await
                 .ok()?
                 .into_inner();
-            (b.me.as_ref()?.points == i64::from(weekly.points)).then_some(b)
+            (b.me.as_ref()?.points > i64::from(weekly.points)).then_some(b)
         }
     })
     .await;
+    assert_eq!(challenge_points(&c, &tok).await, [weekly.points]);
     let me = board.me.expect("my entry");
     assert_eq!(me.user_id, alice.id);
     assert!(me.rank >= 1);
@@ -346,8 +377,15 @@ where
             .any(|e| e.user_id == alice.id && e.display_name == "Alice")
     );
     let bob_board = c
-        .challenge
-        .get_leaderboard(authed(GetLeaderboardRequest { top_n: 10 }, &bob.access))
+        .leaderboards
+        .clone()
+        .get_leaderboard(authed(
+            GetLeaderboardRequest {
+                top_n: 10,
+                ..Default::default()
+            },
+            &bob.access,
+        ))
         .await
         .expect("board")
         .into_inner();
@@ -525,15 +563,9 @@ where
         .my_progress
         .expect("progress");
     assert_eq!(p.current, 4);
-    let b = c
-        .challenge
-        .get_leaderboard(authed(GetLeaderboardRequest { top_n: 10 }, &tok))
-        .await
-        .expect("board")
-        .into_inner();
     assert_eq!(
-        b.me.expect("me").points,
-        i64::from(weekly.points),
+        challenge_points(&c, &tok).await,
+        [weekly.points],
         "points awarded once"
     );
 

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stride/challenge/v1/challenge.proto.
  */
 export const file_stride_challenge_v1_challenge: GenFile = /*@__PURE__*/
-  fileDesc("CiNzdHJpZGUvY2hhbGxlbmdlL3YxL2NoYWxsZW5nZS5wcm90bxITc3RyaWRlLmNoYWxsZW5nZS52MSKXAgoJQ2hhbGxlbmdlEgoKAmlkGAEgASgJEg0KBXRpdGxlGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEjAKCWdvYWxfa2luZBgEIAEoDjIdLnN0cmlkZS5jaGFsbGVuZ2UudjEuR29hbEtpbmQSFQoNYWN0aXZpdHlfa2luZBgFIAEoCRIOCgZ0YXJnZXQYBiABKAUSDgoGcG9pbnRzGAcgASgFEjMKCnJlY3VycmVuY2UYCCABKA4yHy5zdHJpZGUuY2hhbGxlbmdlLnYxLlJlY3VycmVuY2USEQoJaXNfc3lzdGVtGAkgASgIEhkKEXBhcnRpY2lwYW50X2NvdW50GAogASgFEg4KBmpvaW5lZBgLIAEoCCKGAgoIUHJvZ3Jlc3MSFAoMY2hhbGxlbmdlX2lkGAEgASgJEicKDHdpbmRvd19zdGFydBgCIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSJQoKd2luZG93X2VuZBgDIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSDwoHY3VycmVudBgEIAEoBRIOCgZ0YXJnZXQYBSABKAUSEQoJY29tcGxldGVkGAYgASgIEjEKDWNvbXBsZXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWpvaW5fdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPgoVTGlzdENoYWxsZW5nZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJImUKFkxpc3RDaGFsbGVuZ2VzUmVzcG9uc2USMgoKY2hhbGxlbmdlcxgBIAMoCzIeLnN0cmlkZS5jaGFsbGVuZ2UudjEuQ2hhbGxlbmdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIrChNHZXRDaGFsbGVuZ2VSZXF1ZXN0EhQKDGNoYWxsZW5nZV9pZBgBIAEoCSJ9ChRHZXRDaGFsbGVuZ2VSZXNwb25zZRIxCgljaGFsbGVuZ2UYASABKAsyHi5zdHJpZGUuY2hhbGxlbmdlLnYxLkNoYWxsZW5nZRIyCgtteV9wcm9ncmVzcxgCIAEoCzIdLnN0cmlkZS5jaGFsbGVuZ2UudjEuUHJvZ3Jlc3MiLAoUSm9pbkNoYWxsZW5nZVJlcXVlc3QSFAoMY2hhbGxlbmdlX2lkGAEgASgJIn4KFUpvaW5DaGFsbGVuZ2VSZXNwb25zZRIxCgljaGFsbGVuZ2UYASABKAsyHi5zdHJpZGUuY2hhbGxlbmdlLnYxLkNoYWxsZW5nZRIyCgtteV9wcm9ncmVzcxgCIAEoCzIdLnN0cmlkZS5jaGFsbGVuZ2UudjEuUHJvZ3Jlc3MiVwoQTGVhZGVyYm9hcmRFbnRyeRIMCgRyYW5rGAEgASgFEg8KB3VzZXJfaWQYAiABKAkSFAoMZGlzcGxheV9uYW1lGAMgASgJEg4KBnBvaW50cxgEIAEoAyImChVHZXRMZWFkZXJib2FyZFJlcXVlc3QSDQoFdG9wX24YASABKAUigwEKFkdldExlYWRlcmJvYXJkUmVzcG9uc2USNgoHZW50cmllcxgBIAMoCzIlLnN0cmlkZS5jaGFsbGVuZ2UudjEuTGVhZGVyYm9hcmRFbnRyeRIxCgJtZRgCIAEoCzIlLnN0cmlkZS5jaGFsbGVuZ2UudjEuTGVhZGVyYm9hcmRFbnRyeSpHCghHb2FsS2luZBIZChVHT0FMX0tJTkRfVU5TUEVDSUZJRUQQABIgChxHT0FMX0tJTkRfU0VTU0lPTlNfQ09NUExFVEVEEAEqVAoKUmVjdXJyZW5jZRIaChZSRUNVUlJFTkNFX1VOU1BFQ0lGSUVEEAASEwoPUkVDVVJSRU5DRV9OT05FEAESFQoRUkVDVVJSRU5DRV9XRUVLTFkQAjKKBQoQQ2hhbGxlbmdlU2VydmljZRKmAQoOTGlzdENoYWxsZW5nZXMSKi5zdHJpZGUuY2hhbGxlbmdlLnYxLkxpc3RDaGFsbGVuZ2VzUmVxdWVzdBorLnN0cmlkZS5jaGFsbGVuZ2UudjEuTGlzdENoYWxsZW5nZXNSZXNwb25zZSI7yvMYAggCgtPkkwIvWhkSFy9hcGkvdjEvY2hhbGxlbmdlcy93ZWVrEhIvYXBpL3YxL2NoYWxsZW5nZXMSlAEKDEdldENoYWxsZW5nZRIoLnN0cmlkZS5jaGFsbGVuZ2UudjEuR2V0Q2hhbGxlbmdlUmVxdWVzdBopLnN0cmlkZS5jaGFsbGVuZ2UudjEuR2V0Q2hhbGxlbmdlUmVzcG9uc2UiL8rzGAIIAoLT5JMCIxIhL2FwaS92MS9jaGFsbGVuZ2VzL3tjaGFsbGVuZ2VfaWR9Ep8BCg1Kb2luQ2hhbGxlbmdlEikuc3RyaWRlLmNoYWxsZW5nZS52MS5Kb2luQ2hhbGxlbmdlUmVxdWVzdBoqLnN0cmlkZS5jaGFsbGVuZ2UudjEuSm9pbkNoYWxsZW5nZVJlc3BvbnNlIjfK8xgCCAKC0+STAis6ASoiJi9hcGkvdjEvY2hhbGxlbmdlcy97Y2hhbGxlbmdlX2lkfS9qb2luEpMBCg5HZXRMZWFkZXJib2FyZBIqLnN0cmlkZS5jaGFsbGVuZ2UudjEuR2V0TGVhZGVyYm9hcmRSZXF1ZXN0Gisuc3RyaWRlLmNoYWxsZW5nZS52MS5HZXRMZWFkZXJib2FyZFJlc3BvbnNlIijK8xgCCAKC0+STAhwSGi9hcGkvdjEvY2hhbGxlbmdlcy9sZWFkZXJzYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_google_type_date, file_stride_options_v1_options]);
+  fileDesc("CiNzdHJpZGUvY2hhbGxlbmdlL3YxL2NoYWxsZW5nZS5wcm90bxITc3RyaWRlLmNoYWxsZW5nZS52MSKXAgoJQ2hhbGxlbmdlEgoKAmlkGAEgASgJEg0KBXRpdGxlGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEjAKCWdvYWxfa2luZBgEIAEoDjIdLnN0cmlkZS5jaGFsbGVuZ2UudjEuR29hbEtpbmQSFQoNYWN0aXZpdHlfa2luZBgFIAEoCRIOCgZ0YXJnZXQYBiABKAUSDgoGcG9pbnRzGAcgASgFEjMKCnJlY3VycmVuY2UYCCABKA4yHy5zdHJpZGUuY2hhbGxlbmdlLnYxLlJlY3VycmVuY2USEQoJaXNfc3lzdGVtGAkgASgIEhkKEXBhcnRpY2lwYW50X2NvdW50GAogASgFEg4KBmpvaW5lZBgLIAEoCCKGAgoIUHJvZ3Jlc3MSFAoMY2hhbGxlbmdlX2lkGAEgASgJEicKDHdpbmRvd19zdGFydBgCIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSJQoKd2luZG93X2VuZBgDIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSDwoHY3VycmVudBgEIAEoBRIOCgZ0YXJnZXQYBSABKAUSEQoJY29tcGxldGVkGAYgASgIEjEKDWNvbXBsZXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWpvaW5fdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPgoVTGlzdENoYWxsZW5nZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJImUKFkxpc3RDaGFsbGVuZ2VzUmVzcG9uc2USMgoKY2hhbGxlbmdlcxgBIAMoCzIeLnN0cmlkZS5jaGFsbGVuZ2UudjEuQ2hhbGxlbmdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIrChNHZXRDaGFsbGVuZ2VSZXF1ZXN0EhQKDGNoYWxsZW5nZV9pZBgBIAEoCSJ9ChRHZXRDaGFsbGVuZ2VSZXNwb25zZRIxCgljaGFsbGVuZ2UYASABKAsyHi5zdHJpZGUuY2hhbGxlbmdlLnYxLkNoYWxsZW5nZRIyCgtteV9wcm9ncmVzcxgCIAEoCzIdLnN0cmlkZS5jaGFsbGVuZ2UudjEuUHJvZ3Jlc3MiLAoUSm9pbkNoYWxsZW5nZVJlcXVlc3QSFAoMY2hhbGxlbmdlX2lkGAEgASgJIn4KFUpvaW5DaGFsbGVuZ2VSZXNwb25zZRIxCgljaGFsbGVuZ2UYASABKAsyHi5zdHJpZGUuY2hhbGxlbmdlLnYxLkNoYWxsZW5nZRIyCgtteV9wcm9ncmVzcxgCIAEoCzIdLnN0cmlkZS5jaGFsbGVuZ2UudjEuUHJvZ3Jlc3MqRwoIR29hbEtpbmQSGQoVR09BTF9LSU5EX1VOU1BFQ0lGSUVEEAASIAocR09BTF9LSU5EX1NFU1NJT05TX0NPTVBMRVRFRBABKlQKClJlY3VycmVuY2USGgoWUkVDVVJSRU5DRV9VTlNQRUNJRklFRBAAEhMKD1JFQ1VSUkVOQ0VfTk9ORRABEhUKEVJFQ1VSUkVOQ0VfV0VFS0xZEAIy9AMKEENoYWxsZW5nZVNlcnZpY2USpgEKDkxpc3RDaGFsbGVuZ2VzEiouc3RyaWRlLmNoYWxsZW5nZS52MS5MaXN0Q2hhbGxlbmdlc1JlcXVlc3QaKy5zdHJpZGUuY2hhbGxlbmdlLnYxLkxpc3RDaGFsbGVuZ2VzUmVzcG9uc2UiO8rzGAIIAoLT5JMCL1oZEhcvYXBpL3YxL2NoYWxsZW5nZXMvd2VlaxISL2FwaS92MS9jaGFsbGVuZ2VzEpQBCgxHZXRDaGFsbGVuZ2USKC5zdHJpZGUuY2hhbGxlbmdlLnYxLkdldENoYWxsZW5nZVJlcXVlc3QaKS5zdHJpZGUuY2hhbGxlbmdlLnYxLkdldENoYWxsZW5nZVJlc3BvbnNlIi/K8xgCCAKC0+STAiMSIS9hcGkvdjEvY2hhbGxlbmdlcy97Y2hhbGxlbmdlX2lkfRKfAQoNSm9pbkNoYWxsZW5nZRIpLnN0cmlkZS5jaGFsbGVuZ2UudjEuSm9pbkNoYWxsZW5nZVJlcXVlc3QaKi5zdHJpZGUuY2hhbGxlbmdlLnYxLkpvaW5DaGFsbGVuZ2VSZXNwb25zZSI3yvMYAggCgtPkkwIrOgEqIiYvYXBpL3YxL2NoYWxsZW5nZXMve2NoYWxsZW5nZV9pZH0vam9pbmIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp, file_google_type_date, file_stride_options_v1_options]);
 
 /**
  * @generated from message stride.challenge.v1.Challenge
@@ -266,81 +266,6 @@ export const JoinChallengeResponseSchema: GenMessage<JoinChallengeResponse> = /*
   messageDesc(file_stride_challenge_v1_challenge, 7);
 
 /**
- * @generated from message stride.challenge.v1.LeaderboardEntry
- */
-export type LeaderboardEntry = Message<"stride.challenge.v1.LeaderboardEntry"> & {
-  /**
-   * @generated from field: int32 rank = 1;
-   */
-  rank: number;
-
-  /**
-   * @generated from field: string user_id = 2;
-   */
-  userId: string;
-
-  /**
-   * @generated from field: string display_name = 3;
-   */
-  displayName: string;
-
-  /**
-   * @generated from field: int64 points = 4;
-   */
-  points: bigint;
-};
-
-/**
- * Describes the message stride.challenge.v1.LeaderboardEntry.
- * Use `create(LeaderboardEntrySchema)` to create a new message.
- */
-export const LeaderboardEntrySchema: GenMessage<LeaderboardEntry> = /*@__PURE__*/
-  messageDesc(file_stride_challenge_v1_challenge, 8);
-
-/**
- * @generated from message stride.challenge.v1.GetLeaderboardRequest
- */
-export type GetLeaderboardRequest = Message<"stride.challenge.v1.GetLeaderboardRequest"> & {
-  /**
-   * How many top entries; at most 100, 0 means 10.
-   *
-   * @generated from field: int32 top_n = 1;
-   */
-  topN: number;
-};
-
-/**
- * Describes the message stride.challenge.v1.GetLeaderboardRequest.
- * Use `create(GetLeaderboardRequestSchema)` to create a new message.
- */
-export const GetLeaderboardRequestSchema: GenMessage<GetLeaderboardRequest> = /*@__PURE__*/
-  messageDesc(file_stride_challenge_v1_challenge, 9);
-
-/**
- * @generated from message stride.challenge.v1.GetLeaderboardResponse
- */
-export type GetLeaderboardResponse = Message<"stride.challenge.v1.GetLeaderboardResponse"> & {
-  /**
-   * @generated from field: repeated stride.challenge.v1.LeaderboardEntry entries = 1;
-   */
-  entries: LeaderboardEntry[];
-
-  /**
-   * The caller's own entry, even when outside the top N (rank 0 and 0 points if none yet).
-   *
-   * @generated from field: stride.challenge.v1.LeaderboardEntry me = 2;
-   */
-  me?: LeaderboardEntry | undefined;
-};
-
-/**
- * Describes the message stride.challenge.v1.GetLeaderboardResponse.
- * Use `create(GetLeaderboardResponseSchema)` to create a new message.
- */
-export const GetLeaderboardResponseSchema: GenMessage<GetLeaderboardResponse> = /*@__PURE__*/
-  messageDesc(file_stride_challenge_v1_challenge, 10);
-
-/**
  * @generated from enum stride.challenge.v1.GoalKind
  */
 export enum GoalKind {
@@ -392,7 +317,8 @@ export const RecurrenceSchema: GenEnum<Recurrence> = /*@__PURE__*/
   enumDesc(file_stride_challenge_v1_challenge, 1);
 
 /**
- * Challenges, the caller's progress in them, points and leaderboards.
+ * Challenges and the caller's progress in them (leaderboards: leaderboard.proto, points and
+ * XP: rewards.proto, friends: friends.proto).
  *
  * @generated from service stride.challenge.v1.ChallengeService
  */
@@ -422,16 +348,6 @@ export const ChallengeService: GenService<{
     methodKind: "unary";
     input: typeof JoinChallengeRequestSchema;
     output: typeof JoinChallengeResponseSchema;
-  },
-  /**
-   * Top N by points plus the caller's own rank.
-   *
-   * @generated from rpc stride.challenge.v1.ChallengeService.GetLeaderboard
-   */
-  getLeaderboard: {
-    methodKind: "unary";
-    input: typeof GetLeaderboardRequestSchema;
-    output: typeof GetLeaderboardResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_stride_challenge_v1_challenge, 0);
