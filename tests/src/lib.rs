@@ -387,7 +387,8 @@ pub struct Clients<T> {
     pub catalog: CatalogServiceClient<T>,
     pub sessions: SessionServiceClient<T>,
     pub challenge: ChallengeServiceClient<T>,
-    pub leaderboards: stride_proto::challenge::leaderboard_service_client::LeaderboardServiceClient<T>,
+    pub leaderboards:
+        stride_proto::challenge::leaderboard_service_client::LeaderboardServiceClient<T>,
     pub rewards: stride_proto::challenge::reward_service_client::RewardServiceClient<T>,
     pub analytics: AnalyticsServiceClient<T>,
     pub coach: AiCoachServiceClient<T>,

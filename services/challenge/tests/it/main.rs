@@ -6,4 +6,5 @@ mod leaderboard;
 mod lifecycle;
 mod migrations;
 mod progress;
+mod rewards;
 mod support;
