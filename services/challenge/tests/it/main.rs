@@ -7,4 +7,5 @@ mod lifecycle;
 mod migrations;
 mod progress;
 mod rewards;
+mod standings;
 mod support;
