@@ -2,6 +2,7 @@
 //! through a real outbox and relay in a scratch database, as their producers publish them.
 
 mod challenges;
+mod friends;
 mod leaderboard;
 mod lifecycle;
 mod migrations;
