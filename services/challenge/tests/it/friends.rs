@@ -11,7 +11,7 @@ use time::macros::datetime;
 use tonic::Code;
 use uuid::Uuid;
 
-use crate::support::{Harness, board, deliver, friends, profile, session, start};
+use crate::support::{Harness, board, deliver, friends, profile, start};
 
 async fn ask(
     h: &Harness,
