@@ -3,6 +3,7 @@
 
 mod challenges;
 mod friends;
+mod friends_lifecycle;
 mod leaderboard;
 mod lifecycle;
 mod migrations;
