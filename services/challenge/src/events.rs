@@ -70,7 +70,8 @@ impl On<events::SessionCompleted> for Handlers {
             let window = Window::containing(c.recurrence, occasion.local_date);
             let counted = store::progress::count_session(tx, c.id, user, window.start).await?;
             let board = challenge_board(c.id, window.start);
-            store::leaderboard::add_progress(tx, board, user, 1, end).await?;
+            let current = i64::from(counted.current);
+            store::leaderboard::set_score(tx, &board, user, current, end).await?;
             settle(tx, user, &counted, &occasion).await?;
         }
         let activity = rewards::session_activity(&e, occasion.local_date);

@@ -208,15 +208,26 @@ pub async fn participants(conn: &mut PgConnection, board: &str) -> sqlx::Result<
         .await
 }
 
-/// Adds `delta` to `user`'s count on a challenge window's board.
-pub async fn add_progress(
+/// Sets `user`'s score on `board` (a challenge window's progress count) to `score` as of `at`:
+/// whoever recounts progress calls this with the new count, whatever changed it.
+pub async fn set_score(
     conn: &mut PgConnection,
-    board: String,
+    board: &str,
     user: Uuid,
-    delta: i64,
+    score: i64,
     at: OffsetDateTime,
 ) -> sqlx::Result<()> {
-    add(conn, &[board], user, delta, at).await
+    let old: Option<i64> =
+        sqlx::query_scalar("SELECT score FROM standings WHERE board = $1 AND user_id = $2")
+            .bind(board)
+            .bind(user)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let delta = score - old.unwrap_or(0);
+    if old.is_some() && delta == 0 {
+        return Ok(());
+    }
+    add(conn, &[board.to_owned()], user, delta, at).await
 }
 
 /// The profile revision the user directory holds for `user` (a visibility change is applied
