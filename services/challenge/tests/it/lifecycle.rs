@@ -217,6 +217,17 @@ async fn user_merged_combines_progress_and_points_once_per_window() {
     );
     assert_eq!(user_rows(&h.db, bystander).await, bystander_rows);
     assert_eq!(awards(&h, bystander).await, bystander_awards);
+    // XP once per cause: 12 sessions × 25, three windows × 25 (9 Nov's once), first_session 20,
+    // first_challenge 20 (each once) and focus_10 50: 465, level 3.
+    let rewards = crate::support::rewards(&h)
+        .get_my_rewards(stride_testkit::authed(
+            stride_proto::challenge::GetMyRewardsRequest {},
+            &h.token(target),
+        ))
+        .await
+        .expect("rewards")
+        .into_inner();
+    assert_eq!((rewards.xp, rewards.level, rewards.points), (465, 3, 195));
 
     // A redelivery of the same message is absorbed; a re-publication under a new id finds no
     // guest row: nothing changes, nothing is paid or announced again.
