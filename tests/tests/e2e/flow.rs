@@ -355,6 +355,7 @@ where
                 .get_leaderboard(authed(
                     GetLeaderboardRequest {
                         top_n: 10,
+                        around: 2,
                         ..Default::default()
                     },
                     &tok,
@@ -368,14 +369,20 @@ where
     .await;
     assert_eq!(challenge_points(&c, &tok).await, [weekly.points]);
     let me = board.me.expect("my entry");
-    assert_eq!(me.user_id, alice.id);
-    assert!(me.rank >= 1);
+    assert_eq!(
+        (me.user_id.as_str(), me.display_name.as_str()),
+        (alice.id.as_str(), "Alice")
+    );
+    assert!(me.rank >= 1 && me.is_me);
+    // Other tests share the mesh (and this week's board): Alice is around herself, not
+    // necessarily in the top 10.
     assert!(
         board
-            .entries
+            .around_me
             .iter()
-            .any(|e| e.user_id == alice.id && e.display_name == "Alice")
+            .any(|e| e.user_id == alice.id && e.display_name == "Alice" && e.rank == me.rank)
     );
+    assert!(board.entries.len() <= 10);
     let bob_board = c
         .leaderboards
         .clone()
