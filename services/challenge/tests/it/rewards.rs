@@ -11,6 +11,7 @@ use stride_proto::{
 use stride_testkit::{
     authed,
     bus::{Probe, Publisher, assert_invalid, publish_raw},
+    fixtures,
 };
 use time::macros::datetime;
 use tonic::Code;
@@ -66,20 +67,18 @@ async fn sessions_earn_xp_achievements_and_levels_once() {
         (kind.as_str(), producer.as_str()),
         ("achievement.unlocked.v1", "challenge")
     );
+    // Dated by the session that unlocked it.
     assert_eq!(
-        (
-            a.user_id.as_str(),
-            a.achievement_id.as_str(),
-            a.points_awarded,
-            a.xp_awarded
-        ),
-        (user.to_string().as_str(), "first_session", 10, 20)
+        a,
+        fixtures::achievement_unlocked(user, datetime!(2026-11-16 10:00 UTC))
     );
-    assert_eq!(a.timezone, "UTC");
     let (_, _, _, a) = unlocked.next::<events::AchievementUnlocked>().await;
     assert_eq!(a.achievement_id, "streak_3");
     let (_, _, _, l) = levels.next::<events::LevelReached>().await;
-    assert_eq!((l.level, l.xp_total), (2, 125));
+    assert_eq!(
+        l,
+        fixtures::level_reached(user, 2, 125, datetime!(2026-11-18 10:00 UTC))
+    );
 
     // The same message again, and the same session under a new message id: nothing changes.
     let (id, e) = first.expect("first session");
