@@ -94,7 +94,9 @@ pub async fn list(
 ///
 /// An exercise is searched in the text it is served in: its `language` row, or its English row
 /// when it has none. Each language's branch matches its own configuration against its own rows,
-/// so both use the GIN index on `search`.
+/// so both use the GIN index on `search`. The page is chosen before the display text is
+/// joined: a broad query (a prefix matching thousands of rows) joins translations for the page
+/// only, not for every hit.
 pub async fn search(
     conn: &mut PgConnection,
     language: Language,
@@ -116,12 +118,17 @@ pub async fn search(
                AND ($1 = 'en' OR NOT EXISTS (
                    SELECT 1 FROM exercise_translations x
                    WHERE x.exercise_id = t.exercise_id AND x.language = $1))
+         ),
+         page AS (
+             SELECT e.id, h.rank
+             FROM hits h JOIN exercises e ON e.id = h.exercise_id
+             WHERE {FILTERS}
+               AND ($7::real IS NULL OR h.rank < $7 OR (h.rank = $7 AND e.slug > $8))
+             ORDER BY h.rank DESC, e.slug LIMIT $10
          )
-         {SELECT}, h.rank
-         FROM hits h JOIN exercises e ON e.id = h.exercise_id {FROM}
-         WHERE {FILTERS}
-           AND ($7::real IS NULL OR h.rank < $7 OR (h.rank = $7 AND e.slug > $8))
-         ORDER BY h.rank DESC, e.slug LIMIT $10"
+         {SELECT}, p.rank
+         FROM page p JOIN exercises e ON e.id = p.id {FROM}
+         ORDER BY p.rank DESC, e.slug"
     )))
     .bind(language.as_str())
     .bind(filter.difficulty.map(Difficulty::as_str))

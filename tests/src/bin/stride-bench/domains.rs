@@ -42,6 +42,8 @@ const EXERCISES: i64 = 10_000;
 const PARTICIPANTS: i64 = 1_000_000;
 /// Sessions per SyncSessionEvents call (four events each).
 const SESSIONS_PER_BATCH: usize = 10;
+/// Seconds between two sessions of a timeline.
+const SESSION_SPACING_SECS: i64 = 120;
 /// The idle rate of the latency comparison, as the mesh's idle phases.
 const IDLE_RATE: f64 = 50.0;
 
@@ -305,20 +307,21 @@ pub struct Ingest {
     pub secs: f64,
 }
 
-/// Ten sessions of `user`'s timeline from `cursor` on (minutes since the epoch), four events
-/// each; 30 minutes apart so no two overlap.
+/// Ten one-minute sessions from `cursor` on (seconds since the epoch), four events each (start,
+/// pause after 40 s, resume 10 s later, complete after 90 s: 80 s active, so each counts), two
+/// minutes apart so no two overlap.
 fn batch(focus: &str, cursor: i64) -> Vec<OfflineSessionEvent> {
     let mut events = Vec::with_capacity(SESSIONS_PER_BATCH * 4);
     for s in 0..SESSIONS_PER_BATCH as i64 {
         let session = uuid::Uuid::now_v7().to_string();
-        let start = cursor + s * 30;
-        for (action, minute) in [
+        let start = cursor + s * SESSION_SPACING_SECS;
+        for (action, second) in [
             (SessionAction::Start, start),
-            (SessionAction::Pause, start + 5),
-            (SessionAction::Resume, start + 6),
-            (SessionAction::Complete, start + 26),
+            (SessionAction::Pause, start + 40),
+            (SessionAction::Resume, start + 50),
+            (SessionAction::Complete, start + 90),
         ] {
-            let at = time::OffsetDateTime::UNIX_EPOCH + time::Duration::minutes(minute);
+            let at = time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(second);
             events.push(OfflineSessionEvent {
                 event_id: uuid::Uuid::now_v7().to_string(),
                 session_id: session.clone(),
@@ -326,6 +329,9 @@ fn batch(focus: &str, cursor: i64) -> Vec<OfflineSessionEvent> {
                 occur_time: Some(timestamp(at)),
                 start: (action == SessionAction::Start).then(|| StartSessionRequest {
                     activity_id: focus.to_owned(),
+                    planned_duration: Some(stride_kit::convert::duration(time::Duration::minutes(
+                        1,
+                    ))),
                     ..Default::default()
                 }),
             });
@@ -334,27 +340,49 @@ fn batch(focus: &str, cursor: i64) -> Vec<OfflineSessionEvent> {
     events
 }
 
-/// Offline batches through the gateway: each caller has its own user and timeline, starting
-/// 20 days back, so every batch is plausible and in order.
+/// Offline batches through the gateway: each caller has a user of its own (signed up for this
+/// phase: the session phases leave live sessions behind, and a live session refuses an offline
+/// START) and a timeline starting 23 hours back (a START more than 24 hours old is implausible),
+/// so every batch is plausible and in order.
 pub async fn sync(ctx: &Ctx<'_>, focus: &str) -> anyhow::Result<(Ingest, load::Stats)> {
+    let users = Arc::new(crate::sign_up_users(&ctx.gw[0], "sync", ctx.concurrency).await?);
     // The baseline first: the completions keep challenge and analytics busy afterwards.
     let (_, _, baseline) = ctx.baseline().await;
-    let first = (time::OffsetDateTime::now_utc() - time::Duration::days(20)).unix_timestamp() / 60;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let first = now - 23 * 3600;
+    // The last start a batch may use: its sessions all end before now.
+    let last = now - (SESSIONS_PER_BATCH as i64 + 1) * SESSION_SPACING_SECS;
     let cursors = Arc::new(
         (0..ctx.concurrency)
             .map(|_| AtomicI64::new(first))
             .collect::<Vec<_>>(),
     );
-    let (g, u, f) = (ctx.gw.clone(), ctx.users.clone(), focus.to_owned());
+    let (g, f) = (ctx.gw.clone(), focus.to_owned());
+    let refusals = Arc::new(AtomicI64::new(0));
     let s = load::closed(ctx.concurrency, ctx.phase, move |i| {
-        let cursor = cursors[i].fetch_add(30 * SESSIONS_PER_BATCH as i64, Ordering::Relaxed);
+        let step = SESSION_SPACING_SECS * SESSIONS_PER_BATCH as i64;
+        let cursor = cursors[i].fetch_add(step, Ordering::Relaxed);
         let mut c = g[i % g.len()].sessions.clone();
-        let t = u[i % u.len()].token.clone();
+        let t = users[i % users.len()].token.clone();
         let events = batch(&f, cursor);
+        let refusals = refusals.clone();
         async move {
-            c.sync_session_events(authed(SyncSessionEventsRequest { events }, &t))
+            if cursor > last {
+                return false; // this caller's day is full
+            }
+            match c
+                .sync_session_events(authed(SyncSessionEventsRequest { events }, &t))
                 .await
-                .is_ok_and(|r| r.into_inner().applied == (SESSIONS_PER_BATCH * 4) as i32)
+            {
+                Ok(r) => r.into_inner().applied == (SESSIONS_PER_BATCH * 4) as i32,
+                Err(e) => {
+                    // The first few say why; the count is in the figures.
+                    if refusals.fetch_add(1, Ordering::Relaxed) < 3 {
+                        eprintln!("  sync batch refused: {e:?}");
+                    }
+                    false
+                }
+            }
         }
     })
     .await;
