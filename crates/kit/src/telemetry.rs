@@ -28,8 +28,11 @@ impl Drop for TelemetryGuard {
 /// `STRIDE_LOG_FORMAT=json` switches to JSON lines; `RUST_LOG` filters (default `info`).
 pub fn init(service: &str) -> anyhow::Result<TelemetryGuard> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,lapin=warn,h2=warn"));
+    // lapin warns once per returned (unroutable) message with its whole payload; the outbox
+    // already says the same in one line and retries, so that module is kept to errors.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("info,sqlx=warn,lapin=warn,lapin::returned_messages=error,h2=warn")
+    });
     let json = std::env::var("STRIDE_LOG_FORMAT").is_ok_and(|v| v == "json");
     // Spans always get OpenTelemetry ids (W3C trace context), exported or not: an INTERNAL
     // answer names a trace id that finds its log line even with no collector configured.
