@@ -31,6 +31,10 @@ const SOURCES: &[Source] = &[
         sql: "SELECT to_jsonb(h)::text FROM timezone_hints h WHERE user_id = $1",
     },
     Source {
+        name: "event_log",
+        sql: "SELECT to_jsonb(l)::text FROM event_log l WHERE user_id = $1 ORDER BY seq",
+    },
+    Source {
         name: "directory",
         sql: "SELECT to_jsonb(d)::text FROM user_directory d WHERE user_id = $1",
     },

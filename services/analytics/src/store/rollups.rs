@@ -211,6 +211,7 @@ pub async fn purge_user(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<u64
             "DELETE FROM daily_rollups WHERE user_id = $1",
             "DELETE FROM active_runs WHERE user_id = $1",
             "DELETE FROM timezone_hints WHERE user_id = $1",
+            "DELETE FROM event_log WHERE user_id = $1",
         ],
     )
     .await
