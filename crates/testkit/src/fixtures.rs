@@ -128,6 +128,33 @@ pub fn challenge_completed(
     }
 }
 
+/// `challenge.settled.v1` from challenge: the week of `at` (UTC) of a system challenge settled,
+/// `winner` alone at the top having completed it.
+pub fn challenge_settled(
+    challenge: Uuid,
+    winner: Uuid,
+    at: OffsetDateTime,
+) -> events::ChallengeSettled {
+    let start = stride_kit::convert::week_start(at.date());
+    events::ChallengeSettled {
+        challenge_id: challenge.to_string(),
+        title: "Focus Three".into(),
+        owner_id: String::new(),
+        window_start: Some(date(start)),
+        window_end: Some(date(start + time::Duration::days(6))),
+        settle_time: Some(timestamp(at)),
+        ended_early: false,
+        participant_count: 1,
+        completed_count: 1,
+        top: vec![events::ChallengePlacing {
+            user_id: winner.to_string(),
+            rank: 1,
+            current: 3,
+            completed: true,
+        }],
+    }
+}
+
 /// `user.deleted.v1` from auth.
 pub fn user_deleted(user: Uuid, at: OffsetDateTime) -> events::UserDeleted {
     events::UserDeleted {

@@ -1,9 +1,10 @@
 //! Events: the subscriptions (one typed handler per consumed event) and the one place that
 //! builds what challenge publishes.
 //!
-//! - `session.completed.v1` counts toward the challenges the user had joined (unless the event
-//!   says it does not count: `counts = false`); a window that
-//!   reaches its target is completed, paid and announced (`challenge.completed.v1`).
+//! - `session.completed.v1` counts toward the challenges the user had joined; a window that
+//!   reaches its target is completed, paid and announced (`challenge.completed.v1`); a session whose event says `counts = false` is skipped. Every
+//!   input becomes a `domain::goal::Activity` counted by [`count_activity`]: wiring another
+//!   event (tasks, reflections, workouts, routines, lessons) is building its `Activity`.
 //! - `profile.updated.v1` keeps the user directory (names on leaderboards, "today" for progress).
 //! - `user.deleted.v1` purges the user's memberships, progress, points and directory entry.
 //! - `user.merged.v1` moves a guest's memberships, progress and points to the target account.
@@ -13,15 +14,16 @@ use stride_bus::{
 };
 use stride_kit::{
     clock::SharedClock,
-    convert::{from_date, from_timestamp},
+    convert::{from_date, from_duration, from_timestamp},
 };
 use stride_proto::events;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
     domain::{
         award::{self, Decision, Occasion},
-        challenge::Window,
+        goal::{self, Activity, ActivityKind},
     },
     store::{self, progress::WindowRow},
 };
@@ -48,7 +50,7 @@ impl On<events::SessionCompleted> for Handlers {
         &self,
         tx: &mut Tx,
         e: events::SessionCompleted,
-        _: &Envelope,
+        meta: &Envelope,
     ) -> Result<(), HandlerError> {
         let user = e.user()?;
         // Integrity (activity-session's ADR 0015): a session too short to count earns no
@@ -68,13 +70,84 @@ impl On<events::SessionCompleted> for Handlers {
             })?;
         let occasion =
             Occasion::session(end, e.local_date.as_ref().and_then(from_date), &e.timezone);
-        for c in store::challenges::counting_sessions(tx, user, &e.activity_kind, end).await? {
-            let window = Window::containing(c.recurrence, occasion.local_date);
-            let counted = store::progress::count_session(tx, c.id, user, window.start).await?;
-            settle(tx, user, &counted, &occasion).await?;
-        }
-        Ok(())
+        let minutes = e
+            .duration
+            .as_ref()
+            .map_or(0, |d| from_duration(d).whole_minutes());
+        // A session names itself; one without an id is named by its message.
+        let cause = if e.session_id.is_empty() {
+            format!("message:{}", meta.id)
+        } else {
+            format!("session:{}", e.session_id)
+        };
+        let activity = Activity {
+            kind: ActivityKind::Session {
+                kind: e.activity_kind.clone(),
+                minutes: i32::try_from(minutes).unwrap_or(i32::MAX),
+            },
+            local_date: occasion.local_date,
+            cause,
+            reversal: false,
+        };
+        count_activity(tx, user, end, &activity, &occasion).await
     }
+}
+
+/// Counts `activity` of `user`, which happened at `at`, toward every challenge they had joined
+/// by then whose goal counts it and whose window holds its local date, once per participation
+/// and cause (a redelivery changes nothing; a correction replaces the amount; a reversal takes it
+/// back). The count is recomputed from the standing contributions; reaching the target
+/// completes the window and pays it once ([`settle`]). A settled window counts nothing more.
+pub async fn count_activity(
+    tx: &mut Tx,
+    user: Uuid,
+    at: OffsetDateTime,
+    activity: &Activity,
+    occasion: &Occasion,
+) -> Result<(), HandlerError> {
+    if let ActivityKind::ShutdownReflection { minute_of_day } = activity.kind {
+        store::stats::record_shutdown(
+            tx,
+            user,
+            &activity.cause,
+            activity.local_date,
+            minute_of_day,
+            activity.reversal,
+        )
+        .await?;
+    }
+    for c in store::challenges::counting(tx, user, at).await? {
+        let Some(effect) = c.goal().effect(activity) else {
+            continue;
+        };
+        let Some(window) = c.schedule().window_of(activity.local_date) else {
+            continue;
+        };
+        // A window without end (a system challenge of old) is never settled.
+        if let Some(end) = window.end
+            && !store::periods::ensure_open(tx, c.id, window.start, end).await?
+        {
+            continue;
+        }
+        let changed = store::progress::contribute(
+            tx,
+            c.id,
+            user,
+            &activity.cause,
+            window.start,
+            activity.local_date,
+            effect,
+        )
+        .await?;
+        if !changed {
+            continue;
+        }
+        let standing = store::progress::standing(tx, c.id, user, window.start).await?;
+        let current = goal::progress(c.goal_kind, &standing);
+        let w = store::progress::set_current(tx, c.id, user, window.start, current).await?;
+        settle(tx, user, &w, occasion).await?;
+    }
+    Ok(())
 }
 
 impl On<events::UserDeleted> for Handlers {
@@ -108,7 +181,21 @@ impl On<events::UserMerged> for Handlers {
     ) -> Result<(), HandlerError> {
         let m = e.merge()?;
         store::challenges::merge_memberships(tx, m.source, m.target).await?;
-        let windows = store::progress::merge(tx, m.source, m.target).await?;
+        store::progress::merge_contributions(tx, m.source, m.target).await?;
+        store::stats::merge_shutdowns(tx, m.source, m.target).await?;
+        let mut windows = Vec::new();
+        // Counts add up, then each window is recounted from the combined contributions (a
+        // days-in-a-row goal does not add up).
+        for w in store::progress::merge(tx, m.source, m.target).await? {
+            let standing =
+                store::progress::standing(tx, w.challenge_id, m.target, w.window_start).await?;
+            let current = goal::progress(w.goal_kind, &standing);
+            let mut w2 =
+                store::progress::set_current(tx, w.challenge_id, m.target, w.window_start, current)
+                    .await?;
+            w2.completed = w.completed;
+            windows.push(w2);
+        }
         store::ledger::merge(tx, m.source, m.target).await?;
         let dropped =
             store::purge_user(tx, m.source).await? + directory::forget(tx, m.source).await?;
@@ -161,7 +248,10 @@ pub mod publish {
     use stride_proto::events;
     use uuid::Uuid;
 
-    use crate::{domain::award::Occasion, store::progress::WindowRow};
+    use crate::{
+        domain::award::Occasion,
+        store::{periods::Settled, progress::WindowRow},
+    };
 
     /// `user` completed window `w` and was paid its points on `occasion`.
     pub fn challenge_completed(
@@ -178,6 +268,31 @@ pub mod publish {
             occur_time: Some(timestamp(occasion.at)),
             local_date: Some(date(occasion.local_date)),
             timezone: occasion.timezone.clone(),
+        }
+    }
+
+    /// Window `s` of a challenge was settled at `at`.
+    pub fn challenge_settled(s: &Settled, at: time::OffsetDateTime) -> events::ChallengeSettled {
+        events::ChallengeSettled {
+            challenge_id: s.challenge_id.to_string(),
+            title: s.title.clone(),
+            owner_id: s.owner_id.map(|o| o.to_string()).unwrap_or_default(),
+            window_start: Some(date(s.window_start)),
+            window_end: Some(date(s.window_end)),
+            settle_time: Some(timestamp(at)),
+            ended_early: s.ended_early,
+            participant_count: s.participant_count,
+            completed_count: s.completed_count,
+            top: s
+                .top
+                .iter()
+                .map(|p| events::ChallengePlacing {
+                    user_id: p.user_id.to_string(),
+                    rank: p.rank,
+                    current: p.current,
+                    completed: p.completed,
+                })
+                .collect(),
         }
     }
 }

@@ -32,6 +32,19 @@ const SOURCES: &[Source] = &[
         sql: "SELECT to_jsonb(p)::text FROM points_ledger p WHERE user_id = $1 ORDER BY created_at, id",
     },
     Source {
+        name: "contributions",
+        sql: "SELECT to_jsonb(c)::text FROM contributions c WHERE user_id = $1
+              ORDER BY window_start, challenge_id, cause_id",
+    },
+    Source {
+        name: "shutdowns",
+        sql: "SELECT to_jsonb(s)::text FROM shutdowns s WHERE user_id = $1 ORDER BY local_date, cause_id",
+    },
+    Source {
+        name: "owned_challenges",
+        sql: "SELECT to_jsonb(c)::text FROM challenges c WHERE owner_id = $1 ORDER BY created_at, id",
+    },
+    Source {
         name: "directory",
         sql: "SELECT to_jsonb(d)::text FROM user_directory d WHERE user_id = $1",
     },

@@ -2,8 +2,10 @@
 //!
 //! Consumes `session.completed.v1`, `profile.updated.v1` (the user directory),
 //! `user.deleted.v1` (purges the user) and `user.merged.v1` (moves a guest's memberships,
-//! progress and points to the target account); produces `challenge.completed.v1` through the
-//! transactional outbox. Layout: docs/service-layout.md.
+//! progress and points to the target account); produces `challenge.completed.v1` and
+//! `challenge.settled.v1` through the transactional outbox. Background jobs: the weekly
+//! scheduler and the settler ([`jobs`]). Rules: docs/challenges.md. Layout:
+//! docs/service-layout.md.
 
 // A panic on a caller's input is a broken call: service code handles every case instead.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -13,6 +15,7 @@ mod errors;
 mod events;
 mod export;
 mod grpc;
+pub mod jobs;
 mod store;
 
 use std::sync::Arc;
@@ -42,13 +45,20 @@ pub async fn start(
     clock: SharedClock,
 ) -> anyhow::Result<Running> {
     let mut service = Builder::connect(SERVICE, &config.common, MIGRATIONS).await?;
-    // Only the event handlers publish (challenge.completed.v1): the relay comes before the
-    // subscription so their commits wake it.
-    service.relay();
+    // The relay comes before the subscription so the handlers' commits wake it.
+    let outbox = service.relay();
     service.subscribe(events::subscriptions(&clock));
+    let pool = service.pool().clone();
+    // This week's windows exist before the first call; the jobs keep them coming.
+    jobs::schedule(&pool, clock.now_db()).await?;
+    service.background("challenge jobs", {
+        let (pool, outbox, clock) = (pool.clone(), outbox.clone(), clock.clone());
+        move |stop| jobs::run(pool, outbox, clock, stop)
+    });
     service.grpc(ChallengeServiceServer::new(grpc::Challenges {
-        pool: service.pool().clone(),
+        pool: pool.clone(),
         clock,
+        outbox,
     }));
     service.grpc(
         stride_proto::stride::challenge::v1::user_data_service_server::UserDataServiceServer::new(

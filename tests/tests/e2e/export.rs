@@ -50,6 +50,8 @@ fn collection(service: &str, table: &str) -> Option<Option<&'static str>> {
         ("challenge", "participants") => Some("participations"),
         ("challenge", "progress") => Some("progress"),
         ("challenge", "points_ledger") => Some("points"),
+        ("challenge", "contributions") => Some("contributions"),
+        ("challenge", "shutdowns") => Some("shutdowns"),
         ("analytics", "daily_rollups") => Some("daily_rollups"),
         ("analytics", "active_runs") => Some("active_runs"),
         ("analytics", "timezone_hints") => Some("timezone_hints"),

@@ -232,3 +232,75 @@ async fn user_merged_combines_progress_and_points_once_per_window() {
     assert!(probe.quiet_for(Duration::from_millis(700)).await);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn owned_challenges_follow_a_merge_and_on_deletion_go_or_stay_for_others() {
+    use crate::user_challenges::{create, get as get_one, join as join_one, spec};
+    use stride_proto::challenge::{GoalKind, Visibility};
+
+    let (h, _probe) = start(NOW).await;
+    let p = Producers::start(&h).await;
+    let (guest, tom, bob) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let alone = create(&h, guest, spec("Alone", GoalKind::LessonsCompleted, 2)).await;
+    let shared = create(
+        &h,
+        guest,
+        stride_proto::challenge::ChallengeSpec {
+            visibility: Visibility::Public as i32,
+            description: "Guest's words".into(),
+            ..spec("Shared", GoalKind::LessonsCompleted, 2)
+        },
+    )
+    .await;
+    join_one(&h, bob, &shared.id).await.expect("bob joins");
+    join_one(&h, tom, &shared.id).await.expect("tom joins");
+    assert_eq!(
+        get_one(&h, bob, &shared.id)
+            .await
+            .expect("get")
+            .participant_count,
+        3
+    );
+
+    let auth = Publisher::start(&h.amqp, "auth").await;
+    deliver(&h, &auth, &merged(guest, tom, h.clock.now())).await;
+    let s = get_one(&h, tom, &shared.id).await.expect("tom owns it");
+    assert_eq!(s.owner_id, tom.to_string());
+    // Guest and Tom were both in it: one participant now.
+    assert_eq!((s.participant_count, s.joined), (2, true));
+    assert_eq!(
+        get_one(&h, tom, &alone.id).await.expect("moved").owner_id,
+        tom.to_string()
+    );
+
+    deliver(&h, &p.profile, &profile(tom, "Tom", "UTC")).await;
+    deliver(&h, &auth, &fixtures::user_deleted(tom, h.clock.now())).await;
+    assert!(gone(&user_rows(&h.db, tom).await));
+    // Nobody else was in "Alone": gone. "Shared" stays for Bob, without owner or description.
+    let owned: i64 = sqlx::query_scalar("SELECT count(*) FROM challenges WHERE owner_id = $1")
+        .bind(tom)
+        .fetch_one(&h.db)
+        .await
+        .expect("count");
+    assert_eq!(owned, 0);
+    assert_eq!(
+        get_one(&h, bob, &alone.id).await.expect_err("gone").code(),
+        tonic::Code::NotFound
+    );
+    let s = get_one(&h, bob, &shared.id).await.expect("kept");
+    assert_eq!(
+        (
+            s.owner_id.as_str(),
+            s.description.as_str(),
+            s.participant_count
+        ),
+        ("", "", 1)
+    );
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM challenges WHERE id = $1")
+        .bind(Uuid::parse_str(&alone.id).expect("uuid"))
+        .fetch_one(&h.db)
+        .await
+        .expect("count");
+    assert_eq!(rows, 0);
+    h.stop().await;
+}
