@@ -59,7 +59,9 @@ subject!(
     SessionPaused,
     SessionResumed,
     SessionStopped,
-    SessionAborted
+    SessionAborted,
+    AchievementUnlocked,
+    LevelReached
 );
 
 /// The two accounts of a `user.merged.v1`.

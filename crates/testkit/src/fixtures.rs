@@ -414,3 +414,36 @@ pub fn plan_completed(
         timezone: tz.to_owned(),
     }
 }
+
+// --- rewards (issue 14) ---
+
+/// `achievement.unlocked.v1` from challenge: `user` unlocked `first_session` at `at` (UTC).
+pub fn achievement_unlocked(user: Uuid, at: OffsetDateTime) -> events::AchievementUnlocked {
+    events::AchievementUnlocked {
+        user_id: user.to_string(),
+        achievement_id: "first_session".into(),
+        title: "First step".into(),
+        points_awarded: 10,
+        xp_awarded: 20,
+        occur_time: Some(timestamp(at)),
+        local_date: Some(date(at.date())),
+        timezone: "UTC".into(),
+    }
+}
+
+/// `level.reached.v1` from challenge: `user` reached `level` at `at` (UTC).
+pub fn level_reached(
+    user: Uuid,
+    level: i32,
+    xp_total: i64,
+    at: OffsetDateTime,
+) -> events::LevelReached {
+    events::LevelReached {
+        user_id: user.to_string(),
+        level,
+        xp_total,
+        occur_time: Some(timestamp(at)),
+        local_date: Some(date(at.date())),
+        timezone: "UTC".into(),
+    }
+}

@@ -1,20 +1,27 @@
 //! Events: the subscriptions (one typed handler per consumed event) and the one place that
 //! builds what challenge publishes.
 //!
-//! - `session.completed.v1` counts toward the challenges the user had joined; a window that
-//!   reaches its target is completed, paid and announced (`challenge.completed.v1`); a session whose event says `counts = false` is skipped. Every
-//!   input becomes a `domain::goal::Activity` counted by [`count_activity`]: wiring another
-//!   event (tasks, reflections, workouts, routines, lessons) is building its `Activity`.
+//! - `session.completed.v1` (routine sessions also as a routine completed), `task.completed.v1`
+//!   (and its corrections `task.reopened.v1` / `task.deleted.v1`), `reflection.submitted.v1`,
+//!   `workout.logged.v1` (taken back by `workout.deleted.v1`) and `lesson.completed.v1` become
+//!   a `domain::goal::Activity` and go through [`record`]: counted toward the challenges the
+//!   user had joined ([`count_activity`]; a window that reaches its target is completed, paid
+//!   and announced, `challenge.completed.v1`) and toward rewards ([`rewards::apply`]). A session
+//!   whose event says `counts = false` is skipped.
 //! - `profile.updated.v1` keeps the user directory (names on leaderboards, "today" for progress).
 //! - `user.deleted.v1` purges the user's memberships, progress, points and directory entry.
 //! - `user.merged.v1` moves a guest's memberships, progress and points to the target account.
+//! - Rewards ([`rewards`]): every counted activity earns XP, feeds the achievement counters and
+//!   the leaderboards; `profile.updated.v1` also says whether the user shows on public boards.
+
+pub mod rewards;
 
 use stride_bus::{
     Envelope, HandlerError, Merged as _, On, Subject as _, Subscriptions, Tx, directory,
 };
 use stride_kit::{
     clock::SharedClock,
-    convert::{from_date, from_duration, from_timestamp},
+    convert::{from_date, from_duration, from_timestamp, local_minute_of_day},
 };
 use stride_proto::events;
 use time::OffsetDateTime;
@@ -24,6 +31,8 @@ use crate::{
     domain::{
         award::{self, Decision, Occasion},
         goal::{self, Activity, ActivityKind},
+        leaderboard::challenge_board,
+        rewards::{self as reward, Kind},
     },
     store::{self, progress::WindowRow},
 };
@@ -34,7 +43,14 @@ pub fn subscriptions(clock: &SharedClock) -> Subscriptions {
     };
     Subscriptions::new()
         .on::<events::SessionCompleted, _>(handlers.clone())
-        .on::<events::ProfileUpdated, _>(directory::Replica)
+        .on::<events::TaskCompleted, _>(handlers.clone())
+        .on::<events::TaskReopened, _>(handlers.clone())
+        .on::<events::TaskDeleted, _>(handlers.clone())
+        .on::<events::ReflectionSubmitted, _>(handlers.clone())
+        .on::<events::WorkoutLogged, _>(handlers.clone())
+        .on::<events::WorkoutDeleted, _>(handlers.clone())
+        .on::<events::LessonCompleted, _>(handlers.clone())
+        .on::<events::ProfileUpdated, _>(handlers.clone())
         .on::<events::UserDeleted, _>(handlers.clone())
         .on::<events::UserMerged, _>(handlers)
 }
@@ -89,7 +105,286 @@ impl On<events::SessionCompleted> for Handlers {
             cause,
             reversal: false,
         };
-        count_activity(tx, user, end, &activity, &occasion).await
+        record(tx, user, end, &activity, &occasion).await?;
+        // A routine session completed is also the routine completed (routine goals, rewards).
+        if !e.routine_id.is_empty() {
+            let routine = uuid::Uuid::parse_str(&e.routine_id).map_err(|_| {
+                HandlerError::Permanent(anyhow::anyhow!(
+                    "session.completed.v1 with a malformed routine_id"
+                ))
+            })?;
+            let done = Activity {
+                kind: ActivityKind::RoutineCompleted {
+                    routine_id: routine,
+                },
+                local_date: occasion.local_date,
+                cause: format!("routine-session:{}", e.session_id),
+                reversal: false,
+            };
+            record(tx, user, end, &done, &occasion).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The instant an activity event says it happened: required, as for a session's end.
+fn occurred(t: Option<OffsetDateTime>, event: &str) -> Result<OffsetDateTime, HandlerError> {
+    t.ok_or_else(|| HandlerError::Permanent(anyhow::anyhow!("{event} without a valid time")))
+}
+
+/// A task's completion as an activity: counted on the local date it was completed on (which
+/// the task carries), named by the task so a reopen or delete takes back exactly it.
+fn task_activity(
+    task: &str,
+    snapshot: Option<&events::TaskSnapshot>,
+    fallback: Option<&stride_proto::Date>,
+    reversal: bool,
+) -> Option<(Activity, String)> {
+    let s = snapshot?;
+    let date = s.complete_date.as_ref().or(fallback).and_then(from_date)?;
+    Some((
+        Activity {
+            kind: ActivityKind::TaskCompleted,
+            local_date: date,
+            cause: format!("task:{task}"),
+            reversal,
+        },
+        s.complete_timezone.clone(),
+    ))
+}
+
+impl On<events::TaskCompleted> for Handlers {
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::TaskCompleted,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        let at = occurred(
+            e.occur_time.as_ref().and_then(from_timestamp),
+            "task.completed.v1",
+        )?;
+        let Some((activity, tz)) =
+            task_activity(&e.task_id, e.task.as_ref(), e.local_date.as_ref(), false)
+        else {
+            return Err(HandlerError::Permanent(anyhow::anyhow!(
+                "task.completed.v1 without a completion date"
+            )));
+        };
+        let tz = if tz.is_empty() {
+            e.timezone.clone()
+        } else {
+            tz
+        };
+        let occasion = Occasion::session(at, Some(activity.local_date), &tz);
+        record(tx, user, at, &activity, &occasion).await
+    }
+}
+
+impl On<events::TaskReopened> for Handlers {
+    /// Takes back the completion the task had (dated by `previous`).
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::TaskReopened,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        let at = occurred(
+            e.occur_time.as_ref().and_then(from_timestamp),
+            "task.reopened.v1",
+        )?;
+        let Some((activity, _)) =
+            task_activity(&e.task_id, e.previous.as_ref(), e.local_date.as_ref(), true)
+        else {
+            return Ok(());
+        };
+        let occasion =
+            Occasion::session(at, e.local_date.as_ref().and_then(from_date), &e.timezone);
+        record(tx, user, at, &activity, &occasion).await
+    }
+}
+
+impl On<events::TaskDeleted> for Handlers {
+    /// A completed task deleted takes its completion back; an open one counted nothing.
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::TaskDeleted,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        if !e.task.as_ref().is_some_and(|t| t.completed) {
+            return Ok(());
+        }
+        let at = occurred(
+            e.occur_time.as_ref().and_then(from_timestamp),
+            "task.deleted.v1",
+        )?;
+        let Some((activity, _)) =
+            task_activity(&e.task_id, e.task.as_ref(), e.local_date.as_ref(), true)
+        else {
+            return Ok(());
+        };
+        let occasion =
+            Occasion::session(at, e.local_date.as_ref().and_then(from_date), &e.timezone);
+        record(tx, user, at, &activity, &occasion).await
+    }
+}
+
+impl On<events::ReflectionSubmitted> for Handlers {
+    /// A shutdown reflection: the shutdown goals and stats (with its local clock-out time).
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::ReflectionSubmitted,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        let at = occurred(
+            e.submit_time.as_ref().and_then(from_timestamp),
+            "reflection.submitted.v1",
+        )?;
+        let occasion =
+            Occasion::session(at, e.local_date.as_ref().and_then(from_date), &e.timezone);
+        let activity = Activity {
+            kind: ActivityKind::ShutdownReflection {
+                minute_of_day: local_minute_of_day(at, &occasion.timezone),
+            },
+            local_date: occasion.local_date,
+            cause: format!("reflection:{}", e.reflection_id),
+            reversal: false,
+        };
+        record(tx, user, at, &activity, &occasion).await
+    }
+}
+
+impl On<events::WorkoutLogged> for Handlers {
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::WorkoutLogged,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        let at = occurred(
+            e.occur_time.as_ref().and_then(from_timestamp),
+            "workout.logged.v1",
+        )?;
+        let occasion =
+            Occasion::session(at, e.local_date.as_ref().and_then(from_date), &e.timezone);
+        let activity = Activity {
+            kind: ActivityKind::WorkoutLogged,
+            local_date: occasion.local_date,
+            cause: format!("workout:{}", e.log_id),
+            reversal: false,
+        };
+        record(tx, user, at, &activity, &occasion).await
+    }
+}
+
+impl On<events::WorkoutDeleted> for Handlers {
+    /// Takes the log back. (`workout.updated.v1` changes figures, not the count of workouts, so
+    /// challenge does not consume it.)
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::WorkoutDeleted,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        let at = occurred(
+            e.occur_time.as_ref().and_then(from_timestamp),
+            "workout.deleted.v1",
+        )?;
+        let occasion =
+            Occasion::session(at, e.local_date.as_ref().and_then(from_date), &e.timezone);
+        let activity = Activity {
+            kind: ActivityKind::WorkoutLogged,
+            local_date: occasion.local_date,
+            cause: format!("workout:{}", e.log_id),
+            reversal: true,
+        };
+        record(tx, user, at, &activity, &occasion).await
+    }
+}
+
+impl On<events::LessonCompleted> for Handlers {
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::LessonCompleted,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        let at = occurred(
+            e.complete_time.as_ref().and_then(from_timestamp),
+            "lesson.completed.v1",
+        )?;
+        let occasion =
+            Occasion::session(at, e.local_date.as_ref().and_then(from_date), &e.timezone);
+        let activity = Activity {
+            kind: ActivityKind::LessonCompleted,
+            local_date: occasion.local_date,
+            cause: format!("lesson:{}", e.lesson_id),
+            reversal: false,
+        };
+        record(tx, user, at, &activity, &occasion).await
+    }
+}
+
+/// One activity of `user` at `at`: toward their challenges, then toward rewards (XP, counters,
+/// achievements, levels) — the same cause names it in both, so a redelivery or a reversal
+/// changes each exactly once.
+pub async fn record(
+    tx: &mut Tx,
+    user: Uuid,
+    at: OffsetDateTime,
+    activity: &Activity,
+    occasion: &Occasion,
+) -> Result<(), HandlerError> {
+    count_activity(tx, user, at, activity, occasion).await?;
+    rewards::apply(tx, user, &reward_activity(activity), occasion).await
+}
+
+/// The rewards rules' view of an activity.
+fn reward_activity(a: &Activity) -> reward::Activity {
+    let (kind, amount) = match &a.kind {
+        ActivityKind::Session { kind, minutes } => (Kind::session(kind), i64::from(*minutes)),
+        ActivityKind::TaskCompleted => (Kind::TaskCompleted, 0),
+        ActivityKind::ShutdownReflection { .. } => (Kind::ReflectionSubmitted, 0),
+        ActivityKind::WorkoutLogged => (Kind::WorkoutLogged, 0),
+        ActivityKind::RoutineCompleted { .. } => (Kind::RoutineCompleted, 0),
+        ActivityKind::LessonCompleted => (Kind::LessonCompleted, 0),
+    };
+    reward::Activity {
+        kind,
+        local_date: a.local_date,
+        amount,
+        cause: a.cause.clone(),
+        reversal: a.reversal,
+    }
+}
+
+impl On<events::ProfileUpdated> for Handlers {
+    /// The user directory, and whether the user shows on public boards — both only from an
+    /// update newer than the one applied (updates may arrive out of order).
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::ProfileUpdated,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        let newer = store::leaderboard::directory_revision(tx, user)
+            .await?
+            .is_none_or(|r| r < e.revision);
+        directory::apply(tx, &e).await?;
+        if newer {
+            store::leaderboard::set_public(tx, user, e.show_on_leaderboards).await?;
+        }
+        Ok(())
     }
 }
 
@@ -145,6 +440,8 @@ pub async fn count_activity(
         let standing = store::progress::standing(tx, c.id, user, window.start).await?;
         let current = goal::progress(c.goal_kind, &standing);
         let w = store::progress::set_current(tx, c.id, user, window.start, current).await?;
+        let board = challenge_board(c.id, window.start);
+        store::leaderboard::set_score(tx, &board, user, i64::from(w.current), at).await?;
         settle(tx, user, &w, occasion).await?;
     }
     Ok(())
@@ -197,14 +494,15 @@ impl On<events::UserMerged> for Handlers {
             windows.push(w2);
         }
         store::ledger::merge(tx, m.source, m.target).await?;
-        let dropped =
-            store::purge_user(tx, m.source).await? + directory::forget(tx, m.source).await?;
         let occasion = Occasion::merge(
             e.occur_time.as_ref().and_then(from_timestamp),
             self.clock.now_db(),
             e.local_date.as_ref().and_then(from_date),
             &e.timezone,
         );
+        rewards::merge(tx, m.source, m.target, &occasion).await?;
+        let dropped =
+            store::purge_user(tx, m.source).await? + directory::forget(tx, m.source).await?;
         for w in &windows {
             settle(tx, m.target, w, &occasion).await?;
         }
@@ -237,6 +535,8 @@ async fn settle(
     if paid {
         tx.publish(&publish::challenge_completed(user, w, occasion))
             .await?;
+        let done = rewards::challenge_activity(w.challenge_id, w.window_start, occasion.local_date);
+        rewards::apply(tx, user, &done, occasion).await?;
         tracing::info!(user_id = %user, challenge_id = %w.challenge_id, window = %w.window_start, points = w.points, "challenge completed");
     }
     Ok(())

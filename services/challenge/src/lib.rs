@@ -1,4 +1,5 @@
-//! challenge: challenges, participants and their progress, the points ledger and leaderboards.
+//! challenge: challenges, participants and their progress, the points ledger, XP, levels and
+//! achievements, leaderboards and friends (docs/rewards.md).
 //!
 //! Consumes `session.completed.v1`, `profile.updated.v1` (the user directory),
 //! `user.deleted.v1` (purges the user) and `user.merged.v1` (moves a guest's memberships,
@@ -22,7 +23,11 @@ use std::sync::Arc;
 
 use stride_bus::ServiceExt as _;
 use stride_kit::{Verifier, clock::SharedClock, serve::Running, service::Builder};
-use stride_proto::challenge::challenge_service_server::ChallengeServiceServer;
+use stride_proto::challenge::{
+    challenge_service_server::ChallengeServiceServer, friend_service_server::FriendServiceServer,
+    leaderboard_service_server::LeaderboardServiceServer,
+    reward_service_server::RewardServiceServer,
+};
 
 /// Short service name: queue `challenge.events`, AMQP `app_id`, metrics.
 pub const SERVICE: &str = "challenge";
@@ -57,8 +62,20 @@ pub async fn start(
     });
     service.grpc(ChallengeServiceServer::new(grpc::Challenges {
         pool: pool.clone(),
-        clock,
+        clock: clock.clone(),
         outbox,
+    }));
+    service.grpc(LeaderboardServiceServer::new(grpc::Leaderboards {
+        pool: pool.clone(),
+        clock: clock.clone(),
+    }));
+    service.grpc(RewardServiceServer::new(grpc::Rewards {
+        pool: pool.clone(),
+        clock: clock.clone(),
+    }));
+    service.grpc(FriendServiceServer::new(grpc::Friends {
+        pool: pool.clone(),
+        clock: clock.clone(),
     }));
     service.grpc(
         stride_proto::stride::challenge::v1::user_data_service_server::UserDataServiceServer::new(

@@ -11,17 +11,9 @@ use time::{Date, Duration};
 
 use super::challenge::GoalKind;
 
-/// What happened, as far as goals care. Only sessions have an event on this branch; the
-/// others are built by the consumers of issue 13's events (task, reflection, workout, routine,
-/// lesson), wired at merge.
+/// What happened, as far as goals care: built by the event consumers (`events.rs`) from
+/// sessions, tasks, reflections, workout logs, routine sessions and lessons.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "built by the issue-13 event consumers, wired at merge"
-    )
-)]
 pub enum ActivityKind {
     /// A completed timed session that counts (activity-session says whether it met its
     /// minimum); `kind` is "focus", "break", "workout" or "study".

@@ -1,9 +1,17 @@
-//! `stride.challenge.v1.ChallengeService`: challenges, joining, the caller's progress
-//! ([`challenges`]) and the points leaderboard ([`leaderboard`]).
+//! The gRPC services of `stride.challenge.v1`, one struct and handler table each:
+//! `ChallengeService` (challenges, joining, the caller's progress: [`challenges`]),
+//! `LeaderboardService` ([`leaderboard`]), `RewardService` ([`rewards`]) and `FriendService`
+//! ([`friends`]).
 
 mod challenges;
-mod leaderboard;
+pub mod friends;
+pub mod leaderboard;
+pub mod rewards;
 mod stats;
+
+pub use friends::Friends;
+pub use leaderboard::Leaderboards;
+pub use rewards::Rewards;
 
 use sqlx::PgPool;
 use stride_bus::Outbox;
@@ -29,6 +37,5 @@ stride_kit::grpc_handlers! {
         fn leave_challenge(pb::LeaveChallengeRequest) -> pb::LeaveChallengeResponse => challenges::leave;
         fn list_challenge_periods(pb::ListChallengePeriodsRequest) -> pb::ListChallengePeriodsResponse => challenges::periods;
         fn get_challenge_stats(pb::GetChallengeStatsRequest) -> pb::GetChallengeStatsResponse => stats::get;
-        fn get_leaderboard(pb::GetLeaderboardRequest) -> pb::GetLeaderboardResponse => leaderboard::get;
     }
 }

@@ -189,8 +189,8 @@ async fn listing_joining_and_lookup_errors() {
         .await
         .expect_err("bad page");
     assert_invalid(&err, &["page_size", "page_token"]);
-    let err = client
-        .get_leaderboard(tonic::Request::new(GetLeaderboardRequest { top_n: 0 }))
+    let err = crate::support::boards(&h)
+        .get_leaderboard(tonic::Request::new(GetLeaderboardRequest::default()))
         .await
         .expect_err("no token");
     assert_eq!(err.code(), Code::Unauthenticated);

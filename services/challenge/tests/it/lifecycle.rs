@@ -77,10 +77,11 @@ async fn a_deleted_user_leaves_the_leaderboard() {
 
     let auth = Publisher::start(&h.amqp, "auth").await;
     deliver(&h, &auth, &fixtures::user_deleted(user, h.clock.now())).await;
-    // The other one leads it alone.
+    // The other one leads it alone (50 for the week, 10 each for first_session and
+    // first_challenge).
     let board = leaderboard(&h, other, 10).await;
     let me = board.me.expect("me");
-    assert_eq!((me.rank, me.points), (1, 50));
+    assert_eq!((me.rank, me.points), (1, 70));
     assert_eq!(board.entries.len(), 1, "{:?}", board.entries);
     h.stop().await;
 }
@@ -106,10 +107,11 @@ async fn progress_rows(h: &Harness, user: Uuid) -> Vec<(Date, i32, bool)> {
     .expect("progress")
 }
 
-/// `(window_start, ledger id, points)` of every award of `user`.
+/// `(window_start, ledger id, points)` of every challenge award of `user`.
 async fn awards(h: &Harness, user: Uuid) -> Vec<(Date, Uuid, i32)> {
     sqlx::query_as(
-        "SELECT window_start, id, points FROM points_ledger WHERE user_id = $1 ORDER BY window_start",
+        "SELECT window_start, id, points FROM points_ledger
+         WHERE user_id = $1 AND reason = 'challenge' ORDER BY window_start",
     )
     .bind(user)
     .fetch_all(&h.db)
@@ -196,11 +198,13 @@ async fn user_merged_combines_progress_and_points_once_per_window() {
         mine.join_time,
         Some(convert::timestamp(datetime!(2026-10-30 09:00 UTC)))
     );
+    // Three windows (150), and the achievements once each: first_session and first_challenge
+    // (10 each, which both had), focus_10 (25: 12 focus sessions only together).
     let board = leaderboard(&h, target, 10).await;
     let me = board.me.expect("me");
     assert_eq!(
         (me.rank, me.points, me.display_name.as_str()),
-        (1, 150, "Ann")
+        (1, 195, "Ann")
     );
     let ranked: Vec<(String, i64)> = board
         .entries
@@ -209,10 +213,21 @@ async fn user_merged_combines_progress_and_points_once_per_window() {
         .collect();
     assert_eq!(
         ranked,
-        [(target.to_string(), 150), (bystander.to_string(), 50)]
+        [(target.to_string(), 195), (bystander.to_string(), 70)]
     );
     assert_eq!(user_rows(&h.db, bystander).await, bystander_rows);
     assert_eq!(awards(&h, bystander).await, bystander_awards);
+    // XP once per cause: 12 sessions × 25, three windows × 25 (9 Nov's once), first_session 20,
+    // first_challenge 20 (each once) and focus_10 50: 465, level 3.
+    let rewards = crate::support::rewards(&h)
+        .get_my_rewards(stride_testkit::authed(
+            stride_proto::challenge::GetMyRewardsRequest {},
+            &h.token(target),
+        ))
+        .await
+        .expect("rewards")
+        .into_inner();
+    assert_eq!((rewards.xp, rewards.level, rewards.points), (465, 3, 195));
 
     // A redelivery of the same message is absorbed; a re-publication under a new id finds no
     // guest row: nothing changes, nothing is paid or announced again.

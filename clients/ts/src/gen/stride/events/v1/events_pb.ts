@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stride/events/v1/events.proto.
  */
 export const file_stride_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Ch1zdHJpZGUvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQc3RyaWRlLmV2ZW50cy52MSLZAQoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCgh1c2VybmFtZRgDIAEoCRIUCgxpc19hbm9ueW1vdXMYBCABKAgSLgoKb2NjdXJfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBiABKAkSJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6FtLzGBJ1c2VyLnJlZ2lzdGVyZWQudjEiygIKDlByb2ZpbGVVcGRhdGVkEg8KB3VzZXJfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhAKCHRpbWV6b25lGAMgASgJEg4KBmxvY2FsZRgEIAEoCRIuCgpvY2N1cl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXZpc2lvbhgGIAEoAxIlCgpsb2NhbF9kYXRlGAcgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRISCgphdmF0YXJfdXJsGAggASgJEhoKEnByb2ZpbGVfdmlzaWJpbGl0eRgJIAEoCRIcChRzaG93X29uX2xlYWRlcmJvYXJkcxgKIAEoCBIgChhkYWlseV9mb2N1c19nb2FsX21pbnV0ZXMYCyABKAU6FtLzGBJwcm9maWxlLnVwZGF0ZWQudjEiwQIKEFNlc3Npb25Db21wbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhMKC2FjdGl2aXR5X2lkGAMgASgJEhUKDWFjdGl2aXR5X2tpbmQYBCABKAkSLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiUKCmxvY2FsX2RhdGUYCCABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAkgASgJOhjS8xgUc2Vzc2lvbi5jb21wbGV0ZWQudjEikAIKEkNoYWxsZW5nZUNvbXBsZXRlZBIPCgd1c2VyX2lkGAEgASgJEhQKDGNoYWxsZW5nZV9pZBgCIAEoCRINCgV0aXRsZRgDIAEoCRIWCg5wb2ludHNfYXdhcmRlZBgEIAEoBRInCgx3aW5kb3dfc3RhcnQYBSABKAsyES5nb29nbGUudHlwZS5EYXRlEi4KCm9jY3VyX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYByABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAggASgJOhrS8xgWY2hhbGxlbmdlLmNvbXBsZXRlZC52MSKcAQoLVXNlckRlbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRIuCgpvY2N1cl90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgDIAEoCRIlCgpsb2NhbF9kYXRlGAQgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToT0vMYD3VzZXIuZGVsZXRlZC52MSK5AQoKVXNlck1lcmdlZBIWCg5zb3VyY2VfdXNlcl9pZBgBIAEoCRIWCg50YXJnZXRfdXNlcl9pZBgCIAEoCRIuCgpvY2N1cl90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgEIAEoCRIlCgpsb2NhbF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToS0vMYDnVzZXIubWVyZ2VkLnYxIu4BChhQcmFjdGljZVNlc3Npb25FdmFsdWF0ZWQSDwoHdXNlcl9pZBgBIAEoCRIbChNwcmFjdGljZV9zZXNzaW9uX2lkGAIgASgJEhUKDW92ZXJhbGxfc2NvcmUYAyABKAUSMQoNZXZhbHVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBSABKAkSJQoKbG9jYWxfZGF0ZRgGIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6IdLzGB1wcmFjdGljZV9zZXNzaW9uLmV2YWx1YXRlZC52MSLeAgoQQ2hhbGxlbmdlU2V0dGxlZBIUCgxjaGFsbGVuZ2VfaWQYASABKAkSDQoFdGl0bGUYAiABKAkSEAoIb3duZXJfaWQYAyABKAkSJwoMd2luZG93X3N0YXJ0GAQgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIlCgp3aW5kb3dfZW5kGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIvCgtzZXR0bGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZW5kZWRfZWFybHkYByABKAgSGQoRcGFydGljaXBhbnRfY291bnQYCCABKAUSFwoPY29tcGxldGVkX2NvdW50GAkgASgFEi8KA3RvcBgKIAMoCzIiLnN0cmlkZS5ldmVudHMudjEuQ2hhbGxlbmdlUGxhY2luZzoY0vMYFGNoYWxsZW5nZS5zZXR0bGVkLnYxIlUKEENoYWxsZW5nZVBsYWNpbmcSDwoHdXNlcl9pZBgBIAEoCRIMCgRyYW5rGAIgASgFEg8KB2N1cnJlbnQYAyABKAUSEQoJY29tcGxldGVkGAQgASgIYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_google_type_date, file_stride_options_v1_options]);
+  fileDesc("Ch1zdHJpZGUvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQc3RyaWRlLmV2ZW50cy52MSLZAQoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCgh1c2VybmFtZRgDIAEoCRIUCgxpc19hbm9ueW1vdXMYBCABKAgSLgoKb2NjdXJfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBiABKAkSJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6FtLzGBJ1c2VyLnJlZ2lzdGVyZWQudjEiygIKDlByb2ZpbGVVcGRhdGVkEg8KB3VzZXJfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhAKCHRpbWV6b25lGAMgASgJEg4KBmxvY2FsZRgEIAEoCRIuCgpvY2N1cl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXZpc2lvbhgGIAEoAxIlCgpsb2NhbF9kYXRlGAcgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRISCgphdmF0YXJfdXJsGAggASgJEhoKEnByb2ZpbGVfdmlzaWJpbGl0eRgJIAEoCRIcChRzaG93X29uX2xlYWRlcmJvYXJkcxgKIAEoCBIgChhkYWlseV9mb2N1c19nb2FsX21pbnV0ZXMYCyABKAU6FtLzGBJwcm9maWxlLnVwZGF0ZWQudjEiwQIKEFNlc3Npb25Db21wbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhMKC2FjdGl2aXR5X2lkGAMgASgJEhUKDWFjdGl2aXR5X2tpbmQYBCABKAkSLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiUKCmxvY2FsX2RhdGUYCCABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAkgASgJOhjS8xgUc2Vzc2lvbi5jb21wbGV0ZWQudjEikAIKEkNoYWxsZW5nZUNvbXBsZXRlZBIPCgd1c2VyX2lkGAEgASgJEhQKDGNoYWxsZW5nZV9pZBgCIAEoCRINCgV0aXRsZRgDIAEoCRIWCg5wb2ludHNfYXdhcmRlZBgEIAEoBRInCgx3aW5kb3dfc3RhcnQYBSABKAsyES5nb29nbGUudHlwZS5EYXRlEi4KCm9jY3VyX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYByABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAggASgJOhrS8xgWY2hhbGxlbmdlLmNvbXBsZXRlZC52MSKcAQoLVXNlckRlbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRIuCgpvY2N1cl90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgDIAEoCRIlCgpsb2NhbF9kYXRlGAQgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToT0vMYD3VzZXIuZGVsZXRlZC52MSK5AQoKVXNlck1lcmdlZBIWCg5zb3VyY2VfdXNlcl9pZBgBIAEoCRIWCg50YXJnZXRfdXNlcl9pZBgCIAEoCRIuCgpvY2N1cl90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgEIAEoCRIlCgpsb2NhbF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToS0vMYDnVzZXIubWVyZ2VkLnYxIu4BChhQcmFjdGljZVNlc3Npb25FdmFsdWF0ZWQSDwoHdXNlcl9pZBgBIAEoCRIbChNwcmFjdGljZV9zZXNzaW9uX2lkGAIgASgJEhUKDW92ZXJhbGxfc2NvcmUYAyABKAUSMQoNZXZhbHVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBSABKAkSJQoKbG9jYWxfZGF0ZRgGIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6IdLzGB1wcmFjdGljZV9zZXNzaW9uLmV2YWx1YXRlZC52MSL/AQoTQWNoaWV2ZW1lbnRVbmxvY2tlZBIPCgd1c2VyX2lkGAEgASgJEhYKDmFjaGlldmVtZW50X2lkGAIgASgJEg0KBXRpdGxlGAMgASgJEhYKDnBvaW50c19hd2FyZGVkGAQgASgFEhIKCnhwX2F3YXJkZWQYBSABKAUSLgoKb2NjdXJfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYCCABKAk6G9LzGBdhY2hpZXZlbWVudC51bmxvY2tlZC52MSK/AQoMTGV2ZWxSZWFjaGVkEg8KB3VzZXJfaWQYASABKAkSDQoFbGV2ZWwYAiABKAUSEAoIeHBfdG90YWwYAyABKAMSLgoKb2NjdXJfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgFIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYBiABKAk6FNLzGBBsZXZlbC5yZWFjaGVkLnYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_google_type_date, file_stride_options_v1_options]);
 
 /**
  * user.registered.v1 — auth created an account.
@@ -399,112 +399,107 @@ export const PracticeSessionEvaluatedSchema: GenMessage<PracticeSessionEvaluated
   messageDesc(file_stride_events_v1_events, 6);
 
 /**
- * challenge.settled.v1 — a challenge window ended (its last local day is over everywhere, or its
- * owner ended it early) and was settled: final ranks are stored, the best placings are named.
- * Points were already paid when each participant reached the target (challenge.completed.v1).
+ * achievement.unlocked.v1 — a user unlocked an achievement (once per user and achievement); its
+ * points and XP were awarded in the same transaction.
  *
- * @generated from message stride.events.v1.ChallengeSettled
+ * @generated from message stride.events.v1.AchievementUnlocked
  */
-export type ChallengeSettled = Message<"stride.events.v1.ChallengeSettled"> & {
-  /**
-   * @generated from field: string challenge_id = 1;
-   */
-  challengeId: string;
-
-  /**
-   * @generated from field: string title = 2;
-   */
-  title: string;
-
-  /**
-   * The owner of a user challenge; empty for a system challenge.
-   *
-   * @generated from field: string owner_id = 3;
-   */
-  ownerId: string;
-
-  /**
-   * The window settled, in participants' local dates.
-   *
-   * @generated from field: google.type.Date window_start = 4;
-   */
-  windowStart?: Date | undefined;
-
-  /**
-   * @generated from field: google.type.Date window_end = 5;
-   */
-  windowEnd?: Date | undefined;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp settle_time = 6;
-   */
-  settleTime?: Timestamp | undefined;
-
-  /**
-   * True when the owner ended it before its last day.
-   *
-   * @generated from field: bool ended_early = 7;
-   */
-  endedEarly: boolean;
-
-  /**
-   * Participants with progress in the window, and how many reached the target.
-   *
-   * @generated from field: int32 participant_count = 8;
-   */
-  participantCount: number;
-
-  /**
-   * @generated from field: int32 completed_count = 9;
-   */
-  completedCount: number;
-
-  /**
-   * Up to 10 best placings, rank order (ties share a rank).
-   *
-   * @generated from field: repeated stride.events.v1.ChallengePlacing top = 10;
-   */
-  top: ChallengePlacing[];
-};
-
-/**
- * Describes the message stride.events.v1.ChallengeSettled.
- * Use `create(ChallengeSettledSchema)` to create a new message.
- */
-export const ChallengeSettledSchema: GenMessage<ChallengeSettled> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 7);
-
-/**
- * One participant's final place in a settled window.
- *
- * @generated from message stride.events.v1.ChallengePlacing
- */
-export type ChallengePlacing = Message<"stride.events.v1.ChallengePlacing"> & {
+export type AchievementUnlocked = Message<"stride.events.v1.AchievementUnlocked"> & {
   /**
    * @generated from field: string user_id = 1;
    */
   userId: string;
 
   /**
-   * @generated from field: int32 rank = 2;
+   * Catalogue id, e.g. "first_session", "streak_7" (docs/rewards.md).
+   *
+   * @generated from field: string achievement_id = 2;
    */
-  rank: number;
+  achievementId: string;
 
   /**
-   * @generated from field: int32 current = 3;
+   * @generated from field: string title = 3;
    */
-  current: number;
+  title: string;
 
   /**
-   * @generated from field: bool completed = 4;
+   * @generated from field: int32 points_awarded = 4;
    */
-  completed: boolean;
+  pointsAwarded: number;
+
+  /**
+   * @generated from field: int32 xp_awarded = 5;
+   */
+  xpAwarded: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 6;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * The user's local date and IANA timezone at occur_time.
+   *
+   * @generated from field: google.type.Date local_date = 7;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 8;
+   */
+  timezone: string;
 };
 
 /**
- * Describes the message stride.events.v1.ChallengePlacing.
- * Use `create(ChallengePlacingSchema)` to create a new message.
+ * Describes the message stride.events.v1.AchievementUnlocked.
+ * Use `create(AchievementUnlockedSchema)` to create a new message.
  */
-export const ChallengePlacingSchema: GenMessage<ChallengePlacing> = /*@__PURE__*/
+export const AchievementUnlockedSchema: GenMessage<AchievementUnlocked> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 7);
+
+/**
+ * level.reached.v1 — a user's XP total reached a new level (one event per level crossed).
+ *
+ * @generated from message stride.events.v1.LevelReached
+ */
+export type LevelReached = Message<"stride.events.v1.LevelReached"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: int32 level = 2;
+   */
+  level: number;
+
+  /**
+   * The XP total that reached it.
+   *
+   * @generated from field: int64 xp_total = 3;
+   */
+  xpTotal: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date local_date = 5;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 6;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.LevelReached.
+ * Use `create(LevelReachedSchema)` to create a new message.
+ */
+export const LevelReachedSchema: GenMessage<LevelReached> = /*@__PURE__*/
   messageDesc(file_stride_events_v1_events, 8);
 
