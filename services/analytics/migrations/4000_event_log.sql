@@ -8,12 +8,16 @@ CREATE TABLE event_log (
     event_id    uuid        NOT NULL,
     event_type  text        NOT NULL,
     user_id     uuid        NOT NULL,
-    -- The producer's instant for the fact (end_time, occur_time, submit_time… per type); NULL
-    -- when the event carries none.
-    occurred_at timestamptz,
+    -- The producer's instant for the fact (end_time, occur_time, submit_time… per type); the
+    -- receive time when the event carries none.
+    occurred_at timestamptz NOT NULL,
+    -- The producer's local date of the fact (NULL when the event carries none).
+    local_date  date,
     received_at timestamptz NOT NULL,
     payload     bytea       NOT NULL,
     CONSTRAINT event_log_pkey PRIMARY KEY (event_id)
 );
 CREATE UNIQUE INDEX event_log_seq ON event_log (seq);
 CREATE INDEX event_log_user ON event_log (user_id, seq);
+-- The day's sessions (daily focus summary).
+CREATE INDEX event_log_day ON event_log (user_id, event_type, local_date);

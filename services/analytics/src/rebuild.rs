@@ -3,13 +3,17 @@
 //! until it commits; the live consumer waits on the emptied tables and applies its events on
 //! top afterwards). Runbook: docs/runbooks/analytics-rebuild.md.
 
+use std::process::ExitCode;
+
 use sqlx::PgPool;
+use stride_kit::config::Env;
 
 use crate::{events, store};
 
-/// Every table that is a function of the log (H: append yours). Not here: `event_log` itself
-/// and the shared user directory (fed by profile.updated.v1, which is not logged).
-pub const PROJECTIONS: &[&str] = &["daily_rollups", "active_runs", "timezone_hints"];
+/// Every table that is a function of the log (H: append yours). Not here: `event_log` itself,
+/// the user directory and `focus_goals` (fed by profile.updated.v1, which is not logged) and
+/// `streak_settings` (the user's own settings).
+pub const PROJECTIONS: &[&str] = &["daily_rollups", "active_runs", "timezone_hints", "tasks"];
 
 /// Events replayed per read of the log.
 const PAGE: i64 = 1000;
@@ -38,4 +42,46 @@ pub async fn rebuild(pool: &PgPool) -> anyhow::Result<u64> {
     }
     tx.commit().await?;
     Ok(replayed)
+}
+
+/// The `rebuild` command: reads `DATABASE_URL` (as `migrate` does), applies pending
+/// migrations, rebuilds, prints how many events were replayed. Exit 2 on a config error, 1 on
+/// a failed rebuild (nothing changed: one transaction).
+pub fn main() -> ExitCode {
+    stride_kit::install_crypto_provider();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async {
+        let mut env = Env::new();
+        let url = stride_kit::config::migrate_database_url(&mut env);
+        if let Err(e) = env.finish() {
+            eprintln!("stride-analytics rebuild: {e}");
+            return ExitCode::from(2);
+        }
+        let run = async {
+            let pool = stride_kit::db::connect(url.expose(), 2).await?;
+            stride_kit::db::migrate(&pool, crate::MIGRATIONS).await?;
+            let n = rebuild(&pool).await?;
+            pool.close().await;
+            anyhow::Ok(n)
+        };
+        match run.await {
+            Ok(n) => {
+                println!("stride-analytics rebuild: {n} events replayed");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("stride-analytics rebuild: {e:#}");
+                ExitCode::FAILURE
+            }
+        }
+    })
 }

@@ -1,5 +1,6 @@
 //! `user.deleted.v1` purges the user (log and projections); `user.merged.v1` moves a guest's
-//! figures and log rows to the target.
+//! figures, log rows, tasks and settings to the target. `profile.updated.v1` keeps the user
+//! directory and the daily focus goal.
 
 use stride_bus::{Envelope, HandlerError, Merged as _, On, Subject as _, Tx, directory};
 use stride_kit::clock::SharedClock;
@@ -41,6 +42,8 @@ impl On<events::UserMerged> for Handlers {
         // under the guest's id. Idempotent: a replay finds no row of the guest.
         let days = store::merge_rollups(tx, m.source, m.target).await?;
         let logged = store::log::move_user(tx, m.source, m.target).await?;
+        store::tasks::move_user(tx, m.source, m.target).await?;
+        store::settings::move_user(tx, m.source, m.target).await?;
         let target_has_zone = directory::get(tx, m.target).await?.is_some()
             || store::hint(tx, m.target).await?.is_some();
         let source_profile = directory::get(tx, m.source).await?.map(|d| d.timezone);
@@ -56,6 +59,26 @@ impl On<events::UserMerged> for Handlers {
         let purged =
             store::purge_user(tx, m.source).await? + directory::forget(tx, m.source).await?;
         tracing::info!(source = %m.source, target = %m.target, days, logged, purged, "user merged: analytics moved");
+        Ok(())
+    }
+}
+
+/// `profile.updated.v1`: the shared user directory, and the daily focus goal (0: unset, the
+/// default applies).
+#[derive(Clone)]
+pub struct Profiles;
+
+impl On<events::ProfileUpdated> for Profiles {
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::ProfileUpdated,
+        env: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        let (goal, revision) = (e.daily_focus_goal_minutes.max(0), e.revision);
+        directory::Replica.on(tx, e, env).await?;
+        store::settings::put_focus_goal(tx, user, goal, revision).await?;
         Ok(())
     }
 }

@@ -4,7 +4,8 @@
 //! function of the log, and every handler behind `apply` must be order-independent (an
 //! addition, or newest-wins): events arrive late and in any order. analytics publishes nothing.
 //!
-//! Not logged: `profile.updated.v1` (the shared user directory, newest revision wins) and the
+//! Not logged: `profile.updated.v1` (the shared user directory and the focus goal, newest
+//! revision wins) and the
 //! lifecycle events `user.deleted.v1` / `user.merged.v1`, which act on the log itself (purge,
 //! move) besides the projections.
 //!
@@ -13,11 +14,13 @@
 //! the `logged!` table below (the queue binding and the replay follow from it).
 
 mod challenge;
+mod daily;
 mod lifecycle;
 mod session;
+mod tasks;
 
 use sqlx::PgConnection;
-use stride_bus::{Envelope, HandlerError, On, Subject, Subscriptions, Tx, directory};
+use stride_bus::{Envelope, HandlerError, On, Subject, Subscriptions, Tx};
 use stride_kit::{clock::SharedClock, convert::from_timestamp};
 use stride_proto::{Event, events};
 
@@ -27,6 +30,7 @@ pub use crate::store::log::Entry;
 /// What a logged event type says about when its fact happened (the log's `occurred_at`).
 pub trait Occurred: Subject {
     fn occurred(&self) -> Option<&prost_types::Timestamp>;
+    fn local_date(&self) -> Option<&stride_proto::Date>;
 }
 
 /// Declares the logged event types once: each gets its `Occurred` field, its subscription
@@ -36,6 +40,9 @@ macro_rules! logged {
         $(impl Occurred for events::$t {
             fn occurred(&self) -> Option<&prost_types::Timestamp> {
                 self.$time.as_ref()
+            }
+            fn local_date(&self) -> Option<&stride_proto::Date> {
+                self.local_date.as_ref()
             }
         })*
 
@@ -61,6 +68,18 @@ macro_rules! logged {
 logged! {
     SessionCompleted(end_time) => session::on_session_completed;
     ChallengeCompleted(occur_time) => challenge::on_challenge_completed;
+    AchievementUnlocked(occur_time) => challenge::on_achievement_unlocked;
+    TaskCreated(occur_time) => tasks::on_task_created;
+    TaskUpdated(occur_time) => tasks::on_task_updated;
+    TaskCompleted(occur_time) => tasks::on_task_completed;
+    TaskReopened(occur_time) => tasks::on_task_reopened;
+    TaskDeleted(occur_time) => tasks::on_task_deleted;
+    ReflectionSubmitted(submit_time) => daily::on_reflection_submitted;
+    LessonCompleted(complete_time) => daily::on_lesson_completed;
+    WorkoutLogged(occur_time) => daily::on_workout_logged;
+    WorkoutUpdated(occur_time) => daily::on_workout_updated;
+    WorkoutDeleted(occur_time) => daily::on_workout_deleted;
+    PracticeSessionEvaluated(evaluate_time) => daily::on_practice_session_evaluated;
 }
 
 fn decode<E: Event>(payload: &[u8]) -> Result<E, HandlerError> {
@@ -76,7 +95,7 @@ pub fn subscriptions(clock: &SharedClock) -> Subscriptions {
         clock: clock.clone(),
     };
     subscribe_logged(Subscriptions::new(), &log)
-        .on::<events::ProfileUpdated, _>(directory::Replica)
+        .on::<events::ProfileUpdated, _>(lifecycle::Profiles)
         .on::<events::UserDeleted, _>(lifecycle.clone())
         .on::<events::UserMerged, _>(lifecycle)
 }
@@ -89,12 +108,14 @@ pub struct Log {
 
 impl<E: Occurred> On<E> for Log {
     async fn on(&self, tx: &mut Tx, e: E, env: &Envelope) -> Result<(), HandlerError> {
+        let received_at = self.clock.now_db();
         let entry = Entry {
             event_id: env.id,
             event_type: E::TYPE.to_owned(),
             user: e.user()?,
-            occurred_at: e.occurred().and_then(from_timestamp),
-            received_at: self.clock.now_db(),
+            occurred_at: e.occurred().and_then(from_timestamp).unwrap_or(received_at),
+            local_date: Occurred::local_date(&e).and_then(stride_kit::convert::from_date),
+            received_at,
             payload: env.payload.clone(),
         };
         if store::log::append(tx, &entry).await? {

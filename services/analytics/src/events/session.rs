@@ -33,7 +33,14 @@ pub async fn on_session_completed(
         e.start_time.as_ref().and_then(from_timestamp),
         end,
     );
-    store::add_session(conn, user, date, session).await?;
+    let planned = e.planned_duration.as_ref().map(from_duration);
+    store::add(
+        conn,
+        user,
+        date,
+        &rollup::session_figures(&e.activity_kind, session, planned),
+    )
+    .await?;
     if is_valid_timezone(&e.timezone) {
         // The receive time, not the clock: a rebuild must reach the same hint.
         let hint = timezone::Hint {

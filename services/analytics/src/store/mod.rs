@@ -3,5 +3,7 @@
 
 pub mod log;
 pub mod rollups;
+pub mod settings;
+pub mod tasks;
 
 pub use rollups::*;

@@ -334,6 +334,7 @@ pub async fn run() -> anyhow::Result<()> {
         GetProgressSummaryRequest {
             range: SummaryRange::Week as i32,
             date: None,
+            ..Default::default()
         }
     );
 
@@ -448,6 +449,7 @@ pub async fn run() -> anyhow::Result<()> {
         let summary = || GetProgressSummaryRequest {
             range: SummaryRange::Week as i32,
             date: None,
+            ..Default::default()
         };
         let (c, u) = (conns.clone(), users.clone());
         let (pc, pu) = (gw.clone(), users.clone());
