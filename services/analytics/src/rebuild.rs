@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use stride_kit::config::Env;
 
 use crate::{events, store};
+pub use crate::{events::ingest, store::log::Entry};
 
 /// Every table that is a function of the log (H: append yours). Not here: `event_log` itself,
 /// the user directory and `focus_goals` (fed by profile.updated.v1, which is not logged) and

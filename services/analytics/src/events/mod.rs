@@ -118,13 +118,21 @@ impl<E: Occurred> On<E> for Log {
             received_at,
             payload: env.payload.clone(),
         };
-        if store::log::append(tx, &entry).await? {
-            apply(tx, &entry).await?;
-        } else {
+        if !ingest(tx, &entry).await? {
             tracing::info!(event = %env.id, r#type = E::TYPE, "already logged: absorbed");
         }
         Ok(())
     }
+}
+
+/// Appends `entry` to the log and applies it; false (nothing applied) when its id is logged
+/// already.
+pub async fn ingest(conn: &mut PgConnection, entry: &Entry) -> Result<bool, HandlerError> {
+    if !store::log::append(conn, entry).await? {
+        return Ok(false);
+    }
+    apply(conn, entry).await?;
+    Ok(true)
 }
 
 /// The producer's local date; an event without one cannot be placed on any day.

@@ -33,7 +33,7 @@ pub async fn put(conn: &mut PgConnection, user: Uuid, s: &Snapshot<'_>) -> sqlx:
            due_time = CASE WHEN tasks.revision <= EXCLUDED.revision THEN EXCLUDED.due_time ELSE tasks.due_time END,
            completed = CASE WHEN tasks.revision <= EXCLUDED.revision THEN EXCLUDED.completed ELSE tasks.completed END,
            complete_date = CASE WHEN tasks.revision <= EXCLUDED.revision THEN EXCLUDED.complete_date ELSE tasks.complete_date END,
-           created_date = COALESCE(tasks.created_date, EXCLUDED.created_date),
+           created_date = LEAST(tasks.created_date, EXCLUDED.created_date),
            deleted = tasks.deleted OR EXCLUDED.deleted,
            revision = GREATEST(tasks.revision, EXCLUDED.revision)",
     )

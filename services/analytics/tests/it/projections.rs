@@ -1,0 +1,1 @@
+//! The projections through the API.
