@@ -374,4 +374,39 @@ mod tests {
         assert_eq!(with(2, d(7, 5)), s(2, 4));
         assert_eq!(with(0, d(7, 5)), s(0, 2));
     }
+
+    #[test]
+    fn a_streak_survives_the_fall_back_day() {
+        // Europe/Paris falls back on 2026-10-25 at 01:00 UTC (UTC+2 → UTC+1): 02:30 local
+        // happens twice, both on the 25th; the 25-hour day is one day.
+        let tz = "Europe/Paris";
+        let days = vec![
+            produced(datetime!(2026-10-24 20:00 UTC), tz),
+            produced(datetime!(2026-10-25 00:30 UTC), tz),
+            produced(datetime!(2026-10-25 01:30 UTC), tz),
+            // 23:30 UTC on the 25th is 00:30 on the 26th in Paris.
+            produced(datetime!(2026-10-25 23:30 UTC), tz),
+        ];
+        assert_eq!(
+            days,
+            [
+                date!(2026 - 10 - 24),
+                date!(2026 - 10 - 25),
+                date!(2026 - 10 - 25),
+                date!(2026 - 10 - 26)
+            ]
+        );
+        let now = datetime!(2026-10-26 08:00 UTC);
+        assert_eq!(st(&runs_of(days), today(now, tz)), s(3, 3));
+        // The shutdown rule on the same days: today (the 26th) is active, three in a row.
+        let runs = runs_of(vec![
+            date!(2026 - 10 - 24),
+            date!(2026 - 10 - 25),
+            date!(2026 - 10 - 26),
+        ]);
+        assert_eq!(
+            streaks(&runs, today(now, tz), Anchor::Today, Policy::default()),
+            s(3, 3)
+        );
+    }
 }

@@ -594,3 +594,51 @@ async fn streak_settings_are_the_callers_bounded_and_applied() {
     assert_invalid(&err, &["settings"]);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn dst_days_keep_their_sessions_on_the_producers_dates() {
+    // Europe/Paris: spring forward 2026-03-29 (23-hour day), fall back 2026-10-25 (25 hours).
+    let (h, p) = start(datetime!(2026-10-26 08:00 UTC)).await;
+    let ada = Uuid::now_v7();
+    let tz = "Europe/Paris";
+    send(
+        &h,
+        &p,
+        &profile(ada, tz, 1, datetime!(2026-03-01 08:00 UTC)),
+    )
+    .await;
+    for end in [
+        // 02:30 local happens twice on the fall-back day: both count on the 25th.
+        datetime!(2026-10-25 00:30 UTC),
+        datetime!(2026-10-25 01:30 UTC),
+        // 23:30 UTC on the 25th is already the 26th in Paris.
+        datetime!(2026-10-25 23:30 UTC),
+        datetime!(2026-10-24 12:00 UTC),
+        // The spring-forward day: 22:30 UTC on the 29th is 00:30 on the 30th.
+        datetime!(2026-03-29 10:00 UTC),
+        datetime!(2026-03-29 22:30 UTC),
+    ] {
+        send(&h, &p, &session(ada, "focus", end, 25, tz)).await;
+    }
+    let mut c = h.client.clone();
+    let day = |d: Date| GetDailyFocusSummaryRequest {
+        date: Some(convert::date(d)),
+    };
+    let fall = c
+        .get_daily_focus_summary(authed(day(date!(2026 - 10 - 25)), &h.token(ada)))
+        .await
+        .unwrap()
+        .into_inner()
+        .summary
+        .unwrap();
+    assert_eq!((fall.focus_sessions, fall.sessions.len()), (2, 2));
+    let spring = summary_of(&h, ada, SummaryRange::Week, Some(date!(2026 - 03 - 29))).await;
+    assert_eq!(spring.days[6].sessions_completed, 1, "Sunday the 29th");
+    let next = summary_of(&h, ada, SummaryRange::Week, Some(date!(2026 - 03 - 30))).await;
+    assert_eq!(next.days[0].sessions_completed, 1, "Monday the 30th");
+    // Today the 26th: the 24th, 25th and 26th in a row.
+    let s = summary_of(&h, ada, SummaryRange::Week, None).await;
+    let focus = s.streaks.unwrap().focus.unwrap();
+    assert_eq!((focus.current, s.current_streak), (3, 3));
+    h.stop().await;
+}
