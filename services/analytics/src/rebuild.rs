@@ -29,6 +29,31 @@ pub async fn rebuild(pool: &PgPool) -> anyhow::Result<u64> {
     )))
     .execute(&mut *tx)
     .await?;
+    // The figures counted before the log existed, and the runs of their days (activity and
+    // focus are all they can say), then the log on top.
+    sqlx::query(
+        "INSERT INTO daily_rollups (user_id, local_date, sessions_completed, focus_sessions, total_seconds, points)
+         SELECT user_id, local_date, sessions_completed, focus_sessions, total_seconds, points
+         FROM rollup_baseline",
+    )
+    .execute(&mut *tx)
+    .await?;
+    for (kind, active) in [
+        ("activity", "sessions_completed > 0"),
+        ("focus", "focus_sessions > 0"),
+    ] {
+        // Constants, never input.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO active_runs (user_id, kind, first_date, last_date)
+             SELECT user_id, '{kind}', min(local_date), max(local_date)
+             FROM (SELECT user_id, local_date,
+                          local_date - (row_number() OVER (PARTITION BY user_id ORDER BY local_date))::int AS grp
+                   FROM rollup_baseline WHERE {active}) d
+             GROUP BY user_id, grp"
+        )))
+        .execute(&mut *tx)
+        .await?;
+    }
     let (mut after, mut replayed) = (0, 0u64);
     loop {
         let page = store::log::page(&mut tx, after, PAGE).await?;

@@ -381,6 +381,7 @@ pub async fn purge_user(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<u64
             "DELETE FROM active_runs WHERE user_id = $1",
             "DELETE FROM timezone_hints WHERE user_id = $1",
             "DELETE FROM event_log WHERE user_id = $1",
+            "DELETE FROM rollup_baseline WHERE user_id = $1",
             "DELETE FROM tasks WHERE user_id = $1",
             "DELETE FROM streak_settings WHERE user_id = $1",
             "DELETE FROM focus_goals WHERE user_id = $1",
@@ -413,6 +414,21 @@ pub async fn merge_rollups(
     .execute(&mut *conn)
     .await?
     .rows_affected();
+    // The pre-log figures add up the same way (the source's rows go with purge_user).
+    sqlx::query(
+        "INSERT INTO rollup_baseline (user_id, local_date, sessions_completed, focus_sessions, total_seconds, points)
+         SELECT $2, local_date, sessions_completed, focus_sessions, total_seconds, points
+         FROM rollup_baseline WHERE user_id = $1
+         ON CONFLICT (user_id, local_date) DO UPDATE SET
+           sessions_completed = rollup_baseline.sessions_completed + EXCLUDED.sessions_completed,
+           focus_sessions = rollup_baseline.focus_sessions + EXCLUDED.focus_sessions,
+           total_seconds = rollup_baseline.total_seconds + EXCLUDED.total_seconds,
+           points = rollup_baseline.points + EXCLUDED.points",
+    )
+    .bind(source)
+    .bind(target)
+    .execute(&mut *conn)
+    .await?;
     rebuild_runs(conn, target).await?;
     Ok(moved)
 }
