@@ -79,7 +79,7 @@ pub fn of(kind: Kind, anchor: Date) -> Period {
 /// A custom range; `None` when `end` is before `start` or it is longer than a leap year.
 pub fn custom(start: Date, end: Date) -> Option<Period> {
     let days = (end - start).whole_days() + 1;
-    (days >= 1 && days <= MAX_CUSTOM_DAYS).then_some(Period {
+    (1..=MAX_CUSTOM_DAYS).contains(&days).then_some(Period {
         kind: Kind::Custom,
         start,
         end,

@@ -31,20 +31,20 @@ async fn sessions(
             let x = events::SessionCompleted::decode(e.payload.as_slice()).ok()?;
             let keep = x.counts != Some(false)
                 && (x.activity_kind == "focus" || x.activity_kind == "break");
-            let date = e.local_date?;
-            keep.then(|| {
-                (
-                    date,
-                    pb::FocusSession {
-                        session_id: x.session_id,
-                        kind: x.activity_kind,
-                        start_time: x.start_time,
-                        end_time: x.end_time,
-                        duration: x.duration,
-                        planned_duration: x.planned_duration,
-                    },
-                )
-            })
+            if !keep {
+                return None;
+            }
+            Some((
+                e.local_date?,
+                pb::FocusSession {
+                    session_id: x.session_id,
+                    kind: x.activity_kind,
+                    start_time: x.start_time,
+                    end_time: x.end_time,
+                    duration: x.duration,
+                    planned_duration: x.planned_duration,
+                },
+            ))
         })
         .collect())
 }

@@ -276,18 +276,11 @@ fn encode(op: &Op, user: Uuid, at: OffsetDateTime) -> (&'static str, Vec<u8>, Da
             e.local_date = ld(d);
             pack(e, day(*d))
         }
-        Op::Evaluation { score, day: d } => pack(
-            events::PracticeSessionEvaluated {
-                user_id: u,
-                practice_session_id: "p".into(),
-                overall_score: *score,
-                evaluate_time: Some(timestamp(at)),
-                timezone: TZ.into(),
-                local_date: ld(d),
-                ..Default::default()
-            },
-            day(*d),
-        ),
+        Op::Evaluation { score, day: d } => {
+            let mut e = fixtures::practice_session_evaluated(user, Uuid::now_v7(), *score, at, TZ);
+            e.local_date = ld(d);
+            pack(e, day(*d))
+        }
         Op::Award { points, day: d } => {
             let mut e = fixtures::challenge_completed(user, Uuid::now_v7(), *points, at, TZ);
             e.local_date = ld(d);
