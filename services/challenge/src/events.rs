@@ -3,7 +3,7 @@
 //!
 //! - `session.completed.v1` (routine sessions also as a routine completed), `task.completed.v1`
 //!   (and its corrections `task.reopened.v1` / `task.deleted.v1`), `reflection.submitted.v1`,
-//!   `workout.logged.v1` (taken back by `workout.deleted.v1`) and `lesson.completed.v1` become
+//!   `workout.logged.v1` (moved by `workout.updated.v1`, taken back by `workout.deleted.v1`) and `lesson.completed.v1` become
 //!   a `domain::goal::Activity` and go through [`record`]: counted toward the challenges the
 //!   user had joined ([`count_activity`]; a window that reaches its target is completed, paid
 //!   and announced, `challenge.completed.v1`) and toward rewards ([`rewards::apply`]). A session
@@ -48,6 +48,7 @@ pub fn subscriptions(clock: &SharedClock) -> Subscriptions {
         .on::<events::TaskDeleted, _>(handlers.clone())
         .on::<events::ReflectionSubmitted, _>(handlers.clone())
         .on::<events::WorkoutLogged, _>(handlers.clone())
+        .on::<events::WorkoutUpdated, _>(handlers.clone())
         .on::<events::WorkoutDeleted, _>(handlers.clone())
         .on::<events::LessonCompleted, _>(handlers.clone())
         .on::<events::ProfileUpdated, _>(handlers.clone())
@@ -274,19 +275,48 @@ impl On<events::WorkoutLogged> for Handlers {
         )?;
         let occasion =
             Occasion::session(at, e.local_date.as_ref().and_then(from_date), &e.timezone);
-        let activity = Activity {
-            kind: ActivityKind::WorkoutLogged,
-            local_date: occasion.local_date,
-            cause: format!("workout:{}", e.log_id),
-            reversal: false,
-        };
+        let activity = workout(&e.log_id, e.figures.as_ref(), occasion.local_date, false);
         record(tx, user, at, &activity, &occasion).await
     }
 }
 
+impl On<events::WorkoutUpdated> for Handlers {
+    /// Only a new performed date matters to goals: the log moves from the old date's window to
+    /// the new one. (Its XP and counters stay: it is still one workout.)
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::WorkoutUpdated,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        let performed = |f: Option<&events::WorkoutFigures>| {
+            f.and_then(|f| f.date_performed.as_ref())
+                .and_then(from_date)
+        };
+        let (Some(before), Some(after)) =
+            (performed(e.before.as_ref()), performed(e.after.as_ref()))
+        else {
+            return Ok(());
+        };
+        if before == after {
+            return Ok(());
+        }
+        let at = occurred(
+            e.occur_time.as_ref().and_then(from_timestamp),
+            "workout.updated.v1",
+        )?;
+        let occasion =
+            Occasion::session(at, e.local_date.as_ref().and_then(from_date), &e.timezone);
+        let old = workout(&e.log_id, e.before.as_ref(), before, true);
+        count_activity(tx, user, at, &old, &occasion).await?;
+        let new = workout(&e.log_id, e.after.as_ref(), after, false);
+        count_activity(tx, user, at, &new, &occasion).await
+    }
+}
+
 impl On<events::WorkoutDeleted> for Handlers {
-    /// Takes the log back. (`workout.updated.v1` changes figures, not the count of workouts, so
-    /// challenge does not consume it.)
+    /// Takes the log back.
     async fn on(
         &self,
         tx: &mut Tx,
@@ -300,13 +330,27 @@ impl On<events::WorkoutDeleted> for Handlers {
         )?;
         let occasion =
             Occasion::session(at, e.local_date.as_ref().and_then(from_date), &e.timezone);
-        let activity = Activity {
-            kind: ActivityKind::WorkoutLogged,
-            local_date: occasion.local_date,
-            cause: format!("workout:{}", e.log_id),
-            reversal: true,
-        };
+        let activity = workout(&e.log_id, e.figures.as_ref(), occasion.local_date, true);
         record(tx, user, at, &activity, &occasion).await
+    }
+}
+
+/// A workout log as an activity: it counts on the date it was performed (which the figures
+/// carry; `fallback`, the logging date, for a log without one).
+fn workout(
+    log: &str,
+    figures: Option<&events::WorkoutFigures>,
+    fallback: time::Date,
+    reversal: bool,
+) -> Activity {
+    Activity {
+        kind: ActivityKind::WorkoutLogged,
+        local_date: figures
+            .and_then(|f| f.date_performed.as_ref())
+            .and_then(from_date)
+            .unwrap_or(fallback),
+        cause: format!("workout:{log}"),
+        reversal,
     }
 }
 

@@ -70,11 +70,11 @@ impl ChallengeRow {
     }
 }
 
-/// Who may see a challenge, `$1` being the caller: system and public challenges, one's own, and
-/// those one takes part in. Friends-visibility challenges are, for now, seen like private ones:
-/// the friends table lives with the rewards work (docs/challenges.md); wiring it is adding
-/// `OR (c.visibility = 'friends' AND <caller is a friend of c.owner_id>)` here.
+/// Who may see a challenge, `$1` being the caller: system and public challenges, one's own,
+/// friends-visibility ones of a friend, and those one takes part in.
 const VISIBLE: &str = "(c.owner_id IS NULL OR c.visibility = 'public' OR c.owner_id = $1
+     OR (c.visibility = 'friends' AND EXISTS (SELECT 1 FROM friendships f
+         WHERE f.user_id = c.owner_id AND f.friend_id = $1))
      OR EXISTS (SELECT 1 FROM participants v WHERE v.challenge_id = c.id AND v.user_id = $1))";
 
 /// Columns of [`ChallengeRow`]; `$1` is the caller, `$2` the Monday of the caller's week (the

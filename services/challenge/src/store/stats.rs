@@ -46,10 +46,11 @@ pub async fn shutdowns_since(
     .await
 }
 
-/// Points awarded by challenges and windows completed by `user`.
+/// Points awarded by challenges (not achievements) and windows completed by `user`.
 pub async fn totals(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<(i64, i64)> {
     sqlx::query_as(
-        "SELECT (SELECT COALESCE(sum(points), 0)::bigint FROM points_ledger WHERE user_id = $1),
+        "SELECT (SELECT COALESCE(sum(points), 0)::bigint FROM points_ledger
+                 WHERE user_id = $1 AND reason = 'challenge'),
                 (SELECT count(*) FROM progress WHERE user_id = $1 AND completed_at IS NOT NULL)",
     )
     .bind(user)

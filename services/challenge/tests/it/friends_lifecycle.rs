@@ -23,7 +23,7 @@ async fn mentions(h: &Harness, user: Uuid) -> i64 {
     .expect("mentions")
 }
 
-async fn befriend(h: &Harness, a: Uuid, b: Uuid) {
+pub async fn befriend(h: &Harness, a: Uuid, b: Uuid) {
     let req = friends(h)
         .send_friend_request(authed(
             pb::SendFriendRequestRequest {

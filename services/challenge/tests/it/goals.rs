@@ -218,3 +218,118 @@ async fn the_weekly_system_challenges_count_their_own_kinds_and_show_in_this_wee
 pub fn focus(user: Uuid, end: OffsetDateTime) -> events::SessionCompleted {
     session(user, "focus", end, "UTC")
 }
+
+async fn xp(h: &crate::support::Harness, user: Uuid) -> i64 {
+    crate::support::rewards(h)
+        .get_my_rewards(stride_testkit::authed(
+            pb::GetMyRewardsRequest {},
+            &h.token(user),
+        ))
+        .await
+        .expect("rewards")
+        .into_inner()
+        .xp
+}
+
+#[tokio::test]
+async fn tasks_reflections_workouts_and_lessons_count_and_their_corrections_take_back() {
+    use stride_testkit::fixtures;
+    let (h, _probe) = start(NOW).await;
+    let activity = Publisher::start(&h.amqp, "activity-session").await;
+    let ann = Uuid::now_v7();
+    let tasks = create(&h, ann, spec("Tasks", GoalKind::TasksCompleted, 5)).await;
+    let shutdowns = create(&h, ann, spec("Shutdowns", GoalKind::ShutdownReflections, 5)).await;
+    let workouts = create(&h, ann, spec("Workouts", GoalKind::WorkoutsLogged, 5)).await;
+    let lessons = create(&h, ann, spec("Lessons", GoalKind::LessonsCompleted, 5)).await;
+    // The seven-day window opens today (Wednesday 18 November).
+    let count = |id: String| {
+        let h = &h;
+        async move { current(h, ann, &id).await.current }
+    };
+
+    // Two tasks completed; one delivered twice. Then one reopened, the other deleted.
+    let (t1, t2) = (Uuid::now_v7(), Uuid::now_v7());
+    let done1 = fixtures::task_completed(ann, t1, at(1), "UTC");
+    deliver(&h, &activity, &done1).await;
+    deliver(&h, &activity, &done1).await;
+    deliver(
+        &h,
+        &activity,
+        &fixtures::task_completed(ann, t2, at(2), "UTC"),
+    )
+    .await;
+    assert_eq!(count(tasks.id.clone()).await, 2);
+    let xp_two_tasks = xp(&h, ann).await;
+    assert!(xp_two_tasks >= 10, "5 XP a task: {xp_two_tasks}");
+    deliver(
+        &h,
+        &activity,
+        &fixtures::task_reopened(ann, t1, at(1), at(3), "UTC"),
+    )
+    .await;
+    assert_eq!(
+        count(tasks.id.clone()).await,
+        1,
+        "a reopened task is taken back"
+    );
+    assert_eq!(xp(&h, ann).await, xp_two_tasks - 5, "and its XP");
+    let deleted = events::TaskDeleted {
+        user_id: ann.to_string(),
+        task_id: t2.to_string(),
+        task: Some(fixtures::task_snapshot("Task", Some(at(2)), "UTC")),
+        occur_time: Some(stride_kit::convert::timestamp(at(4))),
+        local_date: Some(date(at(4).date())),
+        timezone: "UTC".into(),
+    };
+    deliver(&h, &activity, &deleted).await;
+    assert_eq!(
+        count(tasks.id.clone()).await,
+        0,
+        "a completed task deleted is taken back"
+    );
+
+    // A shutdown reflection and a lesson count once each.
+    let reflection = fixtures::reflection_submitted(ann, "good", at(9), "UTC");
+    deliver(&h, &activity, &reflection).await;
+    deliver(&h, &activity, &reflection).await;
+    assert_eq!(count(shutdowns.id.clone()).await, 1);
+    deliver(
+        &h,
+        &activity,
+        &fixtures::lesson_completed(ann, at(5), "UTC"),
+    )
+    .await;
+    assert_eq!(count(lessons.id.clone()).await, 1);
+
+    // A workout counts on the date it was performed; moved out of the window it leaves it;
+    // deleted it is taken back.
+    let figures = fixtures::workout_figures(3, 10, 40.0, at(6), "UTC");
+    let logged = fixtures::workout_logged(ann, figures.clone(), at(6), "UTC");
+    deliver(&h, &activity, &logged).await;
+    let other = fixtures::workout_logged(ann, figures.clone(), at(7), "UTC");
+    deliver(&h, &activity, &other).await;
+    assert_eq!(count(workouts.id.clone()).await, 2);
+    let moved = events::WorkoutFigures {
+        date_performed: Some(date(date!(2026 - 11 - 10))),
+        ..figures.clone()
+    };
+    deliver(
+        &h,
+        &activity,
+        &fixtures::workout_updated(ann, &logged.log_id, figures.clone(), moved, at(8), "UTC"),
+    )
+    .await;
+    assert_eq!(
+        count(workouts.id.clone()).await,
+        1,
+        "moved before the window"
+    );
+    deliver(
+        &h,
+        &activity,
+        &fixtures::workout_deleted(ann, &other.log_id, figures, at(9), "UTC"),
+    )
+    .await;
+    assert_eq!(count(workouts.id.clone()).await, 0);
+    h.stop().await;
+}

@@ -492,3 +492,45 @@ async fn joining_respects_the_cap_and_the_end_and_leaving_frees_a_place() {
     assert!(!list(&h, ann, ChallengeView::Current).await.contains(&c.id));
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_friends_challenge_is_seen_and_joined_by_the_owners_friends_only() {
+    let (h, _probe) = start(NOW).await;
+    let (ann, friend, stranger) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let profiles = stride_testkit::bus::Publisher::start(&h.amqp, "profile").await;
+    for (u, name) in [(ann, "Ann"), (friend, "Bob"), (stranger, "Cyd")] {
+        crate::support::deliver(&h, &profiles, &crate::support::profile(u, name, "UTC")).await;
+    }
+    crate::friends_lifecycle::befriend(&h, ann, friend).await;
+    let c = create(
+        &h,
+        ann,
+        pb::ChallengeSpec {
+            visibility: Visibility::Friends as i32,
+            ..spec("Friends only", GoalKind::SessionsCompleted, 3)
+        },
+    )
+    .await;
+    assert_eq!(c.visibility, Visibility::Friends as i32);
+
+    // A stranger cannot tell it exists.
+    assert_eq!(code(get(&h, stranger, &c.id).await), Code::NotFound);
+    assert_eq!(code(join(&h, stranger, &c.id).await), Code::NotFound);
+    assert!(
+        !list(&h, stranger, ChallengeView::Unspecified)
+            .await
+            .contains(&c.id)
+    );
+    // The owner's friend sees it, lists it and joins it.
+    assert_eq!(
+        get(&h, friend, &c.id).await.expect("friend sees it").id,
+        c.id
+    );
+    assert!(
+        list(&h, friend, ChallengeView::Unspecified)
+            .await
+            .contains(&c.id)
+    );
+    let joined = join(&h, friend, &c.id).await.expect("friend joins");
+    assert_eq!((joined.joined, joined.participant_count), (true, 2));
+}

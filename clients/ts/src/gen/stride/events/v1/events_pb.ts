@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stride/events/v1/events.proto.
  */
 export const file_stride_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Ch1zdHJpZGUvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQc3RyaWRlLmV2ZW50cy52MSLZAQoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCgh1c2VybmFtZRgDIAEoCRIUCgxpc19hbm9ueW1vdXMYBCABKAgSLgoKb2NjdXJfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBiABKAkSJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6FtLzGBJ1c2VyLnJlZ2lzdGVyZWQudjEiygIKDlByb2ZpbGVVcGRhdGVkEg8KB3VzZXJfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhAKCHRpbWV6b25lGAMgASgJEg4KBmxvY2FsZRgEIAEoCRIuCgpvY2N1cl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXZpc2lvbhgGIAEoAxIlCgpsb2NhbF9kYXRlGAcgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRISCgphdmF0YXJfdXJsGAggASgJEhoKEnByb2ZpbGVfdmlzaWJpbGl0eRgJIAEoCRIcChRzaG93X29uX2xlYWRlcmJvYXJkcxgKIAEoCBIgChhkYWlseV9mb2N1c19nb2FsX21pbnV0ZXMYCyABKAU6FtLzGBJwcm9maWxlLnVwZGF0ZWQudjEiwQIKEFNlc3Npb25Db21wbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhMKC2FjdGl2aXR5X2lkGAMgASgJEhUKDWFjdGl2aXR5X2tpbmQYBCABKAkSLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiUKCmxvY2FsX2RhdGUYCCABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAkgASgJOhjS8xgUc2Vzc2lvbi5jb21wbGV0ZWQudjEikAIKEkNoYWxsZW5nZUNvbXBsZXRlZBIPCgd1c2VyX2lkGAEgASgJEhQKDGNoYWxsZW5nZV9pZBgCIAEoCRINCgV0aXRsZRgDIAEoCRIWCg5wb2ludHNfYXdhcmRlZBgEIAEoBRInCgx3aW5kb3dfc3RhcnQYBSABKAsyES5nb29nbGUudHlwZS5EYXRlEi4KCm9jY3VyX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYByABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAggASgJOhrS8xgWY2hhbGxlbmdlLmNvbXBsZXRlZC52MSKcAQoLVXNlckRlbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRIuCgpvY2N1cl90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgDIAEoCRIlCgpsb2NhbF9kYXRlGAQgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToT0vMYD3VzZXIuZGVsZXRlZC52MSK5AQoKVXNlck1lcmdlZBIWCg5zb3VyY2VfdXNlcl9pZBgBIAEoCRIWCg50YXJnZXRfdXNlcl9pZBgCIAEoCRIuCgpvY2N1cl90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgEIAEoCRIlCgpsb2NhbF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToS0vMYDnVzZXIubWVyZ2VkLnYxIu4BChhQcmFjdGljZVNlc3Npb25FdmFsdWF0ZWQSDwoHdXNlcl9pZBgBIAEoCRIbChNwcmFjdGljZV9zZXNzaW9uX2lkGAIgASgJEhUKDW92ZXJhbGxfc2NvcmUYAyABKAUSMQoNZXZhbHVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBSABKAkSJQoKbG9jYWxfZGF0ZRgGIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6IdLzGB1wcmFjdGljZV9zZXNzaW9uLmV2YWx1YXRlZC52MSL/AQoTQWNoaWV2ZW1lbnRVbmxvY2tlZBIPCgd1c2VyX2lkGAEgASgJEhYKDmFjaGlldmVtZW50X2lkGAIgASgJEg0KBXRpdGxlGAMgASgJEhYKDnBvaW50c19hd2FyZGVkGAQgASgFEhIKCnhwX2F3YXJkZWQYBSABKAUSLgoKb2NjdXJfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYCCABKAk6G9LzGBdhY2hpZXZlbWVudC51bmxvY2tlZC52MSK/AQoMTGV2ZWxSZWFjaGVkEg8KB3VzZXJfaWQYASABKAkSDQoFbGV2ZWwYAiABKAUSEAoIeHBfdG90YWwYAyABKAMSLgoKb2NjdXJfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgFIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYBiABKAk6FNLzGBBsZXZlbC5yZWFjaGVkLnYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_google_type_date, file_stride_options_v1_options]);
+  fileDesc("Ch1zdHJpZGUvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQc3RyaWRlLmV2ZW50cy52MSLZAQoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCgh1c2VybmFtZRgDIAEoCRIUCgxpc19hbm9ueW1vdXMYBCABKAgSLgoKb2NjdXJfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBiABKAkSJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6FtLzGBJ1c2VyLnJlZ2lzdGVyZWQudjEiygIKDlByb2ZpbGVVcGRhdGVkEg8KB3VzZXJfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhAKCHRpbWV6b25lGAMgASgJEg4KBmxvY2FsZRgEIAEoCRIuCgpvY2N1cl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXZpc2lvbhgGIAEoAxIlCgpsb2NhbF9kYXRlGAcgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRISCgphdmF0YXJfdXJsGAggASgJEhoKEnByb2ZpbGVfdmlzaWJpbGl0eRgJIAEoCRIcChRzaG93X29uX2xlYWRlcmJvYXJkcxgKIAEoCBIgChhkYWlseV9mb2N1c19nb2FsX21pbnV0ZXMYCyABKAU6FtLzGBJwcm9maWxlLnVwZGF0ZWQudjEi4gMKEFNlc3Npb25Db21wbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhMKC2FjdGl2aXR5X2lkGAMgASgJEhUKDWFjdGl2aXR5X2tpbmQYBCABKAkSLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiUKCmxvY2FsX2RhdGUYCCABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAkgASgJEhMKBmNvdW50cxgKIAEoCEgAiAEBEhQKDGNvdW50X3JlYXNvbhgLIAEoCRIzChBwbGFubmVkX2R1cmF0aW9uGAwgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCnJvdXRpbmVfaWQYDSABKAkSDAoEc3RlcBgOIAEoBRISCgpzdGVwX2NvdW50GA8gASgFOhjS8xgUc2Vzc2lvbi5jb21wbGV0ZWQudjFCCQoHX2NvdW50cyKQAgoSQ2hhbGxlbmdlQ29tcGxldGVkEg8KB3VzZXJfaWQYASABKAkSFAoMY2hhbGxlbmdlX2lkGAIgASgJEg0KBXRpdGxlGAMgASgJEhYKDnBvaW50c19hd2FyZGVkGAQgASgFEicKDHdpbmRvd19zdGFydBgFIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSLgoKb2NjdXJfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYCCABKAk6GtLzGBZjaGFsbGVuZ2UuY29tcGxldGVkLnYxIpwBCgtVc2VyRGVsZXRlZBIPCgd1c2VyX2lkGAEgASgJEi4KCm9jY3VyX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHRpbWV6b25lGAMgASgJEiUKCmxvY2FsX2RhdGUYBCABKAsyES5nb29nbGUudHlwZS5EYXRlOhPS8xgPdXNlci5kZWxldGVkLnYxIrkBCgpVc2VyTWVyZ2VkEhYKDnNvdXJjZV91c2VyX2lkGAEgASgJEhYKDnRhcmdldF91c2VyX2lkGAIgASgJEi4KCm9jY3VyX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHRpbWV6b25lGAQgASgJEiUKCmxvY2FsX2RhdGUYBSABKAsyES5nb29nbGUudHlwZS5EYXRlOhLS8xgOdXNlci5tZXJnZWQudjEi7gEKGFByYWN0aWNlU2Vzc2lvbkV2YWx1YXRlZBIPCgd1c2VyX2lkGAEgASgJEhsKE3ByYWN0aWNlX3Nlc3Npb25faWQYAiABKAkSFQoNb3ZlcmFsbF9zY29yZRgDIAEoBRIxCg1ldmFsdWF0ZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgFIAEoCRIlCgpsb2NhbF9kYXRlGAYgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToh0vMYHXByYWN0aWNlX3Nlc3Npb24uZXZhbHVhdGVkLnYxIvMCCgxUYXNrU25hcHNob3QSDQoFdGl0bGUYASABKAkSEAoIcHJpb3JpdHkYAiABKAkSDAoEdGFncxgDIAMoCRIuCgpzdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghkdWVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJY29tcGxldGVkGAYgASgIEjEKDWNvbXBsZXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEigKDWNvbXBsZXRlX2RhdGUYCCABKAsyES5nb29nbGUudHlwZS5EYXRlEhkKEWNvbXBsZXRlX3RpbWV6b25lGAkgASgJEhgKEHJlbWluZGVyX2VuYWJsZWQYCiABKAgSMQoNcmVtaW5kZXJfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi2wEKC1Rhc2tDcmVhdGVkEg8KB3VzZXJfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCRIsCgR0YXNrGAMgASgLMh4uc3RyaWRlLmV2ZW50cy52MS5UYXNrU25hcHNob3QSLgoKb2NjdXJfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgFIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYBiABKAk6E9LzGA90YXNrLmNyZWF0ZWQudjEipAIKC1Rhc2tVcGRhdGVkEg8KB3VzZXJfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCRIuCgZiZWZvcmUYAyABKAsyHi5zdHJpZGUuZXZlbnRzLnYxLlRhc2tTbmFwc2hvdBItCgVhZnRlchgEIAEoCzIeLnN0cmlkZS5ldmVudHMudjEuVGFza1NuYXBzaG90EhYKDmNoYW5nZWRfZmllbGRzGAUgAygJEi4KCm9jY3VyX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYByABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAggASgJOhPS8xgPdGFzay51cGRhdGVkLnYxIt8BCg1UYXNrQ29tcGxldGVkEg8KB3VzZXJfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCRIsCgR0YXNrGAMgASgLMh4uc3RyaWRlLmV2ZW50cy52MS5UYXNrU25hcHNob3QSLgoKb2NjdXJfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgFIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYBiABKAk6FdLzGBF0YXNrLmNvbXBsZXRlZC52MSKPAgoMVGFza1Jlb3BlbmVkEg8KB3VzZXJfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCRIwCghwcmV2aW91cxgDIAEoCzIeLnN0cmlkZS5ldmVudHMudjEuVGFza1NuYXBzaG90EiwKBHRhc2sYBCABKAsyHi5zdHJpZGUuZXZlbnRzLnYxLlRhc2tTbmFwc2hvdBIuCgpvY2N1cl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAYgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgHIAEoCToU0vMYEHRhc2sucmVvcGVuZWQudjEi2wEKC1Rhc2tEZWxldGVkEg8KB3VzZXJfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCRIsCgR0YXNrGAMgASgLMh4uc3RyaWRlLmV2ZW50cy52MS5UYXNrU25hcHNob3QSLgoKb2NjdXJfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgFIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYBiABKAk6E9LzGA90YXNrLmRlbGV0ZWQudjEiswIKE1JlZmxlY3Rpb25TdWJtaXR0ZWQSDwoHdXNlcl9pZBgBIAEoCRIVCg1yZWZsZWN0aW9uX2lkGAIgASgJEhsKE3Byb2R1Y3Rpdml0eV9yYXRpbmcYAyABKAkSEAoIaGFzX25vdGUYBCABKAgSJAocbWluZGZ1bF9kaXNjb25uZWN0X2NvbXBsZXRlZBgFIAMoCBIYChBmb2N1c19zZXNzaW9uX2lkGAYgASgJEi8KC3N1Ym1pdF90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAggASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgJIAEoCTob0vMYF3JlZmxlY3Rpb24uc3VibWl0dGVkLnYxIpECCg9MZXNzb25Db21wbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRIRCglsZXNzb25faWQYAiABKAkSEAoIdG9waWNfaWQYAyABKAkSEgoKc3ViamVjdF9pZBgEIAEoCRIUCgxsZXNzb25fdGl0bGUYBSABKAkSGQoRZXN0aW1hdGVkX21pbnV0ZXMYBiABKAUSMQoNY29tcGxldGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgIIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYCSABKAk6F9LzGBNsZXNzb24uY29tcGxldGVkLnYxIu8BCg5Xb3Jrb3V0RmlndXJlcxITCgtleGVyY2lzZV9pZBgBIAEoCRIUCgx1c2VyX3BsYW5faWQYAiABKAkSGAoQcGxhbl9leGVyY2lzZV9pZBgDIAEoCRIpCg5kYXRlX3BlcmZvcm1lZBgEIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSDAoEc2V0cxgFIAEoBRIMCgRyZXBzGAYgASgFEhEKCXdlaWdodF9rZxgHIAEoARIrCghkdXJhdGlvbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCgl2b2x1bWVfa2cYCSABKAEi4wEKDVdvcmtvdXRMb2dnZWQSDwoHdXNlcl9pZBgBIAEoCRIOCgZsb2dfaWQYAiABKAkSMQoHZmlndXJlcxgDIAEoCzIgLnN0cmlkZS5ldmVudHMudjEuV29ya291dEZpZ3VyZXMSLgoKb2NjdXJfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgFIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYBiABKAk6FdLzGBF3b3Jrb3V0LmxvZ2dlZC52MSKVAgoOV29ya291dFVwZGF0ZWQSDwoHdXNlcl9pZBgBIAEoCRIOCgZsb2dfaWQYAiABKAkSMAoGYmVmb3JlGAMgASgLMiAuc3RyaWRlLmV2ZW50cy52MS5Xb3Jrb3V0RmlndXJlcxIvCgVhZnRlchgEIAEoCzIgLnN0cmlkZS5ldmVudHMudjEuV29ya291dEZpZ3VyZXMSLgoKb2NjdXJfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgGIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYByABKAk6FtLzGBJ3b3Jrb3V0LnVwZGF0ZWQudjEi5QEKDldvcmtvdXREZWxldGVkEg8KB3VzZXJfaWQYASABKAkSDgoGbG9nX2lkGAIgASgJEjEKB2ZpZ3VyZXMYAyABKAsyIC5zdHJpZGUuZXZlbnRzLnYxLldvcmtvdXRGaWd1cmVzEi4KCm9jY3VyX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYBSABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAYgASgJOhbS8xgSd29ya291dC5kZWxldGVkLnYxIoACCgxQbGFuQXNzaWduZWQSDwoHdXNlcl9pZBgBIAEoCRIUCgx1c2VyX3BsYW5faWQYAiABKAkSDwoHcGxhbl9pZBgDIAEoCRIlCgpzdGFydF9kYXRlGAQgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRISCgpkYXlzX3RvdGFsGAUgASgFEi4KCm9jY3VyX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYByABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAggASgJOhTS8xgQcGxhbi5hc3NpZ25lZC52MSLuAQoNUGxhbkNvbXBsZXRlZBIPCgd1c2VyX2lkGAEgASgJEhQKDHVzZXJfcGxhbl9pZBgCIAEoCRIPCgdwbGFuX2lkGAMgASgJEhIKCmRheXNfdG90YWwYBCABKAUSEQoJZGF5c19kb25lGAUgASgFEi4KCm9jY3VyX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYByABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAggASgJOhXS8xgRcGxhbi5jb21wbGV0ZWQudjEigAIKDFNlc3Npb25GYWN0cxIMCgRraW5kGAEgASgJEhMKC2FjdGl2aXR5X2lkGAIgASgJEhIKCnJvdXRpbmVfaWQYAyABKAkSLgoKc3RhcnRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoQcGxhbm5lZF9kdXJhdGlvbhgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIyCg9hY3RpdmVfZHVyYXRpb24YBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDAoEc3RlcBgHIAEoBRISCgpzdGVwX2NvdW50GAggASgFIucBCg5TZXNzaW9uU3RhcnRlZBIPCgd1c2VyX2lkGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkSLwoHc2Vzc2lvbhgDIAEoCzIeLnN0cmlkZS5ldmVudHMudjEuU2Vzc2lvbkZhY3RzEi4KCm9jY3VyX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHRpbWV6b25lGAUgASgJEiUKCmxvY2FsX2RhdGUYBiABKAsyES5nb29nbGUudHlwZS5EYXRlOhbS8xgSc2Vzc2lvbi5zdGFydGVkLnYxIuUBCg1TZXNzaW9uUGF1c2VkEg8KB3VzZXJfaWQYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRIvCgdzZXNzaW9uGAMgASgLMh4uc3RyaWRlLmV2ZW50cy52MS5TZXNzaW9uRmFjdHMSLgoKb2NjdXJfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBSABKAkSJQoKbG9jYWxfZGF0ZRgGIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6FdLzGBFzZXNzaW9uLnBhdXNlZC52MSLnAQoOU2Vzc2lvblJlc3VtZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEi8KB3Nlc3Npb24YAyABKAsyHi5zdHJpZGUuZXZlbnRzLnYxLlNlc3Npb25GYWN0cxIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgFIAEoCRIlCgpsb2NhbF9kYXRlGAYgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToW0vMYEnNlc3Npb24ucmVzdW1lZC52MSLnAQoOU2Vzc2lvblN0b3BwZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEi8KB3Nlc3Npb24YAyABKAsyHi5zdHJpZGUuZXZlbnRzLnYxLlNlc3Npb25GYWN0cxIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgFIAEoCRIlCgpsb2NhbF9kYXRlGAYgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToW0vMYEnNlc3Npb24uc3RvcHBlZC52MSLnAQoOU2Vzc2lvbkFib3J0ZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEi8KB3Nlc3Npb24YAyABKAsyHi5zdHJpZGUuZXZlbnRzLnYxLlNlc3Npb25GYWN0cxIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgFIAEoCRIlCgpsb2NhbF9kYXRlGAYgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToW0vMYEnNlc3Npb24uYWJvcnRlZC52MSLeAgoQQ2hhbGxlbmdlU2V0dGxlZBIUCgxjaGFsbGVuZ2VfaWQYASABKAkSDQoFdGl0bGUYAiABKAkSEAoIb3duZXJfaWQYAyABKAkSJwoMd2luZG93X3N0YXJ0GAQgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIlCgp3aW5kb3dfZW5kGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIvCgtzZXR0bGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZW5kZWRfZWFybHkYByABKAgSGQoRcGFydGljaXBhbnRfY291bnQYCCABKAUSFwoPY29tcGxldGVkX2NvdW50GAkgASgFEi8KA3RvcBgKIAMoCzIiLnN0cmlkZS5ldmVudHMudjEuQ2hhbGxlbmdlUGxhY2luZzoY0vMYFGNoYWxsZW5nZS5zZXR0bGVkLnYxIlUKEENoYWxsZW5nZVBsYWNpbmcSDwoHdXNlcl9pZBgBIAEoCRIMCgRyYW5rGAIgASgFEg8KB2N1cnJlbnQYAyABKAUSEQoJY29tcGxldGVkGAQgASgIIv8BChNBY2hpZXZlbWVudFVubG9ja2VkEg8KB3VzZXJfaWQYASABKAkSFgoOYWNoaWV2ZW1lbnRfaWQYAiABKAkSDQoFdGl0bGUYAyABKAkSFgoOcG9pbnRzX2F3YXJkZWQYBCABKAUSEgoKeHBfYXdhcmRlZBgFIAEoBRIuCgpvY2N1cl90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAcgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgIIAEoCTob0vMYF2FjaGlldmVtZW50LnVubG9ja2VkLnYxIr8BCgxMZXZlbFJlYWNoZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVsZXZlbBgCIAEoBRIQCgh4cF90b3RhbBgDIAEoAxIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgGIAEoCToU0vMYEGxldmVsLnJlYWNoZWQudjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_google_type_date, file_stride_options_v1_options]);
 
 /**
  * user.registered.v1 — auth created an account.
@@ -172,7 +172,7 @@ export type SessionCompleted = Message<"stride.events.v1.SessionCompleted"> & {
   activityId: string;
 
   /**
-   * "focus", "break", "workout" or "study".
+   * "focus", "break", "workout", "study" or "routine" (activity_id then empty).
    *
    * @generated from field: string activity_kind = 4;
    */
@@ -189,6 +189,8 @@ export type SessionCompleted = Message<"stride.events.v1.SessionCompleted"> & {
   endTime?: Timestamp | undefined;
 
   /**
+   * Active time: the running stretches, pauses excluded (was end - start before pauses existed).
+   *
    * @generated from field: google.protobuf.Duration duration = 7;
    */
   duration?: Duration | undefined;
@@ -204,6 +206,45 @@ export type SessionCompleted = Message<"stride.events.v1.SessionCompleted"> & {
    * @generated from field: string timezone = 9;
    */
   timezone: string;
+
+  /**
+   * Integrity (added compatibly): whether the session counts toward challenges, points and
+   * streaks — active time at least half the planned duration and at least 60 s. Unset only in
+   * events from producers that predate it: those count. Consumers skip a session with
+   * counts = false.
+   *
+   * @generated from field: optional bool counts = 10;
+   */
+  counts?: boolean | undefined;
+
+  /**
+   * Why: ACTIVE_TIME_REACHED_MINIMUM or ACTIVE_TIME_BELOW_MINIMUM.
+   *
+   * @generated from field: string count_reason = 11;
+   */
+  countReason: string;
+
+  /**
+   * @generated from field: google.protobuf.Duration planned_duration = 12;
+   */
+  plannedDuration?: Duration | undefined;
+
+  /**
+   * The routine stepped through (routine sessions), the step reached and the step count.
+   *
+   * @generated from field: string routine_id = 13;
+   */
+  routineId: string;
+
+  /**
+   * @generated from field: int32 step = 14;
+   */
+  step: number;
+
+  /**
+   * @generated from field: int32 step_count = 15;
+   */
+  stepCount: number;
 };
 
 /**
@@ -399,6 +440,1169 @@ export const PracticeSessionEvaluatedSchema: GenMessage<PracticeSessionEvaluated
   messageDesc(file_stride_events_v1_events, 6);
 
 /**
+ * A task as an event carries it (not an event itself): what consumers need to count it and to
+ * correct their totals when it changes.
+ *
+ * @generated from message stride.events.v1.TaskSnapshot
+ */
+export type TaskSnapshot = Message<"stride.events.v1.TaskSnapshot"> & {
+  /**
+   * @generated from field: string title = 1;
+   */
+  title: string;
+
+  /**
+   * "low", "medium" or "high".
+   *
+   * @generated from field: string priority = 2;
+   */
+  priority: string;
+
+  /**
+   * @generated from field: repeated string tags = 3;
+   */
+  tags: string[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp start_time = 4;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp due_time = 5;
+   */
+  dueTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: bool completed = 6;
+   */
+  completed: boolean;
+
+  /**
+   * Set when completed: the instant, and the local date and IANA timezone it counted in.
+   *
+   * @generated from field: google.protobuf.Timestamp complete_time = 7;
+   */
+  completeTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date complete_date = 8;
+   */
+  completeDate?: Date | undefined;
+
+  /**
+   * @generated from field: string complete_timezone = 9;
+   */
+  completeTimezone: string;
+
+  /**
+   * The task's reminder (profile schedules it): on, and the instant it is set for.
+   *
+   * @generated from field: bool reminder_enabled = 10;
+   */
+  reminderEnabled: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp reminder_time = 11;
+   */
+  reminderTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message stride.events.v1.TaskSnapshot.
+ * Use `create(TaskSnapshotSchema)` to create a new message.
+ */
+export const TaskSnapshotSchema: GenMessage<TaskSnapshot> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 7);
+
+/**
+ * task.created.v1 — a user created a task.
+ *
+ * @generated from message stride.events.v1.TaskCreated
+ */
+export type TaskCreated = Message<"stride.events.v1.TaskCreated"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: stride.events.v1.TaskSnapshot task = 3;
+   */
+  task?: TaskSnapshot | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * The user's local date and IANA timezone at occur_time.
+   *
+   * @generated from field: google.type.Date local_date = 5;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 6;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.TaskCreated.
+ * Use `create(TaskCreatedSchema)` to create a new message.
+ */
+export const TaskCreatedSchema: GenMessage<TaskCreated> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 8);
+
+/**
+ * task.updated.v1 — a user changed a task's fields other than its completion (which is
+ * task.completed.v1 / task.reopened.v1); before and after say what changed.
+ *
+ * @generated from message stride.events.v1.TaskUpdated
+ */
+export type TaskUpdated = Message<"stride.events.v1.TaskUpdated"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: stride.events.v1.TaskSnapshot before = 3;
+   */
+  before?: TaskSnapshot | undefined;
+
+  /**
+   * @generated from field: stride.events.v1.TaskSnapshot after = 4;
+   */
+  after?: TaskSnapshot | undefined;
+
+  /**
+   * The API field names that changed, e.g. "due_time", "priority".
+   *
+   * @generated from field: repeated string changed_fields = 5;
+   */
+  changedFields: string[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 6;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date local_date = 7;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 8;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.TaskUpdated.
+ * Use `create(TaskUpdatedSchema)` to create a new message.
+ */
+export const TaskUpdatedSchema: GenMessage<TaskUpdated> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 9);
+
+/**
+ * task.completed.v1 — a user completed a task; it counts on task.complete_date.
+ *
+ * @generated from message stride.events.v1.TaskCompleted
+ */
+export type TaskCompleted = Message<"stride.events.v1.TaskCompleted"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: stride.events.v1.TaskSnapshot task = 3;
+   */
+  task?: TaskSnapshot | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date local_date = 5;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 6;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.TaskCompleted.
+ * Use `create(TaskCompletedSchema)` to create a new message.
+ */
+export const TaskCompletedSchema: GenMessage<TaskCompleted> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 10);
+
+/**
+ * task.reopened.v1 — a completed task was marked not completed: consumers take back the
+ * completion counted on previous.complete_date.
+ *
+ * @generated from message stride.events.v1.TaskReopened
+ */
+export type TaskReopened = Message<"stride.events.v1.TaskReopened"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+
+  /**
+   * The task as it was while completed.
+   *
+   * @generated from field: stride.events.v1.TaskSnapshot previous = 3;
+   */
+  previous?: TaskSnapshot | undefined;
+
+  /**
+   * @generated from field: stride.events.v1.TaskSnapshot task = 4;
+   */
+  task?: TaskSnapshot | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 5;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date local_date = 6;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 7;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.TaskReopened.
+ * Use `create(TaskReopenedSchema)` to create a new message.
+ */
+export const TaskReopenedSchema: GenMessage<TaskReopened> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 11);
+
+/**
+ * task.deleted.v1 — a user deleted a task; `task` is its last state (a completed one was counted
+ * on task.complete_date).
+ *
+ * @generated from message stride.events.v1.TaskDeleted
+ */
+export type TaskDeleted = Message<"stride.events.v1.TaskDeleted"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: stride.events.v1.TaskSnapshot task = 3;
+   */
+  task?: TaskSnapshot | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date local_date = 5;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 6;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.TaskDeleted.
+ * Use `create(TaskDeletedSchema)` to create a new message.
+ */
+export const TaskDeletedSchema: GenMessage<TaskDeleted> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 12);
+
+/**
+ * reflection.submitted.v1 — a user submitted an end-of-day shutdown reflection.
+ *
+ * @generated from message stride.events.v1.ReflectionSubmitted
+ */
+export type ReflectionSubmitted = Message<"stride.events.v1.ReflectionSubmitted"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string reflection_id = 2;
+   */
+  reflectionId: string;
+
+  /**
+   * "great", "good", "okay" or "tough".
+   *
+   * @generated from field: string productivity_rating = 3;
+   */
+  productivityRating: string;
+
+  /**
+   * The note itself stays in activity-session; consumers only learn whether there is one.
+   *
+   * @generated from field: bool has_note = 4;
+   */
+  hasNote: boolean;
+
+  /**
+   * @generated from field: repeated bool mindful_disconnect_completed = 5;
+   */
+  mindfulDisconnectCompleted: boolean[];
+
+  /**
+   * Empty when not linked to a focus session.
+   *
+   * @generated from field: string focus_session_id = 6;
+   */
+  focusSessionId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp submit_time = 7;
+   */
+  submitTime?: Timestamp | undefined;
+
+  /**
+   * The user's local date (the day shut down) and IANA timezone at submit_time.
+   *
+   * @generated from field: google.type.Date local_date = 8;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 9;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.ReflectionSubmitted.
+ * Use `create(ReflectionSubmittedSchema)` to create a new message.
+ */
+export const ReflectionSubmittedSchema: GenMessage<ReflectionSubmitted> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 13);
+
+/**
+ * lesson.completed.v1 — a user completed a lesson for the first time (repeats announce nothing).
+ *
+ * @generated from message stride.events.v1.LessonCompleted
+ */
+export type LessonCompleted = Message<"stride.events.v1.LessonCompleted"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string lesson_id = 2;
+   */
+  lessonId: string;
+
+  /**
+   * @generated from field: string topic_id = 3;
+   */
+  topicId: string;
+
+  /**
+   * @generated from field: string subject_id = 4;
+   */
+  subjectId: string;
+
+  /**
+   * @generated from field: string lesson_title = 5;
+   */
+  lessonTitle: string;
+
+  /**
+   * @generated from field: int32 estimated_minutes = 6;
+   */
+  estimatedMinutes: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp complete_time = 7;
+   */
+  completeTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date local_date = 8;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 9;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.LessonCompleted.
+ * Use `create(LessonCompletedSchema)` to create a new message.
+ */
+export const LessonCompletedSchema: GenMessage<LessonCompleted> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 14);
+
+/**
+ * What one workout log counts for, as of an event: consumers add the figures of a logged
+ * workout, subtract them on deletion, and on an update subtract `before` and add `after`
+ * (the day may change too).
+ *
+ * @generated from message stride.events.v1.WorkoutFigures
+ */
+export type WorkoutFigures = Message<"stride.events.v1.WorkoutFigures"> & {
+  /**
+   * @generated from field: string exercise_id = 1;
+   */
+  exerciseId: string;
+
+  /**
+   * Empty for a free exercise.
+   *
+   * @generated from field: string user_plan_id = 2;
+   */
+  userPlanId: string;
+
+  /**
+   * @generated from field: string plan_exercise_id = 3;
+   */
+  planExerciseId: string;
+
+  /**
+   * The user's local date the exercise was performed on.
+   *
+   * @generated from field: google.type.Date date_performed = 4;
+   */
+  datePerformed?: Date | undefined;
+
+  /**
+   * @generated from field: int32 sets = 5;
+   */
+  sets: number;
+
+  /**
+   * @generated from field: int32 reps = 6;
+   */
+  reps: number;
+
+  /**
+   * Per repetition, in kilograms; 0 for bodyweight work.
+   *
+   * @generated from field: double weight_kg = 7;
+   */
+  weightKg: number;
+
+  /**
+   * @generated from field: google.protobuf.Duration duration = 8;
+   */
+  duration?: Duration | undefined;
+
+  /**
+   * sets × reps × weight_kg.
+   *
+   * @generated from field: double volume_kg = 9;
+   */
+  volumeKg: number;
+};
+
+/**
+ * Describes the message stride.events.v1.WorkoutFigures.
+ * Use `create(WorkoutFiguresSchema)` to create a new message.
+ */
+export const WorkoutFiguresSchema: GenMessage<WorkoutFigures> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 15);
+
+/**
+ * workout.logged.v1 — the user logged a performed exercise.
+ *
+ * @generated from message stride.events.v1.WorkoutLogged
+ */
+export type WorkoutLogged = Message<"stride.events.v1.WorkoutLogged"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string log_id = 2;
+   */
+  logId: string;
+
+  /**
+   * @generated from field: stride.events.v1.WorkoutFigures figures = 3;
+   */
+  figures?: WorkoutFigures | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * The user's IANA timezone and the local date at occur_time (the day of the logging, not
+   * necessarily the day performed).
+   *
+   * @generated from field: google.type.Date local_date = 5;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 6;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.WorkoutLogged.
+ * Use `create(WorkoutLoggedSchema)` to create a new message.
+ */
+export const WorkoutLoggedSchema: GenMessage<WorkoutLogged> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 16);
+
+/**
+ * workout.updated.v1 — the user edited a workout log: the figures before and after.
+ *
+ * @generated from message stride.events.v1.WorkoutUpdated
+ */
+export type WorkoutUpdated = Message<"stride.events.v1.WorkoutUpdated"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string log_id = 2;
+   */
+  logId: string;
+
+  /**
+   * @generated from field: stride.events.v1.WorkoutFigures before = 3;
+   */
+  before?: WorkoutFigures | undefined;
+
+  /**
+   * @generated from field: stride.events.v1.WorkoutFigures after = 4;
+   */
+  after?: WorkoutFigures | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 5;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date local_date = 6;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 7;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.WorkoutUpdated.
+ * Use `create(WorkoutUpdatedSchema)` to create a new message.
+ */
+export const WorkoutUpdatedSchema: GenMessage<WorkoutUpdated> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 17);
+
+/**
+ * workout.deleted.v1 — the user deleted a workout log: the figures it counted for.
+ *
+ * @generated from message stride.events.v1.WorkoutDeleted
+ */
+export type WorkoutDeleted = Message<"stride.events.v1.WorkoutDeleted"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string log_id = 2;
+   */
+  logId: string;
+
+  /**
+   * @generated from field: stride.events.v1.WorkoutFigures figures = 3;
+   */
+  figures?: WorkoutFigures | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date local_date = 5;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 6;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.WorkoutDeleted.
+ * Use `create(WorkoutDeletedSchema)` to create a new message.
+ */
+export const WorkoutDeletedSchema: GenMessage<WorkoutDeleted> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 18);
+
+/**
+ * plan.assigned.v1 — the user started a workout plan (a template assigned with a start date).
+ *
+ * @generated from message stride.events.v1.PlanAssigned
+ */
+export type PlanAssigned = Message<"stride.events.v1.PlanAssigned"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string user_plan_id = 2;
+   */
+  userPlanId: string;
+
+  /**
+   * The workout plan template.
+   *
+   * @generated from field: string plan_id = 3;
+   */
+  planId: string;
+
+  /**
+   * The user's local date of the plan's first day.
+   *
+   * @generated from field: google.type.Date start_date = 4;
+   */
+  startDate?: Date | undefined;
+
+  /**
+   * Training days in the template.
+   *
+   * @generated from field: int32 days_total = 5;
+   */
+  daysTotal: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 6;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date local_date = 7;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 8;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.PlanAssigned.
+ * Use `create(PlanAssignedSchema)` to create a new message.
+ */
+export const PlanAssignedSchema: GenMessage<PlanAssigned> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 19);
+
+/**
+ * plan.completed.v1 — the user marked a plan completed, with the progress it reached.
+ *
+ * @generated from message stride.events.v1.PlanCompleted
+ */
+export type PlanCompleted = Message<"stride.events.v1.PlanCompleted"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string user_plan_id = 2;
+   */
+  userPlanId: string;
+
+  /**
+   * @generated from field: string plan_id = 3;
+   */
+  planId: string;
+
+  /**
+   * @generated from field: int32 days_total = 4;
+   */
+  daysTotal: number;
+
+  /**
+   * Days every exercise of which was logged for this plan.
+   *
+   * @generated from field: int32 days_done = 5;
+   */
+  daysDone: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 6;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date local_date = 7;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 8;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.PlanCompleted.
+ * Use `create(PlanCompletedSchema)` to create a new message.
+ */
+export const PlanCompletedSchema: GenMessage<PlanCompleted> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 20);
+
+/**
+ * What every session event says about the session.
+ *
+ * @generated from message stride.events.v1.SessionFacts
+ */
+export type SessionFacts = Message<"stride.events.v1.SessionFacts"> & {
+  /**
+   * "focus", "break", "workout", "study" or "routine".
+   *
+   * @generated from field: string kind = 1;
+   */
+  kind: string;
+
+  /**
+   * The activity (empty for a routine session) or the routine.
+   *
+   * @generated from field: string activity_id = 2;
+   */
+  activityId: string;
+
+  /**
+   * @generated from field: string routine_id = 3;
+   */
+  routineId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp start_time = 4;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Duration planned_duration = 5;
+   */
+  plannedDuration?: Duration | undefined;
+
+  /**
+   * Active time so far, pauses excluded.
+   *
+   * @generated from field: google.protobuf.Duration active_duration = 6;
+   */
+  activeDuration?: Duration | undefined;
+
+  /**
+   * Zero-based step reached and the step count (1 unless a routine).
+   *
+   * @generated from field: int32 step = 7;
+   */
+  step: number;
+
+  /**
+   * @generated from field: int32 step_count = 8;
+   */
+  stepCount: number;
+};
+
+/**
+ * Describes the message stride.events.v1.SessionFacts.
+ * Use `create(SessionFactsSchema)` to create a new message.
+ */
+export const SessionFactsSchema: GenMessage<SessionFacts> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 21);
+
+/**
+ * session.started.v1 — a user started a session.
+ *
+ * @generated from message stride.events.v1.SessionStarted
+ */
+export type SessionStarted = Message<"stride.events.v1.SessionStarted"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: stride.events.v1.SessionFacts session = 3;
+   */
+  session?: SessionFacts | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string timezone = 5;
+   */
+  timezone: string;
+
+  /**
+   * @generated from field: google.type.Date local_date = 6;
+   */
+  localDate?: Date | undefined;
+};
+
+/**
+ * Describes the message stride.events.v1.SessionStarted.
+ * Use `create(SessionStartedSchema)` to create a new message.
+ */
+export const SessionStartedSchema: GenMessage<SessionStarted> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 22);
+
+/**
+ * session.paused.v1 — a user paused a running session.
+ *
+ * @generated from message stride.events.v1.SessionPaused
+ */
+export type SessionPaused = Message<"stride.events.v1.SessionPaused"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: stride.events.v1.SessionFacts session = 3;
+   */
+  session?: SessionFacts | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string timezone = 5;
+   */
+  timezone: string;
+
+  /**
+   * @generated from field: google.type.Date local_date = 6;
+   */
+  localDate?: Date | undefined;
+};
+
+/**
+ * Describes the message stride.events.v1.SessionPaused.
+ * Use `create(SessionPausedSchema)` to create a new message.
+ */
+export const SessionPausedSchema: GenMessage<SessionPaused> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 23);
+
+/**
+ * session.resumed.v1 — a user resumed a paused session.
+ *
+ * @generated from message stride.events.v1.SessionResumed
+ */
+export type SessionResumed = Message<"stride.events.v1.SessionResumed"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: stride.events.v1.SessionFacts session = 3;
+   */
+  session?: SessionFacts | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string timezone = 5;
+   */
+  timezone: string;
+
+  /**
+   * @generated from field: google.type.Date local_date = 6;
+   */
+  localDate?: Date | undefined;
+};
+
+/**
+ * Describes the message stride.events.v1.SessionResumed.
+ * Use `create(SessionResumedSchema)` to create a new message.
+ */
+export const SessionResumedSchema: GenMessage<SessionResumed> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 24);
+
+/**
+ * session.stopped.v1 — a user stopped a session early; it never counts.
+ *
+ * @generated from message stride.events.v1.SessionStopped
+ */
+export type SessionStopped = Message<"stride.events.v1.SessionStopped"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: stride.events.v1.SessionFacts session = 3;
+   */
+  session?: SessionFacts | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string timezone = 5;
+   */
+  timezone: string;
+
+  /**
+   * @generated from field: google.type.Date local_date = 6;
+   */
+  localDate?: Date | undefined;
+};
+
+/**
+ * Describes the message stride.events.v1.SessionStopped.
+ * Use `create(SessionStoppedSchema)` to create a new message.
+ */
+export const SessionStoppedSchema: GenMessage<SessionStopped> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 25);
+
+/**
+ * session.aborted.v1 — a user abandoned a session; it never counts.
+ *
+ * @generated from message stride.events.v1.SessionAborted
+ */
+export type SessionAborted = Message<"stride.events.v1.SessionAborted"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: stride.events.v1.SessionFacts session = 3;
+   */
+  session?: SessionFacts | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string timezone = 5;
+   */
+  timezone: string;
+
+  /**
+   * @generated from field: google.type.Date local_date = 6;
+   */
+  localDate?: Date | undefined;
+};
+
+/**
+ * Describes the message stride.events.v1.SessionAborted.
+ * Use `create(SessionAbortedSchema)` to create a new message.
+ */
+export const SessionAbortedSchema: GenMessage<SessionAborted> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 26);
+
+/**
+ * challenge.settled.v1 — a challenge window ended (its last local day is over everywhere, or its
+ * owner ended it early) and was settled: final ranks are stored, the best placings are named.
+ * Points were already paid when each participant reached the target (challenge.completed.v1).
+ *
+ * @generated from message stride.events.v1.ChallengeSettled
+ */
+export type ChallengeSettled = Message<"stride.events.v1.ChallengeSettled"> & {
+  /**
+   * @generated from field: string challenge_id = 1;
+   */
+  challengeId: string;
+
+  /**
+   * @generated from field: string title = 2;
+   */
+  title: string;
+
+  /**
+   * The owner of a user challenge; empty for a system challenge.
+   *
+   * @generated from field: string owner_id = 3;
+   */
+  ownerId: string;
+
+  /**
+   * The window settled, in participants' local dates.
+   *
+   * @generated from field: google.type.Date window_start = 4;
+   */
+  windowStart?: Date | undefined;
+
+  /**
+   * @generated from field: google.type.Date window_end = 5;
+   */
+  windowEnd?: Date | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp settle_time = 6;
+   */
+  settleTime?: Timestamp | undefined;
+
+  /**
+   * True when the owner ended it before its last day.
+   *
+   * @generated from field: bool ended_early = 7;
+   */
+  endedEarly: boolean;
+
+  /**
+   * Participants with progress in the window, and how many reached the target.
+   *
+   * @generated from field: int32 participant_count = 8;
+   */
+  participantCount: number;
+
+  /**
+   * @generated from field: int32 completed_count = 9;
+   */
+  completedCount: number;
+
+  /**
+   * Up to 10 best placings, rank order (ties share a rank).
+   *
+   * @generated from field: repeated stride.events.v1.ChallengePlacing top = 10;
+   */
+  top: ChallengePlacing[];
+};
+
+/**
+ * Describes the message stride.events.v1.ChallengeSettled.
+ * Use `create(ChallengeSettledSchema)` to create a new message.
+ */
+export const ChallengeSettledSchema: GenMessage<ChallengeSettled> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 27);
+
+/**
+ * One participant's final place in a settled window.
+ *
+ * @generated from message stride.events.v1.ChallengePlacing
+ */
+export type ChallengePlacing = Message<"stride.events.v1.ChallengePlacing"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: int32 rank = 2;
+   */
+  rank: number;
+
+  /**
+   * @generated from field: int32 current = 3;
+   */
+  current: number;
+
+  /**
+   * @generated from field: bool completed = 4;
+   */
+  completed: boolean;
+};
+
+/**
+ * Describes the message stride.events.v1.ChallengePlacing.
+ * Use `create(ChallengePlacingSchema)` to create a new message.
+ */
+export const ChallengePlacingSchema: GenMessage<ChallengePlacing> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 28);
+
+/**
  * achievement.unlocked.v1 — a user unlocked an achievement (once per user and achievement); its
  * points and XP were awarded in the same transaction.
  *
@@ -455,7 +1659,7 @@ export type AchievementUnlocked = Message<"stride.events.v1.AchievementUnlocked"
  * Use `create(AchievementUnlockedSchema)` to create a new message.
  */
 export const AchievementUnlockedSchema: GenMessage<AchievementUnlocked> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 7);
+  messageDesc(file_stride_events_v1_events, 29);
 
 /**
  * level.reached.v1 — a user's XP total reached a new level (one event per level crossed).
@@ -501,5 +1705,5 @@ export type LevelReached = Message<"stride.events.v1.LevelReached"> & {
  * Use `create(LevelReachedSchema)` to create a new message.
  */
 export const LevelReachedSchema: GenMessage<LevelReached> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 8);
+  messageDesc(file_stride_events_v1_events, 30);
 
