@@ -140,7 +140,7 @@ async fn get_progress_summary(
     let previous = period.previous();
     let stored = store::days(&mut conn, user, previous.start, period.end).await?;
     let policy = store::settings::policy(&mut conn, user).await?;
-    let runs = store::all_runs(&mut conn, user).await?;
+    let runs = store::all_runs(&mut conn, user, policy != Policy::default()).await?;
     let streaks = all_streaks(&runs, today, policy);
     Ok(to_proto(&period, &previous, &stored, &streaks, range, &tz))
 }

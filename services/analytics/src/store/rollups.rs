@@ -288,16 +288,26 @@ pub async fn clocked_out(
     .flatten())
 }
 
-/// `user`'s runs of every kind, oldest first per kind: one read for all the streaks.
+/// `user`'s runs of every kind, oldest first per kind: one read for all the streaks. With
+/// `all` false (the default streak policy, where a gap always breaks a streak) only the runs a
+/// reading can need: the three latest per kind (today's or yesterday's run, and one dated
+/// after today in a zone ahead) and the longest, so the answer does not grow with history.
 pub async fn all_runs(
     conn: &mut PgConnection,
     user: Uuid,
+    all: bool,
 ) -> sqlx::Result<Vec<(StreakKind, Vec<Run>)>> {
     let rows: Vec<(String, Date, Date)> = sqlx::query_as(
-        "SELECT kind, first_date, last_date FROM active_runs WHERE user_id = $1
+        "SELECT kind, first_date, last_date FROM (
+           SELECT kind, first_date, last_date,
+                  row_number() OVER (PARTITION BY kind ORDER BY first_date DESC) AS latest,
+                  row_number() OVER (PARTITION BY kind ORDER BY last_date - first_date DESC, first_date) AS longest
+           FROM active_runs WHERE user_id = $1) r
+         WHERE $2 OR latest <= 3 OR longest = 1
          ORDER BY kind, first_date",
     )
     .bind(user)
+    .bind(all)
     .fetch_all(conn)
     .await?;
     Ok(StreakKind::ALL

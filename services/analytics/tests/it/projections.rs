@@ -642,3 +642,37 @@ async fn dst_days_keep_their_sessions_on_the_producers_dates() {
     assert_eq!((focus.current, s.current_streak), (3, 3));
     h.stop().await;
 }
+
+#[tokio::test]
+async fn streaks_read_from_the_latest_and_the_longest_run_only() {
+    let (h, p) = start(datetime!(2026-03-13 12:00 UTC)).await;
+    let ada = Uuid::now_v7();
+    // A three-day run long ago, then singletons every other day up to today.
+    for d in [1u8, 2, 3, 5, 7, 9, 11, 13] {
+        let end = Date::from_calendar_date(2026, time::Month::March, d)
+            .unwrap()
+            .with_hms(9, 0, 0)
+            .unwrap()
+            .assume_utc();
+        send(&h, &p, &session(ada, "focus", end, 25, "UTC")).await;
+    }
+    let s = summary_of(&h, ada, SummaryRange::Week, None).await;
+    assert_eq!((s.current_streak, s.longest_streak), (1, 3));
+    let focus = s.streaks.unwrap().focus.unwrap();
+    assert_eq!((focus.current, focus.longest), (1, 3));
+    // With one grace day every gap is forgiven: the whole history is one streak.
+    let req = UpdateStreakSettingsRequest {
+        settings: Some(StreakSettings {
+            grace_days: 1,
+            freezes_per_month: 0,
+        }),
+    };
+    h.client
+        .clone()
+        .update_streak_settings(authed(req, &h.token(ada)))
+        .await
+        .unwrap();
+    let s = summary_of(&h, ada, SummaryRange::Week, None).await;
+    assert_eq!((s.current_streak, s.longest_streak), (8, 8));
+    h.stop().await;
+}
