@@ -3,5 +3,7 @@
 
 mod lifecycle;
 mod migrations;
+mod projections;
+mod rebuild;
 mod summary;
 mod support;
