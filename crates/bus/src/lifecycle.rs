@@ -59,7 +59,9 @@ subject!(
     SessionPaused,
     SessionResumed,
     SessionStopped,
-    SessionAborted
+    SessionAborted,
+    // analytics (issue 15): quiz
+    QuizCompleted
 );
 
 /// The two accounts of a `user.merged.v1`.

@@ -9,6 +9,10 @@
 //! - `profile.updated.v1` keeps the user directory (`stride_bus::directory`).
 //! - `user.deleted.v1` purges the user; `user.merged.v1` moves a guest's figures to the target.
 
+// H (issue 15): trends and topic mastery projections.
+mod evaluations;
+mod mastery;
+
 use stride_bus::{
     Envelope, HandlerError, Merged as _, On, Subject as _, Subscriptions, Tx, directory,
 };
@@ -30,6 +34,9 @@ pub fn subscriptions(clock: &SharedClock) -> Subscriptions {
     Subscriptions::new()
         .on::<events::SessionCompleted, _>(handlers.clone())
         .on::<events::ChallengeCompleted, _>(handlers.clone())
+        .on::<events::PracticeSessionEvaluated, _>(handlers.clone())
+        .on::<events::LessonCompleted, _>(handlers.clone())
+        .on::<events::QuizCompleted, _>(handlers.clone())
         .on::<events::ProfileUpdated, _>(directory::Replica)
         .on::<events::UserDeleted, _>(handlers.clone())
         .on::<events::UserMerged, _>(handlers)
@@ -94,6 +101,42 @@ impl On<events::ChallengeCompleted> for Handlers {
     }
 }
 
+impl On<events::PracticeSessionEvaluated> for Handlers {
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::PracticeSessionEvaluated,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        evaluations::on_practice_session_evaluated(tx, user, e).await
+    }
+}
+
+impl On<events::LessonCompleted> for Handlers {
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::LessonCompleted,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        mastery::on_lesson_completed(tx, user, e).await
+    }
+}
+
+impl On<events::QuizCompleted> for Handlers {
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::QuizCompleted,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        mastery::on_quiz_completed(tx, user, e).await
+    }
+}
+
 impl On<events::UserDeleted> for Handlers {
     async fn on(
         &self,
@@ -105,7 +148,9 @@ impl On<events::UserDeleted> for Handlers {
         // Not commutative with the additions: a session/challenge event of this user delivered
         // after the deletion recreates a rollup row for an account that no longer exists
         // (figures only, unreachable without a token). Accepted.
-        let purged = store::purge_user(tx, user).await? + directory::forget(tx, user).await?;
+        let purged = store::purge_user(tx, user).await?
+            + store::figures::purge(tx, user).await?
+            + directory::forget(tx, user).await?;
         tracing::info!(%user, purged, "user deleted: analytics purged");
         Ok(())
     }
@@ -125,6 +170,7 @@ impl On<events::UserMerged> for Handlers {
         // one of the two awards (no event retracts an award). Idempotent: a replay finds no row
         // of the guest.
         let days = store::merge_rollups(tx, m.source, m.target).await?;
+        let views = store::figures::merge(tx, m.source, m.target).await?;
         let target_has_zone = directory::get(tx, m.target).await?.is_some()
             || store::hint(tx, m.target).await?.is_some();
         let source_profile = directory::get(tx, m.source).await?.map(|d| d.timezone);
@@ -137,9 +183,10 @@ impl On<events::UserMerged> for Handlers {
         ) {
             store::put_hint(tx, m.target, &hint).await?;
         }
-        let purged =
-            store::purge_user(tx, m.source).await? + directory::forget(tx, m.source).await?;
-        tracing::info!(source = %m.source, target = %m.target, days, purged, "user merged: analytics moved");
+        let purged = store::purge_user(tx, m.source).await?
+            + store::figures::purge(tx, m.source).await?
+            + directory::forget(tx, m.source).await?;
+        tracing::info!(source = %m.source, target = %m.target, days, views, purged, "user merged: analytics moved");
         Ok(())
     }
 }

@@ -3,6 +3,12 @@
 //! (the zone of a user's latest session, until a profile zone arrives in the user directory).
 //! Functions run on the caller's connection or transaction and never begin or commit.
 
+// H (issue 15): trends, mastery, share cards, figures for the CSV export and the dashboard.
+pub mod evaluations;
+pub mod figures;
+pub mod mastery;
+pub mod share;
+
 use sqlx::PgConnection;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;

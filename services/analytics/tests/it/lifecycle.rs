@@ -34,6 +34,8 @@ async fn seed(h: &Harness, p: &Publisher, user: Uuid) {
     for id in ids {
         h.consumed(id).await;
     }
+    // H's tables (issue 15): trends, mastery, share cards.
+    crate::views::seed(h, p, user).await;
 }
 
 #[tokio::test]

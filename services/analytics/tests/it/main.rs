@@ -5,3 +5,4 @@ mod lifecycle;
 mod migrations;
 mod summary;
 mod support;
+mod views;
