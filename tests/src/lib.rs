@@ -397,6 +397,9 @@ pub struct Clients<T> {
     pub sessions: SessionServiceClient<T>,
     pub routines: RoutineServiceClient<T>,
     pub challenge: ChallengeServiceClient<T>,
+    pub leaderboards:
+        stride_proto::challenge::leaderboard_service_client::LeaderboardServiceClient<T>,
+    pub rewards: stride_proto::challenge::reward_service_client::RewardServiceClient<T>,
     pub analytics: AnalyticsServiceClient<T>,
     pub coach: AiCoachServiceClient<T>,
 }
@@ -419,6 +422,13 @@ where
             sessions: SessionServiceClient::new(t.clone()),
             routines: RoutineServiceClient::new(t.clone()),
             challenge: ChallengeServiceClient::new(t.clone()),
+            leaderboards:
+                stride_proto::challenge::leaderboard_service_client::LeaderboardServiceClient::new(
+                    t.clone(),
+                ),
+            rewards: stride_proto::challenge::reward_service_client::RewardServiceClient::new(
+                t.clone(),
+            ),
             analytics: AnalyticsServiceClient::new(t.clone()),
             coach: AiCoachServiceClient::new(t),
         }

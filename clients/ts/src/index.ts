@@ -35,6 +35,9 @@ import {
   type TokenPair,
 } from "./gen/stride/auth/v1/auth_pb.js";
 import { ChallengeService } from "./gen/stride/challenge/v1/challenge_pb.js";
+import { FriendService } from "./gen/stride/challenge/v1/friends_pb.js";
+import { LeaderboardService } from "./gen/stride/challenge/v1/leaderboard_pb.js";
+import { RewardService } from "./gen/stride/challenge/v1/rewards_pb.js";
 import { Access, policy } from "./gen/stride/options/v1/options_pb.js";
 import { ProfileService } from "./gen/stride/profile/v1/profile_pb.js";
 import { NotificationService } from "./gen/stride/profile/v1/notifications_pb.js";
@@ -47,9 +50,12 @@ export {
   AuthService,
   ChallengeService,
   DataExportService,
+  FriendService,
+  LeaderboardService,
   NotificationService,
   ProfileService,
   RoutineService,
+  RewardService,
   SessionService,
   TaskService,
   ReflectionService,
@@ -292,6 +298,9 @@ export interface StrideClient {
   workoutLogs: Client<typeof WorkoutLogService>;
   routines: Client<typeof RoutineService>;
   challenge: Client<typeof ChallengeService>;
+  leaderboards: Client<typeof LeaderboardService>;
+  rewards: Client<typeof RewardService>;
+  friends: Client<typeof FriendService>;
   analytics: Client<typeof AnalyticsService>;
   coach: Client<typeof AiCoachService>;
   tokens: TokenManager;
@@ -344,6 +353,9 @@ export function createStrideClient(opts: StrideClientOptions): StrideClient {
     workoutLogs: createClient(WorkoutLogService, transport),
     routines: createClient(RoutineService, transport),
     challenge: createClient(ChallengeService, transport),
+    leaderboards: createClient(LeaderboardService, transport),
+    rewards: createClient(RewardService, transport),
+    friends: createClient(FriendService, transport),
     analytics: createClient(AnalyticsService, transport),
     coach: createClient(AiCoachService, transport),
     tokens,

@@ -1,4 +1,5 @@
-//! The user directory: the local copy of profile data (timezone, display name, locale) that a
+//! The user directory: the local copy of profile data (timezone, display name, locale, avatar URL
+//! and profile visibility) that a
 //! consuming service keeps from `profile.updated.v1`, so it can compute local dates and show
 //! names without calling profile. One table shape and one revision-guarded upsert for every
 //! service that needs it: include [`MIGRATOR`] in the service's migrations and register
@@ -17,6 +18,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./directory");
 pub const DEFAULT_TIMEZONE: &str = "UTC";
 /// Longest display name kept (profile enforces a lower limit; this bounds a bad producer).
 pub const MAX_DISPLAY_NAME: usize = 100;
+/// Longest avatar URL kept; a longer one is dropped (an avatar cut short would not load).
+pub const MAX_AVATAR_URL: usize = 2048;
 
 /// What the directory knows of a user.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -41,12 +44,23 @@ pub async fn apply(
     };
     let display_name: String = e.display_name.chars().take(MAX_DISPLAY_NAME).collect();
     let locale: String = e.locale.chars().take(16).collect();
+    let avatar_url = if e.avatar_url.len() <= MAX_AVATAR_URL {
+        e.avatar_url.as_str()
+    } else {
+        ""
+    };
+    let visibility = match e.profile_visibility.as_str() {
+        v @ ("private" | "friends" | "public") => v,
+        _ => "",
+    };
     sqlx::query(
-        "INSERT INTO user_directory (user_id, display_name, timezone, locale, revision)
-         VALUES ($1, $2, $3, $4, $5)
+        "INSERT INTO user_directory
+             (user_id, display_name, timezone, locale, revision, avatar_url, profile_visibility)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (user_id) DO UPDATE
          SET display_name = EXCLUDED.display_name, timezone = EXCLUDED.timezone,
-             locale = EXCLUDED.locale, revision = EXCLUDED.revision
+             locale = EXCLUDED.locale, revision = EXCLUDED.revision,
+             avatar_url = EXCLUDED.avatar_url, profile_visibility = EXCLUDED.profile_visibility
          WHERE user_directory.revision < EXCLUDED.revision",
     )
     .bind(user)
@@ -54,6 +68,8 @@ pub async fn apply(
     .bind(timezone)
     .bind(locale)
     .bind(e.revision)
+    .bind(avatar_url)
+    .bind(visibility)
     .execute(conn)
     .await?;
     Ok(())

@@ -60,6 +60,8 @@ subject!(
     SessionResumed,
     SessionStopped,
     SessionAborted,
+    AchievementUnlocked,
+    LevelReached,
     // analytics (issue 15): quiz
     QuizCompleted
 );

@@ -69,6 +69,17 @@ pub fn local_date(t: OffsetDateTime, tz: &str) -> Date {
         .unwrap_or_else(|| t.date())
 }
 
+/// The minutes since local midnight at instant `t` in zone `tz` (0–1439; unknown zones are
+/// UTC): when in the user's day something happened, e.g. a shutdown's clock-out time.
+pub fn local_minute_of_day(t: OffsetDateTime, tz: &str) -> i32 {
+    let zone = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
+    let Ok(ts) = jiff::Timestamp::from_second(t.unix_timestamp()) else {
+        return i32::from(t.hour()) * 60 + i32::from(t.minute());
+    };
+    let z = ts.to_zoned(zone);
+    i32::from(z.hour()) * 60 + i32::from(z.minute())
+}
+
 /// Monday of the ISO week containing `d`.
 pub fn week_start(d: Date) -> Date {
     d - time::Duration::days(i64::from(d.weekday().number_days_from_monday()))
@@ -104,6 +115,23 @@ pub fn require_id(field: &str, raw: &str) -> Result<uuid::Uuid, AppError> {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn local_minute_of_day_is_wall_clock_time_in_the_zone() {
+        // 17:30 UTC is 18:30 in Paris in winter, 19:30 in summer (CEST).
+        assert_eq!(
+            local_minute_of_day(datetime!(2026-01-15 17:30 UTC), "Europe/Paris"),
+            18 * 60 + 30
+        );
+        assert_eq!(
+            local_minute_of_day(datetime!(2026-07-15 17:30 UTC), "Europe/Paris"),
+            19 * 60 + 30
+        );
+        assert_eq!(
+            local_minute_of_day(datetime!(2026-07-15 17:30 UTC), "Nowhere/Else"),
+            17 * 60 + 30
+        );
+    }
 
     #[test]
     fn local_date_follows_the_zone_and_dst() {

@@ -145,6 +145,33 @@ pub fn challenge_completed(
     }
 }
 
+/// `challenge.settled.v1` from challenge: the week of `at` (UTC) of a system challenge settled,
+/// `winner` alone at the top having completed it.
+pub fn challenge_settled(
+    challenge: Uuid,
+    winner: Uuid,
+    at: OffsetDateTime,
+) -> events::ChallengeSettled {
+    let start = stride_kit::convert::week_start(at.date());
+    events::ChallengeSettled {
+        challenge_id: challenge.to_string(),
+        title: "Focus Three".into(),
+        owner_id: String::new(),
+        window_start: Some(date(start)),
+        window_end: Some(date(start + time::Duration::days(6))),
+        settle_time: Some(timestamp(at)),
+        ended_early: false,
+        participant_count: 1,
+        completed_count: 1,
+        top: vec![events::ChallengePlacing {
+            user_id: winner.to_string(),
+            rank: 1,
+            current: 3,
+            completed: true,
+        }],
+    }
+}
+
 /// `user.deleted.v1` from auth.
 pub fn user_deleted(user: Uuid, at: OffsetDateTime) -> events::UserDeleted {
     events::UserDeleted {
@@ -402,6 +429,39 @@ pub fn plan_completed(
         occur_time: Some(timestamp(at)),
         local_date: Some(date(local_date(at, tz))),
         timezone: tz.to_owned(),
+    }
+}
+
+// --- rewards (issue 14) ---
+
+/// `achievement.unlocked.v1` from challenge: `user` unlocked `first_session` at `at` (UTC).
+pub fn achievement_unlocked(user: Uuid, at: OffsetDateTime) -> events::AchievementUnlocked {
+    events::AchievementUnlocked {
+        user_id: user.to_string(),
+        achievement_id: "first_session".into(),
+        title: "First step".into(),
+        points_awarded: 10,
+        xp_awarded: 20,
+        occur_time: Some(timestamp(at)),
+        local_date: Some(date(at.date())),
+        timezone: "UTC".into(),
+    }
+}
+
+/// `level.reached.v1` from challenge: `user` reached `level` at `at` (UTC).
+pub fn level_reached(
+    user: Uuid,
+    level: i32,
+    xp_total: i64,
+    at: OffsetDateTime,
+) -> events::LevelReached {
+    events::LevelReached {
+        user_id: user.to_string(),
+        level,
+        xp_total,
+        occur_time: Some(timestamp(at)),
+        local_date: Some(date(at.date())),
+        timezone: "UTC".into(),
     }
 }
 

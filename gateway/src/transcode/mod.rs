@@ -745,7 +745,7 @@ mod tests {
         };
         assert_eq!(
             grpc(Method::GET, "/api/v1/challenges/leaders"),
-            "/stride.challenge.v1.ChallengeService/GetLeaderboard"
+            "/stride.challenge.v1.LeaderboardService/GetLeaderboard"
         );
         assert_eq!(
             grpc(Method::GET, "/api/v1/challenges/week"),

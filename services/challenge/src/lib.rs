@@ -1,9 +1,12 @@
-//! challenge: challenges, participants and their progress, the points ledger and leaderboards.
+//! challenge: challenges, participants and their progress, the points ledger, XP, levels and
+//! achievements, leaderboards and friends (docs/rewards.md).
 //!
 //! Consumes `session.completed.v1`, `profile.updated.v1` (the user directory),
 //! `user.deleted.v1` (purges the user) and `user.merged.v1` (moves a guest's memberships,
-//! progress and points to the target account); produces `challenge.completed.v1` through the
-//! transactional outbox. Layout: docs/service-layout.md.
+//! progress and points to the target account); produces `challenge.completed.v1` and
+//! `challenge.settled.v1` through the transactional outbox. Background jobs: the weekly
+//! scheduler and the settler ([`jobs`]). Rules: docs/challenges.md. Layout:
+//! docs/service-layout.md.
 
 // A panic on a caller's input is a broken call: service code handles every case instead.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -13,13 +16,18 @@ mod errors;
 mod events;
 mod export;
 mod grpc;
+pub mod jobs;
 mod store;
 
 use std::sync::Arc;
 
 use stride_bus::ServiceExt as _;
 use stride_kit::{Verifier, clock::SharedClock, serve::Running, service::Builder};
-use stride_proto::challenge::challenge_service_server::ChallengeServiceServer;
+use stride_proto::challenge::{
+    challenge_service_server::ChallengeServiceServer, friend_service_server::FriendServiceServer,
+    leaderboard_service_server::LeaderboardServiceServer,
+    reward_service_server::RewardServiceServer,
+};
 
 /// Short service name: queue `challenge.events`, AMQP `app_id`, metrics.
 pub const SERVICE: &str = "challenge";
@@ -42,13 +50,32 @@ pub async fn start(
     clock: SharedClock,
 ) -> anyhow::Result<Running> {
     let mut service = Builder::connect(SERVICE, &config.common, MIGRATIONS).await?;
-    // Only the event handlers publish (challenge.completed.v1): the relay comes before the
-    // subscription so their commits wake it.
-    service.relay();
+    // The relay comes before the subscription so the handlers' commits wake it.
+    let outbox = service.relay();
     service.subscribe(events::subscriptions(&clock));
+    let pool = service.pool().clone();
+    // This week's windows exist before the first call; the jobs keep them coming.
+    jobs::schedule(&pool, clock.now_db()).await?;
+    service.background("challenge jobs", {
+        let (pool, outbox, clock) = (pool.clone(), outbox.clone(), clock.clone());
+        move |stop| jobs::run(pool, outbox, clock, stop)
+    });
     service.grpc(ChallengeServiceServer::new(grpc::Challenges {
-        pool: service.pool().clone(),
-        clock,
+        pool: pool.clone(),
+        clock: clock.clone(),
+        outbox,
+    }));
+    service.grpc(LeaderboardServiceServer::new(grpc::Leaderboards {
+        pool: pool.clone(),
+        clock: clock.clone(),
+    }));
+    service.grpc(RewardServiceServer::new(grpc::Rewards {
+        pool: pool.clone(),
+        clock: clock.clone(),
+    }));
+    service.grpc(FriendServiceServer::new(grpc::Friends {
+        pool: pool.clone(),
+        clock: clock.clone(),
     }));
     service.grpc(
         stride_proto::stride::challenge::v1::user_data_service_server::UserDataServiceServer::new(

@@ -15,6 +15,7 @@ use stride_proto::{
     auth::{DeleteAccountRequest, LoginRequest, RefreshRequest, SignupRequest},
     challenge::{
         GetChallengeRequest, GetLeaderboardRequest, JoinChallengeRequest, ListChallengesRequest,
+        ListPointsHistoryRequest,
     },
     profile::{GetMyProfileRequest, Profile, UpdateMyProfileRequest},
 };
@@ -23,6 +24,27 @@ use tonic::{Code, client::GrpcService};
 use tonic_types::StatusExt;
 
 type StdError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The challenge entries of the caller's points history.
+async fn challenge_points<T>(c: &Clients<T>, tok: &str) -> Vec<i32>
+where
+    T: GrpcService<tonic::body::Body> + Clone,
+    T::Error: Into<StdError>,
+    T::ResponseBody: http_body::Body<Data = Bytes> + Send + 'static,
+    <T::ResponseBody as http_body::Body>::Error: Into<StdError> + Send,
+{
+    c.rewards
+        .clone()
+        .list_points_history(authed(ListPointsHistoryRequest::default(), tok))
+        .await
+        .expect("points history")
+        .into_inner()
+        .entries
+        .into_iter()
+        .filter(|e| e.reason == "challenge")
+        .map(|e| e.points)
+        .collect()
+}
 
 fn fields(status: &tonic::Status) -> Vec<String> {
     status
@@ -325,38 +347,61 @@ where
     })
     .await;
     assert_eq!((progress.current, progress.target), (3, 3));
+    // The week's board (the default period): the challenge's points, plus those of the
+    // achievements the sessions unlocked (first_session, first_challenge, …).
     let board = eventually(EVENT_DEADLINE, "points reach the leaderboard", || {
-        let mut ch = c.challenge.clone();
+        let mut lb = c.leaderboards.clone();
         let tok = tok.clone();
         let alice_id = alice.id.clone();
         async move {
-            let b = ch
-                .get_leaderboard(authed(GetLeaderboardRequest { top_n: 10 }, &tok))
+            let b = lb
+                .get_leaderboard(authed(
+                    GetLeaderboardRequest {
+                        top_n: 10,
+                        around: 2,
+                        ..Default::default()
+                    },
+                    &tok,
+                ))
                 .await
                 .ok()?
                 .into_inner();
-            // Points and the display name arrive by different events (challenge's own award,
+            // Points (the challenge's and the achievements it unlocked) and the display name arrive by different events (challenge's own award,
             // profile.updated.v1): wait for both.
             let named = b
                 .entries
                 .iter()
                 .any(|e| e.user_id == alice_id && e.display_name == "Alice");
-            (b.me.as_ref()?.points == i64::from(weekly.points) && named).then_some(b)
+            (b.me.as_ref()?.points > i64::from(weekly.points) && named).then_some(b)
         }
     })
     .await;
+    assert_eq!(challenge_points(&c, &tok).await, [weekly.points]);
     let me = board.me.expect("my entry");
-    assert_eq!(me.user_id, alice.id);
-    assert!(me.rank >= 1);
+    assert_eq!(
+        (me.user_id.as_str(), me.display_name.as_str()),
+        (alice.id.as_str(), "Alice")
+    );
+    assert!(me.rank >= 1 && me.is_me);
+    // Other tests share the mesh (and this week's board): Alice is around herself, not
+    // necessarily in the top 10.
     assert!(
         board
-            .entries
+            .around_me
             .iter()
-            .any(|e| e.user_id == alice.id && e.display_name == "Alice")
+            .any(|e| e.user_id == alice.id && e.display_name == "Alice" && e.rank == me.rank)
     );
+    assert!(board.entries.len() <= 10);
     let bob_board = c
-        .challenge
-        .get_leaderboard(authed(GetLeaderboardRequest { top_n: 10 }, &bob.access))
+        .leaderboards
+        .clone()
+        .get_leaderboard(authed(
+            GetLeaderboardRequest {
+                top_n: 10,
+                ..Default::default()
+            },
+            &bob.access,
+        ))
         .await
         .expect("board")
         .into_inner();
@@ -535,15 +580,9 @@ where
         .my_progress
         .expect("progress");
     assert_eq!(p.current, 4);
-    let b = c
-        .challenge
-        .get_leaderboard(authed(GetLeaderboardRequest { top_n: 10 }, &tok))
-        .await
-        .expect("board")
-        .into_inner();
     assert_eq!(
-        b.me.expect("me").points,
-        i64::from(weekly.points),
+        challenge_points(&c, &tok).await,
+        [weekly.points],
         "points awarded once"
     );
 

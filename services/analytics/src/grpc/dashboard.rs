@@ -1,7 +1,7 @@
 //! `stride.analytics.v1.DashboardService`: the learning app's home screen (seed 003).
 //!
 //! The local parts (study progress, streaks, weak topics) come from analytics' own tables; the
-//! recommendation from ai-coach and the leaderboard from challenge, asked at the same time, on
+//! recommendation from ai-coach, the leaderboard and XP/level from challenge, asked at the same time, on
 //! the caller's behalf (their token), each with the dashboard's deadline. A peer that fails or
 //! is late leaves its part unset and named in `missing`: the dashboard never fails for a peer.
 
@@ -12,7 +12,11 @@ use stride_kit::{AppResult, Call, clock::SharedClock, convert, grpc::on_behalf};
 use stride_proto::{
     ai_coach::{GetRecommendationRequest, ai_coach_service_client::AiCoachServiceClient},
     analytics::{self as pb, dashboard_service_server::DashboardService},
-    challenge::{GetLeaderboardRequest, challenge_service_client::ChallengeServiceClient},
+    challenge::{
+        GetLeaderboardRequest, GetMyRewardsRequest,
+        leaderboard_service_client::LeaderboardServiceClient,
+        reward_service_client::RewardServiceClient,
+    },
 };
 use tonic::{Code, Status, transport::Channel};
 use uuid::Uuid;
@@ -81,19 +85,40 @@ async fn get_dashboard(
         deadline,
         coach.get_recommendation(request(GetRecommendationRequest::default(), deadline)),
     );
-    let mut challenge = ChallengeServiceClient::new(on_behalf(&s.challenge, &caller.token));
+    let mut board = LeaderboardServiceClient::new(on_behalf(&s.challenge, &caller.token));
     let leaderboard = ask(
         deadline,
-        challenge.get_leaderboard(request(
+        board.get_leaderboard(request(
             GetLeaderboardRequest {
                 top_n: LEADERBOARD_TOP as i32,
+                ..Default::default()
             },
             deadline,
         )),
     );
-    let (recommendation, leaderboard, local) =
-        tokio::join!(recommendation, leaderboard, local_parts(s, user));
+    let mut rewards = RewardServiceClient::new(on_behalf(&s.challenge, &caller.token));
+    let xp = ask(
+        deadline,
+        rewards.get_my_rewards(request(GetMyRewardsRequest::default(), deadline)),
+    );
+    let (recommendation, leaderboard, xp, local) =
+        tokio::join!(recommendation, leaderboard, xp, local_parts(s, user));
     let mut answer = local?;
+
+    // XP and levels are challenge's (DESIGN §2): asked, like the leaderboard.
+    match xp {
+        Ok(r) => {
+            answer.xp = Some(pb::XpStatus {
+                total_xp: r.xp,
+                level: r.level,
+                total_points: r.points,
+            })
+        }
+        Err(f) => answer.missing.push(pb::MissingPart {
+            part: "xp".into(),
+            reason: dashboard::reason("challenge", &f, deadline),
+        }),
+    }
 
     match recommendation {
         Ok(r) => {
@@ -155,7 +180,6 @@ async fn local_parts(s: &Dashboard, user: Uuid) -> AppResult<pb::GetDashboardRes
         let mean = assessed.iter().map(|&x| f64::from(x)).sum::<f64>() / assessed.len() as f64;
         (mean * 10.0).round() / 10.0
     };
-    let points = store::figures::points_total(&mut conn, user).await?;
     Ok(pb::GetDashboardResponse {
         timezone: tz,
         today: Some(convert::date(today)),
@@ -172,17 +196,10 @@ async fn local_parts(s: &Dashboard, user: Uuid) -> AppResult<pb::GetDashboardRes
             current: streaks.current,
             longest: streaks.longest,
         }),
-        xp: Some(pb::XpStatus {
-            total_xp: 0,
-            level: 0,
-            total_points: points,
-        }),
+        xp: None,
         weak_topics: weak.iter().map(topic_to_proto).collect(),
         recommendation: None,
         leaderboard: None,
-        missing: vec![pb::MissingPart {
-            part: "xp".into(),
-            reason: "XP and levels are not projected by analytics yet".into(),
-        }],
+        missing: Vec::new(),
     })
 }

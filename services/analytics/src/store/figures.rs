@@ -99,13 +99,3 @@ pub async fn merge(conn: &mut PgConnection, source: Uuid, target: Uuid) -> sqlx:
         + super::mastery::merge(conn, source, target).await?
         + super::share::merge(conn, source, target).await?)
 }
-
-/// Points earned, all time.
-pub async fn points_total(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "SELECT COALESCE(sum(points), 0)::bigint FROM daily_rollups WHERE user_id = $1",
-    )
-    .bind(user)
-    .fetch_one(conn)
-    .await
-}

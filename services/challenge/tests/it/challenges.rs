@@ -20,6 +20,7 @@ async fn list(h: &Harness, user: Uuid, page_size: i32, page_token: &str) -> List
             ListChallengesRequest {
                 page_size,
                 page_token: page_token.into(),
+                ..Default::default()
             },
             &h.token(user),
         ))
@@ -34,7 +35,58 @@ async fn listing_joining_and_lookup_errors() {
     let (ann, bob) = (Uuid::now_v7(), Uuid::now_v7());
 
     let page = list(&h, ann, 0, "").await;
-    assert_eq!(page.challenges.len(), 1);
+    // Focus Three and seed 001's three weekly challenges.
+    let seeded: Vec<_> = page
+        .challenges
+        .iter()
+        .map(|c| {
+            (
+                c.title.as_str(),
+                c.goal_kind,
+                c.activity_kind.as_str(),
+                c.target,
+                c.points,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seeded,
+        [
+            (
+                "Focus Three",
+                GoalKind::SessionsCompleted as i32,
+                "focus",
+                3,
+                50
+            ),
+            (
+                "Healthy Boundaries",
+                GoalKind::ShutdownReflections as i32,
+                "",
+                5,
+                75
+            ),
+            (
+                "Focus Sprint Master",
+                GoalKind::SessionsCompleted as i32,
+                "focus",
+                10,
+                75
+            ),
+            (
+                "Break Champion",
+                GoalKind::SessionsCompleted as i32,
+                "break",
+                5,
+                75
+            ),
+        ]
+    );
+    assert!(
+        page.challenges
+            .iter()
+            .all(|c| c.is_system && c.recurrence == Recurrence::Weekly as i32)
+    );
     assert!(page.next_page_token.is_empty());
     let c = &page.challenges[0];
     assert_eq!(c.id, FOCUS_THREE);
@@ -130,14 +182,15 @@ async fn listing_joining_and_lookup_errors() {
             ListChallengesRequest {
                 page_size: 500,
                 page_token: "@@".into(),
+                ..Default::default()
             },
             &ann_token,
         ))
         .await
         .expect_err("bad page");
     assert_invalid(&err, &["page_size", "page_token"]);
-    let err = client
-        .get_leaderboard(tonic::Request::new(GetLeaderboardRequest { top_n: 0 }))
+    let err = crate::support::boards(&h)
+        .get_leaderboard(tonic::Request::new(GetLeaderboardRequest::default()))
         .await
         .expect_err("no token");
     assert_eq!(err.code(), Code::Unauthenticated);
@@ -147,7 +200,7 @@ async fn listing_joining_and_lookup_errors() {
 #[tokio::test]
 async fn challenges_are_listed_in_pages_that_continue_where_the_last_ended() {
     let (h, _probe) = start(datetime!(2026-11-02 08:00 UTC)).await;
-    // A second challenge (no API creates one yet), after the system one in id order.
+    // A challenge of old without dates, after the system ones in id order.
     let second = Uuid::parse_str("d0000000-0000-4000-8000-000000000002").expect("uuid");
     sqlx::query(
         "INSERT INTO challenges (id, title, goal_kind, activity_kind, target, points, recurrence)
@@ -160,14 +213,17 @@ async fn challenges_are_listed_in_pages_that_continue_where_the_last_ended() {
     let user = Uuid::now_v7();
 
     let all = list(&h, user, 0, "").await;
-    assert_eq!(all.challenges.len(), 2);
+    assert_eq!(all.challenges.len(), 5);
     assert!(all.next_page_token.is_empty());
 
-    let first = list(&h, user, 1, "").await;
-    assert_eq!(first.challenges.len(), 1);
+    let first = list(&h, user, 2, "").await;
+    assert_eq!(first.challenges.len(), 2);
     assert_eq!(first.challenges[0].id, FOCUS_THREE);
     assert!(!first.next_page_token.is_empty());
-    let rest = list(&h, user, 1, &first.next_page_token).await;
+    let middle = list(&h, user, 2, &first.next_page_token).await;
+    assert_eq!(middle.challenges.len(), 2);
+    assert!(middle.challenges.iter().all(|c| c.is_system));
+    let rest = list(&h, user, 2, &middle.next_page_token).await;
     assert_eq!(rest.challenges.len(), 1);
     let c = &rest.challenges[0];
     assert_eq!(c.id, second.to_string());

@@ -77,10 +77,11 @@ async fn a_deleted_user_leaves_the_leaderboard() {
 
     let auth = Publisher::start(&h.amqp, "auth").await;
     deliver(&h, &auth, &fixtures::user_deleted(user, h.clock.now())).await;
-    // The other one leads it alone.
+    // The other one leads it alone (50 for the week, 10 each for first_session and
+    // first_challenge).
     let board = leaderboard(&h, other, 10).await;
     let me = board.me.expect("me");
-    assert_eq!((me.rank, me.points), (1, 50));
+    assert_eq!((me.rank, me.points), (1, 70));
     assert_eq!(board.entries.len(), 1, "{:?}", board.entries);
     h.stop().await;
 }
@@ -106,10 +107,11 @@ async fn progress_rows(h: &Harness, user: Uuid) -> Vec<(Date, i32, bool)> {
     .expect("progress")
 }
 
-/// `(window_start, ledger id, points)` of every award of `user`.
+/// `(window_start, ledger id, points)` of every challenge award of `user`.
 async fn awards(h: &Harness, user: Uuid) -> Vec<(Date, Uuid, i32)> {
     sqlx::query_as(
-        "SELECT window_start, id, points FROM points_ledger WHERE user_id = $1 ORDER BY window_start",
+        "SELECT window_start, id, points FROM points_ledger
+         WHERE user_id = $1 AND reason = 'challenge' ORDER BY window_start",
     )
     .bind(user)
     .fetch_all(&h.db)
@@ -148,8 +150,9 @@ async fn user_merged_combines_progress_and_points_once_per_window() {
             deliver(&h, &p.activity, &session(u, "focus", end, "UTC")).await;
         }
     }
+    let mut announced = Vec::new();
     for _ in 0..4 {
-        next_completion(&mut probe).await;
+        announced.push(next_completion(&mut probe).await.0);
     }
     h.clock.set(datetime!(2026-11-18 12:00 UTC));
     let target_award = awards(&h, target).await[0];
@@ -178,7 +181,8 @@ async fn user_merged_combines_progress_and_points_once_per_window() {
     assert!(paid.iter().all(|(_, _, p)| *p == 50));
 
     // 16 Nov reached 3 only by combining: completed and paid now, announced like any completion.
-    let (_, ev) = next_completion(&mut probe).await;
+    let (id, ev) = next_completion(&mut probe).await;
+    announced.push(id);
     assert_eq!(ev.user_id, target.to_string());
     assert_eq!(ev.challenge_id, FOCUS_THREE);
     assert_eq!(ev.points_awarded, 50);
@@ -196,11 +200,13 @@ async fn user_merged_combines_progress_and_points_once_per_window() {
         mine.join_time,
         Some(convert::timestamp(datetime!(2026-10-30 09:00 UTC)))
     );
+    // Three windows (150), and the achievements once each: first_session and first_challenge
+    // (10 each, which both had), focus_10 (25: 12 focus sessions only together).
     let board = leaderboard(&h, target, 10).await;
     let me = board.me.expect("me");
     assert_eq!(
         (me.rank, me.points, me.display_name.as_str()),
-        (1, 150, "Ann")
+        (1, 195, "Ann")
     );
     let ranked: Vec<(String, i64)> = board
         .entries
@@ -209,10 +215,21 @@ async fn user_merged_combines_progress_and_points_once_per_window() {
         .collect();
     assert_eq!(
         ranked,
-        [(target.to_string(), 150), (bystander.to_string(), 50)]
+        [(target.to_string(), 195), (bystander.to_string(), 70)]
     );
     assert_eq!(user_rows(&h.db, bystander).await, bystander_rows);
     assert_eq!(awards(&h, bystander).await, bystander_awards);
+    // XP once per cause: 12 sessions × 25, three windows × 25 (9 Nov's once), first_session 20,
+    // first_challenge 20 (each once) and focus_10 50: 465, level 3.
+    let rewards = crate::support::rewards(&h)
+        .get_my_rewards(stride_testkit::authed(
+            stride_proto::challenge::GetMyRewardsRequest {},
+            &h.token(target),
+        ))
+        .await
+        .expect("rewards")
+        .into_inner();
+    assert_eq!((rewards.xp, rewards.level, rewards.points), (465, 3, 195));
 
     // A redelivery of the same message is absorbed; a re-publication under a new id finds no
     // guest row: nothing changes, nothing is paid or announced again.
@@ -229,6 +246,87 @@ async fn user_merged_combines_progress_and_points_once_per_window() {
     assert_eq!(awards(&h, target).await, paid);
     assert_eq!(progress_rows(&h, target).await.len(), 3);
     assert!(gone(&user_rows(&h.db, source).await));
-    assert!(probe.quiet_for(Duration::from_millis(700)).await);
+    // Nothing new is announced. (The relay publishes at least once: a loaded machine may
+    // repeat a message already seen, under its own id, which consumers absorb.)
+    while let Ok((id, _)) =
+        tokio::time::timeout(Duration::from_millis(700), next_completion(&mut probe)).await
+    {
+        assert!(
+            announced.contains(&id),
+            "a new completion after the replays: {id}"
+        );
+    }
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn owned_challenges_follow_a_merge_and_on_deletion_go_or_stay_for_others() {
+    use crate::user_challenges::{create, get as get_one, join as join_one, spec};
+    use stride_proto::challenge::{GoalKind, Visibility};
+
+    let (h, _probe) = start(NOW).await;
+    let p = Producers::start(&h).await;
+    let (guest, tom, bob) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let alone = create(&h, guest, spec("Alone", GoalKind::LessonsCompleted, 2)).await;
+    let shared = create(
+        &h,
+        guest,
+        stride_proto::challenge::ChallengeSpec {
+            visibility: Visibility::Public as i32,
+            description: "Guest's words".into(),
+            ..spec("Shared", GoalKind::LessonsCompleted, 2)
+        },
+    )
+    .await;
+    join_one(&h, bob, &shared.id).await.expect("bob joins");
+    join_one(&h, tom, &shared.id).await.expect("tom joins");
+    assert_eq!(
+        get_one(&h, bob, &shared.id)
+            .await
+            .expect("get")
+            .participant_count,
+        3
+    );
+
+    let auth = Publisher::start(&h.amqp, "auth").await;
+    deliver(&h, &auth, &merged(guest, tom, h.clock.now())).await;
+    let s = get_one(&h, tom, &shared.id).await.expect("tom owns it");
+    assert_eq!(s.owner_id, tom.to_string());
+    // Guest and Tom were both in it: one participant now.
+    assert_eq!((s.participant_count, s.joined), (2, true));
+    assert_eq!(
+        get_one(&h, tom, &alone.id).await.expect("moved").owner_id,
+        tom.to_string()
+    );
+
+    deliver(&h, &p.profile, &profile(tom, "Tom", "UTC")).await;
+    deliver(&h, &auth, &fixtures::user_deleted(tom, h.clock.now())).await;
+    assert!(gone(&user_rows(&h.db, tom).await));
+    // Nobody else was in "Alone": gone. "Shared" stays for Bob, without owner or description.
+    let owned: i64 = sqlx::query_scalar("SELECT count(*) FROM challenges WHERE owner_id = $1")
+        .bind(tom)
+        .fetch_one(&h.db)
+        .await
+        .expect("count");
+    assert_eq!(owned, 0);
+    assert_eq!(
+        get_one(&h, bob, &alone.id).await.expect_err("gone").code(),
+        tonic::Code::NotFound
+    );
+    let s = get_one(&h, bob, &shared.id).await.expect("kept");
+    assert_eq!(
+        (
+            s.owner_id.as_str(),
+            s.description.as_str(),
+            s.participant_count
+        ),
+        ("", "", 1)
+    );
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM challenges WHERE id = $1")
+        .bind(Uuid::parse_str(&alone.id).expect("uuid"))
+        .fetch_one(&h.db)
+        .await
+        .expect("count");
+    assert_eq!(rows, 0);
     h.stop().await;
 }

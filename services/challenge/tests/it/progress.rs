@@ -86,8 +86,9 @@ async fn three_focus_sessions_complete_the_weekly_challenge_and_award_points_onc
         probe.quiet_for(std::time::Duration::from_secs(1)).await,
         "no second challenge.completed.v1"
     );
+    // 50 for the week, 10 each for first_session, first_workout and first_challenge.
     let me = leaderboard(&h, user, 0).await.me.expect("me");
-    assert_eq!((me.rank, me.points), (1, 50));
+    assert_eq!((me.rank, me.points), (1, 80));
     h.stop().await;
 }
 

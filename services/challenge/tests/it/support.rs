@@ -1,7 +1,14 @@
 //! The challenge harness and what challenge's tests share.
 
 use stride_proto::{
-    Event, challenge as pb, challenge::challenge_service_client::ChallengeServiceClient, events,
+    Event,
+    challenge::{
+        self as pb, challenge_service_client::ChallengeServiceClient,
+        friend_service_client::FriendServiceClient,
+        leaderboard_service_client::LeaderboardServiceClient,
+        reward_service_client::RewardServiceClient,
+    },
+    events,
 };
 use stride_testkit::{
     ServiceHarness, authed,
@@ -104,11 +111,40 @@ pub async fn progress(h: &Harness, user: Uuid) -> pb::Progress {
     get(h, user).await.my_progress.expect("joined: progress")
 }
 
+/// The all-time points board as `user` sees it.
 pub async fn leaderboard(h: &Harness, user: Uuid, top_n: i32) -> pb::GetLeaderboardResponse {
-    h.client
-        .clone()
-        .get_leaderboard(authed(pb::GetLeaderboardRequest { top_n }, &h.token(user)))
+    board(
+        h,
+        user,
+        pb::GetLeaderboardRequest {
+            top_n,
+            period: pb::LeaderboardPeriod::AllTime as i32,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("leaderboard")
+}
+
+pub fn boards(h: &Harness) -> LeaderboardServiceClient<Channel> {
+    LeaderboardServiceClient::new(h.channel.clone())
+}
+
+pub fn rewards(h: &Harness) -> RewardServiceClient<Channel> {
+    RewardServiceClient::new(h.channel.clone())
+}
+
+pub fn friends(h: &Harness) -> FriendServiceClient<Channel> {
+    FriendServiceClient::new(h.channel.clone())
+}
+
+pub async fn board(
+    h: &Harness,
+    user: Uuid,
+    req: pb::GetLeaderboardRequest,
+) -> Result<pb::GetLeaderboardResponse, tonic::Status> {
+    boards(h)
+        .get_leaderboard(authed(req, &h.token(user)))
         .await
-        .expect("leaderboard")
-        .into_inner()
+        .map(tonic::Response::into_inner)
 }

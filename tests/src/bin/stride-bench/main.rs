@@ -8,7 +8,9 @@
 //!   `ListActivities` and of the weekly summary, each with the CPU every process spent per
 //!   call; open-loop latency at fixed rates; completed sessions/s flowing to challenge and
 //!   analytics (closed loop) and the completion → visible latency at a fixed rate (open loop);
-//!   memory idle and at peak. With `BENCH_PEER_SUMMARY` (a FastAPI baseline summary written by
+//!   memory idle and at peak; the domain phases (domains.rs: exercise search over 10,000
+//!   exercises, a leaderboard of 1,000,000, offline session events ingested) against
+//!   `GetMyProfile` in the same run. With `BENCH_PEER_SUMMARY` (a FastAPI baseline summary written by
 //!   the peer's `bench.sh` in the same run) it prints Stride's ratios against it.
 //! - `login`: logins/s against the argon2 ceiling measured in the same run, the p99 of cheap
 //!   unrelated calls during the flood against their idle p99, and auth's memory.
@@ -19,6 +21,7 @@
 //! addresses in env; xtask wires it up.
 
 mod chaos;
+mod domains;
 mod load;
 mod login;
 mod mesh;

@@ -45,7 +45,8 @@ static PHASE: std::sync::LazyLock<Duration> = std::sync::LazyLock::new(|| {
 });
 
 /// Whether to run the phase `key` (`BENCH_PHASES`: a comma-separated subset of idle, echo,
-/// direct, gateway, web, list, summary, json, overload, fixed, sessions; default all).
+/// direct, gateway, web, list, summary, json, catalog, leaderboard, overload, fixed, sessions,
+/// sync; default all).
 fn wants(key: &str) -> bool {
     std::env::var("BENCH_PHASES").map_or(true, |v| v.split(',').any(|k| k.trim() == key))
 }
@@ -138,6 +139,10 @@ struct Report {
     sessions_fixed_rate: f64,
     sessions_fixed: Flow,
     overload: Vec<crate::overload::Flood>,
+    catalog: Option<crate::domains::Versus>,
+    leaderboard: Option<crate::domains::Versus>,
+    sync: Option<crate::domains::Ingest>,
+    sync_flow: Flow,
     memory_mib: Vec<(String, f64, f64)>,
 }
 
@@ -411,6 +416,31 @@ pub async fn run() -> anyhow::Result<()> {
         .await;
     }
 
+    let domain = crate::domains::Ctx {
+        gw: gw.clone(),
+        users: users.clone(),
+        activity_db: &env.activity_db,
+        challenge_db: &env.challenge_db,
+        concurrency: CONCURRENCY,
+        phase: *PHASE,
+    };
+    if wants("catalog") || wants("leaderboard") {
+        println!(
+            "\n== domain reads against GetMyProfile via gateway (idle: 50 calls/s for 4 s; saturated: {CONCURRENCY} callers, {} s) ==",
+            PHASE.as_secs()
+        );
+    }
+    let catalog = if wants("catalog") {
+        Some(crate::domains::catalog(&domain).await?)
+    } else {
+        None
+    };
+    let leaderboard = if wants("leaderboard") {
+        Some(crate::domains::leaderboard(&domain).await?)
+    } else {
+        None
+    };
+
     let mut overload = Vec::new();
     if wants("overload") {
         println!(
@@ -526,6 +556,25 @@ pub async fn run() -> anyhow::Result<()> {
         (Flow::default(), Flow::default())
     };
 
+    let (sync, sync_flow) = if wants("sync") {
+        println!(
+            "\n== offline session events through the gateway ({CONCURRENCY} callers, a user and a timeline each) =="
+        );
+        let since = db_now(&env.activity_db).await?;
+        let meter = CpuMeter::start(&procs);
+        let (out, mut s) = crate::domains::sync(&domain, &focus).await?;
+        // What challenge and analytics make of it: every completion applied, how fast.
+        s.ok = out.sessions_completed;
+        let flow = sessions.visible(&env, since, &s, meter, "sync").await?;
+        println!(
+            "  sync: {} completions applied by challenge and analytics at {:.0}/s end to end",
+            flow.completions, flow.end_to_end_per_s
+        );
+        (Some(out), flow)
+    } else {
+        (None, Flow::default())
+    };
+
     let mut noise = 0.0;
     if wants("echo") {
         let again = saturate("bare tonic echo (again, for noise)", &procs, echo_call).await;
@@ -559,6 +608,10 @@ pub async fn run() -> anyhow::Result<()> {
         sessions_fixed_rate: fixed_rate,
         sessions_fixed,
         overload,
+        catalog,
+        leaderboard,
+        sync,
+        sync_flow,
         memory_mib: memory,
     };
     ratios(&report);
@@ -642,6 +695,23 @@ fn ratios(r: &Report) {
         r.sessions_fixed.visible_challenge_p99_ms,
         r.sessions_fixed.visible_analytics_p99_ms
     );
+    for v in [&r.catalog, &r.leaderboard].into_iter().flatten() {
+        println!(
+            "  {:<40} p99 {:.2} ms = {:.2} × GetMyProfile p99; {:.2} × its calls/s  [p99 < 5 ms over the baseline's]",
+            v.name,
+            v.idle_p99_ms,
+            v.idle_p99_ms / v.baseline_idle_p99_ms.max(1e-3),
+            v.saturated_per_s / v.baseline_saturated_per_s.max(1e-3)
+        );
+    }
+    if let Some(s) = &r.sync {
+        println!(
+            "  offline session events                    {:.0}/s = {:.2} × GetMyProfile calls/s; applied downstream {:.0} completions/s",
+            s.events_per_s,
+            s.events_per_s / s.baseline_per_s.max(1e-3),
+            r.sync_flow.end_to_end_per_s
+        );
+    }
 }
 
 /// Seeds HISTORY_DAYS past days of rollups for every user, one unbroken run ending yesterday

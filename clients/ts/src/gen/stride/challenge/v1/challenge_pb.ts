@@ -5,8 +5,8 @@
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.js";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Date } from "../../../google/type/date_pb.js";
 import { file_google_type_date } from "../../../google/type/date_pb.js";
 import { file_stride_options_v1_options } from "../../options/v1/options_pb.js";
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stride/challenge/v1/challenge.proto.
  */
 export const file_stride_challenge_v1_challenge: GenFile = /*@__PURE__*/
-  fileDesc("CiNzdHJpZGUvY2hhbGxlbmdlL3YxL2NoYWxsZW5nZS5wcm90bxITc3RyaWRlLmNoYWxsZW5nZS52MSKXAgoJQ2hhbGxlbmdlEgoKAmlkGAEgASgJEg0KBXRpdGxlGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEjAKCWdvYWxfa2luZBgEIAEoDjIdLnN0cmlkZS5jaGFsbGVuZ2UudjEuR29hbEtpbmQSFQoNYWN0aXZpdHlfa2luZBgFIAEoCRIOCgZ0YXJnZXQYBiABKAUSDgoGcG9pbnRzGAcgASgFEjMKCnJlY3VycmVuY2UYCCABKA4yHy5zdHJpZGUuY2hhbGxlbmdlLnYxLlJlY3VycmVuY2USEQoJaXNfc3lzdGVtGAkgASgIEhkKEXBhcnRpY2lwYW50X2NvdW50GAogASgFEg4KBmpvaW5lZBgLIAEoCCKGAgoIUHJvZ3Jlc3MSFAoMY2hhbGxlbmdlX2lkGAEgASgJEicKDHdpbmRvd19zdGFydBgCIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSJQoKd2luZG93X2VuZBgDIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSDwoHY3VycmVudBgEIAEoBRIOCgZ0YXJnZXQYBSABKAUSEQoJY29tcGxldGVkGAYgASgIEjEKDWNvbXBsZXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWpvaW5fdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPgoVTGlzdENoYWxsZW5nZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJImUKFkxpc3RDaGFsbGVuZ2VzUmVzcG9uc2USMgoKY2hhbGxlbmdlcxgBIAMoCzIeLnN0cmlkZS5jaGFsbGVuZ2UudjEuQ2hhbGxlbmdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIrChNHZXRDaGFsbGVuZ2VSZXF1ZXN0EhQKDGNoYWxsZW5nZV9pZBgBIAEoCSJ9ChRHZXRDaGFsbGVuZ2VSZXNwb25zZRIxCgljaGFsbGVuZ2UYASABKAsyHi5zdHJpZGUuY2hhbGxlbmdlLnYxLkNoYWxsZW5nZRIyCgtteV9wcm9ncmVzcxgCIAEoCzIdLnN0cmlkZS5jaGFsbGVuZ2UudjEuUHJvZ3Jlc3MiLAoUSm9pbkNoYWxsZW5nZVJlcXVlc3QSFAoMY2hhbGxlbmdlX2lkGAEgASgJIn4KFUpvaW5DaGFsbGVuZ2VSZXNwb25zZRIxCgljaGFsbGVuZ2UYASABKAsyHi5zdHJpZGUuY2hhbGxlbmdlLnYxLkNoYWxsZW5nZRIyCgtteV9wcm9ncmVzcxgCIAEoCzIdLnN0cmlkZS5jaGFsbGVuZ2UudjEuUHJvZ3Jlc3MiVwoQTGVhZGVyYm9hcmRFbnRyeRIMCgRyYW5rGAEgASgFEg8KB3VzZXJfaWQYAiABKAkSFAoMZGlzcGxheV9uYW1lGAMgASgJEg4KBnBvaW50cxgEIAEoAyImChVHZXRMZWFkZXJib2FyZFJlcXVlc3QSDQoFdG9wX24YASABKAUigwEKFkdldExlYWRlcmJvYXJkUmVzcG9uc2USNgoHZW50cmllcxgBIAMoCzIlLnN0cmlkZS5jaGFsbGVuZ2UudjEuTGVhZGVyYm9hcmRFbnRyeRIxCgJtZRgCIAEoCzIlLnN0cmlkZS5jaGFsbGVuZ2UudjEuTGVhZGVyYm9hcmRFbnRyeSpHCghHb2FsS2luZBIZChVHT0FMX0tJTkRfVU5TUEVDSUZJRUQQABIgChxHT0FMX0tJTkRfU0VTU0lPTlNfQ09NUExFVEVEEAEqVAoKUmVjdXJyZW5jZRIaChZSRUNVUlJFTkNFX1VOU1BFQ0lGSUVEEAASEwoPUkVDVVJSRU5DRV9OT05FEAESFQoRUkVDVVJSRU5DRV9XRUVLTFkQAjKKBQoQQ2hhbGxlbmdlU2VydmljZRKmAQoOTGlzdENoYWxsZW5nZXMSKi5zdHJpZGUuY2hhbGxlbmdlLnYxLkxpc3RDaGFsbGVuZ2VzUmVxdWVzdBorLnN0cmlkZS5jaGFsbGVuZ2UudjEuTGlzdENoYWxsZW5nZXNSZXNwb25zZSI7yvMYAggCgtPkkwIvWhkSFy9hcGkvdjEvY2hhbGxlbmdlcy93ZWVrEhIvYXBpL3YxL2NoYWxsZW5nZXMSlAEKDEdldENoYWxsZW5nZRIoLnN0cmlkZS5jaGFsbGVuZ2UudjEuR2V0Q2hhbGxlbmdlUmVxdWVzdBopLnN0cmlkZS5jaGFsbGVuZ2UudjEuR2V0Q2hhbGxlbmdlUmVzcG9uc2UiL8rzGAIIAoLT5JMCIxIhL2FwaS92MS9jaGFsbGVuZ2VzL3tjaGFsbGVuZ2VfaWR9Ep8BCg1Kb2luQ2hhbGxlbmdlEikuc3RyaWRlLmNoYWxsZW5nZS52MS5Kb2luQ2hhbGxlbmdlUmVxdWVzdBoqLnN0cmlkZS5jaGFsbGVuZ2UudjEuSm9pbkNoYWxsZW5nZVJlc3BvbnNlIjfK8xgCCAKC0+STAis6ASoiJi9hcGkvdjEvY2hhbGxlbmdlcy97Y2hhbGxlbmdlX2lkfS9qb2luEpMBCg5HZXRMZWFkZXJib2FyZBIqLnN0cmlkZS5jaGFsbGVuZ2UudjEuR2V0TGVhZGVyYm9hcmRSZXF1ZXN0Gisuc3RyaWRlLmNoYWxsZW5nZS52MS5HZXRMZWFkZXJib2FyZFJlc3BvbnNlIijK8xgCCAKC0+STAhwSGi9hcGkvdjEvY2hhbGxlbmdlcy9sZWFkZXJzYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_google_type_date, file_stride_options_v1_options]);
+  fileDesc("CiNzdHJpZGUvY2hhbGxlbmdlL3YxL2NoYWxsZW5nZS5wcm90bxITc3RyaWRlLmNoYWxsZW5nZS52MSKqBQoJQ2hhbGxlbmdlEgoKAmlkGAEgASgJEg0KBXRpdGxlGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEjAKCWdvYWxfa2luZBgEIAEoDjIdLnN0cmlkZS5jaGFsbGVuZ2UudjEuR29hbEtpbmQSFQoNYWN0aXZpdHlfa2luZBgFIAEoCRIOCgZ0YXJnZXQYBiABKAUSDgoGcG9pbnRzGAcgASgFEjMKCnJlY3VycmVuY2UYCCABKA4yHy5zdHJpZGUuY2hhbGxlbmdlLnYxLlJlY3VycmVuY2USEQoJaXNfc3lzdGVtGAkgASgIEhkKEXBhcnRpY2lwYW50X2NvdW50GAogASgFEg4KBmpvaW5lZBgLIAEoCBISCgpyb3V0aW5lX2lkGAwgASgJEjMKCnZpc2liaWxpdHkYDSABKA4yHy5zdHJpZGUuY2hhbGxlbmdlLnYxLlZpc2liaWxpdHkSEAoIb3duZXJfaWQYDiABKAkSJQoKc3RhcnRfZGF0ZRgPIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSIwoIZW5kX2RhdGUYECABKAsyES5nb29nbGUudHlwZS5EYXRlEhgKEG1heF9wYXJ0aWNpcGFudHMYESABKAUSMgoFc3RhdGUYEiABKA4yIy5zdHJpZGUuY2hhbGxlbmdlLnYxLkNoYWxsZW5nZVN0YXRlEjIKC215X3Byb2dyZXNzGBMgASgLMh0uc3RyaWRlLmNoYWxsZW5nZS52MS5Qcm9ncmVzcxI6CgxwYXJ0aWNpcGFudHMYFCADKAsyJC5zdHJpZGUuY2hhbGxlbmdlLnYxLlBhcnRpY2lwYW50Q2FyZBIsCghlbmRfdGltZRgVIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTAoPUGFydGljaXBhbnRDYXJkEg8KB3VzZXJfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhIKCmF2YXRhcl91cmwYAyABKAki0gIKCFByb2dyZXNzEhQKDGNoYWxsZW5nZV9pZBgBIAEoCRInCgx3aW5kb3dfc3RhcnQYAiABKAsyES5nb29nbGUudHlwZS5EYXRlEiUKCndpbmRvd19lbmQYAyABKAsyES5nb29nbGUudHlwZS5EYXRlEg8KB2N1cnJlbnQYBCABKAUSDgoGdGFyZ2V0GAUgASgFEhEKCWNvbXBsZXRlZBgGIAEoCBIxCg1jb21wbGV0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCglqb2luX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKBnN0YXR1cxgJIAEoDjImLnN0cmlkZS5jaGFsbGVuZ2UudjEuUGFydGljaXBhbnRTdGF0dXMSEgoKZmluYWxfcmFuaxgKIAEoBSJwChVMaXN0Q2hhbGxlbmdlc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSMAoEdmlldxgDIAEoDjIiLnN0cmlkZS5jaGFsbGVuZ2UudjEuQ2hhbGxlbmdlVmlldyJlChZMaXN0Q2hhbGxlbmdlc1Jlc3BvbnNlEjIKCmNoYWxsZW5nZXMYASADKAsyHi5zdHJpZGUuY2hhbGxlbmdlLnYxLkNoYWxsZW5nZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKwoTR2V0Q2hhbGxlbmdlUmVxdWVzdBIUCgxjaGFsbGVuZ2VfaWQYASABKAkifQoUR2V0Q2hhbGxlbmdlUmVzcG9uc2USMQoJY2hhbGxlbmdlGAEgASgLMh4uc3RyaWRlLmNoYWxsZW5nZS52MS5DaGFsbGVuZ2USMgoLbXlfcHJvZ3Jlc3MYAiABKAsyHS5zdHJpZGUuY2hhbGxlbmdlLnYxLlByb2dyZXNzIuICCg1DaGFsbGVuZ2VTcGVjEg0KBXRpdGxlGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEjAKCWdvYWxfa2luZBgDIAEoDjIdLnN0cmlkZS5jaGFsbGVuZ2UudjEuR29hbEtpbmQSFQoNYWN0aXZpdHlfa2luZBgEIAEoCRISCgpyb3V0aW5lX2lkGAUgASgJEg4KBnRhcmdldBgGIAEoBRIOCgZwb2ludHMYByABKAUSMwoKdmlzaWJpbGl0eRgIIAEoDjIfLnN0cmlkZS5jaGFsbGVuZ2UudjEuVmlzaWJpbGl0eRIlCgpzdGFydF9kYXRlGAkgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIjCghlbmRfZGF0ZRgKIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSFQoNZHVyYXRpb25fZGF5cxgLIAEoBRIYChBtYXhfcGFydGljaXBhbnRzGAwgASgFIk8KFkNyZWF0ZUNoYWxsZW5nZVJlcXVlc3QSNQoJY2hhbGxlbmdlGAEgASgLMiIuc3RyaWRlLmNoYWxsZW5nZS52MS5DaGFsbGVuZ2VTcGVjIkwKF0NyZWF0ZUNoYWxsZW5nZVJlc3BvbnNlEjEKCWNoYWxsZW5nZRgBIAEoCzIeLnN0cmlkZS5jaGFsbGVuZ2UudjEuQ2hhbGxlbmdlIpYBChZVcGRhdGVDaGFsbGVuZ2VSZXF1ZXN0EhQKDGNoYWxsZW5nZV9pZBgBIAEoCRI1CgljaGFsbGVuZ2UYAiABKAsyIi5zdHJpZGUuY2hhbGxlbmdlLnYxLkNoYWxsZW5nZVNwZWMSLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkwKF1VwZGF0ZUNoYWxsZW5nZVJlc3BvbnNlEjEKCWNoYWxsZW5nZRgBIAEoCzIeLnN0cmlkZS5jaGFsbGVuZ2UudjEuQ2hhbGxlbmdlIi4KFkRlbGV0ZUNoYWxsZW5nZVJlcXVlc3QSFAoMY2hhbGxlbmdlX2lkGAEgASgJIhkKF0RlbGV0ZUNoYWxsZW5nZVJlc3BvbnNlIisKE0VuZENoYWxsZW5nZVJlcXVlc3QSFAoMY2hhbGxlbmdlX2lkGAEgASgJIkkKFEVuZENoYWxsZW5nZVJlc3BvbnNlEjEKCWNoYWxsZW5nZRgBIAEoCzIeLnN0cmlkZS5jaGFsbGVuZ2UudjEuQ2hhbGxlbmdlIi0KFUxlYXZlQ2hhbGxlbmdlUmVxdWVzdBIUCgxjaGFsbGVuZ2VfaWQYASABKAkiSwoWTGVhdmVDaGFsbGVuZ2VSZXNwb25zZRIxCgljaGFsbGVuZ2UYASABKAsyHi5zdHJpZGUuY2hhbGxlbmdlLnYxLkNoYWxsZW5nZSJaChtMaXN0Q2hhbGxlbmdlUGVyaW9kc1JlcXVlc3QSFAoMY2hhbGxlbmdlX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIvYBCg9DaGFsbGVuZ2VQZXJpb2QSJQoKc3RhcnRfZGF0ZRgBIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSIwoIZW5kX2RhdGUYAiABKAsyES5nb29nbGUudHlwZS5EYXRlEi8KC3NldHRsZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIZChFwYXJ0aWNpcGFudF9jb3VudBgEIAEoBRIXCg9jb21wbGV0ZWRfY291bnQYBSABKAUSMgoLbXlfcHJvZ3Jlc3MYBiABKAsyHS5zdHJpZGUuY2hhbGxlbmdlLnYxLlByb2dyZXNzIm4KHExpc3RDaGFsbGVuZ2VQZXJpb2RzUmVzcG9uc2USNQoHcGVyaW9kcxgBIAMoCzIkLnN0cmlkZS5jaGFsbGVuZ2UudjEuQ2hhbGxlbmdlUGVyaW9kEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIaChhHZXRDaGFsbGVuZ2VTdGF0c1JlcXVlc3QipgEKGUdldENoYWxsZW5nZVN0YXRzUmVzcG9uc2USFAoMdG90YWxfcG9pbnRzGAEgASgDEhwKFGNoYWxsZW5nZXNfY29tcGxldGVkGAIgASgFEhwKFHNodXRkb3duX3N0cmVha19kYXlzGAMgASgFEh8KF2F2ZXJhZ2Vfc2h1dGRvd25fbWludXRlGAQgASgFEhYKDnNodXRkb3duX2NvdW50GAUgASgFIiwKFEpvaW5DaGFsbGVuZ2VSZXF1ZXN0EhQKDGNoYWxsZW5nZV9pZBgBIAEoCSJ+ChVKb2luQ2hhbGxlbmdlUmVzcG9uc2USMQoJY2hhbGxlbmdlGAEgASgLMh4uc3RyaWRlLmNoYWxsZW5nZS52MS5DaGFsbGVuZ2USMgoLbXlfcHJvZ3Jlc3MYAiABKAsyHS5zdHJpZGUuY2hhbGxlbmdlLnYxLlByb2dyZXNzKqACCghHb2FsS2luZBIZChVHT0FMX0tJTkRfVU5TUEVDSUZJRUQQABIgChxHT0FMX0tJTkRfU0VTU0lPTlNfQ09NUExFVEVEEAESFQoRR09BTF9LSU5EX01JTlVURVMQAhIdChlHT0FMX0tJTkRfVEFTS1NfQ09NUExFVEVEEAMSIgoeR09BTF9LSU5EX1NIVVRET1dOX1JFRkxFQ1RJT05TEAQSHQoZR09BTF9LSU5EX1dPUktPVVRTX0xPR0dFRBAFEhsKF0dPQUxfS0lORF9EQVlTX0lOX0FfUk9XEAYSIAocR09BTF9LSU5EX1JPVVRJTkVTX0NPTVBMRVRFRBAHEh8KG0dPQUxfS0lORF9MRVNTT05TX0NPTVBMRVRFRBAIKm8KClZpc2liaWxpdHkSGgoWVklTSUJJTElUWV9VTlNQRUNJRklFRBAAEhYKElZJU0lCSUxJVFlfUFJJVkFURRABEhYKElZJU0lCSUxJVFlfRlJJRU5EUxACEhUKEVZJU0lCSUxJVFlfUFVCTElDEAMqhgEKDkNoYWxsZW5nZVN0YXRlEh8KG0NIQUxMRU5HRV9TVEFURV9VTlNQRUNJRklFRBAAEhwKGENIQUxMRU5HRV9TVEFURV9VUENPTUlORxABEhoKFkNIQUxMRU5HRV9TVEFURV9BQ1RJVkUQAhIZChVDSEFMTEVOR0VfU1RBVEVfRU5ERUQQAyqhAQoRUGFydGljaXBhbnRTdGF0dXMSIgoeUEFSVElDSVBBTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASIgoeUEFSVElDSVBBTlRfU1RBVFVTX05PVF9TVEFSVEVEEAESIgoeUEFSVElDSVBBTlRfU1RBVFVTX0lOX1BST0dSRVNTEAISIAocUEFSVElDSVBBTlRfU1RBVFVTX0NPTVBMRVRFRBADKrcBCg1DaGFsbGVuZ2VWaWV3Eh4KGkNIQUxMRU5HRV9WSUVXX1VOU1BFQ0lGSUVEEAASGgoWQ0hBTExFTkdFX1ZJRVdfQ1VSUkVOVBABEhkKFUNIQUxMRU5HRV9WSUVXX0pPSU5FRBACEhgKFENIQUxMRU5HRV9WSUVXX09XTkVEEAMSGQoVQ0hBTExFTkdFX1ZJRVdfUFVCTElDEAQSGgoWQ0hBTExFTkdFX1ZJRVdfRlJJRU5EUxAFKlQKClJlY3VycmVuY2USGgoWUkVDVVJSRU5DRV9VTlNQRUNJRklFRBAAEhMKD1JFQ1VSUkVOQ0VfTk9ORRABEhUKEVJFQ1VSUkVOQ0VfV0VFS0xZEAIyjQ0KEENoYWxsZW5nZVNlcnZpY2USpgEKDkxpc3RDaGFsbGVuZ2VzEiouc3RyaWRlLmNoYWxsZW5nZS52MS5MaXN0Q2hhbGxlbmdlc1JlcXVlc3QaKy5zdHJpZGUuY2hhbGxlbmdlLnYxLkxpc3RDaGFsbGVuZ2VzUmVzcG9uc2UiO8rzGAIIAoLT5JMCL1oZEhcvYXBpL3YxL2NoYWxsZW5nZXMvd2VlaxISL2FwaS92MS9jaGFsbGVuZ2VzEpQBCgxHZXRDaGFsbGVuZ2USKC5zdHJpZGUuY2hhbGxlbmdlLnYxLkdldENoYWxsZW5nZVJlcXVlc3QaKS5zdHJpZGUuY2hhbGxlbmdlLnYxLkdldENoYWxsZW5nZVJlc3BvbnNlIi/K8xgCCAKC0+STAiMSIS9hcGkvdjEvY2hhbGxlbmdlcy97Y2hhbGxlbmdlX2lkfRKRAQoPQ3JlYXRlQ2hhbGxlbmdlEisuc3RyaWRlLmNoYWxsZW5nZS52MS5DcmVhdGVDaGFsbGVuZ2VSZXF1ZXN0Giwuc3RyaWRlLmNoYWxsZW5nZS52MS5DcmVhdGVDaGFsbGVuZ2VSZXNwb25zZSIjyvMYAggCgtPkkwIXOgEqIhIvYXBpL3YxL2NoYWxsZW5nZXMSoAEKD1VwZGF0ZUNoYWxsZW5nZRIrLnN0cmlkZS5jaGFsbGVuZ2UudjEuVXBkYXRlQ2hhbGxlbmdlUmVxdWVzdBosLnN0cmlkZS5jaGFsbGVuZ2UudjEuVXBkYXRlQ2hhbGxlbmdlUmVzcG9uc2UiMsrzGAIIAoLT5JMCJjoBKjIhL2FwaS92MS9jaGFsbGVuZ2VzL3tjaGFsbGVuZ2VfaWR9Ep0BCg9EZWxldGVDaGFsbGVuZ2USKy5zdHJpZGUuY2hhbGxlbmdlLnYxLkRlbGV0ZUNoYWxsZW5nZVJlcXVlc3QaLC5zdHJpZGUuY2hhbGxlbmdlLnYxLkRlbGV0ZUNoYWxsZW5nZVJlc3BvbnNlIi/K8xgCCAKC0+STAiMqIS9hcGkvdjEvY2hhbGxlbmdlcy97Y2hhbGxlbmdlX2lkfRKbAQoMRW5kQ2hhbGxlbmdlEiguc3RyaWRlLmNoYWxsZW5nZS52MS5FbmRDaGFsbGVuZ2VSZXF1ZXN0Gikuc3RyaWRlLmNoYWxsZW5nZS52MS5FbmRDaGFsbGVuZ2VSZXNwb25zZSI2yvMYAggCgtPkkwIqOgEqIiUvYXBpL3YxL2NoYWxsZW5nZXMve2NoYWxsZW5nZV9pZH0vZW5kEs4BCg5MZWF2ZUNoYWxsZW5nZRIqLnN0cmlkZS5jaGFsbGVuZ2UudjEuTGVhdmVDaGFsbGVuZ2VSZXF1ZXN0Gisuc3RyaWRlLmNoYWxsZW5nZS52MS5MZWF2ZUNoYWxsZW5nZVJlc3BvbnNlImPK8xgCCAKC0+STAlc6ASpaKSonL2FwaS92MS9jaGFsbGVuZ2VzL3tjaGFsbGVuZ2VfaWR9L2xlYXZlIicvYXBpL3YxL2NoYWxsZW5nZXMve2NoYWxsZW5nZV9pZH0vbGVhdmUStAEKFExpc3RDaGFsbGVuZ2VQZXJpb2RzEjAuc3RyaWRlLmNoYWxsZW5nZS52MS5MaXN0Q2hhbGxlbmdlUGVyaW9kc1JlcXVlc3QaMS5zdHJpZGUuY2hhbGxlbmdlLnYxLkxpc3RDaGFsbGVuZ2VQZXJpb2RzUmVzcG9uc2UiN8rzGAIIAoLT5JMCKxIpL2FwaS92MS9jaGFsbGVuZ2VzL3tjaGFsbGVuZ2VfaWR9L3BlcmlvZHMSmQEKEUdldENoYWxsZW5nZVN0YXRzEi0uc3RyaWRlLmNoYWxsZW5nZS52MS5HZXRDaGFsbGVuZ2VTdGF0c1JlcXVlc3QaLi5zdHJpZGUuY2hhbGxlbmdlLnYxLkdldENoYWxsZW5nZVN0YXRzUmVzcG9uc2UiJcrzGAIIAoLT5JMCGRIXL2FwaS92MS9jaGFsbGVuZ2Utc3RhdHMSnwEKDUpvaW5DaGFsbGVuZ2USKS5zdHJpZGUuY2hhbGxlbmdlLnYxLkpvaW5DaGFsbGVuZ2VSZXF1ZXN0Giouc3RyaWRlLmNoYWxsZW5nZS52MS5Kb2luQ2hhbGxlbmdlUmVzcG9uc2UiN8rzGAIIAoLT5JMCKzoBKiImL2FwaS92MS9jaGFsbGVuZ2VzL3tjaGFsbGVuZ2VfaWR9L2pvaW5iBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_google_type_date, file_stride_options_v1_options]);
 
 /**
  * @generated from message stride.challenge.v1.Challenge
@@ -78,6 +78,71 @@ export type Challenge = Message<"stride.challenge.v1.Challenge"> & {
    * @generated from field: bool joined = 11;
    */
   joined: boolean;
+
+  /**
+   * For GOAL_KIND_ROUTINES_COMPLETED: the routine counted; empty means any.
+   *
+   * @generated from field: string routine_id = 12;
+   */
+  routineId: string;
+
+  /**
+   * @generated from field: stride.challenge.v1.Visibility visibility = 13;
+   */
+  visibility: Visibility;
+
+  /**
+   * The owner of a user challenge; empty for system challenges.
+   *
+   * @generated from field: string owner_id = 14;
+   */
+  ownerId: string;
+
+  /**
+   * The window of a one-off challenge, in each participant's local dates; unset for weekly ones.
+   *
+   * @generated from field: google.type.Date start_date = 15;
+   */
+  startDate?: Date | undefined;
+
+  /**
+   * @generated from field: google.type.Date end_date = 16;
+   */
+  endDate?: Date | undefined;
+
+  /**
+   * 0 when there is no cap.
+   *
+   * @generated from field: int32 max_participants = 17;
+   */
+  maxParticipants: number;
+
+  /**
+   * @generated from field: stride.challenge.v1.ChallengeState state = 18;
+   */
+  state: ChallengeState;
+
+  /**
+   * The caller's progress in the window counting today (the challenge's window when one-off);
+   * unset when not joined.
+   *
+   * @generated from field: stride.challenge.v1.Progress my_progress = 19;
+   */
+  myProgress?: Progress | undefined;
+
+  /**
+   * A few participants (first joined first) whose profile cards are public.
+   *
+   * @generated from field: repeated stride.challenge.v1.ParticipantCard participants = 20;
+   */
+  participants: ParticipantCard[];
+
+  /**
+   * Set when its owner ended it early.
+   *
+   * @generated from field: google.protobuf.Timestamp end_time = 21;
+   */
+  endTime?: Timestamp | undefined;
 };
 
 /**
@@ -86,6 +151,37 @@ export type Challenge = Message<"stride.challenge.v1.Challenge"> & {
  */
 export const ChallengeSchema: GenMessage<Challenge> = /*@__PURE__*/
   messageDesc(file_stride_challenge_v1_challenge, 0);
+
+/**
+ * A participant as others see them, from the profile's public card.
+ *
+ * @generated from message stride.challenge.v1.ParticipantCard
+ */
+export type ParticipantCard = Message<"stride.challenge.v1.ParticipantCard"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string display_name = 2;
+   */
+  displayName: string;
+
+  /**
+   * Absolute URL, empty when none.
+   *
+   * @generated from field: string avatar_url = 3;
+   */
+  avatarUrl: string;
+};
+
+/**
+ * Describes the message stride.challenge.v1.ParticipantCard.
+ * Use `create(ParticipantCardSchema)` to create a new message.
+ */
+export const ParticipantCardSchema: GenMessage<ParticipantCard> = /*@__PURE__*/
+  messageDesc(file_stride_challenge_v1_challenge, 1);
 
 /**
  * @generated from message stride.challenge.v1.Progress
@@ -132,6 +228,18 @@ export type Progress = Message<"stride.challenge.v1.Progress"> & {
    * @generated from field: google.protobuf.Timestamp join_time = 8;
    */
   joinTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: stride.challenge.v1.ParticipantStatus status = 9;
+   */
+  status: ParticipantStatus;
+
+  /**
+   * The final rank in this window once settled (1 is best), 0 before.
+   *
+   * @generated from field: int32 final_rank = 10;
+   */
+  finalRank: number;
 };
 
 /**
@@ -139,7 +247,7 @@ export type Progress = Message<"stride.challenge.v1.Progress"> & {
  * Use `create(ProgressSchema)` to create a new message.
  */
 export const ProgressSchema: GenMessage<Progress> = /*@__PURE__*/
-  messageDesc(file_stride_challenge_v1_challenge, 1);
+  messageDesc(file_stride_challenge_v1_challenge, 2);
 
 /**
  * @generated from message stride.challenge.v1.ListChallengesRequest
@@ -154,6 +262,11 @@ export type ListChallengesRequest = Message<"stride.challenge.v1.ListChallengesR
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
+
+  /**
+   * @generated from field: stride.challenge.v1.ChallengeView view = 3;
+   */
+  view: ChallengeView;
 };
 
 /**
@@ -161,7 +274,7 @@ export type ListChallengesRequest = Message<"stride.challenge.v1.ListChallengesR
  * Use `create(ListChallengesRequestSchema)` to create a new message.
  */
 export const ListChallengesRequestSchema: GenMessage<ListChallengesRequest> = /*@__PURE__*/
-  messageDesc(file_stride_challenge_v1_challenge, 2);
+  messageDesc(file_stride_challenge_v1_challenge, 3);
 
 /**
  * @generated from message stride.challenge.v1.ListChallengesResponse
@@ -183,7 +296,7 @@ export type ListChallengesResponse = Message<"stride.challenge.v1.ListChallenges
  * Use `create(ListChallengesResponseSchema)` to create a new message.
  */
 export const ListChallengesResponseSchema: GenMessage<ListChallengesResponse> = /*@__PURE__*/
-  messageDesc(file_stride_challenge_v1_challenge, 3);
+  messageDesc(file_stride_challenge_v1_challenge, 4);
 
 /**
  * @generated from message stride.challenge.v1.GetChallengeRequest
@@ -200,7 +313,7 @@ export type GetChallengeRequest = Message<"stride.challenge.v1.GetChallengeReque
  * Use `create(GetChallengeRequestSchema)` to create a new message.
  */
 export const GetChallengeRequestSchema: GenMessage<GetChallengeRequest> = /*@__PURE__*/
-  messageDesc(file_stride_challenge_v1_challenge, 4);
+  messageDesc(file_stride_challenge_v1_challenge, 5);
 
 /**
  * @generated from message stride.challenge.v1.GetChallengeResponse
@@ -224,7 +337,439 @@ export type GetChallengeResponse = Message<"stride.challenge.v1.GetChallengeResp
  * Use `create(GetChallengeResponseSchema)` to create a new message.
  */
 export const GetChallengeResponseSchema: GenMessage<GetChallengeResponse> = /*@__PURE__*/
-  messageDesc(file_stride_challenge_v1_challenge, 5);
+  messageDesc(file_stride_challenge_v1_challenge, 6);
+
+/**
+ * The settable fields of a user challenge (create, and update through a field mask).
+ *
+ * @generated from message stride.challenge.v1.ChallengeSpec
+ */
+export type ChallengeSpec = Message<"stride.challenge.v1.ChallengeSpec"> & {
+  /**
+   * 1 to 80 characters.
+   *
+   * @generated from field: string title = 1;
+   */
+  title: string;
+
+  /**
+   * Up to 500 characters.
+   *
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * @generated from field: stride.challenge.v1.GoalKind goal_kind = 3;
+   */
+  goalKind: GoalKind;
+
+  /**
+   * Required for sessions and minutes goals: "focus", "break", "workout" or "study".
+   *
+   * @generated from field: string activity_kind = 4;
+   */
+  activityKind: string;
+
+  /**
+   * Optional, for routines goals only.
+   *
+   * @generated from field: string routine_id = 5;
+   */
+  routineId: string;
+
+  /**
+   * 1 to 100000.
+   *
+   * @generated from field: int32 target = 6;
+   */
+  target: number;
+
+  /**
+   * 0 to 100.
+   *
+   * @generated from field: int32 points = 7;
+   */
+  points: number;
+
+  /**
+   * Defaults to private.
+   *
+   * @generated from field: stride.challenge.v1.Visibility visibility = 8;
+   */
+  visibility: Visibility;
+
+  /**
+   * The first local day; today (in the owner's timezone) when unset; not in the past.
+   *
+   * @generated from field: google.type.Date start_date = 9;
+   */
+  startDate?: Date | undefined;
+
+  /**
+   * The last local day; or set duration_days instead (1 to 366; 7 when neither is set).
+   *
+   * @generated from field: google.type.Date end_date = 10;
+   */
+  endDate?: Date | undefined;
+
+  /**
+   * @generated from field: int32 duration_days = 11;
+   */
+  durationDays: number;
+
+  /**
+   * 0 for no cap, otherwise 1 to 100000.
+   *
+   * @generated from field: int32 max_participants = 12;
+   */
+  maxParticipants: number;
+};
+
+/**
+ * Describes the message stride.challenge.v1.ChallengeSpec.
+ * Use `create(ChallengeSpecSchema)` to create a new message.
+ */
+export const ChallengeSpecSchema: GenMessage<ChallengeSpec> = /*@__PURE__*/
+  messageDesc(file_stride_challenge_v1_challenge, 7);
+
+/**
+ * @generated from message stride.challenge.v1.CreateChallengeRequest
+ */
+export type CreateChallengeRequest = Message<"stride.challenge.v1.CreateChallengeRequest"> & {
+  /**
+   * @generated from field: stride.challenge.v1.ChallengeSpec challenge = 1;
+   */
+  challenge?: ChallengeSpec | undefined;
+};
+
+/**
+ * Describes the message stride.challenge.v1.CreateChallengeRequest.
+ * Use `create(CreateChallengeRequestSchema)` to create a new message.
+ */
+export const CreateChallengeRequestSchema: GenMessage<CreateChallengeRequest> = /*@__PURE__*/
+  messageDesc(file_stride_challenge_v1_challenge, 8);
+
+/**
+ * @generated from message stride.challenge.v1.CreateChallengeResponse
+ */
+export type CreateChallengeResponse = Message<"stride.challenge.v1.CreateChallengeResponse"> & {
+  /**
+   * @generated from field: stride.challenge.v1.Challenge challenge = 1;
+   */
+  challenge?: Challenge | undefined;
+};
+
+/**
+ * Describes the message stride.challenge.v1.CreateChallengeResponse.
+ * Use `create(CreateChallengeResponseSchema)` to create a new message.
+ */
+export const CreateChallengeResponseSchema: GenMessage<CreateChallengeResponse> = /*@__PURE__*/
+  messageDesc(file_stride_challenge_v1_challenge, 9);
+
+/**
+ * @generated from message stride.challenge.v1.UpdateChallengeRequest
+ */
+export type UpdateChallengeRequest = Message<"stride.challenge.v1.UpdateChallengeRequest"> & {
+  /**
+   * @generated from field: string challenge_id = 1;
+   */
+  challengeId: string;
+
+  /**
+   * @generated from field: stride.challenge.v1.ChallengeSpec challenge = 2;
+   */
+  challenge?: ChallengeSpec | undefined;
+
+  /**
+   * Paths are ChallengeSpec's field names; "start_date" and "end_date"/"duration_days" move the window.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 3;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message stride.challenge.v1.UpdateChallengeRequest.
+ * Use `create(UpdateChallengeRequestSchema)` to create a new message.
+ */
+export const UpdateChallengeRequestSchema: GenMessage<UpdateChallengeRequest> = /*@__PURE__*/
+  messageDesc(file_stride_challenge_v1_challenge, 10);
+
+/**
+ * @generated from message stride.challenge.v1.UpdateChallengeResponse
+ */
+export type UpdateChallengeResponse = Message<"stride.challenge.v1.UpdateChallengeResponse"> & {
+  /**
+   * @generated from field: stride.challenge.v1.Challenge challenge = 1;
+   */
+  challenge?: Challenge | undefined;
+};
+
+/**
+ * Describes the message stride.challenge.v1.UpdateChallengeResponse.
+ * Use `create(UpdateChallengeResponseSchema)` to create a new message.
+ */
+export const UpdateChallengeResponseSchema: GenMessage<UpdateChallengeResponse> = /*@__PURE__*/
+  messageDesc(file_stride_challenge_v1_challenge, 11);
+
+/**
+ * @generated from message stride.challenge.v1.DeleteChallengeRequest
+ */
+export type DeleteChallengeRequest = Message<"stride.challenge.v1.DeleteChallengeRequest"> & {
+  /**
+   * @generated from field: string challenge_id = 1;
+   */
+  challengeId: string;
+};
+
+/**
+ * Describes the message stride.challenge.v1.DeleteChallengeRequest.
+ * Use `create(DeleteChallengeRequestSchema)` to create a new message.
+ */
+export const DeleteChallengeRequestSchema: GenMessage<DeleteChallengeRequest> = /*@__PURE__*/
+  messageDesc(file_stride_challenge_v1_challenge, 12);
+
+/**
+ * @generated from message stride.challenge.v1.DeleteChallengeResponse
+ */
+export type DeleteChallengeResponse = Message<"stride.challenge.v1.DeleteChallengeResponse"> & {
+};
+
+/**
+ * Describes the message stride.challenge.v1.DeleteChallengeResponse.
+ * Use `create(DeleteChallengeResponseSchema)` to create a new message.
+ */
+export const DeleteChallengeResponseSchema: GenMessage<DeleteChallengeResponse> = /*@__PURE__*/
+  messageDesc(file_stride_challenge_v1_challenge, 13);
+
+/**
+ * @generated from message stride.challenge.v1.EndChallengeRequest
+ */
+export type EndChallengeRequest = Message<"stride.challenge.v1.EndChallengeRequest"> & {
+  /**
+   * @generated from field: string challenge_id = 1;
+   */
+  challengeId: string;
+};
+
+/**
+ * Describes the message stride.challenge.v1.EndChallengeRequest.
+ * Use `create(EndChallengeRequestSchema)` to create a new message.
+ */
+export const EndChallengeRequestSchema: GenMessage<EndChallengeRequest> = /*@__PURE__*/
+  messageDesc(file_stride_challenge_v1_challenge, 14);
+
+/**
+ * @generated from message stride.challenge.v1.EndChallengeResponse
+ */
+export type EndChallengeResponse = Message<"stride.challenge.v1.EndChallengeResponse"> & {
+  /**
+   * @generated from field: stride.challenge.v1.Challenge challenge = 1;
+   */
+  challenge?: Challenge | undefined;
+};
+
+/**
+ * Describes the message stride.challenge.v1.EndChallengeResponse.
+ * Use `create(EndChallengeResponseSchema)` to create a new message.
+ */
+export const EndChallengeResponseSchema: GenMessage<EndChallengeResponse> = /*@__PURE__*/
+  messageDesc(file_stride_challenge_v1_challenge, 15);
+
+/**
+ * @generated from message stride.challenge.v1.LeaveChallengeRequest
+ */
+export type LeaveChallengeRequest = Message<"stride.challenge.v1.LeaveChallengeRequest"> & {
+  /**
+   * @generated from field: string challenge_id = 1;
+   */
+  challengeId: string;
+};
+
+/**
+ * Describes the message stride.challenge.v1.LeaveChallengeRequest.
+ * Use `create(LeaveChallengeRequestSchema)` to create a new message.
+ */
+export const LeaveChallengeRequestSchema: GenMessage<LeaveChallengeRequest> = /*@__PURE__*/
+  messageDesc(file_stride_challenge_v1_challenge, 16);
+
+/**
+ * @generated from message stride.challenge.v1.LeaveChallengeResponse
+ */
+export type LeaveChallengeResponse = Message<"stride.challenge.v1.LeaveChallengeResponse"> & {
+  /**
+   * @generated from field: stride.challenge.v1.Challenge challenge = 1;
+   */
+  challenge?: Challenge | undefined;
+};
+
+/**
+ * Describes the message stride.challenge.v1.LeaveChallengeResponse.
+ * Use `create(LeaveChallengeResponseSchema)` to create a new message.
+ */
+export const LeaveChallengeResponseSchema: GenMessage<LeaveChallengeResponse> = /*@__PURE__*/
+  messageDesc(file_stride_challenge_v1_challenge, 17);
+
+/**
+ * @generated from message stride.challenge.v1.ListChallengePeriodsRequest
+ */
+export type ListChallengePeriodsRequest = Message<"stride.challenge.v1.ListChallengePeriodsRequest"> & {
+  /**
+   * @generated from field: string challenge_id = 1;
+   */
+  challengeId: string;
+
+  /**
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message stride.challenge.v1.ListChallengePeriodsRequest.
+ * Use `create(ListChallengePeriodsRequestSchema)` to create a new message.
+ */
+export const ListChallengePeriodsRequestSchema: GenMessage<ListChallengePeriodsRequest> = /*@__PURE__*/
+  messageDesc(file_stride_challenge_v1_challenge, 18);
+
+/**
+ * One window of a challenge.
+ *
+ * @generated from message stride.challenge.v1.ChallengePeriod
+ */
+export type ChallengePeriod = Message<"stride.challenge.v1.ChallengePeriod"> & {
+  /**
+   * @generated from field: google.type.Date start_date = 1;
+   */
+  startDate?: Date | undefined;
+
+  /**
+   * @generated from field: google.type.Date end_date = 2;
+   */
+  endDate?: Date | undefined;
+
+  /**
+   * Set once settled (final ranks known).
+   *
+   * @generated from field: google.protobuf.Timestamp settle_time = 3;
+   */
+  settleTime?: Timestamp | undefined;
+
+  /**
+   * Participants with progress in this window, and how many of them completed it.
+   *
+   * @generated from field: int32 participant_count = 4;
+   */
+  participantCount: number;
+
+  /**
+   * @generated from field: int32 completed_count = 5;
+   */
+  completedCount: number;
+
+  /**
+   * The caller's progress in it; unset when the caller had none.
+   *
+   * @generated from field: stride.challenge.v1.Progress my_progress = 6;
+   */
+  myProgress?: Progress | undefined;
+};
+
+/**
+ * Describes the message stride.challenge.v1.ChallengePeriod.
+ * Use `create(ChallengePeriodSchema)` to create a new message.
+ */
+export const ChallengePeriodSchema: GenMessage<ChallengePeriod> = /*@__PURE__*/
+  messageDesc(file_stride_challenge_v1_challenge, 19);
+
+/**
+ * @generated from message stride.challenge.v1.ListChallengePeriodsResponse
+ */
+export type ListChallengePeriodsResponse = Message<"stride.challenge.v1.ListChallengePeriodsResponse"> & {
+  /**
+   * @generated from field: repeated stride.challenge.v1.ChallengePeriod periods = 1;
+   */
+  periods: ChallengePeriod[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message stride.challenge.v1.ListChallengePeriodsResponse.
+ * Use `create(ListChallengePeriodsResponseSchema)` to create a new message.
+ */
+export const ListChallengePeriodsResponseSchema: GenMessage<ListChallengePeriodsResponse> = /*@__PURE__*/
+  messageDesc(file_stride_challenge_v1_challenge, 20);
+
+/**
+ * @generated from message stride.challenge.v1.GetChallengeStatsRequest
+ */
+export type GetChallengeStatsRequest = Message<"stride.challenge.v1.GetChallengeStatsRequest"> & {
+};
+
+/**
+ * Describes the message stride.challenge.v1.GetChallengeStatsRequest.
+ * Use `create(GetChallengeStatsRequestSchema)` to create a new message.
+ */
+export const GetChallengeStatsRequestSchema: GenMessage<GetChallengeStatsRequest> = /*@__PURE__*/
+  messageDesc(file_stride_challenge_v1_challenge, 21);
+
+/**
+ * @generated from message stride.challenge.v1.GetChallengeStatsResponse
+ */
+export type GetChallengeStatsResponse = Message<"stride.challenge.v1.GetChallengeStatsResponse"> & {
+  /**
+   * Points awarded by challenges, all time.
+   *
+   * @generated from field: int64 total_points = 1;
+   */
+  totalPoints: bigint;
+
+  /**
+   * Windows completed.
+   *
+   * @generated from field: int32 challenges_completed = 2;
+   */
+  challengesCompleted: number;
+
+  /**
+   * Consecutive local days with a shutdown reflection, counting back from today (0 when none today).
+   *
+   * @generated from field: int32 shutdown_streak_days = 3;
+   */
+  shutdownStreakDays: number;
+
+  /**
+   * Mean local time of day of the shutdown reflections of the last 30 days, in minutes after
+   * midnight; -1 when there is none.
+   *
+   * @generated from field: int32 average_shutdown_minute = 4;
+   */
+  averageShutdownMinute: number;
+
+  /**
+   * Shutdown reflections in those 30 days.
+   *
+   * @generated from field: int32 shutdown_count = 5;
+   */
+  shutdownCount: number;
+};
+
+/**
+ * Describes the message stride.challenge.v1.GetChallengeStatsResponse.
+ * Use `create(GetChallengeStatsResponseSchema)` to create a new message.
+ */
+export const GetChallengeStatsResponseSchema: GenMessage<GetChallengeStatsResponse> = /*@__PURE__*/
+  messageDesc(file_stride_challenge_v1_challenge, 22);
 
 /**
  * @generated from message stride.challenge.v1.JoinChallengeRequest
@@ -241,7 +786,7 @@ export type JoinChallengeRequest = Message<"stride.challenge.v1.JoinChallengeReq
  * Use `create(JoinChallengeRequestSchema)` to create a new message.
  */
 export const JoinChallengeRequestSchema: GenMessage<JoinChallengeRequest> = /*@__PURE__*/
-  messageDesc(file_stride_challenge_v1_challenge, 6);
+  messageDesc(file_stride_challenge_v1_challenge, 23);
 
 /**
  * @generated from message stride.challenge.v1.JoinChallengeResponse
@@ -263,82 +808,7 @@ export type JoinChallengeResponse = Message<"stride.challenge.v1.JoinChallengeRe
  * Use `create(JoinChallengeResponseSchema)` to create a new message.
  */
 export const JoinChallengeResponseSchema: GenMessage<JoinChallengeResponse> = /*@__PURE__*/
-  messageDesc(file_stride_challenge_v1_challenge, 7);
-
-/**
- * @generated from message stride.challenge.v1.LeaderboardEntry
- */
-export type LeaderboardEntry = Message<"stride.challenge.v1.LeaderboardEntry"> & {
-  /**
-   * @generated from field: int32 rank = 1;
-   */
-  rank: number;
-
-  /**
-   * @generated from field: string user_id = 2;
-   */
-  userId: string;
-
-  /**
-   * @generated from field: string display_name = 3;
-   */
-  displayName: string;
-
-  /**
-   * @generated from field: int64 points = 4;
-   */
-  points: bigint;
-};
-
-/**
- * Describes the message stride.challenge.v1.LeaderboardEntry.
- * Use `create(LeaderboardEntrySchema)` to create a new message.
- */
-export const LeaderboardEntrySchema: GenMessage<LeaderboardEntry> = /*@__PURE__*/
-  messageDesc(file_stride_challenge_v1_challenge, 8);
-
-/**
- * @generated from message stride.challenge.v1.GetLeaderboardRequest
- */
-export type GetLeaderboardRequest = Message<"stride.challenge.v1.GetLeaderboardRequest"> & {
-  /**
-   * How many top entries; at most 100, 0 means 10.
-   *
-   * @generated from field: int32 top_n = 1;
-   */
-  topN: number;
-};
-
-/**
- * Describes the message stride.challenge.v1.GetLeaderboardRequest.
- * Use `create(GetLeaderboardRequestSchema)` to create a new message.
- */
-export const GetLeaderboardRequestSchema: GenMessage<GetLeaderboardRequest> = /*@__PURE__*/
-  messageDesc(file_stride_challenge_v1_challenge, 9);
-
-/**
- * @generated from message stride.challenge.v1.GetLeaderboardResponse
- */
-export type GetLeaderboardResponse = Message<"stride.challenge.v1.GetLeaderboardResponse"> & {
-  /**
-   * @generated from field: repeated stride.challenge.v1.LeaderboardEntry entries = 1;
-   */
-  entries: LeaderboardEntry[];
-
-  /**
-   * The caller's own entry, even when outside the top N (rank 0 and 0 points if none yet).
-   *
-   * @generated from field: stride.challenge.v1.LeaderboardEntry me = 2;
-   */
-  me?: LeaderboardEntry | undefined;
-};
-
-/**
- * Describes the message stride.challenge.v1.GetLeaderboardResponse.
- * Use `create(GetLeaderboardResponseSchema)` to create a new message.
- */
-export const GetLeaderboardResponseSchema: GenMessage<GetLeaderboardResponse> = /*@__PURE__*/
-  messageDesc(file_stride_challenge_v1_challenge, 10);
+  messageDesc(file_stride_challenge_v1_challenge, 24);
 
 /**
  * @generated from enum stride.challenge.v1.GoalKind
@@ -355,6 +825,56 @@ export enum GoalKind {
    * @generated from enum value: GOAL_KIND_SESSIONS_COMPLETED = 1;
    */
   SESSIONS_COMPLETED = 1,
+
+  /**
+   * Minutes of completed sessions of `activity_kind`.
+   *
+   * @generated from enum value: GOAL_KIND_MINUTES = 2;
+   */
+  MINUTES = 2,
+
+  /**
+   * Tasks completed (a reopened or deleted task takes its count back).
+   *
+   * @generated from enum value: GOAL_KIND_TASKS_COMPLETED = 3;
+   */
+  TASKS_COMPLETED = 3,
+
+  /**
+   * Shutdown reflections submitted.
+   *
+   * @generated from enum value: GOAL_KIND_SHUTDOWN_REFLECTIONS = 4;
+   */
+  SHUTDOWN_REFLECTIONS = 4,
+
+  /**
+   * Workouts logged (a deleted log takes its count back).
+   *
+   * @generated from enum value: GOAL_KIND_WORKOUTS_LOGGED = 5;
+   */
+  WORKOUTS_LOGGED = 5,
+
+  /**
+   * The longest run of consecutive local days with any counting activity (a session, a task, a
+   * reflection, a workout, a routine or a lesson).
+   *
+   * @generated from enum value: GOAL_KIND_DAYS_IN_A_ROW = 6;
+   */
+  DAYS_IN_A_ROW = 6,
+
+  /**
+   * Routine runs completed; of `routine_id` when set, of any routine otherwise.
+   *
+   * @generated from enum value: GOAL_KIND_ROUTINES_COMPLETED = 7;
+   */
+  ROUTINES_COMPLETED = 7,
+
+  /**
+   * Lessons completed.
+   *
+   * @generated from enum value: GOAL_KIND_LESSONS_COMPLETED = 8;
+   */
+  LESSONS_COMPLETED = 8,
 }
 
 /**
@@ -362,6 +882,172 @@ export enum GoalKind {
  */
 export const GoalKindSchema: GenEnum<GoalKind> = /*@__PURE__*/
   enumDesc(file_stride_challenge_v1_challenge, 0);
+
+/**
+ * Who sees a challenge. System challenges are public.
+ *
+ * @generated from enum stride.challenge.v1.Visibility
+ */
+export enum Visibility {
+  /**
+   * @generated from enum value: VISIBILITY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The owner and its participants.
+   *
+   * @generated from enum value: VISIBILITY_PRIVATE = 1;
+   */
+  PRIVATE = 1,
+
+  /**
+   * Also the owner's friends (docs/challenges.md: until friendships are wired, like private).
+   *
+   * @generated from enum value: VISIBILITY_FRIENDS = 2;
+   */
+  FRIENDS = 2,
+
+  /**
+   * Everyone.
+   *
+   * @generated from enum value: VISIBILITY_PUBLIC = 3;
+   */
+  PUBLIC = 3,
+}
+
+/**
+ * Describes the enum stride.challenge.v1.Visibility.
+ */
+export const VisibilitySchema: GenEnum<Visibility> = /*@__PURE__*/
+  enumDesc(file_stride_challenge_v1_challenge, 1);
+
+/**
+ * Where a challenge is in its life, on the caller's local date.
+ *
+ * @generated from enum stride.challenge.v1.ChallengeState
+ */
+export enum ChallengeState {
+  /**
+   * @generated from enum value: CHALLENGE_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Starts later.
+   *
+   * @generated from enum value: CHALLENGE_STATE_UPCOMING = 1;
+   */
+  UPCOMING = 1,
+
+  /**
+   * Counting (a weekly challenge always is).
+   *
+   * @generated from enum value: CHALLENGE_STATE_ACTIVE = 2;
+   */
+  ACTIVE = 2,
+
+  /**
+   * Its window is over or its owner ended it.
+   *
+   * @generated from enum value: CHALLENGE_STATE_ENDED = 3;
+   */
+  ENDED = 3,
+}
+
+/**
+ * Describes the enum stride.challenge.v1.ChallengeState.
+ */
+export const ChallengeStateSchema: GenEnum<ChallengeState> = /*@__PURE__*/
+  enumDesc(file_stride_challenge_v1_challenge, 2);
+
+/**
+ * A participant's standing in one window.
+ *
+ * @generated from enum stride.challenge.v1.ParticipantStatus
+ */
+export enum ParticipantStatus {
+  /**
+   * @generated from enum value: PARTICIPANT_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: PARTICIPANT_STATUS_NOT_STARTED = 1;
+   */
+  NOT_STARTED = 1,
+
+  /**
+   * @generated from enum value: PARTICIPANT_STATUS_IN_PROGRESS = 2;
+   */
+  IN_PROGRESS = 2,
+
+  /**
+   * @generated from enum value: PARTICIPANT_STATUS_COMPLETED = 3;
+   */
+  COMPLETED = 3,
+}
+
+/**
+ * Describes the enum stride.challenge.v1.ParticipantStatus.
+ */
+export const ParticipantStatusSchema: GenEnum<ParticipantStatus> = /*@__PURE__*/
+  enumDesc(file_stride_challenge_v1_challenge, 3);
+
+/**
+ * Which challenges ListChallenges returns; all filters only return challenges the caller may see.
+ *
+ * @generated from enum stride.challenge.v1.ChallengeView
+ */
+export enum ChallengeView {
+  /**
+   * Everything the caller may see.
+   *
+   * @generated from enum value: CHALLENGE_VIEW_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Counting on the caller's local date today: the weekly ones and user challenges in their window.
+   *
+   * @generated from enum value: CHALLENGE_VIEW_CURRENT = 1;
+   */
+  CURRENT = 1,
+
+  /**
+   * Joined by the caller.
+   *
+   * @generated from enum value: CHALLENGE_VIEW_JOINED = 2;
+   */
+  JOINED = 2,
+
+  /**
+   * Owned by the caller.
+   *
+   * @generated from enum value: CHALLENGE_VIEW_OWNED = 3;
+   */
+  OWNED = 3,
+
+  /**
+   * Public user challenges.
+   *
+   * @generated from enum value: CHALLENGE_VIEW_PUBLIC = 4;
+   */
+  PUBLIC = 4,
+
+  /**
+   * Friends-visibility challenges of other owners the caller may see.
+   *
+   * @generated from enum value: CHALLENGE_VIEW_FRIENDS = 5;
+   */
+  FRIENDS = 5,
+}
+
+/**
+ * Describes the enum stride.challenge.v1.ChallengeView.
+ */
+export const ChallengeViewSchema: GenEnum<ChallengeView> = /*@__PURE__*/
+  enumDesc(file_stride_challenge_v1_challenge, 4);
 
 /**
  * @generated from enum stride.challenge.v1.Recurrence
@@ -389,10 +1075,11 @@ export enum Recurrence {
  * Describes the enum stride.challenge.v1.Recurrence.
  */
 export const RecurrenceSchema: GenEnum<Recurrence> = /*@__PURE__*/
-  enumDesc(file_stride_challenge_v1_challenge, 1);
+  enumDesc(file_stride_challenge_v1_challenge, 5);
 
 /**
- * Challenges, the caller's progress in them, points and leaderboards.
+ * Challenges and the caller's progress in them (leaderboards: leaderboard.proto, points and
+ * XP: rewards.proto, friends: friends.proto).
  *
  * @generated from service stride.challenge.v1.ChallengeService
  */
@@ -414,6 +1101,81 @@ export const ChallengeService: GenService<{
     output: typeof GetChallengeResponseSchema;
   },
   /**
+   * Creates a user challenge owned by the caller: a typed goal, a target, a window of local dates
+   * (start_date and end_date or duration_days, 7 by default), points, visibility and an optional
+   * cap on participants. The owner joins it.
+   *
+   * @generated from rpc stride.challenge.v1.ChallengeService.CreateChallenge
+   */
+  createChallenge: {
+    methodKind: "unary";
+    input: typeof CreateChallengeRequestSchema;
+    output: typeof CreateChallengeResponseSchema;
+  },
+  /**
+   * Changes the fields named in `update_mask` of the caller's own challenge, before it starts.
+   *
+   * @generated from rpc stride.challenge.v1.ChallengeService.UpdateChallenge
+   */
+  updateChallenge: {
+    methodKind: "unary";
+    input: typeof UpdateChallengeRequestSchema;
+    output: typeof UpdateChallengeResponseSchema;
+  },
+  /**
+   * Deletes the caller's own challenge with everything about it; refused once it paid points
+   * (end it instead).
+   *
+   * @generated from rpc stride.challenge.v1.ChallengeService.DeleteChallenge
+   */
+  deleteChallenge: {
+    methodKind: "unary";
+    input: typeof DeleteChallengeRequestSchema;
+    output: typeof DeleteChallengeResponseSchema;
+  },
+  /**
+   * Ends the caller's own challenge now and settles it (final ranks, challenge.settled.v1).
+   *
+   * @generated from rpc stride.challenge.v1.ChallengeService.EndChallenge
+   */
+  endChallenge: {
+    methodKind: "unary";
+    input: typeof EndChallengeRequestSchema;
+    output: typeof EndChallengeResponseSchema;
+  },
+  /**
+   * Leaves a challenge: the membership and the progress of windows not completed go; completed
+   * windows (and their points) stay. Leaving a challenge one is not in is a no-op.
+   *
+   * @generated from rpc stride.challenge.v1.ChallengeService.LeaveChallenge
+   */
+  leaveChallenge: {
+    methodKind: "unary";
+    input: typeof LeaveChallengeRequestSchema;
+    output: typeof LeaveChallengeResponseSchema;
+  },
+  /**
+   * The windows (periods) of a challenge, newest first: a weekly challenge has one per week,
+   * created by the scheduler and kept after they end; with the caller's progress and final rank.
+   *
+   * @generated from rpc stride.challenge.v1.ChallengeService.ListChallengePeriods
+   */
+  listChallengePeriods: {
+    methodKind: "unary";
+    input: typeof ListChallengePeriodsRequestSchema;
+    output: typeof ListChallengePeriodsResponseSchema;
+  },
+  /**
+   * The caller's challenge figures (seed 001's stats).
+   *
+   * @generated from rpc stride.challenge.v1.ChallengeService.GetChallengeStats
+   */
+  getChallengeStats: {
+    methodKind: "unary";
+    input: typeof GetChallengeStatsRequestSchema;
+    output: typeof GetChallengeStatsResponseSchema;
+  },
+  /**
    * Joins a challenge; joining twice is a no-op that returns the same participation.
    *
    * @generated from rpc stride.challenge.v1.ChallengeService.JoinChallenge
@@ -422,16 +1184,6 @@ export const ChallengeService: GenService<{
     methodKind: "unary";
     input: typeof JoinChallengeRequestSchema;
     output: typeof JoinChallengeResponseSchema;
-  },
-  /**
-   * Top N by points plus the caller's own rank.
-   *
-   * @generated from rpc stride.challenge.v1.ChallengeService.GetLeaderboard
-   */
-  getLeaderboard: {
-    methodKind: "unary";
-    input: typeof GetLeaderboardRequestSchema;
-    output: typeof GetLeaderboardResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_stride_challenge_v1_challenge, 0);
