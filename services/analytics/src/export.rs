@@ -56,6 +56,26 @@ const SOURCES: &[Source] = &[
         sql: "SELECT (to_jsonb(c) - 'token_sha256')::text FROM share_cards c WHERE user_id = $1 ORDER BY created_at",
     },
     Source {
+        name: "event_log",
+        sql: "SELECT to_jsonb(l)::text FROM event_log l WHERE user_id = $1 ORDER BY seq",
+    },
+    Source {
+        name: "rollup_baseline",
+        sql: "SELECT to_jsonb(b)::text FROM rollup_baseline b WHERE user_id = $1 ORDER BY local_date",
+    },
+    Source {
+        name: "tasks",
+        sql: "SELECT to_jsonb(t)::text FROM tasks t WHERE user_id = $1 ORDER BY task_id",
+    },
+    Source {
+        name: "streak_settings",
+        sql: "SELECT to_jsonb(s)::text FROM streak_settings s WHERE user_id = $1",
+    },
+    Source {
+        name: "focus_goals",
+        sql: "SELECT to_jsonb(g)::text FROM focus_goals g WHERE user_id = $1",
+    },
+    Source {
         name: "directory",
         sql: "SELECT to_jsonb(d)::text FROM user_directory d WHERE user_id = $1",
     },

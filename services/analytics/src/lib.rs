@@ -14,6 +14,7 @@ mod errors;
 mod events;
 mod export;
 mod grpc;
+pub mod rebuild;
 mod store;
 
 use std::sync::Arc;

@@ -3,7 +3,25 @@
 
 use time::Date;
 
-use crate::domain::summary::Day;
+/// The figures of one local date the export shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Day {
+    pub date: Date,
+    pub sessions_completed: i32,
+    pub focus_sessions: i32,
+    pub seconds: i64,
+}
+
+impl Day {
+    pub fn empty(date: Date) -> Self {
+        Self {
+            date,
+            sessions_completed: 0,
+            focus_sessions: 0,
+            seconds: 0,
+        }
+    }
+}
 
 pub const CONTENT_TYPE: &str = "text/csv; charset=utf-8";
 pub const HEADER: &str =

@@ -5,9 +5,13 @@
 //! - [`rollup`]: what one event adds to a day.
 //! - [`summary`]: which week a summary shows and its seven days.
 //! - [`streak`]: current and longest streak from runs of active days.
+//! - [`period`]: the day/week/month/year/custom period of a summary and the one before.
+//! - [`shutdown`]: seed 001's shutdown summary rules and daily points.
 //! - [`timezone`]: which zone "today" is computed in.
 
+pub mod period;
 pub mod rollup;
+pub mod shutdown;
 pub mod streak;
 pub mod summary;
 pub mod timezone;

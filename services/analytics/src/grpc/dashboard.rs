@@ -25,7 +25,7 @@ use super::{caller, mastery::to_proto as topic_to_proto};
 use crate::{
     domain::{
         dashboard::{self, Failure, LEADERBOARD_TOP},
-        mastery, streak, summary, timezone,
+        mastery, summary, timezone,
     },
     store,
 };
@@ -166,7 +166,7 @@ async fn local_parts(s: &Dashboard, user: Uuid) -> AppResult<pb::GetDashboardRes
     let (week_start, _) = summary::week_of(today);
     let rows = store::figures::rows(&mut conn, user, week_start, today).await?;
     let week = store::figures::totals(&rows);
-    let streaks = streak::streaks(&store::active_runs(&mut conn, user).await?, today);
+    let streaks = store::figures::activity_streak(&mut conn, user, today).await?;
     let (lessons, topics_started) = store::figures::study(&mut conn, user).await?;
     let (all, weak) = mastery::rank(store::mastery::topics(&mut conn, user, None).await?);
     let assessed: Vec<i32> = all

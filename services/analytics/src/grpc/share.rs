@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::caller;
 use crate::{
-    domain::{share, streak, timezone, window},
+    domain::{share, timezone, window},
     store::{
         self,
         share::{Card, Content},
@@ -118,7 +118,7 @@ async fn create_share_card(
             content.points = t.points;
         }
         _ => {
-            let st = streak::streaks(&store::active_runs(&mut conn, user).await?, today);
+            let st = store::figures::activity_streak(&mut conn, user, today).await?;
             content.kind = ShareCardKind::Streak as i16;
             content.current_streak = st.current;
             content.longest_streak = st.longest;

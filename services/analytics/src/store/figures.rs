@@ -5,7 +5,11 @@ use sqlx::PgConnection;
 use time::Date;
 use uuid::Uuid;
 
-use crate::domain::{csv::Row, summary::Day};
+use crate::domain::{
+    csv::{Day, Row},
+    rollup::StreakKind,
+    streak::{self, Streaks},
+};
 
 /// The days of `user` in `from..=to` that have figures, with their points.
 pub async fn rows(
@@ -98,4 +102,20 @@ pub async fn merge(conn: &mut PgConnection, source: Uuid, target: Uuid) -> sqlx:
     Ok(super::evaluations::merge(conn, source, target).await?
         + super::mastery::merge(conn, source, target).await?
         + super::share::merge(conn, source, target).await?)
+}
+
+/// The activity streak on `today` under the user's grace and freeze settings.
+pub async fn activity_streak(
+    conn: &mut PgConnection,
+    user: Uuid,
+    today: Date,
+) -> sqlx::Result<Streaks> {
+    let policy = super::settings::policy(conn, user).await?;
+    let runs = super::active_runs(conn, user, StreakKind::Activity).await?;
+    Ok(streak::streaks(
+        &runs,
+        today,
+        streak::anchor(StreakKind::Activity),
+        policy,
+    ))
 }

@@ -15,7 +15,8 @@ use uuid::Uuid;
 
 use crate::support::{Harness, award, delivered, per_day, profile, session, start, summary};
 
-/// Gives `user` a profile zone, a session and an award: a row in every table analytics keeps.
+/// Gives `user` a profile zone and focus goal, a session, an award, a task and streak
+/// settings: a row in every table analytics keeps (the event log included).
 async fn seed(h: &Harness, p: &Publisher, user: Uuid) {
     let now = h.clock.now();
     let day = date!(2026 - 03 - 03);
@@ -30,10 +31,31 @@ async fn seed(h: &Harness, p: &Publisher, user: Uuid) {
         ))
         .await,
         p.publish(&award(user, day, 50)).await,
+        p.publish(&fixtures::task_created(
+            user,
+            Uuid::now_v7(),
+            "Plan",
+            None,
+            day.with_time(time::macros::time!(08:00)).assume_utc(),
+            "Europe/Paris",
+        ))
+        .await,
     ];
     for id in ids {
         h.consumed(id).await;
     }
+    // The user's own streak settings.
+    let req = stride_proto::analytics::UpdateStreakSettingsRequest {
+        settings: Some(stride_proto::analytics::StreakSettings {
+            grace_days: 1,
+            freezes_per_month: 1,
+        }),
+    };
+    h.client
+        .clone()
+        .update_streak_settings(stride_testkit::authed(req, &h.token(user)))
+        .await
+        .expect("settings");
     // H's tables (issue 15): trends, mastery, share cards.
     crate::views::seed(h, p, user).await;
 }
@@ -172,6 +194,16 @@ async fn user_merged_adds_up_the_days_and_recomputes_the_streaks() {
     );
     assert_eq!(user_rows(&h.db, bystander).await, bystander_rows);
     assert_eq!(rollups(&h, bystander).await, bystander_days);
+
+    // The guest's log rows moved with the figures: a rebuild gives the same answers.
+    let (days, answer) = (rollups(&h, target).await, summary(&h, target, None).await);
+    let replayed = stride_analytics::rebuild::rebuild(&h.db)
+        .await
+        .expect("rebuild");
+    assert_eq!(replayed, 7, "every logged event, the guest's included");
+    assert_eq!(rollups(&h, target).await, days);
+    assert_eq!(summary(&h, target, None).await, answer);
+    assert!(gone(&user_rows(&h.db, source).await));
 
     // A re-publication under a new id finds no guest row and adds nothing (a redelivery of
     // the same id is the contract's).

@@ -3,6 +3,8 @@
 
 mod lifecycle;
 mod migrations;
+mod projections;
+mod rebuild;
 mod summary;
 mod support;
 mod views;

@@ -63,3 +63,86 @@ async fn user_timezones_move_to_the_directory_and_the_hints() {
         .expect("lookup");
     assert_eq!(old, None, "user_timezones is dropped");
 }
+
+/// Figures counted before the event log existed survive a rebuild: migration 4002 keeps them as
+/// the baseline the rebuild starts from.
+#[tokio::test]
+async fn a_rebuild_keeps_the_figures_counted_before_the_log() {
+    let url = stride_testkit::database().await;
+    let pool = PgPool::connect(&url).await.expect("database");
+    let mut deployed: Vec<_> = stride_bus::MIGRATOR
+        .iter()
+        .chain(stride_bus::directory::MIGRATOR.iter())
+        .chain(
+            stride_analytics::MIGRATOR
+                .iter()
+                .filter(|m| m.version < 4000),
+        )
+        .cloned()
+        .collect();
+    deployed.sort_by_key(|m| m.version);
+    Migrator::with_migrations(deployed)
+        .run(&pool)
+        .await
+        .expect("the schema before issue 15");
+    let ada = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO daily_rollups (user_id, local_date, sessions_completed, focus_sessions, total_seconds, points)
+         VALUES ($1, '2026-03-02', 2, 1, 1800, 50), ($1, '2026-03-03', 1, 0, 600, 0)",
+    )
+    .bind(ada)
+    .execute(&pool)
+    .await
+    .expect("old figures");
+    sqlx::query("INSERT INTO active_runs (user_id, first_date, last_date) VALUES ($1, '2026-03-02', '2026-03-03')")
+        .bind(ada)
+        .execute(&pool)
+        .await
+        .expect("old runs");
+    stride_kit::db::migrate(&pool, stride_analytics::MIGRATIONS)
+        .await
+        .expect("migrations up to date");
+    let figures = |pool: PgPool| async move {
+        let days: Vec<(time::Date, i32, i32, i64, i32)> = sqlx::query_as(
+            "SELECT local_date, sessions_completed, focus_sessions, total_seconds, points
+             FROM daily_rollups WHERE user_id = $1 ORDER BY local_date",
+        )
+        .bind(ada)
+        .fetch_all(&pool)
+        .await
+        .expect("days");
+        let runs: Vec<(String, time::Date, time::Date)> = sqlx::query_as(
+            "SELECT kind, first_date, last_date FROM active_runs WHERE user_id = $1 ORDER BY kind",
+        )
+        .bind(ada)
+        .fetch_all(&pool)
+        .await
+        .expect("runs");
+        (days, runs)
+    };
+    let before = figures(pool.clone()).await;
+    assert_eq!(before.0.len(), 2);
+    assert_eq!(
+        stride_analytics::rebuild::rebuild(&pool)
+            .await
+            .expect("rebuild"),
+        0
+    );
+    let after = figures(pool.clone()).await;
+    assert_eq!(after.0, before.0);
+    assert_eq!(
+        after.1,
+        [
+            (
+                "activity".to_owned(),
+                time::macros::date!(2026 - 03 - 02),
+                time::macros::date!(2026 - 03 - 03)
+            ),
+            (
+                "focus".to_owned(),
+                time::macros::date!(2026 - 03 - 02),
+                time::macros::date!(2026 - 03 - 02)
+            ),
+        ]
+    );
+}

@@ -292,6 +292,7 @@ async fn invalid_date_and_range_are_rejected_with_field_names() {
             month: 2,
             day: 30,
         }),
+        ..Default::default()
     };
     let mut client = h.client.clone();
     let err = client
@@ -307,6 +308,7 @@ async fn invalid_date_and_range_are_rejected_with_field_names() {
             month: 12,
             day: 31,
         }),
+        ..Default::default()
     };
     let err = client
         .get_progress_summary(authed(req, &token))

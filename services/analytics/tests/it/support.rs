@@ -58,6 +58,7 @@ pub async fn summary(h: &Harness, user: Uuid, date: Option<Date>) -> GetProgress
     let req = GetProgressSummaryRequest {
         range: 0,
         date: date.map(convert::date),
+        ..Default::default()
     };
     h.client
         .clone()

@@ -339,6 +339,7 @@ pub async fn run() -> anyhow::Result<()> {
         GetProgressSummaryRequest {
             range: SummaryRange::Week as i32,
             date: None,
+            ..Default::default()
         }
     );
 
@@ -478,6 +479,7 @@ pub async fn run() -> anyhow::Result<()> {
         let summary = || GetProgressSummaryRequest {
             range: SummaryRange::Week as i32,
             date: None,
+            ..Default::default()
         };
         let (c, u) = (conns.clone(), users.clone());
         let (pc, pu) = (gw.clone(), users.clone());

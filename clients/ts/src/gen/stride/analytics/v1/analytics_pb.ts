@@ -5,8 +5,8 @@
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.js";
-import type { Duration } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Date } from "../../../google/type/date_pb.js";
 import { file_google_type_date } from "../../../google/type/date_pb.js";
 import { file_stride_options_v1_options } from "../../options/v1/options_pb.js";
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stride/analytics/v1/analytics.proto.
  */
 export const file_stride_analytics_v1_analytics: GenFile = /*@__PURE__*/
-  fileDesc("CiNzdHJpZGUvYW5hbHl0aWNzL3YxL2FuYWx5dGljcy5wcm90bxITc3RyaWRlLmFuYWx5dGljcy52MSJuChlHZXRQcm9ncmVzc1N1bW1hcnlSZXF1ZXN0EjAKBXJhbmdlGAEgASgOMiEuc3RyaWRlLmFuYWx5dGljcy52MS5TdW1tYXJ5UmFuZ2USHwoEZGF0ZRgCIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUilAEKCkRhaWx5VG90YWwSHwoEZGF0ZRgBIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSGgoSc2Vzc2lvbnNfY29tcGxldGVkGAIgASgFEhYKDmZvY3VzX3Nlc3Npb25zGAMgASgFEjEKDnRvdGFsX2R1cmF0aW9uGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIsACChpHZXRQcm9ncmVzc1N1bW1hcnlSZXNwb25zZRIlCgpzdGFydF9kYXRlGAEgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIjCghlbmRfZGF0ZRgCIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSGgoSc2Vzc2lvbnNfY29tcGxldGVkGAMgASgFEhYKDmZvY3VzX3Nlc3Npb25zGAQgASgFEjEKDnRvdGFsX2R1cmF0aW9uGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi0KBGRheXMYBiADKAsyHy5zdHJpZGUuYW5hbHl0aWNzLnYxLkRhaWx5VG90YWwSFgoOY3VycmVudF9zdHJlYWsYByABKAUSFgoObG9uZ2VzdF9zdHJlYWsYCCABKAUSEAoIdGltZXpvbmUYCSABKAkqRQoMU3VtbWFyeVJhbmdlEh0KGVNVTU1BUllfUkFOR0VfVU5TUEVDSUZJRUQQABIWChJTVU1NQVJZX1JBTkdFX1dFRUsQATKyAQoQQW5hbHl0aWNzU2VydmljZRKdAQoSR2V0UHJvZ3Jlc3NTdW1tYXJ5Ei4uc3RyaWRlLmFuYWx5dGljcy52MS5HZXRQcm9ncmVzc1N1bW1hcnlSZXF1ZXN0Gi8uc3RyaWRlLmFuYWx5dGljcy52MS5HZXRQcm9ncmVzc1N1bW1hcnlSZXNwb25zZSImyvMYAggCgtPkkwIaEhgvYXBpL3YxL3Byb2dyZXNzL3N1bW1hcnliBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_duration, file_google_type_date, file_stride_options_v1_options]);
+  fileDesc("CiNzdHJpZGUvYW5hbHl0aWNzL3YxL2FuYWx5dGljcy5wcm90bxITc3RyaWRlLmFuYWx5dGljcy52MSK6AQoZR2V0UHJvZ3Jlc3NTdW1tYXJ5UmVxdWVzdBIwCgVyYW5nZRgBIAEoDjIhLnN0cmlkZS5hbmFseXRpY3MudjEuU3VtbWFyeVJhbmdlEh8KBGRhdGUYAiABKAsyES5nb29nbGUudHlwZS5EYXRlEiUKCnN0YXJ0X2RhdGUYAyABKAsyES5nb29nbGUudHlwZS5EYXRlEiMKCGVuZF9kYXRlGAQgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZSLDAQoKRGFpbHlUb3RhbBIfCgRkYXRlGAEgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIaChJzZXNzaW9uc19jb21wbGV0ZWQYAiABKAUSFgoOZm9jdXNfc2Vzc2lvbnMYAyABKAUSMQoOdG90YWxfZHVyYXRpb24YBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLQoHZmlndXJlcxgFIAEoCzIcLnN0cmlkZS5hbmFseXRpY3MudjEuRmlndXJlcyLNBgoHRmlndXJlcxIaChJzZXNzaW9uc19jb21wbGV0ZWQYASABKAUSFgoOZm9jdXNfc2Vzc2lvbnMYAiABKAUSFgoOYnJlYWtfc2Vzc2lvbnMYAyABKAUSFgoOc3R1ZHlfc2Vzc2lvbnMYBCABKAUSGAoQd29ya291dF9zZXNzaW9ucxgFIAEoBRIYChByb3V0aW5lX3Nlc3Npb25zGAYgASgFEjIKD2FjdGl2ZV9kdXJhdGlvbhgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIxCg5mb2N1c19kdXJhdGlvbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIxCg5icmVha19kdXJhdGlvbhgJIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIxCg5zdHVkeV9kdXJhdGlvbhgKIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIzChB3b3Jrb3V0X2R1cmF0aW9uGAsgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjMKEHJvdXRpbmVfZHVyYXRpb24YDCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SMwoQcGxhbm5lZF9kdXJhdGlvbhgNIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIVCg10YXNrc19jcmVhdGVkGA4gASgFEhcKD3Rhc2tzX2NvbXBsZXRlZBgPIAEoBRITCgtyZWZsZWN0aW9ucxgQIAEoBRITCgtyYXRlZF9ncmVhdBgRIAEoBRISCgpyYXRlZF9nb29kGBIgASgFEhIKCnJhdGVkX29rYXkYEyABKAUSEwoLcmF0ZWRfdG91Z2gYFCABKAUSEAoId29ya291dHMYFSABKAUSGQoRd29ya291dF92b2x1bWVfa2cYFiABKAESDwoHbGVzc29ucxgXIAEoBRIWCg5sZXNzb25fbWludXRlcxgYIAEoBRIOCgZwb2ludHMYGSABKAUSCgoCeHAYGiABKAUSEwoLZXZhbHVhdGlvbnMYGyABKAUSIAoYYXZlcmFnZV9ldmFsdWF0aW9uX3Njb3JlGBwgASgBIioKBlN0cmVhaxIPCgdjdXJyZW50GAEgASgFEg8KB2xvbmdlc3QYAiABKAUi7QEKB1N0cmVha3MSLQoIYWN0aXZpdHkYASABKAsyGy5zdHJpZGUuYW5hbHl0aWNzLnYxLlN0cmVhaxIqCgVmb2N1cxgCIAEoCzIbLnN0cmlkZS5hbmFseXRpY3MudjEuU3RyZWFrEioKBXN0dWR5GAMgASgLMhsuc3RyaWRlLmFuYWx5dGljcy52MS5TdHJlYWsSLAoHd29ya291dBgEIAEoCzIbLnN0cmlkZS5hbmFseXRpY3MudjEuU3RyZWFrEi0KCHNodXRkb3duGAUgASgLMhsuc3RyaWRlLmFuYWx5dGljcy52MS5TdHJlYWsi9AQKGkdldFByb2dyZXNzU3VtbWFyeVJlc3BvbnNlEiUKCnN0YXJ0X2RhdGUYASABKAsyES5nb29nbGUudHlwZS5EYXRlEiMKCGVuZF9kYXRlGAIgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIaChJzZXNzaW9uc19jb21wbGV0ZWQYAyABKAUSFgoOZm9jdXNfc2Vzc2lvbnMYBCABKAUSMQoOdG90YWxfZHVyYXRpb24YBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLQoEZGF5cxgGIAMoCzIfLnN0cmlkZS5hbmFseXRpY3MudjEuRGFpbHlUb3RhbBIWCg5jdXJyZW50X3N0cmVhaxgHIAEoBRIWCg5sb25nZXN0X3N0cmVhaxgIIAEoBRIQCgh0aW1lem9uZRgJIAEoCRIwCgVyYW5nZRgKIAEoDjIhLnN0cmlkZS5hbmFseXRpY3MudjEuU3VtbWFyeVJhbmdlEiwKBnRvdGFscxgLIAEoCzIcLnN0cmlkZS5hbmFseXRpY3MudjEuRmlndXJlcxIuChNwcmV2aW91c19zdGFydF9kYXRlGAwgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIsChFwcmV2aW91c19lbmRfZGF0ZRgNIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSNQoPcHJldmlvdXNfdG90YWxzGA4gASgLMhwuc3RyaWRlLmFuYWx5dGljcy52MS5GaWd1cmVzEi0KB3N0cmVha3MYDyABKAsyHC5zdHJpZGUuYW5hbHl0aWNzLnYxLlN0cmVha3MSDgoGcG9pbnRzGBAgASgFIkIKGUxpc3RSZWNlbnRBY3Rpdml0eVJlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAki5AEKDEFjdGl2aXR5SXRlbRIQCghldmVudF9pZBgBIAEoCRIMCgRraW5kGAIgASgJEg0KBXRpdGxlGAMgASgJEi4KCm9jY3VyX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYBSABKAsyES5nb29nbGUudHlwZS5EYXRlEisKCGR1cmF0aW9uGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg0KBXZhbHVlGAcgASgFEhIKCnN1YmplY3RfaWQYCCABKAkiZwoaTGlzdFJlY2VudEFjdGl2aXR5UmVzcG9uc2USMAoFaXRlbXMYASADKAsyIS5zdHJpZGUuYW5hbHl0aWNzLnYxLkFjdGl2aXR5SXRlbRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiPgobR2V0RGFpbHlGb2N1c1N1bW1hcnlSZXF1ZXN0Eh8KBGRhdGUYASABKAsyES5nb29nbGUudHlwZS5EYXRlIvABCgxGb2N1c1Nlc3Npb24SEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRraW5kGAIgASgJEi4KCnN0YXJ0X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCghkdXJhdGlvbhgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIzChBwbGFubmVkX2R1cmF0aW9uGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIscBChFEYWlseUZvY3VzU3VtbWFyeRIfCgRkYXRlGAEgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIWCg5mb2N1c19zZXNzaW9ucxgCIAEoBRIWCg5icmVha19zZXNzaW9ucxgDIAEoBRIVCg1mb2N1c19zZWNvbmRzGAQgASgDEhUKDWJyZWFrX3NlY29uZHMYBSABKAMSMwoIc2Vzc2lvbnMYBiADKAsyIS5zdHJpZGUuYW5hbHl0aWNzLnYxLkZvY3VzU2Vzc2lvbiJpChxHZXREYWlseUZvY3VzU3VtbWFyeVJlc3BvbnNlEjcKB3N1bW1hcnkYASABKAsyJi5zdHJpZGUuYW5hbHl0aWNzLnYxLkRhaWx5Rm9jdXNTdW1tYXJ5EhAKCHRpbWV6b25lGAIgASgJIj8KHEdldFdlZWtseUZvY3VzU3VtbWFyeVJlcXVlc3QSHwoEZGF0ZRgBIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUihAIKHUdldFdlZWtseUZvY3VzU3VtbWFyeVJlc3BvbnNlEiUKCndlZWtfc3RhcnQYASABKAsyES5nb29nbGUudHlwZS5EYXRlEiMKCHdlZWtfZW5kGAIgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRI/Cg9kYWlseV9zdW1tYXJpZXMYAyADKAsyJi5zdHJpZGUuYW5hbHl0aWNzLnYxLkRhaWx5Rm9jdXNTdW1tYXJ5EhYKDmZvY3VzX3Nlc3Npb25zGAQgASgFEhUKDWZvY3VzX3NlY29uZHMYBSABKAMSFQoNYnJlYWtfc2Vjb25kcxgGIAEoAxIQCgh0aW1lem9uZRgHIAEoCSIbChlHZXRTaHV0ZG93blN1bW1hcnlSZXF1ZXN0IoEBCgxTaHV0ZG93blRhc2sSDwoHdGFza19pZBgBIAEoCRINCgV0aXRsZRgCIAEoCRIQCghwcmlvcml0eRgDIAEoCRIsCghkdWVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJY29tcGxldGVkGAUgASgIIo4DChpHZXRTaHV0ZG93blN1bW1hcnlSZXNwb25zZRIfCgRkYXRlGAEgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIXCg90YXNrc19jb21wbGV0ZWQYAiABKAUSFQoNdGFza3NfcGVuZGluZxgDIAEoBRITCgt0YXNrc190b3RhbBgEIAEoBRI2Cgt0b2RheV90YXNrcxgFIAMoCzIhLnN0cmlkZS5hbmFseXRpY3MudjEuU2h1dGRvd25UYXNrEhUKDWZvY3VzX3NlY29uZHMYBiABKAMSGgoSZm9jdXNfZ29hbF9taW51dGVzGAcgASgFEhYKDmZvY3VzX2dvYWxfbWV0GAggASgIEhcKD3NodXRkb3duX3N0cmVhaxgJIAEoBRIOCgZwb2ludHMYCiABKAUSGAoQY2xvY2tlZF9vdXRfdGltZRgLIAEoCRIyCg5jbG9ja2VkX291dF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYDSABKAkiPwoOU3RyZWFrU2V0dGluZ3MSEgoKZ3JhY2VfZGF5cxgBIAEoBRIZChFmcmVlemVzX3Blcl9tb250aBgCIAEoBSIaChhHZXRTdHJlYWtTZXR0aW5nc1JlcXVlc3QiUgoZR2V0U3RyZWFrU2V0dGluZ3NSZXNwb25zZRI1CghzZXR0aW5ncxgBIAEoCzIjLnN0cmlkZS5hbmFseXRpY3MudjEuU3RyZWFrU2V0dGluZ3MiVAobVXBkYXRlU3RyZWFrU2V0dGluZ3NSZXF1ZXN0EjUKCHNldHRpbmdzGAEgASgLMiMuc3RyaWRlLmFuYWx5dGljcy52MS5TdHJlYWtTZXR0aW5ncyJVChxVcGRhdGVTdHJlYWtTZXR0aW5nc1Jlc3BvbnNlEjUKCHNldHRpbmdzGAEgASgLMiMuc3RyaWRlLmFuYWx5dGljcy52MS5TdHJlYWtTZXR0aW5ncyqnAQoMU3VtbWFyeVJhbmdlEh0KGVNVTU1BUllfUkFOR0VfVU5TUEVDSUZJRUQQABIWChJTVU1NQVJZX1JBTkdFX1dFRUsQARIVChFTVU1NQVJZX1JBTkdFX0RBWRACEhcKE1NVTU1BUllfUkFOR0VfTU9OVEgQAxIWChJTVU1NQVJZX1JBTkdFX1lFQVIQBBIYChRTVU1NQVJZX1JBTkdFX0NVU1RPTRAFMpwJChBBbmFseXRpY3NTZXJ2aWNlEp0BChJHZXRQcm9ncmVzc1N1bW1hcnkSLi5zdHJpZGUuYW5hbHl0aWNzLnYxLkdldFByb2dyZXNzU3VtbWFyeVJlcXVlc3QaLy5zdHJpZGUuYW5hbHl0aWNzLnYxLkdldFByb2dyZXNzU3VtbWFyeVJlc3BvbnNlIibK8xgCCAKC0+STAhoSGC9hcGkvdjEvcHJvZ3Jlc3Mvc3VtbWFyeRKcAQoSTGlzdFJlY2VudEFjdGl2aXR5Ei4uc3RyaWRlLmFuYWx5dGljcy52MS5MaXN0UmVjZW50QWN0aXZpdHlSZXF1ZXN0Gi8uc3RyaWRlLmFuYWx5dGljcy52MS5MaXN0UmVjZW50QWN0aXZpdHlSZXNwb25zZSIlyvMYAggCgtPkkwIZEhcvYXBpL3YxL3Byb2dyZXNzL3JlY2VudBKhAQoUR2V0RGFpbHlGb2N1c1N1bW1hcnkSMC5zdHJpZGUuYW5hbHl0aWNzLnYxLkdldERhaWx5Rm9jdXNTdW1tYXJ5UmVxdWVzdBoxLnN0cmlkZS5hbmFseXRpY3MudjEuR2V0RGFpbHlGb2N1c1N1bW1hcnlSZXNwb25zZSIkyvMYAggCgtPkkwIYEhYvYXBpL3YxL3Byb2dyZXNzL2RhaWx5EqUBChVHZXRXZWVrbHlGb2N1c1N1bW1hcnkSMS5zdHJpZGUuYW5hbHl0aWNzLnYxLkdldFdlZWtseUZvY3VzU3VtbWFyeVJlcXVlc3QaMi5zdHJpZGUuYW5hbHl0aWNzLnYxLkdldFdlZWtseUZvY3VzU3VtbWFyeVJlc3BvbnNlIiXK8xgCCAKC0+STAhkSFy9hcGkvdjEvcHJvZ3Jlc3Mvd2Vla2x5EqYBChJHZXRTaHV0ZG93blN1bW1hcnkSLi5zdHJpZGUuYW5hbHl0aWNzLnYxLkdldFNodXRkb3duU3VtbWFyeVJlcXVlc3QaLy5zdHJpZGUuYW5hbHl0aWNzLnYxLkdldFNodXRkb3duU3VtbWFyeVJlc3BvbnNlIi/K8xgCCAKC0+STAiMSIS9hcGkvdjEvcHJvZ3Jlc3Mvc2h1dGRvd24tc3VtbWFyeRKiAQoRR2V0U3RyZWFrU2V0dGluZ3MSLS5zdHJpZGUuYW5hbHl0aWNzLnYxLkdldFN0cmVha1NldHRpbmdzUmVxdWVzdBouLnN0cmlkZS5hbmFseXRpY3MudjEuR2V0U3RyZWFrU2V0dGluZ3NSZXNwb25zZSIuyvMYAggCgtPkkwIiEiAvYXBpL3YxL3Byb2dyZXNzL3N0cmVhay1zZXR0aW5ncxKuAQoUVXBkYXRlU3RyZWFrU2V0dGluZ3MSMC5zdHJpZGUuYW5hbHl0aWNzLnYxLlVwZGF0ZVN0cmVha1NldHRpbmdzUmVxdWVzdBoxLnN0cmlkZS5hbmFseXRpY3MudjEuVXBkYXRlU3RyZWFrU2V0dGluZ3NSZXNwb25zZSIxyvMYAggCgtPkkwIlOgEqGiAvYXBpL3YxL3Byb2dyZXNzL3N0cmVhay1zZXR0aW5nc2IGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_timestamp, file_google_type_date, file_stride_options_v1_options]);
 
 /**
  * @generated from message stride.analytics.v1.GetProgressSummaryRequest
@@ -29,10 +29,23 @@ export type GetProgressSummaryRequest = Message<"stride.analytics.v1.GetProgress
 
   /**
    * Any local date inside the wanted period; unset means today in the caller's timezone.
+   * Not with CUSTOM.
    *
    * @generated from field: google.type.Date date = 2;
    */
   date?: Date | undefined;
+
+  /**
+   * CUSTOM only: the first and last local date.
+   *
+   * @generated from field: google.type.Date start_date = 3;
+   */
+  startDate?: Date | undefined;
+
+  /**
+   * @generated from field: google.type.Date end_date = 4;
+   */
+  endDate?: Date | undefined;
 };
 
 /**
@@ -65,6 +78,13 @@ export type DailyTotal = Message<"stride.analytics.v1.DailyTotal"> & {
    * @generated from field: google.protobuf.Duration total_duration = 4;
    */
   totalDuration?: Duration | undefined;
+
+  /**
+   * Every figure of the day.
+   *
+   * @generated from field: stride.analytics.v1.Figures figures = 5;
+   */
+  figures?: Figures | undefined;
 };
 
 /**
@@ -73,6 +93,243 @@ export type DailyTotal = Message<"stride.analytics.v1.DailyTotal"> & {
  */
 export const DailyTotalSchema: GenMessage<DailyTotal> = /*@__PURE__*/
   messageDesc(file_stride_analytics_v1_analytics, 1);
+
+/**
+ * The figures of a day or a period (sums of days).
+ *
+ * @generated from message stride.analytics.v1.Figures
+ */
+export type Figures = Message<"stride.analytics.v1.Figures"> & {
+  /**
+   * Completed sessions that count, any kind, and by kind.
+   *
+   * @generated from field: int32 sessions_completed = 1;
+   */
+  sessionsCompleted: number;
+
+  /**
+   * @generated from field: int32 focus_sessions = 2;
+   */
+  focusSessions: number;
+
+  /**
+   * @generated from field: int32 break_sessions = 3;
+   */
+  breakSessions: number;
+
+  /**
+   * @generated from field: int32 study_sessions = 4;
+   */
+  studySessions: number;
+
+  /**
+   * @generated from field: int32 workout_sessions = 5;
+   */
+  workoutSessions: number;
+
+  /**
+   * @generated from field: int32 routine_sessions = 6;
+   */
+  routineSessions: number;
+
+  /**
+   * Active time of those sessions (pauses excluded): the actual, any kind and by kind.
+   *
+   * @generated from field: google.protobuf.Duration active_duration = 7;
+   */
+  activeDuration?: Duration | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Duration focus_duration = 8;
+   */
+  focusDuration?: Duration | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Duration break_duration = 9;
+   */
+  breakDuration?: Duration | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Duration study_duration = 10;
+   */
+  studyDuration?: Duration | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Duration workout_duration = 11;
+   */
+  workoutDuration?: Duration | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Duration routine_duration = 12;
+   */
+  routineDuration?: Duration | undefined;
+
+  /**
+   * The planned time of the sessions that said their plan (planned versus actual).
+   *
+   * @generated from field: google.protobuf.Duration planned_duration = 13;
+   */
+  plannedDuration?: Duration | undefined;
+
+  /**
+   * @generated from field: int32 tasks_created = 14;
+   */
+  tasksCreated: number;
+
+  /**
+   * @generated from field: int32 tasks_completed = 15;
+   */
+  tasksCompleted: number;
+
+  /**
+   * Shutdown reflections and their productivity ratings.
+   *
+   * @generated from field: int32 reflections = 16;
+   */
+  reflections: number;
+
+  /**
+   * @generated from field: int32 rated_great = 17;
+   */
+  ratedGreat: number;
+
+  /**
+   * @generated from field: int32 rated_good = 18;
+   */
+  ratedGood: number;
+
+  /**
+   * @generated from field: int32 rated_okay = 19;
+   */
+  ratedOkay: number;
+
+  /**
+   * @generated from field: int32 rated_tough = 20;
+   */
+  ratedTough: number;
+
+  /**
+   * Workout logs (on the date performed) and their volume, sets × reps × weight.
+   *
+   * @generated from field: int32 workouts = 21;
+   */
+  workouts: number;
+
+  /**
+   * @generated from field: double workout_volume_kg = 22;
+   */
+  workoutVolumeKg: number;
+
+  /**
+   * @generated from field: int32 lessons = 23;
+   */
+  lessons: number;
+
+  /**
+   * @generated from field: int32 lesson_minutes = 24;
+   */
+  lessonMinutes: number;
+
+  /**
+   * Points (challenges, achievements) and XP (achievements) earned.
+   *
+   * @generated from field: int32 points = 25;
+   */
+  points: number;
+
+  /**
+   * @generated from field: int32 xp = 26;
+   */
+  xp: number;
+
+  /**
+   * Coach evaluations and their average overall score (0 when none).
+   *
+   * @generated from field: int32 evaluations = 27;
+   */
+  evaluations: number;
+
+  /**
+   * @generated from field: double average_evaluation_score = 28;
+   */
+  averageEvaluationScore: number;
+};
+
+/**
+ * Describes the message stride.analytics.v1.Figures.
+ * Use `create(FiguresSchema)` to create a new message.
+ */
+export const FiguresSchema: GenMessage<Figures> = /*@__PURE__*/
+  messageDesc(file_stride_analytics_v1_analytics, 2);
+
+/**
+ * Current and longest streak of one kind, in active days (rules: docs/analytics.md).
+ *
+ * @generated from message stride.analytics.v1.Streak
+ */
+export type Streak = Message<"stride.analytics.v1.Streak"> & {
+  /**
+   * @generated from field: int32 current = 1;
+   */
+  current: number;
+
+  /**
+   * @generated from field: int32 longest = 2;
+   */
+  longest: number;
+};
+
+/**
+ * Describes the message stride.analytics.v1.Streak.
+ * Use `create(StreakSchema)` to create a new message.
+ */
+export const StreakSchema: GenMessage<Streak> = /*@__PURE__*/
+  messageDesc(file_stride_analytics_v1_analytics, 3);
+
+/**
+ * @generated from message stride.analytics.v1.Streaks
+ */
+export type Streaks = Message<"stride.analytics.v1.Streaks"> & {
+  /**
+   * Any counted session, logged workout or completed lesson; may end yesterday.
+   *
+   * @generated from field: stride.analytics.v1.Streak activity = 1;
+   */
+  activity?: Streak | undefined;
+
+  /**
+   * @generated from field: stride.analytics.v1.Streak focus = 2;
+   */
+  focus?: Streak | undefined;
+
+  /**
+   * Study sessions or lessons.
+   *
+   * @generated from field: stride.analytics.v1.Streak study = 3;
+   */
+  study?: Streak | undefined;
+
+  /**
+   * Workout sessions or workout logs.
+   *
+   * @generated from field: stride.analytics.v1.Streak workout = 4;
+   */
+  workout?: Streak | undefined;
+
+  /**
+   * Shutdown reflections; counts back from today and is 0 when today has none.
+   *
+   * @generated from field: stride.analytics.v1.Streak shutdown = 5;
+   */
+  shutdown?: Streak | undefined;
+};
+
+/**
+ * Describes the message stride.analytics.v1.Streaks.
+ * Use `create(StreaksSchema)` to create a new message.
+ */
+export const StreaksSchema: GenMessage<Streaks> = /*@__PURE__*/
+  messageDesc(file_stride_analytics_v1_analytics, 4);
 
 /**
  * @generated from message stride.analytics.v1.GetProgressSummaryResponse
@@ -111,7 +368,7 @@ export type GetProgressSummaryResponse = Message<"stride.analytics.v1.GetProgres
   days: DailyTotal[];
 
   /**
-   * Consecutive local dates with at least one completed session, ending today or yesterday.
+   * The activity streak (also in `streaks`).
    *
    * @generated from field: int32 current_streak = 7;
    */
@@ -126,6 +383,47 @@ export type GetProgressSummaryResponse = Message<"stride.analytics.v1.GetProgres
    * @generated from field: string timezone = 9;
    */
   timezone: string;
+
+  /**
+   * The period answered (WEEK for an unspecified request).
+   *
+   * @generated from field: stride.analytics.v1.SummaryRange range = 10;
+   */
+  range: SummaryRange;
+
+  /**
+   * @generated from field: stride.analytics.v1.Figures totals = 11;
+   */
+  totals?: Figures | undefined;
+
+  /**
+   * The period right before, of the same kind (a custom range: as many days before it).
+   *
+   * @generated from field: google.type.Date previous_start_date = 12;
+   */
+  previousStartDate?: Date | undefined;
+
+  /**
+   * @generated from field: google.type.Date previous_end_date = 13;
+   */
+  previousEndDate?: Date | undefined;
+
+  /**
+   * @generated from field: stride.analytics.v1.Figures previous_totals = 14;
+   */
+  previousTotals?: Figures | undefined;
+
+  /**
+   * @generated from field: stride.analytics.v1.Streaks streaks = 15;
+   */
+  streaks?: Streaks | undefined;
+
+  /**
+   * Points earned in the period (also in `totals`).
+   *
+   * @generated from field: int32 points = 16;
+   */
+  points: number;
 };
 
 /**
@@ -133,7 +431,543 @@ export type GetProgressSummaryResponse = Message<"stride.analytics.v1.GetProgres
  * Use `create(GetProgressSummaryResponseSchema)` to create a new message.
  */
 export const GetProgressSummaryResponseSchema: GenMessage<GetProgressSummaryResponse> = /*@__PURE__*/
-  messageDesc(file_stride_analytics_v1_analytics, 2);
+  messageDesc(file_stride_analytics_v1_analytics, 5);
+
+/**
+ * @generated from message stride.analytics.v1.ListRecentActivityRequest
+ */
+export type ListRecentActivityRequest = Message<"stride.analytics.v1.ListRecentActivityRequest"> & {
+  /**
+   * 0 → 20; at most 100.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message stride.analytics.v1.ListRecentActivityRequest.
+ * Use `create(ListRecentActivityRequestSchema)` to create a new message.
+ */
+export const ListRecentActivityRequestSchema: GenMessage<ListRecentActivityRequest> = /*@__PURE__*/
+  messageDesc(file_stride_analytics_v1_analytics, 6);
+
+/**
+ * @generated from message stride.analytics.v1.ActivityItem
+ */
+export type ActivityItem = Message<"stride.analytics.v1.ActivityItem"> & {
+  /**
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+
+  /**
+   * "session", "task_created", "task_completed", "reflection", "lesson", "workout",
+   * "challenge", "achievement" or "evaluation".
+   *
+   * @generated from field: string kind = 2;
+   */
+  kind: string;
+
+  /**
+   * The task, lesson, challenge or achievement title; the session's activity kind; the
+   * reflection's rating.
+   *
+   * @generated from field: string title = 3;
+   */
+  title: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.type.Date local_date = 5;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * The session's active time.
+   *
+   * @generated from field: google.protobuf.Duration duration = 6;
+   */
+  duration?: Duration | undefined;
+
+  /**
+   * Points (challenge, achievement) or the evaluation's overall score.
+   *
+   * @generated from field: int32 value = 7;
+   */
+  value: number;
+
+  /**
+   * The session, task, lesson, workout log, challenge, achievement or practice session id.
+   *
+   * @generated from field: string subject_id = 8;
+   */
+  subjectId: string;
+};
+
+/**
+ * Describes the message stride.analytics.v1.ActivityItem.
+ * Use `create(ActivityItemSchema)` to create a new message.
+ */
+export const ActivityItemSchema: GenMessage<ActivityItem> = /*@__PURE__*/
+  messageDesc(file_stride_analytics_v1_analytics, 7);
+
+/**
+ * @generated from message stride.analytics.v1.ListRecentActivityResponse
+ */
+export type ListRecentActivityResponse = Message<"stride.analytics.v1.ListRecentActivityResponse"> & {
+  /**
+   * @generated from field: repeated stride.analytics.v1.ActivityItem items = 1;
+   */
+  items: ActivityItem[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message stride.analytics.v1.ListRecentActivityResponse.
+ * Use `create(ListRecentActivityResponseSchema)` to create a new message.
+ */
+export const ListRecentActivityResponseSchema: GenMessage<ListRecentActivityResponse> = /*@__PURE__*/
+  messageDesc(file_stride_analytics_v1_analytics, 8);
+
+/**
+ * @generated from message stride.analytics.v1.GetDailyFocusSummaryRequest
+ */
+export type GetDailyFocusSummaryRequest = Message<"stride.analytics.v1.GetDailyFocusSummaryRequest"> & {
+  /**
+   * Unset: today in the caller's timezone.
+   *
+   * @generated from field: google.type.Date date = 1;
+   */
+  date?: Date | undefined;
+};
+
+/**
+ * Describes the message stride.analytics.v1.GetDailyFocusSummaryRequest.
+ * Use `create(GetDailyFocusSummaryRequestSchema)` to create a new message.
+ */
+export const GetDailyFocusSummaryRequestSchema: GenMessage<GetDailyFocusSummaryRequest> = /*@__PURE__*/
+  messageDesc(file_stride_analytics_v1_analytics, 9);
+
+/**
+ * @generated from message stride.analytics.v1.FocusSession
+ */
+export type FocusSession = Message<"stride.analytics.v1.FocusSession"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * "focus" or "break".
+   *
+   * @generated from field: string kind = 2;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp start_time = 3;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp end_time = 4;
+   */
+  endTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Duration duration = 5;
+   */
+  duration?: Duration | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Duration planned_duration = 6;
+   */
+  plannedDuration?: Duration | undefined;
+};
+
+/**
+ * Describes the message stride.analytics.v1.FocusSession.
+ * Use `create(FocusSessionSchema)` to create a new message.
+ */
+export const FocusSessionSchema: GenMessage<FocusSession> = /*@__PURE__*/
+  messageDesc(file_stride_analytics_v1_analytics, 10);
+
+/**
+ * @generated from message stride.analytics.v1.DailyFocusSummary
+ */
+export type DailyFocusSummary = Message<"stride.analytics.v1.DailyFocusSummary"> & {
+  /**
+   * @generated from field: google.type.Date date = 1;
+   */
+  date?: Date | undefined;
+
+  /**
+   * @generated from field: int32 focus_sessions = 2;
+   */
+  focusSessions: number;
+
+  /**
+   * @generated from field: int32 break_sessions = 3;
+   */
+  breakSessions: number;
+
+  /**
+   * @generated from field: int64 focus_seconds = 4;
+   */
+  focusSeconds: bigint;
+
+  /**
+   * @generated from field: int64 break_seconds = 5;
+   */
+  breakSeconds: bigint;
+
+  /**
+   * The day's completed focus and break sessions that count, by end time.
+   *
+   * @generated from field: repeated stride.analytics.v1.FocusSession sessions = 6;
+   */
+  sessions: FocusSession[];
+};
+
+/**
+ * Describes the message stride.analytics.v1.DailyFocusSummary.
+ * Use `create(DailyFocusSummarySchema)` to create a new message.
+ */
+export const DailyFocusSummarySchema: GenMessage<DailyFocusSummary> = /*@__PURE__*/
+  messageDesc(file_stride_analytics_v1_analytics, 11);
+
+/**
+ * @generated from message stride.analytics.v1.GetDailyFocusSummaryResponse
+ */
+export type GetDailyFocusSummaryResponse = Message<"stride.analytics.v1.GetDailyFocusSummaryResponse"> & {
+  /**
+   * @generated from field: stride.analytics.v1.DailyFocusSummary summary = 1;
+   */
+  summary?: DailyFocusSummary | undefined;
+
+  /**
+   * @generated from field: string timezone = 2;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.analytics.v1.GetDailyFocusSummaryResponse.
+ * Use `create(GetDailyFocusSummaryResponseSchema)` to create a new message.
+ */
+export const GetDailyFocusSummaryResponseSchema: GenMessage<GetDailyFocusSummaryResponse> = /*@__PURE__*/
+  messageDesc(file_stride_analytics_v1_analytics, 12);
+
+/**
+ * @generated from message stride.analytics.v1.GetWeeklyFocusSummaryRequest
+ */
+export type GetWeeklyFocusSummaryRequest = Message<"stride.analytics.v1.GetWeeklyFocusSummaryRequest"> & {
+  /**
+   * Any date of the wanted ISO week; unset: this week in the caller's timezone.
+   *
+   * @generated from field: google.type.Date date = 1;
+   */
+  date?: Date | undefined;
+};
+
+/**
+ * Describes the message stride.analytics.v1.GetWeeklyFocusSummaryRequest.
+ * Use `create(GetWeeklyFocusSummaryRequestSchema)` to create a new message.
+ */
+export const GetWeeklyFocusSummaryRequestSchema: GenMessage<GetWeeklyFocusSummaryRequest> = /*@__PURE__*/
+  messageDesc(file_stride_analytics_v1_analytics, 13);
+
+/**
+ * @generated from message stride.analytics.v1.GetWeeklyFocusSummaryResponse
+ */
+export type GetWeeklyFocusSummaryResponse = Message<"stride.analytics.v1.GetWeeklyFocusSummaryResponse"> & {
+  /**
+   * @generated from field: google.type.Date week_start = 1;
+   */
+  weekStart?: Date | undefined;
+
+  /**
+   * @generated from field: google.type.Date week_end = 2;
+   */
+  weekEnd?: Date | undefined;
+
+  /**
+   * Monday to Sunday.
+   *
+   * @generated from field: repeated stride.analytics.v1.DailyFocusSummary daily_summaries = 3;
+   */
+  dailySummaries: DailyFocusSummary[];
+
+  /**
+   * @generated from field: int32 focus_sessions = 4;
+   */
+  focusSessions: number;
+
+  /**
+   * @generated from field: int64 focus_seconds = 5;
+   */
+  focusSeconds: bigint;
+
+  /**
+   * @generated from field: int64 break_seconds = 6;
+   */
+  breakSeconds: bigint;
+
+  /**
+   * @generated from field: string timezone = 7;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.analytics.v1.GetWeeklyFocusSummaryResponse.
+ * Use `create(GetWeeklyFocusSummaryResponseSchema)` to create a new message.
+ */
+export const GetWeeklyFocusSummaryResponseSchema: GenMessage<GetWeeklyFocusSummaryResponse> = /*@__PURE__*/
+  messageDesc(file_stride_analytics_v1_analytics, 14);
+
+/**
+ * @generated from message stride.analytics.v1.GetShutdownSummaryRequest
+ */
+export type GetShutdownSummaryRequest = Message<"stride.analytics.v1.GetShutdownSummaryRequest"> & {
+};
+
+/**
+ * Describes the message stride.analytics.v1.GetShutdownSummaryRequest.
+ * Use `create(GetShutdownSummaryRequestSchema)` to create a new message.
+ */
+export const GetShutdownSummaryRequestSchema: GenMessage<GetShutdownSummaryRequest> = /*@__PURE__*/
+  messageDesc(file_stride_analytics_v1_analytics, 15);
+
+/**
+ * @generated from message stride.analytics.v1.ShutdownTask
+ */
+export type ShutdownTask = Message<"stride.analytics.v1.ShutdownTask"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: string title = 2;
+   */
+  title: string;
+
+  /**
+   * @generated from field: string priority = 3;
+   */
+  priority: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp due_time = 4;
+   */
+  dueTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: bool completed = 5;
+   */
+  completed: boolean;
+};
+
+/**
+ * Describes the message stride.analytics.v1.ShutdownTask.
+ * Use `create(ShutdownTaskSchema)` to create a new message.
+ */
+export const ShutdownTaskSchema: GenMessage<ShutdownTask> = /*@__PURE__*/
+  messageDesc(file_stride_analytics_v1_analytics, 16);
+
+/**
+ * @generated from message stride.analytics.v1.GetShutdownSummaryResponse
+ */
+export type GetShutdownSummaryResponse = Message<"stride.analytics.v1.GetShutdownSummaryResponse"> & {
+  /**
+   * The caller's today.
+   *
+   * @generated from field: google.type.Date date = 1;
+   */
+  date?: Date | undefined;
+
+  /**
+   * @generated from field: int32 tasks_completed = 2;
+   */
+  tasksCompleted: number;
+
+  /**
+   * @generated from field: int32 tasks_pending = 3;
+   */
+  tasksPending: number;
+
+  /**
+   * completed + pending.
+   *
+   * @generated from field: int32 tasks_total = 4;
+   */
+  tasksTotal: number;
+
+  /**
+   * Pending first, then completed today; at most 10.
+   *
+   * @generated from field: repeated stride.analytics.v1.ShutdownTask today_tasks = 5;
+   */
+  todayTasks: ShutdownTask[];
+
+  /**
+   * @generated from field: int64 focus_seconds = 6;
+   */
+  focusSeconds: bigint;
+
+  /**
+   * From the profile (daily_focus_goal_minutes), 480 when unset.
+   *
+   * @generated from field: int32 focus_goal_minutes = 7;
+   */
+  focusGoalMinutes: number;
+
+  /**
+   * @generated from field: bool focus_goal_met = 8;
+   */
+  focusGoalMet: boolean;
+
+  /**
+   * @generated from field: int32 shutdown_streak = 9;
+   */
+  shutdownStreak: number;
+
+  /**
+   * 10 + 5 × tasks completed + 15 if the focus goal is met + min(2 × shutdown streak, 20).
+   *
+   * @generated from field: int32 points = 10;
+   */
+  points: number;
+
+  /**
+   * The latest shutdown reflection today, "HH:MM" local; empty when none yet.
+   *
+   * @generated from field: string clocked_out_time = 11;
+   */
+  clockedOutTime: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp clocked_out_at = 12;
+   */
+  clockedOutAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string timezone = 13;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.analytics.v1.GetShutdownSummaryResponse.
+ * Use `create(GetShutdownSummaryResponseSchema)` to create a new message.
+ */
+export const GetShutdownSummaryResponseSchema: GenMessage<GetShutdownSummaryResponse> = /*@__PURE__*/
+  messageDesc(file_stride_analytics_v1_analytics, 17);
+
+/**
+ * @generated from message stride.analytics.v1.StreakSettings
+ */
+export type StreakSettings = Message<"stride.analytics.v1.StreakSettings"> & {
+  /**
+   * Missed days between two active days that do not break a streak (0 to 3).
+   *
+   * @generated from field: int32 grace_days = 1;
+   */
+  graceDays: number;
+
+  /**
+   * Missed days per calendar month that freezes bridge beyond the grace (0 to 5).
+   *
+   * @generated from field: int32 freezes_per_month = 2;
+   */
+  freezesPerMonth: number;
+};
+
+/**
+ * Describes the message stride.analytics.v1.StreakSettings.
+ * Use `create(StreakSettingsSchema)` to create a new message.
+ */
+export const StreakSettingsSchema: GenMessage<StreakSettings> = /*@__PURE__*/
+  messageDesc(file_stride_analytics_v1_analytics, 18);
+
+/**
+ * @generated from message stride.analytics.v1.GetStreakSettingsRequest
+ */
+export type GetStreakSettingsRequest = Message<"stride.analytics.v1.GetStreakSettingsRequest"> & {
+};
+
+/**
+ * Describes the message stride.analytics.v1.GetStreakSettingsRequest.
+ * Use `create(GetStreakSettingsRequestSchema)` to create a new message.
+ */
+export const GetStreakSettingsRequestSchema: GenMessage<GetStreakSettingsRequest> = /*@__PURE__*/
+  messageDesc(file_stride_analytics_v1_analytics, 19);
+
+/**
+ * @generated from message stride.analytics.v1.GetStreakSettingsResponse
+ */
+export type GetStreakSettingsResponse = Message<"stride.analytics.v1.GetStreakSettingsResponse"> & {
+  /**
+   * @generated from field: stride.analytics.v1.StreakSettings settings = 1;
+   */
+  settings?: StreakSettings | undefined;
+};
+
+/**
+ * Describes the message stride.analytics.v1.GetStreakSettingsResponse.
+ * Use `create(GetStreakSettingsResponseSchema)` to create a new message.
+ */
+export const GetStreakSettingsResponseSchema: GenMessage<GetStreakSettingsResponse> = /*@__PURE__*/
+  messageDesc(file_stride_analytics_v1_analytics, 20);
+
+/**
+ * @generated from message stride.analytics.v1.UpdateStreakSettingsRequest
+ */
+export type UpdateStreakSettingsRequest = Message<"stride.analytics.v1.UpdateStreakSettingsRequest"> & {
+  /**
+   * @generated from field: stride.analytics.v1.StreakSettings settings = 1;
+   */
+  settings?: StreakSettings | undefined;
+};
+
+/**
+ * Describes the message stride.analytics.v1.UpdateStreakSettingsRequest.
+ * Use `create(UpdateStreakSettingsRequestSchema)` to create a new message.
+ */
+export const UpdateStreakSettingsRequestSchema: GenMessage<UpdateStreakSettingsRequest> = /*@__PURE__*/
+  messageDesc(file_stride_analytics_v1_analytics, 21);
+
+/**
+ * @generated from message stride.analytics.v1.UpdateStreakSettingsResponse
+ */
+export type UpdateStreakSettingsResponse = Message<"stride.analytics.v1.UpdateStreakSettingsResponse"> & {
+  /**
+   * @generated from field: stride.analytics.v1.StreakSettings settings = 1;
+   */
+  settings?: StreakSettings | undefined;
+};
+
+/**
+ * Describes the message stride.analytics.v1.UpdateStreakSettingsResponse.
+ * Use `create(UpdateStreakSettingsResponseSchema)` to create a new message.
+ */
+export const UpdateStreakSettingsResponseSchema: GenMessage<UpdateStreakSettingsResponse> = /*@__PURE__*/
+  messageDesc(file_stride_analytics_v1_analytics, 22);
 
 /**
  * @generated from enum stride.analytics.v1.SummaryRange
@@ -150,6 +984,32 @@ export enum SummaryRange {
    * @generated from enum value: SUMMARY_RANGE_WEEK = 1;
    */
   WEEK = 1,
+
+  /**
+   * @generated from enum value: SUMMARY_RANGE_DAY = 2;
+   */
+  DAY = 2,
+
+  /**
+   * The calendar month holding `date`.
+   *
+   * @generated from enum value: SUMMARY_RANGE_MONTH = 3;
+   */
+  MONTH = 3,
+
+  /**
+   * The calendar year holding `date`.
+   *
+   * @generated from enum value: SUMMARY_RANGE_YEAR = 4;
+   */
+  YEAR = 4,
+
+  /**
+   * `start_date` to `end_date`, at most 366 days.
+   *
+   * @generated from enum value: SUMMARY_RANGE_CUSTOM = 5;
+   */
+  CUSTOM = 5,
 }
 
 /**
@@ -159,18 +1019,81 @@ export const SummaryRangeSchema: GenEnum<SummaryRange> = /*@__PURE__*/
   enumDesc(file_stride_analytics_v1_analytics, 0);
 
 /**
- * Progress figures computed on the caller's local dates.
+ * Progress figures computed on the caller's local dates, for the caller only. Every figure is
+ * pre-aggregated per local date (docs/analytics.md): a period costs its days, never the
+ * caller's history.
  *
  * @generated from service stride.analytics.v1.AnalyticsService
  */
 export const AnalyticsService: GenService<{
   /**
+   * A day, week, month, year or custom range: totals, a per-day series, the previous period's
+   * totals, streaks and points.
+   *
    * @generated from rpc stride.analytics.v1.AnalyticsService.GetProgressSummary
    */
   getProgressSummary: {
     methodKind: "unary";
     input: typeof GetProgressSummaryRequestSchema;
     output: typeof GetProgressSummaryResponseSchema;
+  },
+  /**
+   * What the caller did lately, newest first (seed 000's recent activity).
+   *
+   * @generated from rpc stride.analytics.v1.AnalyticsService.ListRecentActivity
+   */
+  listRecentActivity: {
+    methodKind: "unary";
+    input: typeof ListRecentActivityRequestSchema;
+    output: typeof ListRecentActivityResponseSchema;
+  },
+  /**
+   * Seed 001's daily summary: focus and break time and the day's completed sessions.
+   *
+   * @generated from rpc stride.analytics.v1.AnalyticsService.GetDailyFocusSummary
+   */
+  getDailyFocusSummary: {
+    methodKind: "unary";
+    input: typeof GetDailyFocusSummaryRequestSchema;
+    output: typeof GetDailyFocusSummaryResponseSchema;
+  },
+  /**
+   * Seed 001's weekly summary: the ISO week's seven daily summaries.
+   *
+   * @generated from rpc stride.analytics.v1.AnalyticsService.GetWeeklyFocusSummary
+   */
+  getWeeklyFocusSummary: {
+    methodKind: "unary";
+    input: typeof GetWeeklyFocusSummaryRequestSchema;
+    output: typeof GetWeeklyFocusSummaryResponseSchema;
+  },
+  /**
+   * Seed 001's shutdown summary for the caller's today.
+   *
+   * @generated from rpc stride.analytics.v1.AnalyticsService.GetShutdownSummary
+   */
+  getShutdownSummary: {
+    methodKind: "unary";
+    input: typeof GetShutdownSummaryRequestSchema;
+    output: typeof GetShutdownSummaryResponseSchema;
+  },
+  /**
+   * The caller's streak rules: grace days and freezes (ADR 0020).
+   *
+   * @generated from rpc stride.analytics.v1.AnalyticsService.GetStreakSettings
+   */
+  getStreakSettings: {
+    methodKind: "unary";
+    input: typeof GetStreakSettingsRequestSchema;
+    output: typeof GetStreakSettingsResponseSchema;
+  },
+  /**
+   * @generated from rpc stride.analytics.v1.AnalyticsService.UpdateStreakSettings
+   */
+  updateStreakSettings: {
+    methodKind: "unary";
+    input: typeof UpdateStreakSettingsRequestSchema;
+    output: typeof UpdateStreakSettingsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_stride_analytics_v1_analytics, 0);
