@@ -89,6 +89,9 @@ pub fn assess(t: &Topic) -> Mastery {
     }
 }
 
+/// A topic with its mastery.
+pub type Assessed = (Topic, Mastery);
+
 /// Weakest first: assessed topics by score ascending, then the unassessed; ties by title, id.
 pub fn order(a: &(Topic, Mastery), b: &(Topic, Mastery)) -> Ordering {
     let assessed = |m: &Mastery| m.level == Level::NotAssessed;
@@ -101,7 +104,7 @@ pub fn order(a: &(Topic, Mastery), b: &(Topic, Mastery)) -> Ordering {
 
 /// Every topic assessed and ordered weakest first, and the weak ones shown (at most
 /// [`WEAK_SHOWN`]).
-pub fn rank(topics: Vec<Topic>) -> (Vec<(Topic, Mastery)>, Vec<(Topic, Mastery)>) {
+pub fn rank(topics: Vec<Topic>) -> (Vec<Assessed>, Vec<Assessed>) {
     let mut all: Vec<(Topic, Mastery)> = topics
         .into_iter()
         .map(|t| {
