@@ -18,7 +18,7 @@ fn permanent(what: String) -> HandlerError {
 }
 
 fn id_field(event: &str, field: &str, value: &str) -> Result<(), HandlerError> {
-    if value.trim().is_empty() || value.len() > 128 {
+    if value.trim().is_empty() || value.len() > 128 || value.contains('\0') {
         return Err(permanent(format!("{event}: {field} is empty or too long")));
     }
     Ok(())
@@ -32,6 +32,9 @@ pub async fn on_lesson_completed(
     const E: &str = "lesson.completed.v1";
     id_field(E, "lesson_id", &e.lesson_id)?;
     id_field(E, "topic_id", &e.topic_id)?;
+    if e.subject_id.contains('\0') {
+        return Err(permanent(format!("{E}: subject_id holds NUL")));
+    }
     let lesson = Lesson {
         lesson_id: &e.lesson_id,
         topic_id: &e.topic_id,
@@ -65,7 +68,13 @@ pub async fn on_quiz_completed(
         .as_ref()
         .and_then(from_timestamp)
         .ok_or_else(|| permanent(format!("{E}: submit_time is missing or invalid")))?;
-    let title: String = e.topic_title.trim().chars().take(200).collect();
+    let title: String = e
+        .topic_title
+        .trim()
+        .chars()
+        .filter(|c| *c != '\0')
+        .take(200)
+        .collect();
     let attempt = Attempt {
         attempt_id: &e.quiz_attempt_id,
         topic_id: &e.topic_id,
