@@ -219,17 +219,25 @@ impl Mesh {
             shared.clone(),
         )
         .await?;
+        // analytics' dashboard asks ai-coach and ai-coach asks analytics: ai-coach's address is
+        // chosen before either starts.
+        let coach_addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
         let analytics = stride_analytics::start(
-            stride_analytics::Config {
-                common: common("analytics", &dbs.analytics, amqp, &auth_url),
-            },
+            stride_analytics::Config::with_peers(
+                common("analytics", &dbs.analytics, amqp, &auth_url),
+                &format!("http://{coach_addr}"),
+                &format!("http://{}", challenge.grpc_addr),
+            ),
             verifier()?,
             shared.clone(),
         )
         .await?;
         let coach = stride_ai_coach::start(
             stride_ai_coach::Config {
-                common: common("ai-coach", &dbs.ai_coach, amqp, &auth_url),
+                common: CommonConfig {
+                    grpc_addr: coach_addr,
+                    ..common("ai-coach", &dbs.ai_coach, amqp, &auth_url)
+                },
                 analytics_url: format!("http://{}", analytics.grpc_addr),
                 activity_session_url: format!("http://{}", activity.grpc_addr),
                 llm: None,

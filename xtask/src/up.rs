@@ -270,6 +270,11 @@ pub(crate) fn start_all(
                 cmd.env("AUTH_SIGNUP_CONFIRMATION", "false");
             }
         }
+        if svc == "analytics" {
+            // The dashboard's peers (issue 15).
+            cmd.env("STRIDE_AI_COACH_URL", grpc_url("ai-coach"))
+                .env("STRIDE_CHALLENGE_URL", grpc_url("challenge"));
+        }
         if svc == "ai-coach" {
             cmd.env("STRIDE_ANALYTICS_URL", grpc_url("analytics"))
                 .env("STRIDE_ACTIVITY_SESSION_URL", grpc_url("activity-session"));

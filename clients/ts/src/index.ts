@@ -27,6 +27,11 @@ import { UserPlanService } from "./gen/stride/activity_session/v1/plans_pb.js";
 import { WorkoutLogService } from "./gen/stride/activity_session/v1/workouts_pb.js";
 import { AiCoachService } from "./gen/stride/ai_coach/v1/ai_coach_pb.js";
 import { AnalyticsService } from "./gen/stride/analytics/v1/analytics_pb.js";
+import { DashboardService } from "./gen/stride/analytics/v1/dashboard_pb.js";
+import { FiguresService } from "./gen/stride/analytics/v1/figures_pb.js";
+import { MasteryService } from "./gen/stride/analytics/v1/mastery_pb.js";
+import { ShareService } from "./gen/stride/analytics/v1/share_pb.js";
+import { TrendsService } from "./gen/stride/analytics/v1/trends_pb.js";
 import {
   AuthService,
   type ConfirmSignupResponse,
@@ -48,6 +53,11 @@ export {
   AiCoachService,
   AnalyticsService,
   AuthService,
+  DashboardService,
+  FiguresService,
+  MasteryService,
+  ShareService,
+  TrendsService,
   ChallengeService,
   DataExportService,
   FriendService,
@@ -302,6 +312,11 @@ export interface StrideClient {
   rewards: Client<typeof RewardService>;
   friends: Client<typeof FriendService>;
   analytics: Client<typeof AnalyticsService>;
+  trends: Client<typeof TrendsService>;
+  mastery: Client<typeof MasteryService>;
+  dashboard: Client<typeof DashboardService>;
+  figures: Client<typeof FiguresService>;
+  shareCards: Client<typeof ShareService>;
   coach: Client<typeof AiCoachService>;
   tokens: TokenManager;
   transport: Transport;
@@ -357,6 +372,11 @@ export function createStrideClient(opts: StrideClientOptions): StrideClient {
     rewards: createClient(RewardService, transport),
     friends: createClient(FriendService, transport),
     analytics: createClient(AnalyticsService, transport),
+    trends: createClient(TrendsService, transport),
+    mastery: createClient(MasteryService, transport),
+    dashboard: createClient(DashboardService, transport),
+    figures: createClient(FiguresService, transport),
+    shareCards: createClient(ShareService, transport),
     coach: createClient(AiCoachService, transport),
     tokens,
     transport,

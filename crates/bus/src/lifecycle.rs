@@ -61,7 +61,9 @@ subject!(
     SessionStopped,
     SessionAborted,
     AchievementUnlocked,
-    LevelReached
+    LevelReached,
+    // analytics (issue 15): quiz
+    QuizCompleted
 );
 
 /// The two accounts of a `user.merged.v1`.

@@ -61,6 +61,23 @@ pub fn practice_session_evaluated(
         evaluate_time: Some(timestamp(at)),
         timezone: tz.to_owned(),
         local_date: Some(date(local_date(at, tz))),
+        // seed 002's universal dimensions, all at the overall score.
+        dimension_scores: [
+            "clarity_structure",
+            "relevance_focus",
+            "confidence_delivery",
+            "language_quality",
+            "tone_alignment",
+        ]
+        .into_iter()
+        .map(|d| events::EvaluationDimensionScore {
+            dimension: d.to_owned(),
+            score,
+            label: "solid".to_owned(),
+        })
+        .collect(),
+        improvement_areas: vec!["Use more specific metrics when describing achievements".into()],
+        preparation_type: "Interview".into(),
     }
 }
 
@@ -445,5 +462,30 @@ pub fn level_reached(
         occur_time: Some(timestamp(at)),
         local_date: Some(date(at.date())),
         timezone: "UTC".into(),
+    }
+}
+
+// ---- analytics (issue 15): quiz ----
+
+/// `quiz.completed.v1`: an attempt on the fixture lesson's topic with `correct` of `questions`
+/// right, submitted at `at`.
+pub fn quiz_completed(
+    user: Uuid,
+    correct: i32,
+    questions: i32,
+    at: OffsetDateTime,
+    tz: &str,
+) -> events::QuizCompleted {
+    events::QuizCompleted {
+        user_id: user.to_string(),
+        quiz_attempt_id: Uuid::now_v7().to_string(),
+        topic_id: "52000000-0000-4000-8000-000000000011".into(),
+        subject_id: "51000000-0000-4000-8000-000000000001".into(),
+        topic_title: "Linear equations".into(),
+        correct_count: correct,
+        question_count: questions,
+        submit_time: Some(timestamp(at)),
+        local_date: Some(date(local_date(at, tz))),
+        timezone: tz.to_owned(),
     }
 }

@@ -30,6 +30,31 @@ const SOURCES: &[Source] = &[
         name: "timezone_hints",
         sql: "SELECT to_jsonb(h)::text FROM timezone_hints h WHERE user_id = $1",
     },
+    // H (issue 15): trends, topic mastery, share cards (the token's hash is left out).
+    Source {
+        name: "evaluations",
+        sql: "SELECT to_jsonb(e)::text FROM evaluations e WHERE user_id = $1 ORDER BY evaluate_time",
+    },
+    Source {
+        name: "evaluation_scores",
+        sql: "SELECT to_jsonb(s)::text FROM evaluation_scores s WHERE user_id = $1 ORDER BY practice_session_id, dimension",
+    },
+    Source {
+        name: "lessons_completed",
+        sql: "SELECT to_jsonb(l)::text FROM lessons_completed l WHERE user_id = $1 ORDER BY completed_at, lesson_id",
+    },
+    Source {
+        name: "quiz_attempts",
+        sql: "SELECT to_jsonb(q)::text FROM quiz_attempts q WHERE user_id = $1 ORDER BY submit_time",
+    },
+    Source {
+        name: "topic_mastery",
+        sql: "SELECT to_jsonb(t)::text FROM topic_mastery t WHERE user_id = $1 ORDER BY topic_id",
+    },
+    Source {
+        name: "share_cards",
+        sql: "SELECT (to_jsonb(c) - 'token_sha256')::text FROM share_cards c WHERE user_id = $1 ORDER BY created_at",
+    },
     Source {
         name: "event_log",
         sql: "SELECT to_jsonb(l)::text FROM event_log l WHERE user_id = $1 ORDER BY seq",

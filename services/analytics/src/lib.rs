@@ -8,6 +8,7 @@
 // A panic on a caller's input is a broken call: service code handles every case instead.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod config;
 mod domain;
 mod errors;
 mod events;
@@ -33,8 +34,7 @@ pub static MIGRATIONS: &[&sqlx::migrate::Migrator] = &[
     &MIGRATOR,
 ];
 
-/// analytics needs only the common settings.
-pub use stride_kit::service::Config;
+pub use config::Config;
 
 /// Starts the gRPC server and the event consumer; returns once listening. Health turns SERVING
 /// once the consumer's queue is bound.
@@ -47,8 +47,10 @@ pub async fn start(
     service.subscribe(events::subscriptions(&clock));
     service.grpc(AnalyticsServiceServer::new(grpc::Summaries {
         pool: service.pool().clone(),
-        clock,
+        clock: clock.clone(),
     }));
+    // H (issue 15): trends, mastery, dashboard, CSV export, share cards.
+    grpc::serve_views(&mut service, &config, &clock)?;
     service.grpc(
         stride_proto::stride::analytics::v1::user_data_service_server::UserDataServiceServer::new(
             export::Export {
@@ -57,4 +59,10 @@ pub async fn start(
         ),
     );
     service.start(verifier).await
+}
+
+/// `stride-analytics serve`: runs until SIGTERM. (`migrate` reads only DATABASE_URL: the peer
+/// settings are read here.)
+pub async fn serve() -> anyhow::Result<()> {
+    stride_kit::service::run(Config::from_env()?, start).await
 }

@@ -9,6 +9,6 @@ fn main() -> ExitCode {
     stride_kit::service::main(
         stride_analytics::SERVICE,
         stride_analytics::MIGRATIONS,
-        || stride_kit::service::serve(stride_analytics::SERVICE, stride_analytics::start),
+        stride_analytics::serve,
     )
 }

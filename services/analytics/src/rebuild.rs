@@ -14,7 +14,18 @@ pub use crate::{events::ingest, store::log::Entry};
 /// Every table that is a function of the log (H: append yours). Not here: `event_log` itself,
 /// the user directory and `focus_goals` (fed by profile.updated.v1, which is not logged) and
 /// `streak_settings` (the user's own settings).
-pub const PROJECTIONS: &[&str] = &["daily_rollups", "active_runs", "timezone_hints", "tasks"];
+pub const PROJECTIONS: &[&str] = &[
+    "daily_rollups",
+    "active_runs",
+    "timezone_hints",
+    "tasks",
+    // H (issue 15): trends and topic mastery (share cards are not projections: kept).
+    "evaluation_scores",
+    "evaluations",
+    "lessons_completed",
+    "quiz_attempts",
+    "topic_mastery",
+];
 
 /// Events replayed per read of the log.
 const PAGE: i64 = 1000;

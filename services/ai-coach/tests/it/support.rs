@@ -104,9 +104,12 @@ impl Mesh {
             CommonConfig::for_test(service, &stride_testkit::database().await, amqp)
         };
         let analytics = stride_analytics::start(
-            stride_analytics::Config {
-                common: common("analytics").await,
-            },
+            // The dashboard's peers are not part of the coach's tests: closed ports.
+            stride_analytics::Config::with_peers(
+                common("analytics").await,
+                "http://127.0.0.1:9",
+                "http://127.0.0.1:9",
+            ),
             verifier.clone(),
             clock.clone(),
         )

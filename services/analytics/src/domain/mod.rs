@@ -15,3 +15,10 @@ pub mod shutdown;
 pub mod streak;
 pub mod summary;
 pub mod timezone;
+// H (issue 15): trends, mastery, dashboard, CSV export, share cards.
+pub mod csv;
+pub mod dashboard;
+pub mod mastery;
+pub mod share;
+pub mod trends;
+pub mod window;

@@ -24,7 +24,9 @@ impl On<events::UserDeleted> for Handlers {
         // Not commutative with the additions: an event of this user delivered after the
         // deletion recreates a log row and figures for an account that no longer exists
         // (unreachable without a token). Accepted.
-        let purged = store::purge_user(tx, user).await? + directory::forget(tx, user).await?;
+        let purged = store::purge_user(tx, user).await?
+            + store::figures::purge(tx, user).await?
+            + directory::forget(tx, user).await?;
         tracing::info!(%user, purged, "user deleted: analytics purged");
         Ok(())
     }
@@ -41,6 +43,7 @@ impl On<events::UserMerged> for Handlers {
         // Like the deletion, an event of the guest delivered after the merge recreates a row
         // under the guest's id. Idempotent: a replay finds no row of the guest.
         let days = store::merge_rollups(tx, m.source, m.target).await?;
+        let views = store::figures::merge(tx, m.source, m.target).await?;
         let logged = store::log::move_user(tx, m.source, m.target).await?;
         store::tasks::move_user(tx, m.source, m.target).await?;
         store::settings::move_user(tx, m.source, m.target).await?;
@@ -56,9 +59,10 @@ impl On<events::UserMerged> for Handlers {
         ) {
             store::put_hint(tx, m.target, &hint).await?;
         }
-        let purged =
-            store::purge_user(tx, m.source).await? + directory::forget(tx, m.source).await?;
-        tracing::info!(source = %m.source, target = %m.target, days, logged, purged, "user merged: analytics moved");
+        let purged = store::purge_user(tx, m.source).await?
+            + store::figures::purge(tx, m.source).await?
+            + directory::forget(tx, m.source).await?;
+        tracing::info!(source = %m.source, target = %m.target, days, views, logged, purged, "user merged: analytics moved");
         Ok(())
     }
 }

@@ -18,6 +18,10 @@ mod daily;
 mod lifecycle;
 mod session;
 mod tasks;
+// H (issue 15): trends and topic mastery (chained after the daily figures in `views`).
+mod evaluations;
+mod mastery;
+mod views;
 
 use sqlx::PgConnection;
 use stride_bus::{Envelope, HandlerError, On, Subject, Subscriptions, Tx};
@@ -75,11 +79,12 @@ logged! {
     TaskReopened(occur_time) => tasks::on_task_reopened;
     TaskDeleted(occur_time) => tasks::on_task_deleted;
     ReflectionSubmitted(submit_time) => daily::on_reflection_submitted;
-    LessonCompleted(complete_time) => daily::on_lesson_completed;
+    LessonCompleted(complete_time) => views::on_lesson_completed;
     WorkoutLogged(occur_time) => daily::on_workout_logged;
     WorkoutUpdated(occur_time) => daily::on_workout_updated;
     WorkoutDeleted(occur_time) => daily::on_workout_deleted;
-    PracticeSessionEvaluated(evaluate_time) => daily::on_practice_session_evaluated;
+    PracticeSessionEvaluated(evaluate_time) => views::on_practice_session_evaluated;
+    QuizCompleted(submit_time) => views::on_quiz_completed;
     // Kept in the log for projections to come (and so no event of the mesh goes unrouted);
     // no figure reads them yet: a session counts when completed, XP by its awards.
     SessionStarted(occur_time) => kept;

@@ -56,6 +56,8 @@ async fn seed(h: &Harness, p: &Publisher, user: Uuid) {
         .update_streak_settings(stride_testkit::authed(req, &h.token(user)))
         .await
         .expect("settings");
+    // H's tables (issue 15): trends, mastery, share cards.
+    crate::views::seed(h, p, user).await;
 }
 
 #[tokio::test]

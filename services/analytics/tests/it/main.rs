@@ -7,3 +7,4 @@ mod projections;
 mod rebuild;
 mod summary;
 mod support;
+mod views;

@@ -14,12 +14,27 @@ use uuid::Uuid;
 
 pub type Harness = ServiceHarness<AnalyticsServiceClient<Channel>>;
 
+/// A port nothing listens on: the dashboard's peers in tests that are not about them.
+pub const CLOSED: &str = "http://127.0.0.1:9";
+
 /// analytics started at `now`, ready, and a producer publishing the events it consumes.
 pub async fn start(now: OffsetDateTime) -> (Harness, Publisher) {
+    start_with_peers(now, CLOSED, CLOSED).await
+}
+
+/// Like [`start`], with the dashboard's peers (ai-coach, challenge) at these URLs.
+pub async fn start_with_peers(
+    now: OffsetDateTime,
+    ai_coach_url: &str,
+    challenge_url: &str,
+) -> (Harness, Publisher) {
     let h = Harness::start(
         SERVICE,
         now,
-        |common, verifier, clock| stride_analytics::start(Config { common }, verifier, clock),
+        |common, verifier, clock| {
+            let config = Config::with_peers(common, ai_coach_url, challenge_url);
+            stride_analytics::start(config, verifier, clock)
+        },
         AnalyticsServiceClient::new,
     )
     .await;

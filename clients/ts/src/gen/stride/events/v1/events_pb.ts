@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stride/events/v1/events.proto.
  */
 export const file_stride_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Ch1zdHJpZGUvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQc3RyaWRlLmV2ZW50cy52MSLZAQoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCgh1c2VybmFtZRgDIAEoCRIUCgxpc19hbm9ueW1vdXMYBCABKAgSLgoKb2NjdXJfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBiABKAkSJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6FtLzGBJ1c2VyLnJlZ2lzdGVyZWQudjEiygIKDlByb2ZpbGVVcGRhdGVkEg8KB3VzZXJfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhAKCHRpbWV6b25lGAMgASgJEg4KBmxvY2FsZRgEIAEoCRIuCgpvY2N1cl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXZpc2lvbhgGIAEoAxIlCgpsb2NhbF9kYXRlGAcgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRISCgphdmF0YXJfdXJsGAggASgJEhoKEnByb2ZpbGVfdmlzaWJpbGl0eRgJIAEoCRIcChRzaG93X29uX2xlYWRlcmJvYXJkcxgKIAEoCBIgChhkYWlseV9mb2N1c19nb2FsX21pbnV0ZXMYCyABKAU6FtLzGBJwcm9maWxlLnVwZGF0ZWQudjEi4gMKEFNlc3Npb25Db21wbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhMKC2FjdGl2aXR5X2lkGAMgASgJEhUKDWFjdGl2aXR5X2tpbmQYBCABKAkSLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiUKCmxvY2FsX2RhdGUYCCABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAkgASgJEhMKBmNvdW50cxgKIAEoCEgAiAEBEhQKDGNvdW50X3JlYXNvbhgLIAEoCRIzChBwbGFubmVkX2R1cmF0aW9uGAwgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCnJvdXRpbmVfaWQYDSABKAkSDAoEc3RlcBgOIAEoBRISCgpzdGVwX2NvdW50GA8gASgFOhjS8xgUc2Vzc2lvbi5jb21wbGV0ZWQudjFCCQoHX2NvdW50cyKQAgoSQ2hhbGxlbmdlQ29tcGxldGVkEg8KB3VzZXJfaWQYASABKAkSFAoMY2hhbGxlbmdlX2lkGAIgASgJEg0KBXRpdGxlGAMgASgJEhYKDnBvaW50c19hd2FyZGVkGAQgASgFEicKDHdpbmRvd19zdGFydBgFIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSLgoKb2NjdXJfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYCCABKAk6GtLzGBZjaGFsbGVuZ2UuY29tcGxldGVkLnYxIpwBCgtVc2VyRGVsZXRlZBIPCgd1c2VyX2lkGAEgASgJEi4KCm9jY3VyX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHRpbWV6b25lGAMgASgJEiUKCmxvY2FsX2RhdGUYBCABKAsyES5nb29nbGUudHlwZS5EYXRlOhPS8xgPdXNlci5kZWxldGVkLnYxIrkBCgpVc2VyTWVyZ2VkEhYKDnNvdXJjZV91c2VyX2lkGAEgASgJEhYKDnRhcmdldF91c2VyX2lkGAIgASgJEi4KCm9jY3VyX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHRpbWV6b25lGAQgASgJEiUKCmxvY2FsX2RhdGUYBSABKAsyES5nb29nbGUudHlwZS5EYXRlOhLS8xgOdXNlci5tZXJnZWQudjEi7gEKGFByYWN0aWNlU2Vzc2lvbkV2YWx1YXRlZBIPCgd1c2VyX2lkGAEgASgJEhsKE3ByYWN0aWNlX3Nlc3Npb25faWQYAiABKAkSFQoNb3ZlcmFsbF9zY29yZRgDIAEoBRIxCg1ldmFsdWF0ZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgFIAEoCRIlCgpsb2NhbF9kYXRlGAYgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToh0vMYHXByYWN0aWNlX3Nlc3Npb24uZXZhbHVhdGVkLnYxIvMCCgxUYXNrU25hcHNob3QSDQoFdGl0bGUYASABKAkSEAoIcHJpb3JpdHkYAiABKAkSDAoEdGFncxgDIAMoCRIuCgpzdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghkdWVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJY29tcGxldGVkGAYgASgIEjEKDWNvbXBsZXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEigKDWNvbXBsZXRlX2RhdGUYCCABKAsyES5nb29nbGUudHlwZS5EYXRlEhkKEWNvbXBsZXRlX3RpbWV6b25lGAkgASgJEhgKEHJlbWluZGVyX2VuYWJsZWQYCiABKAgSMQoNcmVtaW5kZXJfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi2wEKC1Rhc2tDcmVhdGVkEg8KB3VzZXJfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCRIsCgR0YXNrGAMgASgLMh4uc3RyaWRlLmV2ZW50cy52MS5UYXNrU25hcHNob3QSLgoKb2NjdXJfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgFIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYBiABKAk6E9LzGA90YXNrLmNyZWF0ZWQudjEipAIKC1Rhc2tVcGRhdGVkEg8KB3VzZXJfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCRIuCgZiZWZvcmUYAyABKAsyHi5zdHJpZGUuZXZlbnRzLnYxLlRhc2tTbmFwc2hvdBItCgVhZnRlchgEIAEoCzIeLnN0cmlkZS5ldmVudHMudjEuVGFza1NuYXBzaG90EhYKDmNoYW5nZWRfZmllbGRzGAUgAygJEi4KCm9jY3VyX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYByABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAggASgJOhPS8xgPdGFzay51cGRhdGVkLnYxIt8BCg1UYXNrQ29tcGxldGVkEg8KB3VzZXJfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCRIsCgR0YXNrGAMgASgLMh4uc3RyaWRlLmV2ZW50cy52MS5UYXNrU25hcHNob3QSLgoKb2NjdXJfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgFIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYBiABKAk6FdLzGBF0YXNrLmNvbXBsZXRlZC52MSKPAgoMVGFza1Jlb3BlbmVkEg8KB3VzZXJfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCRIwCghwcmV2aW91cxgDIAEoCzIeLnN0cmlkZS5ldmVudHMudjEuVGFza1NuYXBzaG90EiwKBHRhc2sYBCABKAsyHi5zdHJpZGUuZXZlbnRzLnYxLlRhc2tTbmFwc2hvdBIuCgpvY2N1cl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAYgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgHIAEoCToU0vMYEHRhc2sucmVvcGVuZWQudjEi2wEKC1Rhc2tEZWxldGVkEg8KB3VzZXJfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCRIsCgR0YXNrGAMgASgLMh4uc3RyaWRlLmV2ZW50cy52MS5UYXNrU25hcHNob3QSLgoKb2NjdXJfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgFIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYBiABKAk6E9LzGA90YXNrLmRlbGV0ZWQudjEiswIKE1JlZmxlY3Rpb25TdWJtaXR0ZWQSDwoHdXNlcl9pZBgBIAEoCRIVCg1yZWZsZWN0aW9uX2lkGAIgASgJEhsKE3Byb2R1Y3Rpdml0eV9yYXRpbmcYAyABKAkSEAoIaGFzX25vdGUYBCABKAgSJAocbWluZGZ1bF9kaXNjb25uZWN0X2NvbXBsZXRlZBgFIAMoCBIYChBmb2N1c19zZXNzaW9uX2lkGAYgASgJEi8KC3N1Ym1pdF90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAggASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgJIAEoCTob0vMYF3JlZmxlY3Rpb24uc3VibWl0dGVkLnYxIpECCg9MZXNzb25Db21wbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRIRCglsZXNzb25faWQYAiABKAkSEAoIdG9waWNfaWQYAyABKAkSEgoKc3ViamVjdF9pZBgEIAEoCRIUCgxsZXNzb25fdGl0bGUYBSABKAkSGQoRZXN0aW1hdGVkX21pbnV0ZXMYBiABKAUSMQoNY29tcGxldGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgIIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYCSABKAk6F9LzGBNsZXNzb24uY29tcGxldGVkLnYxIu8BCg5Xb3Jrb3V0RmlndXJlcxITCgtleGVyY2lzZV9pZBgBIAEoCRIUCgx1c2VyX3BsYW5faWQYAiABKAkSGAoQcGxhbl9leGVyY2lzZV9pZBgDIAEoCRIpCg5kYXRlX3BlcmZvcm1lZBgEIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSDAoEc2V0cxgFIAEoBRIMCgRyZXBzGAYgASgFEhEKCXdlaWdodF9rZxgHIAEoARIrCghkdXJhdGlvbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCgl2b2x1bWVfa2cYCSABKAEi4wEKDVdvcmtvdXRMb2dnZWQSDwoHdXNlcl9pZBgBIAEoCRIOCgZsb2dfaWQYAiABKAkSMQoHZmlndXJlcxgDIAEoCzIgLnN0cmlkZS5ldmVudHMudjEuV29ya291dEZpZ3VyZXMSLgoKb2NjdXJfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgFIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYBiABKAk6FdLzGBF3b3Jrb3V0LmxvZ2dlZC52MSKVAgoOV29ya291dFVwZGF0ZWQSDwoHdXNlcl9pZBgBIAEoCRIOCgZsb2dfaWQYAiABKAkSMAoGYmVmb3JlGAMgASgLMiAuc3RyaWRlLmV2ZW50cy52MS5Xb3Jrb3V0RmlndXJlcxIvCgVhZnRlchgEIAEoCzIgLnN0cmlkZS5ldmVudHMudjEuV29ya291dEZpZ3VyZXMSLgoKb2NjdXJfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgGIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYByABKAk6FtLzGBJ3b3Jrb3V0LnVwZGF0ZWQudjEi5QEKDldvcmtvdXREZWxldGVkEg8KB3VzZXJfaWQYASABKAkSDgoGbG9nX2lkGAIgASgJEjEKB2ZpZ3VyZXMYAyABKAsyIC5zdHJpZGUuZXZlbnRzLnYxLldvcmtvdXRGaWd1cmVzEi4KCm9jY3VyX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYBSABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAYgASgJOhbS8xgSd29ya291dC5kZWxldGVkLnYxIoACCgxQbGFuQXNzaWduZWQSDwoHdXNlcl9pZBgBIAEoCRIUCgx1c2VyX3BsYW5faWQYAiABKAkSDwoHcGxhbl9pZBgDIAEoCRIlCgpzdGFydF9kYXRlGAQgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRISCgpkYXlzX3RvdGFsGAUgASgFEi4KCm9jY3VyX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYByABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAggASgJOhTS8xgQcGxhbi5hc3NpZ25lZC52MSLuAQoNUGxhbkNvbXBsZXRlZBIPCgd1c2VyX2lkGAEgASgJEhQKDHVzZXJfcGxhbl9pZBgCIAEoCRIPCgdwbGFuX2lkGAMgASgJEhIKCmRheXNfdG90YWwYBCABKAUSEQoJZGF5c19kb25lGAUgASgFEi4KCm9jY3VyX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYByABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAggASgJOhXS8xgRcGxhbi5jb21wbGV0ZWQudjEigAIKDFNlc3Npb25GYWN0cxIMCgRraW5kGAEgASgJEhMKC2FjdGl2aXR5X2lkGAIgASgJEhIKCnJvdXRpbmVfaWQYAyABKAkSLgoKc3RhcnRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoQcGxhbm5lZF9kdXJhdGlvbhgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIyCg9hY3RpdmVfZHVyYXRpb24YBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDAoEc3RlcBgHIAEoBRISCgpzdGVwX2NvdW50GAggASgFIucBCg5TZXNzaW9uU3RhcnRlZBIPCgd1c2VyX2lkGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkSLwoHc2Vzc2lvbhgDIAEoCzIeLnN0cmlkZS5ldmVudHMudjEuU2Vzc2lvbkZhY3RzEi4KCm9jY3VyX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHRpbWV6b25lGAUgASgJEiUKCmxvY2FsX2RhdGUYBiABKAsyES5nb29nbGUudHlwZS5EYXRlOhbS8xgSc2Vzc2lvbi5zdGFydGVkLnYxIuUBCg1TZXNzaW9uUGF1c2VkEg8KB3VzZXJfaWQYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRIvCgdzZXNzaW9uGAMgASgLMh4uc3RyaWRlLmV2ZW50cy52MS5TZXNzaW9uRmFjdHMSLgoKb2NjdXJfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBSABKAkSJQoKbG9jYWxfZGF0ZRgGIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6FdLzGBFzZXNzaW9uLnBhdXNlZC52MSLnAQoOU2Vzc2lvblJlc3VtZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEi8KB3Nlc3Npb24YAyABKAsyHi5zdHJpZGUuZXZlbnRzLnYxLlNlc3Npb25GYWN0cxIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgFIAEoCRIlCgpsb2NhbF9kYXRlGAYgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToW0vMYEnNlc3Npb24ucmVzdW1lZC52MSLnAQoOU2Vzc2lvblN0b3BwZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEi8KB3Nlc3Npb24YAyABKAsyHi5zdHJpZGUuZXZlbnRzLnYxLlNlc3Npb25GYWN0cxIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgFIAEoCRIlCgpsb2NhbF9kYXRlGAYgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToW0vMYEnNlc3Npb24uc3RvcHBlZC52MSLnAQoOU2Vzc2lvbkFib3J0ZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEi8KB3Nlc3Npb24YAyABKAsyHi5zdHJpZGUuZXZlbnRzLnYxLlNlc3Npb25GYWN0cxIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgFIAEoCRIlCgpsb2NhbF9kYXRlGAYgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToW0vMYEnNlc3Npb24uYWJvcnRlZC52MSLeAgoQQ2hhbGxlbmdlU2V0dGxlZBIUCgxjaGFsbGVuZ2VfaWQYASABKAkSDQoFdGl0bGUYAiABKAkSEAoIb3duZXJfaWQYAyABKAkSJwoMd2luZG93X3N0YXJ0GAQgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIlCgp3aW5kb3dfZW5kGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIvCgtzZXR0bGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZW5kZWRfZWFybHkYByABKAgSGQoRcGFydGljaXBhbnRfY291bnQYCCABKAUSFwoPY29tcGxldGVkX2NvdW50GAkgASgFEi8KA3RvcBgKIAMoCzIiLnN0cmlkZS5ldmVudHMudjEuQ2hhbGxlbmdlUGxhY2luZzoY0vMYFGNoYWxsZW5nZS5zZXR0bGVkLnYxIlUKEENoYWxsZW5nZVBsYWNpbmcSDwoHdXNlcl9pZBgBIAEoCRIMCgRyYW5rGAIgASgFEg8KB2N1cnJlbnQYAyABKAUSEQoJY29tcGxldGVkGAQgASgIIv8BChNBY2hpZXZlbWVudFVubG9ja2VkEg8KB3VzZXJfaWQYASABKAkSFgoOYWNoaWV2ZW1lbnRfaWQYAiABKAkSDQoFdGl0bGUYAyABKAkSFgoOcG9pbnRzX2F3YXJkZWQYBCABKAUSEgoKeHBfYXdhcmRlZBgFIAEoBRIuCgpvY2N1cl90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAcgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgIIAEoCTob0vMYF2FjaGlldmVtZW50LnVubG9ja2VkLnYxIr8BCgxMZXZlbFJlYWNoZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVsZXZlbBgCIAEoBRIQCgh4cF90b3RhbBgDIAEoAxIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgGIAEoCToU0vMYEGxldmVsLnJlYWNoZWQudjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_google_type_date, file_stride_options_v1_options]);
+  fileDesc("Ch1zdHJpZGUvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQc3RyaWRlLmV2ZW50cy52MSLZAQoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCgh1c2VybmFtZRgDIAEoCRIUCgxpc19hbm9ueW1vdXMYBCABKAgSLgoKb2NjdXJfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBiABKAkSJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6FtLzGBJ1c2VyLnJlZ2lzdGVyZWQudjEiygIKDlByb2ZpbGVVcGRhdGVkEg8KB3VzZXJfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhAKCHRpbWV6b25lGAMgASgJEg4KBmxvY2FsZRgEIAEoCRIuCgpvY2N1cl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXZpc2lvbhgGIAEoAxIlCgpsb2NhbF9kYXRlGAcgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRISCgphdmF0YXJfdXJsGAggASgJEhoKEnByb2ZpbGVfdmlzaWJpbGl0eRgJIAEoCRIcChRzaG93X29uX2xlYWRlcmJvYXJkcxgKIAEoCBIgChhkYWlseV9mb2N1c19nb2FsX21pbnV0ZXMYCyABKAU6FtLzGBJwcm9maWxlLnVwZGF0ZWQudjEi4gMKEFNlc3Npb25Db21wbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhMKC2FjdGl2aXR5X2lkGAMgASgJEhUKDWFjdGl2aXR5X2tpbmQYBCABKAkSLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiUKCmxvY2FsX2RhdGUYCCABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAkgASgJEhMKBmNvdW50cxgKIAEoCEgAiAEBEhQKDGNvdW50X3JlYXNvbhgLIAEoCRIzChBwbGFubmVkX2R1cmF0aW9uGAwgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCnJvdXRpbmVfaWQYDSABKAkSDAoEc3RlcBgOIAEoBRISCgpzdGVwX2NvdW50GA8gASgFOhjS8xgUc2Vzc2lvbi5jb21wbGV0ZWQudjFCCQoHX2NvdW50cyKQAgoSQ2hhbGxlbmdlQ29tcGxldGVkEg8KB3VzZXJfaWQYASABKAkSFAoMY2hhbGxlbmdlX2lkGAIgASgJEg0KBXRpdGxlGAMgASgJEhYKDnBvaW50c19hd2FyZGVkGAQgASgFEicKDHdpbmRvd19zdGFydBgFIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSLgoKb2NjdXJfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYCCABKAk6GtLzGBZjaGFsbGVuZ2UuY29tcGxldGVkLnYxIpwBCgtVc2VyRGVsZXRlZBIPCgd1c2VyX2lkGAEgASgJEi4KCm9jY3VyX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHRpbWV6b25lGAMgASgJEiUKCmxvY2FsX2RhdGUYBCABKAsyES5nb29nbGUudHlwZS5EYXRlOhPS8xgPdXNlci5kZWxldGVkLnYxIrkBCgpVc2VyTWVyZ2VkEhYKDnNvdXJjZV91c2VyX2lkGAEgASgJEhYKDnRhcmdldF91c2VyX2lkGAIgASgJEi4KCm9jY3VyX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHRpbWV6b25lGAQgASgJEiUKCmxvY2FsX2RhdGUYBSABKAsyES5nb29nbGUudHlwZS5EYXRlOhLS8xgOdXNlci5tZXJnZWQudjEi6QIKGFByYWN0aWNlU2Vzc2lvbkV2YWx1YXRlZBIPCgd1c2VyX2lkGAEgASgJEhsKE3ByYWN0aWNlX3Nlc3Npb25faWQYAiABKAkSFQoNb3ZlcmFsbF9zY29yZRgDIAEoBRIxCg1ldmFsdWF0ZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgFIAEoCRIlCgpsb2NhbF9kYXRlGAYgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRJEChBkaW1lbnNpb25fc2NvcmVzGAcgAygLMiouc3RyaWRlLmV2ZW50cy52MS5FdmFsdWF0aW9uRGltZW5zaW9uU2NvcmUSGQoRaW1wcm92ZW1lbnRfYXJlYXMYCCADKAkSGAoQcHJlcGFyYXRpb25fdHlwZRgJIAEoCToh0vMYHXByYWN0aWNlX3Nlc3Npb24uZXZhbHVhdGVkLnYxIksKGEV2YWx1YXRpb25EaW1lbnNpb25TY29yZRIRCglkaW1lbnNpb24YASABKAkSDQoFc2NvcmUYAiABKAUSDQoFbGFiZWwYAyABKAki8wIKDFRhc2tTbmFwc2hvdBINCgV0aXRsZRgBIAEoCRIQCghwcmlvcml0eRgCIAEoCRIMCgR0YWdzGAMgAygJEi4KCnN0YXJ0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGR1ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgljb21wbGV0ZWQYBiABKAgSMQoNY29tcGxldGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKAoNY29tcGxldGVfZGF0ZRgIIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSGQoRY29tcGxldGVfdGltZXpvbmUYCSABKAkSGAoQcmVtaW5kZXJfZW5hYmxlZBgKIAEoCBIxCg1yZW1pbmRlcl90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLbAQoLVGFza0NyZWF0ZWQSDwoHdXNlcl9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEiwKBHRhc2sYAyABKAsyHi5zdHJpZGUuZXZlbnRzLnYxLlRhc2tTbmFwc2hvdBIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgGIAEoCToT0vMYD3Rhc2suY3JlYXRlZC52MSKkAgoLVGFza1VwZGF0ZWQSDwoHdXNlcl9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEi4KBmJlZm9yZRgDIAEoCzIeLnN0cmlkZS5ldmVudHMudjEuVGFza1NuYXBzaG90Ei0KBWFmdGVyGAQgASgLMh4uc3RyaWRlLmV2ZW50cy52MS5UYXNrU25hcHNob3QSFgoOY2hhbmdlZF9maWVsZHMYBSADKAkSLgoKb2NjdXJfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYCCABKAk6E9LzGA90YXNrLnVwZGF0ZWQudjEi3wEKDVRhc2tDb21wbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEiwKBHRhc2sYAyABKAsyHi5zdHJpZGUuZXZlbnRzLnYxLlRhc2tTbmFwc2hvdBIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgGIAEoCToV0vMYEXRhc2suY29tcGxldGVkLnYxIo8CCgxUYXNrUmVvcGVuZWQSDwoHdXNlcl9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEjAKCHByZXZpb3VzGAMgASgLMh4uc3RyaWRlLmV2ZW50cy52MS5UYXNrU25hcHNob3QSLAoEdGFzaxgEIAEoCzIeLnN0cmlkZS5ldmVudHMudjEuVGFza1NuYXBzaG90Ei4KCm9jY3VyX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYBiABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAcgASgJOhTS8xgQdGFzay5yZW9wZW5lZC52MSLbAQoLVGFza0RlbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEiwKBHRhc2sYAyABKAsyHi5zdHJpZGUuZXZlbnRzLnYxLlRhc2tTbmFwc2hvdBIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgGIAEoCToT0vMYD3Rhc2suZGVsZXRlZC52MSKzAgoTUmVmbGVjdGlvblN1Ym1pdHRlZBIPCgd1c2VyX2lkGAEgASgJEhUKDXJlZmxlY3Rpb25faWQYAiABKAkSGwoTcHJvZHVjdGl2aXR5X3JhdGluZxgDIAEoCRIQCghoYXNfbm90ZRgEIAEoCBIkChxtaW5kZnVsX2Rpc2Nvbm5lY3RfY29tcGxldGVkGAUgAygIEhgKEGZvY3VzX3Nlc3Npb25faWQYBiABKAkSLwoLc3VibWl0X3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYCCABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAkgASgJOhvS8xgXcmVmbGVjdGlvbi5zdWJtaXR0ZWQudjEikQIKD0xlc3NvbkNvbXBsZXRlZBIPCgd1c2VyX2lkGAEgASgJEhEKCWxlc3Nvbl9pZBgCIAEoCRIQCgh0b3BpY19pZBgDIAEoCRISCgpzdWJqZWN0X2lkGAQgASgJEhQKDGxlc3Nvbl90aXRsZRgFIAEoCRIZChFlc3RpbWF0ZWRfbWludXRlcxgGIAEoBRIxCg1jb21wbGV0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAggASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgJIAEoCToX0vMYE2xlc3Nvbi5jb21wbGV0ZWQudjEi7wEKDldvcmtvdXRGaWd1cmVzEhMKC2V4ZXJjaXNlX2lkGAEgASgJEhQKDHVzZXJfcGxhbl9pZBgCIAEoCRIYChBwbGFuX2V4ZXJjaXNlX2lkGAMgASgJEikKDmRhdGVfcGVyZm9ybWVkGAQgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIMCgRzZXRzGAUgASgFEgwKBHJlcHMYBiABKAUSEQoJd2VpZ2h0X2tnGAcgASgBEisKCGR1cmF0aW9uGAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhEKCXZvbHVtZV9rZxgJIAEoASLjAQoNV29ya291dExvZ2dlZBIPCgd1c2VyX2lkGAEgASgJEg4KBmxvZ19pZBgCIAEoCRIxCgdmaWd1cmVzGAMgASgLMiAuc3RyaWRlLmV2ZW50cy52MS5Xb3Jrb3V0RmlndXJlcxIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAUgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgGIAEoCToV0vMYEXdvcmtvdXQubG9nZ2VkLnYxIpUCCg5Xb3Jrb3V0VXBkYXRlZBIPCgd1c2VyX2lkGAEgASgJEg4KBmxvZ19pZBgCIAEoCRIwCgZiZWZvcmUYAyABKAsyIC5zdHJpZGUuZXZlbnRzLnYxLldvcmtvdXRGaWd1cmVzEi8KBWFmdGVyGAQgASgLMiAuc3RyaWRlLmV2ZW50cy52MS5Xb3Jrb3V0RmlndXJlcxIuCgpvY2N1cl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgpsb2NhbF9kYXRlGAYgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCgh0aW1lem9uZRgHIAEoCToW0vMYEndvcmtvdXQudXBkYXRlZC52MSLlAQoOV29ya291dERlbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCRIOCgZsb2dfaWQYAiABKAkSMQoHZmlndXJlcxgDIAEoCzIgLnN0cmlkZS5ldmVudHMudjEuV29ya291dEZpZ3VyZXMSLgoKb2NjdXJfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgFIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYBiABKAk6FtLzGBJ3b3Jrb3V0LmRlbGV0ZWQudjEigAIKDFBsYW5Bc3NpZ25lZBIPCgd1c2VyX2lkGAEgASgJEhQKDHVzZXJfcGxhbl9pZBgCIAEoCRIPCgdwbGFuX2lkGAMgASgJEiUKCnN0YXJ0X2RhdGUYBCABKAsyES5nb29nbGUudHlwZS5EYXRlEhIKCmRheXNfdG90YWwYBSABKAUSLgoKb2NjdXJfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYCCABKAk6FNLzGBBwbGFuLmFzc2lnbmVkLnYxIu4BCg1QbGFuQ29tcGxldGVkEg8KB3VzZXJfaWQYASABKAkSFAoMdXNlcl9wbGFuX2lkGAIgASgJEg8KB3BsYW5faWQYAyABKAkSEgoKZGF5c190b3RhbBgEIAEoBRIRCglkYXlzX2RvbmUYBSABKAUSLgoKb2NjdXJfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoKbG9jYWxfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIdGltZXpvbmUYCCABKAk6FdLzGBFwbGFuLmNvbXBsZXRlZC52MSKAAgoMU2Vzc2lvbkZhY3RzEgwKBGtpbmQYASABKAkSEwoLYWN0aXZpdHlfaWQYAiABKAkSEgoKcm91dGluZV9pZBgDIAEoCRIuCgpzdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzChBwbGFubmVkX2R1cmF0aW9uGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjIKD2FjdGl2ZV9kdXJhdGlvbhgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIMCgRzdGVwGAcgASgFEhIKCnN0ZXBfY291bnQYCCABKAUi5wEKDlNlc3Npb25TdGFydGVkEg8KB3VzZXJfaWQYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRIvCgdzZXNzaW9uGAMgASgLMh4uc3RyaWRlLmV2ZW50cy52MS5TZXNzaW9uRmFjdHMSLgoKb2NjdXJfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGltZXpvbmUYBSABKAkSJQoKbG9jYWxfZGF0ZRgGIAEoCzIRLmdvb2dsZS50eXBlLkRhdGU6FtLzGBJzZXNzaW9uLnN0YXJ0ZWQudjEi5QEKDVNlc3Npb25QYXVzZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEi8KB3Nlc3Npb24YAyABKAsyHi5zdHJpZGUuZXZlbnRzLnYxLlNlc3Npb25GYWN0cxIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0aW1lem9uZRgFIAEoCRIlCgpsb2NhbF9kYXRlGAYgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZToV0vMYEXNlc3Npb24ucGF1c2VkLnYxIucBCg5TZXNzaW9uUmVzdW1lZBIPCgd1c2VyX2lkGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkSLwoHc2Vzc2lvbhgDIAEoCzIeLnN0cmlkZS5ldmVudHMudjEuU2Vzc2lvbkZhY3RzEi4KCm9jY3VyX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHRpbWV6b25lGAUgASgJEiUKCmxvY2FsX2RhdGUYBiABKAsyES5nb29nbGUudHlwZS5EYXRlOhbS8xgSc2Vzc2lvbi5yZXN1bWVkLnYxIucBCg5TZXNzaW9uU3RvcHBlZBIPCgd1c2VyX2lkGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkSLwoHc2Vzc2lvbhgDIAEoCzIeLnN0cmlkZS5ldmVudHMudjEuU2Vzc2lvbkZhY3RzEi4KCm9jY3VyX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHRpbWV6b25lGAUgASgJEiUKCmxvY2FsX2RhdGUYBiABKAsyES5nb29nbGUudHlwZS5EYXRlOhbS8xgSc2Vzc2lvbi5zdG9wcGVkLnYxIucBCg5TZXNzaW9uQWJvcnRlZBIPCgd1c2VyX2lkGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkSLwoHc2Vzc2lvbhgDIAEoCzIeLnN0cmlkZS5ldmVudHMudjEuU2Vzc2lvbkZhY3RzEi4KCm9jY3VyX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHRpbWV6b25lGAUgASgJEiUKCmxvY2FsX2RhdGUYBiABKAsyES5nb29nbGUudHlwZS5EYXRlOhbS8xgSc2Vzc2lvbi5hYm9ydGVkLnYxIt4CChBDaGFsbGVuZ2VTZXR0bGVkEhQKDGNoYWxsZW5nZV9pZBgBIAEoCRINCgV0aXRsZRgCIAEoCRIQCghvd25lcl9pZBgDIAEoCRInCgx3aW5kb3dfc3RhcnQYBCABKAsyES5nb29nbGUudHlwZS5EYXRlEiUKCndpbmRvd19lbmQYBSABKAsyES5nb29nbGUudHlwZS5EYXRlEi8KC3NldHRsZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtlbmRlZF9lYXJseRgHIAEoCBIZChFwYXJ0aWNpcGFudF9jb3VudBgIIAEoBRIXCg9jb21wbGV0ZWRfY291bnQYCSABKAUSLwoDdG9wGAogAygLMiIuc3RyaWRlLmV2ZW50cy52MS5DaGFsbGVuZ2VQbGFjaW5nOhjS8xgUY2hhbGxlbmdlLnNldHRsZWQudjEiVQoQQ2hhbGxlbmdlUGxhY2luZxIPCgd1c2VyX2lkGAEgASgJEgwKBHJhbmsYAiABKAUSDwoHY3VycmVudBgDIAEoBRIRCgljb21wbGV0ZWQYBCABKAgi/wEKE0FjaGlldmVtZW50VW5sb2NrZWQSDwoHdXNlcl9pZBgBIAEoCRIWCg5hY2hpZXZlbWVudF9pZBgCIAEoCRINCgV0aXRsZRgDIAEoCRIWCg5wb2ludHNfYXdhcmRlZBgEIAEoBRISCgp4cF9hd2FyZGVkGAUgASgFEi4KCm9jY3VyX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYByABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAggASgJOhvS8xgXYWNoaWV2ZW1lbnQudW5sb2NrZWQudjEivwEKDExldmVsUmVhY2hlZBIPCgd1c2VyX2lkGAEgASgJEg0KBWxldmVsGAIgASgFEhAKCHhwX3RvdGFsGAMgASgDEi4KCm9jY3VyX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYBSABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAYgASgJOhTS8xgQbGV2ZWwucmVhY2hlZC52MSKkAgoNUXVpekNvbXBsZXRlZBIPCgd1c2VyX2lkGAEgASgJEhcKD3F1aXpfYXR0ZW1wdF9pZBgCIAEoCRIQCgh0b3BpY19pZBgDIAEoCRISCgpzdWJqZWN0X2lkGAQgASgJEhMKC3RvcGljX3RpdGxlGAUgASgJEhUKDWNvcnJlY3RfY291bnQYBiABKAUSFgoOcXVlc3Rpb25fY291bnQYByABKAUSLwoLc3VibWl0X3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCmxvY2FsX2RhdGUYCSABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHRpbWV6b25lGAogASgJOhXS8xgRcXVpei5jb21wbGV0ZWQudjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_google_type_date, file_stride_options_v1_options]);
 
 /**
  * user.registered.v1 — auth created an account.
@@ -430,6 +430,29 @@ export type PracticeSessionEvaluated = Message<"stride.events.v1.PracticeSession
    * @generated from field: google.type.Date local_date = 6;
    */
   localDate?: Date | undefined;
+
+  /**
+   * analytics (issue 15): the evaluation's parts, for trends (seed 002). Per-dimension scores
+   * (the seed's universal dimensions clarity_structure, relevance_focus, confidence_delivery,
+   * language_quality, tone_alignment, and any context dimension of the preparation type).
+   *
+   * @generated from field: repeated stride.events.v1.EvaluationDimensionScore dimension_scores = 7;
+   */
+  dimensionScores: EvaluationDimensionScore[];
+
+  /**
+   * At most 3 in the seed, as the coach wrote them.
+   *
+   * @generated from field: repeated string improvement_areas = 8;
+   */
+  improvementAreas: string[];
+
+  /**
+   * The seed's preparation_type (Interview, Corporate, Pitch, Sales, Presentation, Other).
+   *
+   * @generated from field: string preparation_type = 9;
+   */
+  preparationType: string;
 };
 
 /**
@@ -438,6 +461,41 @@ export type PracticeSessionEvaluated = Message<"stride.events.v1.PracticeSession
  */
 export const PracticeSessionEvaluatedSchema: GenMessage<PracticeSessionEvaluated> = /*@__PURE__*/
   messageDesc(file_stride_events_v1_events, 6);
+
+/**
+ * One dimension of a practice evaluation (not an event itself).
+ *
+ * @generated from message stride.events.v1.EvaluationDimensionScore
+ */
+export type EvaluationDimensionScore = Message<"stride.events.v1.EvaluationDimensionScore"> & {
+  /**
+   * snake_case name, e.g. "clarity_structure".
+   *
+   * @generated from field: string dimension = 1;
+   */
+  dimension: string;
+
+  /**
+   * 0 to 100.
+   *
+   * @generated from field: int32 score = 2;
+   */
+  score: number;
+
+  /**
+   * The seed's word for the score ("solid", "strong"…), for display.
+   *
+   * @generated from field: string label = 3;
+   */
+  label: string;
+};
+
+/**
+ * Describes the message stride.events.v1.EvaluationDimensionScore.
+ * Use `create(EvaluationDimensionScoreSchema)` to create a new message.
+ */
+export const EvaluationDimensionScoreSchema: GenMessage<EvaluationDimensionScore> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 7);
 
 /**
  * A task as an event carries it (not an event itself): what consumers need to count it and to
@@ -513,7 +571,7 @@ export type TaskSnapshot = Message<"stride.events.v1.TaskSnapshot"> & {
  * Use `create(TaskSnapshotSchema)` to create a new message.
  */
 export const TaskSnapshotSchema: GenMessage<TaskSnapshot> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 7);
+  messageDesc(file_stride_events_v1_events, 8);
 
 /**
  * task.created.v1 — a user created a task.
@@ -559,7 +617,7 @@ export type TaskCreated = Message<"stride.events.v1.TaskCreated"> & {
  * Use `create(TaskCreatedSchema)` to create a new message.
  */
 export const TaskCreatedSchema: GenMessage<TaskCreated> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 8);
+  messageDesc(file_stride_events_v1_events, 9);
 
 /**
  * task.updated.v1 — a user changed a task's fields other than its completion (which is
@@ -616,7 +674,7 @@ export type TaskUpdated = Message<"stride.events.v1.TaskUpdated"> & {
  * Use `create(TaskUpdatedSchema)` to create a new message.
  */
 export const TaskUpdatedSchema: GenMessage<TaskUpdated> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 9);
+  messageDesc(file_stride_events_v1_events, 10);
 
 /**
  * task.completed.v1 — a user completed a task; it counts on task.complete_date.
@@ -660,7 +718,7 @@ export type TaskCompleted = Message<"stride.events.v1.TaskCompleted"> & {
  * Use `create(TaskCompletedSchema)` to create a new message.
  */
 export const TaskCompletedSchema: GenMessage<TaskCompleted> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 10);
+  messageDesc(file_stride_events_v1_events, 11);
 
 /**
  * task.reopened.v1 — a completed task was marked not completed: consumers take back the
@@ -712,7 +770,7 @@ export type TaskReopened = Message<"stride.events.v1.TaskReopened"> & {
  * Use `create(TaskReopenedSchema)` to create a new message.
  */
 export const TaskReopenedSchema: GenMessage<TaskReopened> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 11);
+  messageDesc(file_stride_events_v1_events, 12);
 
 /**
  * task.deleted.v1 — a user deleted a task; `task` is its last state (a completed one was counted
@@ -757,7 +815,7 @@ export type TaskDeleted = Message<"stride.events.v1.TaskDeleted"> & {
  * Use `create(TaskDeletedSchema)` to create a new message.
  */
 export const TaskDeletedSchema: GenMessage<TaskDeleted> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 12);
+  messageDesc(file_stride_events_v1_events, 13);
 
 /**
  * reflection.submitted.v1 — a user submitted an end-of-day shutdown reflection.
@@ -824,7 +882,7 @@ export type ReflectionSubmitted = Message<"stride.events.v1.ReflectionSubmitted"
  * Use `create(ReflectionSubmittedSchema)` to create a new message.
  */
 export const ReflectionSubmittedSchema: GenMessage<ReflectionSubmitted> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 13);
+  messageDesc(file_stride_events_v1_events, 14);
 
 /**
  * lesson.completed.v1 — a user completed a lesson for the first time (repeats announce nothing).
@@ -883,7 +941,7 @@ export type LessonCompleted = Message<"stride.events.v1.LessonCompleted"> & {
  * Use `create(LessonCompletedSchema)` to create a new message.
  */
 export const LessonCompletedSchema: GenMessage<LessonCompleted> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 14);
+  messageDesc(file_stride_events_v1_events, 15);
 
 /**
  * What one workout log counts for, as of an event: consumers add the figures of a logged
@@ -952,7 +1010,7 @@ export type WorkoutFigures = Message<"stride.events.v1.WorkoutFigures"> & {
  * Use `create(WorkoutFiguresSchema)` to create a new message.
  */
 export const WorkoutFiguresSchema: GenMessage<WorkoutFigures> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 15);
+  messageDesc(file_stride_events_v1_events, 16);
 
 /**
  * workout.logged.v1 — the user logged a performed exercise.
@@ -999,7 +1057,7 @@ export type WorkoutLogged = Message<"stride.events.v1.WorkoutLogged"> & {
  * Use `create(WorkoutLoggedSchema)` to create a new message.
  */
 export const WorkoutLoggedSchema: GenMessage<WorkoutLogged> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 16);
+  messageDesc(file_stride_events_v1_events, 17);
 
 /**
  * workout.updated.v1 — the user edited a workout log: the figures before and after.
@@ -1048,7 +1106,7 @@ export type WorkoutUpdated = Message<"stride.events.v1.WorkoutUpdated"> & {
  * Use `create(WorkoutUpdatedSchema)` to create a new message.
  */
 export const WorkoutUpdatedSchema: GenMessage<WorkoutUpdated> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 17);
+  messageDesc(file_stride_events_v1_events, 18);
 
 /**
  * workout.deleted.v1 — the user deleted a workout log: the figures it counted for.
@@ -1092,7 +1150,7 @@ export type WorkoutDeleted = Message<"stride.events.v1.WorkoutDeleted"> & {
  * Use `create(WorkoutDeletedSchema)` to create a new message.
  */
 export const WorkoutDeletedSchema: GenMessage<WorkoutDeleted> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 18);
+  messageDesc(file_stride_events_v1_events, 19);
 
 /**
  * plan.assigned.v1 — the user started a workout plan (a template assigned with a start date).
@@ -1152,7 +1210,7 @@ export type PlanAssigned = Message<"stride.events.v1.PlanAssigned"> & {
  * Use `create(PlanAssignedSchema)` to create a new message.
  */
 export const PlanAssignedSchema: GenMessage<PlanAssigned> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 19);
+  messageDesc(file_stride_events_v1_events, 20);
 
 /**
  * plan.completed.v1 — the user marked a plan completed, with the progress it reached.
@@ -1208,7 +1266,7 @@ export type PlanCompleted = Message<"stride.events.v1.PlanCompleted"> & {
  * Use `create(PlanCompletedSchema)` to create a new message.
  */
 export const PlanCompletedSchema: GenMessage<PlanCompleted> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 20);
+  messageDesc(file_stride_events_v1_events, 21);
 
 /**
  * What every session event says about the session.
@@ -1270,7 +1328,7 @@ export type SessionFacts = Message<"stride.events.v1.SessionFacts"> & {
  * Use `create(SessionFactsSchema)` to create a new message.
  */
 export const SessionFactsSchema: GenMessage<SessionFacts> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 21);
+  messageDesc(file_stride_events_v1_events, 22);
 
 /**
  * session.started.v1 — a user started a session.
@@ -1314,7 +1372,7 @@ export type SessionStarted = Message<"stride.events.v1.SessionStarted"> & {
  * Use `create(SessionStartedSchema)` to create a new message.
  */
 export const SessionStartedSchema: GenMessage<SessionStarted> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 22);
+  messageDesc(file_stride_events_v1_events, 23);
 
 /**
  * session.paused.v1 — a user paused a running session.
@@ -1358,7 +1416,7 @@ export type SessionPaused = Message<"stride.events.v1.SessionPaused"> & {
  * Use `create(SessionPausedSchema)` to create a new message.
  */
 export const SessionPausedSchema: GenMessage<SessionPaused> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 23);
+  messageDesc(file_stride_events_v1_events, 24);
 
 /**
  * session.resumed.v1 — a user resumed a paused session.
@@ -1402,7 +1460,7 @@ export type SessionResumed = Message<"stride.events.v1.SessionResumed"> & {
  * Use `create(SessionResumedSchema)` to create a new message.
  */
 export const SessionResumedSchema: GenMessage<SessionResumed> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 24);
+  messageDesc(file_stride_events_v1_events, 25);
 
 /**
  * session.stopped.v1 — a user stopped a session early; it never counts.
@@ -1446,7 +1504,7 @@ export type SessionStopped = Message<"stride.events.v1.SessionStopped"> & {
  * Use `create(SessionStoppedSchema)` to create a new message.
  */
 export const SessionStoppedSchema: GenMessage<SessionStopped> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 25);
+  messageDesc(file_stride_events_v1_events, 26);
 
 /**
  * session.aborted.v1 — a user abandoned a session; it never counts.
@@ -1490,7 +1548,7 @@ export type SessionAborted = Message<"stride.events.v1.SessionAborted"> & {
  * Use `create(SessionAbortedSchema)` to create a new message.
  */
 export const SessionAbortedSchema: GenMessage<SessionAborted> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 26);
+  messageDesc(file_stride_events_v1_events, 27);
 
 /**
  * challenge.settled.v1 — a challenge window ended (its last local day is over everywhere, or its
@@ -1566,7 +1624,7 @@ export type ChallengeSettled = Message<"stride.events.v1.ChallengeSettled"> & {
  * Use `create(ChallengeSettledSchema)` to create a new message.
  */
 export const ChallengeSettledSchema: GenMessage<ChallengeSettled> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 27);
+  messageDesc(file_stride_events_v1_events, 28);
 
 /**
  * One participant's final place in a settled window.
@@ -1600,7 +1658,7 @@ export type ChallengePlacing = Message<"stride.events.v1.ChallengePlacing"> & {
  * Use `create(ChallengePlacingSchema)` to create a new message.
  */
 export const ChallengePlacingSchema: GenMessage<ChallengePlacing> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 28);
+  messageDesc(file_stride_events_v1_events, 29);
 
 /**
  * achievement.unlocked.v1 — a user unlocked an achievement (once per user and achievement); its
@@ -1659,7 +1717,7 @@ export type AchievementUnlocked = Message<"stride.events.v1.AchievementUnlocked"
  * Use `create(AchievementUnlockedSchema)` to create a new message.
  */
 export const AchievementUnlockedSchema: GenMessage<AchievementUnlocked> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 29);
+  messageDesc(file_stride_events_v1_events, 30);
 
 /**
  * level.reached.v1 — a user's XP total reached a new level (one event per level crossed).
@@ -1705,5 +1763,75 @@ export type LevelReached = Message<"stride.events.v1.LevelReached"> & {
  * Use `create(LevelReachedSchema)` to create a new message.
  */
 export const LevelReachedSchema: GenMessage<LevelReached> = /*@__PURE__*/
-  messageDesc(file_stride_events_v1_events, 30);
+  messageDesc(file_stride_events_v1_events, 31);
+
+/**
+ * quiz.completed.v1 — a user submitted a quiz attempt on a topic and it was scored.
+ *
+ * @generated from message stride.events.v1.QuizCompleted
+ */
+export type QuizCompleted = Message<"stride.events.v1.QuizCompleted"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * The attempt (one per submission; a retake is a new attempt).
+   *
+   * @generated from field: string quiz_attempt_id = 2;
+   */
+  quizAttemptId: string;
+
+  /**
+   * The learning topic and subject the quiz was on (activity-session's ids).
+   *
+   * @generated from field: string topic_id = 3;
+   */
+  topicId: string;
+
+  /**
+   * @generated from field: string subject_id = 4;
+   */
+  subjectId: string;
+
+  /**
+   * @generated from field: string topic_title = 5;
+   */
+  topicTitle: string;
+
+  /**
+   * @generated from field: int32 correct_count = 6;
+   */
+  correctCount: number;
+
+  /**
+   * @generated from field: int32 question_count = 7;
+   */
+  questionCount: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp submit_time = 8;
+   */
+  submitTime?: Timestamp | undefined;
+
+  /**
+   * The user's local date and IANA timezone at submit_time.
+   *
+   * @generated from field: google.type.Date local_date = 9;
+   */
+  localDate?: Date | undefined;
+
+  /**
+   * @generated from field: string timezone = 10;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message stride.events.v1.QuizCompleted.
+ * Use `create(QuizCompletedSchema)` to create a new message.
+ */
+export const QuizCompletedSchema: GenMessage<QuizCompleted> = /*@__PURE__*/
+  messageDesc(file_stride_events_v1_events, 32);
 
