@@ -40,7 +40,10 @@ pub fn subscriptions(clock: &SharedClock, objects: &SharedStore, urls: &Urls) ->
         .on::<events::TaskUpdated, _>(notify.clone())
         .on::<events::TaskCompleted, _>(notify.clone())
         .on::<events::TaskReopened, _>(notify.clone())
-        .on::<events::TaskDeleted, _>(notify)
+        .on::<events::TaskDeleted, _>(notify.clone())
+        .on::<events::ChallengeCompleted, _>(notify.clone())
+        .on::<events::ChallengeSettled, _>(notify.clone())
+        .on::<events::PlanCompleted, _>(notify)
 }
 
 #[derive(Clone)]

@@ -1,6 +1,10 @@
 //! Events notifications consume: `session.completed.v1` (activity on a local date: the
 //! streak-at-risk reminder for the next evening is scheduled, today's is cancelled) and the
 //! task events (a task's reminder is armed, moved or cancelled as the task now stands).
+//! Challenge-ending reminders are cancelled when the participant completes that window
+//! (`challenge.completed.v1`) or the owner ends the challenge early (`challenge.settled.v1`
+//! with `ended_early`, for every participant); plan-day reminders when the plan completes
+//! (`plan.completed.v1`).
 
 use stride_bus::{Envelope, HandlerError, On, Subject as _, Tx};
 use stride_kit::{
@@ -134,5 +138,51 @@ impl On<events::TaskDeleted> for Handlers {
     ) -> Result<(), HandlerError> {
         let user = e.user()?;
         self.task(tx, user, &e.task_id, None).await
+    }
+}
+
+impl On<events::ChallengeCompleted> for Handlers {
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::ChallengeCompleted,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        if let Some(start) = e.window_start.as_ref().and_then(from_date) {
+            let key = domain::challenge_key(&e.challenge_id, start);
+            store::cancel(tx, user, Kind::ChallengeEnding, &key).await?;
+        }
+        Ok(())
+    }
+}
+
+impl On<events::ChallengeSettled> for Handlers {
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::ChallengeSettled,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        // A window settled on its last day needs nothing: its reminder fired the day before.
+        if e.ended_early {
+            let prefix = domain::challenge_key_prefix(&e.challenge_id);
+            store::cancel_prefixed_all(tx, Kind::ChallengeEnding, &prefix).await?;
+        }
+        Ok(())
+    }
+}
+
+impl On<events::PlanCompleted> for Handlers {
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::PlanCompleted,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        let prefix = domain::plan_key_prefix(&e.user_plan_id);
+        store::cancel_prefixed(tx, user, Kind::PlanDayDue, &prefix, None).await?;
+        Ok(())
     }
 }

@@ -444,6 +444,24 @@ pub async fn cancel_prefixed(
     .rows_affected())
 }
 
+/// Cancels every user's pending reminders of `kind` whose key starts with `prefix` (a
+/// challenge ended early by its owner: the event does not list every participant).
+pub async fn cancel_prefixed_all(
+    tx: &mut PgConnection,
+    kind: Kind,
+    prefix: &str,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE reminders SET state = 'cancelled'
+         WHERE kind = $1 AND starts_with(key, $2) AND state = 'pending'",
+    )
+    .bind(kind.as_str())
+    .bind(prefix)
+    .execute(tx)
+    .await?
+    .rows_affected())
+}
+
 /// Locks up to `limit` pending reminders due by `now`, skipping those another replica holds:
 /// each is handled by exactly one scheduler, in the caller's transaction.
 pub async fn claim_due(
