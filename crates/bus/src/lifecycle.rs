@@ -61,7 +61,11 @@ subject!(
     SessionStopped,
     SessionAborted,
     AchievementUnlocked,
-    LevelReached
+    LevelReached,
+    // reminders (issue 12): challenge membership, plan schedule
+    ChallengeJoined,
+    ChallengeLeft,
+    PlanRescheduled
 );
 
 /// The two accounts of a `user.merged.v1`.

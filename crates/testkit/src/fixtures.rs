@@ -392,6 +392,7 @@ pub fn plan_assigned(
         occur_time: Some(timestamp(at)),
         local_date: Some(date(local_date(at, tz))),
         timezone: tz.to_owned(),
+        training_dates: Vec::new(),
     }
 }
 

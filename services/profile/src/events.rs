@@ -43,7 +43,11 @@ pub fn subscriptions(clock: &SharedClock, objects: &SharedStore, urls: &Urls) ->
         .on::<events::TaskDeleted, _>(notify.clone())
         .on::<events::ChallengeCompleted, _>(notify.clone())
         .on::<events::ChallengeSettled, _>(notify.clone())
-        .on::<events::PlanCompleted, _>(notify)
+        .on::<events::PlanCompleted, _>(notify.clone())
+        .on::<events::ChallengeJoined, _>(notify.clone())
+        .on::<events::ChallengeLeft, _>(notify.clone())
+        .on::<events::PlanAssigned, _>(notify.clone())
+        .on::<events::PlanRescheduled, _>(notify)
 }
 
 #[derive(Clone)]
