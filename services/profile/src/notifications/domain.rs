@@ -414,7 +414,9 @@ fn civil(d: time::Date) -> Option<CivilDate> {
 }
 
 fn local_on(d: time::Date, hour: i8) -> Option<LocalTime> {
-    Some(LocalTime(civil(d)?.to_datetime(Time::new(hour, 0, 0, 0).ok()?)))
+    Some(LocalTime(
+        civil(d)?.to_datetime(Time::new(hour, 0, 0, 0).ok()?),
+    ))
 }
 
 /// One participant's current challenge window (local dates, inclusive; no end for a
@@ -475,7 +477,10 @@ pub fn challenge_ending(
     for _ in 0..3 {
         let end = w.end?;
         if !done {
-            if let Some(at) = end.previous_day().and_then(|d| local_on(d, CHALLENGE_ENDING_HOUR)) {
+            if let Some(at) = end
+                .previous_day()
+                .and_then(|d| local_on(d, CHALLENGE_ENDING_HOUR))
+            {
                 if at.instant(tz) > now {
                     return Some(Planned {
                         key: challenge_key(challenge_id, w.start),
@@ -770,8 +775,14 @@ mod tests {
             end: Some(date!(2026 - 10 - 18)),
             ..w
         };
-        let p = challenge_ending("c1", summer, false, datetime!(2026-10-01 00:00 UTC), "Europe/Paris")
-            .unwrap();
+        let p = challenge_ending(
+            "c1",
+            summer,
+            false,
+            datetime!(2026-10-01 00:00 UTC),
+            "Europe/Paris",
+        )
+        .unwrap();
         assert_eq!(
             p.at.instant("Europe/Paris"),
             datetime!(2026-10-17 16:00 UTC)
@@ -797,7 +808,9 @@ mod tests {
         assert!(challenge_ending("c1", w, false, datetime!(2026-10-31 16:59 UTC), tz).is_some());
         // A challenge without end has no ending to announce.
         let endless = ChallengeWindow { end: None, ..w };
-        assert!(challenge_ending("c1", endless, false, datetime!(2026-10-20 12:00 UTC), tz).is_none());
+        assert!(
+            challenge_ending("c1", endless, false, datetime!(2026-10-20 12:00 UTC), tz).is_none()
+        );
     }
 
     #[test]
@@ -845,7 +858,10 @@ mod tests {
         let got = plan_day_reminders("p1", &days, datetime!(2026-03-27 08:00 UTC), tz);
         let keys: Vec<_> = got.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(keys, ["plan:p1@2026-03-29", "plan:p1@2026-03-31"]);
-        assert!(got.iter().all(|p| p.key.starts_with(&plan_key_prefix("p1"))));
+        assert!(
+            got.iter()
+                .all(|p| p.key.starts_with(&plan_key_prefix("p1")))
+        );
         // 08:00 on the spring-forward day is UTC+2.
         assert_eq!(got[0].at.instant(tz), datetime!(2026-03-29 06:00 UTC));
         assert!(plan_day_reminders("p1", &[], datetime!(2026-03-27 08:00 UTC), tz).is_empty());
@@ -860,8 +876,14 @@ mod tests {
             end: Some(date!(2026 - 11 - 01)),
             weekly: false,
         };
-        let p = challenge_ending("c1", w, false, datetime!(2026-10-20 12:00 UTC), "Europe/Paris")
-            .unwrap();
+        let p = challenge_ending(
+            "c1",
+            w,
+            false,
+            datetime!(2026-10-20 12:00 UTC),
+            "Europe/Paris",
+        )
+        .unwrap();
         let due = p.at.instant("Europe/Paris");
         assert_eq!(
             outside_quiet_hours(due, "Europe/Paris", &q(17 * 60, 19 * 60)),

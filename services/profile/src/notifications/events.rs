@@ -268,7 +268,8 @@ impl On<events::ChallengeJoined> for Handlers {
         let Some(tz) = store::timezone(tx, user).await? else {
             return Ok(());
         };
-        let planned = domain::challenge_ending(&e.challenge_id, window, false, self.clock.now(), &tz);
+        let planned =
+            domain::challenge_ending(&e.challenge_id, window, false, self.clock.now(), &tz);
         let keep = planned.as_ref().map(|p| p.key.as_str());
         store::cancel_prefixed(tx, user, Kind::ChallengeEnding, &prefix, keep).await?;
         self.arm(

@@ -28,7 +28,14 @@ async fn challenge_ending_fires_once_the_evening_before_the_last_day_unless_canc
     // This week's window: Monday 26 Oct .. Sunday 1 Nov.
     let (start, end) = (date!(2026 - 10 - 26), Some(date!(2026 - 11 - 01)));
     let join = |u, c| fixtures::challenge_joined(u, c, start, end, true, now, PARIS);
-    for (u, c) in [(ann, c1), (bob, c1), (cat, c2), (dan, c1), (ann, c3), (ann, c1)] {
+    for (u, c) in [
+        (ann, c1),
+        (bob, c1),
+        (cat, c2),
+        (dan, c1),
+        (ann, c3),
+        (ann, c1),
+    ] {
         h.consumed(challenge.publish(&join(u, c)).await).await;
     }
     // cat leaves c2; dan completes c1 this week; c3's owner ends it early.
@@ -99,6 +106,10 @@ async fn plan_days_follow_the_schedule_and_stop_when_the_plan_completes() {
     completed.user_plan_id = plan.clone();
     h.consumed(activity.publish(&completed).await).await;
     at(&h, datetime!(2026-11-03 12:00 UTC)).await;
-    assert_eq!(inbox(&h, ann).await.len(), 1, "once, and nothing after completion");
+    assert_eq!(
+        inbox(&h, ann).await.len(),
+        1,
+        "once, and nothing after completion"
+    );
     h.stop().await;
 }
