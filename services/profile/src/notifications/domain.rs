@@ -476,18 +476,14 @@ pub fn challenge_ending(
     // At most a couple of hops: a weekly window is 7 days long at most.
     for _ in 0..3 {
         let end = w.end?;
-        if !done {
-            if let Some(at) = end
-                .previous_day()
-                .and_then(|d| local_on(d, CHALLENGE_ENDING_HOUR))
-            {
-                if at.instant(tz) > now {
-                    return Some(Planned {
-                        key: challenge_key(challenge_id, w.start),
-                        at,
-                    });
-                }
-            }
+        let at = end
+            .previous_day()
+            .and_then(|d| local_on(d, CHALLENGE_ENDING_HOUR));
+        if let Some(at) = at.filter(|at| !done && at.instant(tz) > now) {
+            return Some(Planned {
+                key: challenge_key(challenge_id, w.start),
+                at,
+            });
         }
         w = w.next()?;
         done = false;

@@ -198,8 +198,7 @@ impl Handlers {
         kind: Kind,
         tz: &str,
         planned: &[Planned],
-        title: &str,
-        body: &str,
+        (title, body): (&str, &str),
     ) -> Result<(), HandlerError> {
         for p in planned {
             store::rearm(
@@ -241,8 +240,7 @@ impl Handlers {
             Kind::PlanDayDue,
             &tz,
             &planned,
-            "Training day",
-            "Your plan has a workout for today",
+            ("Training day", "Your plan has a workout for today"),
         )
         .await
     }
@@ -278,8 +276,7 @@ impl On<events::ChallengeJoined> for Handlers {
             Kind::ChallengeEnding,
             &tz,
             planned.as_slice(),
-            &e.title,
-            "Your challenge ends tomorrow",
+            (&e.title, "Your challenge ends tomorrow"),
         )
         .await
     }
