@@ -63,7 +63,11 @@ subject!(
     AchievementUnlocked,
     LevelReached,
     // analytics (issue 15): quiz
-    QuizCompleted
+    QuizCompleted,
+    // reminders (issue 12): challenge membership, plan schedule
+    ChallengeJoined,
+    ChallengeLeft,
+    PlanRescheduled
 );
 
 /// The two accounts of a `user.merged.v1`.

@@ -409,6 +409,7 @@ pub fn plan_assigned(
         occur_time: Some(timestamp(at)),
         local_date: Some(date(local_date(at, tz))),
         timezone: tz.to_owned(),
+        training_dates: Vec::new(),
     }
 }
 
@@ -485,6 +486,67 @@ pub fn quiz_completed(
         correct_count: correct,
         question_count: questions,
         submit_time: Some(timestamp(at)),
+        local_date: Some(date(local_date(at, tz))),
+        timezone: tz.to_owned(),
+    }
+}
+
+/// `challenge.joined.v1` from challenge: `user` joined `challenge` whose current window runs
+/// from `start` to `end` (local dates).
+pub fn challenge_joined(
+    user: Uuid,
+    challenge: Uuid,
+    start: time::Date,
+    end: Option<time::Date>,
+    weekly: bool,
+    at: OffsetDateTime,
+    tz: &str,
+) -> events::ChallengeJoined {
+    events::ChallengeJoined {
+        user_id: user.to_string(),
+        challenge_id: challenge.to_string(),
+        title: "Focus Three".into(),
+        window_start: Some(date(start)),
+        window_end: end.map(date),
+        weekly,
+        occur_time: Some(timestamp(at)),
+        local_date: Some(date(local_date(at, tz))),
+        timezone: tz.to_owned(),
+    }
+}
+
+/// `challenge.left.v1` from challenge.
+pub fn challenge_left(
+    user: Uuid,
+    challenge: Uuid,
+    at: OffsetDateTime,
+    tz: &str,
+) -> events::ChallengeLeft {
+    events::ChallengeLeft {
+        user_id: user.to_string(),
+        challenge_id: challenge.to_string(),
+        occur_time: Some(timestamp(at)),
+        local_date: Some(date(local_date(at, tz))),
+        timezone: tz.to_owned(),
+    }
+}
+
+/// `plan.rescheduled.v1` from activity-session: user plan `user_plan` now has `status` and
+/// the remaining training days `dates`.
+pub fn plan_rescheduled(
+    user: Uuid,
+    user_plan: &str,
+    status: &str,
+    dates: &[time::Date],
+    at: OffsetDateTime,
+    tz: &str,
+) -> events::PlanRescheduled {
+    events::PlanRescheduled {
+        user_id: user.to_string(),
+        user_plan_id: user_plan.to_owned(),
+        status: status.to_owned(),
+        training_dates: dates.iter().copied().map(date).collect(),
+        occur_time: Some(timestamp(at)),
         local_date: Some(date(local_date(at, tz))),
         timezone: tz.to_owned(),
     }

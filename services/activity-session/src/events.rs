@@ -454,6 +454,8 @@ pub mod publish {
             occur_time: Some(timestamp(at.now)),
             local_date: Some(date(at.local_date)),
             timezone: at.timezone.to_owned(),
+            // The schedule's dates (issue 12's plan-day reminders) are not filled yet.
+            training_dates: Vec::new(),
         }
     }
 

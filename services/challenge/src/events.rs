@@ -597,6 +597,47 @@ pub mod publish {
         store::{periods::Settled, progress::WindowRow},
     };
 
+    /// `user` joined challenge `c` (or was auto-joined as its owner) at `at`, on local date
+    /// `today` in `tz`: the window shown to them now.
+    pub fn challenge_joined(
+        user: Uuid,
+        c: &crate::store::challenges::ChallengeRow,
+        at: time::OffsetDateTime,
+        today: time::Date,
+        tz: &str,
+    ) -> events::ChallengeJoined {
+        let schedule = c.schedule();
+        let w = schedule.shown(today);
+        events::ChallengeJoined {
+            user_id: user.to_string(),
+            challenge_id: c.id.to_string(),
+            title: c.title.clone(),
+            window_start: Some(date(w.start)),
+            window_end: w.end.map(date),
+            weekly: schedule == crate::domain::challenge::Schedule::Weekly,
+            occur_time: Some(timestamp(at)),
+            local_date: Some(date(today)),
+            timezone: tz.to_owned(),
+        }
+    }
+
+    /// `user` left challenge `challenge` at `at`.
+    pub fn challenge_left(
+        user: Uuid,
+        challenge: Uuid,
+        at: time::OffsetDateTime,
+        today: time::Date,
+        tz: &str,
+    ) -> events::ChallengeLeft {
+        events::ChallengeLeft {
+            user_id: user.to_string(),
+            challenge_id: challenge.to_string(),
+            occur_time: Some(timestamp(at)),
+            local_date: Some(date(today)),
+            timezone: tz.to_owned(),
+        }
+    }
+
     /// `user` completed window `w` and was paid its points on `occasion`.
     pub fn challenge_completed(
         user: Uuid,

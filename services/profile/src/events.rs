@@ -40,7 +40,14 @@ pub fn subscriptions(clock: &SharedClock, objects: &SharedStore, urls: &Urls) ->
         .on::<events::TaskUpdated, _>(notify.clone())
         .on::<events::TaskCompleted, _>(notify.clone())
         .on::<events::TaskReopened, _>(notify.clone())
-        .on::<events::TaskDeleted, _>(notify)
+        .on::<events::TaskDeleted, _>(notify.clone())
+        .on::<events::ChallengeCompleted, _>(notify.clone())
+        .on::<events::ChallengeSettled, _>(notify.clone())
+        .on::<events::PlanCompleted, _>(notify.clone())
+        .on::<events::ChallengeJoined, _>(notify.clone())
+        .on::<events::ChallengeLeft, _>(notify.clone())
+        .on::<events::PlanAssigned, _>(notify.clone())
+        .on::<events::PlanRescheduled, _>(notify)
 }
 
 #[derive(Clone)]

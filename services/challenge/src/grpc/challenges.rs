@@ -107,8 +107,9 @@ pub async fn join(
 ) -> AppResult<pb::JoinChallengeResponse> {
     let caller = call.caller()?;
     let id = require_id("challenge_id", &call.message.challenge_id)?;
-    let mut tx = s.pool.begin().await?;
-    let today = today(&mut tx, caller.user_id, s.clock.now()).await?;
+    let mut tx = s.outbox.begin().await?;
+    let tz = directory::timezone(&mut tx, caller.user_id).await?;
+    let today = local_date(s.clock.now(), &tz);
     let c = store::challenges::get(&mut tx, caller.user_id, today, id, true)
         .await?
         .ok_or_else(errors::no_challenge)?;
@@ -122,6 +123,14 @@ pub async fn join(
             return Err(errors::challenge_full());
         }
         store::challenges::add_participant(&mut tx, id, caller.user_id, s.clock.now_db()).await?;
+        tx.publish(&publish::challenge_joined(
+            caller.user_id,
+            &c,
+            s.clock.now(),
+            today,
+            &tz,
+        ))
+        .await?;
         tracing::info!(challenge_id = %id, "joined");
     }
     let (challenge, my_progress) = reread(&mut tx, caller.user_id, today, id).await?;
@@ -139,12 +148,21 @@ pub async fn leave(
 ) -> AppResult<pb::LeaveChallengeResponse> {
     let caller = call.caller()?;
     let id = require_id("challenge_id", &call.message.challenge_id)?;
-    let mut tx = s.pool.begin().await?;
-    let today = today(&mut tx, caller.user_id, s.clock.now()).await?;
+    let mut tx = s.outbox.begin().await?;
+    let tz = directory::timezone(&mut tx, caller.user_id).await?;
+    let today = local_date(s.clock.now(), &tz);
     let mut c = store::challenges::get(&mut tx, caller.user_id, today, id, true)
         .await?
         .ok_or_else(errors::no_challenge)?;
     if store::challenges::remove_participant(&mut tx, id, caller.user_id).await? {
+        tx.publish(&publish::challenge_left(
+            caller.user_id,
+            id,
+            s.clock.now(),
+            today,
+            &tz,
+        ))
+        .await?;
         tracing::info!(challenge_id = %id, "left");
     }
     // A private challenge one left is out of sight: answer it as it is now, from what we hold.
@@ -173,8 +191,9 @@ pub async fn create(
     let caller = call.caller()?;
     let mut v = Violations::new();
     let d = draft(&mut v, call.message.challenge.as_ref());
-    let mut tx = s.pool.begin().await?;
-    let today = today(&mut tx, caller.user_id, s.clock.now()).await?;
+    let mut tx = s.outbox.begin().await?;
+    let tz = directory::timezone(&mut tx, caller.user_id).await?;
+    let today = local_date(s.clock.now(), &tz);
     let spec = spec::check(&mut v, &d, today);
     v.check()?;
     let spec = spec.ok_or_else(|| stride_kit::AppError::invalid("challenge", "is invalid"))?;
@@ -184,6 +203,16 @@ pub async fn create(
     store::periods::set_window(&mut tx, id, spec.start, spec.end).await?;
     // The owner takes part in their challenge.
     store::challenges::add_participant(&mut tx, id, caller.user_id, now).await?;
+    if let Some(c) = store::challenges::get(&mut tx, caller.user_id, today, id, true).await? {
+        tx.publish(&publish::challenge_joined(
+            caller.user_id,
+            &c,
+            s.clock.now(),
+            today,
+            &tz,
+        ))
+        .await?;
+    }
     let (challenge, _) = reread(&mut tx, caller.user_id, today, id).await?;
     tx.commit().await?;
     tracing::info!(challenge_id = %id, goal = spec.goal.kind.as_str(), "challenge created");

@@ -9,6 +9,7 @@ mod leaderboard;
 mod lifecycle;
 mod migrations;
 mod progress;
+mod reminder_events;
 mod rewards;
 mod settlement;
 mod standings;

@@ -87,7 +87,7 @@ pub async fn join(h: &Harness, user: Uuid, id: &str) -> Result<pb::Challenge, to
         .map(|r| r.into_inner().challenge.expect("challenge"))
 }
 
-async fn leave(h: &Harness, user: Uuid, id: &str) -> Result<pb::Challenge, tonic::Status> {
+pub async fn leave(h: &Harness, user: Uuid, id: &str) -> Result<pb::Challenge, tonic::Status> {
     h.client
         .clone()
         .leave_challenge(authed(

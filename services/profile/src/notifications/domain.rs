@@ -399,6 +399,130 @@ pub fn task_key_prefix(task_id: &str) -> String {
     format!("{task_id}@")
 }
 
+/// The local hour at which a participant is told a challenge window ends tomorrow.
+pub const CHALLENGE_ENDING_HOUR: i8 = 18;
+/// The local hour at which a user is told a plan training day is today.
+pub const PLAN_DAY_HOUR: i8 = 8;
+
+fn civil(d: time::Date) -> Option<CivilDate> {
+    CivilDate::new(
+        i16::try_from(d.year()).ok()?,
+        i8::try_from(u8::from(d.month())).ok()?,
+        i8::try_from(d.day()).ok()?,
+    )
+    .ok()
+}
+
+fn local_on(d: time::Date, hour: i8) -> Option<LocalTime> {
+    Some(LocalTime(
+        civil(d)?.to_datetime(Time::new(hour, 0, 0, 0).ok()?),
+    ))
+}
+
+/// One participant's current challenge window (local dates, inclusive; no end for a
+/// challenge that never ends).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChallengeWindow {
+    pub start: time::Date,
+    pub end: Option<time::Date>,
+    /// The window recurs every week.
+    pub weekly: bool,
+}
+
+impl ChallengeWindow {
+    /// The following week's window (the same window for a one-off challenge: None).
+    pub fn next(self) -> Option<ChallengeWindow> {
+        if !self.weekly {
+            return None;
+        }
+        Some(ChallengeWindow {
+            start: self.start.checked_add(time::Duration::days(7))?,
+            end: Some(self.end?.checked_add(time::Duration::days(7))?),
+            weekly: true,
+        })
+    }
+}
+
+/// A reminder to arm: its key (unique per user) and its local wall time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Planned {
+    pub key: String,
+    pub at: LocalTime,
+}
+
+/// The key of the challenge-ending reminder of one window: the prefix is the challenge, so an
+/// early end cancels every participant's reminder by prefix.
+pub fn challenge_key(challenge_id: &str, window_start: time::Date) -> String {
+    format!("{}{window_start}", challenge_key_prefix(challenge_id))
+}
+
+pub fn challenge_key_prefix(challenge_id: &str) -> String {
+    format!("challenge:{challenge_id}@")
+}
+
+/// The rule: remind on the day before the window's last local day at
+/// [`CHALLENGE_ENDING_HOUR`], unless the participant already completed this window; never for
+/// a window without end, already past, ending today, or whose reminder time has gone by. A
+/// weekly challenge whose current window gets no reminder for time reasons gets next week's.
+pub fn challenge_ending(
+    challenge_id: &str,
+    window: ChallengeWindow,
+    completed: bool,
+    now: OffsetDateTime,
+    tz: &str,
+) -> Option<Planned> {
+    let mut w = window;
+    let mut done = completed;
+    // At most a couple of hops: a weekly window is 7 days long at most.
+    for _ in 0..3 {
+        let end = w.end?;
+        let at = end
+            .previous_day()
+            .and_then(|d| local_on(d, CHALLENGE_ENDING_HOUR));
+        if let Some(at) = at.filter(|at| !done && at.instant(tz) > now) {
+            return Some(Planned {
+                key: challenge_key(challenge_id, w.start),
+                at,
+            });
+        }
+        w = w.next()?;
+        done = false;
+    }
+    None
+}
+
+/// The key of one plan training day's reminder.
+pub fn plan_key(user_plan_id: &str, day: time::Date) -> String {
+    format!("{}{day}", plan_key_prefix(user_plan_id))
+}
+
+pub fn plan_key_prefix(user_plan_id: &str) -> String {
+    format!("plan:{user_plan_id}@")
+}
+
+/// The rule: one reminder per scheduled training day at [`PLAN_DAY_HOUR`] local time, none
+/// for a day whose reminder time has gone by; duplicate dates count once.
+pub fn plan_day_reminders(
+    user_plan_id: &str,
+    training_dates: &[time::Date],
+    now: OffsetDateTime,
+    tz: &str,
+) -> Vec<Planned> {
+    let mut dates = training_dates.to_vec();
+    dates.sort_unstable();
+    dates.dedup();
+    dates
+        .into_iter()
+        .filter_map(|d| {
+            let at = local_on(d, PLAN_DAY_HOUR)?;
+            (at.instant(tz) > now).then(|| Planned {
+                key: plan_key(user_plan_id, d),
+                at,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -621,6 +745,145 @@ mod tests {
         assert_eq!(
             after.instant("Europe/Paris"),
             datetime!(2026-03-29 08:00 UTC)
+        );
+    }
+
+    #[test]
+    fn a_challenge_ending_reminder_is_the_evening_before_the_last_day_across_dst() {
+        // Paris falls back on 2026-10-25. A window ending Sunday 2026-11-01 is reminded on
+        // Saturday 2026-10-31 at 18:00 local, which is UTC+1 by then: 17:00 UTC.
+        let w = ChallengeWindow {
+            start: date!(2026 - 10 - 19),
+            end: Some(date!(2026 - 11 - 01)),
+            weekly: false,
+        };
+        let now = datetime!(2026-10-20 12:00 UTC);
+        let p = challenge_ending("c1", w, false, now, "Europe/Paris").unwrap();
+        assert_eq!(p.key, "challenge:c1@2026-10-19");
+        assert!(p.key.starts_with(&challenge_key_prefix("c1")));
+        assert_eq!(p.at, LocalTime::new(2026, 10, 31, 18, 0).unwrap());
+        assert_eq!(
+            p.at.instant("Europe/Paris"),
+            datetime!(2026-10-31 17:00 UTC)
+        );
+        // The same wall time before the change is UTC+2: 16:00 UTC.
+        let summer = ChallengeWindow {
+            end: Some(date!(2026 - 10 - 18)),
+            ..w
+        };
+        let p = challenge_ending(
+            "c1",
+            summer,
+            false,
+            datetime!(2026-10-01 00:00 UTC),
+            "Europe/Paris",
+        )
+        .unwrap();
+        assert_eq!(
+            p.at.instant("Europe/Paris"),
+            datetime!(2026-10-17 16:00 UTC)
+        );
+    }
+
+    #[test]
+    fn no_challenge_ending_reminder_when_done_past_ending_today_or_endless() {
+        let w = ChallengeWindow {
+            start: date!(2026 - 10 - 19),
+            end: Some(date!(2026 - 11 - 01)),
+            weekly: false,
+        };
+        let tz = "Europe/Paris";
+        // Completed already.
+        assert!(challenge_ending("c1", w, true, datetime!(2026-10-20 12:00 UTC), tz).is_none());
+        // Ending today (Nov 1 local) or already past.
+        assert!(challenge_ending("c1", w, false, datetime!(2026-11-01 08:00 UTC), tz).is_none());
+        assert!(challenge_ending("c1", w, false, datetime!(2026-11-05 08:00 UTC), tz).is_none());
+        // The reminder time itself has gone by (18:30 local on Oct 31).
+        assert!(challenge_ending("c1", w, false, datetime!(2026-10-31 17:30 UTC), tz).is_none());
+        // Still just ahead (17:59 local).
+        assert!(challenge_ending("c1", w, false, datetime!(2026-10-31 16:59 UTC), tz).is_some());
+        // A challenge without end has no ending to announce.
+        let endless = ChallengeWindow { end: None, ..w };
+        assert!(
+            challenge_ending("c1", endless, false, datetime!(2026-10-20 12:00 UTC), tz).is_none()
+        );
+    }
+
+    #[test]
+    fn a_weekly_challenge_moves_on_to_next_weeks_window() {
+        let tz = "America/New_York";
+        // Week Mon 2026-10-26 .. Sun 2026-11-01 (New York falls back on Nov 1).
+        let w = ChallengeWindow {
+            start: date!(2026 - 10 - 26),
+            end: Some(date!(2026 - 11 - 01)),
+            weekly: true,
+        };
+        let p = challenge_ending("c2", w, false, datetime!(2026-10-27 12:00 UTC), tz).unwrap();
+        assert_eq!(p.key, "challenge:c2@2026-10-26");
+        // 18:00 EDT on Oct 31 = 22:00 UTC.
+        assert_eq!(p.at.instant(tz), datetime!(2026-10-31 22:00 UTC));
+        // Completed this week, or its reminder already passed: next week's, 18:00 EST on Nov 7.
+        for (done, now) in [
+            (true, datetime!(2026-10-27 12:00 UTC)),
+            (false, datetime!(2026-10-31 23:00 UTC)),
+        ] {
+            let p = challenge_ending("c2", w, done, now, tz).unwrap();
+            assert_eq!(p.key, "challenge:c2@2026-11-02");
+            assert_eq!(p.at.instant(tz), datetime!(2026-11-07 23:00 UTC));
+        }
+        assert_eq!(
+            w.next().unwrap(),
+            ChallengeWindow {
+                start: date!(2026 - 11 - 02),
+                end: Some(date!(2026 - 11 - 08)),
+                weekly: true
+            }
+        );
+    }
+
+    #[test]
+    fn plan_days_are_reminded_each_morning_still_ahead_across_dst() {
+        let tz = "Europe/Paris";
+        let days = [
+            date!(2026 - 03 - 27),
+            date!(2026 - 03 - 29),
+            date!(2026 - 03 - 31),
+            date!(2026 - 03 - 29),
+        ];
+        // Now is 09:00 local on the 27th: that day's 08:00 is past.
+        let got = plan_day_reminders("p1", &days, datetime!(2026-03-27 08:00 UTC), tz);
+        let keys: Vec<_> = got.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["plan:p1@2026-03-29", "plan:p1@2026-03-31"]);
+        assert!(
+            got.iter()
+                .all(|p| p.key.starts_with(&plan_key_prefix("p1")))
+        );
+        // 08:00 on the spring-forward day is UTC+2.
+        assert_eq!(got[0].at.instant(tz), datetime!(2026-03-29 06:00 UTC));
+        assert!(plan_day_reminders("p1", &[], datetime!(2026-03-27 08:00 UTC), tz).is_empty());
+    }
+
+    #[test]
+    fn quiet_hours_covering_the_reminder_time_move_it_to_their_end() {
+        // 18:00 inside a 17:00–19:00 quiet window goes out at 19:00 local (UTC+1 after the
+        // Paris fall-back), as for every other kind.
+        let w = ChallengeWindow {
+            start: date!(2026 - 10 - 19),
+            end: Some(date!(2026 - 11 - 01)),
+            weekly: false,
+        };
+        let p = challenge_ending(
+            "c1",
+            w,
+            false,
+            datetime!(2026-10-20 12:00 UTC),
+            "Europe/Paris",
+        )
+        .unwrap();
+        let due = p.at.instant("Europe/Paris");
+        assert_eq!(
+            outside_quiet_hours(due, "Europe/Paris", &q(17 * 60, 19 * 60)),
+            datetime!(2026-10-31 18:00 UTC)
         );
     }
 }

@@ -1,6 +1,12 @@
 //! Events notifications consume: `session.completed.v1` (activity on a local date: the
 //! streak-at-risk reminder for the next evening is scheduled, today's is cancelled) and the
 //! task events (a task's reminder is armed, moved or cancelled as the task now stands).
+//! Challenge-ending reminders are cancelled when the participant completes that window
+//! (`challenge.completed.v1`) or the owner ends the challenge early (`challenge.settled.v1`
+//! with `ended_early`, for every participant); plan-day reminders when the plan completes
+//! (`plan.completed.v1`). They are scheduled from `challenge.joined.v1` (cancelled by
+//! `challenge.left.v1`) and from the plan's schedule in `plan.assigned.v1` /
+//! `plan.rescheduled.v1` (which replace the plan's pending reminders).
 
 use stride_bus::{Envelope, HandlerError, On, Subject as _, Tx};
 use stride_kit::{
@@ -11,7 +17,7 @@ use stride_proto::events;
 
 use super::{
     deliver,
-    domain::{self, Kind, LocalTime, TaskReminder},
+    domain::{self, ChallengeWindow, Kind, LocalTime, Planned, TaskReminder},
     store,
 };
 
@@ -134,5 +140,184 @@ impl On<events::TaskDeleted> for Handlers {
     ) -> Result<(), HandlerError> {
         let user = e.user()?;
         self.task(tx, user, &e.task_id, None).await
+    }
+}
+
+impl On<events::ChallengeCompleted> for Handlers {
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::ChallengeCompleted,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        if let Some(start) = e.window_start.as_ref().and_then(from_date) {
+            let key = domain::challenge_key(&e.challenge_id, start);
+            store::cancel(tx, user, Kind::ChallengeEnding, &key).await?;
+        }
+        Ok(())
+    }
+}
+
+impl On<events::ChallengeSettled> for Handlers {
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::ChallengeSettled,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        // A window settled on its last day needs nothing: its reminder fired the day before.
+        if e.ended_early {
+            let prefix = domain::challenge_key_prefix(&e.challenge_id);
+            store::cancel_prefixed_all(tx, Kind::ChallengeEnding, &prefix).await?;
+        }
+        Ok(())
+    }
+}
+
+impl On<events::PlanCompleted> for Handlers {
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::PlanCompleted,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        let prefix = domain::plan_key_prefix(&e.user_plan_id);
+        store::cancel_prefixed(tx, user, Kind::PlanDayDue, &prefix, None).await?;
+        Ok(())
+    }
+}
+
+impl Handlers {
+    /// Arms `planned` reminders of `kind` for `user` in their current zone.
+    async fn arm(
+        &self,
+        tx: &mut Tx,
+        user: uuid::Uuid,
+        kind: Kind,
+        tz: &str,
+        planned: &[Planned],
+        (title, body): (&str, &str),
+    ) -> Result<(), HandlerError> {
+        for p in planned {
+            store::rearm(
+                tx,
+                &store::NewReminder {
+                    user,
+                    kind,
+                    key: &p.key,
+                    local_due: p.at.to_primitive(),
+                    due_at: p.at.instant(tz),
+                    title,
+                    body,
+                },
+                self.clock.now_db(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Replaces plan `user_plan_id`'s pending day reminders with one per date still ahead.
+    async fn plan_days(
+        &self,
+        tx: &mut Tx,
+        user: uuid::Uuid,
+        user_plan_id: &str,
+        dates: &[stride_proto::Date],
+    ) -> Result<(), HandlerError> {
+        let prefix = domain::plan_key_prefix(user_plan_id);
+        store::cancel_prefixed(tx, user, Kind::PlanDayDue, &prefix, None).await?;
+        let Some(tz) = store::timezone(tx, user).await? else {
+            return Ok(()); // no profile (deleted): nobody to remind
+        };
+        let dates: Vec<time::Date> = dates.iter().filter_map(from_date).collect();
+        let planned = domain::plan_day_reminders(user_plan_id, &dates, self.clock.now(), &tz);
+        self.arm(
+            tx,
+            user,
+            Kind::PlanDayDue,
+            &tz,
+            &planned,
+            ("Training day", "Your plan has a workout for today"),
+        )
+        .await
+    }
+}
+
+impl On<events::ChallengeJoined> for Handlers {
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::ChallengeJoined,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        let prefix = domain::challenge_key_prefix(&e.challenge_id);
+        let Some(start) = e.window_start.as_ref().and_then(from_date) else {
+            return Ok(()); // no window: nothing ends
+        };
+        let window = ChallengeWindow {
+            start,
+            end: e.window_end.as_ref().and_then(from_date),
+            weekly: e.weekly,
+        };
+        let Some(tz) = store::timezone(tx, user).await? else {
+            return Ok(());
+        };
+        let planned =
+            domain::challenge_ending(&e.challenge_id, window, false, self.clock.now(), &tz);
+        let keep = planned.as_ref().map(|p| p.key.as_str());
+        store::cancel_prefixed(tx, user, Kind::ChallengeEnding, &prefix, keep).await?;
+        self.arm(
+            tx,
+            user,
+            Kind::ChallengeEnding,
+            &tz,
+            planned.as_slice(),
+            (&e.title, "Your challenge ends tomorrow"),
+        )
+        .await
+    }
+}
+
+impl On<events::ChallengeLeft> for Handlers {
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::ChallengeLeft,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        let prefix = domain::challenge_key_prefix(&e.challenge_id);
+        store::cancel_prefixed(tx, user, Kind::ChallengeEnding, &prefix, None).await?;
+        Ok(())
+    }
+}
+
+impl On<events::PlanAssigned> for Handlers {
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::PlanAssigned,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        self.plan_days(tx, user, &e.user_plan_id, &e.training_dates)
+            .await
+    }
+}
+
+impl On<events::PlanRescheduled> for Handlers {
+    async fn on(
+        &self,
+        tx: &mut Tx,
+        e: events::PlanRescheduled,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let user = e.user()?;
+        self.plan_days(tx, user, &e.user_plan_id, &e.training_dates)
+            .await
     }
 }

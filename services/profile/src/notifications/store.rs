@@ -401,6 +401,26 @@ pub async fn schedule(
     }
 }
 
+/// Like [`schedule`], but a reminder cancelled earlier under the same key is armed again (a
+/// user who left a challenge and joins again, a plan day that is back on the schedule); a
+/// delivered one still stays delivered.
+pub async fn rearm(
+    tx: &mut PgConnection,
+    r: &NewReminder<'_>,
+    now: OffsetDateTime,
+) -> sqlx::Result<ReminderRow> {
+    sqlx::query(
+        "UPDATE reminders SET state = 'pending'
+         WHERE user_id = $1 AND kind = $2 AND key = $3 AND state = 'cancelled'",
+    )
+    .bind(r.user)
+    .bind(r.kind.as_str())
+    .bind(r.key)
+    .execute(&mut *tx)
+    .await?;
+    schedule(tx, r, now).await
+}
+
 /// Cancels a pending reminder; true when one was pending.
 pub async fn cancel(
     tx: &mut PgConnection,
@@ -439,6 +459,24 @@ pub async fn cancel_prefixed(
     .bind(kind.as_str())
     .bind(prefix)
     .bind(keep)
+    .execute(tx)
+    .await?
+    .rows_affected())
+}
+
+/// Cancels every user's pending reminders of `kind` whose key starts with `prefix` (a
+/// challenge ended early by its owner: the event does not list every participant).
+pub async fn cancel_prefixed_all(
+    tx: &mut PgConnection,
+    kind: Kind,
+    prefix: &str,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE reminders SET state = 'cancelled'
+         WHERE kind = $1 AND starts_with(key, $2) AND state = 'pending'",
+    )
+    .bind(kind.as_str())
+    .bind(prefix)
     .execute(tx)
     .await?
     .rows_affected())

@@ -10,6 +10,7 @@ mod lifecycle;
 mod notifications;
 mod profile;
 mod reminders;
+mod reminders_schedule;
 mod s3;
 mod support;
 mod visibility;
