@@ -18,9 +18,9 @@ use stride_proto::{
         ai_coach_service_server::{AiCoachService, AiCoachServiceServer},
     },
     analytics::{
-        GetProgressSummaryRequest, GetProgressSummaryResponse,
-        analytics_service_client::AnalyticsServiceClient,
-        analytics_service_server::{AnalyticsService, AnalyticsServiceServer},
+        GetEvaluationTrendsRequest, GetEvaluationTrendsResponse,
+        trends_service_client::TrendsServiceClient,
+        trends_service_server::{TrendsService, TrendsServiceServer},
     },
 };
 use tokio::sync::watch;
@@ -29,8 +29,8 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 struct Echo;
 
 stride_kit::grpc_handlers! {
-    impl AnalyticsService for Echo {
-        fn get_progress_summary(GetProgressSummaryRequest) -> GetProgressSummaryResponse => summary;
+    impl TrendsService for Echo {
+        fn get_evaluation_trends(GetEvaluationTrendsRequest) -> GetEvaluationTrendsResponse => summary;
     }
 }
 
@@ -43,9 +43,9 @@ stride_kit::grpc_handlers! {
 /// Answers with the caller's id as the timezone: proves the caller reached the handler.
 async fn summary(
     _: &Echo,
-    call: Call<GetProgressSummaryRequest>,
-) -> AppResult<GetProgressSummaryResponse> {
-    Ok(GetProgressSummaryResponse {
+    call: Call<GetEvaluationTrendsRequest>,
+) -> AppResult<GetEvaluationTrendsResponse> {
+    Ok(GetEvaluationTrendsResponse {
         timezone: call.caller()?.user_id.to_string(),
         ..Default::default()
     })
@@ -116,7 +116,7 @@ async fn one_process_serves_several_grpc_services_and_is_ready_when_every_part_i
         let _ = finished_tx.send(());
         Ok(())
     });
-    service.grpc(AnalyticsServiceServer::new(Echo));
+    service.grpc(TrendsServiceServer::new(Echo));
     service.grpc(AiCoachServiceServer::new(Echo));
     let running = service.start(verifier).await.expect("start");
 
@@ -131,7 +131,7 @@ async fn one_process_serves_several_grpc_services_and_is_ready_when_every_part_i
     );
     let mut health = HealthClient::new(channel.clone());
     for name in [
-        "stride.analytics.v1.AnalyticsService",
+        "stride.analytics.v1.TrendsService",
         "stride.ai_coach.v1.AiCoachService",
     ] {
         let status = health
@@ -174,11 +174,11 @@ async fn one_process_serves_several_grpc_services_and_is_ready_when_every_part_i
             900,
         ))
         .unwrap();
-    let mut req = tonic::Request::new(GetProgressSummaryRequest::default());
+    let mut req = tonic::Request::new(GetEvaluationTrendsRequest::default());
     req.metadata_mut()
         .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let got = AnalyticsServiceClient::new(channel.clone())
-        .get_progress_summary(req)
+    let got = TrendsServiceClient::new(channel.clone())
+        .get_evaluation_trends(req)
         .await
         .expect("the first service answers")
         .into_inner();

@@ -121,11 +121,13 @@ mod tests {
                     sessions_completed: if i == 2 { 2 } else { 0 },
                     focus_sessions: if i == 2 { 2 } else { 0 },
                     total_duration: None,
+                    ..Default::default()
                 })
                 .collect(),
             current_streak: 1,
             longest_streak: 4,
             timezone: "Europe/Paris".into(),
+            ..Default::default()
         }
     }
 
