@@ -24,17 +24,16 @@ async fn get_topic_mastery(
     call: Call<pb::GetTopicMasteryRequest>,
 ) -> AppResult<pb::GetTopicMasteryResponse> {
     let user = call.caller()?.user_id;
-    let subject = call.message.subject_id.trim();
+    // A subject id is activity-session's UUID: anything else (control characters included,
+    // which PostgreSQL refuses in text) is named here rather than reaching the database.
+    let raw = call.message.subject_id.trim();
     let mut v = Violations::new();
-    v.when(
-        subject.len() > 128,
-        "subject_id",
-        "must be at most 128 characters",
-    );
+    let subject =
+        (!raw.is_empty()).then(|| convert::parse_id(&mut v, "subject_id", raw).to_string());
     v.check()?;
+    let subject = subject.as_deref();
     let mut conn = s.pool.acquire().await?;
-    let topics =
-        store::mastery::topics(&mut conn, user, (!subject.is_empty()).then_some(subject)).await?;
+    let topics = store::mastery::topics(&mut conn, user, subject).await?;
     let (all, weak) = mastery::rank(topics);
     Ok(pb::GetTopicMasteryResponse {
         topics: all.iter().map(to_proto).collect(),

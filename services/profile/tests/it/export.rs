@@ -181,7 +181,12 @@ async fn an_export_downloads_with_its_token_holds_only_the_users_data_and_expire
         files_in(&dir).is_empty().then_some(())
     })
     .await;
-    let swept = finished(&h, ann, &started.export_id).await;
+    // The file goes first, then the row says so: wait for both (a loaded machine sees between).
+    let swept = eventually(EVENT_DEADLINE, "the export is marked expired", || async {
+        let e = finished(&h, ann, &started.export_id).await;
+        (e.state == pb::DataExportState::Expired as i32).then_some(e)
+    })
+    .await;
     assert_eq!(swept.state, pb::DataExportState::Expired as i32);
     assert!(swept.download_url.is_empty());
     assert_eq!(download(&url, Some(&res.download_token), None).await.0, 404);
