@@ -444,7 +444,12 @@ pub mod publish {
         }
     }
 
-    pub fn plan_assigned(plan: &PlanRow, days_total: i32, at: &At<'_>) -> events::PlanAssigned {
+    pub fn plan_assigned(
+        plan: &PlanRow,
+        days_total: i32,
+        training_dates: &[time::Date],
+        at: &At<'_>,
+    ) -> events::PlanAssigned {
         events::PlanAssigned {
             user_id: plan.user_id.to_string(),
             user_plan_id: plan.id.to_string(),
@@ -454,8 +459,25 @@ pub mod publish {
             occur_time: Some(timestamp(at.now)),
             local_date: Some(date(at.local_date)),
             timezone: at.timezone.to_owned(),
-            // The schedule's dates (issue 12's plan-day reminders) are not filled yet.
-            training_dates: Vec::new(),
+            training_dates: training_dates.iter().copied().map(date).collect(),
+        }
+    }
+
+    /// A plan paused, resumed or removed: its status now and the training dates still ahead
+    /// (none unless active).
+    pub fn plan_rescheduled(
+        plan: &PlanRow,
+        training_dates: &[time::Date],
+        at: &At<'_>,
+    ) -> events::PlanRescheduled {
+        events::PlanRescheduled {
+            user_id: plan.user_id.to_string(),
+            user_plan_id: plan.id.to_string(),
+            status: plan.status.as_str().to_owned(),
+            training_dates: training_dates.iter().copied().map(date).collect(),
+            occur_time: Some(timestamp(at.now)),
+            local_date: Some(date(at.local_date)),
+            timezone: at.timezone.to_owned(),
         }
     }
 

@@ -231,6 +231,33 @@ pub fn due_date(state: &PlanState, week: i32, day: i32, days_per_week: i32, toda
     date
 }
 
+/// Most training dates an event carries: a year of daily training.
+pub const MAX_TRAINING_DATES: usize = 366;
+
+/// The dates of the training days (template days with exercises) still ahead of `today`,
+/// today included, in order: what the plan-day reminders are scheduled from. None unless the
+/// plan is active (a paused plan's days are held until it resumes).
+pub fn training_dates(
+    state: &PlanState,
+    days_per_week: i32,
+    days: &[TemplateDay],
+    today: Date,
+) -> Vec<Date> {
+    if state.status != Status::Active {
+        return Vec::new();
+    }
+    let mut dates: Vec<Date> = days
+        .iter()
+        .filter(|d| !d.exercises.is_empty())
+        .map(|d| due_date(state, d.week, d.day, days_per_week, today))
+        .filter(|d| *d >= today)
+        .collect();
+    dates.sort_unstable();
+    dates.dedup();
+    dates.truncate(MAX_TRAINING_DATES);
+    dates
+}
+
 /// The plan week and the day of that week (1–7) of date `at`: days since the start less the days paused before it;
 /// (0, 0) before the start.
 pub fn plan_day_of(state: &PlanState, at: Date) -> (i32, i32) {
@@ -383,6 +410,25 @@ mod tests {
         // Resumed the day it was paused: a pause of 0 days.
         let p = apply(&s, Action::Pause, MON).unwrap();
         assert_eq!(apply(&p, Action::Resume, MON).unwrap().paused_days(), 0);
+    }
+
+    #[test]
+    fn training_dates_are_the_days_ahead_with_exercises_shifted_by_pauses_and_none_while_paused() {
+        let d = |n: i64| MON + Duration::days(n);
+        let s = PlanState::assigned(MON);
+        // Seven days a week: day N falls on day N − 1 of the plan week; the rest day is left out,
+        // and a day already past is not ahead.
+        assert_eq!(training_dates(&s, 7, &template(), d(1)), [d(2), d(4), d(7)]);
+        let paused = apply(&s, Action::Pause, d(1)).unwrap();
+        assert!(training_dates(&paused, 7, &template(), d(2)).is_empty());
+        // Resumed two days later: every day from the pause on moves two days.
+        let resumed = apply(&paused, Action::Resume, d(3)).unwrap();
+        assert_eq!(
+            training_dates(&resumed, 7, &template(), d(3)),
+            [d(4), d(6), d(9)]
+        );
+        let removed = apply(&resumed, Action::Remove, d(3)).unwrap();
+        assert!(training_dates(&removed, 7, &template(), d(3)).is_empty());
     }
 
     fn template() -> Vec<TemplateDay> {

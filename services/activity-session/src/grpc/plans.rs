@@ -125,7 +125,8 @@ async fn assign_plan(
         local_date: today,
         timezone: &tz,
     };
-    tx.publish(&publish::plan_assigned(&row, p.days_total, &at))
+    let dates = plans::training_dates(&row.state(), template.days_per_week, &template.days, today);
+    tx.publish(&publish::plan_assigned(&row, p.days_total, &dates, &at))
         .await?;
     tx.commit().await?;
     Ok(pb::AssignPlanResponse {
@@ -195,7 +196,8 @@ async fn get_user_plan(
     })
 }
 
-/// Applies `action` to the caller's plan `raw_id`; completing publishes plan.completed.v1.
+/// Applies `action` to the caller's plan `raw_id`; completing publishes plan.completed.v1, any
+/// other change plan.rescheduled.v1 with the training dates still ahead.
 async fn change(
     s: &ActivitySessions,
     user: Uuid,
@@ -216,13 +218,21 @@ async fn change(
         .await?
         .pop()
         .unwrap_or_else(|| plans::progress(&next, 1, &[], &HashSet::new(), today));
+    let at = At {
+        now,
+        local_date: today,
+        timezone: &tz,
+    };
     if action == Action::Complete {
-        let at = At {
-            now,
-            local_date: today,
-            timezone: &tz,
-        };
         tx.publish(&publish::plan_completed(&row, &p, &at)).await?;
+    } else {
+        // Paused, resumed or removed: the schedule the plan-day reminders follow.
+        let templates = store::plans::templates(&mut tx, &[row.plan_id]).await?;
+        let dates = templates.get(&row.plan_id).map_or_else(Vec::new, |t| {
+            plans::training_dates(&next, t.days_per_week, &t.days, today)
+        });
+        tx.publish(&publish::plan_rescheduled(&row, &dates, &at))
+            .await?;
     }
     tx.commit().await?;
     Ok(to_proto(&row, p))

@@ -132,6 +132,11 @@ async fn progress_follows_the_workout_logs_of_the_plan() {
         e.local_date.as_ref().and_then(from_date),
         Some(date!(2026 - 11 - 25))
     );
+    // The schedule ahead (plan-day reminders): Monday has passed, Wednesday on; six days in all.
+    let dates: Vec<_> = e.training_dates.iter().filter_map(from_date).collect();
+    assert_eq!(dates.len(), 5, "{dates:?}");
+    assert_eq!(dates[0], date!(2026 - 11 - 25));
+    assert!(dates.windows(2).all(|w| w[0] < w[1]));
 
     // Day 1 has two exercises: one logged is not the day done.
     let day1 = c.day(1, 1);
@@ -201,6 +206,7 @@ async fn progress_follows_the_workout_logs_of_the_plan() {
 async fn the_status_machine_pauses_resumes_completes_and_removes() {
     let (h, _p) = start(datetime!(2026-11-23 10:00 UTC)).await;
     let (_, mut completed, _logged) = probes(&h).await;
+    let mut rescheduled = Probe::bind(&h.amqp, events::PlanRescheduled::TYPE).await;
     let c = catalog(&h).await;
     let user = Uuid::now_v7();
     let up = assign(&h, user, &c, date!(2026 - 11 - 23)).await;
@@ -220,6 +226,13 @@ async fn the_status_machine_pauses_resumes_completes_and_removes() {
     assert_eq!(again.code(), Code::FailedPrecondition);
     assert_eq!(reason(&again), "PLAN_STATUS");
     assert!(again.message().contains("paused"), "{}", again.message());
+    // Paused: no training day is due while it lasts.
+    let (_, _, _, e) = rescheduled.next::<events::PlanRescheduled>().await;
+    assert_eq!(
+        (e.user_plan_id.as_str(), e.status.as_str()),
+        (up.id.as_str(), "paused")
+    );
+    assert!(e.training_dates.is_empty());
 
     // Paused 3 days: the days not reached move 3 days later.
     h.clock.advance(time::Duration::days(3));
@@ -230,6 +243,13 @@ async fn the_status_machine_pauses_resumes_completes_and_removes() {
     let day2 = p.this_week.iter().find(|d| d.day == 2).expect("day 2");
     assert_eq!(
         day2.due_date.as_ref().and_then(from_date),
+        Some(date!(2026 - 11 - 28))
+    );
+    // Resumed: the schedule again, from the moved day 2 on.
+    let (_, _, _, e) = rescheduled.next::<events::PlanRescheduled>().await;
+    assert_eq!(e.status, "active");
+    assert_eq!(
+        e.training_dates.first().and_then(from_date),
         Some(date!(2026 - 11 - 28))
     );
 
