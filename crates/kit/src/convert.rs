@@ -58,11 +58,10 @@ pub fn timezone_or_utc(tz: &str) -> &str {
 /// The calendar date at instant `t` in zone `tz`; unknown zones fall back to UTC, which is what
 /// a profile without a zone uses.
 pub fn local_date(t: OffsetDateTime, tz: &str) -> Date {
-    let zone = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
-    let Ok(ts) = jiff::Timestamp::from_second(t.unix_timestamp()) else {
+    let Some(z) = zoned(t, tz) else {
         return t.date();
     };
-    let d = ts.to_zoned(zone).date();
+    let d = z.date();
     Month::try_from(d.month() as u8)
         .ok()
         .and_then(|m| Date::from_calendar_date(i32::from(d.year()), m, d.day() as u8).ok())
@@ -72,12 +71,18 @@ pub fn local_date(t: OffsetDateTime, tz: &str) -> Date {
 /// The minutes since local midnight at instant `t` in zone `tz` (0–1439; unknown zones are
 /// UTC): when in the user's day something happened, e.g. a shutdown's clock-out time.
 pub fn local_minute_of_day(t: OffsetDateTime, tz: &str) -> i32 {
-    let zone = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
-    let Ok(ts) = jiff::Timestamp::from_second(t.unix_timestamp()) else {
+    let Some(z) = zoned(t, tz) else {
         return i32::from(t.hour()) * 60 + i32::from(t.minute());
     };
-    let z = ts.to_zoned(zone);
     i32::from(z.hour()) * 60 + i32::from(z.minute())
+}
+
+/// Instant `t` in zone `tz` (unknown zones are UTC); none outside jiff's range.
+fn zoned(t: OffsetDateTime, tz: &str) -> Option<jiff::Zoned> {
+    let zone = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
+    jiff::Timestamp::from_second(t.unix_timestamp())
+        .ok()
+        .map(|ts| ts.to_zoned(zone))
 }
 
 /// Monday of the ISO week containing `d`.
