@@ -195,6 +195,7 @@ impl Scheduler {
             .await?;
         } else {
             store::mark_delivered(tx, r.reminder_id, now).await?;
+            store::follow_weekly(tx, &r, &tz, now).await?;
         }
         Ok(())
     }
@@ -283,6 +284,7 @@ pub async fn on_activity(
             due_at: at.instant(tz),
             title: "Your streak is at risk",
             body: "You were active yesterday: a session today keeps your streak going.",
+            repeat_weekly: false,
         },
         now,
     )

@@ -491,6 +491,39 @@ pub fn challenge_ending(
     None
 }
 
+/// The reminder of a weekly challenge's next window, after this window's one was delivered or
+/// cancelled because the participant already completed the window: the same wall time one week
+/// later, keyed by the next window's start. The first one still ahead of `now` (weeks that went
+/// by unseen, e.g. while the service was down, are skipped). None for a key that is no
+/// challenge window's.
+pub fn next_weekly_challenge(
+    key: &str,
+    local_due: LocalTime,
+    now: OffsetDateTime,
+    tz: &str,
+) -> Option<Planned> {
+    let (prefix, start) = key.rsplit_once('@')?;
+    let challenge = prefix.strip_prefix("challenge:")?;
+    let mut start = time::Date::parse(
+        start,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()?;
+    let mut at = local_due;
+    // A few years of missed weeks at most; a longer gap re-arms nothing (the next join does).
+    for _ in 0..200 {
+        start = start.checked_add(time::Duration::days(7))?;
+        at = LocalTime(at.0.checked_add(jiff::Span::new().days(7)).ok()?);
+        if at.instant(tz) > now {
+            return Some(Planned {
+                key: challenge_key(challenge, start),
+                at,
+            });
+        }
+    }
+    None
+}
+
 /// The key of one plan training day's reminder.
 pub fn plan_key(user_plan_id: &str, day: time::Date) -> String {
     format!("{}{day}", plan_key_prefix(user_plan_id))
@@ -782,6 +815,41 @@ mod tests {
         assert_eq!(
             p.at.instant("Europe/Paris"),
             datetime!(2026-10-17 16:00 UTC)
+        );
+    }
+
+    #[test]
+    fn a_weekly_challenge_reminder_is_followed_by_next_weeks() {
+        let tz = "Europe/Paris";
+        // Window 2026-10-19..25: reminded Saturday 24th 18:00; next window starts the 26th.
+        let due = LocalTime::new(2026, 10, 24, 18, 0).unwrap();
+        let key = challenge_key("c1", date!(2026 - 10 - 19));
+        let p = next_weekly_challenge(&key, due, datetime!(2026-10-24 16:00 UTC), tz).unwrap();
+        assert_eq!(p.key, "challenge:c1@2026-10-26");
+        // 18:00 on the 31st in Paris, after the clocks went back (UTC+1): 17:00 UTC.
+        assert_eq!(p.at, LocalTime::new(2026, 10, 31, 18, 0).unwrap());
+        assert_eq!(p.at.instant(tz), datetime!(2026-10-31 17:00 UTC));
+        // Weeks gone by unseen are skipped.
+        let p = next_weekly_challenge(&key, due, datetime!(2026-11-10 12:00 UTC), tz).unwrap();
+        assert_eq!(p.key, "challenge:c1@2026-11-09");
+        // Other reminders' keys have no next week.
+        assert!(
+            next_weekly_challenge(
+                "plan:p1@2026-10-19",
+                due,
+                datetime!(2026-10-24 16:00 UTC),
+                tz
+            )
+            .is_none()
+        );
+        assert!(
+            next_weekly_challenge(
+                "challenge:c1@soon",
+                due,
+                datetime!(2026-10-24 16:00 UTC),
+                tz
+            )
+            .is_none()
         );
     }
 

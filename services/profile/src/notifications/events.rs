@@ -100,6 +100,7 @@ impl Handlers {
                         due_at: local.instant(&tz),
                         title,
                         body: "Task reminder",
+                        repeat_weekly: false,
                     },
                     self.clock.now_db(),
                 )
@@ -153,7 +154,12 @@ impl On<events::ChallengeCompleted> for Handlers {
         let user = e.user()?;
         if let Some(start) = e.window_start.as_ref().and_then(from_date) {
             let key = domain::challenge_key(&e.challenge_id, start);
-            store::cancel(tx, user, Kind::ChallengeEnding, &key).await?;
+            // Done with this window: no reminder for it, but next week's window gets one.
+            if let Some(r) = store::cancel(tx, user, Kind::ChallengeEnding, &key).await?
+                && let Some(tz) = store::timezone(tx, user).await?
+            {
+                store::follow_weekly(tx, &r, &tz, self.clock.now()).await?;
+            }
         }
         Ok(())
     }
@@ -199,6 +205,7 @@ impl Handlers {
         tz: &str,
         planned: &[Planned],
         (title, body): (&str, &str),
+        repeat_weekly: bool,
     ) -> Result<(), HandlerError> {
         for p in planned {
             store::rearm(
@@ -211,6 +218,7 @@ impl Handlers {
                     due_at: p.at.instant(tz),
                     title,
                     body,
+                    repeat_weekly,
                 },
                 self.clock.now_db(),
             )
@@ -241,6 +249,7 @@ impl Handlers {
             &tz,
             &planned,
             ("Training day", "Your plan has a workout for today"),
+            false,
         )
         .await
     }
@@ -277,6 +286,7 @@ impl On<events::ChallengeJoined> for Handlers {
             &tz,
             planned.as_slice(),
             (&e.title, "Your challenge ends tomorrow"),
+            window.weekly,
         )
         .await
     }

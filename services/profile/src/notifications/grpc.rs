@@ -435,6 +435,7 @@ async fn schedule_reminder(
             due_at: local.instant(&tz),
             title: req.title.trim(),
             body: &req.body,
+            repeat_weekly: false,
         },
         s.clock.now_db(),
     )
@@ -461,7 +462,9 @@ async fn cancel_reminder(
     check_key(&mut v, &req.key);
     v.check()?;
     let mut tx = s.pool.begin().await?;
-    let cancelled = store::cancel(&mut tx, user, kind, &req.key).await?;
+    let cancelled = store::cancel(&mut tx, user, kind, &req.key)
+        .await?
+        .is_some();
     tx.commit().await?;
     Ok(pb::CancelReminderResponse { cancelled })
 }

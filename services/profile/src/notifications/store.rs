@@ -342,10 +342,13 @@ pub struct ReminderRow {
     pub title: String,
     pub body: String,
     pub attempts: i32,
+    pub key: String,
+    /// A weekly challenge window's reminder: delivered or cancelled, next week's follows.
+    pub repeat_weekly: bool,
 }
 
 const REMINDER_COLUMNS: &str =
-    "reminder_id, user_id, kind, local_due, due_at, title, body, attempts";
+    "reminder_id, user_id, kind, local_due, due_at, title, body, attempts, key, repeat_weekly";
 
 pub struct NewReminder<'a> {
     pub user: Uuid,
@@ -355,6 +358,7 @@ pub struct NewReminder<'a> {
     pub due_at: OffsetDateTime,
     pub title: &'a str,
     pub body: &'a str,
+    pub repeat_weekly: bool,
 }
 
 /// Schedules a reminder, or moves a still-pending one with the same key; a delivered or
@@ -366,11 +370,11 @@ pub async fn schedule(
 ) -> sqlx::Result<ReminderRow> {
     let row: Option<ReminderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO reminders (reminder_id, user_id, kind, key, local_due, due_at, title, body,
-                                state, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9)
+                                state, created_at, repeat_weekly)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10)
          ON CONFLICT (user_id, kind, key) DO UPDATE SET
              local_due = EXCLUDED.local_due, due_at = EXCLUDED.due_at,
-             title = EXCLUDED.title, body = EXCLUDED.body
+             title = EXCLUDED.title, body = EXCLUDED.body, repeat_weekly = EXCLUDED.repeat_weekly
            WHERE reminders.state = 'pending'
          RETURNING {REMINDER_COLUMNS}"
     )))
@@ -383,6 +387,7 @@ pub async fn schedule(
     .bind(r.title)
     .bind(r.body)
     .bind(now)
+    .bind(r.repeat_weekly)
     .fetch_optional(&mut *tx)
     .await?;
     match row {
@@ -421,24 +426,56 @@ pub async fn rearm(
     schedule(tx, r, now).await
 }
 
-/// Cancels a pending reminder; true when one was pending.
+/// After a weekly challenge window's reminder `r` was delivered, or cancelled because the
+/// window was completed: next week's window gets its reminder (a one-off reminder: nothing).
+pub async fn follow_weekly(
+    tx: &mut PgConnection,
+    r: &ReminderRow,
+    tz: &str,
+    now: OffsetDateTime,
+) -> sqlx::Result<()> {
+    if !r.repeat_weekly {
+        return Ok(());
+    }
+    let due = super::domain::LocalTime::from_primitive(r.local_due);
+    let Some(next) = super::domain::next_weekly_challenge(&r.key, due, now, tz) else {
+        return Ok(());
+    };
+    schedule(
+        tx,
+        &NewReminder {
+            user: r.user_id,
+            kind: Kind::ChallengeEnding,
+            key: &next.key,
+            local_due: next.at.to_primitive(),
+            due_at: next.at.instant(tz),
+            title: &r.title,
+            body: &r.body,
+            repeat_weekly: true,
+        },
+        now,
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Cancels a pending reminder; the row when one was pending.
 pub async fn cancel(
     tx: &mut PgConnection,
     user: Uuid,
     kind: Kind,
     key: &str,
-) -> sqlx::Result<bool> {
-    Ok(sqlx::query(
+) -> sqlx::Result<Option<ReminderRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE reminders SET state = 'cancelled'
-         WHERE user_id = $1 AND kind = $2 AND key = $3 AND state = 'pending'",
-    )
+         WHERE user_id = $1 AND kind = $2 AND key = $3 AND state = 'pending'
+         RETURNING {REMINDER_COLUMNS}"
+    )))
     .bind(user)
     .bind(kind.as_str())
     .bind(key)
-    .execute(tx)
-    .await?
-    .rows_affected()
-        == 1)
+    .fetch_optional(tx)
+    .await
 }
 
 /// Cancels the pending reminders of `kind` whose key starts with `prefix`, except `keep`.

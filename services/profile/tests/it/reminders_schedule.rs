@@ -1,6 +1,7 @@
 //! Challenge-ending and plan-day reminders scheduled from the challenge and plan events, across
 //! the Paris fall-back (2026-10-25): armed once, cancelled by leaving, completing the window, an
-//! early end, a reschedule and the plan's completion.
+//! early end, a reschedule and the plan's completion; a weekly challenge's reminder comes back
+//! every week until the participant leaves.
 
 use stride_proto::profile as pb;
 use stride_testkit::{bus::Publisher, fixtures};
@@ -62,6 +63,21 @@ async fn challenge_ending_fires_once_the_evening_before_the_last_day_unless_canc
     assert_eq!(inbox(&h, bob).await.len(), 1);
     assert!(inbox(&h, cat).await.is_empty(), "left");
     assert!(inbox(&h, dan).await.is_empty(), "completed the window");
+
+    // The challenge is weekly: next week's window (2..8 Nov) is reminded on Saturday the 7th,
+    // dan's too (he completed last week's, not this one); ann then leaves and hears no more.
+    at(&h, datetime!(2026-11-07 16:59 UTC)).await;
+    assert_eq!(inbox(&h, bob).await.len(), 1);
+    at(&h, datetime!(2026-11-07 17:00 UTC)).await;
+    for (u, n) in [(ann, 2), (bob, 2), (dan, 1), (cat, 0)] {
+        assert_eq!(inbox(&h, u).await.len(), n, "week 2");
+    }
+    let left = fixtures::challenge_left(ann, c1, datetime!(2026-11-08 09:00 UTC), PARIS);
+    h.consumed(challenge.publish(&left).await).await;
+    at(&h, datetime!(2026-11-14 17:00 UTC)).await;
+    for (u, n) in [(ann, 2), (bob, 3), (dan, 2), (cat, 0)] {
+        assert_eq!(inbox(&h, u).await.len(), n, "week 3");
+    }
     h.stop().await;
 }
 
