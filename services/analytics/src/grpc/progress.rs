@@ -243,9 +243,11 @@ fn to_proto(
             .dates()
             .into_iter()
             .map(|date| {
+                // `stored` is in date order (store::days): a year is 365 lookups, not 365 scans.
                 let f = stored
-                    .iter()
-                    .find(|(d, _)| *d == date)
+                    .binary_search_by_key(&date, |(d, _)| *d)
+                    .ok()
+                    .and_then(|i| stored.get(i))
                     .map(|(_, f)| *f)
                     .unwrap_or_default();
                 pb::DailyTotal {

@@ -297,19 +297,36 @@ pub async fn all_runs(
     user: Uuid,
     all: bool,
 ) -> sqlx::Result<Vec<(StreakKind, Vec<Run>)>> {
-    let rows: Vec<(String, Date, Date)> = sqlx::query_as(
-        "SELECT kind, first_date, last_date FROM (
-           SELECT kind, first_date, last_date,
-                  row_number() OVER (PARTITION BY kind ORDER BY first_date DESC) AS latest,
-                  row_number() OVER (PARTITION BY kind ORDER BY last_date - first_date DESC, first_date) AS longest
-           FROM active_runs WHERE user_id = $1) r
-         WHERE $2 OR latest <= 3 OR longest = 1
-         ORDER BY kind, first_date",
-    )
-    .bind(user)
-    .bind(all)
-    .fetch_all(conn)
-    .await?;
+    let rows: Vec<(String, Date, Date)> = if all {
+        sqlx::query_as(
+            "SELECT kind, first_date, last_date FROM active_runs WHERE user_id = $1
+             ORDER BY kind, first_date",
+        )
+        .bind(user)
+        .fetch_all(conn)
+        .await?
+    } else {
+        // Per kind, two short index scans (active_runs_pkey backwards, active_runs_longest):
+        // a user with five years of runs costs what one with a week does.
+        let kinds: Vec<&str> = StreakKind::ALL.iter().map(|k| k.as_str()).collect();
+        sqlx::query_as(
+            "SELECT k.kind, r.first_date, r.last_date
+             FROM unnest($2::text[]) AS k(kind)
+             CROSS JOIN LATERAL (
+               (SELECT first_date, last_date FROM active_runs a
+                WHERE a.user_id = $1 AND a.kind = k.kind ORDER BY first_date DESC LIMIT 3)
+               UNION
+               (SELECT first_date, last_date FROM active_runs a
+                WHERE a.user_id = $1 AND a.kind = k.kind
+                ORDER BY last_date - first_date DESC, first_date LIMIT 1)
+             ) r
+             ORDER BY k.kind, r.first_date",
+        )
+        .bind(user)
+        .bind(&kinds)
+        .fetch_all(conn)
+        .await?
+    };
     Ok(StreakKind::ALL
         .into_iter()
         .map(|k| {

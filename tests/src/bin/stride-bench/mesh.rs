@@ -45,7 +45,7 @@ static PHASE: std::sync::LazyLock<Duration> = std::sync::LazyLock::new(|| {
 });
 
 /// Whether to run the phase `key` (`BENCH_PHASES`: a comma-separated subset of idle, echo,
-/// direct, gateway, web, list, summary, json, catalog, leaderboard, overload, fixed, sessions,
+/// direct, gateway, web, list, summary, json, catalog, leaderboard, history, overload, fixed, sessions,
 /// sync; default all).
 fn wants(key: &str) -> bool {
     std::env::var("BENCH_PHASES").map_or(true, |v| v.split(',').any(|k| k.trim() == key))
@@ -124,6 +124,8 @@ struct Flow {
     visible_challenge_p99_ms: f64,
     visible_analytics_p50_ms: f64,
     visible_analytics_p99_ms: f64,
+    applied_challenge_per_s: f64,
+    applied_analytics_per_s: f64,
     cycle_p50_ms: f64,
     cycle_p99_ms: f64,
     cpu: Vec<Share>,
@@ -141,6 +143,7 @@ struct Report {
     overload: Vec<crate::overload::Flood>,
     catalog: Option<crate::domains::Versus>,
     leaderboard: Option<crate::domains::Versus>,
+    history: Vec<crate::domains::HistoryRead>,
     sync: Option<crate::domains::Ingest>,
     sync_flow: Flow,
     memory_mib: Vec<(String, f64, f64)>,
@@ -441,6 +444,14 @@ pub async fn run() -> anyhow::Result<()> {
     } else {
         None
     };
+    let history = if wants("history") {
+        println!(
+            "\n== progress summary: five years of daily history against one week (idle: 50 calls/s for 4 s) =="
+        );
+        crate::domains::history(&domain, &env.analytics_db).await?
+    } else {
+        Vec::new()
+    };
 
     let mut overload = Vec::new();
     if wants("overload") {
@@ -612,6 +623,7 @@ pub async fn run() -> anyhow::Result<()> {
         overload,
         catalog,
         leaderboard,
+        history,
         sync,
         sync_flow,
         memory_mib: memory,
@@ -706,12 +718,23 @@ fn ratios(r: &Report) {
             v.saturated_per_s / v.baseline_saturated_per_s.max(1e-3)
         );
     }
+    for h in &r.history {
+        println!(
+            "  GetProgressSummary {:<5} 5 years of history p99 {:.2} ms = {:.2} × {}'s  [p99 < 5 ms, ≈ 1 ×]",
+            h.range,
+            h.long_p99_ms,
+            h.long_p99_ms / h.short_p99_ms.max(1e-3),
+            h.against
+        );
+    }
     if let Some(s) = &r.sync {
         println!(
-            "  offline session events                    {:.0}/s = {:.2} × GetMyProfile calls/s; applied downstream {:.0} completions/s",
+            "  offline session events                    {:.0}/s = {:.2} × GetMyProfile calls/s; applied downstream {:.0} completions/s (analytics applies {:.0}/s, challenge {:.0}/s)",
             s.events_per_s,
             s.events_per_s / s.baseline_per_s.max(1e-3),
-            r.sync_flow.end_to_end_per_s
+            r.sync_flow.end_to_end_per_s,
+            r.sync_flow.applied_analytics_per_s,
+            r.sync_flow.applied_challenge_per_s
         );
     }
 }
@@ -908,6 +931,13 @@ impl Sessions {
                 .bind(&ids)
                 .fetch_all(&db)
                 .await?;
+                // How fast this consumer applied them: the events over the span it took.
+                let first = rows.iter().map(|(_, at)| *at).min();
+                let last = rows.iter().map(|(_, at)| *at).max();
+                let applied_per_s = match (first, last) {
+                    (Some(f), Some(l)) if l > f => rows.len() as f64 / (l - f).as_seconds_f64(),
+                    _ => 0.0,
+                };
                 let mut l: Vec<u64> = rows
                     .into_iter()
                     .filter_map(|(id, at)| {
@@ -920,13 +950,17 @@ impl Sessions {
                 anyhow::Ok((
                     load::pct(&l, 0.5) as f64 / 1000.0,
                     load::pct(&l, 0.99) as f64 / 1000.0,
+                    applied_per_s,
                 ))
             }
         };
-        let (c50, c99) = lat(&env.challenge_db).await?;
-        let (a50, a99) = lat(&env.analytics_db).await?;
+        let (c50, c99, c_rate) = lat(&env.challenge_db).await?;
+        let (a50, a99, a_rate) = lat(&env.analytics_db).await?;
         println!(
             "  {label}: completion → visible  challenge p50 {c50:.1} ms p99 {c99:.1} ms · analytics p50 {a50:.1} ms p99 {a99:.1} ms"
+        );
+        println!(
+            "  {label}: events applied  challenge {c_rate:.0}/s · analytics {a_rate:.0}/s (each consumer's events over its first-to-last span)"
         );
         println!("      cpu per completion: {}", procs::line(&cpu));
         Ok(Flow {
@@ -937,6 +971,8 @@ impl Sessions {
             visible_challenge_p99_ms: c99,
             visible_analytics_p50_ms: a50,
             visible_analytics_p99_ms: a99,
+            applied_challenge_per_s: c_rate,
+            applied_analytics_per_s: a_rate,
             cycle_p50_ms: s.p_ms(0.5),
             cycle_p99_ms: s.p_ms(0.99),
             cpu,
