@@ -204,8 +204,8 @@ impl Handlers {
         kind: Kind,
         tz: &str,
         planned: &[Planned],
-        (title, body): (&str, &str),
-        repeat_weekly: bool,
+        // The text, and whether it repeats weekly (see store::follow_weekly).
+        (title, body, repeat_weekly): (&str, &str, bool),
     ) -> Result<(), HandlerError> {
         for p in planned {
             store::rearm(
@@ -248,8 +248,7 @@ impl Handlers {
             Kind::PlanDayDue,
             &tz,
             &planned,
-            ("Training day", "Your plan has a workout for today"),
-            false,
+            ("Training day", "Your plan has a workout for today", false),
         )
         .await
     }
@@ -285,8 +284,7 @@ impl On<events::ChallengeJoined> for Handlers {
             Kind::ChallengeEnding,
             &tz,
             planned.as_slice(),
-            (&e.title, "Your challenge ends tomorrow"),
-            window.weekly,
+            (&e.title, "Your challenge ends tomorrow", window.weekly),
         )
         .await
     }
