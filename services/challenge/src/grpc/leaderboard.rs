@@ -136,12 +136,16 @@ async fn global(
 
     // Hidden users' visible lines: subtracted from the counts above a score.
     let hidden_ids: Vec<Uuid> = hidden.iter().copied().collect();
-    let hidden_scores: Vec<i64> = store::leaderboard::of_users(conn, key, &hidden_ids)
-        .await?
-        .into_iter()
-        .filter(|l| l.visible)
-        .map(|l| l.score)
-        .collect();
+    let hidden_scores: Vec<i64> = if hidden_ids.is_empty() {
+        Vec::new() // the usual case: no round trip
+    } else {
+        store::leaderboard::of_users(conn, key, &hidden_ids)
+            .await?
+            .into_iter()
+            .filter(|l| l.visible)
+            .map(|l| l.score)
+            .collect()
+    };
     let mine = store::leaderboard::of_users(conn, key, &[me])
         .await?
         .into_iter()

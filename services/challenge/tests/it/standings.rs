@@ -40,6 +40,13 @@ async fn load(h: &Harness) {
     .execute(&h.db)
     .await
     .expect("bands");
+    sqlx::query(
+        "INSERT INTO standing_subbands (board, sub, n)
+         SELECT board, score >> 5, count(*) FROM standings GROUP BY board, score >> 5",
+    )
+    .execute(&h.db)
+    .await
+    .expect("sub-bands");
 }
 
 /// (rank, user index, score) of entries.

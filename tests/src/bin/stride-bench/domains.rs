@@ -248,8 +248,12 @@ pub async fn leaderboard(ctx: &Ctx<'_>) -> anyhow::Result<Versus> {
     for sql in [
         "DELETE FROM standing_counts WHERE board = $1",
         "DELETE FROM standing_bands WHERE board = $1",
+        "DELETE FROM standing_subbands WHERE board = $1",
         "INSERT INTO standing_counts (board, score, n)
          SELECT board, score, count(*) FROM standings WHERE board = $1 AND visible GROUP BY board, score",
+        "INSERT INTO standing_subbands (board, sub, n)
+         SELECT board, score >> 5, count(*) FROM standings WHERE board = $1 AND visible
+         GROUP BY board, score >> 5",
         "INSERT INTO standing_bands (board, band, n)
          SELECT board, score >> 10, count(*) FROM standings WHERE board = $1 AND visible
          GROUP BY board, score >> 10",
