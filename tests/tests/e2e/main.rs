@@ -6,6 +6,7 @@ mod broker_down;
 mod browser;
 mod catalog;
 mod connect;
+mod dashboard;
 mod edge;
 mod export;
 mod external;
