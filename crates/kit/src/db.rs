@@ -68,3 +68,23 @@ pub async fn delete_user_rows(
     }
     Ok(removed)
 }
+
+/// Runs `a` on `conn` and `b` on `spare` side by side when a spare connection is at hand, else
+/// one after the other on `conn`: a read made of independent queries costs one round trip
+/// instead of two. Take the spare with `pool.try_acquire()`, never by waiting for it: a request
+/// holding one connection while it waits for another can starve the pool under load.
+pub async fn pair<A, B, E>(
+    conn: &mut sqlx::PgConnection,
+    spare: Option<&mut sqlx::PgConnection>,
+    a: impl AsyncFnOnce(&mut sqlx::PgConnection) -> Result<A, E>,
+    b: impl AsyncFnOnce(&mut sqlx::PgConnection) -> Result<B, E>,
+) -> Result<(A, B), E> {
+    match spare {
+        Some(other) => tokio::try_join!(a(conn), b(other)),
+        None => {
+            let x = a(&mut *conn).await?;
+            let y = b(conn).await?;
+            Ok((x, y))
+        }
+    }
+}

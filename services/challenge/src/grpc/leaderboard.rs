@@ -10,6 +10,7 @@ use stride_kit::{
     AppResult, Call, Violations,
     clock::SharedClock,
     convert::{date, local_date, parse_id},
+    db::pair,
 };
 use stride_proto::challenge::{self as pb, leaderboard_service_server::LeaderboardService};
 use uuid::Uuid;
@@ -93,7 +94,8 @@ pub async fn get(
     let mut answer = if friends {
         among_friends(&mut conn, &key, me, top_n, around).await?
     } else {
-        global(&mut conn, &key, me, top_n, around).await?
+        let mut spare = s.pool.try_acquire();
+        global(&mut conn, spare.as_deref_mut(), &key, me, top_n, around).await?
     };
     answer.period_start = start.map(date);
     answer.period_end = end.map(date);
@@ -111,80 +113,109 @@ pub async fn get(
 }
 
 /// The public board, without anyone blocked either way (counts corrected by their lines).
+/// Independent reads go side by side on `spare` when there is one (stride_kit::db::pair):
+/// three round trips deep instead of seven.
 async fn global(
     conn: &mut PgConnection,
+    mut spare: Option<&mut PgConnection>,
     key: &str,
     me: Uuid,
     top_n: i64,
     around: i64,
 ) -> AppResult<pb::GetLeaderboardResponse> {
-    let hidden: HashSet<Uuid> = store::friends::hidden_from(conn, me)
-        .await?
-        .into_iter()
-        .collect();
+    let (hidden, mine) = pair(
+        conn,
+        spare.as_mut().map(|c| &mut **c),
+        async |c| store::friends::hidden_from(c, me).await,
+        async |c| store::leaderboard::of_users(c, key, &[me]).await,
+    )
+    .await?;
+    let hidden: HashSet<Uuid> = hidden.into_iter().collect();
+    let mine = mine.into_iter().next();
     let extra = i64::try_from(hidden.len()).unwrap_or(0);
     let shown = |l: &Standing| !hidden.contains(&l.user_id);
+    let hidden_ids: Vec<Uuid> = hidden.iter().copied().collect();
 
-    // Top: a prefix of the board without the hidden users, ranked by the tie rule in order.
-    let top: Vec<Standing> = store::leaderboard::top(conn, key, top_n + extra)
-        .await?
+    // The top (a prefix of the board without the hidden users; with them, their visible lines
+    // too, subtracted from the counts above a score) beside the lines around mine.
+    let ((top, hidden_lines), (before, after)) = pair(
+        conn,
+        spare.as_mut().map(|c| &mut **c),
+        async |c| {
+            let top = store::leaderboard::top(c, key, top_n + extra).await?;
+            let hidden_lines = if hidden_ids.is_empty() {
+                Vec::new() // the usual case: no round trip
+            } else {
+                store::leaderboard::of_users(c, key, &hidden_ids).await?
+            };
+            sqlx::Result::Ok((top, hidden_lines))
+        },
+        async |c| match &mine {
+            Some(mine) if around > 0 => {
+                store::leaderboard::around(c, key, mine, around + extra).await
+            }
+            _ => Ok((Vec::new(), Vec::new())),
+        },
+    )
+    .await?;
+    let top: Vec<Standing> = top
         .into_iter()
         .filter(shown)
         .take(usize::try_from(top_n).unwrap_or(0))
         .collect();
     let entries = rank_prefix(&top, me);
-
-    // Hidden users' visible lines: subtracted from the counts above a score.
-    let hidden_ids: Vec<Uuid> = hidden.iter().copied().collect();
-    let hidden_scores: Vec<i64> = if hidden_ids.is_empty() {
-        Vec::new() // the usual case: no round trip
-    } else {
-        store::leaderboard::of_users(conn, key, &hidden_ids)
-            .await?
-            .into_iter()
-            .filter(|l| l.visible)
-            .map(|l| l.score)
-            .collect()
-    };
-    let mine = store::leaderboard::of_users(conn, key, &[me])
-        .await?
+    let hidden_scores: Vec<i64> = hidden_lines
         .into_iter()
-        .next();
+        .filter(|l| l.visible)
+        .map(|l| l.score)
+        .collect();
 
-    let (me_entry, around_me) = match mine {
-        None => (empty_me(me), Vec::new()),
+    let window: Vec<Standing> = match &mine {
+        None => Vec::new(),
         Some(mine) => {
-            let (before, after) = if around > 0 {
-                store::leaderboard::around(conn, key, &mine, around + extra).await?
-            } else {
-                (Vec::new(), Vec::new())
-            };
             let k = usize::try_from(around).unwrap_or(0);
             let before: Vec<Standing> = before.into_iter().filter(shown).collect();
             let skip = before.len().saturating_sub(k);
             let mut window: Vec<Standing> = before.into_iter().skip(skip).collect();
             window.push(mine.clone());
             window.extend(after.into_iter().filter(shown).take(k));
-            let mut scores: Vec<i64> = window.iter().map(|l| l.score).collect();
-            scores.dedup();
-            let above = store::leaderboard::above(conn, key, &scores).await?;
-            let rank_of = |score: i64| {
-                let higher = above
-                    .iter()
-                    .find(|(s, _)| *s == score)
-                    .map_or(0, |(_, n)| *n);
-                let hidden_higher = hidden_scores.iter().filter(|s| **s > score).count();
-                rank(higher - i64::try_from(hidden_higher).unwrap_or(0))
-            };
-            let around_me: Vec<pb::LeaderboardEntry> = window
-                .iter()
-                .map(|l| entry(l, rank_of(l.score), me))
-                .collect();
-            (entry(&mine, rank_of(mine.score), me), around_me)
+            window
         }
     };
-    let participants = store::leaderboard::participants(conn, key).await?
-        - i64::try_from(hidden_scores.len()).unwrap_or(0);
+    let mut scores: Vec<i64> = window.iter().map(|l| l.score).collect();
+    scores.dedup();
+    let (above, participants) = pair(
+        conn,
+        spare.as_mut().map(|c| &mut **c),
+        async |c| {
+            if scores.is_empty() {
+                Ok(Vec::new())
+            } else {
+                store::leaderboard::above(c, key, &scores).await
+            }
+        },
+        async |c| store::leaderboard::participants(c, key).await,
+    )
+    .await?;
+    let rank_of = |score: i64| {
+        let higher = above
+            .iter()
+            .find(|(s, _)| *s == score)
+            .map_or(0, |(_, n)| *n);
+        let hidden_higher = hidden_scores.iter().filter(|s| **s > score).count();
+        rank(higher - i64::try_from(hidden_higher).unwrap_or(0))
+    };
+    let (me_entry, around_me) = match &mine {
+        None => (empty_me(me), Vec::new()),
+        Some(mine) => (
+            entry(mine, rank_of(mine.score), me),
+            window
+                .iter()
+                .map(|l| entry(l, rank_of(l.score), me))
+                .collect(),
+        ),
+    };
+    let participants = participants - i64::try_from(hidden_scores.len()).unwrap_or(0);
     Ok(pb::GetLeaderboardResponse {
         entries,
         me: Some(me_entry),
