@@ -125,7 +125,7 @@ async fn global(
 ) -> AppResult<pb::GetLeaderboardResponse> {
     let (hidden, mine) = pair(
         conn,
-        spare.as_mut().map(|c| &mut **c),
+        spare.as_deref_mut(),
         async |c| store::friends::hidden_from(c, me).await,
         async |c| store::leaderboard::of_users(c, key, &[me]).await,
     )
@@ -140,7 +140,7 @@ async fn global(
     // too, subtracted from the counts above a score) beside the lines around mine.
     let ((top, hidden_lines), (before, after)) = pair(
         conn,
-        spare.as_mut().map(|c| &mut **c),
+        spare.as_deref_mut(),
         async |c| {
             let top = store::leaderboard::top(c, key, top_n + extra).await?;
             let hidden_lines = if hidden_ids.is_empty() {
@@ -186,7 +186,7 @@ async fn global(
     scores.dedup();
     let (above, participants) = pair(
         conn,
-        spare.as_mut().map(|c| &mut **c),
+        spare.as_deref_mut(),
         async |c| {
             if scores.is_empty() {
                 Ok(Vec::new())
