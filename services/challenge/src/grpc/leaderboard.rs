@@ -186,7 +186,7 @@ async fn global(
     scores.dedup();
     let (above, participants) = pair(
         conn,
-        spare.as_deref_mut(),
+        spare,
         async |c| {
             if scores.is_empty() {
                 Ok(Vec::new())
