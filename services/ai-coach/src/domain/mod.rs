@@ -9,3 +9,5 @@
 pub mod prompt;
 pub mod recommendation;
 pub mod rules;
+pub mod evaluation;
+pub mod practice;
