@@ -8,6 +8,8 @@ CREATE TABLE practice_sessions (
     agenda          text NOT NULL,
     tone            text NOT NULL,
     focus           text NOT NULL,
+    -- The caller's timezone when the session started (the event's fallback when profile is down).
+    timezone        text NOT NULL,
     status          text NOT NULL CHECK (status IN ('in_progress','completed','archived')),
     turns           integer NOT NULL DEFAULT 0,
     created_at      timestamptz NOT NULL,
@@ -46,6 +48,8 @@ CREATE TABLE practice_evaluations (
     path                 text NOT NULL,
     model                text NOT NULL,
     reason               text NOT NULL,
+    -- answers.id (feedback refers to it).
+    answer_id            uuid NOT NULL,
     created_at           timestamptz NOT NULL
 );
 CREATE INDEX practice_evaluations_user ON practice_evaluations (user_id, created_at DESC);

@@ -78,7 +78,10 @@ impl Rubric {
 
     /// The context dimensions of a preparation type.
     pub fn context(&self, prep: PrepType) -> &[Dimension] {
-        self.context.get(prep.as_str()).map(Vec::as_slice).unwrap_or(&[])
+        self.context
+            .get(prep.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// Every dimension a session of `prep` is scored on, universal first, with its kind.
@@ -184,6 +187,14 @@ impl Kind {
         }
     }
 
+    pub fn from_db(s: &str) -> Option<Self> {
+        match s {
+            "universal" => Some(Self::Universal),
+            "context" => Some(Self::Context),
+            _ => None,
+        }
+    }
+
     pub fn to_proto(self) -> i32 {
         match self {
             Self::Universal => 1,
@@ -232,7 +243,11 @@ pub struct ModelEvaluation {
 /// Checks the model's evaluation against the rubric (the schema's rules, again, in code: the
 /// model is never trusted) and builds the evaluation; the error says what is wrong, for the
 /// repair request.
-pub fn from_model(rubric: &Rubric, prep: PrepType, m: ModelEvaluation) -> Result<Evaluation, String> {
+pub fn from_model(
+    rubric: &Rubric,
+    prep: PrepType,
+    m: ModelEvaluation,
+) -> Result<Evaluation, String> {
     let mut scores = Vec::new();
     for (d, kind) in rubric.dimensions(prep) {
         let Some(&raw) = m.dimension_scores.get(&d.key) else {
@@ -249,14 +264,20 @@ pub fn from_model(rubric: &Rubric, prep: PrepType, m: ModelEvaluation) -> Result
         .keys()
         .find(|k| rubric.dimension(prep, k).is_none())
     {
-        return Err(format!("dimension_scores.{extra} is not a dimension of this rubric"));
+        return Err(format!(
+            "dimension_scores.{extra} is not a dimension of this rubric"
+        ));
     }
     if m.improvement_areas.len() > MAX_AREAS {
-        return Err(format!("improvement_areas must have at most {MAX_AREAS} items"));
+        return Err(format!(
+            "improvement_areas must have at most {MAX_AREAS} items"
+        ));
     }
     for (i, a) in m.improvement_areas.iter().enumerate() {
         if rubric.dimension(prep, &a.dimension).is_none() {
-            return Err(format!("improvement_areas[{i}].dimension is not a dimension of this rubric"));
+            return Err(format!(
+                "improvement_areas[{i}].dimension is not a dimension of this rubric"
+            ));
         }
         if bad_text(&a.area) || bad_text(&a.suggestion) {
             return Err(format!(
@@ -264,7 +285,9 @@ pub fn from_model(rubric: &Rubric, prep: PrepType, m: ModelEvaluation) -> Result
             ));
         }
     }
-    if m.practice_suggestions.len() > MAX_SUGGESTIONS || m.practice_suggestions.iter().any(|s| bad_text(s)) {
+    if m.practice_suggestions.len() > MAX_SUGGESTIONS
+        || m.practice_suggestions.iter().any(|s| bad_text(s))
+    {
         return Err(format!(
             "practice_suggestions must have at most {MAX_SUGGESTIONS} items of 1 to {MAX_AREA_TEXT} characters"
         ));
@@ -300,18 +323,53 @@ fn score_of(rubric: &Rubric, d: &Dimension, kind: Kind, score: i32) -> Score {
 
 fn clamp(v: f64) -> i32 {
     // Finite and within 0..=100 after the clamp: the cast cannot truncate.
-    if v.is_nan() { 0 } else { v.round().clamp(0.0, 100.0) as i32 }
+    if v.is_nan() {
+        0
+    } else {
+        v.round().clamp(0.0, 100.0) as i32
+    }
 }
 
 const STRUCTURE: &[&str] = &[
-    "first", "firstly", "second", "then", "next", "finally", "because", "therefore", "so",
-    "result", "example", "instance", "lastly", "overall", "conclusion",
+    "first",
+    "firstly",
+    "second",
+    "then",
+    "next",
+    "finally",
+    "because",
+    "therefore",
+    "so",
+    "result",
+    "example",
+    "instance",
+    "lastly",
+    "overall",
+    "conclusion",
 ];
-const FILLERS: &[&str] = &["um", "uh", "erm", "like", "basically", "actually", "literally", "whatever"];
+const FILLERS: &[&str] = &[
+    "um",
+    "uh",
+    "erm",
+    "like",
+    "basically",
+    "actually",
+    "literally",
+    "whatever",
+];
 const FILLER_PHRASES: &[&str] = &["you know", "sort of", "kind of", "i mean"];
-const HEDGES: &[&str] = &["maybe", "perhaps", "probably", "guess", "hopefully", "possibly"];
+const HEDGES: &[&str] = &[
+    "maybe",
+    "perhaps",
+    "probably",
+    "guess",
+    "hopefully",
+    "possibly",
+];
 const HEDGE_PHRASES: &[&str] = &["i think", "not sure", "i believe", "i feel like"];
-const SLANG: &[&str] = &["gonna", "wanna", "gotta", "yeah", "nope", "dude", "cool", "stuff", "lol", "awesome"];
+const SLANG: &[&str] = &[
+    "gonna", "wanna", "gotta", "yeah", "nope", "dude", "cool", "stuff", "lol", "awesome",
+];
 const POLITE: &[&str] = &["thank", "thanks", "appreciate", "please", "glad"];
 const STOP: &[&str] = &[
     "about", "after", "again", "also", "been", "before", "being", "could", "does", "from", "have",
@@ -334,7 +392,9 @@ fn count_words(ws: &[String], list: &[&str]) -> usize {
 
 fn count_phrases(text: &str, list: &[&str]) -> usize {
     let lower = format!(" {} ", words(text).join(" "));
-    list.iter().map(|p| lower.matches(&format!(" {p} ")).count()).sum()
+    list.iter()
+        .map(|p| lower.matches(&format!(" {p} ")).count())
+        .sum()
 }
 
 fn content(ws: &[String]) -> Vec<&str> {
@@ -345,7 +405,11 @@ fn content(ws: &[String]) -> Vec<&str> {
 }
 
 fn per_100(n: usize, total: usize) -> f64 {
-    if total == 0 { 0.0 } else { n as f64 * 100.0 / total as f64 }
+    if total == 0 {
+        0.0
+    } else {
+        n as f64 * 100.0 / total as f64
+    }
 }
 
 /// The rules evaluator (see the module comment for the formulas).
@@ -364,15 +428,27 @@ pub fn rules(rubric: &Rubric, prep: PrepType, tone: &str, transcript: &[Message]
     let total: usize = answer_words.iter().map(Vec::len).sum();
     let mean_len = total as f64 / n;
     let share = |f: &dyn Fn(usize) -> bool| (0..pairs.len()).filter(|&i| f(i)).count() as f64 / n;
-    let all_text: String = pairs.iter().map(|(_, a)| *a).collect::<Vec<_>>().join(" \n ");
+    let all_text: String = pairs
+        .iter()
+        .map(|(_, a)| *a)
+        .collect::<Vec<_>>()
+        .join(" \n ");
     let all_words: Vec<String> = answer_words.concat();
 
     let fillers = count_words(&all_words, FILLERS) + count_phrases(&all_text, FILLER_PHRASES);
     let hedges = count_words(&all_words, HEDGES) + count_phrases(&all_text, HEDGE_PHRASES);
     let filler_rate = per_100(fillers, total);
     let hedge_rate = per_100(hedges, total);
-    let structured = share(&|i| answer_words.get(i).is_some_and(|w| count_words(w, STRUCTURE) > 0));
-    let with_number = share(&|i| pairs.get(i).is_some_and(|(_, a)| a.chars().any(|c| c.is_ascii_digit())));
+    let structured = share(&|i| {
+        answer_words
+            .get(i)
+            .is_some_and(|w| count_words(w, STRUCTURE) > 0)
+    });
+    let with_number = share(&|i| {
+        pairs
+            .get(i)
+            .is_some_and(|(_, a)| a.chars().any(|c| c.is_ascii_digit()))
+    });
     let substantial = share(&|i| answer_words.get(i).is_some_and(|w| w.len() >= 15));
     let overlap: f64 = pairs
         .iter()
@@ -402,7 +478,11 @@ pub fn rules(rubric: &Rubric, prep: PrepType, tone: &str, transcript: &[Message]
         v.dedup();
         v.len()
     };
-    let repeated = if total == 0 { 0.0 } else { 1.0 - distinct as f64 / total as f64 };
+    let repeated = if total == 0 {
+        0.0
+    } else {
+        1.0 - distinct as f64 / total as f64
+    };
     let shouts = all_text.contains("!!")
         || all_text
             .split_whitespace()
@@ -430,7 +510,8 @@ pub fn rules(rubric: &Rubric, prep: PrepType, tone: &str, transcript: &[Message]
         ),
         (
             "language_quality",
-            90.0 - 8.0 * filler_rate - 25.0 * (repeated - 0.35).max(0.0) / 0.65 * 1.0
+            90.0 - 8.0 * filler_rate
+                - 25.0 * (repeated - 0.35).max(0.0) / 0.65 * 1.0
                 - if shouts { 10.0 } else { 0.0 },
         ),
         (
@@ -451,7 +532,10 @@ pub fn rules(rubric: &Rubric, prep: PrepType, tone: &str, transcript: &[Message]
                 .unwrap_or(50.0),
             Kind::Context => {
                 let markers: Vec<&str> = d.markers.iter().map(String::as_str).collect();
-                let hits = answer_words.iter().filter(|w| count_words(w, &markers) > 0).count();
+                let hits = answer_words
+                    .iter()
+                    .filter(|w| count_words(w, &markers) > 0)
+                    .count();
                 30.0 + 60.0 * hits as f64 / n + if hits >= 2 { 10.0 } else { 0.0 }
             }
         };
@@ -507,8 +591,16 @@ mod tests {
         let mut t = Vec::new();
         for (i, (q, a)) in PrepType::Interview.questions().zip(answers).enumerate() {
             let turn = i32::try_from(i).unwrap();
-            t.push(Message { role: Role::Coach, text: q.into(), turn });
-            t.push(Message { role: Role::User, text: (*a).into(), turn: turn + 1 });
+            t.push(Message {
+                role: Role::Coach,
+                text: q.into(),
+                turn,
+            });
+            t.push(Message {
+                role: Role::User,
+                text: (*a).into(),
+                turn: turn + 1,
+            });
         }
         t
     }
@@ -529,8 +621,17 @@ mod tests {
         let r = rubric();
         assert_eq!(r.version, "practice.v1");
         assert_eq!(
-            r.universal.iter().map(|d| d.key.as_str()).collect::<Vec<_>>(),
-            ["clarity_structure", "relevance_focus", "confidence_delivery", "language_quality", "tone_alignment"]
+            r.universal
+                .iter()
+                .map(|d| d.key.as_str())
+                .collect::<Vec<_>>(),
+            [
+                "clarity_structure",
+                "relevance_focus",
+                "confidence_delivery",
+                "language_quality",
+                "tone_alignment"
+            ]
         );
         for t in PrepType::ALL {
             assert!(!r.context(t).is_empty(), "{t:?}");
@@ -556,8 +657,18 @@ mod tests {
     #[test]
     fn the_overall_score_weights_universal_and_context() {
         let r = rubric();
-        let s = |kind, score| Score { dimension: String::new(), title: String::new(), kind, score, label: String::new() };
-        let scores = [s(Kind::Universal, 80), s(Kind::Universal, 60), s(Kind::Context, 40)];
+        let s = |kind, score| Score {
+            dimension: String::new(),
+            title: String::new(),
+            kind,
+            score,
+            label: String::new(),
+        };
+        let scores = [
+            s(Kind::Universal, 80),
+            s(Kind::Universal, 60),
+            s(Kind::Context, 40),
+        ];
         // 0.7 × 70 + 0.3 × 40 = 61
         assert_eq!(r.overall(&scores), 61);
         assert_eq!(r.overall(&scores[..2]), 70);
@@ -566,27 +677,58 @@ mod tests {
     #[test]
     fn the_rules_score_a_structured_concrete_session_above_a_vague_one() {
         let r = rubric();
-        let strong = rules(r, PrepType::Interview, "Professional & Confident", &session(&STRONG));
-        let weak = rules(r, PrepType::Interview, "Professional & Confident", &session(&WEAK));
+        let strong = rules(
+            r,
+            PrepType::Interview,
+            "Professional & Confident",
+            &session(&STRONG),
+        );
+        let weak = rules(
+            r,
+            PrepType::Interview,
+            "Professional & Confident",
+            &session(&WEAK),
+        );
         assert!(strong.overall >= 70, "{strong:#?}");
         assert!(weak.overall < 50, "{weak:#?}");
         for (a, b) in strong.scores.iter().zip(&weak.scores) {
-            assert!(a.score > b.score, "{} {} vs {}", a.dimension, a.score, b.score);
+            assert!(
+                a.score > b.score,
+                "{} {} vs {}",
+                a.dimension,
+                a.score,
+                b.score
+            );
         }
         assert_eq!(strong.scores.len(), 7);
-        assert!(strong.scores.iter().any(|s| s.dimension == "star_structure" && s.kind == Kind::Context));
+        assert!(
+            strong
+                .scores
+                .iter()
+                .any(|s| s.dimension == "star_structure" && s.kind == Kind::Context)
+        );
         assert_eq!(strong.rubric_version, "practice.v1");
     }
 
     #[test]
     fn the_rules_name_two_or_three_improvement_areas_lowest_first() {
         let r = rubric();
-        let weak = rules(r, PrepType::Interview, "Professional & Confident", &session(&WEAK));
+        let weak = rules(
+            r,
+            PrepType::Interview,
+            "Professional & Confident",
+            &session(&WEAK),
+        );
         assert_eq!(weak.areas.len(), 3);
         let score = |d: &str| weak.scores.iter().find(|s| s.dimension == d).unwrap().score;
         assert!(score(&weak.areas[0].dimension) <= score(&weak.areas[1].dimension));
         assert_eq!(weak.suggestions.len(), 3);
-        let strong = rules(r, PrepType::Interview, "Professional & Confident", &session(&STRONG));
+        let strong = rules(
+            r,
+            PrepType::Interview,
+            "Professional & Confident",
+            &session(&STRONG),
+        );
         assert!((2..=3).contains(&strong.areas.len()));
     }
 
@@ -594,14 +736,35 @@ mod tests {
     fn fillers_hedges_and_slang_cost_their_dimensions() {
         let r = rubric();
         let base = "I led the migration of 40 services and we delivered on time because we planned the waves first";
-        let clean = rules(r, PrepType::Other, "Professional", &session(&[base, base, base]));
+        let clean = rules(
+            r,
+            PrepType::Other,
+            "Professional",
+            &session(&[base, base, base]),
+        );
         let filler = format!("um like {base} you know basically");
-        let filled = rules(r, PrepType::Other, "Professional", &session(&[&filler, &filler, &filler]));
-        let get = |e: &Evaluation, d: &str| e.scores.iter().find(|s| s.dimension == d).unwrap().score;
+        let filled = rules(
+            r,
+            PrepType::Other,
+            "Professional",
+            &session(&[&filler, &filler, &filler]),
+        );
+        let get =
+            |e: &Evaluation, d: &str| e.scores.iter().find(|s| s.dimension == d).unwrap().score;
         assert!(get(&filled, "language_quality") < get(&clean, "language_quality"));
         let slangy = format!("yeah gonna say {base} cool");
-        let casual = rules(r, PrepType::Other, "Casual & friendly", &session(&[&slangy, &slangy, &slangy]));
-        let formal = rules(r, PrepType::Other, "Professional", &session(&[&slangy, &slangy, &slangy]));
+        let casual = rules(
+            r,
+            PrepType::Other,
+            "Casual & friendly",
+            &session(&[&slangy, &slangy, &slangy]),
+        );
+        let formal = rules(
+            r,
+            PrepType::Other,
+            "Professional",
+            &session(&[&slangy, &slangy, &slangy]),
+        );
         assert!(get(&formal, "tone_alignment") < get(&casual, "tone_alignment"));
     }
 
@@ -609,13 +772,18 @@ mod tests {
     fn the_rules_are_deterministic() {
         let r = rubric();
         let t = session(&STRONG);
-        assert_eq!(rules(r, PrepType::Pitch, "x", &t), rules(r, PrepType::Pitch, "x", &t));
+        assert_eq!(
+            rules(r, PrepType::Pitch, "x", &t),
+            rules(r, PrepType::Pitch, "x", &t)
+        );
     }
 
     fn model_reply(prep: PrepType) -> serde_json::Value {
         let r = rubric();
-        let scores: serde_json::Map<String, serde_json::Value> =
-            r.dimensions(prep).map(|(d, _)| (d.key.clone(), json!(75))).collect();
+        let scores: serde_json::Map<String, serde_json::Value> = r
+            .dimensions(prep)
+            .map(|(d, _)| (d.key.clone(), json!(75)))
+            .collect();
         json!({
             "dimension_scores": scores,
             "improvement_areas": [{"dimension": "clarity_structure", "area": "Lead with the point", "suggestion": "Say the conclusion first"}],
@@ -645,20 +813,41 @@ mod tests {
             from_model(r, PrepType::Interview, m).unwrap_err()
         };
         assert!(bad(&|v| v["dimension_scores"]["role_fit"] = json!(101)).contains("role_fit"));
-        assert!(bad(&|v| { v["dimension_scores"].as_object_mut().unwrap().remove("star_structure"); })
-            .contains("star_structure is missing"));
-        assert!(bad(&|v| v["dimension_scores"]["objection_handling"] = json!(50)).contains("objection_handling"));
-        assert!(bad(&|v| v["improvement_areas"][0]["dimension"] = json!("charisma")).contains("improvement_areas[0]"));
+        assert!(
+            bad(&|v| {
+                v["dimension_scores"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("star_structure");
+            })
+            .contains("star_structure is missing")
+        );
+        assert!(
+            bad(&|v| v["dimension_scores"]["objection_handling"] = json!(50))
+                .contains("objection_handling")
+        );
+        assert!(
+            bad(&|v| v["improvement_areas"][0]["dimension"] = json!("charisma"))
+                .contains("improvement_areas[0]")
+        );
         let area = json!({"dimension": "clarity_structure", "area": "a", "suggestion": "b"});
-        assert!(bad(&|v| v["improvement_areas"] = json!([area, area, area, area])).contains("at most 3"));
-        assert!(bad(&|v| v["improvement_areas"][0]["area"] = json!("  ")).contains("improvement_areas[0]"));
+        assert!(
+            bad(&|v| v["improvement_areas"] = json!([area, area, area, area]))
+                .contains("at most 3")
+        );
+        assert!(
+            bad(&|v| v["improvement_areas"][0]["area"] = json!("  "))
+                .contains("improvement_areas[0]")
+        );
     }
 
     #[test]
     fn the_schema_names_every_dimension_of_the_type() {
         let r = rubric();
         let s = r.schema(PrepType::Pitch);
-        let required = s["properties"]["dimension_scores"]["required"].as_array().unwrap();
+        let required = s["properties"]["dimension_scores"]["required"]
+            .as_array()
+            .unwrap();
         assert_eq!(required.len(), 7);
         assert!(required.contains(&json!("value_proposition")));
         assert_eq!(s["properties"]["improvement_areas"]["maxItems"], json!(3));

@@ -163,7 +163,10 @@ pub const TOO_MANY_TURNS: &str = "PRACTICE_TOO_MANY_TURNS";
 fn not_in_progress(status: Status, what: &str) -> AppError {
     AppError::precondition(
         NOT_IN_PROGRESS,
-        format!("the practice session is {}: only an in-progress session can {what}", status.as_str()),
+        format!(
+            "the practice session is {}: only an in-progress session can {what}",
+            status.as_str()
+        ),
     )
 }
 
@@ -296,7 +299,13 @@ pub fn check_start(
         v.add("preparation_type", "is not a known preparation type");
         None
     });
-    check_text(&mut v, "meeting_subtype", meeting_subtype, MAX_SUBTYPE, false);
+    check_text(
+        &mut v,
+        "meeting_subtype",
+        meeting_subtype,
+        MAX_SUBTYPE,
+        false,
+    );
     check_text(&mut v, "agenda", agenda, MAX_AGENDA, true);
     check_text(&mut v, "tone", tone, MAX_TONE, false);
     check_text(&mut v, "focus", focus, MAX_FOCUS, false);
@@ -350,7 +359,11 @@ pub struct Message {
 
 /// The coach's opening question: the first of the bank, or a focus-specific opener.
 pub fn opening(ctx: &Context) -> String {
-    let first = ctx.prep.questions().next().unwrap_or("What would you like to practise today?");
+    let first = ctx
+        .prep
+        .questions()
+        .next()
+        .unwrap_or("What would you like to practise today?");
     if ctx.focus.is_empty() {
         first.to_owned()
     } else {
@@ -439,7 +452,10 @@ fn first_words(text: &str, n: usize) -> String {
     if words.len() <= n {
         words.join(" ")
     } else {
-        format!("{}…", words.iter().take(n).copied().collect::<Vec<_>>().join(" "))
+        format!(
+            "{}…",
+            words.iter().take(n).copied().collect::<Vec<_>>().join(" ")
+        )
     }
 }
 
@@ -469,10 +485,14 @@ mod tests {
     fn completing_needs_three_answers_and_an_in_progress_session() {
         assert_eq!(complete(Status::InProgress, 3).unwrap(), Status::Completed);
         let e = complete(Status::InProgress, 2).unwrap_err();
-        assert!(matches!(e, AppError::FailedPrecondition { reason, .. } if reason == TOO_FEW_TURNS));
+        assert!(
+            matches!(e, AppError::FailedPrecondition { reason, .. } if reason == TOO_FEW_TURNS)
+        );
         for s in [Status::Completed, Status::Archived] {
             let e = complete(s, 5).unwrap_err();
-            assert!(matches!(e, AppError::FailedPrecondition { reason, .. } if reason == NOT_IN_PROGRESS));
+            assert!(
+                matches!(e, AppError::FailedPrecondition { reason, .. } if reason == NOT_IN_PROGRESS)
+            );
         }
     }
 
@@ -482,7 +502,9 @@ mod tests {
         assert!(can_send(Status::Completed, 0).is_err());
         assert!(can_send(Status::Archived, 0).is_err());
         let e = can_send(Status::InProgress, MAX_TURNS).unwrap_err();
-        assert!(matches!(e, AppError::FailedPrecondition { reason, .. } if reason == TOO_MANY_TURNS));
+        assert!(
+            matches!(e, AppError::FailedPrecondition { reason, .. } if reason == TOO_MANY_TURNS)
+        );
     }
 
     #[test]
@@ -552,7 +574,11 @@ mod tests {
         let second = PrepType::Sales.questions().nth(1).unwrap();
         let t = vec![
             msg(Role::Coach, &first, 0),
-            msg(Role::User, "We sell 30 percent cheaper than last year and serve 200 clients in the region today", 1),
+            msg(
+                Role::User,
+                "We sell 30 percent cheaper than last year and serve 200 clients in the region today",
+                1,
+            ),
         ];
         let reply = rules_reply(PrepType::Sales, &t);
         assert!(reply.ends_with(second), "{reply}");

@@ -10,12 +10,12 @@ use uuid::Uuid;
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct SessionRow {
     pub id: Uuid,
-    pub user_id: Uuid,
     pub preparation_type: String,
     pub meeting_subtype: String,
     pub agenda: String,
     pub tone: String,
     pub focus: String,
+    pub timezone: String,
     pub status: String,
     pub turns: i32,
     pub created_at: OffsetDateTime,
@@ -24,7 +24,8 @@ pub struct SessionRow {
     pub evaluation_id: Option<Uuid>,
 }
 
-const SESSION_COLUMNS: &str = "s.id, s.user_id, s.preparation_type, s.meeting_subtype, s.agenda, s.tone, s.focus,
+const SESSION_COLUMNS: &str =
+    "s.id, s.preparation_type, s.meeting_subtype, s.agenda, s.tone, s.focus, s.timezone,
     s.status, s.turns, s.created_at, s.completed_at, s.overall_score,
     (SELECT e.id FROM practice_evaluations e WHERE e.session_id = s.id) AS evaluation_id";
 
@@ -44,13 +45,14 @@ pub struct NewSession<'a> {
     pub agenda: &'a str,
     pub tone: &'a str,
     pub focus: &'a str,
+    pub timezone: &'a str,
     pub at: OffsetDateTime,
 }
 
 pub async fn insert_session(conn: &mut PgConnection, s: &NewSession<'_>) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO practice_sessions (id, user_id, preparation_type, meeting_subtype, agenda, tone, focus, status, turns, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'in_progress', 0, $8)",
+        "INSERT INTO practice_sessions (id, user_id, preparation_type, meeting_subtype, agenda, tone, focus, timezone, status, turns, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'in_progress', 0, $9)",
     )
     .bind(s.id)
     .bind(s.user)
@@ -59,6 +61,7 @@ pub async fn insert_session(conn: &mut PgConnection, s: &NewSession<'_>) -> sqlx
     .bind(s.agenda)
     .bind(s.tone)
     .bind(s.focus)
+    .bind(s.timezone)
     .bind(s.at)
     .execute(conn)
     .await?;
@@ -142,7 +145,11 @@ pub async fn set_completed(
     Ok(())
 }
 
-pub async fn set_archived(conn: &mut PgConnection, session: Uuid, at: OffsetDateTime) -> sqlx::Result<()> {
+pub async fn set_archived(
+    conn: &mut PgConnection,
+    session: Uuid,
+    at: OffsetDateTime,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE practice_sessions SET status = 'archived', archived_at = $2 WHERE id = $1")
         .bind(session)
         .bind(at)
@@ -241,14 +248,15 @@ pub struct EvaluationRow {
     pub path: String,
     pub model: String,
     pub reason: String,
+    pub answer_id: Uuid,
     pub created_at: OffsetDateTime,
 }
 
 pub async fn insert_evaluation(conn: &mut PgConnection, e: &EvaluationRow) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO practice_evaluations (id, session_id, user_id, preparation_type, rubric_version, overall_score,
-            overall_label, dimension_scores, improvement_areas, practice_suggestions, summary, path, model, reason, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            overall_label, dimension_scores, improvement_areas, practice_suggestions, summary, path, model, reason, answer_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(e.id)
     .bind(e.session_id)
@@ -264,6 +272,7 @@ pub async fn insert_evaluation(conn: &mut PgConnection, e: &EvaluationRow) -> sq
     .bind(&e.path)
     .bind(&e.model)
     .bind(&e.reason)
+    .bind(e.answer_id)
     .bind(e.created_at)
     .execute(conn)
     .await?;
@@ -271,9 +280,13 @@ pub async fn insert_evaluation(conn: &mut PgConnection, e: &EvaluationRow) -> sq
 }
 
 const EVALUATION_COLUMNS: &str = "id, session_id, user_id, preparation_type, rubric_version, overall_score, overall_label,
-    dimension_scores, improvement_areas, practice_suggestions, summary, path, model, reason, created_at";
+    dimension_scores, improvement_areas, practice_suggestions, summary, path, model, reason, answer_id, created_at";
 
-pub async fn evaluation(conn: &mut PgConnection, user: Uuid, id: Uuid) -> sqlx::Result<Option<EvaluationRow>> {
+pub async fn evaluation(
+    conn: &mut PgConnection,
+    user: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<EvaluationRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {EVALUATION_COLUMNS} FROM practice_evaluations WHERE id = $1 AND user_id = $2"
     )))
@@ -351,7 +364,11 @@ pub struct FocusRow {
 }
 
 /// The most recurring focus areas first (the latest on ties).
-pub async fn focus_areas(conn: &mut PgConnection, user: Uuid, limit: i64) -> sqlx::Result<Vec<FocusRow>> {
+pub async fn focus_areas(
+    conn: &mut PgConnection,
+    user: Uuid,
+    limit: i64,
+) -> sqlx::Result<Vec<FocusRow>> {
     sqlx::query_as(
         "SELECT dimension, occurrences, area, suggestion, last_seen FROM practice_focus_areas
          WHERE user_id = $1 ORDER BY occurrences DESC, last_seen DESC, dimension LIMIT $2",
@@ -382,7 +399,10 @@ pub async fn rollups(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<Vec<Ro
 }
 
 /// The latest evaluation's practice suggestions.
-pub async fn latest_suggestions(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<Option<Value>> {
+pub async fn latest_suggestions(
+    conn: &mut PgConnection,
+    user: Uuid,
+) -> sqlx::Result<Option<Value>> {
     sqlx::query_scalar(
         "SELECT practice_suggestions FROM practice_evaluations WHERE user_id = $1
          ORDER BY created_at DESC, id DESC LIMIT 1",
@@ -395,17 +415,25 @@ pub async fn latest_suggestions(conn: &mut PgConnection, user: Uuid) -> sqlx::Re
 /// Deletes everything of `user` (account deletion); returns the sessions deleted (their
 /// messages and evaluations cascade).
 pub async fn purge_user(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<u64> {
-    for table in ["practice_focus_areas", "practice_rollups", "practice_evaluations"] {
-        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE user_id = $1")))
-            .bind(user)
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(sqlx::query("DELETE FROM practice_sessions WHERE user_id = $1")
+    for table in [
+        "practice_focus_areas",
+        "practice_rollups",
+        "practice_evaluations",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE user_id = $1"
+        )))
         .bind(user)
-        .execute(conn)
-        .await?
-        .rows_affected())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(
+        sqlx::query("DELETE FROM practice_sessions WHERE user_id = $1")
+            .bind(user)
+            .execute(conn)
+            .await?
+            .rows_affected(),
+    )
 }
 
 /// Gives `source`'s sessions and evaluations to `target` and rebuilds both plans (account
