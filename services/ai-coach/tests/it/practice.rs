@@ -29,7 +29,7 @@ use crate::support::{Harness, MODEL, stand_in, start};
 
 type Client = PracticeServiceClient<Channel>;
 
-fn client(h: &Harness) -> Client {
+pub fn client(h: &Harness) -> Client {
     PracticeServiceClient::new(h.channel.clone())
 }
 
@@ -82,7 +82,7 @@ async fn complete(
 }
 
 /// A session of `prep` with the three answers, completed.
-async fn practised(c: &mut Client, token: &str, prep: i32) -> (PracticeSession, Evaluation) {
+pub async fn practised(c: &mut Client, token: &str, prep: i32) -> (PracticeSession, Evaluation) {
     let s = start_session(c, token, prep).await;
     for a in ANSWERS {
         say(c, token, &s.practice_session_id, a).await.unwrap();
