@@ -2,5 +2,6 @@
 //! issuer, clock and broker vhost), and a local stand-in for an OpenAI-compatible LLM.
 
 mod lifecycle;
+mod llm;
 mod recommendation;
 mod support;
