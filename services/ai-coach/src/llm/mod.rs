@@ -172,7 +172,10 @@ impl Llm {
         }
         Self {
             inner: Arc::new(Inner {
-                client: Client::with_config(config),
+                // The plain transport: the default one retries on its own (up to 8 s per wait),
+                // which would hide failures from the breaker and blow the caller's deadline.
+                client: Client::with_config(config)
+                    .with_http_service(async_openai::middleware::ReqwestService::default()),
                 model: cfg.model.clone(),
                 embedding_model: cfg.embedding_model.clone(),
                 timeout: cfg.timeout,
