@@ -26,6 +26,7 @@ import { LearningService } from "./gen/stride/activity_session/v1/learning_pb.js
 import { UserPlanService } from "./gen/stride/activity_session/v1/plans_pb.js";
 import { WorkoutLogService } from "./gen/stride/activity_session/v1/workouts_pb.js";
 import { AiCoachService } from "./gen/stride/ai_coach/v1/ai_coach_pb.js";
+import { PracticeService } from "./gen/stride/ai_coach/v1/practice_pb.js";
 import { AnalyticsService } from "./gen/stride/analytics/v1/analytics_pb.js";
 import { DashboardService } from "./gen/stride/analytics/v1/dashboard_pb.js";
 import { FiguresService } from "./gen/stride/analytics/v1/figures_pb.js";
@@ -51,6 +52,7 @@ import { DataExportService } from "./gen/stride/profile/v1/export_pb.js";
 export {
   CatalogService,
   AiCoachService,
+  PracticeService,
   AnalyticsService,
   AuthService,
   DashboardService,
@@ -318,6 +320,7 @@ export interface StrideClient {
   figures: Client<typeof FiguresService>;
   shareCards: Client<typeof ShareService>;
   coach: Client<typeof AiCoachService>;
+  practice: Client<typeof PracticeService>;
   tokens: TokenManager;
   transport: Transport;
   /** Signup; stores the tokens when the account is active at once (no confirmation required). */
@@ -378,6 +381,7 @@ export function createStrideClient(opts: StrideClientOptions): StrideClient {
     figures: createClient(FiguresService, transport),
     shareCards: createClient(ShareService, transport),
     coach: createClient(AiCoachService, transport),
+    practice: createClient(PracticeService, transport),
     tokens,
     transport,
     async signUp(req) {

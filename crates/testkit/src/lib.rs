@@ -14,6 +14,7 @@ pub mod google_oauth;
 pub mod grpc_web;
 mod harness;
 pub mod oidc;
+pub mod openai;
 pub mod telegram;
 pub mod twilio;
 

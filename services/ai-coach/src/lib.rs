@@ -8,13 +8,16 @@
 // A panic on a caller's input is a broken call: service code handles every case instead.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+pub mod answers;
 mod config;
 mod domain;
 mod errors;
 mod events;
 mod export;
 mod grpc;
-mod llm;
+pub mod llm;
+pub mod prompts;
+pub mod quota;
 mod store;
 
 use std::sync::Arc;
@@ -25,7 +28,7 @@ use stride_kit::{
 };
 use stride_proto::ai_coach::ai_coach_service_server::AiCoachServiceServer;
 
-pub use config::{Config, LlmConfig};
+pub use config::{Config, DEFAULT_DAILY_QUOTA, DEFAULT_EMBEDDING_MODEL, LlmConfig};
 
 pub const SERVICE: &str = "ai-coach";
 
@@ -45,13 +48,29 @@ pub async fn start(
         Some(l) => tracing::info!(model = %l.model, "LLM configured"),
         None => tracing::info!("no LLM configured; answering with rules"),
     }
+    quota::set_daily_limit(config.daily_quota);
+    // One client (and circuit breaker) for every capability.
+    let llm = config.llm.as_ref().map(|c| Arc::new(llm::Llm::new(c)));
+    // Before subscribe (the kit's order): practice publishes practice_session.evaluated.v1.
+    let outbox = service.relay();
     service.subscribe(events::subscriptions());
+    service.grpc(
+        stride_proto::ai_coach::practice_service_server::PracticeServiceServer::new(
+            grpc::practice::Practice {
+                pool: service.pool().clone(),
+                clock: clock.clone(),
+                outbox,
+                profile: lazy_channel(&config.profile_url)?,
+                llm: llm.clone(),
+            },
+        ),
+    );
     service.grpc(AiCoachServiceServer::new(grpc::Recommendations {
         pool: service.pool().clone(),
         clock,
         analytics: lazy_channel(&config.analytics_url)?,
         activity_session: lazy_channel(&config.activity_session_url)?,
-        llm: config.llm.as_ref().map(|c| Arc::new(llm::Llm::new(c))),
+        llm: llm.clone(),
     }));
     service.grpc(
         stride_proto::stride::ai_coach::v1::user_data_service_server::UserDataServiceServer::new(

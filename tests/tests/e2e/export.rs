@@ -74,6 +74,10 @@ fn collection(service: &str, table: &str) -> Option<Option<&'static str>> {
         ("analytics", "share_cards") => Some("share_cards"),
         (_, "user_directory") => Some("directory"),
         ("ai-coach", "recommendations") => Some("recommendations"),
+        ("ai-coach", "practice_sessions") => Some("practice_sessions"),
+        ("ai-coach", "practice_evaluations") => Some("practice_evaluations"),
+        ("ai-coach", "practice_focus_areas") => Some("practice_focus_areas"),
+        ("ai-coach", "practice_rollups") => Some("practice_rollups"),
         _ => return None,
     })
 }

@@ -2,5 +2,7 @@
 //! issuer, clock and broker vhost), and a local stand-in for an OpenAI-compatible LLM.
 
 mod lifecycle;
+mod llm;
+mod practice;
 mod recommendation;
 mod support;
