@@ -5,6 +5,7 @@ mod auth_flows;
 mod broker_down;
 mod browser;
 mod catalog;
+mod compose;
 mod connect;
 mod edge;
 mod export;
