@@ -5,12 +5,16 @@
 //!
 //! Every variable `NAME` may instead be given as `NAME_FILE`: the path of a file holding the
 //! value (one trailing newline dropped), as Kubernetes and Docker mount secrets. Setting both is
-//! an error, so a stale value cannot silently win.
+//! an error, so a stale value cannot silently win. And when neither is set and
+//! `STRIDE_SECRETS_DIR` names a directory, the file `<dir>/NAME` gives the value if it exists:
+//! one Secret mounted as a volume supplies every key it holds, optional ones included.
 
 use std::{fmt, net::SocketAddr, str::FromStr};
 
 /// `NAME_FILE` gives `NAME` from a file (mounted secrets).
 pub const FILE_SUFFIX: &str = "_FILE";
+/// A directory of files named after variables (a mounted Secret), read for unset variables.
+pub const SECRETS_DIR: &str = "STRIDE_SECRETS_DIR";
 
 type Lookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
@@ -61,8 +65,18 @@ impl Env {
     fn get(&mut self, name: &str) -> Option<String> {
         let file_var = format!("{name}{FILE_SUFFIX}");
         let direct = self.raw(name);
-        let Some(path) = self.raw(&file_var) else {
-            return direct;
+        let path = match self.raw(&file_var) {
+            Some(path) => path,
+            None if direct.is_some() => return direct,
+            None => {
+                // Only names that can be file names; a missing file is an unset variable.
+                let dir = self.raw(SECRETS_DIR)?;
+                let candidate = std::path::Path::new(dir.trim()).join(name);
+                if name.contains(['/', '.']) || !candidate.is_file() {
+                    return None;
+                }
+                candidate.display().to_string()
+            }
         };
         if direct.is_some() {
             self.errors
@@ -333,6 +347,15 @@ mod tests {
             text.contains("AMQP_URL_FILE=\"/nonexistent/x\" cannot be read"),
             "{text}"
         );
+        // A secrets directory: present files give values, absent ones leave variables unset.
+        let dir_path = dir.display().to_string();
+        let mut env = Env::from_fn(move |k| (k == SECRETS_DIR).then(|| dir_path.clone()));
+        assert_eq!(
+            env.optional("DATABASE_URL").as_deref(),
+            Some("postgres://u:hunter2@h/db")
+        );
+        assert_eq!(env.optional("AUTH_SMTP_URL"), None);
+        env.finish().expect("an absent optional file is no error");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
