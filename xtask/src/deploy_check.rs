@@ -69,9 +69,11 @@ fn ensure_venv(root: &Path) -> Result<PathBuf> {
         if !bin.join("pip").exists() {
             exec(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
         }
-        exec(Command::new(bin.join("pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check"])
-            .args(PACKAGES))?;
+        exec(
+            Command::new(bin.join("pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check"])
+                .args(PACKAGES),
+        )?;
         std::fs::write(&stamp, want)?;
     }
     Ok(bin)

@@ -6,6 +6,7 @@ mod broker_down;
 mod browser;
 mod catalog;
 mod compose;
+mod config_docs;
 mod connect;
 mod edge;
 mod export;
