@@ -212,7 +212,10 @@ pub fn check(root: &Path) -> Result<Summary> {
 /// Splits a rendering into built-in resources and custom resources paired with their vendored
 /// schema file (`<group>/<kind lowercased>_<version>.json` under `schemas`). A custom resource
 /// without a vendored schema is an error: it would otherwise go unchecked.
-fn split_custom(text: &str, schemas: &Path) -> Result<(Vec<String>, Vec<(String, PathBuf)>)> {
+/// A custom resource's YAML and the schema file it is validated against.
+type Custom = (String, PathBuf);
+
+fn split_custom(text: &str, schemas: &Path) -> Result<(Vec<String>, Vec<Custom>)> {
     let mut builtin = Vec::new();
     let mut custom = Vec::new();
     for doc in text.split("\n---\n") {
