@@ -3,6 +3,7 @@
 
 mod bench;
 mod chaos;
+mod deploy_check;
 mod infra;
 mod signals;
 mod test;
@@ -21,6 +22,10 @@ commands:
                          client (npm ci, generated code not stale, tsc, bundle the browser test
                          page, chromium), start PostgreSQL and RabbitMQ, run
                          `cargo nextest run --workspace --no-fail-fast ARGS...`
+  deploy-check           render every deploy/k8s overlay (kubectl kustomize), validate strictly
+                         (kubernetes-validate; vendored CRD schemas), scan with checkov (network
+                         look-ups off), check the Prometheus rules (promtool); tools pinned in
+                         .stride/venv
   ts-client [--check]    regenerate clients/ts/src/gen from proto/ (buf and protoc-gen-es from
                          npm), typecheck, bundle the browser test page; --check: only fail if
                          the committed generated code is stale
@@ -51,6 +56,7 @@ fn main() -> ExitCode {
         "up" => up::run(rest),
         "bench" => bench::run(rest),
         "chaos" => chaos::run(rest),
+        "deploy-check" => deploy_check::run(rest),
         "ts-client" => ts_client::run(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");

@@ -26,6 +26,8 @@ fn run_phases(root: &Path, args: &[String], phases: &mut Phases) -> Result<i32> 
     if !compose_checked {
         eprintln!("WARNING: docker-compose.yml does not exist yet; compose check skipped");
     }
+    let deploy = phases.time("deploy check", || crate::deploy_check::check(root))?;
+    eprintln!("{deploy}");
     phases.time("ts client", || ts_client::check(root))?;
     let deny = phases.time("cargo deny", || tools::cargo_deny(root))?;
     if !deny.advisories {

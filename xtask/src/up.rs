@@ -252,7 +252,6 @@ pub(crate) fn start_all(
             .expect("known service");
         format!("http://127.0.0.1:{}", ports[i * 2])
     };
-    let rust_log = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
 
     let mut commands = Vec::new();
     for (i, svc) in SERVICES.into_iter().enumerate() {
@@ -315,8 +314,8 @@ pub(crate) fn start_all(
     }
     commands.push((GATEWAY, gateway, gateway_http));
     for (_, cmd, _) in &mut commands {
-        cmd.env("RUST_LOG", &rust_log)
-            .env("STRIDE_LOG_FORMAT", "text");
+        // RUST_LOG is inherited when the developer set it; otherwise the default filter applies.
+        cmd.env("STRIDE_LOG_FORMAT", "text");
     }
 
     // The dev sink before auth, which sends to it.

@@ -2,8 +2,19 @@
 //!
 //! Every problem is collected and reported together, one line per variable, so an operator fixes
 //! a deployment in one pass. Secret values are never echoed.
+//!
+//! Every variable `NAME` may instead be given as `NAME_FILE`: the path of a file holding the
+//! value (one trailing newline dropped), as Kubernetes and Docker mount secrets. Setting both is
+//! an error, so a stale value cannot silently win. And when neither is set and
+//! `STRIDE_SECRETS_DIR` names a directory, the file `<dir>/NAME` gives the value if it exists:
+//! one Secret mounted as a volume supplies every key it holds, optional ones included.
 
 use std::{fmt, net::SocketAddr, str::FromStr};
+
+/// `NAME_FILE` gives `NAME` from a file (mounted secrets).
+pub const FILE_SUFFIX: &str = "_FILE";
+/// A directory of files named after variables (a mounted Secret), read for unset variables.
+pub const SECRETS_DIR: &str = "STRIDE_SECRETS_DIR";
 
 type Lookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
@@ -42,12 +53,48 @@ impl Env {
         }
     }
 
-    fn get(&self, name: &str) -> Option<String> {
+    fn raw(&self, name: &str) -> Option<String> {
         let v = match &self.lookup {
             Some(f) => f(name),
             None => std::env::var(name).ok(),
         };
         v.filter(|s| !s.trim().is_empty())
+    }
+
+    /// `name`, or the contents of the file `name_FILE` names.
+    fn get(&mut self, name: &str) -> Option<String> {
+        let file_var = format!("{name}{FILE_SUFFIX}");
+        let direct = self.raw(name);
+        let path = match self.raw(&file_var) {
+            Some(path) => path,
+            None if direct.is_some() => return direct,
+            None => {
+                // Only names that can be file names; a missing file is an unset variable.
+                let dir = self.raw(SECRETS_DIR)?;
+                let candidate = std::path::Path::new(dir.trim()).join(name);
+                if name.contains(['/', '.']) || !candidate.is_file() {
+                    return None;
+                }
+                candidate.display().to_string()
+            }
+        };
+        if direct.is_some() {
+            self.errors
+                .push(format!("{name} and {file_var} are both set: keep one"));
+            return direct;
+        }
+        match std::fs::read_to_string(path.trim()) {
+            Ok(text) => {
+                let text = text.strip_suffix('\n').unwrap_or(&text);
+                let text = text.strip_suffix('\r').unwrap_or(text);
+                Some(text.to_owned()).filter(|s| !s.trim().is_empty())
+            }
+            Err(e) => {
+                self.errors
+                    .push(format!("{file_var}={path:?} cannot be read: {e}"));
+                None
+            }
+        }
     }
 
     /// A required string.
@@ -255,6 +302,61 @@ mod tests {
         assert!(!format!("{c:?}").contains("hunter2"));
         assert_eq!(c.database_url.to_string(), "***");
         assert_eq!(c.amqp_url.expose(), "amqp://u:hunter2@h/%2F");
+    }
+
+    #[test]
+    fn a_variable_may_come_from_a_file() {
+        let dir = std::env::temp_dir().join(format!("stride-kit-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let secret = dir.join("DATABASE_URL");
+        std::fs::write(&secret, "postgres://u:hunter2@h/db\n").unwrap();
+        let path = secret.display().to_string();
+        let vars: HashMap<String, String> = [("DATABASE_URL_FILE".to_owned(), path.clone())].into();
+        let mut env = Env::from_fn(move |k| vars.get(k).cloned());
+        let url = migrate_database_url(&mut env);
+        env.finish().expect("read from the file");
+        assert_eq!(
+            url.expose(),
+            "postgres://u:hunter2@h/db",
+            "trailing newline dropped"
+        );
+
+        // Both set: an error naming both, never the value.
+        let vars: HashMap<String, String> = [
+            ("DATABASE_URL_FILE".to_owned(), path),
+            (
+                "DATABASE_URL".to_owned(),
+                "postgres://u:other@h/db".to_owned(),
+            ),
+        ]
+        .into();
+        let mut env = Env::from_fn(move |k| vars.get(k).cloned());
+        let _ = migrate_database_url(&mut env);
+        let text = env.finish().unwrap_err().to_string();
+        assert!(
+            text.contains("DATABASE_URL and DATABASE_URL_FILE are both set"),
+            "{text}"
+        );
+        assert!(!text.contains("other"), "{text}");
+
+        // A missing file: named, with the reason.
+        let mut env = Env::from_fn(|k| (k == "AMQP_URL_FILE").then(|| "/nonexistent/x".into()));
+        let _ = env.optional("AMQP_URL");
+        let text = env.finish().unwrap_err().to_string();
+        assert!(
+            text.contains("AMQP_URL_FILE=\"/nonexistent/x\" cannot be read"),
+            "{text}"
+        );
+        // A secrets directory: present files give values, absent ones leave variables unset.
+        let dir_path = dir.display().to_string();
+        let mut env = Env::from_fn(move |k| (k == SECRETS_DIR).then(|| dir_path.clone()));
+        assert_eq!(
+            env.optional("DATABASE_URL").as_deref(),
+            Some("postgres://u:hunter2@h/db")
+        );
+        assert_eq!(env.optional("AUTH_SMTP_URL"), None);
+        env.finish().expect("an absent optional file is no error");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

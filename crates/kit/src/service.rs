@@ -45,7 +45,11 @@ pub struct Config {
 impl Config {
     /// Reads the common settings of `service` (which verifies tokens against auth's JWKS).
     pub fn from_env(service: &'static str) -> Result<Self, ConfigError> {
-        let mut env = Env::new();
+        Self::read(Env::new(), service)
+    }
+
+    /// Reads from `env` (the docs test feeds it the documented examples).
+    pub fn read(mut env: Env, service: &'static str) -> Result<Self, ConfigError> {
         let common = CommonConfig::read(&mut env, service, true);
         env.finish()?;
         Ok(Self { common })

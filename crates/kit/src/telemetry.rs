@@ -25,14 +25,20 @@ impl Drop for TelemetryGuard {
 }
 
 /// Installs the global subscriber. Must run inside the Tokio runtime (the OTLP exporter needs it).
-/// `STRIDE_LOG_FORMAT=json` switches to JSON lines; `RUST_LOG` filters (default `info`).
+/// The log filter when `RUST_LOG` is unset. Launchers leave `RUST_LOG` unset unless the operator
+/// sets it: a blanket `RUST_LOG=info` would bring back lapin's per-message warnings and sqlx's
+/// statement logs this filter keeps quiet.
+pub const DEFAULT_LOG_FILTER: &str =
+    "info,sqlx=warn,lapin=warn,lapin::returned_messages=error,h2=warn";
+
+/// `STRIDE_LOG_FORMAT=json` switches to JSON lines; `RUST_LOG` filters (default
+/// [`DEFAULT_LOG_FILTER`]).
 pub fn init(service: &str) -> anyhow::Result<TelemetryGuard> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     // lapin warns once per returned (unroutable) message with its whole payload; the outbox
     // already says the same in one line and retries, so that module is kept to errors.
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new("info,sqlx=warn,lapin=warn,lapin::returned_messages=error,h2=warn")
-    });
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
     let json = std::env::var("STRIDE_LOG_FORMAT").is_ok_and(|v| v == "json");
     // Spans always get OpenTelemetry ids (W3C trace context), exported or not: an INTERNAL
     // answer names a trace id that finds its log line even with no collector configured.

@@ -51,7 +51,11 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let mut env = Env::new();
+        Self::read(Env::new())
+    }
+
+    /// Reads from `env` (the docs test feeds it the documented examples).
+    pub fn read(mut env: Env) -> Result<Self, ConfigError> {
         // auth serves the keys itself, so it needs no auth URL.
         let common = CommonConfig::read(&mut env, SERVICE, false);
         let settings = settings::Settings::read(&mut env);

@@ -89,7 +89,11 @@ impl Config {
     }
 
     pub fn from_env() -> Result<Self, ConfigError> {
-        let mut env = Env::new();
+        Self::read(Env::new())
+    }
+
+    /// Reads from `env` (the docs test feeds it the documented examples).
+    pub fn read(mut env: Env) -> Result<Self, ConfigError> {
         let common = CommonConfig::read(&mut env, SERVICE, true);
         let avatar_dir = env
             .optional("PROFILE_AVATAR_DIR")

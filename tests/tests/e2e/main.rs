@@ -5,6 +5,8 @@ mod auth_flows;
 mod broker_down;
 mod browser;
 mod catalog;
+mod compose;
+mod config_docs;
 mod connect;
 mod dashboard;
 mod edge;
