@@ -62,11 +62,30 @@ pub async fn start_with_quota(
     start_full(now, llm, None, daily_quota).await
 }
 
+/// Like [`start`], with conversation settings.
+pub async fn start_with_chat(
+    now: OffsetDateTime,
+    llm: Option<LlmConfig>,
+    chat: stride_ai_coach::ChatConfig,
+) -> (Harness, Mesh) {
+    start_full_with(now, llm, None, stride_ai_coach::DEFAULT_DAILY_QUOTA, chat).await
+}
+
 async fn start_full(
     now: OffsetDateTime,
     llm: Option<LlmConfig>,
     analytics_url: Option<String>,
     daily_quota: u32,
+) -> (Harness, Mesh) {
+    start_full_with(now, llm, analytics_url, daily_quota, Default::default()).await
+}
+
+async fn start_full_with(
+    now: OffsetDateTime,
+    llm: Option<LlmConfig>,
+    analytics_url: Option<String>,
+    daily_quota: u32,
+    chat: stride_ai_coach::ChatConfig,
 ) -> (Harness, Mesh) {
     let mut mesh = None;
     let h = Harness::start(
@@ -85,7 +104,7 @@ async fn start_full(
                     profile_url: "http://127.0.0.1:9".into(),
                     challenge_url: "http://127.0.0.1:9".into(),
                     daily_quota,
-                    chat: Default::default(),
+                    chat,
                     common,
                     llm,
                 };
