@@ -569,7 +569,7 @@ impl Reply {
                         .await;
                     }
                     Ok(StreamEvent::ToolCalls(c)) => calls = Some(c),
-                    Ok(StreamEvent::Done(u)) => usage = usage.add(u),
+                    Ok(StreamEvent::Done(u)) => usage = usage + u,
                     Err(e) => return Err((e.reason, tools_used, !text.is_empty())),
                 }
             }
