@@ -186,8 +186,14 @@ pub async fn owner(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Uui
         .await
 }
 
-/// Deletes every answer and quota row of `user` (account deletion); returns how many went.
+/// Deletes every answer, feedback and quota row of `user` (account deletion); returns how
+/// many went.
 pub async fn purge_user(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<u64> {
+    let f = sqlx::query("DELETE FROM answer_feedback WHERE user_id = $1")
+        .bind(user)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
     let a = sqlx::query("DELETE FROM answers WHERE user_id = $1")
         .bind(user)
         .execute(&mut *conn)
@@ -198,13 +204,19 @@ pub async fn purge_user(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<u64
         .execute(&mut *conn)
         .await?
         .rows_affected();
-    Ok(a + q)
+    Ok(f + a + q)
 }
 
 /// Gives `source`'s answers and today's quota use to `target` (account merge): the calls of a
 /// day add up, so a merge cannot reset a quota.
 pub async fn move_user(conn: &mut PgConnection, source: Uuid, target: Uuid) -> sqlx::Result<u64> {
     let a = sqlx::query("UPDATE answers SET user_id = $2 WHERE user_id = $1")
+        .bind(source)
+        .bind(target)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    let f = sqlx::query("UPDATE answer_feedback SET user_id = $2 WHERE user_id = $1")
         .bind(source)
         .bind(target)
         .execute(&mut *conn)
@@ -220,7 +232,7 @@ pub async fn move_user(conn: &mut PgConnection, source: Uuid, target: Uuid) -> s
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    Ok(a + q)
+    Ok(a + f + q)
 }
 
 #[cfg(test)]

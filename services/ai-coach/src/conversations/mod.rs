@@ -793,3 +793,35 @@ fn stride_text_tokens(text: &str) -> Vec<String> {
     }
     out
 }
+
+/// Deletes every conversation and message of `user` (account deletion); returns how many went.
+pub async fn purge_user(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<u64> {
+    let m = sqlx::query("DELETE FROM conversation_messages WHERE user_id = $1")
+        .bind(user)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    let c = sqlx::query("DELETE FROM conversations WHERE user_id = $1")
+        .bind(user)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok(m + c)
+}
+
+/// Gives `source`'s conversations and messages to `target` (account merge).
+pub async fn move_user(conn: &mut PgConnection, source: Uuid, target: Uuid) -> sqlx::Result<u64> {
+    let c = sqlx::query("UPDATE conversations SET user_id = $2 WHERE user_id = $1")
+        .bind(source)
+        .bind(target)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    let m = sqlx::query("UPDATE conversation_messages SET user_id = $2 WHERE user_id = $1")
+        .bind(source)
+        .bind(target)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok(c + m)
+}
