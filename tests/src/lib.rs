@@ -245,6 +245,7 @@ impl Mesh {
                 profile_url: format!("http://{profile_addr}"),
                 challenge_url: format!("http://{}", challenge.grpc_addr),
                 daily_quota: stride_ai_coach::DEFAULT_DAILY_QUOTA,
+                chat: Default::default(),
                 llm: None,
             },
             verifier()?,

@@ -27,6 +27,8 @@ import { UserPlanService } from "./gen/stride/activity_session/v1/plans_pb.js";
 import { WorkoutLogService } from "./gen/stride/activity_session/v1/workouts_pb.js";
 import { AiCoachService } from "./gen/stride/ai_coach/v1/ai_coach_pb.js";
 import { PracticeService } from "./gen/stride/ai_coach/v1/practice_pb.js";
+import { ConversationService } from "./gen/stride/ai_coach/v1/conversations_pb.js";
+import { FeedbackService } from "./gen/stride/ai_coach/v1/feedback_pb.js";
 import { AnalyticsService } from "./gen/stride/analytics/v1/analytics_pb.js";
 import { DashboardService } from "./gen/stride/analytics/v1/dashboard_pb.js";
 import { FiguresService } from "./gen/stride/analytics/v1/figures_pb.js";
@@ -53,6 +55,8 @@ export {
   CatalogService,
   AiCoachService,
   PracticeService,
+  ConversationService,
+  FeedbackService,
   AnalyticsService,
   AuthService,
   DashboardService,
@@ -321,6 +325,10 @@ export interface StrideClient {
   shareCards: Client<typeof ShareService>;
   coach: Client<typeof AiCoachService>;
   practice: Client<typeof PracticeService>;
+  /** Conversations with the coach; `sendMessage` streams the reply (tokens, tool activity, final message). */
+  conversations: Client<typeof ConversationService>;
+  /** Feedback on coach answers, usage against the daily quota, admin stats. */
+  coachFeedback: Client<typeof FeedbackService>;
   tokens: TokenManager;
   transport: Transport;
   /** Signup; stores the tokens when the account is active at once (no confirmation required). */
@@ -382,6 +390,8 @@ export function createStrideClient(opts: StrideClientOptions): StrideClient {
     shareCards: createClient(ShareService, transport),
     coach: createClient(AiCoachService, transport),
     practice: createClient(PracticeService, transport),
+    conversations: createClient(ConversationService, transport),
+    coachFeedback: createClient(FeedbackService, transport),
     tokens,
     transport,
     async signUp(req) {

@@ -3,6 +3,7 @@
 //! Store functions run on the caller's connection or transaction and never begin or commit.
 
 use sqlx::PgConnection;
+use stride_kit::clock::SharedClock;
 use stride_proto::ai_coach as pb;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -119,8 +120,26 @@ fn tokens(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
+/// The service clock answers are stamped with (set once at start, like the quota's limit; the
+/// process runs one coach). Unset: the database's now().
+static CLOCK: std::sync::RwLock<Option<SharedClock>> = std::sync::RwLock::new(None);
+
+pub fn set_clock(clock: SharedClock) {
+    *CLOCK
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(clock);
+}
+
+fn now() -> Option<OffsetDateTime> {
+    CLOCK
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .as_ref()
+        .map(|c| c.now_db())
+}
+
 /// Records an answer of `kind` (e.g. "chat", "practice.evaluation", "agent.nutrition") given
-/// to `user_id` now; returns its id (the `answer_id` for feedback).
+/// to `user_id` now (the service clock); returns its id (the `answer_id` for feedback).
 pub async fn record(
     tx: &mut PgConnection,
     user_id: Uuid,
@@ -128,7 +147,7 @@ pub async fn record(
     provenance: &Provenance,
     usage: Usage,
 ) -> sqlx::Result<Uuid> {
-    record_at(tx, user_id, kind, provenance, usage, None).await
+    record_at(tx, user_id, kind, provenance, usage, now()).await
 }
 
 /// [`record`] at a given time (the service clock); None: the database's now().
@@ -167,8 +186,14 @@ pub async fn owner(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Uui
         .await
 }
 
-/// Deletes every answer and quota row of `user` (account deletion); returns how many went.
+/// Deletes every answer, feedback and quota row of `user` (account deletion); returns how
+/// many went.
 pub async fn purge_user(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<u64> {
+    let f = sqlx::query("DELETE FROM answer_feedback WHERE user_id = $1")
+        .bind(user)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
     let a = sqlx::query("DELETE FROM answers WHERE user_id = $1")
         .bind(user)
         .execute(&mut *conn)
@@ -179,13 +204,19 @@ pub async fn purge_user(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<u64
         .execute(&mut *conn)
         .await?
         .rows_affected();
-    Ok(a + q)
+    Ok(f + a + q)
 }
 
 /// Gives `source`'s answers and today's quota use to `target` (account merge): the calls of a
 /// day add up, so a merge cannot reset a quota.
 pub async fn move_user(conn: &mut PgConnection, source: Uuid, target: Uuid) -> sqlx::Result<u64> {
     let a = sqlx::query("UPDATE answers SET user_id = $2 WHERE user_id = $1")
+        .bind(source)
+        .bind(target)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    let f = sqlx::query("UPDATE answer_feedback SET user_id = $2 WHERE user_id = $1")
         .bind(source)
         .bind(target)
         .execute(&mut *conn)
@@ -201,7 +232,7 @@ pub async fn move_user(conn: &mut PgConnection, source: Uuid, target: Uuid) -> s
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    Ok(a + q)
+    Ok(a + f + q)
 }
 
 #[cfg(test)]

@@ -46,6 +46,27 @@ impl LlmConfig {
     }
 }
 
+/// Conversations: inactivity before expiry (COACH_CONVERSATION_EXPIRY_HOURS, default 24), turns
+/// kept verbatim in the model's context (COACH_CONVERSATION_MEMORY_TURNS, default 6; older ones
+/// go into the running summary), tool rounds per reply (COACH_CHAT_MAX_TOOL_ROUNDS, default 3;
+/// then the model must answer without tools).
+#[derive(Clone, Debug)]
+pub struct ChatConfig {
+    pub expiry: time::Duration,
+    pub memory_turns: usize,
+    pub max_tool_rounds: u32,
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        Self {
+            expiry: time::Duration::hours(24),
+            memory_turns: 6,
+            max_tool_rounds: 3,
+        }
+    }
+}
+
 pub const DEFAULT_EMBEDDING_MODEL: &str = "text-embedding-3-small";
 
 /// Model-backed answers a user may get per UTC day (COACH_DAILY_QUOTA; 0 = no model answers).
@@ -62,6 +83,7 @@ pub struct Config {
     pub challenge_url: String,
     /// Model-backed answers per user per UTC day; beyond it RESOURCE_EXHAUSTED.
     pub daily_quota: u32,
+    pub chat: ChatConfig,
     /// None: rules only.
     pub llm: Option<LlmConfig>,
 }
@@ -97,6 +119,23 @@ impl Config {
         if daily_quota > 1_000_000 {
             env.error("COACH_DAILY_QUOTA must be at most 1000000");
         }
+        let expiry_hours = env.parse_or("COACH_CONVERSATION_EXPIRY_HOURS", 24i64);
+        if !(1..=24 * 90).contains(&expiry_hours) {
+            env.error("COACH_CONVERSATION_EXPIRY_HOURS must be between 1 and 2160");
+        }
+        let memory_turns = env.parse_or("COACH_CONVERSATION_MEMORY_TURNS", 6usize);
+        if !(1..=50).contains(&memory_turns) {
+            env.error("COACH_CONVERSATION_MEMORY_TURNS must be between 1 and 50");
+        }
+        let max_tool_rounds = env.parse_or("COACH_CHAT_MAX_TOOL_ROUNDS", 3u32);
+        if max_tool_rounds > 10 {
+            env.error("COACH_CHAT_MAX_TOOL_ROUNDS must be at most 10");
+        }
+        let chat = ChatConfig {
+            expiry: time::Duration::hours(expiry_hours),
+            memory_turns,
+            max_tool_rounds,
+        };
         let embedding_model = env
             .optional("COACH_LLM_EMBEDDING_MODEL")
             .unwrap_or_else(|| DEFAULT_EMBEDDING_MODEL.into());
@@ -162,6 +201,7 @@ impl Config {
             profile_url,
             challenge_url,
             daily_quota,
+            chat,
             llm,
         })
     }

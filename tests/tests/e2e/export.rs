@@ -78,6 +78,11 @@ fn collection(service: &str, table: &str) -> Option<Option<&'static str>> {
         ("ai-coach", "practice_evaluations") => Some("practice_evaluations"),
         ("ai-coach", "practice_focus_areas") => Some("practice_focus_areas"),
         ("ai-coach", "practice_rollups") => Some("practice_rollups"),
+        ("ai-coach", "answers") => Some("answers"),
+        ("ai-coach", "answer_feedback") => Some("answer_feedback"),
+        ("ai-coach", "quota_days") => Some("quota_days"),
+        ("ai-coach", "conversations") => Some("conversations"),
+        ("ai-coach", "conversation_messages") => Some("conversation_messages"),
         _ => return None,
     })
 }

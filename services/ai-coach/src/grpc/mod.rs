@@ -26,7 +26,7 @@ use crate::{
     },
     errors,
     llm::Llm,
-    prompts, store,
+    prompts, quota, store,
 };
 
 pub struct Recommendations {
@@ -52,6 +52,10 @@ async fn get_recommendation(
 ) -> AppResult<pb::GetRecommendationResponse> {
     let caller = call.caller()?;
     let goal = prompt::goal(&call.message.goal)?;
+    if s.llm.is_some() {
+        let mut conn = s.pool.acquire().await?;
+        quota::charge(&mut conn, caller.user_id, &s.clock).await?;
+    }
     let (summary, catalog) = upstream(s, caller).await?;
     let today = convert::local_date(s.clock.now(), &summary.timezone);
     let progress = Progress::from_summary(&summary, today);

@@ -22,12 +22,78 @@ async fn answers(h: &Harness, user: Uuid) -> Vec<Uuid> {
         .expect("recommendations")
 }
 
-/// Gives `user` an answered recommendation (a usage row) and an evaluated practice session (a
-/// row in every practice table).
+/// Gives `user` an answered recommendation (a usage row), an evaluated practice session (a
+/// row in every practice table), a conversation with a reply (an answer row, messages) rated
+/// by the user, and a day of quota use.
 async fn seed(h: &Harness, user: Uuid) {
+    use futures::StreamExt as _;
+    use stride_proto::ai_coach::{
+        Rating, SendMessageRequest, StartConversationRequest, SubmitFeedbackRequest,
+        conversation_service_client::ConversationServiceClient,
+        feedback_service_client::FeedbackServiceClient, send_message_event::Event,
+    };
+    use stride_testkit::authed;
     recommend(h, user, "").await.expect("recommendation");
     let mut c = crate::practice::client(h);
     crate::practice::practised(&mut c, &h.token(user), 1).await;
+    let addr = format!("http://{}", h.running.grpc_addr);
+    let mut c = ConversationServiceClient::connect(addr.clone())
+        .await
+        .expect("connect");
+    let token = h.token(user);
+    let id = c
+        .start_conversation(authed(
+            StartConversationRequest {
+                title: String::new(),
+            },
+            &token,
+        ))
+        .await
+        .expect("start")
+        .into_inner()
+        .conversation
+        .expect("conversation")
+        .id;
+    let mut events = c
+        .send_message(authed(
+            SendMessageRequest {
+                conversation_id: id,
+                text: "my week?".into(),
+            },
+            &token,
+        ))
+        .await
+        .expect("send")
+        .into_inner();
+    let mut answer_id = String::new();
+    while let Some(e) = events.next().await {
+        if let Some(Event::Done(d)) = e.expect("event").event {
+            answer_id = d
+                .message
+                .and_then(|m| m.provenance)
+                .expect("provenance")
+                .answer_id;
+        }
+    }
+    FeedbackServiceClient::connect(addr)
+        .await
+        .expect("connect")
+        .submit_feedback(authed(
+            SubmitFeedbackRequest {
+                answer_id,
+                rating: Rating::Positive as i32,
+                comment: String::new(),
+            },
+            &token,
+        ))
+        .await
+        .expect("feedback");
+    let mut conn = h.db.acquire().await.expect("conn");
+    sqlx::query("INSERT INTO quota_days (user_id, day, calls) VALUES ($1, '2026-06-10', 1)")
+        .bind(user)
+        .execute(&mut *conn)
+        .await
+        .expect("quota row");
 }
 
 #[tokio::test]

@@ -44,6 +44,49 @@ pub async fn start_with(
     llm: Option<LlmConfig>,
     analytics_url: Option<String>,
 ) -> (Harness, Mesh) {
+    start_full(
+        now,
+        llm,
+        analytics_url,
+        stride_ai_coach::DEFAULT_DAILY_QUOTA,
+    )
+    .await
+}
+
+/// Like [`start`], with a daily quota of `daily_quota` model-backed answers.
+pub async fn start_with_quota(
+    now: OffsetDateTime,
+    llm: Option<LlmConfig>,
+    daily_quota: u32,
+) -> (Harness, Mesh) {
+    start_full(now, llm, None, daily_quota).await
+}
+
+/// Like [`start`], with conversation settings.
+pub async fn start_with_chat(
+    now: OffsetDateTime,
+    llm: Option<LlmConfig>,
+    chat: stride_ai_coach::ChatConfig,
+) -> (Harness, Mesh) {
+    start_full_with(now, llm, None, stride_ai_coach::DEFAULT_DAILY_QUOTA, chat).await
+}
+
+async fn start_full(
+    now: OffsetDateTime,
+    llm: Option<LlmConfig>,
+    analytics_url: Option<String>,
+    daily_quota: u32,
+) -> (Harness, Mesh) {
+    start_full_with(now, llm, analytics_url, daily_quota, Default::default()).await
+}
+
+async fn start_full_with(
+    now: OffsetDateTime,
+    llm: Option<LlmConfig>,
+    analytics_url: Option<String>,
+    daily_quota: u32,
+    chat: stride_ai_coach::ChatConfig,
+) -> (Harness, Mesh) {
     let mut mesh = None;
     let h = Harness::start(
         SERVICE,
@@ -60,7 +103,8 @@ pub async fn start_with(
                     // Not part of these tests yet: closed ports.
                     profile_url: "http://127.0.0.1:9".into(),
                     challenge_url: "http://127.0.0.1:9".into(),
-                    daily_quota: stride_ai_coach::DEFAULT_DAILY_QUOTA,
+                    daily_quota,
+                    chat,
                     common,
                     llm,
                 };
