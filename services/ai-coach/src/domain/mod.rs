@@ -6,6 +6,9 @@
 //! - [`recommendation`]: the answer given and the usage recorded, from the advice and the LLM's
 //!   outcome.
 
+pub mod nutrition;
+pub mod plan;
 pub mod prompt;
 pub mod recommendation;
 pub mod rules;
+pub mod safety;
