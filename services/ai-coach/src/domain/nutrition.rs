@@ -10,6 +10,7 @@
 //!   gain muscle +300 kcal/day, otherwise maintain.
 //! - Protein g/kg: 1.6 (lose), 1.8 (gain muscle), 1.2 (maintain/endurance: 1.4).
 //!   Fat 25 % of calories; carbohydrates the rest (4 kcal/g protein and carbs, 9 kcal/g fat).
+//!
 //! The model may only phrase these numbers, never change them.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
