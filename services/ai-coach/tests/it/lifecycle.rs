@@ -89,11 +89,14 @@ async fn seed(h: &Harness, user: Uuid) {
         .await
         .expect("feedback");
     let mut conn = h.db.acquire().await.expect("conn");
-    sqlx::query("INSERT INTO quota_days (user_id, day, calls) VALUES ($1, '2026-06-10', 1)")
-        .bind(user)
-        .execute(&mut *conn)
-        .await
-        .expect("quota row");
+    sqlx::query(
+        "INSERT INTO quota_days (user_id, day, calls) VALUES ($1, '2026-06-10', 1)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(user)
+    .execute(&mut *conn)
+    .await
+    .expect("quota row");
 }
 
 #[tokio::test]
