@@ -222,6 +222,8 @@ impl Mesh {
         // analytics' dashboard asks ai-coach and ai-coach asks analytics: ai-coach's address is
         // chosen before either starts.
         let coach_addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        // Profile starts last but the coach asks it (lazily): its first replica's port is chosen now.
+        let profile_addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
         let analytics = stride_analytics::start(
             stride_analytics::Config::with_peers(
                 common("analytics", &dbs.analytics, amqp, &auth_url),
@@ -240,6 +242,10 @@ impl Mesh {
                 },
                 analytics_url: format!("http://{}", analytics.grpc_addr),
                 activity_session_url: format!("http://{}", activity.grpc_addr),
+                profile_url: format!("http://{profile_addr}"),
+                challenge_url: format!("http://{}", challenge.grpc_addr),
+                daily_quota: stride_ai_coach::DEFAULT_DAILY_QUOTA,
+                chat: Default::default(),
                 llm: None,
             },
             verifier()?,
@@ -265,8 +271,13 @@ impl Mesh {
             export,
         };
         let mut profiles = Vec::new();
-        for _ in 0..options.profile_replicas.max(1) {
-            profiles.push(profile_start.start("127.0.0.1:0".parse()?).await?);
+        for i in 0..options.profile_replicas.max(1) {
+            let addr = if i == 0 {
+                profile_addr
+            } else {
+                "127.0.0.1:0".parse()?
+            };
+            profiles.push(profile_start.start(addr).await?);
         }
         direct.push(("profile", profiles[0].grpc_addr));
         for (name, r) in [

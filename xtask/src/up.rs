@@ -3,7 +3,8 @@
 //!
 //! Env contract of the service binaries: `STRIDE_GRPC_ADDR`, `STRIDE_HTTP_ADDR` (healthz,
 //! readyz, metrics), `DATABASE_URL`, `AMQP_URL`, `STRIDE_AUTH_URL`, `RUST_LOG`,
-//! `STRIDE_LOG_FORMAT`; ai-coach also `STRIDE_ANALYTICS_URL` and `STRIDE_ACTIVITY_SESSION_URL`;
+//! `STRIDE_LOG_FORMAT`; ai-coach also `STRIDE_ANALYTICS_URL`, `STRIDE_ACTIVITY_SESSION_URL`, `STRIDE_PROFILE_URL` and
+//! `STRIDE_CHALLENGE_URL`;
 //! profile `PROFILE_AVATAR_DIR`.
 //! The gateway gets `STRIDE_GATEWAY_ADDR`, `STRIDE_HTTP_ADDR` and a `STRIDE_<SVC>_URL` per
 //! service. Every `*_URL` of a service is `http://127.0.0.1:<its gRPC port>` (auth's JWKS is
@@ -277,7 +278,9 @@ pub(crate) fn start_all(
         }
         if svc == "ai-coach" {
             cmd.env("STRIDE_ANALYTICS_URL", grpc_url("analytics"))
-                .env("STRIDE_ACTIVITY_SESSION_URL", grpc_url("activity-session"));
+                .env("STRIDE_ACTIVITY_SESSION_URL", grpc_url("activity-session"))
+                .env("STRIDE_PROFILE_URL", grpc_url("profile"))
+                .env("STRIDE_CHALLENGE_URL", grpc_url("challenge"));
         }
         if svc == "profile" {
             // Avatar files beside the logs of this run (URLs point at profile's HTTP port).

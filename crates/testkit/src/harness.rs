@@ -95,6 +95,11 @@ impl<C> ServiceHarness<C> {
         self.issuer.token(user)
     }
 
+    /// A valid access token for `user` carrying `roles`.
+    pub fn token_with_roles(&self, user: Uuid, roles: &[&str]) -> String {
+        self.issuer.token_with_roles(user, roles)
+    }
+
     /// Waits until the service recorded `event_id` in its inbox: its effect committed with it.
     pub async fn consumed(&self, event_id: Uuid) {
         let db = self.db.clone();

@@ -14,6 +14,7 @@ pub mod google_oauth;
 pub mod grpc_web;
 mod harness;
 pub mod oidc;
+pub mod openai;
 pub mod telegram;
 pub mod twilio;
 
@@ -108,12 +109,17 @@ impl TestIssuer {
 
     /// A valid access token for `user`.
     pub fn token(&self, user: Uuid) -> String {
+        self.token_with_roles(user, &["user"])
+    }
+
+    /// A valid access token for `user` carrying `roles` (e.g. `["user", "admin"]`).
+    pub fn token_with_roles(&self, user: Uuid, roles: &[&str]) -> String {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         self.key
             .sign(&access_claims(
                 user,
                 "test-session",
-                vec!["user".into()],
+                roles.iter().map(|r| (*r).to_owned()).collect(),
                 false,
                 now,
                 900,

@@ -13,14 +13,77 @@ pub struct LlmConfig {
     pub base_url: String,
     pub model: String,
     pub api_key: Option<Secret>,
+    /// Per attempt (and between streamed chunks).
     pub timeout: Duration,
+    /// For `Llm::embed` (COACH_LLM_EMBEDDING_MODEL, default `text-embedding-3-small`).
+    pub embedding_model: String,
+    /// Retries after a transient failure (429, 5xx, unreachable, timeout); COACH_LLM_MAX_RETRIES.
+    pub max_retries: u32,
+    /// First backoff delay (doubles per retry, with jitter) and its cap.
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// Consecutive transient failures that open the circuit breaker (COACH_LLM_BREAKER_THRESHOLD),
+    /// and how long it stays open before one probe (COACH_LLM_BREAKER_COOLDOWN_SECS).
+    pub breaker_threshold: u32,
+    pub breaker_cooldown: Duration,
 }
+
+impl LlmConfig {
+    /// `base_url` + `model` with the default timeout, retries and breaker (tests, tools).
+    pub fn new(base_url: impl Into<String>, model: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            model: model.into(),
+            api_key: None,
+            timeout: Duration::from_secs(20),
+            embedding_model: DEFAULT_EMBEDDING_MODEL.into(),
+            max_retries: 2,
+            backoff_base: Duration::from_millis(200),
+            backoff_cap: Duration::from_secs(2),
+            breaker_threshold: 5,
+            breaker_cooldown: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Conversations: inactivity before expiry (COACH_CONVERSATION_EXPIRY_HOURS, default 24), turns
+/// kept verbatim in the model's context (COACH_CONVERSATION_MEMORY_TURNS, default 6; older ones
+/// go into the running summary), tool rounds per reply (COACH_CHAT_MAX_TOOL_ROUNDS, default 3;
+/// then the model must answer without tools).
+#[derive(Clone, Debug)]
+pub struct ChatConfig {
+    pub expiry: time::Duration,
+    pub memory_turns: usize,
+    pub max_tool_rounds: u32,
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        Self {
+            expiry: time::Duration::hours(24),
+            memory_turns: 6,
+            max_tool_rounds: 3,
+        }
+    }
+}
+
+pub const DEFAULT_EMBEDDING_MODEL: &str = "text-embedding-3-small";
+
+/// Model-backed answers a user may get per UTC day (COACH_DAILY_QUOTA; 0 = no model answers).
+pub const DEFAULT_DAILY_QUOTA: u32 = 200;
 
 #[derive(Clone, Debug)]
 pub struct Config {
     pub common: CommonConfig,
     pub analytics_url: String,
     pub activity_session_url: String,
+    /// profile (STRIDE_PROFILE_URL): the caller's profile, goals and preferences.
+    pub profile_url: String,
+    /// challenge (STRIDE_CHALLENGE_URL): the caller's challenges and rewards.
+    pub challenge_url: String,
+    /// Model-backed answers per user per UTC day; beyond it RESOURCE_EXHAUSTED.
+    pub daily_quota: u32,
+    pub chat: ChatConfig,
     /// None: rules only.
     pub llm: Option<LlmConfig>,
 }
@@ -42,6 +105,52 @@ impl Config {
             &["http", "https"],
             "the activity-session service",
         );
+        let profile_url = env.url(
+            "STRIDE_PROFILE_URL",
+            &["http", "https"],
+            "the profile service",
+        );
+        let challenge_url = env.url(
+            "STRIDE_CHALLENGE_URL",
+            &["http", "https"],
+            "the challenge service",
+        );
+        let daily_quota = env.parse_or("COACH_DAILY_QUOTA", DEFAULT_DAILY_QUOTA);
+        if daily_quota > 1_000_000 {
+            env.error("COACH_DAILY_QUOTA must be at most 1000000");
+        }
+        let expiry_hours = env.parse_or("COACH_CONVERSATION_EXPIRY_HOURS", 24i64);
+        if !(1..=24 * 90).contains(&expiry_hours) {
+            env.error("COACH_CONVERSATION_EXPIRY_HOURS must be between 1 and 2160");
+        }
+        let memory_turns = env.parse_or("COACH_CONVERSATION_MEMORY_TURNS", 6usize);
+        if !(1..=50).contains(&memory_turns) {
+            env.error("COACH_CONVERSATION_MEMORY_TURNS must be between 1 and 50");
+        }
+        let max_tool_rounds = env.parse_or("COACH_CHAT_MAX_TOOL_ROUNDS", 3u32);
+        if max_tool_rounds > 10 {
+            env.error("COACH_CHAT_MAX_TOOL_ROUNDS must be at most 10");
+        }
+        let chat = ChatConfig {
+            expiry: time::Duration::hours(expiry_hours),
+            memory_turns,
+            max_tool_rounds,
+        };
+        let embedding_model = env
+            .optional("COACH_LLM_EMBEDDING_MODEL")
+            .unwrap_or_else(|| DEFAULT_EMBEDDING_MODEL.into());
+        let max_retries = env.parse_or("COACH_LLM_MAX_RETRIES", 2u32);
+        if max_retries > 10 {
+            env.error("COACH_LLM_MAX_RETRIES must be at most 10");
+        }
+        let breaker_threshold = env.parse_or("COACH_LLM_BREAKER_THRESHOLD", 5u32);
+        if !(1..=1000).contains(&breaker_threshold) {
+            env.error("COACH_LLM_BREAKER_THRESHOLD must be between 1 and 1000");
+        }
+        let breaker_cooldown = env.parse_or("COACH_LLM_BREAKER_COOLDOWN_SECS", 30u64);
+        if !(1..=3600).contains(&breaker_cooldown) {
+            env.error("COACH_LLM_BREAKER_COOLDOWN_SECS must be between 1 and 3600 seconds");
+        }
         let base_url = env.optional("COACH_LLM_BASE_URL");
         let model = env.optional("COACH_LLM_MODEL");
         // Read without parse_or-style echoing: the key's value never appears in an error.
@@ -56,10 +165,13 @@ impl Config {
                     env.error("COACH_LLM_BASE_URL must be an http/https URL (including /v1)");
                 }
                 Some(LlmConfig {
-                    base_url,
-                    model,
                     api_key,
                     timeout: Duration::from_secs(timeout_secs),
+                    embedding_model,
+                    max_retries,
+                    breaker_threshold,
+                    breaker_cooldown: Duration::from_secs(breaker_cooldown),
+                    ..LlmConfig::new(base_url, model)
                 })
             }
             (None, None) => {
@@ -86,6 +198,10 @@ impl Config {
             common,
             analytics_url,
             activity_session_url,
+            profile_url,
+            challenge_url,
+            daily_quota,
+            chat,
             llm,
         })
     }
@@ -112,6 +228,8 @@ mod tests {
                 "STRIDE_ACTIVITY_SESSION_URL",
                 "http://activity-session:50051",
             ),
+            ("STRIDE_PROFILE_URL", "http://profile:50051"),
+            ("STRIDE_CHALLENGE_URL", "http://challenge:50051"),
         ]
         .into();
         vars.extend(extra.iter().copied());
@@ -129,6 +247,9 @@ mod tests {
         .unwrap();
         let llm = cfg.llm.unwrap();
         assert_eq!(llm.timeout, Duration::from_secs(20));
+        assert_eq!(llm.embedding_model, DEFAULT_EMBEDDING_MODEL);
+        assert_eq!((llm.max_retries, llm.breaker_threshold), (2, 5));
+        assert_eq!(cfg.daily_quota, DEFAULT_DAILY_QUOTA);
         assert_eq!(
             llm.api_key.as_ref().map(Secret::expose),
             Some("sk-very-secret")
@@ -165,6 +286,8 @@ mod tests {
             err.contains("STRIDE_ACTIVITY_SESSION_URL is not set"),
             "{err}"
         );
+        assert!(err.contains("STRIDE_PROFILE_URL is not set"), "{err}");
+        assert!(err.contains("STRIDE_CHALLENGE_URL is not set"), "{err}");
     }
 
     #[test]

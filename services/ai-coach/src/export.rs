@@ -17,10 +17,32 @@ stride_kit::grpc_handlers! {
     }
 }
 
-const SOURCES: &[Source] = &[Source {
-    name: "recommendations",
-    sql: "SELECT to_jsonb(r)::text FROM recommendations r WHERE user_id = $1 ORDER BY created_at, id",
-}];
+const SOURCES: &[Source] = &[
+    Source {
+        name: "recommendations",
+        sql: "SELECT to_jsonb(r)::text FROM recommendations r WHERE user_id = $1 ORDER BY created_at, id",
+    },
+    Source {
+        name: "answers",
+        sql: "SELECT to_jsonb(a)::text FROM answers a WHERE user_id = $1 ORDER BY created_at, id",
+    },
+    Source {
+        name: "answer_feedback",
+        sql: "SELECT to_jsonb(f)::text FROM answer_feedback f WHERE user_id = $1 ORDER BY updated_at, answer_id",
+    },
+    Source {
+        name: "quota_days",
+        sql: "SELECT to_jsonb(q)::text FROM quota_days q WHERE user_id = $1 ORDER BY day",
+    },
+    Source {
+        name: "conversations",
+        sql: "SELECT to_jsonb(c)::text FROM conversations c WHERE user_id = $1 ORDER BY created_at, id",
+    },
+    Source {
+        name: "conversation_messages",
+        sql: "SELECT to_jsonb(m)::text FROM conversation_messages m WHERE user_id = $1 ORDER BY created_at, id",
+    },
+];
 
 async fn export(
     s: &Export,

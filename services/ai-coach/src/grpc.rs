@@ -19,12 +19,12 @@ use tonic::{Status, transport::Channel};
 use crate::{
     domain::{
         prompt,
-        recommendation::{self, Asked, Recommendation, Source},
+        recommendation::{self, Asked, Completion, Recommendation, Source},
         rules::{self, Progress},
     },
     errors,
     llm::Llm,
-    store,
+    prompts, quota, store,
 };
 
 pub struct Recommendations {
@@ -50,6 +50,10 @@ async fn get_recommendation(
 ) -> AppResult<pb::GetRecommendationResponse> {
     let caller = call.caller()?;
     let goal = prompt::goal(&call.message.goal)?;
+    if s.llm.is_some() {
+        let mut conn = s.pool.acquire().await?;
+        quota::charge(&mut conn, caller.user_id, &s.clock).await?;
+    }
     let (summary, catalog) = upstream(s, caller).await?;
     let today = convert::local_date(s.clock.now(), &summary.timezone);
     let progress = Progress::from_summary(&summary, today);
@@ -60,7 +64,7 @@ async fn get_recommendation(
             let user = prompt::user_prompt(&summary, &progress, today, goal, &catalog, &advice);
             Some(Asked {
                 model: llm.model(),
-                outcome: llm.complete(user).await,
+                outcome: complete(&llm.for_user(caller.user_id), user).await,
             })
         }
     };
@@ -68,6 +72,32 @@ async fn get_recommendation(
     let mut conn = s.pool.acquire().await?;
     store::record(&mut conn, caller.user_id, &answer, s.clock.now_db()).await?;
     Ok(to_proto(answer))
+}
+
+/// Upper bound on generated tokens (≤3 sentences need far fewer).
+const MAX_COMPLETION_TOKENS: u32 = 300;
+/// Longest answer passed on to the caller.
+const MAX_ANSWER_CHARS: usize = 2000;
+
+/// The model's recommendation; Err is the fallback reason shown to the caller.
+async fn complete(llm: &Llm, user_prompt: String) -> Result<Completion, String> {
+    use async_openai::types::chat::{
+        ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
+    };
+    let messages = vec![
+        ChatCompletionRequestSystemMessage::from(prompts::get("recommendation").text).into(),
+        ChatCompletionRequestUserMessage::from(user_prompt).into(),
+    ];
+    let c = llm
+        .chat("recommendation", messages, MAX_COMPLETION_TOKENS)
+        .await
+        .map_err(|e| e.reason)?;
+    Ok(Completion {
+        text: c.text.chars().take(MAX_ANSWER_CHARS).collect(),
+        model: c.model,
+        prompt_tokens: i32::try_from(c.usage.prompt_tokens).unwrap_or(i32::MAX),
+        completion_tokens: i32::try_from(c.usage.completion_tokens).unwrap_or(i32::MAX),
+    })
 }
 
 /// The caller's week and the catalog, fetched with the caller's own token.

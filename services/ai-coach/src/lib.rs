@@ -8,13 +8,18 @@
 // A panic on a caller's input is a broken call: service code handles every case instead.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+pub mod answers;
 mod config;
+pub mod conversations;
 mod domain;
 mod errors;
 mod events;
 mod export;
+mod feedback;
 mod grpc;
-mod llm;
+pub mod llm;
+pub mod prompts;
+pub mod quota;
 mod store;
 
 use std::sync::Arc;
@@ -25,7 +30,7 @@ use stride_kit::{
 };
 use stride_proto::ai_coach::ai_coach_service_server::AiCoachServiceServer;
 
-pub use config::{Config, LlmConfig};
+pub use config::{ChatConfig, Config, DEFAULT_DAILY_QUOTA, DEFAULT_EMBEDDING_MODEL, LlmConfig};
 
 pub const SERVICE: &str = "ai-coach";
 
@@ -45,14 +50,40 @@ pub async fn start(
         Some(l) => tracing::info!(model = %l.model, "LLM configured"),
         None => tracing::info!("no LLM configured; answering with rules"),
     }
+    quota::set_daily_limit(config.daily_quota);
+    answers::set_clock(clock.clone());
+    // One client (and circuit breaker) for every capability.
+    let llm = config.llm.as_ref().map(|c| Arc::new(llm::Llm::new(c)));
     service.subscribe(events::subscriptions());
     service.grpc(AiCoachServiceServer::new(grpc::Recommendations {
         pool: service.pool().clone(),
-        clock,
+        clock: clock.clone(),
         analytics: lazy_channel(&config.analytics_url)?,
         activity_session: lazy_channel(&config.activity_session_url)?,
-        llm: config.llm.as_ref().map(|c| Arc::new(llm::Llm::new(c))),
+        llm: llm.clone(),
     }));
+    service.grpc(
+        stride_proto::ai_coach::conversation_service_server::ConversationServiceServer::new(
+            conversations::ConversationApi(Arc::new(conversations::Conversations {
+                pool: service.pool().clone(),
+                clock: clock.clone(),
+                llm: llm.clone(),
+                peers: conversations::tools::Peers {
+                    analytics: lazy_channel(&config.analytics_url)?,
+                    activity_session: lazy_channel(&config.activity_session_url)?,
+                },
+                config: config.chat.clone(),
+            })),
+        ),
+    );
+    service.grpc(
+        stride_proto::ai_coach::feedback_service_server::FeedbackServiceServer::new(
+            feedback::Feedback {
+                pool: service.pool().clone(),
+                clock: clock.clone(),
+            },
+        ),
+    );
     service.grpc(
         stride_proto::stride::ai_coach::v1::user_data_service_server::UserDataServiceServer::new(
             export::Export {

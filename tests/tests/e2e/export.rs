@@ -74,6 +74,11 @@ fn collection(service: &str, table: &str) -> Option<Option<&'static str>> {
         ("analytics", "share_cards") => Some("share_cards"),
         (_, "user_directory") => Some("directory"),
         ("ai-coach", "recommendations") => Some("recommendations"),
+        ("ai-coach", "answers") => Some("answers"),
+        ("ai-coach", "answer_feedback") => Some("answer_feedback"),
+        ("ai-coach", "quota_days") => Some("quota_days"),
+        ("ai-coach", "conversations") => Some("conversations"),
+        ("ai-coach", "conversation_messages") => Some("conversation_messages"),
         _ => return None,
     })
 }

@@ -1,6 +1,9 @@
 //! ai-coach in-process with the real analytics and activity-session services (shared token
 //! issuer, clock and broker vhost), and a local stand-in for an OpenAI-compatible LLM.
 
+mod conversations;
+mod feedback;
 mod lifecycle;
+mod llm;
 mod recommendation;
 mod support;

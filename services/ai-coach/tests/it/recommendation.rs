@@ -7,15 +7,18 @@ use time::macros::datetime;
 use tonic::Code;
 use uuid::Uuid;
 
+use stride_testkit::openai::Reply;
+
 use crate::support::{
-    ANSWER, API_KEY, Behaviour, FakeLlm, MODEL, closed_port_url, llm_config, recommend, start,
-    start_with, usage,
+    ANSWER, API_KEY, MODEL, closed_port_url, llm_config, recommend, stand_in, start, start_with,
+    usage,
 };
 
 #[tokio::test]
 async fn the_llm_answers_from_the_users_progress() {
-    let llm = FakeLlm::start(Behaviour::Answer).await;
-    let (h, mesh) = start(datetime!(2026-06-10 08:00 UTC), Some(llm.config())).await;
+    let (llm, config) = stand_in().await;
+    llm.script("recommendation", Reply::text(ANSWER));
+    let (h, mesh) = start(datetime!(2026-06-10 08:00 UTC), Some(config)).await;
     let ada = Uuid::now_v7();
     mesh.complete_sessions(&h, ada, &mesh.focus_id, 2).await;
 
@@ -28,11 +31,15 @@ async fn the_llm_answers_from_the_users_progress() {
     assert_eq!(r.suggested_activity_id, mesh.focus_id);
     assert!(r.fallback_reason.is_empty());
 
-    let requests = llm.requests();
+    let requests = llm.requests("recommendation");
     assert_eq!(requests.len(), 1);
-    let (auth, body) = &requests[0];
-    assert_eq!(auth.as_deref(), Some(format!("Bearer {API_KEY}").as_str()));
+    let body = &requests[0];
+    assert_eq!(llm.authorizations(), [Some(format!("Bearer {API_KEY}"))]);
     assert_eq!(body["model"], MODEL);
+    assert_eq!(body["metadata"]["purpose"], "recommendation");
+    let hashed = body["user"].as_str().unwrap();
+    assert_eq!(hashed, stride_ai_coach::llm::user_hash(ada));
+    assert!(!hashed.contains(&ada.simple().to_string()));
     assert_eq!(body["messages"][0]["role"], "system");
     assert!(
         body["messages"][0]["content"]
@@ -60,10 +67,15 @@ async fn the_llm_answers_from_the_users_progress() {
         );
     }
 
-    assert_eq!(
-        usage(&h).await,
-        [("llm".to_owned(), Some(MODEL.to_owned()), 321, 27)]
+    let used = usage(&h).await;
+    assert_eq!(used.len(), 1);
+    let (source, model, prompt_tokens, completion_tokens) = &used[0];
+    assert_eq!((source.as_str(), model.as_deref()), ("llm", Some(MODEL)));
+    assert!(
+        *prompt_tokens > 100,
+        "the stand-in counts the prompt: {prompt_tokens}"
     );
+    assert_eq!(*completion_tokens, ANSWER.split_whitespace().count() as i32);
     h.stop().await;
     mesh.stop().await;
 }
@@ -99,15 +111,23 @@ async fn without_an_llm_the_rules_answer() {
 
 #[tokio::test]
 async fn a_failing_llm_falls_back_to_the_rules() {
-    let failing = FakeLlm::start(Behaviour::Fail500).await;
-    let (h, mesh) = start(datetime!(2026-06-10 08:00 UTC), Some(failing.config())).await;
+    let (failing, config) = stand_in().await;
+    // The first attempt and both retries fail.
+    for _ in 0..3 {
+        failing.script("recommendation", Reply::Status(500));
+    }
+    let (h, mesh) = start(datetime!(2026-06-10 08:00 UTC), Some(config)).await;
     let r = recommend(&h, Uuid::now_v7(), "").await.unwrap();
     assert_eq!(r.source, RecommendationSource::RulesFallback as i32);
     assert!(r.fallback_reason.contains("500"), "{}", r.fallback_reason);
     assert!(!r.fallback_reason.contains(API_KEY));
     assert!(r.text.contains("0 sessions this week"), "{}", r.text);
     assert_eq!(r.suggested_activity_id, mesh.focus_id);
-    assert!(!failing.requests().is_empty());
+    assert_eq!(
+        failing.requests("recommendation").len(),
+        3,
+        "one call and two retries"
+    );
     assert_eq!(
         usage(&h).await,
         [("rules_fallback".to_owned(), Some(MODEL.to_owned()), 0, 0)]
@@ -139,8 +159,8 @@ async fn an_unreachable_llm_falls_back_to_the_rules() {
 
 #[tokio::test]
 async fn calls_need_a_token_and_a_bounded_goal() {
-    let llm = FakeLlm::start(Behaviour::Answer).await;
-    let (h, mesh) = start(datetime!(2026-06-10 08:00 UTC), Some(llm.config())).await;
+    let (llm, config) = stand_in().await;
+    let (h, mesh) = start(datetime!(2026-06-10 08:00 UTC), Some(config)).await;
 
     let err = h
         .client
@@ -157,7 +177,7 @@ async fn calls_need_a_token_and_a_bounded_goal() {
     let r = recommend(&h, user, &"é".repeat(500)).await.unwrap();
     assert_eq!(r.source, RecommendationSource::Llm as i32);
     assert!(
-        llm.requests().len() == 1,
+        llm.requests("recommendation").len() == 1,
         "rejected calls never reach the LLM"
     );
     h.stop().await;
@@ -176,6 +196,21 @@ async fn an_unreachable_upstream_is_unavailable_without_details() {
     assert_eq!(err.code(), Code::Unavailable);
     assert!(!err.message().contains("127.0.0.1"), "{}", err.message());
     assert!(usage(&h).await.is_empty());
+    h.stop().await;
+    mesh.stop().await;
+}
+
+#[tokio::test]
+async fn a_retry_after_429_and_500_still_lets_the_model_answer() {
+    let (llm, config) = stand_in().await;
+    llm.script("recommendation", Reply::Status(429));
+    llm.script("recommendation", Reply::Status(500));
+    llm.script("recommendation", Reply::text(ANSWER));
+    let (h, mesh) = start(datetime!(2026-06-10 08:00 UTC), Some(config)).await;
+    let r = recommend(&h, Uuid::now_v7(), "").await.unwrap();
+    assert_eq!(r.source, RecommendationSource::Llm as i32);
+    assert_eq!(r.text, ANSWER);
+    assert_eq!(llm.requests("recommendation").len(), 3);
     h.stop().await;
     mesh.stop().await;
 }

@@ -1,14 +1,8 @@
 //! The coach and the mesh around it: analytics + activity-session on the coach's vhost (so the
 //! events the tests publish reach all three), and an LLM stand-in.
 
-use std::{
-    net::SocketAddr,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
-use axum::{Json, Router, extract::State, http::HeaderMap, http::StatusCode, routing::post};
-use serde_json::{Value, json};
 use stride_ai_coach::{Config, LlmConfig, SERVICE};
 use stride_kit::{
     Verifier,
@@ -27,7 +21,7 @@ use stride_proto::{
     },
     analytics::{GetProgressSummaryRequest, analytics_service_client::AnalyticsServiceClient},
 };
-use stride_testkit::{EVENT_DEADLINE, ServiceHarness, authed, eventually};
+use stride_testkit::{EVENT_DEADLINE, ServiceHarness, authed, eventually, openai::OpenAi};
 use time::OffsetDateTime;
 use tonic::transport::Channel;
 use uuid::Uuid;
@@ -50,6 +44,49 @@ pub async fn start_with(
     llm: Option<LlmConfig>,
     analytics_url: Option<String>,
 ) -> (Harness, Mesh) {
+    start_full(
+        now,
+        llm,
+        analytics_url,
+        stride_ai_coach::DEFAULT_DAILY_QUOTA,
+    )
+    .await
+}
+
+/// Like [`start`], with a daily quota of `daily_quota` model-backed answers.
+pub async fn start_with_quota(
+    now: OffsetDateTime,
+    llm: Option<LlmConfig>,
+    daily_quota: u32,
+) -> (Harness, Mesh) {
+    start_full(now, llm, None, daily_quota).await
+}
+
+/// Like [`start`], with conversation settings.
+pub async fn start_with_chat(
+    now: OffsetDateTime,
+    llm: Option<LlmConfig>,
+    chat: stride_ai_coach::ChatConfig,
+) -> (Harness, Mesh) {
+    start_full_with(now, llm, None, stride_ai_coach::DEFAULT_DAILY_QUOTA, chat).await
+}
+
+async fn start_full(
+    now: OffsetDateTime,
+    llm: Option<LlmConfig>,
+    analytics_url: Option<String>,
+    daily_quota: u32,
+) -> (Harness, Mesh) {
+    start_full_with(now, llm, analytics_url, daily_quota, Default::default()).await
+}
+
+async fn start_full_with(
+    now: OffsetDateTime,
+    llm: Option<LlmConfig>,
+    analytics_url: Option<String>,
+    daily_quota: u32,
+    chat: stride_ai_coach::ChatConfig,
+) -> (Harness, Mesh) {
     let mut mesh = None;
     let h = Harness::start(
         SERVICE,
@@ -63,6 +100,11 @@ pub async fn start_with(
                     analytics_url: analytics_url
                         .unwrap_or_else(|| format!("http://{}", m.analytics.grpc_addr)),
                     activity_session_url: format!("http://{}", m.activity_session.grpc_addr),
+                    // Not part of these tests yet: closed ports.
+                    profile_url: "http://127.0.0.1:9".into(),
+                    challenge_url: "http://127.0.0.1:9".into(),
+                    daily_quota,
+                    chat,
                     common,
                     llm,
                 };
@@ -261,101 +303,22 @@ pub async fn usage(h: &Harness) -> Vec<(String, Option<String>, i32, i32)> {
     .expect("usage rows")
 }
 
-/// (authorization header, JSON body) of each request the stand-in received.
-type Recorded = Arc<Mutex<Vec<(Option<String>, Value)>>>;
-
-/// What the LLM stand-in does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Behaviour {
-    Answer,
-    Fail500,
-}
-
-/// A local server speaking the OpenAI chat-completions protocol; records what it was sent.
-#[derive(Clone)]
-pub struct FakeLlm {
-    pub addr: SocketAddr,
-    requests: Recorded,
-}
-
-#[derive(Clone)]
-struct FakeState {
-    behaviour: Behaviour,
-    requests: Recorded,
-}
-
-async fn chat_completions(
-    State(st): State<FakeState>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> (StatusCode, Json<Value>) {
-    let auth = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    st.requests.lock().unwrap().push((auth, body.clone()));
-    if st.behaviour == Behaviour::Fail500 {
-        let err = json!({"error": {"message": "upstream overloaded", "type": "server_error", "param": null, "code": null}});
-        return (StatusCode::INTERNAL_SERVER_ERROR, Json(err));
-    }
-    let answer = json!({
-        "id": "chatcmpl-test-1",
-        "object": "chat.completion",
-        "created": 1_780_000_000u32,
-        "model": body["model"],
-        "system_fingerprint": "fp_test",
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": ANSWER, "refusal": null, "annotations": []},
-            "logprobs": null,
-            "finish_reason": "stop"
-        }],
-        "usage": {
-            "prompt_tokens": 321,
-            "completion_tokens": 27,
-            "total_tokens": 348,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
-        },
-        "service_tier": "default"
-    });
-    (StatusCode::OK, Json(answer))
-}
-
-impl FakeLlm {
-    pub async fn start(behaviour: Behaviour) -> Self {
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let router = Router::new()
-            .route("/v1/chat/completions", post(chat_completions))
-            .with_state(FakeState {
-                behaviour,
-                requests: requests.clone(),
-            });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
-        Self { addr, requests }
-    }
-
-    pub fn config(&self) -> LlmConfig {
-        llm_config(format!("http://{}/v1", self.addr))
-    }
-
-    /// (authorization header, JSON body) of each request received.
-    pub fn requests(&self) -> Vec<(Option<String>, Value)> {
-        self.requests.lock().unwrap().clone()
-    }
-}
-
+/// The coach's model settings for an endpoint at `base_url`: retries with short backoff.
 pub fn llm_config(base_url: String) -> LlmConfig {
     LlmConfig {
-        base_url,
-        model: MODEL.into(),
         api_key: Some(Secret::new(API_KEY)),
         timeout: Duration::from_secs(10),
+        backoff_base: Duration::from_millis(10),
+        backoff_cap: Duration::from_millis(50),
+        ..LlmConfig::new(base_url, MODEL)
     }
+}
+
+/// The OpenAI stand-in and the coach's settings for it.
+pub async fn stand_in() -> (OpenAi, LlmConfig) {
+    let ai = OpenAi::start().await;
+    let cfg = llm_config(ai.url());
+    (ai, cfg)
 }
 
 /// A loopback URL nothing listens on.
