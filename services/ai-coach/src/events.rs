@@ -27,8 +27,9 @@ impl On<events::UserDeleted> for Handlers {
         let user = e.user()?;
         // Idempotent. A recommendation answered concurrently with the deletion may still record
         // a row afterwards (usage accounting only): accepted.
-        let purged =
-            store::purge_user(tx, user).await? + crate::answers::purge_user(tx, user).await?;
+        let purged = store::purge_user(tx, user).await?
+            + crate::answers::purge_user(tx, user).await?
+            + store::practice::purge_user(tx, user).await?;
         tracing::info!(%user, purged, "user deleted: recommendations purged");
         Ok(())
     }
@@ -45,7 +46,8 @@ impl On<events::UserMerged> for Handlers {
         // The guest's answers are the target's usage now (one row per answer, no key to
         // combine). Idempotent: a replay finds no row of the source.
         let moved = store::move_user(tx, m.source, m.target).await?
-            + crate::answers::move_user(tx, m.source, m.target).await?;
+            + crate::answers::move_user(tx, m.source, m.target).await?
+            + store::practice::move_user(tx, m.source, m.target).await?;
         tracing::info!(source = %m.source, target = %m.target, moved, "user merged: recommendations moved");
         Ok(())
     }

@@ -42,6 +42,27 @@ const SOURCES: &[Source] = &[
         name: "conversation_messages",
         sql: "SELECT to_jsonb(m)::text FROM conversation_messages m WHERE user_id = $1 ORDER BY created_at, id",
     },
+    Source {
+        name: "practice_sessions",
+        sql: "SELECT to_jsonb(s)::text FROM practice_sessions s WHERE user_id = $1 ORDER BY created_at, id",
+    },
+    Source {
+        name: "practice_messages",
+        sql: "SELECT to_jsonb(m)::text FROM practice_messages m JOIN practice_sessions s ON s.id = m.session_id
+              WHERE s.user_id = $1 ORDER BY s.created_at, m.session_id, m.seq",
+    },
+    Source {
+        name: "practice_evaluations",
+        sql: "SELECT to_jsonb(e)::text FROM practice_evaluations e WHERE user_id = $1 ORDER BY created_at, id",
+    },
+    Source {
+        name: "practice_focus_areas",
+        sql: "SELECT to_jsonb(f)::text FROM practice_focus_areas f WHERE user_id = $1 ORDER BY dimension",
+    },
+    Source {
+        name: "practice_rollups",
+        sql: "SELECT to_jsonb(r)::text FROM practice_rollups r WHERE user_id = $1 ORDER BY dimension",
+    },
 ];
 
 async fn export(

@@ -54,7 +54,20 @@ pub async fn start(
     answers::set_clock(clock.clone());
     // One client (and circuit breaker) for every capability.
     let llm = config.llm.as_ref().map(|c| Arc::new(llm::Llm::new(c)));
+    // Before subscribe (the kit's order): practice publishes practice_session.evaluated.v1.
+    let outbox = service.relay();
     service.subscribe(events::subscriptions());
+    service.grpc(
+        stride_proto::ai_coach::practice_service_server::PracticeServiceServer::new(
+            grpc::practice::Practice {
+                pool: service.pool().clone(),
+                clock: clock.clone(),
+                outbox,
+                profile: lazy_channel(&config.profile_url)?,
+                llm: llm.clone(),
+            },
+        ),
+    );
     service.grpc(AiCoachServiceServer::new(grpc::Recommendations {
         pool: service.pool().clone(),
         clock: clock.clone(),

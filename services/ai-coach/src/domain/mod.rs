@@ -6,6 +6,8 @@
 //! - [`recommendation`]: the answer given and the usage recorded, from the advice and the LLM's
 //!   outcome.
 
+pub mod evaluation;
+pub mod practice;
 pub mod prompt;
 pub mod recommendation;
 pub mod rules;

@@ -22,9 +22,50 @@ async fn answers(h: &Harness, user: Uuid) -> Vec<Uuid> {
         .expect("recommendations")
 }
 
-/// Gives `user` an answered recommendation (a usage row).
+/// Gives `user` an answered recommendation (a usage row) and an evaluated practice session (a
+/// row in every practice table).
 async fn seed(h: &Harness, user: Uuid) {
     recommend(h, user, "").await.expect("recommendation");
+    let mut c = crate::practice::client(h);
+    crate::practice::practised(&mut c, &h.token(user), 1).await;
+}
+
+#[tokio::test]
+async fn a_merge_moves_the_guests_practice_and_rebuilds_both_plans() {
+    use stride_proto::ai_coach::GetImprovementsRequest;
+    use stride_testkit::authed;
+    let (h, mesh) = start(datetime!(2026-06-10 08:00 UTC), None).await;
+    let (guest, target) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut c = crate::practice::client(&h);
+    crate::practice::practised(&mut c, &h.token(guest), 1).await;
+    crate::practice::practised(&mut c, &h.token(target), 4).await;
+    let auth = Publisher::start(&h.amqp, "auth").await;
+    h.consumed(
+        auth.publish(&fixtures::user_merged(
+            &guest.to_string(),
+            &target.to_string(),
+            h.clock.now(),
+        ))
+        .await,
+    )
+    .await;
+    let plan = |user: Uuid| {
+        let mut c = c.clone();
+        let token = h.token(user);
+        async move {
+            c.get_improvements(authed(GetImprovementsRequest {}, &token))
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let merged = plan(target).await;
+    assert_eq!(merged.evaluated_sessions, 2);
+    assert!(merged.focus_areas.iter().any(|f| f.occurrences == 2) || merged.focus_areas.len() > 2);
+    assert_eq!(plan(guest).await.evaluated_sessions, 0);
+    assert!(user_rows(&h.db, guest).await.iter().all(|(_, n)| *n == 0));
+    h.stop().await;
+    mesh.stop().await;
 }
 
 #[tokio::test]

@@ -5,5 +5,6 @@ mod conversations;
 mod feedback;
 mod lifecycle;
 mod llm;
+mod practice;
 mod recommendation;
 mod support;

@@ -1,5 +1,7 @@
 //! `stride.ai_coach.v1.AiCoachService`: a next-step recommendation for the caller.
 
+pub mod practice;
+
 use std::sync::Arc;
 
 use sqlx::PgPool;

@@ -1,6 +1,8 @@
 //! The `recommendations` table: one row per answered recommendation (usage accounting).
 //! Functions run on the caller's connection or transaction and never begin or commit.
 
+pub mod practice;
+
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
