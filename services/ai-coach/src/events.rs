@@ -29,7 +29,8 @@ impl On<events::UserDeleted> for Handlers {
         // a row afterwards (usage accounting only): accepted.
         let purged = store::purge_user(tx, user).await?
             + crate::answers::purge_user(tx, user).await?
-            + store::practice::purge_user(tx, user).await?;
+            + store::practice::purge_user(tx, user).await?
+            + store::quiz::purge_user(tx, user).await?;
         tracing::info!(%user, purged, "user deleted: recommendations purged");
         Ok(())
     }
@@ -47,7 +48,8 @@ impl On<events::UserMerged> for Handlers {
         // combine). Idempotent: a replay finds no row of the source.
         let moved = store::move_user(tx, m.source, m.target).await?
             + crate::answers::move_user(tx, m.source, m.target).await?
-            + store::practice::move_user(tx, m.source, m.target).await?;
+            + store::practice::move_user(tx, m.source, m.target).await?
+            + store::quiz::move_user(tx, m.source, m.target).await?;
         tracing::info!(source = %m.source, target = %m.target, moved, "user merged: recommendations moved");
         Ok(())
     }

@@ -9,5 +9,6 @@
 pub mod evaluation;
 pub mod practice;
 pub mod prompt;
+pub mod quiz;
 pub mod recommendation;
 pub mod rules;

@@ -489,7 +489,7 @@ async fn evaluate(
             .await
         {
             Ok((m, c)) => {
-                usage = usage.add(c.usage);
+                usage = usage + c.usage;
                 match evaluation::from_model(rubric, prep, m) {
                     Ok(e) => return (e, Provenance::model(c.model), usage),
                     Err(reason) => last = reason,
