@@ -172,6 +172,10 @@ pub async fn run(peers: &Peers, token: &str, tool: Tool, query: &str) -> Result<
 pub fn query_argument(arguments: &str) -> String {
     serde_json::from_str::<Value>(arguments)
         .ok()
-        .and_then(|v| v.get("query")?.as_str().map(|q| q.chars().take(100).collect()))
+        .and_then(|v| {
+            v.get("query")?
+                .as_str()
+                .map(|q| q.chars().take(100).collect())
+        })
         .unwrap_or_default()
 }

@@ -166,7 +166,8 @@ pub fn sentences(body: &str) -> Vec<String> {
 }
 
 fn word_key(w: &str) -> String {
-    w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase()
+    w.trim_matches(|c: char| !c.is_alphanumeric())
+        .to_lowercase()
 }
 
 /// The sentence's key term: its longest word of at least 5 letters that is not a stopword
@@ -357,9 +358,21 @@ mod tests {
         assert!(validate(&q(&["a", "b"], 1)).is_ok());
         assert!(validate(&q(&["a"], 0)).unwrap_err().contains("1 options"));
         assert!(validate(&q(&["a", "b", "c", "d", "e", "f", "g"], 0)).is_err());
-        assert!(validate(&q(&["a", " A "], 0)).unwrap_err().contains("duplicate"));
-        assert!(validate(&q(&["a", "b"], 2)).unwrap_err().contains("out of range"));
-        assert!(validate(&q(&["a", " "], 0)).unwrap_err().contains("empty option"));
+        assert!(
+            validate(&q(&["a", " A "], 0))
+                .unwrap_err()
+                .contains("duplicate")
+        );
+        assert!(
+            validate(&q(&["a", "b"], 2))
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(
+            validate(&q(&["a", " "], 0))
+                .unwrap_err()
+                .contains("empty option")
+        );
         let mut empty = q(&["a", "b"], 0);
         empty.prompt = "  ".into();
         assert!(validate(&empty).is_err());
@@ -437,7 +450,11 @@ mod tests {
         assert_eq!((s.correct, s.total), (1, 3));
         assert!(s.results[0].correct && !s.results[1].correct && !s.results[2].correct);
         assert_eq!(s.results[1].correct_option, 0);
-        assert!(score(&qs, &[1, 2]).unwrap_err().contains("one answer per question"));
+        assert!(
+            score(&qs, &[1, 2])
+                .unwrap_err()
+                .contains("one answer per question")
+        );
         assert!(score(&qs, &[1, 3, 0]).unwrap_err().contains("answer 1"));
         assert!(score(&qs, &[1, -2, 0]).is_err());
         assert_eq!(percent(1, 3), 33);

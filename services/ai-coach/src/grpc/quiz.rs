@@ -18,7 +18,7 @@ use stride_kit::{
 };
 use stride_proto::{
     activity_session::{
-        Lesson, ListLessonsRequest, ListTopicsRequest,
+        GetLessonRequest, Lesson, ListLessonsRequest, ListTopicsRequest,
         learning_service_client::LearningServiceClient,
     },
     ai_coach::{self as pb, quiz_service_server::QuizService},
@@ -62,13 +62,17 @@ const PEER_DEADLINE: Duration = Duration::from_secs(5);
 const QUIZ_TOKENS: u32 = 3000;
 /// Lesson text sent to the model, at most (characters).
 const MAX_LESSON_CHARS: usize = 12_000;
+/// Lessons of a topic read for a quiz, at most.
+const MAX_LESSONS: usize = 20;
 
 fn peer_error(status: &tonic::Status, what: &'static str) -> AppError {
     match status.code() {
         Code::NotFound | Code::InvalidArgument => AppError::not_found(what),
         _ => {
             tracing::warn!(code = ?status.code(), message = status.message(), "learning service call failed");
-            AppError::Unavailable("the learning catalog cannot be reached right now; try again shortly".into())
+            AppError::Unavailable(
+                "the learning catalog cannot be reached right now; try again shortly".into(),
+            )
         }
     }
 }
@@ -103,6 +107,23 @@ async fn topic_lessons(s: &Quizzes, caller: &Caller, topic: Uuid) -> AppResult<T
             break;
         }
     }
+    // The list leaves the bodies out: each lesson is read (the first MAX_LESSONS).
+    lessons.truncate(MAX_LESSONS);
+    for l in &mut lessons {
+        let r = tokio::time::timeout(
+            PEER_DEADLINE,
+            client.get_lesson(GetLessonRequest {
+                lesson_id: l.id.clone(),
+            }),
+        )
+        .await
+        .map_err(|_| AppError::Unavailable("the learning catalog did not answer in time".into()))?
+        .map_err(|e| peer_error(&e, TOPIC))?
+        .into_inner();
+        if let Some(full) = r.lesson {
+            *l = full;
+        }
+    }
     let first = lessons.first().ok_or(AppError::not_found(TOPIC))?;
     let subject_id = convert::require_id("topic_id", &first.subject_id)?;
     // The title from the subject's topics (best effort: the lessons' topic is known to exist).
@@ -132,10 +153,7 @@ async fn topic_lessons(s: &Quizzes, caller: &Caller, topic: Uuid) -> AppResult<T
         }
     }
     if title.is_empty() {
-        title = lessons
-            .first()
-            .map(|l| l.title.clone())
-            .unwrap_or_default();
+        title = lessons.first().map(|l| l.title.clone()).unwrap_or_default();
     }
     Ok(TopicLessons {
         subject_id,
@@ -180,14 +198,16 @@ fn lesson_texts(lessons: &[Lesson]) -> Vec<LessonText> {
 }
 
 fn rules_questions(t: &TopicLessons, count: usize) -> AppResult<Vec<Question>> {
-    quiz::from_lessons(&lesson_texts(&t.lessons), count).map_err(|RulesError::TooLittleText { available }| {
-        AppError::precondition(
-            "QUIZ_TOPIC_TOO_SHORT",
-            format!(
-                "the topic's lessons have material for {available} questions; ask for fewer"
-            ),
-        )
-    })
+    quiz::from_lessons(&lesson_texts(&t.lessons), count).map_err(
+        |RulesError::TooLittleText { available }| {
+            AppError::precondition(
+                "QUIZ_TOPIC_TOO_SHORT",
+                format!(
+                    "the topic's lessons have material for {available} questions; ask for fewer"
+                ),
+            )
+        },
+    )
 }
 
 /// The model's questions (one repair attempt after an invalid reply), else the rules'.
@@ -215,7 +235,13 @@ async fn model_questions(
     let mut reason = String::new();
     for _ in 0..2 {
         match llm
-            .structured::<ModelQuiz>("quiz.generate", messages.clone(), "quiz", &schema, QUIZ_TOKENS)
+            .structured::<ModelQuiz>(
+                "quiz.generate",
+                messages.clone(),
+                "quiz",
+                &schema,
+                QUIZ_TOKENS,
+            )
             .await
         {
             Ok((q, c)) => {
@@ -286,8 +312,15 @@ async fn generate(
     let tz = timezone(s, caller).await;
     let at = s.clock.now_db();
     let mut tx = s.pool.begin().await?;
-    let answer = answers::record_at(&mut tx, caller.user_id, "quiz", &provenance, usage, Some(at))
-        .await?;
+    let answer = answers::record_at(
+        &mut tx,
+        caller.user_id,
+        "quiz",
+        &provenance,
+        usage,
+        Some(at),
+    )
+    .await?;
     let row = QuizRow {
         id: Uuid::now_v7(),
         user_id: caller.user_id,
@@ -359,13 +392,20 @@ async fn submit(
     let mut v = Violations::new();
     let id = convert::parse_id(&mut v, "quiz_id", &m.quiz_id);
     let request = convert::parse_id(&mut v, "request_id", &m.request_id);
-    v.when(m.answers.len() > quiz::MAX_QUESTIONS, "answers", "has more answers than a quiz has questions");
+    v.when(
+        m.answers.len() > quiz::MAX_QUESTIONS,
+        "answers",
+        "has more answers than a quiz has questions",
+    );
     v.check()?;
     let mut tx = s.outbox.begin().await?;
     // A retry of a submission already made answers with the same attempt.
     if let Some(done) = store::attempt_by_request(&mut tx, caller.user_id, request).await? {
         if done.quiz_id != id {
-            return Err(AppError::invalid("request_id", "was already used for another quiz"));
+            return Err(AppError::invalid(
+                "request_id",
+                "was already used for another quiz",
+            ));
         }
         return Ok(pb::SubmitQuizResponse {
             attempt: Some(attempt_to_proto(&done)),
@@ -374,7 +414,8 @@ async fn submit(
     let q = store::quiz(&mut tx, caller.user_id, id)
         .await?
         .ok_or(AppError::not_found(QUIZ))?;
-    let score = quiz::score(&q.questions.0, &m.answers).map_err(|e| AppError::invalid("answers", &e))?;
+    let score =
+        quiz::score(&q.questions.0, &m.answers).map_err(|e| AppError::invalid("answers", &e))?;
     let at = s.clock.now_db();
     let row = AttemptRow {
         id: Uuid::now_v7(),
@@ -454,16 +495,15 @@ async fn list(
     let caller = call.caller()?;
     let m = &call.message;
     let mut v = Violations::new();
-    let topic = (!m.topic_id.is_empty()).then(|| convert::parse_id(&mut v, "topic_id", &m.topic_id));
+    let topic =
+        (!m.topic_id.is_empty()).then(|| convert::parse_id(&mut v, "topic_id", &m.topic_id));
     let page: Page<(i64, Uuid)> = Page::request(&mut v, m.page_size, &m.page_token, 20);
     v.check()?;
-    let after = page
-        .after()
-        .and_then(|(nanos, id)| {
-            OffsetDateTime::from_unix_timestamp_nanos(i128::from(*nanos))
-                .ok()
-                .map(|t| (t, *id))
-        });
+    let after = page.after().and_then(|(nanos, id)| {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(*nanos))
+            .ok()
+            .map(|t| (t, *id))
+    });
     let mut conn = s.pool.acquire().await?;
     let rows = store::attempts(&mut conn, caller.user_id, topic, after, page.fetch_limit()).await?;
     let (rows, next_page_token) = page.finish(rows, |r| {
