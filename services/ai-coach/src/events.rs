@@ -30,7 +30,8 @@ impl On<events::UserDeleted> for Handlers {
         let purged = store::purge_user(tx, user).await?
             + crate::answers::purge_user(tx, user).await?
             + store::practice::purge_user(tx, user).await?
-            + crate::conversations::purge_user(tx, user).await?;
+            + crate::conversations::purge_user(tx, user).await?
+            + store::quiz::purge_user(tx, user).await?;
         tracing::info!(%user, purged, "user deleted: recommendations purged");
         Ok(())
     }
@@ -49,7 +50,8 @@ impl On<events::UserMerged> for Handlers {
         let moved = store::move_user(tx, m.source, m.target).await?
             + crate::answers::move_user(tx, m.source, m.target).await?
             + store::practice::move_user(tx, m.source, m.target).await?
-            + crate::conversations::move_user(tx, m.source, m.target).await?;
+            + crate::conversations::move_user(tx, m.source, m.target).await?
+            + store::quiz::move_user(tx, m.source, m.target).await?;
         tracing::info!(source = %m.source, target = %m.target, moved, "user merged: recommendations moved");
         Ok(())
     }

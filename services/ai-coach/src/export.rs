@@ -63,6 +63,14 @@ const SOURCES: &[Source] = &[
         name: "conversation_messages",
         sql: "SELECT to_jsonb(m)::text FROM conversation_messages m WHERE user_id = $1 ORDER BY created_at, id",
     },
+    Source {
+        name: "quizzes",
+        sql: "SELECT to_jsonb(q)::text FROM quizzes q WHERE user_id = $1 ORDER BY created_at, id",
+    },
+    Source {
+        name: "quiz_attempts",
+        sql: "SELECT to_jsonb(a)::text FROM quiz_attempts a WHERE user_id = $1 ORDER BY created_at, id",
+    },
 ];
 
 async fn export(

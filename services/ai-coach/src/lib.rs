@@ -62,11 +62,21 @@ pub async fn start(
             grpc::practice::Practice {
                 pool: service.pool().clone(),
                 clock: clock.clone(),
-                outbox,
+                outbox: outbox.clone(),
                 profile: lazy_channel(&config.profile_url)?,
                 llm: llm.clone(),
             },
         ),
+    );
+    service.grpc(
+        stride_proto::ai_coach::quiz_service_server::QuizServiceServer::new(grpc::quiz::Quizzes {
+            pool: service.pool().clone(),
+            clock: clock.clone(),
+            outbox: outbox.clone(),
+            activity_session: lazy_channel(&config.activity_session_url)?,
+            profile: lazy_channel(&config.profile_url)?,
+            llm: llm.clone(),
+        }),
     );
     service.grpc(AiCoachServiceServer::new(grpc::Recommendations {
         pool: service.pool().clone(),

@@ -17,6 +17,7 @@ pub mod nutrition;
 pub mod plan;
 pub mod practice;
 pub mod prompt;
+pub mod quiz;
 pub mod recommendation;
 pub mod rules;
 #[allow(dead_code)]

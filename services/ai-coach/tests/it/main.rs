@@ -6,5 +6,6 @@ mod feedback;
 mod lifecycle;
 mod llm;
 mod practice;
+mod quiz;
 mod recommendation;
 mod support;
