@@ -29,6 +29,7 @@ import { AiCoachService } from "./gen/stride/ai_coach/v1/ai_coach_pb.js";
 import { PracticeService } from "./gen/stride/ai_coach/v1/practice_pb.js";
 import { ConversationService } from "./gen/stride/ai_coach/v1/conversations_pb.js";
 import { FeedbackService } from "./gen/stride/ai_coach/v1/feedback_pb.js";
+import { QuizService } from "./gen/stride/ai_coach/v1/study_pb.js";
 import { AnalyticsService } from "./gen/stride/analytics/v1/analytics_pb.js";
 import { DashboardService } from "./gen/stride/analytics/v1/dashboard_pb.js";
 import { FiguresService } from "./gen/stride/analytics/v1/figures_pb.js";
@@ -57,6 +58,7 @@ export {
   PracticeService,
   ConversationService,
   FeedbackService,
+  QuizService,
   AnalyticsService,
   AuthService,
   DashboardService,
@@ -329,6 +331,8 @@ export interface StrideClient {
   conversations: Client<typeof ConversationService>;
   /** Feedback on coach answers, usage against the daily quota, admin stats. */
   coachFeedback: Client<typeof FeedbackService>;
+  /** Quizzes generated for a learning topic, submitted and scored. */
+  quizzes: Client<typeof QuizService>;
   tokens: TokenManager;
   transport: Transport;
   /** Signup; stores the tokens when the account is active at once (no confirmation required). */
@@ -392,6 +396,7 @@ export function createStrideClient(opts: StrideClientOptions): StrideClient {
     practice: createClient(PracticeService, transport),
     conversations: createClient(ConversationService, transport),
     coachFeedback: createClient(FeedbackService, transport),
+    quizzes: createClient(QuizService, transport),
     tokens,
     transport,
     async signUp(req) {
