@@ -83,6 +83,8 @@ fn collection(service: &str, table: &str) -> Option<Option<&'static str>> {
         ("ai-coach", "quota_days") => Some("quota_days"),
         ("ai-coach", "conversations") => Some("conversations"),
         ("ai-coach", "conversation_messages") => Some("conversation_messages"),
+        ("ai-coach", "quizzes") => Some("quizzes"),
+        ("ai-coach", "quiz_attempts") => Some("quiz_attempts"),
         _ => return None,
     })
 }
