@@ -46,7 +46,7 @@ pub struct Conversations {
     pub config: ChatConfig,
 }
 
-type EventStream = Pin<Box<dyn Stream<Item = Result<pb::SendMessageEvent, Status>> + Send>>;
+type EventStream = Pin<Box<dyn Stream<Item = Result<pb::SendMessageResponse, Status>> + Send>>;
 
 /// The gRPC face (the reply task keeps its own handle on the state).
 pub struct ConversationApi(pub Arc<Conversations>);
@@ -331,8 +331,8 @@ async fn end(
     })
 }
 
-fn event(e: pb::send_message_event::Event) -> pb::SendMessageEvent {
-    pb::SendMessageEvent { event: Some(e) }
+fn event(e: pb::send_message_response::Event) -> pb::SendMessageResponse {
+    pb::SendMessageResponse { event: Some(e) }
 }
 
 /// Validates, stores the user's message, then streams the reply from a task.
@@ -438,7 +438,7 @@ struct Reply {
     row: Row,
     history: Vec<Turn>,
     text: String,
-    out: mpsc::Sender<Result<pb::SendMessageEvent, Status>>,
+    out: mpsc::Sender<Result<pb::SendMessageResponse, Status>>,
 }
 
 /// What the reply came to.
@@ -450,13 +450,13 @@ struct Written {
 }
 
 impl Reply {
-    async fn send(&self, e: pb::send_message_event::Event) {
+    async fn send(&self, e: pb::send_message_response::Event) {
         // The caller may have gone away: the reply is still stored.
         let _ = self.out.send(Ok(event(e))).await;
     }
 
     async fn tool_activity(&self, tool: Tool, done: bool, ok: bool) {
-        self.send(pb::send_message_event::Event::Tool(pb::ToolActivity {
+        self.send(pb::send_message_response::Event::Tool(pb::ToolActivity {
             tool: tool.name().into(),
             status: tool.status().into(),
             done,
@@ -491,7 +491,7 @@ impl Reply {
         };
         match self.store(written).await {
             Ok(final_message) => {
-                self.send(pb::send_message_event::Event::Done(final_message))
+                self.send(pb::send_message_response::Event::Done(final_message))
                     .await
             }
             Err(e) => {
@@ -563,7 +563,7 @@ impl Reply {
                 match ev {
                     Ok(StreamEvent::Token(t)) => {
                         text.push_str(&t);
-                        self.send(pb::send_message_event::Event::Token(pb::TokenDelta {
+                        self.send(pb::send_message_response::Event::Token(pb::TokenDelta {
                             text: t,
                         }))
                         .await;
@@ -672,7 +672,7 @@ impl Reply {
         let text = domain::rules_reply(tool, r.as_deref().map_err(String::as_str));
         if stream_tokens {
             for t in stride_text_tokens(&text) {
-                self.send(pb::send_message_event::Event::Token(pb::TokenDelta {
+                self.send(pb::send_message_response::Event::Token(pb::TokenDelta {
                     text: t,
                 }))
                 .await;

@@ -6,8 +6,8 @@ use serde_json::json;
 use stride_ai_coach::{ChatConfig, LlmConfig};
 use stride_proto::ai_coach::{
     AnswerPath, ConversationState, EndConversationRequest, GetConversationRequest,
-    ListConversationsRequest, SendMessageEvent, SendMessageRequest, StartConversationRequest,
-    conversation_service_client::ConversationServiceClient, send_message_event::Event,
+    ListConversationsRequest, SendMessageRequest, SendMessageResponse, StartConversationRequest,
+    conversation_service_client::ConversationServiceClient, send_message_response::Event,
 };
 use stride_testkit::{authed, bus::assert_invalid, openai::Reply};
 use time::macros::datetime;
@@ -44,7 +44,7 @@ async fn say(
     user: Uuid,
     id: &str,
     text: &str,
-) -> Result<Vec<SendMessageEvent>, tonic::Status> {
+) -> Result<Vec<SendMessageResponse>, tonic::Status> {
     let mut s = client(h)
         .await
         .send_message(authed(
@@ -63,7 +63,7 @@ async fn say(
     Ok(out)
 }
 
-fn tokens(events: &[SendMessageEvent]) -> Vec<String> {
+fn tokens(events: &[SendMessageResponse]) -> Vec<String> {
     events
         .iter()
         .filter_map(|e| match &e.event {
@@ -73,14 +73,14 @@ fn tokens(events: &[SendMessageEvent]) -> Vec<String> {
         .collect()
 }
 
-fn done(events: &[SendMessageEvent]) -> stride_proto::ai_coach::FinalMessage {
+fn done(events: &[SendMessageResponse]) -> stride_proto::ai_coach::FinalMessage {
     match events.last().and_then(|e| e.event.clone()) {
         Some(Event::Done(d)) => d,
         other => panic!("the last event is the final message: {other:?}"),
     }
 }
 
-fn tools(events: &[SendMessageEvent]) -> Vec<(String, bool)> {
+fn tools(events: &[SendMessageResponse]) -> Vec<(String, bool)> {
     events
         .iter()
         .filter_map(|e| match &e.event {

@@ -30,7 +30,7 @@ async fn seed(h: &Harness, user: Uuid) {
     use stride_proto::ai_coach::{
         Rating, SendMessageRequest, StartConversationRequest, SubmitFeedbackRequest,
         conversation_service_client::ConversationServiceClient,
-        feedback_service_client::FeedbackServiceClient, send_message_event::Event,
+        feedback_service_client::FeedbackServiceClient, send_message_response::Event,
     };
     use stride_testkit::authed;
     recommend(h, user, "").await.expect("recommendation");
