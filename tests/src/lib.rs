@@ -31,6 +31,9 @@ pub struct Stores {
     pub pg_admin_url: String,
     /// AMQP URL including the vhost every service shares.
     pub amqp_url: String,
+    /// The test vhost behind `amqp_url`, if it is one: the mesh holds it, so it is deleted when
+    /// the mesh goes, not when these settings do.
+    pub vhost: Option<Arc<stride_testkit::TestVhost>>,
 }
 
 /// Database URL per service, kept for assertions that look at a service's own tables.
@@ -60,6 +63,7 @@ pub struct Mesh {
     /// gateway's one upstream setting, sharing profile's database.
     profiles: Vec<Running>,
     profile_start: ProfileStart,
+    _vhost: Option<Arc<stride_testkit::TestVhost>>,
 }
 
 /// How the mesh is started.
@@ -362,6 +366,7 @@ impl Mesh {
             running,
             profiles,
             profile_start,
+            _vhost: stores.vhost.clone(),
         })
     }
 

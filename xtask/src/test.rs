@@ -87,6 +87,10 @@ fn run_tests(root: &Path, args: &[String], env: &[(&str, String)]) -> Result<Exi
     let mut cmd = crate::cargo();
     if has_nextest() {
         cmd.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
+        // .config/nextest.toml: the `ci` profile retries a test once and reports it as flaky.
+        if std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false") {
+            cmd.args(["--profile", "ci"]);
+        }
     } else {
         eprintln!("cargo-nextest not found; falling back to cargo test");
         cmd.args(["test", "--workspace", "--no-fail-fast"]);

@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unroutable_event_is_retried_apart_and_never_marked_sent() {
-    let (amqp, _vhost) = stride_testkit::vhost().await;
+    let vhost = stride_testkit::vhost().await;
+    let amqp = vhost.url.clone();
     let mut probe = Probe::bind(&amqp, <UserDeleted as stride_bus::Event>::TYPE).await;
     let producer = Publisher::start(&amqp, "relay-test").await;
 

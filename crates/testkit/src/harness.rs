@@ -35,6 +35,8 @@ pub struct ServiceHarness<C> {
     pub amqp: String,
     pub vhost: String,
     pub service: &'static str,
+    /// Deletes the vhost when the harness goes.
+    _broker: crate::TestVhost,
 }
 
 impl<C> ServiceHarness<C> {
@@ -53,7 +55,8 @@ impl<C> ServiceHarness<C> {
     {
         stride_kit::telemetry::init_for_tests();
         let db_url = crate::database().await;
-        let (amqp, vhost) = crate::vhost().await;
+        let broker = crate::vhost().await;
+        let (amqp, vhost) = (broker.url.clone(), broker.name.clone());
         let issuer = TestIssuer::new();
         let clock = ManualClock::new(now);
         let common = CommonConfig::for_test(service, &db_url, &amqp);
@@ -87,6 +90,7 @@ impl<C> ServiceHarness<C> {
             amqp,
             vhost,
             service,
+            _broker: broker,
         }
     }
 

@@ -54,9 +54,32 @@ pub async fn database() -> String {
     format!("{base}/{name}")
 }
 
-/// Creates a fresh vhost on the test broker and returns (amqp URL, vhost name). One management
-/// client serves tests and xtask: stride-infra's (blocking, so it runs off the runtime).
-pub async fn vhost() -> (String, String) {
+/// A test's vhost on the shared test broker, deleted when dropped. Every test takes one, and a
+/// vhost is not free on RabbitMQ (message stores and queue processes of its own): a suite that
+/// left ~850 of them behind slowed the one broker until a publisher confirm took over 15 s.
+#[derive(Debug)]
+pub struct TestVhost {
+    /// AMQP URL of the vhost.
+    pub url: String,
+    pub name: String,
+}
+
+impl Drop for TestVhost {
+    fn drop(&mut self) {
+        let (name, mgmt_url) = (self.name.clone(), env("STRIDE_TEST_RABBIT_MGMT_URL"));
+        // Blocking HTTP on a thread of its own: drop may run on a runtime worker. Best effort:
+        // a vhost left behind only costs the broker some memory.
+        let _ = std::thread::spawn(move || {
+            stride_infra::Mgmt::from_url(&mgmt_url).and_then(|m| m.delete_vhost(&name))
+        })
+        .join();
+    }
+}
+
+/// Creates a fresh vhost on the test broker; it lives as long as the returned guard. One
+/// management client serves tests and xtask: stride-infra's (blocking, so it runs off the
+/// runtime).
+pub async fn vhost() -> TestVhost {
     let name = format!("t{}", Uuid::now_v7().simple());
     let mgmt_url = env("STRIDE_TEST_RABBIT_MGMT_URL");
     let vhost = name.clone();
@@ -72,7 +95,10 @@ pub async fn vhost() -> (String, String) {
         .map(|(r, _)| r)
         .unwrap_or(&base)
         .to_owned();
-    (format!("{root}/{name}"), name)
+    TestVhost {
+        url: format!("{root}/{name}"),
+        name,
+    }
 }
 
 /// Signs access tokens that services started with [`TestIssuer::verifier`] accept, for service
@@ -160,5 +186,7 @@ where
     }
 }
 
-/// Deadline used for event effects in tests.
-pub const EVENT_DEADLINE: Duration = Duration::from_secs(20);
+/// Deadline used for event effects in tests: longer than one stalled broker round trip
+/// ([`stride_bus::amqp::BROKER_TIMEOUT`]) plus the reconnect after it, so a single stall on a
+/// busy machine delays an effect instead of failing the test.
+pub const EVENT_DEADLINE: Duration = Duration::from_secs(35);

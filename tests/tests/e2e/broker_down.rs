@@ -19,6 +19,7 @@ async fn events_published_while_the_broker_is_down_arrive_after_it_returns() {
     let stores = Stores {
         pg_admin_url: std::env::var("STRIDE_TEST_PG_URL").expect("run through `cargo xtask test`"),
         amqp_url: rabbit.amqp_url("/"),
+        vhost: None,
     };
     let mesh = Mesh::start(&stores).await.expect("mesh");
     let mut c = stride_e2e::grpc_clients(mesh.gateway)

@@ -314,7 +314,8 @@ async fn docker_compose_up_starts_every_service_and_the_gateway_answers() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let (amqp_url, _) = stride_testkit::vhost().await;
+    let vhost = stride_testkit::vhost().await;
+    let amqp_url = vhost.url.clone();
 
     let mut ports: HashMap<(String, u16), u16> = HashMap::new();
     ports.insert(("postgres".into(), 5432), pg.port());

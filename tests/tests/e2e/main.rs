@@ -25,10 +25,11 @@ use stride_e2e::{Mesh, Stores};
 
 pub(crate) async fn shared_stores() -> Stores {
     let pg_admin_url = std::env::var("STRIDE_TEST_PG_URL").expect("run through `cargo xtask test`");
-    let (amqp_url, _) = stride_testkit::vhost().await;
+    let vhost = stride_testkit::vhost().await;
     Stores {
         pg_admin_url,
-        amqp_url,
+        amqp_url: vhost.url.clone(),
+        vhost: Some(std::sync::Arc::new(vhost)),
     }
 }
 
