@@ -37,11 +37,23 @@ pub fn run(args: &[String]) -> Result<i32> {
     for svc in up::SERVICES {
         infra.pg.create_database(&up::db_name(svc))?;
     }
+    // A fast OpenAI-compatible stand-in for the coach (stride-testkit's, in a process of its
+    // own): the coach phases measure what the mesh adds to a model, not a model.
+    let mut openai = Command::new(bins.join("stride-bench"))
+        .arg("openai-server")
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting the OpenAI stand-in")?;
+    let mut openai_url = String::new();
+    BufReader::new(openai.stdout.take().context("stand-in stdout")?)
+        .read_line(&mut openai_url)?;
+    let openai_url = openai_url.trim().to_owned();
     let opts = up::Options {
         release: true,
         port: stride_infra::free_port()?,
         // One address, no mailbox: measure the services, not the limiter or the confirmation.
         bench: true,
+        llm_url: Some(openai_url.clone()),
     };
     let mut procs = Vec::new();
     let result = (|| -> Result<i32> {
@@ -86,6 +98,7 @@ pub fn run(args: &[String]) -> Result<i32> {
                 .env("BENCH_PROFILE_ADDR", addr("profile"))
                 .env("BENCH_ACTIVITY_ADDR", addr("activity-session"))
                 .env("BENCH_ECHO_ADDR", format!("127.0.0.1:{echo_port}"))
+                .env("BENCH_OPENAI_URL", &openai_url)
                 .env("BENCH_PIDS", pids.join(","))
                 .status()
                 .context("running stride-bench")?;
@@ -96,6 +109,8 @@ pub fn run(args: &[String]) -> Result<i32> {
         Ok(code)
     })();
     up::stop_all(procs);
+    let _ = openai.kill();
+    let _ = openai.wait();
     drop(infra);
     result
 }

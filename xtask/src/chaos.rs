@@ -37,6 +37,7 @@ pub fn run(args: &[String]) -> Result<i32> {
         release: true,
         port: stride_infra::free_port()?,
         bench: true,
+        llm_url: None,
     };
     let mut procs = Vec::new();
     let result = (|| -> Result<i32> {

@@ -50,6 +50,8 @@ pub(crate) struct Options {
     /// Benchmark mode: no per-client gateway limits (the load comes from one address) and
     /// sign-ups without email confirmation (the load generator has no mailbox).
     pub(crate) bench: bool,
+    /// An OpenAI-compatible endpoint for ai-coach (`COACH_LLM_BASE_URL`; the bench's stand-in).
+    pub(crate) llm_url: Option<String>,
 }
 
 /// A started binary.
@@ -173,6 +175,7 @@ fn parse(args: &[String]) -> Result<Options> {
     let mut opts = Options {
         bench: false,
         release: false,
+        llm_url: None,
         port: match std::env::var("STRIDE_UP_PORT") {
             Ok(value) => port_arg(&value).context("STRIDE_UP_PORT")?,
             Err(_) => 8080,
@@ -280,6 +283,12 @@ pub(crate) fn start_all(
                 .env("STRIDE_ACTIVITY_SESSION_URL", grpc_url("activity-session"))
                 .env("STRIDE_PROFILE_URL", grpc_url("profile"))
                 .env("STRIDE_CHALLENGE_URL", grpc_url("challenge"));
+            if let Some(url) = &opts.llm_url {
+                cmd.env("COACH_LLM_BASE_URL", url)
+                    .env("COACH_LLM_MODEL", "stand-in-bench")
+                    // The load comes from a few users: no daily cap in the way.
+                    .env("COACH_DAILY_QUOTA", "1000000");
+            }
         }
         if svc == "profile" {
             // Avatar files beside the logs of this run (URLs point at profile's HTTP port).

@@ -42,10 +42,11 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match std::env::args().nth(1).as_deref() {
         Some("echo-server") => rt.block_on(echo_server()),
+        Some("openai-server") => rt.block_on(openai_server()),
         Some("run") => rt.block_on(mesh::run()),
         Some("login") => rt.block_on(login::run()),
         Some("chaos") => rt.block_on(chaos::run()),
-        _ => anyhow::bail!("usage: stride-bench echo-server | run | login | chaos"),
+        _ => anyhow::bail!("usage: stride-bench echo-server | openai-server | run | login | chaos"),
     }
 }
 
@@ -165,4 +166,14 @@ pub(crate) async fn sign_up_users(
         }
     }
     Ok(users)
+}
+
+/// The OpenAI stand-in of stride-testkit (the wire protocol the production client speaks),
+/// fast: streamed chunks 1 ms apart. Prints its base URL, then serves until killed.
+async fn openai_server() -> anyhow::Result<()> {
+    let openai = stride_testkit::openai::OpenAi::start().await;
+    openai.set_token_gap(Duration::from_millis(1));
+    println!("{}", openai.url());
+    std::future::pending::<()>().await;
+    Ok(())
 }
