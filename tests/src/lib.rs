@@ -76,6 +76,9 @@ pub struct Options {
     pub signup_confirmation: bool,
     /// Browser origins the gateway answers CORS for (pages served from another origin).
     pub cors_origins: stride_gateway::CorsOrigins,
+    /// An OpenAI-compatible endpoint for the coach (stride-testkit's stand-in); none: the
+    /// coach answers on its rules path, as on a fresh machine.
+    pub llm_url: Option<String>,
 }
 
 impl Default for Options {
@@ -84,6 +87,7 @@ impl Default for Options {
             profile_replicas: 1,
             signup_confirmation: false,
             cors_origins: stride_gateway::CorsOrigins::none(),
+            llm_url: None,
         }
     }
 }
@@ -250,7 +254,10 @@ impl Mesh {
                 challenge_url: format!("http://{}", challenge.grpc_addr),
                 daily_quota: stride_ai_coach::DEFAULT_DAILY_QUOTA,
                 chat: Default::default(),
-                llm: None,
+                llm: options
+                    .llm_url
+                    .as_ref()
+                    .map(|url| stride_ai_coach::LlmConfig::new(url.clone(), "stand-in")),
             },
             verifier()?,
             shared.clone(),

@@ -45,8 +45,7 @@ pub fn run(args: &[String]) -> Result<i32> {
         .spawn()
         .context("starting the OpenAI stand-in")?;
     let mut openai_url = String::new();
-    BufReader::new(openai.stdout.take().context("stand-in stdout")?)
-        .read_line(&mut openai_url)?;
+    BufReader::new(openai.stdout.take().context("stand-in stdout")?).read_line(&mut openai_url)?;
     let openai_url = openai_url.trim().to_owned();
     let opts = up::Options {
         release: true,

@@ -170,6 +170,9 @@ pub fn header_int(headers: Option<&FieldTable>, key: &str) -> Option<i64> {
     }
 }
 
+/// How long a broker session may take to wind down after shutdown is asked for.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 /// Keeps a broker link alive: runs `session` until it returns Ok (shutdown) and, after each
 /// failure, waits a jittered, doubling delay (200 ms to 5 s, from backon) so replicas do not
 /// reconnect in lockstep after a broker restart. A session that stayed up for a minute starts
@@ -195,7 +198,22 @@ pub async fn reconnecting<F, Fut>(
     let mut backoff = delays();
     while !shutdown.is_cancelled() {
         let started = tokio::time::Instant::now();
-        match session().await {
+        let run = session();
+        tokio::pin!(run);
+        // On shutdown the session gets a grace period to finish on its own (the relay's last
+        // drain, a delivery's commit); a session stuck on a broker that is gone (a deleted vhost,
+        // a close that never completes) must not hold the process.
+        let result = tokio::select! {
+            r = &mut run => r,
+            _ = shutdown.cancelled() => match tokio::time::timeout(SHUTDOWN_GRACE, &mut run).await {
+                Ok(r) => r,
+                Err(_) => {
+                    tracing::warn!("{what} did not finish within {SHUTDOWN_GRACE:?} of shutdown; leaving it");
+                    break;
+                }
+            },
+        };
+        match result {
             Ok(()) => break,
             Err(e) => {
                 let _ = ready.send(false);

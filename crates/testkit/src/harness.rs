@@ -35,8 +35,8 @@ pub struct ServiceHarness<C> {
     pub amqp: String,
     pub vhost: String,
     pub service: &'static str,
-    /// Deletes the vhost when the harness goes.
-    _broker: crate::TestVhost,
+    /// Deletes the vhost when the harness and every holder of [`Self::broker`] are gone.
+    broker: Arc<crate::TestVhost>,
 }
 
 impl<C> ServiceHarness<C> {
@@ -90,8 +90,14 @@ impl<C> ServiceHarness<C> {
             amqp,
             vhost,
             service,
-            _broker: broker,
+            broker: Arc::new(broker),
         }
+    }
+
+    /// The test's vhost, for peers started on it that outlive [`Self::stop`]: the vhost is
+    /// deleted once the harness and every clone are dropped.
+    pub fn broker(&self) -> Arc<crate::TestVhost> {
+        self.broker.clone()
     }
 
     /// A valid access token for `user`.

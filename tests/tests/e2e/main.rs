@@ -5,6 +5,8 @@ mod auth_flows;
 mod broker_down;
 mod browser;
 mod catalog;
+// The coach: streaming to grpc-web and Connect, practice → activation (issue 16).
+mod coach;
 mod compose;
 mod config_docs;
 mod connect;

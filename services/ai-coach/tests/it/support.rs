@@ -117,6 +117,7 @@ async fn start_full_with(
     .await;
     let mut mesh = mesh.expect("the mesh started with the coach");
     mesh.focus_id = mesh.catalog_focus_id(&h).await;
+    mesh.broker = Some(h.broker());
     (h, mesh)
 }
 
@@ -138,6 +139,8 @@ pub struct Mesh {
     pub progress: AnalyticsServiceClient<Channel>,
     /// The catalog's 25-minute focus activity.
     pub focus_id: String,
+    /// The harness's vhost, which these peers share: kept until they stop too.
+    broker: Option<Arc<stride_testkit::TestVhost>>,
 }
 
 impl Mesh {
@@ -189,6 +192,7 @@ impl Mesh {
             catalog,
             progress,
             focus_id: String::new(),
+            broker: None,
         }
     }
 
@@ -274,6 +278,7 @@ impl Mesh {
             .await
             .expect("activity-session stops");
         self.analytics.stop().await.expect("analytics stops");
+        drop(self.broker);
     }
 }
 

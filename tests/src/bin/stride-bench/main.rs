@@ -21,6 +21,7 @@
 //! addresses in env; xtask wires it up.
 
 mod chaos;
+mod coach;
 mod domains;
 mod load;
 mod login;

@@ -46,7 +46,7 @@ static PHASE: std::sync::LazyLock<Duration> = std::sync::LazyLock::new(|| {
 
 /// Whether to run the phase `key` (`BENCH_PHASES`: a comma-separated subset of idle, echo,
 /// direct, gateway, web, list, summary, json, catalog, leaderboard, history, overload, fixed, sessions,
-/// sync; default all).
+/// sync, ttft, evals; default all).
 fn wants(key: &str) -> bool {
     std::env::var("BENCH_PHASES").map_or(true, |v| v.split(',').any(|k| k.trim() == key))
 }
@@ -146,6 +146,8 @@ struct Report {
     history: Vec<crate::domains::HistoryRead>,
     sync: Option<crate::domains::Ingest>,
     sync_flow: Flow,
+    ttft: Option<crate::coach::Ttft>,
+    evals: Option<crate::coach::Evals>,
     memory_mib: Vec<(String, f64, f64)>,
 }
 
@@ -154,6 +156,7 @@ struct Env {
     profile: String,
     activity: String,
     echo: String,
+    openai: String,
     activity_db: sqlx::PgPool,
     analytics_db: sqlx::PgPool,
     challenge_db: sqlx::PgPool,
@@ -177,6 +180,7 @@ async fn env() -> anyhow::Result<Env> {
         profile: crate::var("BENCH_PROFILE_ADDR")?,
         activity: crate::var("BENCH_ACTIVITY_ADDR")?,
         echo: crate::var("BENCH_ECHO_ADDR")?,
+        openai: crate::var("BENCH_OPENAI_URL")?,
         activity_db: db("BENCH_ACTIVITY_DB").await?,
         analytics_db: db("BENCH_ANALYTICS_DB").await?,
         challenge_db: db("BENCH_CHALLENGE_DB").await?,
@@ -588,6 +592,42 @@ pub async fn run() -> anyhow::Result<()> {
         (None, Flow::default())
     };
 
+    let ttft = if wants("ttft") {
+        println!(
+            "\n== coach: first streamed token, the coach's client straight to the stand-in vs SendMessage through the gateway (one at a time) =="
+        );
+        let t = crate::coach::ttft(
+            crate::channel(&env.gateway.to_string()).await?,
+            &env.openai,
+            &users,
+        )
+        .await?;
+        println!(
+            "  direct p50 {:.2} ms p99 {:.2} ms; through the mesh p50 {:.2} ms p99 {:.2} ms",
+            t.direct_p50_ms, t.direct_p99_ms, t.mesh_p50_ms, t.mesh_p99_ms
+        );
+        Some(t)
+    } else {
+        None
+    };
+    let evals = if wants("evals") {
+        println!(
+            "\n== coach: practice cycles (start, three turns, complete + evaluation) through the gateway =="
+        );
+        let mut chans = Vec::new();
+        for _ in 0..CONNECTIONS {
+            chans.push(crate::channel(&env.gateway.to_string()).await?);
+        }
+        let e = crate::coach::evaluations(chans, &env.openai, users.clone(), *PHASE).await?;
+        println!(
+            "  {:.1} evaluations/s  cycle p50 {:.1} ms p99 {:.1} ms  ({} failed); the stand-in alone answers {:.0} calls/s",
+            e.per_s, e.cycle_p50_ms, e.cycle_p99_ms, e.failed, e.model_calls_per_s
+        );
+        Some(e)
+    } else {
+        None
+    };
+
     let mut noise = 0.0;
     if wants("echo") {
         let again = saturate("bare tonic echo (again, for noise)", &procs, echo_call).await;
@@ -626,6 +666,8 @@ pub async fn run() -> anyhow::Result<()> {
         history,
         sync,
         sync_flow,
+        ttft,
+        evals,
         memory_mib: memory,
     };
     ratios(&report);
@@ -725,6 +767,20 @@ fn ratios(r: &Report) {
             h.long_p99_ms,
             h.long_p99_ms / h.short_p99_ms.max(1e-3),
             h.against
+        );
+    }
+    if let Some(t) = &r.ttft {
+        println!(
+            "  first streamed token added by the mesh    p50 {:.2} ms, p99 {:.2} ms (model alone p50 {:.2} ms)",
+            t.added_p50_ms, t.added_p99_ms, t.direct_p50_ms
+        );
+    }
+    if let Some(e) = &r.evals {
+        println!(
+            "  practice evaluations                      {:.1}/s ({EVAL} callers; the stand-in's own ceiling {:.0} calls/s)",
+            e.per_s,
+            e.model_calls_per_s,
+            EVAL = crate::coach::EVAL_CALLERS
         );
     }
     if let Some(s) = &r.sync {
