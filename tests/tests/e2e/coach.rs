@@ -13,7 +13,6 @@ use stride_proto::{
         conversation_service_client::ConversationServiceClient,
         practice_service_client::PracticeServiceClient, send_message_response::Event,
     },
-    auth::SignupRequest,
     profile::{
         ActivationState, GetMyProfileRequest, PreparationType,
         profile_service_client::ProfileServiceClient,
@@ -29,19 +28,7 @@ async fn signup(mesh: &Mesh, name: &str) -> String {
     let mut c = stride_e2e::grpc_clients(mesh.gateway)
         .await
         .expect("clients");
-    c.auth
-        .signup(SignupRequest {
-            email: format!("{name}@example.com"),
-            username: name.into(),
-            password: "correct horse battery".into(),
-            timezone: "Europe/Paris".into(),
-        })
-        .await
-        .expect("signup")
-        .into_inner()
-        .tokens
-        .expect("tokens")
-        .access_token
+    crate::signup(&mut c.auth, name).await
 }
 
 /// What a client saw of one streamed reply: each token with its arrival, and the final message.

@@ -35,6 +35,28 @@ pub(crate) async fn shared_stores() -> Stores {
     }
 }
 
+/// Signs `name` up (confirmation off, as [`stride_e2e::Options`] defaults) in Europe/Paris and
+/// returns the access token.
+pub(crate) async fn signup(
+    auth: &mut stride_proto::auth::auth_service_client::AuthServiceClient<
+        tonic::transport::Channel,
+    >,
+    name: &str,
+) -> String {
+    auth.signup(stride_proto::auth::SignupRequest {
+        email: format!("{name}@example.com"),
+        username: name.into(),
+        password: "correct horse battery".into(),
+        timezone: "Europe/Paris".into(),
+    })
+    .await
+    .expect("signup")
+    .into_inner()
+    .tokens
+    .expect("tokens")
+    .access_token
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn whole_flow_over_native_grpc() {
     stride_kit::telemetry::init_for_tests();

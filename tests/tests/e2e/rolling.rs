@@ -10,7 +10,7 @@ use std::sync::{
 };
 
 use stride_e2e::{Mesh, Options};
-use stride_proto::{auth::SignupRequest, profile::GetMyProfileRequest};
+use stride_proto::profile::GetMyProfileRequest;
 use stride_testkit::authed;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -29,21 +29,7 @@ async fn a_rolling_restart_of_two_replicas_fails_no_call() {
         .await
         .expect("connect");
     let name = format!("roll{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
-    let token = c
-        .auth
-        .clone()
-        .signup(SignupRequest {
-            email: format!("{name}@example.com"),
-            username: name,
-            password: "correct horse battery".into(),
-            timezone: "Europe/Paris".into(),
-        })
-        .await
-        .expect("signup")
-        .into_inner()
-        .tokens
-        .expect("tokens")
-        .access_token;
+    let token = crate::signup(&mut c.auth.clone(), &name).await;
     let mut profile = c.profile.clone();
     stride_testkit::eventually(stride_testkit::EVENT_DEADLINE, "the profile", || {
         let (mut p, t) = (profile.clone(), token.clone());

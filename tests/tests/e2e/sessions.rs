@@ -9,7 +9,6 @@ use stride_proto::{
         SessionAction, SessionState, StartSessionRequest,
     },
     analytics::GetProgressSummaryRequest,
-    auth::SignupRequest,
 };
 use stride_testkit::{EVENT_DEADLINE, authed, eventually};
 
@@ -22,20 +21,7 @@ async fn a_routine_session_with_pauses_counts_and_an_instant_one_does_not() {
     let mut c = stride_e2e::grpc_clients(mesh.gateway)
         .await
         .expect("connect");
-    let tok = c
-        .auth
-        .signup(SignupRequest {
-            email: "rita@example.com".into(),
-            username: "rita".into(),
-            password: "correct horse battery".into(),
-            timezone: "Europe/Paris".into(),
-        })
-        .await
-        .expect("signup")
-        .into_inner()
-        .tokens
-        .expect("tokens")
-        .access_token;
+    let tok = crate::signup(&mut c.auth, "rita").await;
 
     let activities = c
         .catalog
