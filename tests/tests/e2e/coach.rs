@@ -1,4 +1,4 @@
-//! The coach through the gateway: a streamed reply reaches grpc-web and Connect clients token by
+//! The coach through the gateway: a streamed reply reaches grpc-web, Connect and JSON/HTTP clients token by
 //! token (the model is stride-testkit's OpenAI stand-in, pacing its chunks), and a practice
 //! session completed on the rules path activates the user in profile through the event.
 
@@ -74,7 +74,7 @@ impl Seen {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_reply_streams_token_by_token_to_grpc_web_and_connect_clients() {
+async fn a_reply_streams_token_by_token_to_grpc_web_connect_and_json_clients() {
     stride_kit::telemetry::init_for_tests();
     let openai = OpenAi::start().await;
     openai.set_token_gap(GAP);
@@ -166,6 +166,31 @@ async fn a_reply_streams_token_by_token_to_grpc_web_and_connect_clients() {
     let end = end.expect("an end-of-stream envelope");
     assert!(end.get("error").is_none(), "{end}");
     seen.assert_streamed("Connect");
+
+    // JSON/HTTP: newline-delimited JSON, one `{"result": …}` per line.
+    let mut res = reqwest::Client::new()
+        .post(format!(
+            "http://{}/api/v1/ai/conversations/{}/messages",
+            mesh.gateway, conversation.id
+        ))
+        .header("authorization", format!("Bearer {token}"))
+        .json(&serde_json::json!({"text": "And after that?"}))
+        .send()
+        .await
+        .expect("JSON/HTTP call");
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/x-ndjson");
+    let (mut buf, mut seen) = (Vec::<u8>::new(), Seen::new());
+    while let Some(chunk) = res.chunk().await.expect("a chunk") {
+        buf.extend_from_slice(&chunk);
+        while let Some(end) = buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=end).collect();
+            let json: serde_json::Value = serde_json::from_slice(&line).expect("a JSON line");
+            assert!(json.get("error").is_none(), "{json}");
+            seen.take(from_json(json["result"].clone()));
+        }
+    }
+    seen.assert_streamed("JSON/HTTP");
 
     // The model saw the conversation so far: the first exchange is in the second prompt.
     let chats = openai.requests("chat");
