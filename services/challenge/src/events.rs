@@ -191,19 +191,19 @@ impl On<events::TaskReopened> for Handlers {
         e: events::TaskReopened,
         _: &Envelope,
     ) -> Result<(), HandlerError> {
-        let user = e.user()?;
-        let at = occurred(
-            e.occur_time.as_ref().and_then(from_timestamp),
-            "task.reopened.v1",
-        )?;
-        let Some((activity, _)) =
-            task_activity(&e.task_id, e.previous.as_ref(), e.local_date.as_ref(), true)
-        else {
-            return Ok(());
-        };
-        let occasion =
-            Occasion::session(at, e.local_date.as_ref().and_then(from_date), &e.timezone);
-        record(tx, user, at, &activity, &occasion).await
+        take_back_task(
+            tx,
+            e.user()?,
+            TaskTakeBack {
+                event: "task.reopened.v1",
+                at: e.occur_time.as_ref().and_then(from_timestamp),
+                task_id: &e.task_id,
+                task: e.previous.as_ref(),
+                local_date: e.local_date.as_ref(),
+                timezone: &e.timezone,
+            },
+        )
+        .await
     }
 }
 
@@ -219,19 +219,41 @@ impl On<events::TaskDeleted> for Handlers {
         if !e.task.as_ref().is_some_and(|t| t.completed) {
             return Ok(());
         }
-        let at = occurred(
-            e.occur_time.as_ref().and_then(from_timestamp),
-            "task.deleted.v1",
-        )?;
-        let Some((activity, _)) =
-            task_activity(&e.task_id, e.task.as_ref(), e.local_date.as_ref(), true)
-        else {
-            return Ok(());
-        };
-        let occasion =
-            Occasion::session(at, e.local_date.as_ref().and_then(from_date), &e.timezone);
-        record(tx, user, at, &activity, &occasion).await
+        take_back_task(
+            tx,
+            user,
+            TaskTakeBack {
+                event: "task.deleted.v1",
+                at: e.occur_time.as_ref().and_then(from_timestamp),
+                task_id: &e.task_id,
+                task: e.task.as_ref(),
+                local_date: e.local_date.as_ref(),
+                timezone: &e.timezone,
+            },
+        )
+        .await
     }
+}
+
+/// What a reopen or a delete says about the completion it takes back.
+struct TaskTakeBack<'a> {
+    event: &'static str,
+    at: Option<OffsetDateTime>,
+    task_id: &'a str,
+    /// The task as it was when completed (its completion date).
+    task: Option<&'a events::TaskSnapshot>,
+    local_date: Option<&'a stride_proto::Date>,
+    timezone: &'a str,
+}
+
+/// Records the reversal of a task's completion; a task with no completion date counted nothing.
+async fn take_back_task(tx: &mut Tx, user: Uuid, t: TaskTakeBack<'_>) -> Result<(), HandlerError> {
+    let at = occurred(t.at, t.event)?;
+    let Some((activity, _)) = task_activity(t.task_id, t.task, t.local_date, true) else {
+        return Ok(());
+    };
+    let occasion = Occasion::session(at, t.local_date.and_then(from_date), t.timezone);
+    record(tx, user, at, &activity, &occasion).await
 }
 
 impl On<events::ReflectionSubmitted> for Handlers {
