@@ -450,7 +450,7 @@ pub async fn run() -> anyhow::Result<()> {
     };
     let history = if wants("history") {
         println!(
-            "\n== progress summary: five years of daily history against one week (idle: 50 calls/s for 4 s) =="
+            "\n== progress summary: five years of daily history against the two periods the answer covers (idle: 50 calls/s each for 4 s) =="
         );
         crate::domains::history(&domain, &env.analytics_db).await?
     } else {
@@ -762,7 +762,7 @@ fn ratios(r: &Report) {
     }
     for h in &r.history {
         println!(
-            "  GetProgressSummary {:<5} 5 years of history p99 {:.2} ms = {:.2} × {}'s  [p99 < 5 ms, ≈ 1 ×]",
+            "  GetProgressSummary {:<5} 5 years of history p99 {:.2} ms = {:.2} × with {} of history  [p99 < 5 ms, ≈ 1 ×]",
             h.range,
             h.long_p99_ms,
             h.long_p99_ms / h.short_p99_ms.max(1e-3),
