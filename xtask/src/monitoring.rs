@@ -35,7 +35,11 @@ pub fn check(root: &Path) -> Result<Summary> {
     let out = run_promtool(&dir, &["check", "rules", "alerts.yaml"])?;
     let rules = out
         .lines()
-        .find_map(|l| l.trim().strip_prefix("SUCCESS: ")?.strip_suffix(" rules found"))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("SUCCESS: ")?
+                .strip_suffix(" rules found")
+        })
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     run_promtool(&dir, &["test", "rules", "alerts.test.yaml"])?;
@@ -155,7 +159,9 @@ fn referenced_metrics(expr: &str) -> Vec<String> {
     while i < bytes.len() {
         let starts_word = i == 0 || !is_ident(bytes[i - 1]);
         if starts_word && is_ident(bytes[i]) {
-            let end = (i..bytes.len()).find(|&j| !is_ident(bytes[j])).unwrap_or(bytes.len());
+            let end = (i..bytes.len())
+                .find(|&j| !is_ident(bytes[j]))
+                .unwrap_or(bytes.len());
             let word = &expr[i..end];
             let record = bytes.get(end) == Some(&b':');
             if !record
