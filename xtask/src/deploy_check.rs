@@ -37,6 +37,7 @@ pub struct Summary {
     pub passed: u64,
     pub failed: u64,
     pub skipped: u64,
+    pub monitoring: crate::monitoring::Summary,
 }
 
 impl std::fmt::Display for Summary {
@@ -45,13 +46,18 @@ impl std::fmt::Display for Summary {
             f,
             "deploy check: {} overlays rendered, {} resources validated strictly ({} custom \
              resources against vendored CRD schemas); checkov: {} passed, {} failed, {} skipped \
-             with reasons",
+             with reasons; promtool: {} rules, {} rule tests passed; {} metrics named by rules \
+             and {} dashboard panels all exported",
             self.overlays,
             self.resources,
             self.custom_resources,
             self.passed,
             self.failed,
-            self.skipped
+            self.skipped,
+            self.monitoring.rules,
+            self.monitoring.rule_tests,
+            self.monitoring.metrics,
+            self.monitoring.panels
         )
     }
 }
@@ -206,6 +212,7 @@ pub fn check(root: &Path) -> Result<Summary> {
         summary.failed += failed;
         summary.skipped += skipped;
     }
+    summary.monitoring = crate::monitoring::check(root)?;
     Ok(summary)
 }
 

@@ -5,6 +5,7 @@ mod bench;
 mod chaos;
 mod deploy_check;
 mod infra;
+mod monitoring;
 mod signals;
 mod test;
 mod tools;

@@ -141,6 +141,8 @@ impl Relay {
             if (published + failed) as i64 == BATCH {
                 continue;
             }
+            // Caught up (or backing off): refresh the lag gauge once per idle pass.
+            self.record_lag().await;
             if last_cleanup.elapsed() > Duration::from_secs(600) {
                 last_cleanup = tokio::time::Instant::now();
                 self.cleanup().await;
@@ -244,6 +246,21 @@ impl Relay {
         Ok((done.len(), failed.len()))
     }
 
+    /// Sets `stride_outbox_lag_seconds` to the age of the oldest unpublished row (0 when none):
+    /// the alert on it fires when events stop reaching the broker while writes go on.
+    async fn record_lag(&self) {
+        let r: Result<Option<time::OffsetDateTime>, _> =
+            sqlx::query_scalar("SELECT min(created_at) FROM outbox WHERE published_at IS NULL")
+                .fetch_one(&self.pool)
+                .await;
+        match r {
+            Ok(oldest) => LAG
+                .with_label_values(&[self.producer.as_str()])
+                .set(lag_seconds(oldest, time::OffsetDateTime::now_utc())),
+            Err(e) => tracing::warn!(error = %e, "reading the outbox lag failed"),
+        }
+    }
+
     async fn cleanup(&self) {
         let r = sqlx::query("DELETE FROM outbox WHERE published_at < now() - interval '1 day'")
             .execute(&self.pool)
@@ -254,6 +271,19 @@ impl Relay {
     }
 }
 
+/// Seconds the oldest pending row has waited; a clock step backwards reads as 0, not negative.
+fn lag_seconds(oldest: Option<time::OffsetDateTime>, now: time::OffsetDateTime) -> f64 {
+    oldest.map_or(0.0, |t| (now - t).as_seconds_f64().max(0.0))
+}
+
+static LAG: std::sync::LazyLock<prometheus::GaugeVec> = std::sync::LazyLock::new(|| {
+    stride_kit::metrics::gauge(
+        "stride_outbox_lag_seconds",
+        "Age of the oldest event not yet confirmed by the broker (0 when the outbox is drained)",
+        &["producer"],
+    )
+});
+
 static PUBLISHED: std::sync::LazyLock<prometheus::IntCounterVec> = std::sync::LazyLock::new(|| {
     stride_kit::metrics::counter(
         "stride_events_published_total",
@@ -261,3 +291,18 @@ static PUBLISHED: std::sync::LazyLock<prometheus::IntCounterVec> = std::sync::La
         &["producer"],
     )
 });
+
+#[cfg(test)]
+mod lag_tests {
+    use super::lag_seconds;
+    use time::{Duration, OffsetDateTime};
+
+    #[test]
+    fn lag_is_the_age_of_the_oldest_pending_row() {
+        let now = OffsetDateTime::now_utc();
+        assert_eq!(lag_seconds(None, now), 0.0);
+        assert_eq!(lag_seconds(Some(now - Duration::seconds(90)), now), 90.0);
+        // A row stamped "in the future" (clock stepped back) reads as no lag, never negative.
+        assert_eq!(lag_seconds(Some(now + Duration::seconds(5)), now), 0.0);
+    }
+}

@@ -66,4 +66,22 @@ async fn an_unroutable_event_is_retried_apart_and_never_marked_sent() {
         deferred,
         "its next attempt is in the future, apart from the others"
     );
+
+    // The stuck row shows as outbox lag (the signal the StrideOutboxLag alert watches).
+    stride_testkit::eventually(
+        stride_testkit::EVENT_DEADLINE,
+        "the outbox lag gauge above zero",
+        || async {
+            let text = stride_kit::metrics::render();
+            let lag: f64 = text
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix(r#"stride_outbox_lag_seconds{producer="relay-test"} "#)
+                })?
+                .parse()
+                .ok()?;
+            (lag > 0.0).then_some(())
+        },
+    )
+    .await;
 }

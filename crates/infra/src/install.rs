@@ -22,6 +22,19 @@ pub fn ensure_installed() -> Result<()> {
     if !Path::new(rabbit::SERVER).exists() {
         missing.push("rabbitmq-server");
     }
+    install_packages(&missing)
+}
+
+/// Installs Debian `package` when `binary` (an absolute path) is missing, the same way as the
+/// servers above: for tools the checks need, e.g. `promtool` from `prometheus`.
+pub fn ensure_package(binary: &str, package: &str) -> Result<()> {
+    if Path::new(binary).exists() {
+        return Ok(());
+    }
+    install_packages(&[package])
+}
+
+fn install_packages(missing: &[&str]) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
@@ -36,7 +49,7 @@ pub fn ensure_installed() -> Result<()> {
     eprintln!("install: apt-get install {}", missing.join(" "));
     let _policy = PolicyGuard::install()?;
     apt(&["update"])?;
-    for package in &missing {
+    for package in missing {
         apt(&["install", "-y", "--no-install-recommends", package])?;
     }
     eprintln!(

@@ -26,7 +26,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 pub use http::{Mgmt, percent_encode};
-pub use install::ensure_installed;
+pub use install::{ensure_installed, ensure_package};
 pub use postgres::Postgres;
 pub use rabbit::Rabbit;
 

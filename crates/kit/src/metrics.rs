@@ -8,7 +8,7 @@ use std::{
 };
 
 use futures::future::BoxFuture;
-use prometheus::{Encoder, HistogramVec, IntCounterVec, Registry, TextEncoder};
+use prometheus::{Encoder, GaugeVec, HistogramVec, IntCounterVec, Registry, TextEncoder};
 
 use crate::policy::Policies;
 
@@ -60,6 +60,13 @@ pub fn histogram(name: &str, help: &str, labels: &[&str], buckets: Vec<f64>) -> 
     .expect("metric");
     let _ = REGISTRY.register(Box::new(h.clone()));
     h
+}
+
+/// A gauge vector (a value that goes up and down), registered like [`counter`].
+pub fn gauge(name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+    let g = GaugeVec::new(prometheus::Opts::new(name, help), labels).expect("metric");
+    let _ = REGISTRY.register(Box::new(g.clone()));
+    g
 }
 
 /// Text exposition of every registered metric.
