@@ -134,6 +134,7 @@ impl Relay {
         let _ = self.ready.send(true);
         tracing::info!("outbox relay connected");
         let mut last_cleanup = tokio::time::Instant::now();
+        let mut last_lag: Option<tokio::time::Instant> = None;
         loop {
             // Unroutable or nacked rows stay unpublished with a backoff of their own (see
             // `drain`), so the rows behind them keep flowing.
@@ -141,8 +142,12 @@ impl Relay {
             if (published + failed) as i64 == BATCH {
                 continue;
             }
-            // Caught up (or backing off): refresh the lag gauge once per idle pass.
-            self.record_lag().await;
+            // Caught up (or backing off): refresh the lag gauge, at most once a second so a
+            // busy relay (idle after every small batch) does not add a query per batch.
+            if last_lag.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                last_lag = Some(tokio::time::Instant::now());
+                self.record_lag().await;
+            }
             if last_cleanup.elapsed() > Duration::from_secs(600) {
                 last_cleanup = tokio::time::Instant::now();
                 self.cleanup().await;
