@@ -781,37 +781,64 @@ async fn list_plans(
 
 // ---- NutritionGuidance ----
 
-/// Body data for the formulas, or the profile fields that are missing.
-fn nutrition_body(b: Option<&Body>, sex: Sex) -> Result<nutrition::Body, Vec<&'static str>> {
-    let mut missing = Vec::new();
-    let weight = b.and_then(|b| b.weight.as_ref()).filter(|w| w.value > 0.0);
-    let height = b.and_then(|b| b.height.as_ref()).filter(|h| h.value > 0.0);
-    let age = b.map(|b| b.age).filter(|a| *a > 0);
-    if weight.is_none() {
-        missing.push("body.weight");
-    }
-    if height.is_none() {
-        missing.push("body.height");
-    }
-    if age.is_none() {
-        missing.push("body.birth_year");
-    }
+/// Body data for the formulas (the request's values over the profile's), or the fields that
+/// are missing.
+fn nutrition_body(
+    b: Option<&Body>,
+    m: &pb::NutritionGuidanceRequest,
+    sex: Sex,
+) -> Result<nutrition::Body, Vec<&'static str>> {
+    let weight = if m.weight_kg > 0.0 {
+        Some(m.weight_kg)
+    } else {
+        b.and_then(|b| b.weight.as_ref())
+            .filter(|w| w.value > 0.0)
+            .map(|w| {
+                if w.unit == WeightUnit::Lb as i32 {
+                    w.value * 0.453_592_37
+                } else {
+                    w.value
+                }
+            })
+    };
+    let height = if m.height_cm > 0.0 {
+        Some(m.height_cm)
+    } else {
+        b.and_then(|b| b.height.as_ref())
+            .filter(|h| h.value > 0.0)
+            .map(|h| {
+                if h.unit == LengthUnit::In as i32 {
+                    h.value * 2.54
+                } else {
+                    h.value
+                }
+            })
+    };
+    let age = if m.age > 0 {
+        Some(m.age)
+    } else {
+        b.map(|b| b.age).filter(|a| *a > 0)
+    };
     match (weight, height, age) {
-        (Some(w), Some(h), Some(a)) => Ok(nutrition::Body {
-            weight_kg: if w.unit == WeightUnit::Lb as i32 {
-                w.value * 0.453_592_37
-            } else {
-                w.value
-            },
-            height_cm: if h.unit == LengthUnit::In as i32 {
-                h.value * 2.54
-            } else {
-                h.value
-            },
+        (Some(weight_kg), Some(height_cm), Some(a)) => Ok(nutrition::Body {
+            weight_kg,
+            height_cm,
             age_years: a.unsigned_abs(),
             sex,
         }),
-        _ => Err(missing),
+        _ => {
+            let mut missing = Vec::new();
+            if weight.is_none() {
+                missing.push("weight_kg");
+            }
+            if height.is_none() {
+                missing.push("height_cm");
+            }
+            if age.is_none() {
+                missing.push("age");
+            }
+            Err(missing)
+        }
     }
 }
 
@@ -867,17 +894,36 @@ async fn nutrition_guidance(
             Sex::Unknown
         }
     };
+    v.when(
+        !(m.weight_kg == 0.0 || (25.0..=350.0).contains(&m.weight_kg)),
+        "weight_kg",
+        "between 25 and 350 (0: the profile's)",
+    );
+    v.when(
+        !(m.height_cm == 0.0 || (100.0..=250.0).contains(&m.height_cm)),
+        "height_cm",
+        "between 100 and 250 (0: the profile's)",
+    );
+    v.when(
+        !(m.age == 0 || (13..=110).contains(&m.age)),
+        "age",
+        "between 13 and 110 (0: the profile's)",
+    );
     v.check()?;
     charge(s, caller).await?;
     let mut steps = Steps::new();
-    let b = body(s, caller)
-        .await
-        .map_err(|why| AppError::Unavailable(format!("{why}; try again shortly")))?;
-    let body = nutrition_body(b.as_ref(), sex).map_err(|missing| {
+    let complete = m.weight_kg > 0.0 && m.height_cm > 0.0 && m.age > 0;
+    let b = match body(s, caller).await {
+        Ok(b) => b,
+        // The request carries everything: the profile is not needed.
+        Err(_) if complete => None,
+        Err(why) => return Err(AppError::Unavailable(format!("{why}; try again shortly"))),
+    };
+    let body = nutrition_body(b.as_ref(), m, sex).map_err(|missing| {
         AppError::precondition(
             "BODY_DATA_MISSING",
             format!(
-                "nutrition guidance needs your profile's {}",
+                "nutrition guidance needs {} (in the request or the profile's body data)",
                 missing.join(", ")
             ),
         )
