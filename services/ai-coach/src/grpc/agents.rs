@@ -326,7 +326,11 @@ async fn generate_plan(
     let caller = call.caller()?;
     let m = &call.message;
     let mut v = Violations::new();
-    v.when(!(0..=12).contains(&m.weeks), "weeks", "between 1 and 12 (0 means 4)");
+    v.when(
+        !(0..=12).contains(&m.weeks),
+        "weeks",
+        "between 1 and 12 (0 means 4)",
+    );
     v.when(
         !(0..=6).contains(&m.days_per_week),
         "days_per_week",
@@ -369,7 +373,11 @@ async fn generate_plan(
         .or_else(|| profile_level(profile_body.as_ref()))
         .unwrap_or(Level::Beginner);
     let request = PlanRequest {
-        weeks: if m.weeks == 0 { 4 } else { m.weeks.unsigned_abs() },
+        weeks: if m.weeks == 0 {
+            4
+        } else {
+            m.weeks.unsigned_abs()
+        },
         days_per_week: if m.days_per_week == 0 {
             3
         } else {
@@ -403,7 +411,12 @@ async fn generate_plan(
             if request.equipment.is_empty() {
                 "body weight only".to_owned()
             } else {
-                request.equipment.iter().cloned().collect::<Vec<_>>().join(", ")
+                request
+                    .equipment
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             },
             if areas.is_empty() {
                 "none".to_owned()
@@ -585,7 +598,11 @@ async fn model_plan(
         r.minutes_per_session,
         r.level.as_str(),
         r.level.max_weekly_sets(),
-        if input.goal.is_empty() { "general fitness" } else { input.goal },
+        if input.goal.is_empty() {
+            "general fitness"
+        } else {
+            input.goal
+        },
         if input.limitations.is_empty() {
             "none".to_owned()
         } else {
@@ -661,7 +678,10 @@ async fn model_plan(
                 );
             }
             Err(e) if e.kind == LlmErrorKind::Invalid => {
-                reason = format!("the model's plan was not valid JSON for the schema: {}", e.reason);
+                reason = format!(
+                    "the model's plan was not valid JSON for the schema: {}",
+                    e.reason
+                );
                 steps.done("structure", "failed", attempt_no, reason.clone());
                 messages.push(
                     ChatCompletionRequestUserMessage::from(format!(
@@ -851,7 +871,11 @@ async fn phrase(
     rules_text: String,
 ) -> (String, Provenance, Usage) {
     let Some(llm) = &s.llm else {
-        return (rules_text, Provenance::rules(NOT_CONFIGURED), Usage::default());
+        return (
+            rules_text,
+            Provenance::rules(NOT_CONFIGURED),
+            Usage::default(),
+        );
     };
     let llm = llm.for_user(caller.user_id);
     let messages = vec![
@@ -950,12 +974,13 @@ async fn nutrition_guidance(
             body.weight_kg, body.height_cm, body.age_years, goal, sessions
         ),
     );
-    let g = nutrition::guidance(&body, goal, sessions).map_err(|NutritionError::Implausible(f)| {
-        AppError::precondition(
-            "BODY_DATA_IMPLAUSIBLE",
-            format!("the profile's {f} is outside the range the formulas are valid for"),
-        )
-    })?;
+    let g =
+        nutrition::guidance(&body, goal, sessions).map_err(|NutritionError::Implausible(f)| {
+            AppError::precondition(
+                "BODY_DATA_IMPLAUSIBLE",
+                format!("the profile's {f} is outside the range the formulas are valid for"),
+            )
+        })?;
     steps.done(
         "formulas",
         "rules",
@@ -1140,8 +1165,16 @@ async fn check_injury_risk(
             .map(|e| {
                 (
                     e.exercise_id.clone(),
-                    if e.sets == 0 { 3 } else { e.sets.unsigned_abs() },
-                    if e.reps == 0 { 10 } else { e.reps.unsigned_abs() },
+                    if e.sets == 0 {
+                        3
+                    } else {
+                        e.sets.unsigned_abs()
+                    },
+                    if e.reps == 0 {
+                        10
+                    } else {
+                        e.reps.unsigned_abs()
+                    },
                 )
             })
             .collect(),
@@ -1173,7 +1206,10 @@ async fn check_injury_risk(
         .map(|f| {
             format!(
                 "{} ({:?}): {}",
-                names.get(&f.exercise_id).cloned().unwrap_or_else(|| f.exercise_id.clone()),
+                names
+                    .get(&f.exercise_id)
+                    .cloned()
+                    .unwrap_or_else(|| f.exercise_id.clone()),
                 f.risk,
                 f.reasons.join("; ")
             )

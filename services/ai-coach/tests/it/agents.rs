@@ -76,9 +76,7 @@ fn knee_request() -> GeneratePlanRequest {
 
 /// A one-week model plan of `id` (3 days, 3×10), with `sets` overriding the first item's sets.
 fn model_plan(id: &str, sets: u32) -> Value {
-    let item = |sets: u32| {
-        json!({"exercise_id": id, "sets": sets, "reps": 10, "duration_seconds": null, "rest_seconds": 60})
-    };
+    let item = |sets: u32| json!({"exercise_id": id, "sets": sets, "reps": 10, "duration_seconds": null, "rest_seconds": 60});
     json!({
         "title": "Push week",
         "weeks": [{"days": [
@@ -143,7 +141,12 @@ async fn the_rules_plan_respects_equipment_and_a_knee_limitation() {
     .await
     .unwrap();
     let plan2 = r.plan.unwrap();
-    for i in plan2.weeks.iter().flat_map(|w| &w.days).flat_map(|d| &d.items) {
+    for i in plan2
+        .weeks
+        .iter()
+        .flat_map(|w| &w.days)
+        .flat_map(|d| &d.items)
+    {
         let e = by_id[i.exercise_id.as_str()];
         assert!(
             e.equipment
@@ -264,7 +267,10 @@ async fn rejected_model_plans_are_retried_then_the_rules_answer_and_a_valid_one_
         let requests = ai.requests("agent.plan");
         assert_eq!(requests.len(), asked + 3, "{why}");
         let last = requests.last().unwrap().to_string();
-        assert!(last.contains("rejected"), "{why}: the findings are fed back");
+        assert!(
+            last.contains("rejected"),
+            "{why}: the findings are fed back"
+        );
         asked += 3;
         // The fallback is the rules plan: knee-safe.
         for i in r
@@ -304,7 +310,10 @@ async fn rejected_model_plans_are_retried_then_the_rules_answer_and_a_valid_one_
     let plan = r.plan.unwrap();
     assert_eq!(plan.title, "Push week");
     assert_eq!(plan.weeks[0].days[0].items[0].exercise_id, push_up);
-    assert_eq!(plan.weeks[0].days[0].items[0].exercise_name, catalog["push-up"].name);
+    assert_eq!(
+        plan.weeks[0].days[0].items[0].exercise_name,
+        catalog["push-up"].name
+    );
     // Recorded per agent for feedback statistics.
     let kinds: Vec<(String, String)> =
         sqlx::query_as("SELECT kind, path FROM answers ORDER BY created_at, id")
@@ -346,7 +355,11 @@ async fn nutrition_names_its_formulas_and_injury_checks_flag_the_contraindicated
     assert_eq!(n.tdee_kcal, 2759);
     assert_eq!(n.target_kcal, 2759 + 300);
     assert_eq!(n.protein_g, 144, "1.8 g/kg for muscle gain");
-    assert!(n.formulas.iter().any(|f| f.contains("Mifflin")), "{:?}", n.formulas);
+    assert!(
+        n.formulas.iter().any(|f| f.contains("Mifflin")),
+        "{:?}",
+        n.formulas
+    );
     assert!(n.text.contains("3059"), "{}", n.text);
     assert_eq!(n.provenance.unwrap().path, AnswerPath::Rules as i32);
 
@@ -397,7 +410,11 @@ async fn nutrition_names_its_formulas_and_injury_checks_flag_the_contraindicated
     assert_eq!(r.overall, InjuryRisk::High as i32);
     assert_eq!(r.findings[0].exercise_id, squat.id);
     assert_eq!(r.findings[0].risk, InjuryRisk::High as i32);
-    assert!(r.findings[0].reasons[0].contains("knee"), "{:?}", r.findings[0]);
+    assert!(
+        r.findings[0].reasons[0].contains("knee"),
+        "{:?}",
+        r.findings[0]
+    );
     assert_eq!(r.findings[1].risk, InjuryRisk::Low as i32);
     assert!(r.text.contains(&squat.name), "{}", r.text);
 
@@ -416,7 +433,11 @@ async fn nutrition_names_its_formulas_and_injury_checks_flag_the_contraindicated
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
-    assert!(err.message().contains("exercises[0].exercise_id"), "{}", err.message());
+    assert!(
+        err.message().contains("exercises[0].exercise_id"),
+        "{}",
+        err.message()
+    );
     mesh.stop().await;
     h.stop().await;
 }
