@@ -191,6 +191,8 @@ async fn body(s: &Agents, caller: &Caller) -> Result<Option<Body>, String> {
     .await
     {
         Ok(Ok(r)) => Ok(r.into_inner().profile.and_then(|p| p.body)),
+        // No profile yet: no body data (not an outage).
+        Ok(Err(status)) if status.code() == tonic::Code::NotFound => Ok(None),
         Ok(Err(status)) => {
             tracing::warn!(code = ?status.code(), message = status.message(), "profile read failed");
             Err("the profile service could not be reached".into())
