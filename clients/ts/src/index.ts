@@ -30,6 +30,7 @@ import { PracticeService } from "./gen/stride/ai_coach/v1/practice_pb.js";
 import { ConversationService } from "./gen/stride/ai_coach/v1/conversations_pb.js";
 import { FeedbackService } from "./gen/stride/ai_coach/v1/feedback_pb.js";
 import { QuizService } from "./gen/stride/ai_coach/v1/study_pb.js";
+import { AgentService } from "./gen/stride/ai_coach/v1/agents_pb.js";
 import { AnalyticsService } from "./gen/stride/analytics/v1/analytics_pb.js";
 import { DashboardService } from "./gen/stride/analytics/v1/dashboard_pb.js";
 import { FiguresService } from "./gen/stride/analytics/v1/figures_pb.js";
@@ -59,6 +60,7 @@ export {
   ConversationService,
   FeedbackService,
   QuizService,
+  AgentService,
   AnalyticsService,
   AuthService,
   DashboardService,
@@ -333,6 +335,7 @@ export interface StrideClient {
   coachFeedback: Client<typeof FeedbackService>;
   /** Quizzes generated for a learning topic, submitted and scored. */
   quizzes: Client<typeof QuizService>;
+  agents: Client<typeof AgentService>;
   tokens: TokenManager;
   transport: Transport;
   /** Signup; stores the tokens when the account is active at once (no confirmation required). */
@@ -397,6 +400,7 @@ export function createStrideClient(opts: StrideClientOptions): StrideClient {
     conversations: createClient(ConversationService, transport),
     coachFeedback: createClient(FeedbackService, transport),
     quizzes: createClient(QuizService, transport),
+    agents: createClient(AgentService, transport),
     tokens,
     transport,
     async signUp(req) {

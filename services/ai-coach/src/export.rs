@@ -71,6 +71,14 @@ const SOURCES: &[Source] = &[
         name: "quiz_attempts",
         sql: "SELECT to_jsonb(a)::text FROM quiz_attempts a WHERE user_id = $1 ORDER BY created_at, id",
     },
+    Source {
+        name: "agent_executions",
+        sql: "SELECT to_jsonb(e)::text FROM agent_executions e WHERE user_id = $1 ORDER BY created_at, id",
+    },
+    Source {
+        name: "generated_plans",
+        sql: "SELECT to_jsonb(p)::text FROM generated_plans p WHERE user_id = $1 ORDER BY created_at, id",
+    },
 ];
 
 async fn export(

@@ -100,6 +100,17 @@ pub async fn start(
         ),
     );
     service.grpc(
+        stride_proto::ai_coach::agent_service_server::AgentServiceServer::new(
+            grpc::agents::Agents {
+                pool: service.pool().clone(),
+                clock: clock.clone(),
+                activity_session: lazy_channel(&config.activity_session_url)?,
+                profile: lazy_channel(&config.profile_url)?,
+                llm: llm.clone(),
+            },
+        ),
+    );
+    service.grpc(
         stride_proto::ai_coach::feedback_service_server::FeedbackServiceServer::new(
             feedback::Feedback {
                 pool: service.pool().clone(),

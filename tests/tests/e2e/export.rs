@@ -85,6 +85,8 @@ fn collection(service: &str, table: &str) -> Option<Option<&'static str>> {
         ("ai-coach", "conversation_messages") => Some("conversation_messages"),
         ("ai-coach", "quizzes") => Some("quizzes"),
         ("ai-coach", "quiz_attempts") => Some("quiz_attempts"),
+        ("ai-coach", "agent_executions") => Some("agent_executions"),
+        ("ai-coach", "generated_plans") => Some("generated_plans"),
         _ => return None,
     })
 }

@@ -7,18 +7,13 @@
 //!   outcome.
 
 pub mod evaluation;
-// The agents' pure rules (ADR 0024): AgentService, their gRPC surface, is not built yet, so
-// only their unit tests use them today.
-#[allow(dead_code)]
+// The agents' pure rules (ADR 0024), used by grpc/agents.rs (AgentService).
 pub mod injury;
-#[allow(dead_code)]
 pub mod nutrition;
-#[allow(dead_code)]
 pub mod plan;
 pub mod practice;
 pub mod prompt;
 pub mod quiz;
 pub mod recommendation;
 pub mod rules;
-#[allow(dead_code)]
 pub mod safety;

@@ -415,6 +415,62 @@ pub fn rules_plan(
     Ok(Plan { title, weeks })
 }
 
+/// The JSON schema (strict structured output) a model's plan must match; the validator then
+/// checks what a schema cannot (catalog ids, ranges, rest days, volume, limitations).
+pub fn schema() -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["title", "weeks"],
+        "properties": {
+            "title": {"type": "string"},
+            "weeks": {"type": "array", "items": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["days"],
+                "properties": {"days": {"type": "array", "items": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["day", "items"],
+                    "properties": {
+                        "day": {"type": "integer"},
+                        "items": {"type": "array", "items": {
+                            "type": "object",
+                            "additionalProperties": false,
+                            "required": ["exercise_id", "sets", "reps", "duration_seconds", "rest_seconds"],
+                            "properties": {
+                                "exercise_id": {"type": "string"},
+                                "sets": {"type": "integer", "minimum": 0},
+                                "reps": {"type": ["integer", "null"], "minimum": 0},
+                                "duration_seconds": {"type": ["integer", "null"], "minimum": 0},
+                                "rest_seconds": {"type": "integer", "minimum": 0}
+                            }
+                        }}
+                    }
+                }}}
+            }}
+        }
+    })
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Beginner => "beginner",
+            Level::Intermediate => "intermediate",
+            Level::Advanced => "advanced",
+        }
+    }
+
+    pub fn from_db(s: &str) -> Self {
+        match s {
+            "advanced" => Level::Advanced,
+            "intermediate" => Level::Intermediate,
+            _ => Level::Beginner,
+        }
+    }
+}
+
 /// Training days for n sessions a week, spread out (Mon/Wed/Fri for 3).
 fn spread_days(n: u32) -> Vec<u32> {
     match n {

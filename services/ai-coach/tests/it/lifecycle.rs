@@ -24,7 +24,7 @@ async fn answers(h: &Harness, user: Uuid) -> Vec<Uuid> {
 
 /// Gives `user` an answered recommendation (a usage row), an evaluated practice session (a
 /// row in every practice table), a conversation with a reply (an answer row, messages) rated
-/// by the user, and a day of quota use.
+/// by the user, a generated plan (an execution), and a day of quota use.
 async fn seed(h: &Harness, user: Uuid) {
     use futures::StreamExt as _;
     use stride_proto::ai_coach::{
@@ -34,6 +34,13 @@ async fn seed(h: &Harness, user: Uuid) {
     };
     use stride_testkit::authed;
     recommend(h, user, "").await.expect("recommendation");
+    stride_proto::ai_coach::agent_service_client::AgentServiceClient::new(h.channel.clone())
+        .generate_plan(authed(
+            stride_proto::ai_coach::GeneratePlanRequest::default(),
+            &h.token(user),
+        ))
+        .await
+        .expect("a generated plan");
     let mut c = crate::practice::client(h);
     crate::practice::practised(&mut c, &h.token(user), 1).await;
     let addr = format!("http://{}", h.running.grpc_addr);

@@ -1,6 +1,7 @@
 //! ai-coach in-process with the real analytics and activity-session services (shared token
 //! issuer, clock and broker vhost), and a local stand-in for an OpenAI-compatible LLM.
 
+mod agents;
 mod conversations;
 mod feedback;
 mod lifecycle;
