@@ -6,6 +6,9 @@
 //! - [`recommendation`]: the answer given and the usage recorded, from the advice and the LLM's
 //!   outcome.
 
+// Study materials' chunker (ADR 0025): MaterialService's job is not built yet.
+#[allow(dead_code)]
+pub mod chunk;
 pub mod evaluation;
 // The agents' pure rules (ADR 0024): AgentService, their gRPC surface, is not built yet, so
 // only their unit tests use them today.
