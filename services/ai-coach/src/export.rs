@@ -71,6 +71,10 @@ const SOURCES: &[Source] = &[
         name: "quiz_attempts",
         sql: "SELECT to_jsonb(a)::text FROM quiz_attempts a WHERE user_id = $1 ORDER BY created_at, id",
     },
+    Source {
+        name: "doubts",
+        sql: "SELECT to_jsonb(d)::text FROM doubts d WHERE user_id = $1 ORDER BY created_at, id",
+    },
 ];
 
 async fn export(

@@ -85,6 +85,7 @@ fn collection(service: &str, table: &str) -> Option<Option<&'static str>> {
         ("ai-coach", "conversation_messages") => Some("conversation_messages"),
         ("ai-coach", "quizzes") => Some("quizzes"),
         ("ai-coach", "quiz_attempts") => Some("quiz_attempts"),
+        ("ai-coach", "doubts") => Some("doubts"),
         _ => return None,
     })
 }

@@ -9,6 +9,7 @@
 // Study materials' chunker (ADR 0025): MaterialService's job is not built yet.
 #[allow(dead_code)]
 pub mod chunk;
+pub mod doubt;
 pub mod evaluation;
 // The agents' pure rules (ADR 0024): AgentService, their gRPC surface, is not built yet, so
 // only their unit tests use them today.

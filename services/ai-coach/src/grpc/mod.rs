@@ -1,5 +1,6 @@
 //! `stride.ai_coach.v1.AiCoachService`: a next-step recommendation for the caller.
 
+pub mod doubt;
 pub mod practice;
 pub mod quiz;
 

@@ -1,6 +1,7 @@
 //! The `recommendations` table: one row per answered recommendation (usage accounting).
 //! Functions run on the caller's connection or transaction and never begin or commit.
 
+pub mod doubt;
 pub mod practice;
 pub mod quiz;
 

@@ -2,6 +2,7 @@
 //! issuer, clock and broker vhost), and a local stand-in for an OpenAI-compatible LLM.
 
 mod conversations;
+mod doubts;
 mod feedback;
 mod lifecycle;
 mod llm;
