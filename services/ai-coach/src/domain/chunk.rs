@@ -90,10 +90,10 @@ fn normalize(text: &str) -> String {
         if c.is_control() {
             continue;
         }
-        if let Some(newlines) = pending.take() {
-            if !out.is_empty() {
-                out.push_str(if newlines >= 2 { "\n\n" } else { " " });
-            }
+        if let Some(newlines) = pending.take()
+            && !out.is_empty()
+        {
+            out.push_str(if newlines >= 2 { "\n\n" } else { " " });
         }
         out.push(c);
     }
@@ -155,7 +155,7 @@ mod tests {
             .map(|c| c.text.as_str())
             .collect::<Vec<_>>()
             .join(" ");
-        assert_eq!(joined.matches("powerhouse").count() >= 60, true);
+        assert!(joined.matches("powerhouse").count() >= 60);
     }
 
     #[test]
