@@ -29,8 +29,8 @@ import { AiCoachService } from "./gen/stride/ai_coach/v1/ai_coach_pb.js";
 import { PracticeService } from "./gen/stride/ai_coach/v1/practice_pb.js";
 import { ConversationService } from "./gen/stride/ai_coach/v1/conversations_pb.js";
 import { FeedbackService } from "./gen/stride/ai_coach/v1/feedback_pb.js";
-import { QuizService } from "./gen/stride/ai_coach/v1/study_pb.js";
 import { AgentService } from "./gen/stride/ai_coach/v1/agents_pb.js";
+import { DoubtService, QuizService } from "./gen/stride/ai_coach/v1/study_pb.js";
 import { AnalyticsService } from "./gen/stride/analytics/v1/analytics_pb.js";
 import { DashboardService } from "./gen/stride/analytics/v1/dashboard_pb.js";
 import { FiguresService } from "./gen/stride/analytics/v1/figures_pb.js";
@@ -61,6 +61,7 @@ export {
   FeedbackService,
   QuizService,
   AgentService,
+  DoubtService,
   AnalyticsService,
   AuthService,
   DashboardService,
@@ -336,6 +337,8 @@ export interface StrideClient {
   /** Quizzes generated for a learning topic, submitted and scored. */
   quizzes: Client<typeof QuizService>;
   agents: Client<typeof AgentService>;
+  /** Doubts: a question answered in a structured shape, optionally from a learning topic's lessons. */
+  doubts: Client<typeof DoubtService>;
   tokens: TokenManager;
   transport: Transport;
   /** Signup; stores the tokens when the account is active at once (no confirmation required). */
@@ -401,6 +404,7 @@ export function createStrideClient(opts: StrideClientOptions): StrideClient {
     coachFeedback: createClient(FeedbackService, transport),
     quizzes: createClient(QuizService, transport),
     agents: createClient(AgentService, transport),
+    doubts: createClient(DoubtService, transport),
     tokens,
     transport,
     async signUp(req) {

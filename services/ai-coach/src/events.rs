@@ -32,7 +32,8 @@ impl On<events::UserDeleted> for Handlers {
             + store::practice::purge_user(tx, user).await?
             + crate::conversations::purge_user(tx, user).await?
             + store::quiz::purge_user(tx, user).await?
-            + store::agents::purge_user(tx, user).await?;
+            + store::agents::purge_user(tx, user).await?
+            + store::doubt::purge_user(tx, user).await?;
         tracing::info!(%user, purged, "user deleted: recommendations purged");
         Ok(())
     }
@@ -53,7 +54,8 @@ impl On<events::UserMerged> for Handlers {
             + store::practice::move_user(tx, m.source, m.target).await?
             + crate::conversations::move_user(tx, m.source, m.target).await?
             + store::quiz::move_user(tx, m.source, m.target).await?
-            + store::agents::move_user(tx, m.source, m.target).await?;
+            + store::agents::move_user(tx, m.source, m.target).await?
+            + store::doubt::move_user(tx, m.source, m.target).await?;
         tracing::info!(source = %m.source, target = %m.target, moved, "user merged: recommendations moved");
         Ok(())
     }

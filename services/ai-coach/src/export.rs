@@ -79,6 +79,10 @@ const SOURCES: &[Source] = &[
         name: "generated_plans",
         sql: "SELECT to_jsonb(p)::text FROM generated_plans p WHERE user_id = $1 ORDER BY created_at, id",
     },
+    Source {
+        name: "doubts",
+        sql: "SELECT to_jsonb(d)::text FROM doubts d WHERE user_id = $1 ORDER BY created_at, id",
+    },
 ];
 
 async fn export(

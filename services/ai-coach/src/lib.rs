@@ -78,6 +78,16 @@ pub async fn start(
             llm: llm.clone(),
         }),
     );
+    service.grpc(
+        stride_proto::ai_coach::doubt_service_server::DoubtServiceServer::new(
+            grpc::doubt::Doubts {
+                pool: service.pool().clone(),
+                clock: clock.clone(),
+                activity_session: lazy_channel(&config.activity_session_url)?,
+                llm: llm.clone(),
+            },
+        ),
+    );
     service.grpc(AiCoachServiceServer::new(grpc::Recommendations {
         pool: service.pool().clone(),
         clock: clock.clone(),

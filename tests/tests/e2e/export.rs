@@ -87,6 +87,7 @@ fn collection(service: &str, table: &str) -> Option<Option<&'static str>> {
         ("ai-coach", "quiz_attempts") => Some("quiz_attempts"),
         ("ai-coach", "agent_executions") => Some("agent_executions"),
         ("ai-coach", "generated_plans") => Some("generated_plans"),
+        ("ai-coach", "doubts") => Some("doubts"),
         _ => return None,
     })
 }

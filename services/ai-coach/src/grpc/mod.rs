@@ -1,6 +1,7 @@
 //! `stride.ai_coach.v1.AiCoachService`: a next-step recommendation for the caller.
 
 pub mod agents;
+pub mod doubt;
 pub mod practice;
 pub mod quiz;
 

@@ -2,6 +2,7 @@
 //! Functions run on the caller's connection or transaction and never begin or commit.
 
 pub mod agents;
+pub mod doubt;
 pub mod practice;
 pub mod quiz;
 

@@ -3,6 +3,7 @@
 
 mod agents;
 mod conversations;
+mod doubts;
 mod feedback;
 mod lifecycle;
 mod llm;

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stride/ai_coach/v1/study.proto.
  */
 export const file_stride_ai_coach_v1_study: GenFile = /*@__PURE__*/
-  fileDesc("Ch5zdHJpZGUvYWlfY29hY2gvdjEvc3R1ZHkucHJvdG8SEnN0cmlkZS5haV9jb2FjaC52MSI+CgxRdWl6UXVlc3Rpb24SDQoFaW5kZXgYASABKAUSDgoGcHJvbXB0GAIgASgJEg8KB29wdGlvbnMYAyADKAki5wEKBFF1aXoSCgoCaWQYASABKAkSEAoIdG9waWNfaWQYAiABKAkSEgoKc3ViamVjdF9pZBgDIAEoCRITCgt0b3BpY190aXRsZRgEIAEoCRIzCglxdWVzdGlvbnMYBSADKAsyIC5zdHJpZGUuYWlfY29hY2gudjEuUXVpelF1ZXN0aW9uEjIKCnByb3ZlbmFuY2UYBiABKAsyHi5zdHJpZGUuYWlfY29hY2gudjEuUHJvdmVuYW5jZRIvCgtjcmVhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPwoTR2VuZXJhdGVRdWl6UmVxdWVzdBIQCgh0b3BpY19pZBgBIAEoCRIWCg5xdWVzdGlvbl9jb3VudBgCIAEoBSI+ChRHZW5lcmF0ZVF1aXpSZXNwb25zZRImCgRxdWl6GAEgASgLMhguc3RyaWRlLmFpX2NvYWNoLnYxLlF1aXoiIQoOR2V0UXVpelJlcXVlc3QSDwoHcXVpel9pZBgBIAEoCSI5Cg9HZXRRdWl6UmVzcG9uc2USJgoEcXVpehgBIAEoCzIYLnN0cmlkZS5haV9jb2FjaC52MS5RdWl6InQKDlF1ZXN0aW9uUmVzdWx0Eg0KBWluZGV4GAEgASgFEhUKDWNob3Nlbl9vcHRpb24YAiABKAUSFgoOY29ycmVjdF9vcHRpb24YAyABKAUSDwoHY29ycmVjdBgEIAEoCBITCgtleHBsYW5hdGlvbhgFIAEoCSL9AQoLUXVpekF0dGVtcHQSCgoCaWQYASABKAkSDwoHcXVpel9pZBgCIAEoCRIQCgh0b3BpY19pZBgDIAEoCRITCgt0b3BpY190aXRsZRgEIAEoCRIVCg1jb3JyZWN0X2NvdW50GAUgASgFEhYKDnF1ZXN0aW9uX2NvdW50GAYgASgFEhUKDXNjb3JlX3BlcmNlbnQYByABKAUSMwoHcmVzdWx0cxgIIAMoCzIiLnN0cmlkZS5haV9jb2FjaC52MS5RdWVzdGlvblJlc3VsdBIvCgtzdWJtaXRfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSQoRU3VibWl0UXVpelJlcXVlc3QSDwoHcXVpel9pZBgBIAEoCRIPCgdhbnN3ZXJzGAIgAygFEhIKCnJlcXVlc3RfaWQYAyABKAkiRgoSU3VibWl0UXVpelJlc3BvbnNlEjAKB2F0dGVtcHQYASABKAsyHy5zdHJpZGUuYWlfY29hY2gudjEuUXVpekF0dGVtcHQiUgoXTGlzdFF1aXpBdHRlbXB0c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSEAoIdG9waWNfaWQYAyABKAkiZgoYTGlzdFF1aXpBdHRlbXB0c1Jlc3BvbnNlEjEKCGF0dGVtcHRzGAEgAygLMh8uc3RyaWRlLmFpX2NvYWNoLnYxLlF1aXpBdHRlbXB0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCTK4BAoLUXVpelNlcnZpY2UShQEKDEdlbmVyYXRlUXVpehInLnN0cmlkZS5haV9jb2FjaC52MS5HZW5lcmF0ZVF1aXpSZXF1ZXN0Giguc3RyaWRlLmFpX2NvYWNoLnYxLkdlbmVyYXRlUXVpelJlc3BvbnNlIiLK8xgECAIYAoLT5JMCFDoBKiIPL2FwaS92MS9xdWl6emVzEnsKB0dldFF1aXoSIi5zdHJpZGUuYWlfY29hY2gudjEuR2V0UXVpelJlcXVlc3QaIy5zdHJpZGUuYWlfY29hY2gudjEuR2V0UXVpelJlc3BvbnNlIifK8xgCCAKC0+STAhsSGS9hcGkvdjEvcXVpenplcy97cXVpel9pZH0SjgEKClN1Ym1pdFF1aXoSJS5zdHJpZGUuYWlfY29hY2gudjEuU3VibWl0UXVpelJlcXVlc3QaJi5zdHJpZGUuYWlfY29hY2gudjEuU3VibWl0UXVpelJlc3BvbnNlIjHK8xgCCAKC0+STAiU6ASoiIC9hcGkvdjEvcXVpenplcy97cXVpel9pZH0vc3VibWl0EpIBChBMaXN0UXVpekF0dGVtcHRzEisuc3RyaWRlLmFpX2NvYWNoLnYxLkxpc3RRdWl6QXR0ZW1wdHNSZXF1ZXN0Giwuc3RyaWRlLmFpX2NvYWNoLnYxLkxpc3RRdWl6QXR0ZW1wdHNSZXNwb25zZSIjyvMYAggCgtPkkwIXEhUvYXBpL3YxL3F1aXotYXR0ZW1wdHNiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_stride_ai_coach_v1_common, file_stride_options_v1_options]);
+  fileDesc("Ch5zdHJpZGUvYWlfY29hY2gvdjEvc3R1ZHkucHJvdG8SEnN0cmlkZS5haV9jb2FjaC52MSI+CgxRdWl6UXVlc3Rpb24SDQoFaW5kZXgYASABKAUSDgoGcHJvbXB0GAIgASgJEg8KB29wdGlvbnMYAyADKAki5wEKBFF1aXoSCgoCaWQYASABKAkSEAoIdG9waWNfaWQYAiABKAkSEgoKc3ViamVjdF9pZBgDIAEoCRITCgt0b3BpY190aXRsZRgEIAEoCRIzCglxdWVzdGlvbnMYBSADKAsyIC5zdHJpZGUuYWlfY29hY2gudjEuUXVpelF1ZXN0aW9uEjIKCnByb3ZlbmFuY2UYBiABKAsyHi5zdHJpZGUuYWlfY29hY2gudjEuUHJvdmVuYW5jZRIvCgtjcmVhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPwoTR2VuZXJhdGVRdWl6UmVxdWVzdBIQCgh0b3BpY19pZBgBIAEoCRIWCg5xdWVzdGlvbl9jb3VudBgCIAEoBSI+ChRHZW5lcmF0ZVF1aXpSZXNwb25zZRImCgRxdWl6GAEgASgLMhguc3RyaWRlLmFpX2NvYWNoLnYxLlF1aXoiIQoOR2V0UXVpelJlcXVlc3QSDwoHcXVpel9pZBgBIAEoCSI5Cg9HZXRRdWl6UmVzcG9uc2USJgoEcXVpehgBIAEoCzIYLnN0cmlkZS5haV9jb2FjaC52MS5RdWl6InQKDlF1ZXN0aW9uUmVzdWx0Eg0KBWluZGV4GAEgASgFEhUKDWNob3Nlbl9vcHRpb24YAiABKAUSFgoOY29ycmVjdF9vcHRpb24YAyABKAUSDwoHY29ycmVjdBgEIAEoCBITCgtleHBsYW5hdGlvbhgFIAEoCSL9AQoLUXVpekF0dGVtcHQSCgoCaWQYASABKAkSDwoHcXVpel9pZBgCIAEoCRIQCgh0b3BpY19pZBgDIAEoCRITCgt0b3BpY190aXRsZRgEIAEoCRIVCg1jb3JyZWN0X2NvdW50GAUgASgFEhYKDnF1ZXN0aW9uX2NvdW50GAYgASgFEhUKDXNjb3JlX3BlcmNlbnQYByABKAUSMwoHcmVzdWx0cxgIIAMoCzIiLnN0cmlkZS5haV9jb2FjaC52MS5RdWVzdGlvblJlc3VsdBIvCgtzdWJtaXRfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSQoRU3VibWl0UXVpelJlcXVlc3QSDwoHcXVpel9pZBgBIAEoCRIPCgdhbnN3ZXJzGAIgAygFEhIKCnJlcXVlc3RfaWQYAyABKAkiRgoSU3VibWl0UXVpelJlc3BvbnNlEjAKB2F0dGVtcHQYASABKAsyHy5zdHJpZGUuYWlfY29hY2gudjEuUXVpekF0dGVtcHQiUgoXTGlzdFF1aXpBdHRlbXB0c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSEAoIdG9waWNfaWQYAyABKAkiZgoYTGlzdFF1aXpBdHRlbXB0c1Jlc3BvbnNlEjEKCGF0dGVtcHRzGAEgAygLMh8uc3RyaWRlLmFpX2NvYWNoLnYxLlF1aXpBdHRlbXB0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJdCghDaXRhdGlvbhITCgttYXRlcmlhbF9pZBgBIAEoCRIWCg5tYXRlcmlhbF90aXRsZRgCIAEoCRITCgtjaHVua19pbmRleBgDIAEoBRIPCgdleGNlcnB0GAQgASgJIjMKD0xlc3NvblJlZmVyZW5jZRIRCglsZXNzb25faWQYASABKAkSDQoFdGl0bGUYAiABKAkiyQEKC0RvdWJ0QW5zd2VyEhMKC2V4cGxhbmF0aW9uGAEgASgJEg0KBXN0ZXBzGAIgAygJEhIKCmtleV9wb2ludHMYAyADKAkSGwoTZm9sbG93X3VwX3F1ZXN0aW9ucxgEIAMoCRIvCgljaXRhdGlvbnMYBSADKAsyHC5zdHJpZGUuYWlfY29hY2gudjEuQ2l0YXRpb24SNAoHbGVzc29ucxgGIAMoCzIjLnN0cmlkZS5haV9jb2FjaC52MS5MZXNzb25SZWZlcmVuY2Ui4QEKBURvdWJ0EgoKAmlkGAEgASgJEhAKCHF1ZXN0aW9uGAIgASgJEhIKCnN1YmplY3RfaWQYAyABKAkSEAoIdG9waWNfaWQYBCABKAkSLwoGYW5zd2VyGAUgASgLMh8uc3RyaWRlLmFpX2NvYWNoLnYxLkRvdWJ0QW5zd2VyEjIKCnByb3ZlbmFuY2UYBiABKAsyHi5zdHJpZGUuYWlfY29hY2gudjEuUHJvdmVuYW5jZRIvCgtjcmVhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSQoPQXNrRG91YnRSZXF1ZXN0EhAKCHF1ZXN0aW9uGAEgASgJEhIKCnN1YmplY3RfaWQYAiABKAkSEAoIdG9waWNfaWQYAyABKAkiPAoQQXNrRG91YnRSZXNwb25zZRIoCgVkb3VidBgBIAEoCzIZLnN0cmlkZS5haV9jb2FjaC52MS5Eb3VidCI6ChFMaXN0RG91YnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJYChJMaXN0RG91YnRzUmVzcG9uc2USKQoGZG91YnRzGAEgAygLMhkuc3RyaWRlLmFpX2NvYWNoLnYxLkRvdWJ0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIjCg9HZXREb3VidFJlcXVlc3QSEAoIZG91YnRfaWQYASABKAkiPAoQR2V0RG91YnRSZXNwb25zZRIoCgVkb3VidBgBIAEoCzIZLnN0cmlkZS5haV9jb2FjaC52MS5Eb3VidDK4BAoLUXVpelNlcnZpY2UShQEKDEdlbmVyYXRlUXVpehInLnN0cmlkZS5haV9jb2FjaC52MS5HZW5lcmF0ZVF1aXpSZXF1ZXN0Giguc3RyaWRlLmFpX2NvYWNoLnYxLkdlbmVyYXRlUXVpelJlc3BvbnNlIiLK8xgECAIYAoLT5JMCFDoBKiIPL2FwaS92MS9xdWl6emVzEnsKB0dldFF1aXoSIi5zdHJpZGUuYWlfY29hY2gudjEuR2V0UXVpelJlcXVlc3QaIy5zdHJpZGUuYWlfY29hY2gudjEuR2V0UXVpelJlc3BvbnNlIifK8xgCCAKC0+STAhsSGS9hcGkvdjEvcXVpenplcy97cXVpel9pZH0SjgEKClN1Ym1pdFF1aXoSJS5zdHJpZGUuYWlfY29hY2gudjEuU3VibWl0UXVpelJlcXVlc3QaJi5zdHJpZGUuYWlfY29hY2gudjEuU3VibWl0UXVpelJlc3BvbnNlIjHK8xgCCAKC0+STAiU6ASoiIC9hcGkvdjEvcXVpenplcy97cXVpel9pZH0vc3VibWl0EpIBChBMaXN0UXVpekF0dGVtcHRzEisuc3RyaWRlLmFpX2NvYWNoLnYxLkxpc3RRdWl6QXR0ZW1wdHNSZXF1ZXN0Giwuc3RyaWRlLmFpX2NvYWNoLnYxLkxpc3RRdWl6QXR0ZW1wdHNSZXNwb25zZSIjyvMYAggCgtPkkwIXEhUvYXBpL3YxL3F1aXotYXR0ZW1wdHMyjQMKDERvdWJ0U2VydmljZRJ7CghBc2tEb3VidBIjLnN0cmlkZS5haV9jb2FjaC52MS5Bc2tEb3VidFJlcXVlc3QaJC5zdHJpZGUuYWlfY29hY2gudjEuQXNrRG91YnRSZXNwb25zZSIkyvMYBAgCGAKC0+STAhY6ASoiES9hcGkvdjEvYWkvZG91YnRzEnwKCkxpc3REb3VidHMSJS5zdHJpZGUuYWlfY29hY2gudjEuTGlzdERvdWJ0c1JlcXVlc3QaJi5zdHJpZGUuYWlfY29hY2gudjEuTGlzdERvdWJ0c1Jlc3BvbnNlIh/K8xgCCAKC0+STAhMSES9hcGkvdjEvYWkvZG91YnRzEoEBCghHZXREb3VidBIjLnN0cmlkZS5haV9jb2FjaC52MS5HZXREb3VidFJlcXVlc3QaJC5zdHJpZGUuYWlfY29hY2gudjEuR2V0RG91YnRSZXNwb25zZSIqyvMYAggCgtPkkwIeEhwvYXBpL3YxL2FpL2RvdWJ0cy97ZG91YnRfaWR9YgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_stride_ai_coach_v1_common, file_stride_options_v1_options]);
 
 /**
  * @generated from message stride.ai_coach.v1.QuizQuestion
@@ -370,6 +370,284 @@ export const ListQuizAttemptsResponseSchema: GenMessage<ListQuizAttemptsResponse
   messageDesc(file_stride_ai_coach_v1_study, 11);
 
 /**
+ * A passage of a study material an answer used (reserved: study materials are not built yet,
+ * so the list is empty today).
+ *
+ * @generated from message stride.ai_coach.v1.Citation
+ */
+export type Citation = Message<"stride.ai_coach.v1.Citation"> & {
+  /**
+   * @generated from field: string material_id = 1;
+   */
+  materialId: string;
+
+  /**
+   * @generated from field: string material_title = 2;
+   */
+  materialTitle: string;
+
+  /**
+   * 0-based chunk position in the material.
+   *
+   * @generated from field: int32 chunk_index = 3;
+   */
+  chunkIndex: number;
+
+  /**
+   * @generated from field: string excerpt = 4;
+   */
+  excerpt: string;
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.Citation.
+ * Use `create(CitationSchema)` to create a new message.
+ */
+export const CitationSchema: GenMessage<Citation> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_study, 12);
+
+/**
+ * A lesson an answer used.
+ *
+ * @generated from message stride.ai_coach.v1.LessonReference
+ */
+export type LessonReference = Message<"stride.ai_coach.v1.LessonReference"> & {
+  /**
+   * @generated from field: string lesson_id = 1;
+   */
+  lessonId: string;
+
+  /**
+   * @generated from field: string title = 2;
+   */
+  title: string;
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.LessonReference.
+ * Use `create(LessonReferenceSchema)` to create a new message.
+ */
+export const LessonReferenceSchema: GenMessage<LessonReference> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_study, 13);
+
+/**
+ * @generated from message stride.ai_coach.v1.DoubtAnswer
+ */
+export type DoubtAnswer = Message<"stride.ai_coach.v1.DoubtAnswer"> & {
+  /**
+   * @generated from field: string explanation = 1;
+   */
+  explanation: string;
+
+  /**
+   * @generated from field: repeated string steps = 2;
+   */
+  steps: string[];
+
+  /**
+   * @generated from field: repeated string key_points = 3;
+   */
+  keyPoints: string[];
+
+  /**
+   * @generated from field: repeated string follow_up_questions = 4;
+   */
+  followUpQuestions: string[];
+
+  /**
+   * @generated from field: repeated stride.ai_coach.v1.Citation citations = 5;
+   */
+  citations: Citation[];
+
+  /**
+   * @generated from field: repeated stride.ai_coach.v1.LessonReference lessons = 6;
+   */
+  lessons: LessonReference[];
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.DoubtAnswer.
+ * Use `create(DoubtAnswerSchema)` to create a new message.
+ */
+export const DoubtAnswerSchema: GenMessage<DoubtAnswer> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_study, 14);
+
+/**
+ * @generated from message stride.ai_coach.v1.Doubt
+ */
+export type Doubt = Message<"stride.ai_coach.v1.Doubt"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string question = 2;
+   */
+  question: string;
+
+  /**
+   * Optional activity-session ids.
+   *
+   * @generated from field: string subject_id = 3;
+   */
+  subjectId: string;
+
+  /**
+   * @generated from field: string topic_id = 4;
+   */
+  topicId: string;
+
+  /**
+   * @generated from field: stride.ai_coach.v1.DoubtAnswer answer = 5;
+   */
+  answer?: DoubtAnswer | undefined;
+
+  /**
+   * @generated from field: stride.ai_coach.v1.Provenance provenance = 6;
+   */
+  provenance?: Provenance | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp create_time = 7;
+   */
+  createTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.Doubt.
+ * Use `create(DoubtSchema)` to create a new message.
+ */
+export const DoubtSchema: GenMessage<Doubt> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_study, 15);
+
+/**
+ * @generated from message stride.ai_coach.v1.AskDoubtRequest
+ */
+export type AskDoubtRequest = Message<"stride.ai_coach.v1.AskDoubtRequest"> & {
+  /**
+   * @generated from field: string question = 1;
+   */
+  question: string;
+
+  /**
+   * Optional (UUID).
+   *
+   * @generated from field: string subject_id = 2;
+   */
+  subjectId: string;
+
+  /**
+   * Optional (UUID).
+   *
+   * @generated from field: string topic_id = 3;
+   */
+  topicId: string;
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.AskDoubtRequest.
+ * Use `create(AskDoubtRequestSchema)` to create a new message.
+ */
+export const AskDoubtRequestSchema: GenMessage<AskDoubtRequest> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_study, 16);
+
+/**
+ * @generated from message stride.ai_coach.v1.AskDoubtResponse
+ */
+export type AskDoubtResponse = Message<"stride.ai_coach.v1.AskDoubtResponse"> & {
+  /**
+   * @generated from field: stride.ai_coach.v1.Doubt doubt = 1;
+   */
+  doubt?: Doubt | undefined;
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.AskDoubtResponse.
+ * Use `create(AskDoubtResponseSchema)` to create a new message.
+ */
+export const AskDoubtResponseSchema: GenMessage<AskDoubtResponse> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_study, 17);
+
+/**
+ * @generated from message stride.ai_coach.v1.ListDoubtsRequest
+ */
+export type ListDoubtsRequest = Message<"stride.ai_coach.v1.ListDoubtsRequest"> & {
+  /**
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.ListDoubtsRequest.
+ * Use `create(ListDoubtsRequestSchema)` to create a new message.
+ */
+export const ListDoubtsRequestSchema: GenMessage<ListDoubtsRequest> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_study, 18);
+
+/**
+ * @generated from message stride.ai_coach.v1.ListDoubtsResponse
+ */
+export type ListDoubtsResponse = Message<"stride.ai_coach.v1.ListDoubtsResponse"> & {
+  /**
+   * @generated from field: repeated stride.ai_coach.v1.Doubt doubts = 1;
+   */
+  doubts: Doubt[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.ListDoubtsResponse.
+ * Use `create(ListDoubtsResponseSchema)` to create a new message.
+ */
+export const ListDoubtsResponseSchema: GenMessage<ListDoubtsResponse> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_study, 19);
+
+/**
+ * @generated from message stride.ai_coach.v1.GetDoubtRequest
+ */
+export type GetDoubtRequest = Message<"stride.ai_coach.v1.GetDoubtRequest"> & {
+  /**
+   * @generated from field: string doubt_id = 1;
+   */
+  doubtId: string;
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.GetDoubtRequest.
+ * Use `create(GetDoubtRequestSchema)` to create a new message.
+ */
+export const GetDoubtRequestSchema: GenMessage<GetDoubtRequest> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_study, 20);
+
+/**
+ * @generated from message stride.ai_coach.v1.GetDoubtResponse
+ */
+export type GetDoubtResponse = Message<"stride.ai_coach.v1.GetDoubtResponse"> & {
+  /**
+   * @generated from field: stride.ai_coach.v1.Doubt doubt = 1;
+   */
+  doubt?: Doubt | undefined;
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.GetDoubtResponse.
+ * Use `create(GetDoubtResponseSchema)` to create a new message.
+ */
+export const GetDoubtResponseSchema: GenMessage<GetDoubtResponse> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_study, 21);
+
+/**
  * Quizzes on a learning topic (seed 003): multiple-choice questions written by the model
  * (validated) or built by rules from the topic's lessons; a submission is scored and publishes
  * quiz.completed.v1 (analytics mastery). Another user's quiz or attempt is NOT_FOUND.
@@ -421,4 +699,46 @@ export const QuizService: GenService<{
   },
 }> = /*@__PURE__*/
   serviceDesc(file_stride_ai_coach_v1_study, 0);
+
+/**
+ * The doubt solver (seed 003): a question, optionally on an activity-session learning topic,
+ * answered in a structured shape (explanation, steps, key points, follow-up questions) by the
+ * model (validated) or by rules grounded in the topic's lessons (keyword guidance without a
+ * topic). Another user's doubt is NOT_FOUND.
+ *
+ * @generated from service stride.ai_coach.v1.DoubtService
+ */
+export const DoubtService: GenService<{
+  /**
+   * Answers a question (1–2000 characters, no NUL) and stores the answer.
+   *
+   * @generated from rpc stride.ai_coach.v1.DoubtService.AskDoubt
+   */
+  askDoubt: {
+    methodKind: "unary";
+    input: typeof AskDoubtRequestSchema;
+    output: typeof AskDoubtResponseSchema;
+  },
+  /**
+   * The caller's doubts, newest first, paged.
+   *
+   * @generated from rpc stride.ai_coach.v1.DoubtService.ListDoubts
+   */
+  listDoubts: {
+    methodKind: "unary";
+    input: typeof ListDoubtsRequestSchema;
+    output: typeof ListDoubtsResponseSchema;
+  },
+  /**
+   * One of the caller's doubts.
+   *
+   * @generated from rpc stride.ai_coach.v1.DoubtService.GetDoubt
+   */
+  getDoubt: {
+    methodKind: "unary";
+    input: typeof GetDoubtRequestSchema;
+    output: typeof GetDoubtResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_stride_ai_coach_v1_study, 1);
 
