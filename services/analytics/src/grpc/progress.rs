@@ -127,36 +127,76 @@ async fn get_progress_summary(
     v.check()?;
 
     let user = caller.user_id;
-    // The summary's latency is its round trips: with a second connection free right now, two
-    // rounds of two reads side by side instead of four in a row (stride_kit::db::pair).
+    // The summary's latency is its round trips: one, of two reads side by side when a second
+    // connection is free (stride_kit::db::pair). The days are read before the user's zone is
+    // known: every zone's local date is within a day of UTC's, so the read covers the periods
+    // of all three candidate todays, and the rows outside the right one are dropped after.
+    let explicit = match (range, custom_period) {
+        (Some(SummaryRange::Custom), Some(p)) => Some(p),
+        _ => anchor.flatten().map(|a| period_of(range, a)),
+    };
+    let window = match explicit {
+        Some(p) => (p.previous().start, p.end),
+        None => {
+            let utc = timezone::today(s.clock.now(), "UTC");
+            let candidates = [utc.previous_day(), Some(utc), utc.next_day()];
+            let periods: Vec<Period> = candidates
+                .into_iter()
+                .flatten()
+                .map(|d| period_of(range, d))
+                .collect();
+            let from = periods.iter().map(|p| p.previous().start).min();
+            let to = periods.iter().map(|p| p.end).max();
+            (from.unwrap_or(utc), to.unwrap_or(utc))
+        }
+    };
     let mut conn = s.pool.acquire().await?;
     let mut spare = s.pool.try_acquire();
-    let ((tz, today), policy) = pair(
+    let (context, mut stored) = pair(
         &mut conn,
         spare.as_deref_mut(),
-        async |c| zone_today(s, c, user).await,
-        async |c| AppResult::Ok(store::settings::policy(c, user).await?),
+        async |c| AppResult::Ok(store::summary_context(c, user).await?),
+        async |c| AppResult::Ok(store::days(c, user, window.0, window.1).await?),
     )
     .await?;
-    let anchor = anchor.flatten().unwrap_or(today);
-    let (range, period) = match (range, custom_period) {
-        (Some(SummaryRange::Custom), Some(p)) => (SummaryRange::Custom, p),
-        (Some(SummaryRange::Day), _) => (SummaryRange::Day, period::of(Kind::Day, anchor)),
-        (Some(SummaryRange::Month), _) => (SummaryRange::Month, period::of(Kind::Month, anchor)),
-        (Some(SummaryRange::Year), _) => (SummaryRange::Year, period::of(Kind::Year, anchor)),
-        _ => (SummaryRange::Week, period::of(Kind::Week, anchor)),
-    };
+    let tz = timezone::effective(
+        context.profile_timezone.as_deref(),
+        context.hint_timezone.as_deref(),
+    )
+    .to_owned();
+    let today = timezone::today(s.clock.now(), &tz);
+    let period = explicit.unwrap_or_else(|| period_of(range, today));
     let previous = period.previous();
-    let all = policy != Policy::default();
-    let (stored, runs) = pair(
-        &mut conn,
-        spare.as_deref_mut(),
-        async |c| store::days(c, user, previous.start, period.end).await,
-        async |c| store::all_runs(c, user, all).await,
-    )
-    .await?;
+    stored.retain(|(d, _)| previous.start <= *d && *d <= period.end);
+    let policy = context.policy;
+    // A non-default policy (grace days, freezes) may bridge older runs: it reads them all.
+    let runs = if policy == Policy::default() {
+        context.runs
+    } else {
+        store::all_runs(&mut conn, user, true).await?
+    };
     let streaks = all_streaks(&runs, today, policy);
+    let range = match range {
+        Some(
+            r @ (SummaryRange::Custom
+            | SummaryRange::Day
+            | SummaryRange::Month
+            | SummaryRange::Year),
+        ) => r,
+        _ => SummaryRange::Week,
+    };
     Ok(to_proto(&period, &previous, &stored, &streaks, range, &tz))
+}
+
+/// The period of `range` holding `anchor` (a week when unspecified). Custom ranges come from the
+/// request, never from here.
+fn period_of(range: Option<SummaryRange>, anchor: Date) -> Period {
+    match range {
+        Some(SummaryRange::Day) => period::of(Kind::Day, anchor),
+        Some(SummaryRange::Month) => period::of(Kind::Month, anchor),
+        Some(SummaryRange::Year) => period::of(Kind::Year, anchor),
+        _ => period::of(Kind::Week, anchor),
+    }
 }
 
 /// Each kind's streaks on `today` under `policy`.

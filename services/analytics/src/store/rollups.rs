@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     rollup::{self, Figures, StreakKind},
-    streak::Run,
+    streak::{Policy, Run},
     timezone::Hint,
 };
 
@@ -272,6 +272,72 @@ pub async fn days(
         .collect()
 }
 
+/// What a progress summary needs besides its days, read in one round trip: where the user's
+/// zone comes from (profile, else the latest hint), the streak policy, and the streak runs a
+/// default policy looks at (the same bounded set as [`all_runs`] with `all = false`).
+pub struct SummaryContext {
+    pub profile_timezone: Option<String>,
+    pub hint_timezone: Option<String>,
+    pub policy: Policy,
+    pub runs: Vec<(StreakKind, Vec<Run>)>,
+}
+
+pub async fn summary_context(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<SummaryContext> {
+    type Row = (
+        Option<String>,
+        Option<String>,
+        Option<i32>,
+        Option<i32>,
+        Option<Vec<String>>,
+        Option<Vec<Date>>,
+        Option<Vec<Date>>,
+    );
+    let kinds: Vec<&str> = StreakKind::ALL.iter().map(|k| k.as_str()).collect();
+    let (profile_timezone, hint_timezone, grace_days, freezes_per_month, k, f, l): Row =
+        sqlx::query_as(
+            "SELECT (SELECT timezone FROM user_directory WHERE user_id = $1),
+                    (SELECT timezone FROM timezone_hints WHERE user_id = $1),
+                    s.grace_days, s.freezes_per_month, r.kinds, r.firsts, r.lasts
+             FROM (SELECT 1) AS one
+             LEFT JOIN streak_settings s ON s.user_id = $1
+             CROSS JOIN LATERAL (
+               SELECT array_agg(b.kind ORDER BY b.kind, b.first_date) AS kinds,
+                      array_agg(b.first_date ORDER BY b.kind, b.first_date) AS firsts,
+                      array_agg(b.last_date ORDER BY b.kind, b.first_date) AS lasts
+               FROM (SELECT k.kind, x.first_date, x.last_date
+                     FROM unnest($2::text[]) AS k(kind)
+                     CROSS JOIN LATERAL (
+                       (SELECT first_date, last_date FROM active_runs a
+                        WHERE a.user_id = $1 AND a.kind = k.kind ORDER BY first_date DESC LIMIT 3)
+                       UNION
+                       (SELECT first_date, last_date FROM active_runs a
+                        WHERE a.user_id = $1 AND a.kind = k.kind
+                        ORDER BY last_date - first_date DESC, first_date LIMIT 1)
+                     ) x) b
+             ) r",
+        )
+        .bind(user)
+        .bind(&kinds)
+        .fetch_one(conn)
+        .await?;
+    let rows: Vec<(String, Date, Date)> = k
+        .unwrap_or_default()
+        .into_iter()
+        .zip(f.unwrap_or_default())
+        .zip(l.unwrap_or_default())
+        .map(|((kind, first), last)| (kind, first, last))
+        .collect();
+    Ok(SummaryContext {
+        profile_timezone,
+        hint_timezone,
+        policy: match (grace_days, freezes_per_month) {
+            (Some(g), Some(f)) => super::settings::policy_of(g, f),
+            _ => Policy::default(),
+        },
+        runs: group_runs(&rows),
+    })
+}
+
 /// The clocked-out time of `user`'s `date`, if a reflection set one.
 pub async fn clocked_out(
     conn: &mut PgConnection,
@@ -327,7 +393,12 @@ pub async fn all_runs(
         .fetch_all(conn)
         .await?
     };
-    Ok(StreakKind::ALL
+    Ok(group_runs(&rows))
+}
+
+/// Rows of (kind, first, last), ordered by kind and first date, as runs per kind.
+fn group_runs(rows: &[(String, Date, Date)]) -> Vec<(StreakKind, Vec<Run>)> {
+    StreakKind::ALL
         .into_iter()
         .map(|k| {
             let runs = rows
@@ -341,7 +412,7 @@ pub async fn all_runs(
                 .collect();
             (k, runs)
         })
-        .collect())
+        .collect()
 }
 
 /// `user`'s runs of consecutive active dates for `kind`, oldest first (kept by [`add`]).

@@ -13,10 +13,15 @@ pub async fn policy(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<Policy>
     .bind(user)
     .fetch_optional(conn)
     .await?;
-    Ok(row.map_or_else(Policy::default, |(g, f)| Policy {
-        grace_days: u32::try_from(g).unwrap_or(0),
-        freezes_per_month: u32::try_from(f).unwrap_or(0),
-    }))
+    Ok(row.map_or_else(Policy::default, |(g, f)| policy_of(g, f)))
+}
+
+/// A stored `(grace_days, freezes_per_month)` row as a policy.
+pub fn policy_of(grace_days: i32, freezes_per_month: i32) -> Policy {
+    Policy {
+        grace_days: u32::try_from(grace_days).unwrap_or(0),
+        freezes_per_month: u32::try_from(freezes_per_month).unwrap_or(0),
+    }
 }
 
 pub async fn put_policy(conn: &mut PgConnection, user: Uuid, p: Policy) -> sqlx::Result<()> {

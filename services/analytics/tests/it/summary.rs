@@ -455,3 +455,82 @@ async fn a_session_that_does_not_count_adds_nothing_and_starts_no_streak() {
     assert_eq!(s.current_streak, 1);
     h.stop().await;
 }
+
+/// The summary reads its days before it knows the caller's zone (one round trip): on a Sunday
+/// evening in UTC it is already Monday — a new week — at UTC+14, and still Sunday at UTC−11.
+/// Each caller gets their own week, its previous week, and nothing outside them.
+#[tokio::test]
+async fn the_week_follows_the_callers_local_today_on_either_side_of_utc() {
+    let now = datetime!(2026-03-08 20:00 UTC);
+    let (h, p) = start(now).await;
+    let (east, west) = (Uuid::now_v7(), Uuid::now_v7());
+    // East (Kiritimati, UTC+14): Monday the 9th 09:00 local, and Sunday the 8th 02:00 local.
+    p.publish(&session(
+        east,
+        "focus",
+        datetime!(2026-03-08 19:00 UTC),
+        25,
+        "Pacific/Kiritimati",
+    ))
+    .await;
+    p.publish(&session(
+        east,
+        "focus",
+        datetime!(2026-03-07 12:00 UTC),
+        30,
+        "Pacific/Kiritimati",
+    ))
+    .await;
+    // West (Pago Pago, UTC−11): Sunday the 8th 08:00 local, and Sunday the 1st (last week).
+    p.publish(&session(
+        west,
+        "focus",
+        datetime!(2026-03-08 19:00 UTC),
+        20,
+        "Pacific/Pago_Pago",
+    ))
+    .await;
+    p.publish(&session(
+        west,
+        "focus",
+        datetime!(2026-03-02 09:00 UTC),
+        10,
+        "Pacific/Pago_Pago",
+    ))
+    .await;
+    // Two weeks back for West: outside both the week and the previous one.
+    p.publish(&session(
+        west,
+        "focus",
+        datetime!(2026-02-20 09:00 UTC),
+        15,
+        "Pacific/Pago_Pago",
+    ))
+    .await;
+    delivered(&h, "handled", 5).await;
+
+    let date = |d: &Option<stride_proto::Date>| stride_kit::convert::from_date(d.as_ref().unwrap());
+    let e = summary(&h, east, None).await;
+    assert_eq!(e.timezone, "Pacific/Kiritimati");
+    assert_eq!(date(&e.start_date), Some(date!(2026 - 03 - 09)));
+    assert_eq!(e.total_duration.as_ref().unwrap().seconds, 25 * 60);
+    assert_eq!(date(&e.previous_start_date), Some(date!(2026 - 03 - 02)));
+    let prev = e.previous_totals.as_ref().unwrap();
+    assert_eq!(prev.active_duration.as_ref().unwrap().seconds, 30 * 60);
+
+    let w = summary(&h, west, None).await;
+    assert_eq!(w.timezone, "Pacific/Pago_Pago");
+    assert_eq!(date(&w.start_date), Some(date!(2026 - 03 - 02)));
+    assert_eq!(date(&w.end_date), Some(date!(2026 - 03 - 08)));
+    assert_eq!(w.total_duration.as_ref().unwrap().seconds, 20 * 60);
+    assert_eq!(w.days.len(), 7);
+    let prev = w.previous_totals.as_ref().unwrap();
+    assert_eq!(
+        prev.active_duration.as_ref().unwrap().seconds,
+        10 * 60,
+        "the session of Feb 20 is two weeks back, in neither period"
+    );
+    // A streak over the two Sundays' weeks is not a run: West's current streak is today only.
+    assert_eq!(w.current_streak, 1);
+    h.stop().await;
+}
