@@ -149,6 +149,54 @@ impl Env {
         v
     }
 
+    /// The URL `url_name` (required), with its password taken from `password_name` when that
+    /// is set: operators keep passwords in their own Secrets, apart from URLs that hold none
+    /// (ADR 0031). A URL that already has a password, or names no user, is an error then.
+    pub fn url_with_password(
+        &mut self,
+        url_name: &str,
+        password_name: &str,
+        schemes: &[&str],
+        what: &str,
+    ) -> String {
+        let url = self.url(url_name, schemes, what);
+        let Some(password) = self.optional(password_name) else {
+            return url;
+        };
+        if url.is_empty() {
+            return url;
+        }
+        match url::Url::parse(&url) {
+            Ok(parsed) if parsed.password().is_some() => {
+                self.errors.push(format!(
+                    "{url_name} holds a password and {password_name} is set: keep one"
+                ));
+                url
+            }
+            Ok(parsed) if parsed.username().is_empty() => {
+                self.errors.push(format!(
+                    "{password_name} is set but {url_name} names no user to use it with"
+                ));
+                url
+            }
+            Ok(mut parsed) => {
+                // `set_password` percent-encodes; it fails only for URLs without a host.
+                if parsed.set_password(Some(&password)).is_err() {
+                    self.errors
+                        .push(format!("{url_name} has no host for {password_name}"));
+                    return url;
+                }
+                parsed.to_string()
+            }
+            Err(e) => {
+                // Never echo the value: it may hold credentials.
+                self.errors
+                    .push(format!("{url_name} is not a valid URL: {e}"));
+                url
+            }
+        }
+    }
+
     /// Records a custom problem.
     pub fn error(&mut self, msg: impl Into<String>) {
         self.errors.push(msg.into());
@@ -229,13 +277,10 @@ impl CommonConfig {
     pub fn read(env: &mut Env, service: &'static str, needs_auth_url: bool) -> Self {
         let grpc_addr = env.addr("STRIDE_GRPC_ADDR", "127.0.0.1:0");
         let http_addr = env.addr("STRIDE_HTTP_ADDR", "127.0.0.1:0");
-        let database_url = env.url(
-            "DATABASE_URL",
-            &["postgres", "postgresql"],
-            "the service's own PostgreSQL database",
-        );
-        let amqp_url = env.url(
+        let database_url = database_url(env);
+        let amqp_url = env.url_with_password(
             "AMQP_URL",
+            "AMQP_PASSWORD",
             &["amqp", "amqps"],
             "the RabbitMQ broker, including the vhost",
         );
@@ -266,12 +311,17 @@ impl CommonConfig {
 /// What `stride-<service> migrate` needs: the database and nothing else, so a migration job
 /// runs before (and without) the broker, auth or any upstream the service calls.
 pub fn migrate_database_url(env: &mut Env) -> Secret {
-    env.url(
+    database_url(env).into()
+}
+
+/// `DATABASE_URL`, with `DATABASE_PASSWORD` as its password when set.
+fn database_url(env: &mut Env) -> String {
+    env.url_with_password(
         "DATABASE_URL",
+        "DATABASE_PASSWORD",
         &["postgres", "postgresql"],
         "the service's own PostgreSQL database",
     )
-    .into()
 }
 
 impl CommonConfig {
@@ -295,6 +345,57 @@ impl CommonConfig {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    fn env_of(vars: &[(&str, &str)]) -> Env {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Env::from_fn(move |k| vars.get(k).cloned())
+    }
+
+    #[test]
+    fn a_separate_password_completes_the_url() {
+        let mut env = env_of(&[
+            (
+                "DATABASE_URL",
+                "postgres://stride_auth@pg-rw:5432/stride_auth?sslmode=require",
+            ),
+            ("DATABASE_PASSWORD", "p@ss/w:rd"),
+        ]);
+        let url = database_url(&mut env);
+        assert!(env.finish().is_ok());
+        assert_eq!(
+            url,
+            "postgres://stride_auth:p%40ss%2Fw%3Ard@pg-rw:5432/stride_auth?sslmode=require"
+        );
+        let opts: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+        assert_eq!(opts.get_username(), "stride_auth");
+        assert_eq!(opts.get_database(), Some("stride_auth"));
+    }
+
+    #[test]
+    fn a_password_set_twice_or_without_a_user_is_refused() {
+        let mut env = env_of(&[
+            ("AMQP_URL", "amqp://u:Xy7-first@mq:5672/%2f"),
+            ("AMQP_PASSWORD", "Zq9-second"),
+        ]);
+        env.url_with_password("AMQP_URL", "AMQP_PASSWORD", &["amqp"], "broker");
+        let errors = env.finish().unwrap_err().0;
+        assert!(errors[0].contains("keep one"), "{errors:?}");
+        assert!(!errors[0].contains("Xy7") && !errors[0].contains("Zq9"));
+
+        let mut env = env_of(&[("AMQP_URL", "amqp://mq:5672/%2f"), ("AMQP_PASSWORD", "x")]);
+        env.url_with_password("AMQP_URL", "AMQP_PASSWORD", &["amqp"], "broker");
+        assert!(env.finish().unwrap_err().0[0].contains("names no user"));
+    }
+
+    #[test]
+    fn without_a_separate_password_the_url_is_unchanged() {
+        let mut env = env_of(&[("DATABASE_URL", "postgres://u:pw@h/db")]);
+        assert_eq!(database_url(&mut env), "postgres://u:pw@h/db");
+        assert!(env.finish().is_ok());
+    }
 
     #[test]
     fn secrets_never_print() {
