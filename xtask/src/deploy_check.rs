@@ -161,6 +161,21 @@ pub fn check(root: &Path) -> Result<Summary> {
         for (doc, schema) in &custom {
             validate_custom(&bin, &out_dir, &name, doc, schema)?;
         }
+        if !custom.is_empty() {
+            let out = Command::new(bin.join("python"))
+                .args(["-c", include_str!("deploy_check/datastores.py")])
+                .arg(&rendered)
+                .output()
+                .context("checking the datastore wiring")?;
+            if !out.status.success() {
+                bail!(
+                    "overlay {name}: the services' connection settings do not follow from the \
+                     operators' resources:\n{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
 
         let out = Command::new(bin.join("checkov"))
             .args(["--framework", "kubernetes", "--skip-download", "--quiet"])
