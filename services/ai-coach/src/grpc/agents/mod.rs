@@ -1,5 +1,6 @@
-//! `stride.ai_coach.v1.AgentService` (seed 004, ADR 0024): generated plans with a safety review,
-//! nutrition guidance, injury-risk checks, and the executions that record every run.
+//! `stride.ai_coach.v1.AgentService` (seed 004, ADRs 0024 and 0029): generated plans with a
+//! safety review, nutrition guidance, injury-risk checks, workouts and exercise suggestions,
+//! progress analysis, motivation, plan optimisation, and the executions that record every run.
 //!
 //! - `plan`: GeneratePlan in steps — analyse (profile + request, rules), select (catalog
 //!   exercises that fit the equipment and limitations, rules), structure (the model, when
@@ -7,10 +8,13 @@
 //!   retried with the findings fed back (at most [`PLAN_RETRIES`] times), then the rules planner
 //!   answers with Provenance RULES_FALLBACK and the reason. Get/ListGeneratedPlans.
 //! - `nutrition`, `injury`: NutritionGuidance, CheckInjuryRisk (rules' figures, model phrasing).
+//! - `workouts`: RecommendWorkout, AdaptiveWorkout, SuggestExercises.
+//! - `coaching`: AnalyzeProgress, MotivationBoost, OptimizeCurrentPlan.
+//! - `history`: the caller's workout logs and current plan (activity-session).
 //! - `executions`: ListExecutions, GetExecution.
 //!
-//! Numbers (plans, macros, risks) always come from pure code; the model may only
-//! structure a plan the validator accepts, or phrase. Peers (profile, the catalog)
+//! Numbers (plans, macros, risks, figures) always come from pure code; the model may only
+//! compose from what the rules allow (checked), or phrase. Peers (profile, activity-session)
 //! are called with the caller's token and a deadline.
 
 use std::{
@@ -27,7 +31,9 @@ use stride_kit::{
     AppError, AppResult, Caller, Violations, clock::SharedClock, grpc::on_behalf, pagination::Page,
 };
 use stride_proto::{
-    activity_session::{ListExercisesRequest, catalog_service_client::CatalogServiceClient},
+    activity_session::{
+        Difficulty, ListExercisesRequest, catalog_service_client::CatalogServiceClient,
+    },
     ai_coach::{self as pb, agent_service_server::AgentService},
     profile::{
         Body, FitnessLevel, GetMyProfileRequest, profile_service_client::ProfileServiceClient,
@@ -48,10 +54,13 @@ use crate::{
     store::agents::{self as store, ExecutionRow, PlanRow, Step},
 };
 
+mod coaching;
 mod executions;
+mod history;
 mod injury;
 mod nutrition;
 mod plan;
+mod workouts;
 
 pub struct Agents {
     pub pool: PgPool,
@@ -69,6 +78,12 @@ stride_kit::grpc_handlers! {
         fn list_generated_plans(pb::ListGeneratedPlansRequest) -> pb::ListGeneratedPlansResponse => plan::list_plans;
         fn nutrition_guidance(pb::NutritionGuidanceRequest) -> pb::NutritionGuidanceResponse => nutrition::nutrition_guidance;
         fn check_injury_risk(pb::CheckInjuryRiskRequest) -> pb::CheckInjuryRiskResponse => injury::check_injury_risk;
+        fn recommend_workout(pb::RecommendWorkoutRequest) -> pb::RecommendWorkoutResponse => workouts::recommend_workout;
+        fn suggest_exercises(pb::SuggestExercisesRequest) -> pb::SuggestExercisesResponse => workouts::suggest_exercises;
+        fn analyze_progress(pb::AnalyzeProgressRequest) -> pb::AnalyzeProgressResponse => coaching::analyze_progress;
+        fn motivation_boost(pb::MotivationBoostRequest) -> pb::MotivationBoostResponse => coaching::motivation_boost;
+        fn adaptive_workout(pb::AdaptiveWorkoutRequest) -> pb::AdaptiveWorkoutResponse => workouts::adaptive_workout;
+        fn optimize_current_plan(pb::OptimizeCurrentPlanRequest) -> pb::OptimizeCurrentPlanResponse => coaching::optimize_current_plan;
         fn list_executions(pb::ListExecutionsRequest) -> pb::ListExecutionsResponse => executions::list_executions;
         fn get_execution(pb::GetExecutionRequest) -> pb::GetExecutionResponse => executions::get_execution;
     }
@@ -205,6 +220,15 @@ async fn body(s: &Agents, caller: &Caller) -> Result<Option<Body>, String> {
     }
 }
 
+fn difficulty(raw: i32) -> Option<Level> {
+    match Difficulty::try_from(raw).ok()? {
+        Difficulty::Beginner => Some(Level::Beginner),
+        Difficulty::Intermediate => Some(Level::Intermediate),
+        Difficulty::Advanced => Some(Level::Advanced),
+        Difficulty::Unspecified => None,
+    }
+}
+
 fn catalog_unavailable() -> AppError {
     AppError::Unavailable(
         "the exercise catalog cannot be reached right now; try again shortly".into(),
@@ -252,6 +276,9 @@ async fn catalog(
                         categories: keys(&e.categories),
                     },
                     equipment: keys(&e.equipment),
+                    difficulty: difficulty(e.difficulty),
+                    secondary_muscles: keys(&e.secondary_muscles),
+                    goals: keys(&e.goals),
                 },
             );
         }
