@@ -287,10 +287,13 @@ async fn model_workouts_are_checked_retried_once_then_the_rules_answer() {
     assert_eq!(w.items[0].exercise_name, by_slug["push-up"].name);
     // 3 × (30 + 60) + 60 s = 5.5 min, rounded up.
     assert_eq!(w.estimated_minutes, 6);
-    // The prompt listed only eligible exercises.
-    let prompt = ai.requests("agent.workout").last().unwrap().to_string();
-    assert!(prompt.contains(&push_up));
-    assert!(!prompt.contains(&squat));
+    // The first prompt listed only eligible exercises; the retry named the rejected one.
+    let requests = ai.requests("agent.workout");
+    let first = requests[requests.len() - 2].to_string();
+    assert!(first.contains(&push_up));
+    assert!(!first.contains(&squat));
+    let retry = requests.last().unwrap().to_string();
+    assert!(retry.contains(&squat) && retry.contains("knee"));
     mesh.stop().await;
     h.stop().await;
 }
