@@ -762,3 +762,138 @@ async fn bad_inputs_are_named_and_executions_are_their_owners_only() {
     mesh.stop().await;
     h.stop().await;
 }
+
+#[tokio::test]
+async fn with_a_model_the_adaptive_workout_is_checked_and_motivation_and_plan_changes_are_phrased()
+{
+    let (ai, cfg) = stand_in().await;
+    let (h, mesh) = start(datetime!(2026-03-10 09:00 UTC), Some(cfg)).await;
+    let (by_slug, _) = by_id(&h, &mesh).await;
+    let push_up = by_slug["push-up"].id.clone();
+    let tap = by_slug["plank-shoulder-tap"].id.clone();
+    let mut c = client(&h);
+    let user = Uuid::now_v7();
+    let token = h.token(user);
+    log(
+        &mesh,
+        &token,
+        &push_up,
+        time::macros::date!(2026 - 03 - 10),
+        10,
+        0.0,
+    )
+    .await;
+
+    // The model picks push-ups while the chest recovers: rejected, then a valid answer is used.
+    ai.script("agent.workout", Reply::Json(model_workout(&[&push_up], 3)));
+    ai.script("agent.workout", Reply::Json(model_workout(&[&tap], 3)));
+    let r = c
+        .adaptive_workout(authed(AdaptiveWorkoutRequest::default(), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    let p = r.provenance.unwrap();
+    assert_eq!(p.path, AnswerPath::Model as i32, "{}", p.reason);
+    let ids: Vec<&str> = r
+        .workout
+        .as_ref()
+        .unwrap()
+        .items
+        .iter()
+        .map(|i| i.exercise_id.as_str())
+        .collect();
+    assert_eq!(ids, [tap.as_str()]);
+    let retry = ai.requests("agent.workout").last().unwrap().to_string();
+    assert!(retry.contains("still recovering"), "{retry}");
+    let e = c
+        .get_execution(authed(
+            GetExecutionRequest {
+                execution_id: r.execution_id,
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .execution
+        .unwrap();
+    let steps: Vec<(&str, &str, i32)> = e
+        .steps
+        .iter()
+        .map(|s| (s.name.as_str(), s.path.as_str(), s.attempt))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("recent", "rules", 1),
+            ("recovery", "rules", 1),
+            ("select", "rules", 1),
+            ("compose", "failed", 1),
+            ("compose", "model", 2),
+            ("motivation", "rules", 1)
+        ]
+    );
+
+    // The model writes the motivation line; the tone and figures stay the rules'.
+    ai.script(
+        "agent.motivation",
+        Reply::text("One session today: keep it rolling."),
+    );
+    let m = c
+        .motivation_boost(authed(MotivationBoostRequest {}, &token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(m.message, "One session today: keep it rolling.");
+    assert_eq!(m.tone, MotivationTone::Encouraging as i32);
+    assert_eq!(m.training_days_last_7, 1);
+    assert_eq!(m.provenance.unwrap().path, AnswerPath::Model as i32);
+    let asked = ai.requests("agent.motivation").last().unwrap().to_string();
+    assert!(asked.contains("Encouraging"), "{asked}");
+
+    // Plan changes: computed by the rules, explained by the model.
+    let channel = activity_channel(&mesh).await;
+    let template = CatalogServiceClient::new(channel.clone())
+        .list_workout_plans(authed(
+            ListWorkoutPlansRequest {
+                page_size: 100,
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .plans
+        .into_iter()
+        .find(|p| p.slug == "home-bodyweight-starter")
+        .unwrap();
+    UserPlanServiceClient::new(channel)
+        .assign_plan(authed(
+            AssignPlanRequest {
+                plan_id: template.id,
+                start_date: Some(date(time::macros::date!(2026 - 03 - 09))),
+            },
+            &token,
+        ))
+        .await
+        .unwrap();
+    ai.script("agent.optimize", Reply::text("Your plan fits: keep going."));
+    let o = c
+        .optimize_current_plan(authed(OptimizeCurrentPlanRequest::default(), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(o.text, "Your plan fits: keep going.");
+    assert_eq!(o.provenance.unwrap().path, AnswerPath::Model as i32);
+    assert!(!o.modifications.is_empty());
+    // With a plan of 3 days a week, the motivation counts against it.
+    let m = c
+        .motivation_boost(authed(MotivationBoostRequest {}, &token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(m.planned_days_per_week, 3);
+    mesh.stop().await;
+    h.stop().await;
+}
