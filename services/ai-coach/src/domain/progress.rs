@@ -352,12 +352,36 @@ pub fn recovering(
     today: Date,
     muscles: &dyn Fn(&str) -> Vec<String>,
 ) -> BTreeSet<String> {
-    let since = today - Duration::days(1);
+    worked(logs, today - Duration::days(1), today, muscles)
+}
+
+/// The muscles (lowercase) worked by the exercises logged in `from..=to`.
+pub fn worked(
+    logs: &[Log],
+    from: Date,
+    to: Date,
+    muscles: &dyn Fn(&str) -> Vec<String>,
+) -> BTreeSet<String> {
     logs.iter()
-        .filter(|l| l.date >= since && l.date <= today)
+        .filter(|l| l.date >= from && l.date <= to)
         .flat_map(|l| muscles(&l.exercise_id))
         .map(|m| m.to_lowercase())
         .collect()
+}
+
+/// The muscles of `all` not worked in the last 7 days (today included), for an adaptive
+/// workout to favour; empty when nothing was logged in them (then the whole body is fair game).
+pub fn undertrained(
+    logs: &[Log],
+    today: Date,
+    all: &BTreeSet<String>,
+    muscles: &dyn Fn(&str) -> Vec<String>,
+) -> Vec<String> {
+    let week = worked(logs, today - Duration::days(6), today, muscles);
+    if week.is_empty() {
+        return Vec::new();
+    }
+    all.iter().filter(|m| !week.contains(*m)).cloned().collect()
 }
 
 #[cfg(test)]
@@ -506,5 +530,11 @@ mod tests {
         };
         let r = recovering(&logs, today, &muscles);
         assert_eq!(r, ["chest".to_owned(), "quadriceps".to_owned()].into());
+        // Over the week, lats were trained too; abs were not.
+        let all: BTreeSet<String> = ["abs", "chest", "lats", "quadriceps"]
+            .map(String::from)
+            .into();
+        assert_eq!(undertrained(&logs, today, &all, &muscles), ["abs"]);
+        assert!(undertrained(&[], today, &all, &muscles).is_empty());
     }
 }

@@ -539,6 +539,17 @@ async fn the_adaptive_workout_rests_what_was_trained_in_the_last_48_hours() {
     }
     assert!(!r.motivation.is_empty());
     assert_eq!(r.provenance.unwrap().path, AnswerPath::Rules as i32);
+    // Muscles trained this week (chest, glutes) are not among those favoured.
+    let favoured = r
+        .reasoning
+        .iter()
+        .find(|x| x.starts_with("Favouring muscles not trained in the last 7 days"))
+        .expect("the favoured muscles are named");
+    assert!(favoured.contains("abs"), "{favoured}");
+    assert!(
+        !favoured.contains("chest") && !favoured.contains("glutes"),
+        "{favoured}"
+    );
     let e = c
         .get_execution(authed(
             GetExecutionRequest {

@@ -545,6 +545,11 @@ pub(super) async fn adaptive_workout(
             )
         },
     );
+    let all_muscles: BTreeSet<String> = catalog
+        .values()
+        .flat_map(|e| e.traits.primary_muscles.iter().map(|m| m.to_lowercase()))
+        .collect();
+    let favour = progress::undertrained(&logs, today, &all_muscles, &muscles);
     let equipment: BTreeSet<String> = lower(&m.equipment).into_iter().collect();
     let rules = safety::rules_for(&m.limitations);
     let goals = workout::goal_keys(&[]);
@@ -554,20 +559,31 @@ pub(super) async fn adaptive_workout(
         any_difficulty: false,
         equipment: &equipment,
         rules: &rules,
-        target_muscles: &[],
+        target_muscles: &favour,
         goals: &goals,
         resting: &resting,
     };
     let ranked = workout::rank(&catalog, &ask);
     let mut reasoning = exclusions(&catalog, &ask);
+    if !favour.is_empty() {
+        reasoning.push(format!(
+            "Favouring muscles not trained in the last 7 days: {}.",
+            favour.join(", ")
+        ));
+    }
     steps.done(
         "select",
         "rules",
         1,
         format!(
-            "{} of {} catalog exercises are eligible",
+            "{} of {} catalog exercises are eligible{}",
             ranked.len(),
-            catalog.len()
+            catalog.len(),
+            if favour.is_empty() {
+                String::new()
+            } else {
+                format!("; favouring {}", favour.join(", "))
+            }
         ),
     );
     if ranked.is_empty() {

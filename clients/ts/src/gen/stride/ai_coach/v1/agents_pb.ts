@@ -1784,7 +1784,8 @@ export const AgentService: GenService<{
   },
   /**
    * Today's workout from recent performance and recovery: muscles trained in the last 48 hours
-   * (today and yesterday, local dates) are rested; with a motivation line. Multi-step: recent
+   * (today and yesterday, local dates) are rested, those not trained in 7 days favoured; with a
+   * motivation line. Multi-step: recent
    * logs → recovery → workout (model checked, else rules) → motivation.
    *
    * @generated from rpc stride.ai_coach.v1.AgentService.AdaptiveWorkout
