@@ -69,12 +69,20 @@ pub(super) async fn analyze_progress(
     charge(s, caller).await?;
 
     let mut steps = Steps::new();
-    let logs = history::logs(s, caller, from, to).await?;
+    let read = history::logs(s, caller, from, to).await?;
+    let logs = read.logs;
     steps.done(
         "logs",
         "rules",
         1,
-        format!("{} workout logs from {from} to {to}", logs.len()),
+        if read.truncated {
+            format!(
+                "the newest {} workout logs up to {to} (more were logged since {from}: the figures cover these)",
+                logs.len()
+            )
+        } else {
+            format!("{} workout logs from {from} to {to}", logs.len())
+        },
     );
     let (catalog, names) = catalog(s, caller).await?;
     let name = |id: &str| {
@@ -177,7 +185,8 @@ pub(super) async fn motivation_boost(
         today - Duration::days(MOTIVATION_LOOKBACK_DAYS),
         today,
     )
-    .await?;
+    .await?
+    .logs;
     let plan = history::current_plan(s, caller).await?;
     let planned = plan
         .as_ref()
@@ -280,7 +289,7 @@ pub(super) async fn optimize_current_plan(
         .unwrap_or(today)
         .min(today);
     let start = start.max(today - Duration::days(MAX_WINDOW_DAYS - 1));
-    let logs = history::logs(s, caller, start, today).await?;
+    let logs = history::logs(s, caller, start, today).await?.logs;
     let plan_progress = user_plan.progress.clone().unwrap_or_default();
     let mut exercise_ids: Vec<String> = Vec::new();
     for e in template

@@ -53,13 +53,19 @@ pub(super) async fn today(s: &Agents, caller: &Caller) -> Date {
     convert::local_date(s.clock.now(), &tz)
 }
 
-/// The caller's workout logs of `from..=to` (kilograms), oldest first; at most
-/// `MAX_LOG_PAGES` × 100.
-pub(super) async fn logs(s: &Agents, caller: &Caller, from: Date, to: Date) -> AppResult<Vec<Log>> {
+/// The caller's workout logs of `from..=to` (kilograms), oldest first: the newest
+/// `MAX_LOG_PAGES` × 100 (activity-session lists newest first); `truncated` when there were more.
+pub(super) struct Logs {
+    pub logs: Vec<Log>,
+    pub truncated: bool,
+}
+
+pub(super) async fn logs(s: &Agents, caller: &Caller, from: Date, to: Date) -> AppResult<Logs> {
     let mut client = WorkoutLogServiceClient::new(on_behalf(&s.activity_session, &caller.token));
     let mut out = Vec::new();
     let mut token = String::new();
-    for _ in 0..MAX_LOG_PAGES {
+    let mut truncated = false;
+    for page in 1..=MAX_LOG_PAGES {
         let r = tokio::time::timeout(
             PEER_DEADLINE,
             client.list_workout_logs(ListWorkoutLogsRequest {
@@ -91,9 +97,13 @@ pub(super) async fn logs(s: &Agents, caller: &Caller, from: Date, to: Date) -> A
         if token.is_empty() {
             break;
         }
+        truncated = page == MAX_LOG_PAGES;
     }
     out.sort_by_key(|l| l.date);
-    Ok(out)
+    Ok(Logs {
+        logs: out,
+        truncated,
+    })
 }
 
 /// The caller's active plan and its template, or None without one.

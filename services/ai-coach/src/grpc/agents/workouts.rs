@@ -504,7 +504,8 @@ pub(super) async fn adaptive_workout(
         today - Duration::days(ADAPTIVE_LOOKBACK_DAYS),
         today,
     )
-    .await?;
+    .await?
+    .logs;
     let dates: BTreeSet<time::Date> = logs.iter().map(|l| l.date).collect();
     let adherence = progress::adherence(&dates, today, 0);
     steps.done(
