@@ -721,6 +721,31 @@ async fn bad_inputs_are_named_and_executions_are_their_owners_only() {
         .await
         .unwrap_err();
     assert_invalid(&err, &["to", "from"]);
+    for (from, to) in [
+        (
+            Some(stride_proto::Date {
+                year: 2026,
+                month: 2,
+                day: 30,
+            }),
+            None,
+        ),
+        (
+            None,
+            Some(stride_proto::Date {
+                year: -9999,
+                month: 1,
+                day: 1,
+            }),
+        ),
+    ] {
+        let field = if from.is_some() { "from" } else { "to" };
+        let err = c
+            .analyze_progress(authed(AnalyzeProgressRequest { from, to }, &alice))
+            .await
+            .unwrap_err();
+        assert_invalid(&err, &[field]);
+    }
     let err = c
         .adaptive_workout(authed(
             AdaptiveWorkoutRequest {

@@ -21,6 +21,9 @@ pub const KIND_MOTIVATION: &str = "agent.motivation";
 pub const KIND_OPTIMIZE: &str = "agent.optimize";
 /// The default window of AnalyzeProgress, in days.
 const DEFAULT_WINDOW_DAYS: i64 = 28;
+/// The earliest year AnalyzeProgress accepts (date arithmetic stays far from the calendar's
+/// bounds).
+const EARLIEST_YEAR: i32 = 1970;
 /// Days of logs MotivationBoost reads (days since the last workout beyond it are not known).
 const MOTIVATION_LOOKBACK_DAYS: i64 = 89;
 
@@ -41,16 +44,17 @@ pub(super) async fn analyze_progress(
     let caller = call.caller()?;
     let m = &call.message;
     let mut v = Violations::new();
-    let from = m.from.as_ref().map(|d| {
-        let parsed = convert::from_date(d);
-        v.when(parsed.is_none(), "from", "not a valid date");
+    let mut day = |field: &str, d: &stride_proto::Date| {
+        let parsed = convert::from_date(d).filter(|d| d.year() >= EARLIEST_YEAR);
+        v.when(
+            parsed.is_none(),
+            field,
+            "a valid calendar date, not before 1970",
+        );
         parsed
-    });
-    let to = m.to.as_ref().map(|d| {
-        let parsed = convert::from_date(d);
-        v.when(parsed.is_none(), "to", "not a valid date");
-        parsed
-    });
+    };
+    let from = m.from.as_ref().map(|d| day("from", d));
+    let to = m.to.as_ref().map(|d| day("to", d));
     v.check()?;
     let today = history::today(s, caller).await;
     let to = to.flatten().unwrap_or(today);
