@@ -1105,8 +1105,8 @@ export const SuggestExercisesResponseSchema: GenMessage<SuggestExercisesResponse
  */
 export type AnalyzeProgressRequest = Message<"stride.ai_coach.v1.AnalyzeProgressRequest"> & {
   /**
-   * Inclusive local dates; `to` unset: today; `from` unset: 28 days before `to`. At most 366
-   * days.
+   * Inclusive local dates, not before 1970; `to` unset: today (and never after it); `from` unset:
+   * the 28 days ending on `to`. At most 366 days.
    *
    * @generated from field: google.type.Date from = 1;
    */
