@@ -660,6 +660,8 @@ pub(super) async fn suggest_exercises(
     let targets = lower(&m.target_muscles);
     let goals = BTreeSet::new();
     let resting = BTreeSet::new();
+    // Suggestions have no time budget (only a workout does), and no difficulty asked means none
+    // is favoured or left out (the level is then unused).
     let ask = Ask {
         minutes: *workout::MINUTES.end(),
         level: difficulty.unwrap_or(Level::Intermediate),
