@@ -14,10 +14,14 @@ pub mod evaluation;
 // The agents' pure rules (ADR 0024), used by grpc/agents.rs (AgentService).
 pub mod injury;
 pub mod nutrition;
+pub mod optimize;
 pub mod plan;
 pub mod practice;
+// The fitness agents' rules (ADR 0029): logs, adherence, recovery; one workout, suggestions.
+pub mod progress;
 pub mod prompt;
 pub mod quiz;
 pub mod recommendation;
 pub mod rules;
 pub mod safety;
+pub mod workout;

@@ -81,10 +81,17 @@ pub struct CatalogExercise {
     pub traits: ExerciseTraits,
     /// Lowercase equipment terms; empty or "body weight" means none needed.
     pub equipment: Vec<String>,
+    /// The catalog's difficulty, when it gives one.
+    pub difficulty: Option<Level>,
+    /// Lowercase muscles worked secondarily.
+    pub secondary_muscles: Vec<String>,
+    /// Lowercase goal keys ("strength", "fat_loss", ...).
+    pub goals: Vec<String>,
 }
 
 impl CatalogExercise {
-    fn needs_only(&self, available: &BTreeSet<String>) -> bool {
+    /// Whether the equipment at hand (lowercase) is all this exercise needs.
+    pub fn needs_only(&self, available: &BTreeSet<String>) -> bool {
         self.equipment
             .iter()
             .all(|e| is_bodyweight(e) || available.contains(&e.to_lowercase()))
@@ -497,6 +504,9 @@ mod tests {
                 categories: vec![],
             },
             equipment: equipment.iter().map(|s| s.to_string()).collect(),
+            difficulty: None,
+            secondary_muscles: vec![],
+            goals: vec![],
         }
     }
 

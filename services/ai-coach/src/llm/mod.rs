@@ -11,7 +11,7 @@
 pub mod resilience;
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -525,8 +525,8 @@ pub fn parse_structured<T: DeserializeOwned>(
 ) -> Result<T, LlmError> {
     let value: serde_json::Value = serde_json::from_str(strip_fences(text))
         .map_err(|_| LlmError::invalid("the model's answer is not JSON"))?;
-    let validator = jsonschema::validator_for(schema)
-        .map_err(|_| LlmError::new(LlmErrorKind::Failed, "the answer schema is invalid"))?;
+    let validator = compiled(schema)
+        .ok_or_else(|| LlmError::new(LlmErrorKind::Failed, "the answer schema is invalid"))?;
     if let Some(err) = validator.iter_errors(&value).next() {
         return Err(LlmError::invalid(format!(
             "the model's answer does not match the schema at '{}'",
@@ -535,6 +535,38 @@ pub fn parse_structured<T: DeserializeOwned>(
     }
     serde_json::from_value(value)
         .map_err(|_| LlmError::invalid("the model's answer does not match the expected shape"))
+}
+
+/// Compiled schemas kept, at most (the coach has a handful; practice's vary by interview type).
+const MAX_COMPILED_SCHEMAS: usize = 64;
+
+/// Compiled validators by the schema's JSON text. Compiling a schema costs tens of
+/// milliseconds (a bench measured ~78 ms per practice evaluation); the schemas are a few fixed
+/// shapes, so each is compiled once. Keyed by the exact text, so a schema built per call (one
+/// per interview type) gets its own entry; the map is cleared if it ever outgrows
+/// [`MAX_COMPILED_SCHEMAS`]. A std map under a mutex: one lookup per model answer does not
+/// justify a cache crate.
+static VALIDATORS: std::sync::LazyLock<Mutex<HashMap<String, Arc<jsonschema::Validator>>>> =
+    std::sync::LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// The compiled validator of `schema` (cached), or None if the schema itself is invalid.
+fn compiled(schema: &serde_json::Value) -> Option<Arc<jsonschema::Validator>> {
+    let key = schema.to_string();
+    if let Some(v) = VALIDATORS
+        .lock()
+        .ok()
+        .and_then(|cache| cache.get(&key).cloned())
+    {
+        return Some(v);
+    }
+    let validator = Arc::new(jsonschema::validator_for(schema).ok()?);
+    if let Ok(mut cache) = VALIDATORS.lock() {
+        if cache.len() >= MAX_COMPILED_SCHEMAS {
+            cache.clear();
+        }
+        cache.insert(key, validator.clone());
+    }
+    Some(validator)
 }
 
 /// Some models wrap JSON in a Markdown fence even when asked not to.
@@ -679,6 +711,45 @@ mod tests {
         let invalid = parse_structured::<A>(r#"{"score": 11}"#, &schema).unwrap_err();
         assert_eq!(invalid.kind, LlmErrorKind::Invalid);
         assert!(invalid.reason.contains("/score"), "{}", invalid.reason);
+    }
+
+    #[test]
+    fn the_cached_validator_still_rejects_bad_output() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct B {
+            reps: u32,
+        }
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {"reps": {"type": "integer", "minimum": 1, "maximum": 50}},
+            "required": ["reps"],
+            "additionalProperties": false,
+            "title": "cached-validator-test"
+        });
+        // The first call compiles and caches; the later ones reuse the same validator.
+        assert_eq!(
+            parse_structured::<B>(r#"{"reps": 5}"#, &schema),
+            Ok(B { reps: 5 })
+        );
+        let first = compiled(&schema).unwrap();
+        let again = compiled(&schema).unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "compiled once");
+        for bad in [
+            r#"{"reps": 51}"#,
+            r#"{"reps": "5"}"#,
+            r#"{"reps": 5, "x": 1}"#,
+            "{}",
+        ] {
+            let e = parse_structured::<B>(bad, &schema).unwrap_err();
+            assert_eq!(e.kind, LlmErrorKind::Invalid, "{bad} rejected");
+        }
+        // A different schema is not served the cached one.
+        let other = serde_json::json!({"type": "object", "required": ["sets"], "title": "other"});
+        assert!(parse_structured::<serde_json::Value>(r#"{"reps": 5}"#, &other).is_err());
+        assert_eq!(
+            parse_structured::<B>(r#"{"reps": 50}"#, &schema),
+            Ok(B { reps: 50 })
+        );
     }
 
     #[test]

@@ -28,7 +28,7 @@ fn client(h: &Harness) -> Client {
 }
 
 /// The whole catalog, by slug.
-async fn exercises(h: &Harness, mesh: &Mesh) -> HashMap<String, Exercise> {
+pub async fn exercises(h: &Harness, mesh: &Mesh) -> HashMap<String, Exercise> {
     let token = h.token(Uuid::now_v7());
     let mut out = HashMap::new();
     let mut page_token = String::new();

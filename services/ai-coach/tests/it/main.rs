@@ -5,6 +5,7 @@ mod agents;
 mod conversations;
 mod doubts;
 mod feedback;
+mod fitness;
 mod lifecycle;
 mod llm;
 mod practice;

@@ -7,6 +7,8 @@ import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Date } from "../../../google/type/date_pb.js";
+import { file_google_type_date } from "../../../google/type/date_pb.js";
 import type { Provenance } from "./common_pb.js";
 import { file_stride_ai_coach_v1_common } from "./common_pb.js";
 import { file_stride_options_v1_options } from "../../options/v1/options_pb.js";
@@ -16,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stride/ai_coach/v1/agents.proto.
  */
 export const file_stride_ai_coach_v1_agents: GenFile = /*@__PURE__*/
-  fileDesc("Ch9zdHJpZGUvYWlfY29hY2gvdjEvYWdlbnRzLnByb3RvEhJzdHJpZGUuYWlfY29hY2gudjEi1AEKE0dlbmVyYXRlUGxhblJlcXVlc3QSDQoFd2Vla3MYASABKAUSFQoNZGF5c19wZXJfd2VlaxgCIAEoBRIbChNtaW51dGVzX3Blcl9zZXNzaW9uGAMgASgFEiwKBWxldmVsGAQgASgOMh0uc3RyaWRlLmFpX2NvYWNoLnYxLlBsYW5MZXZlbBIRCgllcXVpcG1lbnQYBSADKAkSEwoLbGltaXRhdGlvbnMYBiADKAkSFgoOdGFyZ2V0X211c2NsZXMYByADKAkSDAoEZ29hbBgIIAEoCSKCAQoIUGxhbkl0ZW0SEwoLZXhlcmNpc2VfaWQYASABKAkSFQoNZXhlcmNpc2VfbmFtZRgCIAEoCRIMCgRzZXRzGAMgASgFEgwKBHJlcHMYBCABKAUSGAoQZHVyYXRpb25fc2Vjb25kcxgFIAEoBRIUCgxyZXN0X3NlY29uZHMYBiABKAUiQwoHUGxhbkRheRILCgNkYXkYASABKAUSKwoFaXRlbXMYAiADKAsyHC5zdHJpZGUuYWlfY29hY2gudjEuUGxhbkl0ZW0iQwoIUGxhbldlZWsSDAoEd2VlaxgBIAEoBRIpCgRkYXlzGAIgAygLMhsuc3RyaWRlLmFpX2NvYWNoLnYxLlBsYW5EYXkiqAIKDUdlbmVyYXRlZFBsYW4SCgoCaWQYASABKAkSDQoFdGl0bGUYAiABKAkSKwoFd2Vla3MYAyADKAsyHC5zdHJpZGUuYWlfY29hY2gudjEuUGxhbldlZWsSEwoLbGltaXRhdGlvbnMYBCADKAkSEQoJZXF1aXBtZW50GAUgAygJEiwKBWxldmVsGAYgASgOMh0uc3RyaWRlLmFpX2NvYWNoLnYxLlBsYW5MZXZlbBIUCgxleGVjdXRpb25faWQYByABKAkSLwoLY3JlYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKCnByb3ZlbmFuY2UYCSABKAsyHi5zdHJpZGUuYWlfY29hY2gudjEuUHJvdmVuYW5jZSJ7ChRHZW5lcmF0ZVBsYW5SZXNwb25zZRIvCgRwbGFuGAEgASgLMiEuc3RyaWRlLmFpX2NvYWNoLnYxLkdlbmVyYXRlZFBsYW4SMgoKcHJvdmVuYW5jZRgCIAEoCzIeLnN0cmlkZS5haV9jb2FjaC52MS5Qcm92ZW5hbmNlIioKF0dldEdlbmVyYXRlZFBsYW5SZXF1ZXN0Eg8KB3BsYW5faWQYASABKAkiSwoYR2V0R2VuZXJhdGVkUGxhblJlc3BvbnNlEi8KBHBsYW4YASABKAsyIS5zdHJpZGUuYWlfY29hY2gudjEuR2VuZXJhdGVkUGxhbiJCChlMaXN0R2VuZXJhdGVkUGxhbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJImcKGkxpc3RHZW5lcmF0ZWRQbGFuc1Jlc3BvbnNlEjAKBXBsYW5zGAEgAygLMiEuc3RyaWRlLmFpX2NvYWNoLnYxLkdlbmVyYXRlZFBsYW4SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIqYBChhOdXRyaXRpb25HdWlkYW5jZVJlcXVlc3QSDAoEZ29hbBgBIAEoCRIZChFzZXNzaW9uc19wZXJfd2VlaxgCIAEoBRIuCgNzZXgYAyABKA4yIS5zdHJpZGUuYWlfY29hY2gudjEuQmlvbG9naWNhbFNleBIRCgl3ZWlnaHRfa2cYBCABKAESEQoJaGVpZ2h0X2NtGAUgASgBEgsKA2FnZRgGIAEoBSKgAgoZTnV0cml0aW9uR3VpZGFuY2VSZXNwb25zZRIQCghibXJfa2NhbBgBIAEoBRIXCg9hY3Rpdml0eV9mYWN0b3IYAiABKAESEQoJdGRlZV9rY2FsGAMgASgFEhMKC3RhcmdldF9rY2FsGAQgASgFEhEKCXByb3RlaW5fZxgFIAEoBRINCgVmYXRfZxgGIAEoBRIPCgdjYXJic19nGAcgASgFEhAKCGZvcm11bGFzGAggAygJEhMKC2Fzc3VtcHRpb25zGAkgAygJEgwKBHRleHQYCiABKAkSFAoMZXhlY3V0aW9uX2lkGAsgASgJEjIKCnByb3ZlbmFuY2UYDCABKAsyHi5zdHJpZGUuYWlfY29hY2gudjEuUHJvdmVuYW5jZSJCCg9DaGVja2VkRXhlcmNpc2USEwoLZXhlcmNpc2VfaWQYASABKAkSDAoEc2V0cxgCIAEoBRIMCgRyZXBzGAMgASgFIqQBChZDaGVja0luanVyeVJpc2tSZXF1ZXN0EjYKCWV4ZXJjaXNlcxgBIAMoCzIjLnN0cmlkZS5haV9jb2FjaC52MS5DaGVja2VkRXhlcmNpc2USDwoHcGxhbl9pZBgCIAEoCRITCgtsaW1pdGF0aW9ucxgDIAMoCRIsCgVsZXZlbBgEIAEoDjIdLnN0cmlkZS5haV9jb2FjaC52MS5QbGFuTGV2ZWwiegoNSW5qdXJ5RmluZGluZxITCgtleGVyY2lzZV9pZBgBIAEoCRIVCg1leGVyY2lzZV9uYW1lGAIgASgJEiwKBHJpc2sYAyABKA4yHi5zdHJpZGUuYWlfY29hY2gudjEuSW5qdXJ5UmlzaxIPCgdyZWFzb25zGAQgAygJIuwBChdDaGVja0luanVyeVJpc2tSZXNwb25zZRIzCghmaW5kaW5ncxgBIAMoCzIhLnN0cmlkZS5haV9jb2FjaC52MS5Jbmp1cnlGaW5kaW5nEi8KB292ZXJhbGwYAiABKA4yHi5zdHJpZGUuYWlfY29hY2gudjEuSW5qdXJ5UmlzaxITCgtsaW1pdGF0aW9ucxgDIAMoCRIUCgxleGVjdXRpb25faWQYBCABKAkSMgoKcHJvdmVuYW5jZRgFIAEoCzIeLnN0cmlkZS5haV9jb2FjaC52MS5Qcm92ZW5hbmNlEgwKBHRleHQYBiABKAkiZAoNRXhlY3V0aW9uU3RlcBIMCgRuYW1lGAEgASgJEgwKBHBhdGgYAiABKAkSEQoJcmVhc29uaW5nGAMgASgJEhMKC2R1cmF0aW9uX21zGAQgASgDEg8KB2F0dGVtcHQYBSABKAUi5AEKCUV4ZWN1dGlvbhIKCgJpZBgBIAEoCRIMCgRraW5kGAIgASgJEjAKBXN0ZXBzGAMgAygLMiEuc3RyaWRlLmFpX2NvYWNoLnYxLkV4ZWN1dGlvblN0ZXASMgoKcHJvdmVuYW5jZRgEIAEoCzIeLnN0cmlkZS5haV9jb2FjaC52MS5Qcm92ZW5hbmNlEhEKCXJlc3VsdF9pZBgFIAEoCRITCgtkdXJhdGlvbl9tcxgGIAEoAxIvCgtjcmVhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPgoVTGlzdEV4ZWN1dGlvbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJImQKFkxpc3RFeGVjdXRpb25zUmVzcG9uc2USMQoKZXhlY3V0aW9ucxgBIAMoCzIdLnN0cmlkZS5haV9jb2FjaC52MS5FeGVjdXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIisKE0dldEV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJIkgKFEdldEV4ZWN1dGlvblJlc3BvbnNlEjAKCWV4ZWN1dGlvbhgBIAEoCzIdLnN0cmlkZS5haV9jb2FjaC52MS5FeGVjdXRpb24qdgoJUGxhbkxldmVsEhoKFlBMQU5fTEVWRUxfVU5TUEVDSUZJRUQQABIXChNQTEFOX0xFVkVMX0JFR0lOTkVSEAESGwoXUExBTl9MRVZFTF9JTlRFUk1FRElBVEUQAhIXChNQTEFOX0xFVkVMX0FEVkFOQ0VEEAMqYwoNQmlvbG9naWNhbFNleBIeChpCSU9MT0dJQ0FMX1NFWF9VTlNQRUNJRklFRBAAEhcKE0JJT0xPR0lDQUxfU0VYX01BTEUQARIZChVCSU9MT0dJQ0FMX1NFWF9GRU1BTEUQAipuCgpJbmp1cnlSaXNrEhsKF0lOSlVSWV9SSVNLX1VOU1BFQ0lGSUVEEAASEwoPSU5KVVJZX1JJU0tfTE9XEAESGAoUSU5KVVJZX1JJU0tfTU9ERVJBVEUQAhIUChBJTkpVUllfUklTS19ISUdIEAMy0QgKDEFnZW50U2VydmljZRKRAQoMR2VuZXJhdGVQbGFuEicuc3RyaWRlLmFpX2NvYWNoLnYxLkdlbmVyYXRlUGxhblJlcXVlc3QaKC5zdHJpZGUuYWlfY29hY2gudjEuR2VuZXJhdGVQbGFuUmVzcG9uc2UiLsrzGAQIAhgCgtPkkwIgOgEqIhsvYXBpL3YxL2FpL3BsYW4tZ2VuZXJhdGlvbnMSoQEKEEdldEdlbmVyYXRlZFBsYW4SKy5zdHJpZGUuYWlfY29hY2gudjEuR2V0R2VuZXJhdGVkUGxhblJlcXVlc3QaLC5zdHJpZGUuYWlfY29hY2gudjEuR2V0R2VuZXJhdGVkUGxhblJlc3BvbnNlIjLK8xgCCAKC0+STAiYSJC9hcGkvdjEvYWkvZ2VuZXJhdGVkLXBsYW5zL3twbGFuX2lkfRKdAQoSTGlzdEdlbmVyYXRlZFBsYW5zEi0uc3RyaWRlLmFpX2NvYWNoLnYxLkxpc3RHZW5lcmF0ZWRQbGFuc1JlcXVlc3QaLi5zdHJpZGUuYWlfY29hY2gudjEuTGlzdEdlbmVyYXRlZFBsYW5zUmVzcG9uc2UiKMrzGAIIAoLT5JMCHBIaL2FwaS92MS9haS9nZW5lcmF0ZWQtcGxhbnMSogEKEU51dHJpdGlvbkd1aWRhbmNlEiwuc3RyaWRlLmFpX2NvYWNoLnYxLk51dHJpdGlvbkd1aWRhbmNlUmVxdWVzdBotLnN0cmlkZS5haV9jb2FjaC52MS5OdXRyaXRpb25HdWlkYW5jZVJlc3BvbnNlIjDK8xgECAIYAoLT5JMCIjoBKiIdL2FwaS92MS9haS9udXRyaXRpb24tZ3VpZGFuY2USnAEKD0NoZWNrSW5qdXJ5UmlzaxIqLnN0cmlkZS5haV9jb2FjaC52MS5DaGVja0luanVyeVJpc2tSZXF1ZXN0Gisuc3RyaWRlLmFpX2NvYWNoLnYxLkNoZWNrSW5qdXJ5Umlza1Jlc3BvbnNlIjDK8xgECAIYAoLT5JMCIjoBKiIdL2FwaS92MS9haS9pbmp1cnktcmlzay1jaGVja3MSjAEKDkxpc3RFeGVjdXRpb25zEikuc3RyaWRlLmFpX2NvYWNoLnYxLkxpc3RFeGVjdXRpb25zUmVxdWVzdBoqLnN0cmlkZS5haV9jb2FjaC52MS5MaXN0RXhlY3V0aW9uc1Jlc3BvbnNlIiPK8xgCCAKC0+STAhcSFS9hcGkvdjEvYWkvZXhlY3V0aW9ucxKVAQoMR2V0RXhlY3V0aW9uEicuc3RyaWRlLmFpX2NvYWNoLnYxLkdldEV4ZWN1dGlvblJlcXVlc3QaKC5zdHJpZGUuYWlfY29hY2gudjEuR2V0RXhlY3V0aW9uUmVzcG9uc2UiMsrzGAIIAoLT5JMCJhIkL2FwaS92MS9haS9leGVjdXRpb25zL3tleGVjdXRpb25faWR9YgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_stride_ai_coach_v1_common, file_stride_options_v1_options]);
+  fileDesc("Ch9zdHJpZGUvYWlfY29hY2gvdjEvYWdlbnRzLnByb3RvEhJzdHJpZGUuYWlfY29hY2gudjEi1AEKE0dlbmVyYXRlUGxhblJlcXVlc3QSDQoFd2Vla3MYASABKAUSFQoNZGF5c19wZXJfd2VlaxgCIAEoBRIbChNtaW51dGVzX3Blcl9zZXNzaW9uGAMgASgFEiwKBWxldmVsGAQgASgOMh0uc3RyaWRlLmFpX2NvYWNoLnYxLlBsYW5MZXZlbBIRCgllcXVpcG1lbnQYBSADKAkSEwoLbGltaXRhdGlvbnMYBiADKAkSFgoOdGFyZ2V0X211c2NsZXMYByADKAkSDAoEZ29hbBgIIAEoCSKCAQoIUGxhbkl0ZW0SEwoLZXhlcmNpc2VfaWQYASABKAkSFQoNZXhlcmNpc2VfbmFtZRgCIAEoCRIMCgRzZXRzGAMgASgFEgwKBHJlcHMYBCABKAUSGAoQZHVyYXRpb25fc2Vjb25kcxgFIAEoBRIUCgxyZXN0X3NlY29uZHMYBiABKAUiQwoHUGxhbkRheRILCgNkYXkYASABKAUSKwoFaXRlbXMYAiADKAsyHC5zdHJpZGUuYWlfY29hY2gudjEuUGxhbkl0ZW0iQwoIUGxhbldlZWsSDAoEd2VlaxgBIAEoBRIpCgRkYXlzGAIgAygLMhsuc3RyaWRlLmFpX2NvYWNoLnYxLlBsYW5EYXkiqAIKDUdlbmVyYXRlZFBsYW4SCgoCaWQYASABKAkSDQoFdGl0bGUYAiABKAkSKwoFd2Vla3MYAyADKAsyHC5zdHJpZGUuYWlfY29hY2gudjEuUGxhbldlZWsSEwoLbGltaXRhdGlvbnMYBCADKAkSEQoJZXF1aXBtZW50GAUgAygJEiwKBWxldmVsGAYgASgOMh0uc3RyaWRlLmFpX2NvYWNoLnYxLlBsYW5MZXZlbBIUCgxleGVjdXRpb25faWQYByABKAkSLwoLY3JlYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKCnByb3ZlbmFuY2UYCSABKAsyHi5zdHJpZGUuYWlfY29hY2gudjEuUHJvdmVuYW5jZSJ7ChRHZW5lcmF0ZVBsYW5SZXNwb25zZRIvCgRwbGFuGAEgASgLMiEuc3RyaWRlLmFpX2NvYWNoLnYxLkdlbmVyYXRlZFBsYW4SMgoKcHJvdmVuYW5jZRgCIAEoCzIeLnN0cmlkZS5haV9jb2FjaC52MS5Qcm92ZW5hbmNlIioKF0dldEdlbmVyYXRlZFBsYW5SZXF1ZXN0Eg8KB3BsYW5faWQYASABKAkiSwoYR2V0R2VuZXJhdGVkUGxhblJlc3BvbnNlEi8KBHBsYW4YASABKAsyIS5zdHJpZGUuYWlfY29hY2gudjEuR2VuZXJhdGVkUGxhbiJCChlMaXN0R2VuZXJhdGVkUGxhbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJImcKGkxpc3RHZW5lcmF0ZWRQbGFuc1Jlc3BvbnNlEjAKBXBsYW5zGAEgAygLMiEuc3RyaWRlLmFpX2NvYWNoLnYxLkdlbmVyYXRlZFBsYW4SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIqYBChhOdXRyaXRpb25HdWlkYW5jZVJlcXVlc3QSDAoEZ29hbBgBIAEoCRIZChFzZXNzaW9uc19wZXJfd2VlaxgCIAEoBRIuCgNzZXgYAyABKA4yIS5zdHJpZGUuYWlfY29hY2gudjEuQmlvbG9naWNhbFNleBIRCgl3ZWlnaHRfa2cYBCABKAESEQoJaGVpZ2h0X2NtGAUgASgBEgsKA2FnZRgGIAEoBSKgAgoZTnV0cml0aW9uR3VpZGFuY2VSZXNwb25zZRIQCghibXJfa2NhbBgBIAEoBRIXCg9hY3Rpdml0eV9mYWN0b3IYAiABKAESEQoJdGRlZV9rY2FsGAMgASgFEhMKC3RhcmdldF9rY2FsGAQgASgFEhEKCXByb3RlaW5fZxgFIAEoBRINCgVmYXRfZxgGIAEoBRIPCgdjYXJic19nGAcgASgFEhAKCGZvcm11bGFzGAggAygJEhMKC2Fzc3VtcHRpb25zGAkgAygJEgwKBHRleHQYCiABKAkSFAoMZXhlY3V0aW9uX2lkGAsgASgJEjIKCnByb3ZlbmFuY2UYDCABKAsyHi5zdHJpZGUuYWlfY29hY2gudjEuUHJvdmVuYW5jZSJCCg9DaGVja2VkRXhlcmNpc2USEwoLZXhlcmNpc2VfaWQYASABKAkSDAoEc2V0cxgCIAEoBRIMCgRyZXBzGAMgASgFIqQBChZDaGVja0luanVyeVJpc2tSZXF1ZXN0EjYKCWV4ZXJjaXNlcxgBIAMoCzIjLnN0cmlkZS5haV9jb2FjaC52MS5DaGVja2VkRXhlcmNpc2USDwoHcGxhbl9pZBgCIAEoCRITCgtsaW1pdGF0aW9ucxgDIAMoCRIsCgVsZXZlbBgEIAEoDjIdLnN0cmlkZS5haV9jb2FjaC52MS5QbGFuTGV2ZWwiegoNSW5qdXJ5RmluZGluZxITCgtleGVyY2lzZV9pZBgBIAEoCRIVCg1leGVyY2lzZV9uYW1lGAIgASgJEiwKBHJpc2sYAyABKA4yHi5zdHJpZGUuYWlfY29hY2gudjEuSW5qdXJ5UmlzaxIPCgdyZWFzb25zGAQgAygJIuwBChdDaGVja0luanVyeVJpc2tSZXNwb25zZRIzCghmaW5kaW5ncxgBIAMoCzIhLnN0cmlkZS5haV9jb2FjaC52MS5Jbmp1cnlGaW5kaW5nEi8KB292ZXJhbGwYAiABKA4yHi5zdHJpZGUuYWlfY29hY2gudjEuSW5qdXJ5UmlzaxITCgtsaW1pdGF0aW9ucxgDIAMoCRIUCgxleGVjdXRpb25faWQYBCABKAkSMgoKcHJvdmVuYW5jZRgFIAEoCzIeLnN0cmlkZS5haV9jb2FjaC52MS5Qcm92ZW5hbmNlEgwKBHRleHQYBiABKAkiZAoNRXhlY3V0aW9uU3RlcBIMCgRuYW1lGAEgASgJEgwKBHBhdGgYAiABKAkSEQoJcmVhc29uaW5nGAMgASgJEhMKC2R1cmF0aW9uX21zGAQgASgDEg8KB2F0dGVtcHQYBSABKAUi5AEKCUV4ZWN1dGlvbhIKCgJpZBgBIAEoCRIMCgRraW5kGAIgASgJEjAKBXN0ZXBzGAMgAygLMiEuc3RyaWRlLmFpX2NvYWNoLnYxLkV4ZWN1dGlvblN0ZXASMgoKcHJvdmVuYW5jZRgEIAEoCzIeLnN0cmlkZS5haV9jb2FjaC52MS5Qcm92ZW5hbmNlEhEKCXJlc3VsdF9pZBgFIAEoCRITCgtkdXJhdGlvbl9tcxgGIAEoAxIvCgtjcmVhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPgoVTGlzdEV4ZWN1dGlvbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJImQKFkxpc3RFeGVjdXRpb25zUmVzcG9uc2USMQoKZXhlY3V0aW9ucxgBIAMoCzIdLnN0cmlkZS5haV9jb2FjaC52MS5FeGVjdXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIisKE0dldEV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJIkgKFEdldEV4ZWN1dGlvblJlc3BvbnNlEjAKCWV4ZWN1dGlvbhgBIAEoCzIdLnN0cmlkZS5haV9jb2FjaC52MS5FeGVjdXRpb24ifAoLV29ya291dEl0ZW0SEwoLZXhlcmNpc2VfaWQYASABKAkSFQoNZXhlcmNpc2VfbmFtZRgCIAEoCRIMCgRzZXRzGAMgASgFEgwKBHJlcHMYBCABKAUSFAoMcmVzdF9zZWNvbmRzGAUgASgFEg8KB211c2NsZXMYBiADKAkikQEKB1dvcmtvdXQSDQoFdGl0bGUYASABKAkSLgoFaXRlbXMYAiADKAsyHy5zdHJpZGUuYWlfY29hY2gudjEuV29ya291dEl0ZW0SGQoRZXN0aW1hdGVkX21pbnV0ZXMYAyABKAUSLAoFbGV2ZWwYBCABKA4yHS5zdHJpZGUuYWlfY29hY2gudjEuUGxhbkxldmVsIqwBChdSZWNvbW1lbmRXb3Jrb3V0UmVxdWVzdBINCgVnb2FscxgBIAMoCRIRCgllcXVpcG1lbnQYAiADKAkSDwoHbWludXRlcxgDIAEoBRITCgtsaW1pdGF0aW9ucxgEIAMoCRIxCgpkaWZmaWN1bHR5GAUgASgOMh0uc3RyaWRlLmFpX2NvYWNoLnYxLlBsYW5MZXZlbBIWCg50YXJnZXRfbXVzY2xlcxgGIAMoCSKlAQoYUmVjb21tZW5kV29ya291dFJlc3BvbnNlEiwKB3dvcmtvdXQYASABKAsyGy5zdHJpZGUuYWlfY29hY2gudjEuV29ya291dBIRCglyZWFzb25pbmcYAiADKAkSFAoMZXhlY3V0aW9uX2lkGAMgASgJEjIKCnByb3ZlbmFuY2UYBCABKAsyHi5zdHJpZGUuYWlfY29hY2gudjEuUHJvdmVuYW5jZSKyAQoXU3VnZ2VzdEV4ZXJjaXNlc1JlcXVlc3QSFgoOdGFyZ2V0X211c2NsZXMYASADKAkSMQoKZGlmZmljdWx0eRgCIAEoDjIdLnN0cmlkZS5haV9jb2FjaC52MS5QbGFuTGV2ZWwSEQoJZXF1aXBtZW50GAMgAygJEg8KB2NvbnRleHQYBCABKAkSEwoLbGltaXRhdGlvbnMYBSADKAkSEwoLbWF4X3Jlc3VsdHMYBiABKAUioQEKEVN1Z2dlc3RlZEV4ZXJjaXNlEhMKC2V4ZXJjaXNlX2lkGAEgASgJEhUKDWV4ZXJjaXNlX25hbWUYAiABKAkSDAoEcmFuaxgDIAEoBRIOCgZyZWFzb24YBCABKAkSDwoHbXVzY2xlcxgFIAMoCRIxCgpkaWZmaWN1bHR5GAYgASgOMh0uc3RyaWRlLmFpX2NvYWNoLnYxLlBsYW5MZXZlbCKeAQoYU3VnZ2VzdEV4ZXJjaXNlc1Jlc3BvbnNlEjgKCWV4ZXJjaXNlcxgBIAMoCzIlLnN0cmlkZS5haV9jb2FjaC52MS5TdWdnZXN0ZWRFeGVyY2lzZRIUCgxleGVjdXRpb25faWQYAiABKAkSMgoKcHJvdmVuYW5jZRgDIAEoCzIeLnN0cmlkZS5haV9jb2FjaC52MS5Qcm92ZW5hbmNlIlgKFkFuYWx5emVQcm9ncmVzc1JlcXVlc3QSHwoEZnJvbRgBIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSHQoCdG8YAiABKAsyES5nb29nbGUudHlwZS5EYXRlImgKB1BsYXRlYXUSEwoLZXhlcmNpc2VfaWQYASABKAkSFQoNZXhlcmNpc2VfbmFtZRgCIAEoCRIQCghzZXNzaW9ucxgDIAEoBRIRCgl3ZWlnaHRfa2cYBCABKAESDAoEcmVwcxgFIAEoBSKEAwoXQW5hbHl6ZVByb2dyZXNzUmVzcG9uc2USHwoEZnJvbRgBIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSHQoCdG8YAiABKAsyES5nb29nbGUudHlwZS5EYXRlEhAKCHdvcmtvdXRzGAMgASgFEhUKDXRyYWluaW5nX2RheXMYBCABKAUSHgoWdHJhaW5pbmdfZGF5c19wZXJfd2VlaxgFIAEoARITCgtjb25zaXN0ZW5jeRgGIAEoARIdChV2b2x1bWVfY2hhbmdlX3BlcmNlbnQYByABKAESLQoIcGxhdGVhdXMYCCADKAsyGy5zdHJpZGUuYWlfY29hY2gudjEuUGxhdGVhdRIQCghpbnNpZ2h0cxgJIAMoCRITCgtzdWdnZXN0aW9ucxgKIAMoCRIMCgR0ZXh0GAsgASgJEhQKDGV4ZWN1dGlvbl9pZBgMIAEoCRIyCgpwcm92ZW5hbmNlGA0gASgLMh4uc3RyaWRlLmFpX2NvYWNoLnYxLlByb3ZlbmFuY2UiGAoWTW90aXZhdGlvbkJvb3N0UmVxdWVzdCKnAgoXTW90aXZhdGlvbkJvb3N0UmVzcG9uc2USDwoHbWVzc2FnZRgBIAEoCRIMCgR0aXBzGAIgAygJEjAKBHRvbmUYAyABKA4yIi5zdHJpZGUuYWlfY29hY2gudjEuTW90aXZhdGlvblRvbmUSHAoUdHJhaW5pbmdfZGF5c19sYXN0XzcYBCABKAUSHQoVcGxhbm5lZF9kYXlzX3Blcl93ZWVrGAUgASgFEh8KF2RheXNfc2luY2VfbGFzdF93b3Jrb3V0GAYgASgFEhMKC3N0cmVha19kYXlzGAcgASgFEhQKDGV4ZWN1dGlvbl9pZBgIIAEoCRIyCgpwcm92ZW5hbmNlGAkgASgLMh4uc3RyaWRlLmFpX2NvYWNoLnYxLlByb3ZlbmFuY2UihAEKFkFkYXB0aXZlV29ya291dFJlcXVlc3QSDwoHbWludXRlcxgBIAEoBRIRCgllcXVpcG1lbnQYAiADKAkSEwoLbGltaXRhdGlvbnMYAyADKAkSMQoKZGlmZmljdWx0eRgEIAEoDjIdLnN0cmlkZS5haV9jb2FjaC52MS5QbGFuTGV2ZWwi0AEKF0FkYXB0aXZlV29ya291dFJlc3BvbnNlEiwKB3dvcmtvdXQYASABKAsyGy5zdHJpZGUuYWlfY29hY2gudjEuV29ya291dBIWCg5yZXN0ZWRfbXVzY2xlcxgCIAMoCRIRCglyZWFzb25pbmcYAyADKAkSEgoKbW90aXZhdGlvbhgEIAEoCRIUCgxleGVjdXRpb25faWQYBSABKAkSMgoKcHJvdmVuYW5jZRgGIAEoCzIeLnN0cmlkZS5haV9jb2FjaC52MS5Qcm92ZW5hbmNlIjEKGk9wdGltaXplQ3VycmVudFBsYW5SZXF1ZXN0EhMKC2xpbWl0YXRpb25zGAEgAygJIqMBChBQbGFuTW9kaWZpY2F0aW9uEgwKBGtpbmQYASABKAkSEwoLZXhlcmNpc2VfaWQYAiABKAkSFQoNZXhlcmNpc2VfbmFtZRgDIAEoCRIfChdyZXBsYWNlbWVudF9leGVyY2lzZV9pZBgEIAEoCRIhChlyZXBsYWNlbWVudF9leGVyY2lzZV9uYW1lGAUgASgJEhEKCXJlYXNvbmluZxgGIAEoCSKAAgobT3B0aW1pemVDdXJyZW50UGxhblJlc3BvbnNlEhQKDHVzZXJfcGxhbl9pZBgBIAEoCRIRCglwbGFuX25hbWUYAiABKAkSEQoJZGF5c19kb25lGAMgASgFEhAKCGRheXNfZHVlGAQgASgFEjsKDW1vZGlmaWNhdGlvbnMYBSADKAsyJC5zdHJpZGUuYWlfY29hY2gudjEuUGxhbk1vZGlmaWNhdGlvbhIMCgR0ZXh0GAYgASgJEhQKDGV4ZWN1dGlvbl9pZBgHIAEoCRIyCgpwcm92ZW5hbmNlGAggASgLMh4uc3RyaWRlLmFpX2NvYWNoLnYxLlByb3ZlbmFuY2UqdgoJUGxhbkxldmVsEhoKFlBMQU5fTEVWRUxfVU5TUEVDSUZJRUQQABIXChNQTEFOX0xFVkVMX0JFR0lOTkVSEAESGwoXUExBTl9MRVZFTF9JTlRFUk1FRElBVEUQAhIXChNQTEFOX0xFVkVMX0FEVkFOQ0VEEAMqYwoNQmlvbG9naWNhbFNleBIeChpCSU9MT0dJQ0FMX1NFWF9VTlNQRUNJRklFRBAAEhcKE0JJT0xPR0lDQUxfU0VYX01BTEUQARIZChVCSU9MT0dJQ0FMX1NFWF9GRU1BTEUQAipuCgpJbmp1cnlSaXNrEhsKF0lOSlVSWV9SSVNLX1VOU1BFQ0lGSUVEEAASEwoPSU5KVVJZX1JJU0tfTE9XEAESGAoUSU5KVVJZX1JJU0tfTU9ERVJBVEUQAhIUChBJTkpVUllfUklTS19ISUdIEAMqlQEKDk1vdGl2YXRpb25Ub25lEh8KG01PVElWQVRJT05fVE9ORV9VTlNQRUNJRklFRBAAEiAKHE1PVElWQVRJT05fVE9ORV9XRUxDT01FX0JBQ0sQARIfChtNT1RJVkFUSU9OX1RPTkVfRU5DT1VSQUdJTkcQAhIfChtNT1RJVkFUSU9OX1RPTkVfQ0VMRUJSQVRPUlkQAzKhEAoMQWdlbnRTZXJ2aWNlEpEBCgxHZW5lcmF0ZVBsYW4SJy5zdHJpZGUuYWlfY29hY2gudjEuR2VuZXJhdGVQbGFuUmVxdWVzdBooLnN0cmlkZS5haV9jb2FjaC52MS5HZW5lcmF0ZVBsYW5SZXNwb25zZSIuyvMYBAgCGAKC0+STAiA6ASoiGy9hcGkvdjEvYWkvcGxhbi1nZW5lcmF0aW9ucxKhAQoQR2V0R2VuZXJhdGVkUGxhbhIrLnN0cmlkZS5haV9jb2FjaC52MS5HZXRHZW5lcmF0ZWRQbGFuUmVxdWVzdBosLnN0cmlkZS5haV9jb2FjaC52MS5HZXRHZW5lcmF0ZWRQbGFuUmVzcG9uc2UiMsrzGAIIAoLT5JMCJhIkL2FwaS92MS9haS9nZW5lcmF0ZWQtcGxhbnMve3BsYW5faWR9Ep0BChJMaXN0R2VuZXJhdGVkUGxhbnMSLS5zdHJpZGUuYWlfY29hY2gudjEuTGlzdEdlbmVyYXRlZFBsYW5zUmVxdWVzdBouLnN0cmlkZS5haV9jb2FjaC52MS5MaXN0R2VuZXJhdGVkUGxhbnNSZXNwb25zZSIoyvMYAggCgtPkkwIcEhovYXBpL3YxL2FpL2dlbmVyYXRlZC1wbGFucxKiAQoRTnV0cml0aW9uR3VpZGFuY2USLC5zdHJpZGUuYWlfY29hY2gudjEuTnV0cml0aW9uR3VpZGFuY2VSZXF1ZXN0Gi0uc3RyaWRlLmFpX2NvYWNoLnYxLk51dHJpdGlvbkd1aWRhbmNlUmVzcG9uc2UiMMrzGAQIAhgCgtPkkwIiOgEqIh0vYXBpL3YxL2FpL251dHJpdGlvbi1ndWlkYW5jZRKcAQoPQ2hlY2tJbmp1cnlSaXNrEiouc3RyaWRlLmFpX2NvYWNoLnYxLkNoZWNrSW5qdXJ5Umlza1JlcXVlc3QaKy5zdHJpZGUuYWlfY29hY2gudjEuQ2hlY2tJbmp1cnlSaXNrUmVzcG9uc2UiMMrzGAQIAhgCgtPkkwIiOgEqIh0vYXBpL3YxL2FpL2luanVyeS1yaXNrLWNoZWNrcxKkAQoQUmVjb21tZW5kV29ya291dBIrLnN0cmlkZS5haV9jb2FjaC52MS5SZWNvbW1lbmRXb3Jrb3V0UmVxdWVzdBosLnN0cmlkZS5haV9jb2FjaC52MS5SZWNvbW1lbmRXb3Jrb3V0UmVzcG9uc2UiNcrzGAQIAhgCgtPkkwInOgEqIiIvYXBpL3YxL2FpL3dvcmtvdXQtcmVjb21tZW5kYXRpb25zEqEBChBTdWdnZXN0RXhlcmNpc2VzEisuc3RyaWRlLmFpX2NvYWNoLnYxLlN1Z2dlc3RFeGVyY2lzZXNSZXF1ZXN0Giwuc3RyaWRlLmFpX2NvYWNoLnYxLlN1Z2dlc3RFeGVyY2lzZXNSZXNwb25zZSIyyvMYBAgCGAKC0+STAiQ6ASoiHy9hcGkvdjEvYWkvZXhlcmNpc2Utc3VnZ2VzdGlvbnMSmwEKD0FuYWx5emVQcm9ncmVzcxIqLnN0cmlkZS5haV9jb2FjaC52MS5BbmFseXplUHJvZ3Jlc3NSZXF1ZXN0Gisuc3RyaWRlLmFpX2NvYWNoLnYxLkFuYWx5emVQcm9ncmVzc1Jlc3BvbnNlIi/K8xgECAIYAoLT5JMCIToBKiIcL2FwaS92MS9haS9wcm9ncmVzcy1hbmFseXNlcxKbAQoPTW90aXZhdGlvbkJvb3N0Eiouc3RyaWRlLmFpX2NvYWNoLnYxLk1vdGl2YXRpb25Cb29zdFJlcXVlc3QaKy5zdHJpZGUuYWlfY29hY2gudjEuTW90aXZhdGlvbkJvb3N0UmVzcG9uc2UiL8rzGAQIAhgCgtPkkwIhOgEqIhwvYXBpL3YxL2FpL21vdGl2YXRpb24tYm9vc3RzEpsBCg9BZGFwdGl2ZVdvcmtvdXQSKi5zdHJpZGUuYWlfY29hY2gudjEuQWRhcHRpdmVXb3Jrb3V0UmVxdWVzdBorLnN0cmlkZS5haV9jb2FjaC52MS5BZGFwdGl2ZVdvcmtvdXRSZXNwb25zZSIvyvMYBAgCGAKC0+STAiE6ASoiHC9hcGkvdjEvYWkvYWRhcHRpdmUtd29ya291dHMSqAEKE09wdGltaXplQ3VycmVudFBsYW4SLi5zdHJpZGUuYWlfY29hY2gudjEuT3B0aW1pemVDdXJyZW50UGxhblJlcXVlc3QaLy5zdHJpZGUuYWlfY29hY2gudjEuT3B0aW1pemVDdXJyZW50UGxhblJlc3BvbnNlIjDK8xgECAIYAoLT5JMCIjoBKiIdL2FwaS92MS9haS9wbGFuLW9wdGltaXphdGlvbnMSjAEKDkxpc3RFeGVjdXRpb25zEikuc3RyaWRlLmFpX2NvYWNoLnYxLkxpc3RFeGVjdXRpb25zUmVxdWVzdBoqLnN0cmlkZS5haV9jb2FjaC52MS5MaXN0RXhlY3V0aW9uc1Jlc3BvbnNlIiPK8xgCCAKC0+STAhcSFS9hcGkvdjEvYWkvZXhlY3V0aW9ucxKVAQoMR2V0RXhlY3V0aW9uEicuc3RyaWRlLmFpX2NvYWNoLnYxLkdldEV4ZWN1dGlvblJlcXVlc3QaKC5zdHJpZGUuYWlfY29hY2gudjEuR2V0RXhlY3V0aW9uUmVzcG9uc2UiMsrzGAIIAoLT5JMCJhIkL2FwaS92MS9haS9leGVjdXRpb25zL3tleGVjdXRpb25faWR9YgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_google_type_date, file_stride_ai_coach_v1_common, file_stride_options_v1_options]);
 
 /**
  * @generated from message stride.ai_coach.v1.GeneratePlanRequest
@@ -676,7 +678,8 @@ export type Execution = Message<"stride.ai_coach.v1.Execution"> & {
   id: string;
 
   /**
-   * "agent.plan", "agent.nutrition", "agent.injury".
+   * "agent.plan", "agent.nutrition", "agent.injury", "agent.workout", "agent.exercises",
+   * "agent.progress", "agent.motivation", "agent.adaptive", "agent.optimize".
    *
    * @generated from field: string kind = 2;
    */
@@ -798,6 +801,748 @@ export const GetExecutionResponseSchema: GenMessage<GetExecutionResponse> = /*@_
   messageDesc(file_stride_ai_coach_v1_agents, 21);
 
 /**
+ * One exercise of a recommended workout.
+ *
+ * @generated from message stride.ai_coach.v1.WorkoutItem
+ */
+export type WorkoutItem = Message<"stride.ai_coach.v1.WorkoutItem"> & {
+  /**
+   * @generated from field: string exercise_id = 1;
+   */
+  exerciseId: string;
+
+  /**
+   * @generated from field: string exercise_name = 2;
+   */
+  exerciseName: string;
+
+  /**
+   * 1–10.
+   *
+   * @generated from field: int32 sets = 3;
+   */
+  sets: number;
+
+  /**
+   * 1–50 per set.
+   *
+   * @generated from field: int32 reps = 4;
+   */
+  reps: number;
+
+  /**
+   * 0–600.
+   *
+   * @generated from field: int32 rest_seconds = 5;
+   */
+  restSeconds: number;
+
+  /**
+   * The primary muscles it works (catalog keys).
+   *
+   * @generated from field: repeated string muscles = 6;
+   */
+  muscles: string[];
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.WorkoutItem.
+ * Use `create(WorkoutItemSchema)` to create a new message.
+ */
+export const WorkoutItemSchema: GenMessage<WorkoutItem> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_agents, 22);
+
+/**
+ * @generated from message stride.ai_coach.v1.Workout
+ */
+export type Workout = Message<"stride.ai_coach.v1.Workout"> & {
+  /**
+   * @generated from field: string title = 1;
+   */
+  title: string;
+
+  /**
+   * @generated from field: repeated stride.ai_coach.v1.WorkoutItem items = 2;
+   */
+  items: WorkoutItem[];
+
+  /**
+   * The estimated time: sets × (reps × 3 s + rest) plus a minute per exercise to set up.
+   *
+   * @generated from field: int32 estimated_minutes = 3;
+   */
+  estimatedMinutes: number;
+
+  /**
+   * @generated from field: stride.ai_coach.v1.PlanLevel level = 4;
+   */
+  level: PlanLevel;
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.Workout.
+ * Use `create(WorkoutSchema)` to create a new message.
+ */
+export const WorkoutSchema: GenMessage<Workout> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_agents, 23);
+
+/**
+ * @generated from message stride.ai_coach.v1.RecommendWorkoutRequest
+ */
+export type RecommendWorkoutRequest = Message<"stride.ai_coach.v1.RecommendWorkoutRequest"> & {
+  /**
+   * Free-text goals, e.g. "build muscle". At most 10, each 1–200 characters.
+   *
+   * @generated from field: repeated string goals = 1;
+   */
+  goals: string[];
+
+  /**
+   * Equipment keys at hand (catalog equipment, e.g. "dumbbell"); empty: body weight only. At
+   * most 30, each 1–64 characters.
+   *
+   * @generated from field: repeated string equipment = 2;
+   */
+  equipment: string[];
+
+  /**
+   * The time budget, 10–180 minutes; 0 means 30.
+   *
+   * @generated from field: int32 minutes = 3;
+   */
+  minutes: number;
+
+  /**
+   * Injuries or limitations, e.g. "bad knee". At most 20, each 1–200 characters.
+   *
+   * @generated from field: repeated string limitations = 4;
+   */
+  limitations: string[];
+
+  /**
+   * Unspecified: beginner.
+   *
+   * @generated from field: stride.ai_coach.v1.PlanLevel difficulty = 5;
+   */
+  difficulty: PlanLevel;
+
+  /**
+   * Muscles to favour (catalog keys, e.g. "chest"). At most 10, each 1–64 characters.
+   *
+   * @generated from field: repeated string target_muscles = 6;
+   */
+  targetMuscles: string[];
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.RecommendWorkoutRequest.
+ * Use `create(RecommendWorkoutRequestSchema)` to create a new message.
+ */
+export const RecommendWorkoutRequestSchema: GenMessage<RecommendWorkoutRequest> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_agents, 24);
+
+/**
+ * @generated from message stride.ai_coach.v1.RecommendWorkoutResponse
+ */
+export type RecommendWorkoutResponse = Message<"stride.ai_coach.v1.RecommendWorkoutResponse"> & {
+  /**
+   * @generated from field: stride.ai_coach.v1.Workout workout = 1;
+   */
+  workout?: Workout | undefined;
+
+  /**
+   * Why these exercises: the filters applied and the choices made.
+   *
+   * @generated from field: repeated string reasoning = 2;
+   */
+  reasoning: string[];
+
+  /**
+   * @generated from field: string execution_id = 3;
+   */
+  executionId: string;
+
+  /**
+   * @generated from field: stride.ai_coach.v1.Provenance provenance = 4;
+   */
+  provenance?: Provenance | undefined;
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.RecommendWorkoutResponse.
+ * Use `create(RecommendWorkoutResponseSchema)` to create a new message.
+ */
+export const RecommendWorkoutResponseSchema: GenMessage<RecommendWorkoutResponse> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_agents, 25);
+
+/**
+ * @generated from message stride.ai_coach.v1.SuggestExercisesRequest
+ */
+export type SuggestExercisesRequest = Message<"stride.ai_coach.v1.SuggestExercisesRequest"> & {
+  /**
+   * Muscle keys (catalog, e.g. "chest", "quadriceps"): 1–10, each 1–64 characters.
+   *
+   * @generated from field: repeated string target_muscles = 1;
+   */
+  targetMuscles: string[];
+
+  /**
+   * Unspecified: any difficulty (exercises of the difficulty rank first when given).
+   *
+   * @generated from field: stride.ai_coach.v1.PlanLevel difficulty = 2;
+   */
+  difficulty: PlanLevel;
+
+  /**
+   * Equipment keys at hand; empty: body weight only. At most 30, each 1–64 characters.
+   *
+   * @generated from field: repeated string equipment = 3;
+   */
+  equipment: string[];
+
+  /**
+   * Free text the model may use (e.g. "home workout, quiet"), at most 500 characters.
+   *
+   * @generated from field: string context = 4;
+   */
+  context: string;
+
+  /**
+   * Injuries or limitations; exercises they rule out are left out. At most 20, 1–200 each.
+   *
+   * @generated from field: repeated string limitations = 5;
+   */
+  limitations: string[];
+
+  /**
+   * 1–20; 0 means 8.
+   *
+   * @generated from field: int32 max_results = 6;
+   */
+  maxResults: number;
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.SuggestExercisesRequest.
+ * Use `create(SuggestExercisesRequestSchema)` to create a new message.
+ */
+export const SuggestExercisesRequestSchema: GenMessage<SuggestExercisesRequest> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_agents, 26);
+
+/**
+ * @generated from message stride.ai_coach.v1.SuggestedExercise
+ */
+export type SuggestedExercise = Message<"stride.ai_coach.v1.SuggestedExercise"> & {
+  /**
+   * @generated from field: string exercise_id = 1;
+   */
+  exerciseId: string;
+
+  /**
+   * @generated from field: string exercise_name = 2;
+   */
+  exerciseName: string;
+
+  /**
+   * 1-based rank.
+   *
+   * @generated from field: int32 rank = 3;
+   */
+  rank: number;
+
+  /**
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: repeated string muscles = 5;
+   */
+  muscles: string[];
+
+  /**
+   * @generated from field: stride.ai_coach.v1.PlanLevel difficulty = 6;
+   */
+  difficulty: PlanLevel;
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.SuggestedExercise.
+ * Use `create(SuggestedExerciseSchema)` to create a new message.
+ */
+export const SuggestedExerciseSchema: GenMessage<SuggestedExercise> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_agents, 27);
+
+/**
+ * @generated from message stride.ai_coach.v1.SuggestExercisesResponse
+ */
+export type SuggestExercisesResponse = Message<"stride.ai_coach.v1.SuggestExercisesResponse"> & {
+  /**
+   * @generated from field: repeated stride.ai_coach.v1.SuggestedExercise exercises = 1;
+   */
+  exercises: SuggestedExercise[];
+
+  /**
+   * @generated from field: string execution_id = 2;
+   */
+  executionId: string;
+
+  /**
+   * @generated from field: stride.ai_coach.v1.Provenance provenance = 3;
+   */
+  provenance?: Provenance | undefined;
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.SuggestExercisesResponse.
+ * Use `create(SuggestExercisesResponseSchema)` to create a new message.
+ */
+export const SuggestExercisesResponseSchema: GenMessage<SuggestExercisesResponse> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_agents, 28);
+
+/**
+ * @generated from message stride.ai_coach.v1.AnalyzeProgressRequest
+ */
+export type AnalyzeProgressRequest = Message<"stride.ai_coach.v1.AnalyzeProgressRequest"> & {
+  /**
+   * Inclusive local dates, not before 1970; `to` unset: today (and never after it); `from` unset:
+   * the 28 days ending on `to`. At most 366 days.
+   *
+   * @generated from field: google.type.Date from = 1;
+   */
+  from?: Date | undefined;
+
+  /**
+   * @generated from field: google.type.Date to = 2;
+   */
+  to?: Date | undefined;
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.AnalyzeProgressRequest.
+ * Use `create(AnalyzeProgressRequestSchema)` to create a new message.
+ */
+export const AnalyzeProgressRequestSchema: GenMessage<AnalyzeProgressRequest> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_agents, 29);
+
+/**
+ * An exercise whose recent sessions repeat the same load.
+ *
+ * @generated from message stride.ai_coach.v1.Plateau
+ */
+export type Plateau = Message<"stride.ai_coach.v1.Plateau"> & {
+  /**
+   * @generated from field: string exercise_id = 1;
+   */
+  exerciseId: string;
+
+  /**
+   * @generated from field: string exercise_name = 2;
+   */
+  exerciseName: string;
+
+  /**
+   * Consecutive logged sessions at the same weight and reps (at least 3).
+   *
+   * @generated from field: int32 sessions = 3;
+   */
+  sessions: number;
+
+  /**
+   * @generated from field: double weight_kg = 4;
+   */
+  weightKg: number;
+
+  /**
+   * @generated from field: int32 reps = 5;
+   */
+  reps: number;
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.Plateau.
+ * Use `create(PlateauSchema)` to create a new message.
+ */
+export const PlateauSchema: GenMessage<Plateau> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_agents, 30);
+
+/**
+ * @generated from message stride.ai_coach.v1.AnalyzeProgressResponse
+ */
+export type AnalyzeProgressResponse = Message<"stride.ai_coach.v1.AnalyzeProgressResponse"> & {
+  /**
+   * @generated from field: google.type.Date from = 1;
+   */
+  from?: Date | undefined;
+
+  /**
+   * @generated from field: google.type.Date to = 2;
+   */
+  to?: Date | undefined;
+
+  /**
+   * Logged workouts (exercise logs) and distinct training days in the window.
+   *
+   * @generated from field: int32 workouts = 3;
+   */
+  workouts: number;
+
+  /**
+   * @generated from field: int32 training_days = 4;
+   */
+  trainingDays: number;
+
+  /**
+   * @generated from field: double training_days_per_week = 5;
+   */
+  trainingDaysPerWeek: number;
+
+  /**
+   * Share of the window's weeks (7-day blocks from `from`) with at least one training day, 0–1.
+   *
+   * @generated from field: double consistency = 6;
+   */
+  consistency: number;
+
+  /**
+   * Volume (sets × reps × kg) of the window's second half against its first, in percent;
+   * 0 when the first half has none.
+   *
+   * @generated from field: double volume_change_percent = 7;
+   */
+  volumeChangePercent: number;
+
+  /**
+   * @generated from field: repeated stride.ai_coach.v1.Plateau plateaus = 8;
+   */
+  plateaus: Plateau[];
+
+  /**
+   * The findings, each one sentence.
+   *
+   * @generated from field: repeated string insights = 9;
+   */
+  insights: string[];
+
+  /**
+   * @generated from field: repeated string suggestions = 10;
+   */
+  suggestions: string[];
+
+  /**
+   * The summary for the user (the model's phrasing of the figures, or the rules').
+   *
+   * @generated from field: string text = 11;
+   */
+  text: string;
+
+  /**
+   * @generated from field: string execution_id = 12;
+   */
+  executionId: string;
+
+  /**
+   * @generated from field: stride.ai_coach.v1.Provenance provenance = 13;
+   */
+  provenance?: Provenance | undefined;
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.AnalyzeProgressResponse.
+ * Use `create(AnalyzeProgressResponseSchema)` to create a new message.
+ */
+export const AnalyzeProgressResponseSchema: GenMessage<AnalyzeProgressResponse> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_agents, 31);
+
+/**
+ * @generated from message stride.ai_coach.v1.MotivationBoostRequest
+ */
+export type MotivationBoostRequest = Message<"stride.ai_coach.v1.MotivationBoostRequest"> & {
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.MotivationBoostRequest.
+ * Use `create(MotivationBoostRequestSchema)` to create a new message.
+ */
+export const MotivationBoostRequestSchema: GenMessage<MotivationBoostRequest> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_agents, 32);
+
+/**
+ * @generated from message stride.ai_coach.v1.MotivationBoostResponse
+ */
+export type MotivationBoostResponse = Message<"stride.ai_coach.v1.MotivationBoostResponse"> & {
+  /**
+   * @generated from field: string message = 1;
+   */
+  message: string;
+
+  /**
+   * @generated from field: repeated string tips = 2;
+   */
+  tips: string[];
+
+  /**
+   * @generated from field: stride.ai_coach.v1.MotivationTone tone = 3;
+   */
+  tone: MotivationTone;
+
+  /**
+   * Training days in the last 7 days (today included), and the current plan's training days a
+   * week (0 without an active plan).
+   *
+   * @generated from field: int32 training_days_last_7 = 4;
+   */
+  trainingDaysLast7: number;
+
+  /**
+   * @generated from field: int32 planned_days_per_week = 5;
+   */
+  plannedDaysPerWeek: number;
+
+  /**
+   * Days since the last logged workout; -1 when none is logged.
+   *
+   * @generated from field: int32 days_since_last_workout = 6;
+   */
+  daysSinceLastWorkout: number;
+
+  /**
+   * Consecutive days with a workout, ending today or yesterday.
+   *
+   * @generated from field: int32 streak_days = 7;
+   */
+  streakDays: number;
+
+  /**
+   * @generated from field: string execution_id = 8;
+   */
+  executionId: string;
+
+  /**
+   * @generated from field: stride.ai_coach.v1.Provenance provenance = 9;
+   */
+  provenance?: Provenance | undefined;
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.MotivationBoostResponse.
+ * Use `create(MotivationBoostResponseSchema)` to create a new message.
+ */
+export const MotivationBoostResponseSchema: GenMessage<MotivationBoostResponse> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_agents, 33);
+
+/**
+ * @generated from message stride.ai_coach.v1.AdaptiveWorkoutRequest
+ */
+export type AdaptiveWorkoutRequest = Message<"stride.ai_coach.v1.AdaptiveWorkoutRequest"> & {
+  /**
+   * The time budget, 10–180 minutes; 0 means 30.
+   *
+   * @generated from field: int32 minutes = 1;
+   */
+  minutes: number;
+
+  /**
+   * Equipment keys at hand; empty: body weight only. At most 30, each 1–64 characters.
+   *
+   * @generated from field: repeated string equipment = 2;
+   */
+  equipment: string[];
+
+  /**
+   * Injuries or limitations. At most 20, each 1–200 characters.
+   *
+   * @generated from field: repeated string limitations = 3;
+   */
+  limitations: string[];
+
+  /**
+   * Unspecified: beginner.
+   *
+   * @generated from field: stride.ai_coach.v1.PlanLevel difficulty = 4;
+   */
+  difficulty: PlanLevel;
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.AdaptiveWorkoutRequest.
+ * Use `create(AdaptiveWorkoutRequestSchema)` to create a new message.
+ */
+export const AdaptiveWorkoutRequestSchema: GenMessage<AdaptiveWorkoutRequest> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_agents, 34);
+
+/**
+ * @generated from message stride.ai_coach.v1.AdaptiveWorkoutResponse
+ */
+export type AdaptiveWorkoutResponse = Message<"stride.ai_coach.v1.AdaptiveWorkoutResponse"> & {
+  /**
+   * @generated from field: stride.ai_coach.v1.Workout workout = 1;
+   */
+  workout?: Workout | undefined;
+
+  /**
+   * Muscles rested because they were trained today or yesterday.
+   *
+   * @generated from field: repeated string rested_muscles = 2;
+   */
+  restedMuscles: string[];
+
+  /**
+   * @generated from field: repeated string reasoning = 3;
+   */
+  reasoning: string[];
+
+  /**
+   * A one-line motivation from the caller's adherence.
+   *
+   * @generated from field: string motivation = 4;
+   */
+  motivation: string;
+
+  /**
+   * @generated from field: string execution_id = 5;
+   */
+  executionId: string;
+
+  /**
+   * @generated from field: stride.ai_coach.v1.Provenance provenance = 6;
+   */
+  provenance?: Provenance | undefined;
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.AdaptiveWorkoutResponse.
+ * Use `create(AdaptiveWorkoutResponseSchema)` to create a new message.
+ */
+export const AdaptiveWorkoutResponseSchema: GenMessage<AdaptiveWorkoutResponse> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_agents, 35);
+
+/**
+ * @generated from message stride.ai_coach.v1.OptimizeCurrentPlanRequest
+ */
+export type OptimizeCurrentPlanRequest = Message<"stride.ai_coach.v1.OptimizeCurrentPlanRequest"> & {
+  /**
+   * Injuries or limitations to check the plan against. At most 20, each 1–200 characters.
+   *
+   * @generated from field: repeated string limitations = 1;
+   */
+  limitations: string[];
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.OptimizeCurrentPlanRequest.
+ * Use `create(OptimizeCurrentPlanRequestSchema)` to create a new message.
+ */
+export const OptimizeCurrentPlanRequestSchema: GenMessage<OptimizeCurrentPlanRequest> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_agents, 36);
+
+/**
+ * @generated from message stride.ai_coach.v1.PlanModification
+ */
+export type PlanModification = Message<"stride.ai_coach.v1.PlanModification"> & {
+  /**
+   * "reduce_frequency", "progress_load", "replace_exercise", "keep".
+   *
+   * @generated from field: string kind = 1;
+   */
+  kind: string;
+
+  /**
+   * The plan exercise's library exercise, where the change is about one.
+   *
+   * @generated from field: string exercise_id = 2;
+   */
+  exerciseId: string;
+
+  /**
+   * @generated from field: string exercise_name = 3;
+   */
+  exerciseName: string;
+
+  /**
+   * A replacement from the catalog (replace_exercise).
+   *
+   * @generated from field: string replacement_exercise_id = 4;
+   */
+  replacementExerciseId: string;
+
+  /**
+   * @generated from field: string replacement_exercise_name = 5;
+   */
+  replacementExerciseName: string;
+
+  /**
+   * @generated from field: string reasoning = 6;
+   */
+  reasoning: string;
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.PlanModification.
+ * Use `create(PlanModificationSchema)` to create a new message.
+ */
+export const PlanModificationSchema: GenMessage<PlanModification> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_agents, 37);
+
+/**
+ * @generated from message stride.ai_coach.v1.OptimizeCurrentPlanResponse
+ */
+export type OptimizeCurrentPlanResponse = Message<"stride.ai_coach.v1.OptimizeCurrentPlanResponse"> & {
+  /**
+   * The activity-session user plan examined and its template.
+   *
+   * @generated from field: string user_plan_id = 1;
+   */
+  userPlanId: string;
+
+  /**
+   * @generated from field: string plan_name = 2;
+   */
+  planName: string;
+
+  /**
+   * Training days done of those due so far.
+   *
+   * @generated from field: int32 days_done = 3;
+   */
+  daysDone: number;
+
+  /**
+   * @generated from field: int32 days_due = 4;
+   */
+  daysDue: number;
+
+  /**
+   * @generated from field: repeated stride.ai_coach.v1.PlanModification modifications = 5;
+   */
+  modifications: PlanModification[];
+
+  /**
+   * The summary for the user (the model's phrasing, or the rules').
+   *
+   * @generated from field: string text = 6;
+   */
+  text: string;
+
+  /**
+   * @generated from field: string execution_id = 7;
+   */
+  executionId: string;
+
+  /**
+   * @generated from field: stride.ai_coach.v1.Provenance provenance = 8;
+   */
+  provenance?: Provenance | undefined;
+};
+
+/**
+ * Describes the message stride.ai_coach.v1.OptimizeCurrentPlanResponse.
+ * Use `create(OptimizeCurrentPlanResponseSchema)` to create a new message.
+ */
+export const OptimizeCurrentPlanResponseSchema: GenMessage<OptimizeCurrentPlanResponse> = /*@__PURE__*/
+  messageDesc(file_stride_ai_coach_v1_agents, 38);
+
+/**
  * @generated from enum stride.ai_coach.v1.PlanLevel
  */
 export enum PlanLevel {
@@ -886,10 +1631,48 @@ export const InjuryRiskSchema: GenEnum<InjuryRisk> = /*@__PURE__*/
   enumDesc(file_stride_ai_coach_v1_agents, 2);
 
 /**
+ * @generated from enum stride.ai_coach.v1.MotivationTone
+ */
+export enum MotivationTone {
+  /**
+   * @generated from enum value: MOTIVATION_TONE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Never trained or back after a long break: a gentle restart.
+   *
+   * @generated from enum value: MOTIVATION_TONE_WELCOME_BACK = 1;
+   */
+  WELCOME_BACK = 1,
+
+  /**
+   * Training, but below the plan or last weeks' pace: encouragement.
+   *
+   * @generated from enum value: MOTIVATION_TONE_ENCOURAGING = 2;
+   */
+  ENCOURAGING = 2,
+
+  /**
+   * On track: keep it going.
+   *
+   * @generated from enum value: MOTIVATION_TONE_CELEBRATORY = 3;
+   */
+  CELEBRATORY = 3,
+}
+
+/**
+ * Describes the enum stride.ai_coach.v1.MotivationTone.
+ */
+export const MotivationToneSchema: GenEnum<MotivationTone> = /*@__PURE__*/
+  enumDesc(file_stride_ai_coach_v1_agents, 3);
+
+/**
  * The coach's agents (seed 004): generated training plans with a safety review, nutrition
  * guidance and injury-risk checks. Every multi-step run is recorded as an execution its owner
  * can read back. Every answer carries Provenance; each is recorded as an answer of kind
- * "agent.plan", "agent.nutrition" or "agent.injury" (FeedbackService.GetFeedbackStats reports
+ * "agent.plan", "agent.nutrition", "agent.injury", "agent.workout", "agent.exercises",
+ * "agent.progress", "agent.motivation", "agent.adaptive" or "agent.optimize" (FeedbackService.GetFeedbackStats reports
  * feedback per kind, so admins see it per agent). Generated plans stay in the coach: saving one
  * as the user's activity-session plan is not offered.
  *
@@ -949,6 +1732,80 @@ export const AgentService: GenService<{
     methodKind: "unary";
     input: typeof CheckInjuryRiskRequestSchema;
     output: typeof CheckInjuryRiskResponseSchema;
+  },
+  /**
+   * One workout from the catalog for the goal, the equipment at hand, the minutes available and
+   * the limitations: exercises needing missing equipment or hit by a limitation are left out,
+   * the total fits the time budget. The model may compose it from the eligible exercises; its
+   * output is checked (catalog ids, sets/reps/rest, equipment, limitations, time) and retried
+   * once with the findings, then the rules answer (RULES_FALLBACK with the reason).
+   *
+   * @generated from rpc stride.ai_coach.v1.AgentService.RecommendWorkout
+   */
+  recommendWorkout: {
+    methodKind: "unary";
+    input: typeof RecommendWorkoutRequestSchema;
+    output: typeof RecommendWorkoutResponseSchema;
+  },
+  /**
+   * Catalog exercises for target muscles, ranked by the rules (muscle match, difficulty,
+   * equipment, limitations), each with a reason; the model may reorder and explain the rules'
+   * candidates, never add one.
+   *
+   * @generated from rpc stride.ai_coach.v1.AgentService.SuggestExercises
+   */
+  suggestExercises: {
+    methodKind: "unary";
+    input: typeof SuggestExercisesRequestSchema;
+    output: typeof SuggestExercisesResponseSchema;
+  },
+  /**
+   * The caller's training over a window of local dates, from their workout logs: sessions a
+   * week, volume trend, plateaus, consistency, with suggestions. The rules compute every
+   * figure; the model may only phrase the summary.
+   *
+   * @generated from rpc stride.ai_coach.v1.AgentService.AnalyzeProgress
+   */
+  analyzeProgress: {
+    methodKind: "unary";
+    input: typeof AnalyzeProgressRequestSchema;
+    output: typeof AnalyzeProgressResponseSchema;
+  },
+  /**
+   * A motivation message and tips from the caller's adherence (recent training days, the
+   * current plan's due days, days since the last workout); the rules choose the tone.
+   *
+   * @generated from rpc stride.ai_coach.v1.AgentService.MotivationBoost
+   */
+  motivationBoost: {
+    methodKind: "unary";
+    input: typeof MotivationBoostRequestSchema;
+    output: typeof MotivationBoostResponseSchema;
+  },
+  /**
+   * Today's workout from recent performance and recovery: muscles trained in the last 48 hours
+   * (today and yesterday, local dates) are rested, those not trained in 7 days favoured; with a
+   * motivation line. Multi-step: recent
+   * logs → recovery → workout (model checked, else rules) → motivation.
+   *
+   * @generated from rpc stride.ai_coach.v1.AgentService.AdaptiveWorkout
+   */
+  adaptiveWorkout: {
+    methodKind: "unary";
+    input: typeof AdaptiveWorkoutRequestSchema;
+    output: typeof AdaptiveWorkoutResponseSchema;
+  },
+  /**
+   * Suggested changes to the caller's current (active) activity-session plan, with the
+   * reasoning: adherence to its schedule, plateaued exercises, exercises a limitation rules
+   * out. FAILED_PRECONDITION (NO_CURRENT_PLAN) without an active plan.
+   *
+   * @generated from rpc stride.ai_coach.v1.AgentService.OptimizeCurrentPlan
+   */
+  optimizeCurrentPlan: {
+    methodKind: "unary";
+    input: typeof OptimizeCurrentPlanRequestSchema;
+    output: typeof OptimizeCurrentPlanResponseSchema;
   },
   /**
    * The caller's agent executions, newest first.
