@@ -222,6 +222,9 @@ pub struct CommonConfig {
     pub db_max_connections: u32,
     /// Calls served at once before the rest are refused (`STRIDE_MAX_IN_FLIGHT`, default 512).
     pub max_in_flight: usize,
+    /// Time between two DNS resolutions of an upstream's name (`STRIDE_DNS_REFRESH_SECS`,
+    /// default 5; [`crate::discovery`]).
+    pub dns_refresh: std::time::Duration,
 }
 
 impl CommonConfig {
@@ -250,6 +253,7 @@ impl CommonConfig {
         };
         let db_max_connections = env.parse_or("STRIDE_DB_MAX_CONNECTIONS", 10u32);
         let max_in_flight = env.parse_or("STRIDE_MAX_IN_FLIGHT", 512usize);
+        let dns_refresh = dns_refresh(env);
         Self {
             service,
             grpc_addr,
@@ -259,8 +263,22 @@ impl CommonConfig {
             auth_url,
             db_max_connections,
             max_in_flight,
+            dns_refresh,
         }
     }
+}
+
+/// `STRIDE_DNS_REFRESH_SECS`: seconds between two resolutions of an upstream's DNS name (at
+/// least 1; default 5).
+pub fn dns_refresh(env: &mut Env) -> std::time::Duration {
+    let secs = env.parse_or(
+        "STRIDE_DNS_REFRESH_SECS",
+        crate::discovery::DEFAULT_REFRESH.as_secs(),
+    );
+    if secs == 0 {
+        env.error("STRIDE_DNS_REFRESH_SECS must be at least 1");
+    }
+    std::time::Duration::from_secs(secs.max(1))
 }
 
 /// What `stride-<service> migrate` needs: the database and nothing else, so a migration job
@@ -287,6 +305,7 @@ impl CommonConfig {
             auth_url: "http://127.0.0.1:1".into(),
             db_max_connections: 5,
             max_in_flight: 512,
+            dns_refresh: crate::discovery::DEFAULT_REFRESH,
         }
     }
 }
