@@ -152,7 +152,8 @@ impl Replica {
 impl Drop for Replica {
     fn drop(&mut self) {
         // A replica gone for good (its pod left) leaves no series behind.
-        let _ = UPSTREAM_CALLS.remove_label_values(&[&self.labels[0], &self.labels[1]]);
+        let [package, replica] = &self.labels;
+        let _ = UPSTREAM_CALLS.remove_label_values(&[package, replica]);
     }
 }
 
@@ -191,10 +192,12 @@ fn follow(
     connections: usize,
 ) {
     let set = Arc::downgrade(set);
+    let probe = set.clone();
     discovery::watch(
         target,
         discovery,
         BTreeSet::from([discovery::Replica::Name]),
+        move || probe.strong_count() > 0,
         move |change| {
             let Some(set) = set.upgrade() else {
                 return Taken::Stop;
@@ -749,6 +752,56 @@ mod tests {
         let urls: Vec<&str> = replica_urls(" http://a:1, http://b:2 ,,").collect();
         assert_eq!(urls, ["http://a:1", "http://b:2"]);
         assert_eq!(replica_urls("http://a:1").count(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_upstream_name_becomes_its_addresses_and_follows_them() {
+        use std::{collections::BTreeSet, net::SocketAddr};
+        use stride_kit::discovery::{Replica as R, Resolver};
+        let (a, b): (SocketAddr, SocketAddr) =
+            ("10.0.0.1:50052".parse().unwrap(), "10.0.0.2:50052".parse().unwrap());
+        let answer = Arc::new(std::sync::Mutex::new(vec![a, b]));
+        let served = answer.clone();
+        let discovery = Discovery {
+            resolver: Resolver::from_fn(move |host, _| {
+                let v = if host == "profile-headless" {
+                    served.lock().unwrap().clone()
+                } else {
+                    Vec::new()
+                };
+                Box::pin(async move { v })
+            }),
+            refresh: Some(Duration::from_millis(10)),
+        };
+        // A name and an IP literal in one setting: the literal stays as it is.
+        let urls = HashMap::from([(
+            "stride.profile.v1".to_owned(),
+            "http://profile-headless:50052,http://127.0.0.1:9".to_owned(),
+        )]);
+        let proxy = Proxy::with_discovery(&urls, Limits::default(), 2, discovery).unwrap();
+        let upstream = proxy.upstreams.get("stride.profile.v1").unwrap().clone();
+        let keys = || -> BTreeSet<(usize, R)> {
+            upstream.replicas.snapshot().iter().map(|r| r.key).collect()
+        };
+        let until = |want: BTreeSet<(usize, R)>| {
+            let keys = &keys;
+            async move {
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+                while keys() != want {
+                    assert!(tokio::time::Instant::now() < deadline, "{:?} != {want:?}", keys());
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        };
+        until(BTreeSet::from([(0, R::Addr(a)), (0, R::Addr(b)), (1, R::Name)])).await;
+        // Each replica has its connections; a call tries each replica once.
+        assert_eq!(upstream.channels().len(), 3);
+        answer.lock().unwrap().retain(|x| *x == b);
+        until(BTreeSet::from([(0, R::Addr(b)), (1, R::Name)])).await;
+        // No answer: the last known replicas stay.
+        answer.lock().unwrap().clear();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(keys(), BTreeSet::from([(0, R::Addr(b)), (1, R::Name)]));
     }
 
     #[test]

@@ -226,17 +226,20 @@ pub enum Taken {
 }
 
 /// Resolves `target` now and then every refresh interval, and hands each change of its replica
-/// set to `sink`, insertions before removals, until the sink says [`Taken::Stop`]. `current` is
-/// the set the sink already holds (usually `{Replica::Name}`). Runs on the current Tokio runtime.
+/// set to `sink`, insertions before removals, until the sink says [`Taken::Stop`] or `alive`
+/// says no (checked before each resolution: the channel or proxy it feeds is gone). `current`
+/// is the set the sink already holds (usually `{Replica::Name}`). Runs on the current Tokio
+/// runtime.
 pub fn watch(
     target: Target,
     discovery: Discovery,
     current: BTreeSet<Replica>,
+    alive: impl Fn() -> bool + Send + 'static,
     mut sink: impl FnMut(Change<Replica, Endpoint>) -> Taken + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut current = current;
-        loop {
+        while alive() {
             let resolved = discovery
                 .resolver
                 .resolve(&target.host, target.port)
@@ -286,10 +289,12 @@ pub fn balanced_channel(url: &str, discovery: Discovery) -> anyhow::Result<Chann
     // Calls made before the first answer go to the name, as a plain channel's would.
     tx.try_send(Change::Insert(Replica::Name, target.endpoint(Replica::Name)?))
         .map_err(|e| anyhow::anyhow!("balanced channel for {url}: {e}"))?;
+    let probe = tx.clone();
     watch(
         target,
         discovery,
         BTreeSet::from([Replica::Name]),
+        move || !probe.is_closed(),
         move |change| {
             use tokio::sync::mpsc::error::TrySendError;
             match tx.try_send(change) {
@@ -398,7 +403,7 @@ mod tests {
         };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let target = Target::parse("http://svc:7").unwrap().unwrap();
-        let task = watch(target, discovery, set(&[Replica::Name]), move |c| {
+        let task = watch(target, discovery, set(&[Replica::Name]), || true, move |c| {
             let c = match c {
                 Change::Insert(k, _) => (true, k),
                 Change::Remove(k) => (false, k),
@@ -433,7 +438,7 @@ mod tests {
         let (_, health) = tonic_health::server::health_reporter();
         let health = tonic::service::interceptor::InterceptedService::new(
             health,
-            move |req: tonic::Request<()>| {
+            move |req: tonic::Request<()>| -> Result<tonic::Request<()>, tonic::Status> {
                 counted.fetch_add(1, Ordering::Relaxed);
                 Ok(req)
             },

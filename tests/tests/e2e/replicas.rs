@@ -41,7 +41,7 @@ async fn calls_by_replica(mesh: &Mesh) -> BTreeMap<String, u64> {
 
 /// Waits until replica `addr` has taken more than `above` calls.
 async fn wait_calls(mesh: &Mesh, addr: SocketAddr, above: u64, what: &str) -> u64 {
-    stride_testkit::eventually(Duration::from_secs(30), what, || async {
+    stride_testkit::eventually(Duration::from_secs(30), what, || async move {
         calls_by_replica(mesh)
             .await
             .get(&addr.to_string())
@@ -125,8 +125,9 @@ async fn calls_spread_over_the_replicas_of_one_name_and_follow_it() {
     wait_calls(&mesh, a, before.unwrap_or(0) + 20, "A serves while B is gone").await;
     // The name drops B: the gateway forgets it (its series goes with it).
     mesh.profile_dns_remove(b);
-    stride_testkit::eventually(Duration::from_secs(30), "B forgotten", || async {
-        (!calls_by_replica(&mesh).await.contains_key(&b.to_string())).then_some(())
+    let m = &mesh;
+    stride_testkit::eventually(Duration::from_secs(30), "B forgotten", || async move {
+        (!calls_by_replica(m).await.contains_key(&b.to_string())).then_some(())
     })
     .await;
     let a_now = calls_by_replica(&mesh).await.get(&a.to_string()).copied();
