@@ -16,8 +16,8 @@ use std::{
 use axum::body::Body as AxumBody;
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use prometheus::IntCounter;
 use http_body_util::BodyExt;
+use prometheus::IntCounter;
 use stride_kit::{
     AppError,
     discovery::{self, Discovery, Taken},
@@ -93,7 +93,10 @@ struct ReplicaSet(RwLock<Arc<[Arc<Replica>]>>);
 
 impl ReplicaSet {
     fn snapshot(&self) -> Arc<[Arc<Replica>]> {
-        self.0.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn update(&self, f: impl FnOnce(&mut Vec<Arc<Replica>>)) {
@@ -758,8 +761,10 @@ mod tests {
     async fn an_upstream_name_becomes_its_addresses_and_follows_them() {
         use std::{collections::BTreeSet, net::SocketAddr};
         use stride_kit::discovery::{Replica as R, Resolver};
-        let (a, b): (SocketAddr, SocketAddr) =
-            ("10.0.0.1:50052".parse().unwrap(), "10.0.0.2:50052".parse().unwrap());
+        let (a, b): (SocketAddr, SocketAddr) = (
+            "10.0.0.1:50052".parse().unwrap(),
+            "10.0.0.2:50052".parse().unwrap(),
+        );
         let answer = Arc::new(std::sync::Mutex::new(vec![a, b]));
         let served = answer.clone();
         let discovery = Discovery {
@@ -788,12 +793,21 @@ mod tests {
             async move {
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
                 while keys() != want {
-                    assert!(tokio::time::Instant::now() < deadline, "{:?} != {want:?}", keys());
+                    assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "{:?} != {want:?}",
+                        keys()
+                    );
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
             }
         };
-        until(BTreeSet::from([(0, R::Addr(a)), (0, R::Addr(b)), (1, R::Name)])).await;
+        until(BTreeSet::from([
+            (0, R::Addr(a)),
+            (0, R::Addr(b)),
+            (1, R::Name),
+        ]))
+        .await;
         // Each replica has its connections; a call tries each replica once.
         assert_eq!(upstream.channels().len(), 3);
         answer.lock().unwrap().retain(|x| *x == b);

@@ -223,8 +223,8 @@ impl Mesh {
                 ..Default::default()
             },
         };
-        let auth = stride_auth::start(auth_config(), auth_verifier.clone(), Arc::new(SystemClock))
-            .await?;
+        let auth =
+            stride_auth::start(auth_config(), auth_verifier.clone(), Arc::new(SystemClock)).await?;
         let replicas = options.replicas.max(1);
         let mut extra = Vec::new();
         let mut extra_urls: Vec<(&'static str, String)> = Vec::new();
@@ -277,22 +277,23 @@ impl Mesh {
         let analytics =
             stride_analytics::start(analytics_config.clone(), verifier()?, shared.clone()).await?;
         let coach_config = stride_ai_coach::Config {
-                common: CommonConfig {
-                    grpc_addr: coach_addr,
-                    ..common("ai-coach", &dbs.ai_coach, amqp, &auth_url)
-                },
-                analytics_url: format!("http://{}", analytics.grpc_addr),
-                activity_session_url: format!("http://{}", activity.grpc_addr),
-                profile_url: format!("http://{profile_addr}"),
-                challenge_url: format!("http://{}", challenge.grpc_addr),
-                daily_quota: stride_ai_coach::DEFAULT_DAILY_QUOTA,
-                chat: Default::default(),
-                llm: options
-                    .llm_url
-                    .as_ref()
-                    .map(|url| stride_ai_coach::LlmConfig::new(url.clone(), "stand-in")),
+            common: CommonConfig {
+                grpc_addr: coach_addr,
+                ..common("ai-coach", &dbs.ai_coach, amqp, &auth_url)
+            },
+            analytics_url: format!("http://{}", analytics.grpc_addr),
+            activity_session_url: format!("http://{}", activity.grpc_addr),
+            profile_url: format!("http://{profile_addr}"),
+            challenge_url: format!("http://{}", challenge.grpc_addr),
+            daily_quota: stride_ai_coach::DEFAULT_DAILY_QUOTA,
+            chat: Default::default(),
+            llm: options
+                .llm_url
+                .as_ref()
+                .map(|url| stride_ai_coach::LlmConfig::new(url.clone(), "stand-in")),
         };
-        let coach = stride_ai_coach::start(coach_config.clone(), verifier()?, shared.clone()).await?;
+        let coach =
+            stride_ai_coach::start(coach_config.clone(), verifier()?, shared.clone()).await?;
         for _ in 1..replicas {
             let r = stride_analytics::start(analytics_config.clone(), verifier()?, shared.clone())
                 .await?;

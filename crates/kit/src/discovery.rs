@@ -240,10 +240,7 @@ pub fn watch(
     tokio::spawn(async move {
         let mut current = current;
         while alive() {
-            let resolved = discovery
-                .resolver
-                .resolve(&target.host, target.port)
-                .await;
+            let resolved = discovery.resolver.resolve(&target.host, target.port).await;
             let plan = plan(&current, &resolved);
             if !plan.is_empty() {
                 tracing::info!(host = %target.host, added = ?plan.insert, removed = ?plan.remove, "upstream replicas changed");
@@ -287,8 +284,11 @@ pub fn balanced_channel(url: &str, discovery: Discovery) -> anyhow::Result<Chann
     };
     let (channel, tx) = Channel::balance_channel::<Replica>(CHANGES_CAPACITY);
     // Calls made before the first answer go to the name, as a plain channel's would.
-    tx.try_send(Change::Insert(Replica::Name, target.endpoint(Replica::Name)?))
-        .map_err(|e| anyhow::anyhow!("balanced channel for {url}: {e}"))?;
+    tx.try_send(Change::Insert(
+        Replica::Name,
+        target.endpoint(Replica::Name)?,
+    ))
+    .map_err(|e| anyhow::anyhow!("balanced channel for {url}: {e}"))?;
     let probe = tx.clone();
     watch(
         target,
@@ -359,7 +359,9 @@ mod tests {
     fn ip_literals_are_not_discovered() {
         assert!(Target::parse("http://127.0.0.1:50052").unwrap().is_none());
         assert!(Target::parse("http://[::1]:50052").unwrap().is_none());
-        let t = Target::parse("http://profile-headless:50052").unwrap().unwrap();
+        let t = Target::parse("http://profile-headless:50052")
+            .unwrap()
+            .unwrap();
         assert_eq!((t.host(), t.port), ("profile-headless", 50052));
         let t = Target::parse("https://auth.example").unwrap().unwrap();
         assert_eq!(t.port, 443);
@@ -368,7 +370,9 @@ mod tests {
 
     #[test]
     fn an_address_endpoint_keeps_the_names_authority() {
-        let t = Target::parse("http://profile-headless:50052").unwrap().unwrap();
+        let t = Target::parse("http://profile-headless:50052")
+            .unwrap()
+            .unwrap();
         let e = t.endpoint(Replica::Addr(addr("[fd00::3]:50052"))).unwrap();
         assert_eq!(e.uri().to_string(), "http://[fd00::3]:50052/");
         let e = t.endpoint(Replica::Name).unwrap();
@@ -403,17 +407,23 @@ mod tests {
         };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let target = Target::parse("http://svc:7").unwrap().unwrap();
-        let task = watch(target, discovery, set(&[Replica::Name]), || true, move |c| {
-            let c = match c {
-                Change::Insert(k, _) => (true, k),
-                Change::Remove(k) => (false, k),
-            };
-            if tx.send(c).is_ok() {
-                Taken::Yes
-            } else {
-                Taken::Stop
-            }
-        });
+        let task = watch(
+            target,
+            discovery,
+            set(&[Replica::Name]),
+            || true,
+            move |c| {
+                let c = match c {
+                    Change::Insert(k, _) => (true, k),
+                    Change::Remove(k) => (false, k),
+                };
+                if tx.send(c).is_ok() {
+                    Taken::Yes
+                } else {
+                    Taken::Stop
+                }
+            },
+        );
         let a = Replica::Addr(addr("127.0.0.1:7"));
         let b = Replica::Addr(addr("127.0.0.2:7"));
         assert_eq!(rx.recv().await, Some((true, a)));

@@ -93,10 +93,11 @@ async fn calls_spread_over_the_replicas_of_one_name_and_follow_it() {
                         Ok(_) => {
                             ok.fetch_add(1, Ordering::Relaxed);
                         }
-                        Err(s) => failures
-                            .lock()
-                            .unwrap()
-                            .push(format!("{:?}: {}", s.code(), s.message())),
+                        Err(s) => failures.lock().unwrap().push(format!(
+                            "{:?}: {}",
+                            s.code(),
+                            s.message()
+                        )),
                     }
                     // Under the gateway's default per-client limit (100/s).
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -122,7 +123,13 @@ async fn calls_spread_over_the_replicas_of_one_name_and_follow_it() {
     let stopped = mesh.stop_profile_replica(1).await.expect("B stops");
     assert_eq!(stopped, b);
     let before = calls_by_replica(&mesh).await.get(&a.to_string()).copied();
-    wait_calls(&mesh, a, before.unwrap_or(0) + 20, "A serves while B is gone").await;
+    wait_calls(
+        &mesh,
+        a,
+        before.unwrap_or(0) + 20,
+        "A serves while B is gone",
+    )
+    .await;
     // The name drops B: the gateway forgets it (its series goes with it).
     mesh.profile_dns_remove(b);
     let m = &mesh;
@@ -216,10 +223,8 @@ async fn two_replicas_of_every_service_run_the_journey_once() {
         .await
         .expect("challenge db");
     let now = stride_kit::Clock::now(&mesh.clock);
-    let settled: i64 = stride_testkit::eventually(
-        Duration::from_secs(30),
-        "every due window settled",
-        || {
+    let settled: i64 =
+        stride_testkit::eventually(Duration::from_secs(30), "every due window settled", || {
             let pool = pool.clone();
             async move {
                 let (due, settled): (i64, i64) = sqlx::query_as(
@@ -233,9 +238,8 @@ async fn two_replicas_of_every_service_run_the_journey_once() {
                 .ok()?;
                 (due > 0 && settled == due).then_some(settled)
             }
-        },
-    )
-    .await;
+        })
+        .await;
     let announced: i64 =
         sqlx::query_scalar("SELECT count(*) FROM outbox WHERE event_type = 'challenge.settled.v1'")
             .fetch_one(&pool)
