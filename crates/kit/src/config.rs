@@ -411,4 +411,28 @@ mod tests {
         assert!(text.contains("STRIDE_AUTH_URL is not set"), "{text}");
         assert_eq!(err.0.len(), 4);
     }
+
+    #[test]
+    fn the_dns_refresh_is_whole_seconds_and_never_zero() {
+        let mut env = Env::from_fn(|_| None);
+        assert_eq!(dns_refresh(&mut env), crate::discovery::DEFAULT_REFRESH);
+        env.finish().expect("the default");
+        let mut env = Env::from_fn(|k| (k == "STRIDE_DNS_REFRESH_SECS").then(|| "30".into()));
+        assert_eq!(dns_refresh(&mut env), std::time::Duration::from_secs(30));
+        let mut env = Env::from_fn(|k| (k == "STRIDE_DNS_REFRESH_SECS").then(|| "0".into()));
+        let _ = dns_refresh(&mut env);
+        let text = env.finish().unwrap_err().to_string();
+        assert!(
+            text.contains("STRIDE_DNS_REFRESH_SECS must be at least 1"),
+            "{text}"
+        );
+        let mut env = Env::from_fn(|k| (k == "STRIDE_DNS_REFRESH_SECS").then(|| "soon".into()));
+        let _ = dns_refresh(&mut env);
+        assert!(
+            env.finish()
+                .unwrap_err()
+                .to_string()
+                .contains("STRIDE_DNS_REFRESH_SECS")
+        );
+    }
 }
