@@ -513,4 +513,13 @@ mod tests {
         let from = b_calls.load(Ordering::Relaxed);
         call_until(&channel, || b_calls.load(Ordering::Relaxed) >= from + 5).await;
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lazy_channel_reaches_a_name_through_the_os_resolver() {
+        let (addr, calls, _server) = counting_server().await;
+        // `localhost` is a name: resolved by the OS, its 127.0.0.1 becomes the replica.
+        let channel =
+            crate::grpc::lazy_channel(&format!("http://localhost:{}", addr.port())).unwrap();
+        call_until(&channel, || calls.load(Ordering::Relaxed) >= 20).await;
+    }
 }
