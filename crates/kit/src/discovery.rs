@@ -441,11 +441,21 @@ mod tests {
 
     /// A health server on 127.0.0.1 that counts the calls it takes.
     async fn counting_server() -> (SocketAddr, Arc<AtomicU64>, tokio::task::JoinHandle<()>) {
+        let (addr, calls, task, _) = counting_server_with_reporter().await;
+        (addr, calls, task)
+    }
+
+    async fn counting_server_with_reporter() -> (
+        SocketAddr,
+        Arc<AtomicU64>,
+        tokio::task::JoinHandle<()>,
+        tonic_health::server::HealthReporter,
+    ) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let calls = Arc::new(AtomicU64::new(0));
         let counted = calls.clone();
-        let (_, health) = tonic_health::server::health_reporter();
+        let (reporter, health) = tonic_health::server::health_reporter();
         let health = tonic::service::interceptor::InterceptedService::new(
             health,
             move |req: tonic::Request<()>| -> Result<tonic::Request<()>, tonic::Status> {
@@ -460,7 +470,7 @@ mod tests {
                 .await
                 .unwrap();
         });
-        (addr, calls, task)
+        (addr, calls, task, reporter)
     }
 
     /// Calls `channel` until `done` says so, at most 2,000 times.
@@ -521,5 +531,58 @@ mod tests {
         let channel =
             crate::grpc::lazy_channel(&format!("http://localhost:{}", addr.port())).unwrap();
         call_until(&channel, || calls.load(Ordering::Relaxed) >= 20).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_call_in_flight_on_a_removed_replica_finishes() {
+        use tonic_health::pb::{
+            HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+        };
+        let (a, a_calls, _a) = counting_server().await;
+        let (b, b_calls, _b, b_health) = counting_server_with_reporter().await;
+        b_health
+            .set_service_status("x", tonic_health::ServingStatus::Serving)
+            .await;
+        let answer = Arc::new(std::sync::Mutex::new(vec![b]));
+        let served = answer.clone();
+        let discovery = Discovery {
+            resolver: Resolver::from_fn(move |_, _| {
+                let v = served.lock().unwrap().clone();
+                Box::pin(async move { v })
+            }),
+            refresh: Some(Duration::from_millis(20)),
+        };
+        let channel = balanced_channel("http://svc.invalid:50052", discovery).unwrap();
+        call_until(&channel, || b_calls.load(Ordering::Relaxed) >= 1).await;
+        // A long call (a Watch stream) on B, the only replica.
+        let mut stream = HealthClient::new(channel.clone())
+            .watch(HealthCheckRequest {
+                service: "x".into(),
+            })
+            .await
+            .expect("watch on B")
+            .into_inner();
+        let first = stream.message().await.unwrap().unwrap();
+        assert_eq!(first.status(), ServingStatus::Serving);
+        // B leaves the name and the channel: calls now go to A alone.
+        *answer.lock().unwrap() = vec![a];
+        call_until(&channel, || a_calls.load(Ordering::Relaxed) >= 20).await;
+        let b_then = b_calls.load(Ordering::Relaxed);
+        call_until(&channel, || a_calls.load(Ordering::Relaxed) >= 40).await;
+        assert_eq!(
+            b_calls.load(Ordering::Relaxed),
+            b_then,
+            "B is out of the channel"
+        );
+        // The call B held goes on to its end.
+        b_health
+            .set_service_status("x", tonic_health::ServingStatus::NotServing)
+            .await;
+        let next = tokio::time::timeout(Duration::from_secs(5), stream.message())
+            .await
+            .expect("the stream still flows")
+            .unwrap()
+            .unwrap();
+        assert_eq!(next.status(), ServingStatus::NotServing);
     }
 }
