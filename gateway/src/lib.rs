@@ -74,6 +74,9 @@ pub struct Config {
     pub trusted_proxies: TrustedProxies,
     /// Client connections: how many, how long idle, HTTP/2 settings.
     pub connections: ConnLimits,
+    /// How upstream names become replicas: the resolver (the OS's; tests inject one) and the
+    /// time between resolutions (`STRIDE_DNS_REFRESH_SECS`, default 5).
+    pub discovery: stride_kit::discovery::Discovery,
 }
 
 impl Config {
@@ -181,6 +184,10 @@ impl Config {
             env.error(format!("STRIDE_GATEWAY_RATE_LIMITS: {e}"));
             RateLimits::off()
         });
+        let discovery = stride_kit::discovery::Discovery {
+            refresh: Some(stride_kit::config::dns_refresh(&mut env)),
+            ..Default::default()
+        };
         env.finish()?;
         Ok(Self {
             addr,
@@ -192,6 +199,7 @@ impl Config {
             rate_limits,
             trusted_proxies,
             connections,
+            discovery,
         })
     }
 }
@@ -207,7 +215,12 @@ pub async fn start(cfg: Config, verifier: Arc<Verifier>) -> anyhow::Result<Runni
     let (addr, http_addr) = (listener.local_addr()?, http.local_addr()?);
 
     let policies = Arc::new(Policies::load()?);
-    let proxy = Proxy::new(&cfg.upstreams, cfg.limits, cfg.upstream_connections)?;
+    let proxy = Proxy::with_discovery(
+        &cfg.upstreams,
+        cfg.limits,
+        cfg.upstream_connections,
+        cfg.discovery.clone(),
+    )?;
     // JSON/HTTP routes, Connect and the OpenAPI document, from the descriptor set.
     let transcoder =
         Arc::new(transcode::Transcoder::new(cfg.limits)?.sharing_budget(proxy.body_budget()));
@@ -336,6 +349,9 @@ pub async fn main(cmd: Command) -> anyhow::Result<()> {
     if cmd == Command::Migrate {
         tracing::info!("the gateway has no database; nothing to migrate");
         return Ok(());
+    }
+    if let Some(every) = cfg.discovery.refresh {
+        stride_kit::discovery::set_refresh_interval(every);
     }
     let verifier = Verifier::from_auth_url(&first_replica(&cfg)?)?;
     start(cfg, verifier).await?.run_until_signal().await

@@ -3,10 +3,10 @@
 //! forwarded untouched.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeSet, HashMap},
     convert::Infallible,
     sync::{
-        Arc,
+        Arc, PoisonError, RwLock,
         atomic::{AtomicUsize, Ordering},
     },
     task::{Context, Poll},
@@ -17,9 +17,16 @@ use axum::body::Body as AxumBody;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use http_body_util::BodyExt;
-use stride_kit::AppError;
+use prometheus::IntCounter;
+use stride_kit::{
+    AppError,
+    discovery::{self, Discovery, Taken},
+};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tonic::{Code, Status, transport::Channel};
+use tonic::{
+    Code, Status,
+    transport::{Channel, Endpoint, channel::Change},
+};
 
 use crate::conn::Guarded;
 
@@ -69,45 +76,171 @@ pub struct Proxy {
 /// connection work spreads over its cores instead of queueing behind one task.
 #[derive(Clone)]
 struct Upstream {
-    /// Replicas of the service (`STRIDE_<SVC>_URL` may list several, comma-separated), each
-    /// with its connections; calls go round the replicas, and round each replica's connections.
-    replicas: Arc<[Replica]>,
+    /// Replicas of the service, each with its connections; calls go round the replicas, and
+    /// round each replica's connections. `STRIDE_<SVC>_URL` may list several URLs,
+    /// comma-separated, and each URL whose host is a DNS name is every address it resolves to,
+    /// re-resolved as replicas come and go ([`stride_kit::discovery`]).
+    replicas: Arc<ReplicaSet>,
     next: Arc<AtomicUsize>,
     /// One permit per call in flight ([`Limits::upstream_max_in_flight`]).
     in_flight: Arc<Semaphore>,
 }
 
+/// The replicas of one upstream as discovery last saw them. Each call takes a snapshot: a
+/// replica removed meanwhile finishes the calls it holds.
+#[derive(Default)]
+struct ReplicaSet(RwLock<Arc<[Arc<Replica>]>>);
+
+impl ReplicaSet {
+    fn snapshot(&self) -> Arc<[Arc<Replica>]> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Vec<Arc<Replica>>)) {
+        let mut guard = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        let mut list = guard.to_vec();
+        f(&mut list);
+        *guard = list.into();
+    }
+}
+
 struct Replica {
+    /// Which configured URL it comes from, and which of that URL's replicas it is.
+    key: (usize, discovery::Replica),
     channels: Vec<Channel>,
     next: AtomicUsize,
+    /// Calls this replica took ([`UPSTREAM_CALLS`]).
+    calls: IntCounter,
+    /// The label values of `calls`, to drop the series when the replica goes.
+    labels: [String; 2],
 }
 
 impl Replica {
-    fn channel(&self) -> Option<Channel> {
+    fn new(
+        package: &str,
+        key: (usize, discovery::Replica),
+        endpoint: &Endpoint,
+        connections: usize,
+    ) -> Self {
+        let replica = match key.1 {
+            discovery::Replica::Addr(addr) => addr.to_string(),
+            discovery::Replica::Name => endpoint
+                .uri()
+                .authority()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        };
+        let labels = [package.to_owned(), replica];
+        Self {
+            key,
+            channels: (0..connections.max(1))
+                .map(|_| endpoint.connect_lazy())
+                .collect(),
+            next: AtomicUsize::new(0),
+            calls: UPSTREAM_CALLS.with_label_values(&labels),
+            labels,
+        }
+    }
+
+    fn channel(&self) -> Option<(Channel, IntCounter)> {
         let i = self.next.fetch_add(1, Ordering::Relaxed);
-        self.channels.get(i % self.channels.len().max(1)).cloned()
+        let channel = self.channels.get(i % self.channels.len().max(1)).cloned()?;
+        Some((channel, self.calls.clone()))
     }
 }
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        // A replica gone for good (its pod left) leaves no series behind.
+        let [package, replica] = &self.labels;
+        let _ = UPSTREAM_CALLS.remove_label_values(&[package, replica]);
+    }
+}
+
+static UPSTREAM_CALLS: std::sync::LazyLock<prometheus::IntCounterVec> =
+    std::sync::LazyLock::new(|| {
+        stride_kit::metrics::counter(
+            "stride_gateway_upstream_calls_total",
+            "Calls each upstream replica took (by proto package and replica address); a call \
+             a replica provably never received and that went to the next one counts there",
+            &["package", "replica"],
+        )
+    });
 
 impl Upstream {
     /// The channels to try for one call: one per replica, starting with the next replica in
     /// turn. A call that provably never reached a replica (see [`unsent`]) goes to the next.
-    fn channels(&self) -> Vec<Channel> {
-        let n = self.replicas.len();
+    fn channels(&self) -> Vec<(Channel, IntCounter)> {
+        let replicas = self.replicas.snapshot();
+        let n = replicas.len();
         let first = self.next.fetch_add(1, Ordering::Relaxed);
         (0..n)
-            .filter_map(|k| self.replicas.get((first + k) % n.max(1))?.channel())
+            .filter_map(|k| replicas.get((first + k) % n.max(1))?.channel())
             .collect()
     }
 }
 
+/// Keeps `set` following the name of the `source`-th URL of an upstream: each address found
+/// becomes a replica with `connections` connections; one gone is dropped. Ends when the
+/// upstream is (the gateway stopped).
+fn follow(
+    package: String,
+    set: &Arc<ReplicaSet>,
+    source: usize,
+    target: discovery::Target,
+    discovery: Discovery,
+    connections: usize,
+) {
+    let set = Arc::downgrade(set);
+    let probe = set.clone();
+    discovery::watch(
+        target,
+        discovery,
+        BTreeSet::from([discovery::Replica::Name]),
+        move || probe.strong_count() > 0,
+        move |change| {
+            let Some(set) = set.upgrade() else {
+                return Taken::Stop;
+            };
+            match change {
+                Change::Insert(replica, endpoint) => set.update(|list| {
+                    list.push(Arc::new(Replica::new(
+                        &package,
+                        (source, replica),
+                        &endpoint,
+                        connections,
+                    )));
+                }),
+                Change::Remove(replica) => {
+                    set.update(|list| list.retain(|r| r.key != (source, replica)));
+                }
+            }
+            Taken::Yes
+        },
+    );
+}
+
 impl Proxy {
     /// `urls`: proto package (`stride.profile.v1`) → upstream base URL; `connections` per
-    /// upstream (at least one).
+    /// upstream (at least one). Names are resolved by the OS (see [`Proxy::with_discovery`]).
     pub fn new(
         urls: &HashMap<String, String>,
         limits: Limits,
         connections: usize,
+    ) -> anyhow::Result<Self> {
+        Self::with_discovery(urls, limits, connections, Discovery::default())
+    }
+
+    /// [`Proxy::new`], resolving upstream names with `discovery` (tests inject a resolver).
+    /// Must be called on a Tokio runtime.
+    pub fn with_discovery(
+        urls: &HashMap<String, String>,
+        limits: Limits,
+        connections: usize,
+        discovery: Discovery,
     ) -> anyhow::Result<Self> {
         let mut upstreams = HashMap::new();
         for (package, url) in urls {
@@ -115,21 +248,34 @@ impl Proxy {
                 is_package(package),
                 "upstream key {package:?} is not a proto package such as stride.profile.v1"
             );
-            let mut replicas = Vec::new();
-            for url in replica_urls(url) {
-                let channels = (0..connections.max(1))
-                    .map(|_| stride_kit::grpc::lazy_channel(url))
-                    .collect::<anyhow::Result<Vec<_>>>()?;
-                replicas.push(Replica {
-                    channels,
-                    next: AtomicUsize::new(0),
+            let set = Arc::new(ReplicaSet::default());
+            let mut watched = Vec::new();
+            for (source, url) in replica_urls(url).enumerate() {
+                // Until its name resolves, a URL is one replica reached by name.
+                let endpoint = discovery::configure(Endpoint::from_shared(url.to_owned())?);
+                let key = (source, discovery::Replica::Name);
+                set.update(|list| {
+                    list.push(Arc::new(Replica::new(package, key, &endpoint, connections)));
                 });
+                if let Some(target) = discovery::Target::parse(url)? {
+                    watched.push((source, target));
+                }
             }
-            anyhow::ensure!(!replicas.is_empty(), "no upstream URL for {package}");
+            anyhow::ensure!(!set.snapshot().is_empty(), "no upstream URL for {package}");
+            for (source, target) in watched {
+                follow(
+                    package.clone(),
+                    &set,
+                    source,
+                    target,
+                    discovery.clone(),
+                    connections,
+                );
+            }
             upstreams.insert(
                 package.clone(),
                 Upstream {
-                    replicas: replicas.into(),
+                    replicas: set,
                     next: Arc::new(AtomicUsize::new(0)),
                     in_flight: Arc::new(Semaphore::new(
                         limits
@@ -325,7 +471,7 @@ impl tower::Service<http::Request<AxumBody>> for Proxy {
                     let last = channels.len().saturating_sub(1);
                     let mut parts = Some(parts);
                     let mut result = None;
-                    for (k, mut channel) in channels.into_iter().enumerate() {
+                    for (k, (mut channel, calls)) in channels.into_iter().enumerate() {
                         // The last try takes the original parts; earlier ones a copy (the
                         // buffered body is shared, not copied).
                         let req_parts = match (k == last, parts.take()) {
@@ -350,6 +496,7 @@ impl tower::Service<http::Request<AxumBody>> for Proxy {
                                 tracing::debug!(error = %e, %service, "replica unreachable; trying the next");
                             }
                             other => {
+                                calls.inc();
                                 result = Some(other);
                                 break;
                             }
@@ -608,6 +755,67 @@ mod tests {
         let urls: Vec<&str> = replica_urls(" http://a:1, http://b:2 ,,").collect();
         assert_eq!(urls, ["http://a:1", "http://b:2"]);
         assert_eq!(replica_urls("http://a:1").count(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_upstream_name_becomes_its_addresses_and_follows_them() {
+        use std::{collections::BTreeSet, net::SocketAddr};
+        use stride_kit::discovery::{Replica as R, Resolver};
+        let (a, b): (SocketAddr, SocketAddr) = (
+            "10.0.0.1:50052".parse().unwrap(),
+            "10.0.0.2:50052".parse().unwrap(),
+        );
+        let answer = Arc::new(std::sync::Mutex::new(vec![a, b]));
+        let served = answer.clone();
+        let discovery = Discovery {
+            resolver: Resolver::from_fn(move |host, _| {
+                let v = if host == "profile-headless" {
+                    served.lock().unwrap().clone()
+                } else {
+                    Vec::new()
+                };
+                Box::pin(async move { v })
+            }),
+            refresh: Some(Duration::from_millis(10)),
+        };
+        // A name and an IP literal in one setting: the literal stays as it is.
+        let urls = HashMap::from([(
+            "stride.profile.v1".to_owned(),
+            "http://profile-headless:50052,http://127.0.0.1:9".to_owned(),
+        )]);
+        let proxy = Proxy::with_discovery(&urls, Limits::default(), 2, discovery).unwrap();
+        let upstream = proxy.upstreams.get("stride.profile.v1").unwrap().clone();
+        let keys = || -> BTreeSet<(usize, R)> {
+            upstream.replicas.snapshot().iter().map(|r| r.key).collect()
+        };
+        let until = |want: BTreeSet<(usize, R)>| {
+            let keys = &keys;
+            async move {
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+                while keys() != want {
+                    assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "{:?} != {want:?}",
+                        keys()
+                    );
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        };
+        until(BTreeSet::from([
+            (0, R::Addr(a)),
+            (0, R::Addr(b)),
+            (1, R::Name),
+        ]))
+        .await;
+        // Each replica has its connections; a call tries each replica once.
+        assert_eq!(upstream.channels().len(), 3);
+        answer.lock().unwrap().retain(|x| *x == b);
+        until(BTreeSet::from([(0, R::Addr(b)), (1, R::Name)])).await;
+        // No answer: the last known replicas stay.
+        answer.lock().unwrap().clear();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(keys(), BTreeSet::from([(0, R::Addr(b)), (1, R::Name)]));
     }
 
     #[test]

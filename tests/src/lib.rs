@@ -59,6 +59,14 @@ pub struct Mesh {
     /// Where profile writes data export archives.
     pub export_dir: std::path::PathBuf,
     running: Vec<Running>,
+    /// The second replicas of auth, activity-session, challenge, analytics and ai-coach
+    /// ([`Options::replicas`]), sharing the first one's database and queue.
+    extra: Vec<Running>,
+    /// The gateway's probe and metrics port.
+    pub gateway_http: SocketAddr,
+    /// What the name [`PROFILE_NAME`] resolves to at the gateway ([`Options::profile_by_name`]):
+    /// the profile replicas "in DNS", as a headless Service lists its ready pods.
+    profile_dns: Arc<std::sync::Mutex<Vec<SocketAddr>>>,
     /// Profile's replicas (one unless [`Options::profile_replicas`] says more), all behind the
     /// gateway's one upstream setting, sharing profile's database.
     profiles: Vec<Running>,
@@ -71,6 +79,15 @@ pub struct Mesh {
 pub struct Options {
     /// Profile processes sharing its database, listed together in the gateway's upstream.
     pub profile_replicas: usize,
+    /// Replicas of every service (at least `profile_replicas` of profile): each shares its
+    /// service's database and consumer queue, and the gateway lists them all.
+    pub replicas: usize,
+    /// The gateway reaches profile through one name, [`PROFILE_NAME`], that resolves to every
+    /// live profile replica ([`Mesh::profile_dns_remove`] / [`Mesh::profile_dns_add`] play the
+    /// part of the endpoints controller), re-resolved every 100 ms. The resolver is injected:
+    /// this machine's /etc/hosts maps `localhost` to 127.0.0.1 only, so no real name resolves
+    /// to two local replicas.
+    pub profile_by_name: bool,
     /// Whether a sign-up must be confirmed with the mailed code (off: the flows sign up and go;
     /// the JSON/HTTP, Connect and browser journeys turn it on and read the code from the sink).
     pub signup_confirmation: bool,
@@ -85,12 +102,17 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             profile_replicas: 1,
+            replicas: 1,
+            profile_by_name: false,
             signup_confirmation: false,
             cors_origins: stride_gateway::CorsOrigins::none(),
             llm_url: None,
         }
     }
 }
+
+/// The name the gateway reaches profile by when [`Options::profile_by_name`] is set.
+pub const PROFILE_NAME: &str = "profile.mesh.test";
 
 /// What starting one more profile replica takes.
 #[derive(Clone)]
@@ -192,77 +214,106 @@ impl Mesh {
             )
             .await?,
         );
-        let auth = stride_auth::start(
-            stride_auth::Config {
-                common: common("auth", &dbs.auth, amqp, ""),
-                settings: stride_auth::settings::Settings {
-                    mail_url: sink.smtp_url().into(),
-                    sms_url: sink.sms_url().into(),
-                    signup_confirmation: options.signup_confirmation,
-                    ..Default::default()
-                },
+        let auth_config = || stride_auth::Config {
+            common: common("auth", &dbs.auth, amqp, ""),
+            settings: stride_auth::settings::Settings {
+                mail_url: sink.smtp_url().into(),
+                sms_url: sink.sms_url().into(),
+                signup_confirmation: options.signup_confirmation,
+                ..Default::default()
             },
-            auth_verifier,
-            Arc::new(SystemClock),
-        )
-        .await?;
+        };
+        let auth =
+            stride_auth::start(auth_config(), auth_verifier.clone(), Arc::new(SystemClock)).await?;
+        let replicas = options.replicas.max(1);
+        let mut extra = Vec::new();
+        let mut extra_urls: Vec<(&'static str, String)> = Vec::new();
+        for _ in 1..replicas {
+            let r = stride_auth::start(auth_config(), auth_verifier.clone(), Arc::new(SystemClock))
+                .await?;
+            extra_urls.push(("auth", format!("http://{}", r.grpc_addr)));
+            extra.push(r);
+        }
         let auth_url = format!("http://{}", auth.grpc_addr);
         let verifier = || Verifier::from_auth_url(&auth_url);
         let mut direct = vec![("auth", auth.grpc_addr)];
         running.push(auth);
 
-        let activity = stride_activity_session::start(
-            stride_activity_session::Config {
-                common: common("activity-session", &dbs.activity_session, amqp, &auth_url),
-            },
-            verifier()?,
-            shared.clone(),
-        )
-        .await?;
-        let challenge = stride_challenge::start(
-            stride_challenge::Config {
-                common: common("challenge", &dbs.challenge, amqp, &auth_url),
-            },
-            verifier()?,
-            shared.clone(),
-        )
-        .await?;
+        let activity_config = stride_activity_session::Config {
+            common: common("activity-session", &dbs.activity_session, amqp, &auth_url),
+        };
+        let activity =
+            stride_activity_session::start(activity_config.clone(), verifier()?, shared.clone())
+                .await?;
+        let challenge_config = stride_challenge::Config {
+            common: common("challenge", &dbs.challenge, amqp, &auth_url),
+        };
+        let challenge =
+            stride_challenge::start(challenge_config.clone(), verifier()?, shared.clone()).await?;
+        for _ in 1..replicas {
+            let r = stride_activity_session::start(
+                activity_config.clone(),
+                verifier()?,
+                shared.clone(),
+            )
+            .await?;
+            extra_urls.push(("activity-session", format!("http://{}", r.grpc_addr)));
+            extra.push(r);
+            let r = stride_challenge::start(challenge_config.clone(), verifier()?, shared.clone())
+                .await?;
+            extra_urls.push(("challenge", format!("http://{}", r.grpc_addr)));
+            extra.push(r);
+        }
         // analytics' dashboard asks ai-coach and ai-coach asks analytics: ai-coach's address is
         // chosen before either starts.
         let coach_addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
         // Profile starts last but the coach asks it (lazily): its first replica's port is chosen now.
         let profile_addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-        let analytics = stride_analytics::start(
-            stride_analytics::Config::with_peers(
-                common("analytics", &dbs.analytics, amqp, &auth_url),
-                &format!("http://{coach_addr}"),
-                &format!("http://{}", challenge.grpc_addr),
-            ),
-            verifier()?,
-            shared.clone(),
-        )
-        .await?;
-        let coach = stride_ai_coach::start(
-            stride_ai_coach::Config {
-                common: CommonConfig {
-                    grpc_addr: coach_addr,
-                    ..common("ai-coach", &dbs.ai_coach, amqp, &auth_url)
-                },
-                analytics_url: format!("http://{}", analytics.grpc_addr),
-                activity_session_url: format!("http://{}", activity.grpc_addr),
-                profile_url: format!("http://{profile_addr}"),
-                challenge_url: format!("http://{}", challenge.grpc_addr),
-                daily_quota: stride_ai_coach::DEFAULT_DAILY_QUOTA,
-                chat: Default::default(),
-                llm: options
-                    .llm_url
-                    .as_ref()
-                    .map(|url| stride_ai_coach::LlmConfig::new(url.clone(), "stand-in")),
+        let analytics_config = stride_analytics::Config::with_peers(
+            common("analytics", &dbs.analytics, amqp, &auth_url),
+            &format!("http://{coach_addr}"),
+            &format!("http://{}", challenge.grpc_addr),
+        );
+        let analytics =
+            stride_analytics::start(analytics_config.clone(), verifier()?, shared.clone()).await?;
+        let coach_config = stride_ai_coach::Config {
+            common: CommonConfig {
+                grpc_addr: coach_addr,
+                ..common("ai-coach", &dbs.ai_coach, amqp, &auth_url)
             },
-            verifier()?,
-            shared.clone(),
-        )
-        .await?;
+            analytics_url: format!("http://{}", analytics.grpc_addr),
+            activity_session_url: format!("http://{}", activity.grpc_addr),
+            profile_url: format!("http://{profile_addr}"),
+            challenge_url: format!("http://{}", challenge.grpc_addr),
+            daily_quota: stride_ai_coach::DEFAULT_DAILY_QUOTA,
+            chat: Default::default(),
+            llm: options
+                .llm_url
+                .as_ref()
+                .map(|url| stride_ai_coach::LlmConfig::new(url.clone(), "stand-in")),
+        };
+        let coach =
+            stride_ai_coach::start(coach_config.clone(), verifier()?, shared.clone()).await?;
+        for _ in 1..replicas {
+            let r = stride_analytics::start(analytics_config.clone(), verifier()?, shared.clone())
+                .await?;
+            extra_urls.push(("analytics", format!("http://{}", r.grpc_addr)));
+            extra.push(r);
+            let r = stride_ai_coach::start(
+                stride_ai_coach::Config {
+                    common: CommonConfig {
+                        grpc_addr: "127.0.0.1:0".parse()?,
+                        ..coach_config.common.clone()
+                    },
+                    ..coach_config.clone()
+                },
+                verifier()?,
+                shared.clone(),
+            )
+            .await?;
+            extra_urls.push(("ai-coach", format!("http://{}", r.grpc_addr)));
+            extra.push(r);
+        }
         // Profile starts last: its data export asks every other service.
         let mut export = stride_profile::ExportSettings::local();
         export.sweep_every = std::time::Duration::from_millis(200);
@@ -282,7 +333,7 @@ impl Mesh {
             export,
         };
         let mut profiles = Vec::new();
-        for i in 0..options.profile_replicas.max(1) {
+        for i in 0..options.profile_replicas.max(replicas) {
             let addr = if i == 0 {
                 profile_addr
             } else {
@@ -301,11 +352,20 @@ impl Mesh {
             running.push(r);
         }
 
+        // Every replica of a service, comma-separated (the gateway goes round them).
         let url = |name: &str| {
-            format!(
+            std::iter::once(format!(
                 "http://{}",
                 direct.iter().find(|(n, _)| *n == name).expect("service").1
+            ))
+            .chain(
+                extra_urls
+                    .iter()
+                    .filter(|(n, _)| *n == name)
+                    .map(|(_, u)| u.clone()),
             )
+            .collect::<Vec<_>>()
+            .join(",")
         };
         // Keyed by proto package, as `stride_gateway::UPSTREAMS`.
         let upstreams = [
@@ -320,14 +380,39 @@ impl Mesh {
         .map(|(package, name)| (package.to_owned(), url(name)))
         .collect::<std::collections::HashMap<_, _>>();
         let mut upstreams = upstreams;
-        upstreams.insert(
-            "stride.profile.v1".into(),
-            profiles
-                .iter()
-                .map(|p| format!("http://{}", p.grpc_addr))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
+        let profile_dns = Arc::new(std::sync::Mutex::new(
+            profiles.iter().map(|p| p.grpc_addr).collect::<Vec<_>>(),
+        ));
+        let mut discovery = stride_kit::discovery::Discovery::default();
+        if options.profile_by_name {
+            // One name for every replica (the port is the resolver's to give, as with SRV-less
+            // headless Services every pod listens on the same one).
+            upstreams.insert(
+                "stride.profile.v1".into(),
+                format!("http://{PROFILE_NAME}:50052"),
+            );
+            let dns = profile_dns.clone();
+            discovery = stride_kit::discovery::Discovery {
+                resolver: stride_kit::discovery::Resolver::from_fn(move |host, _port| {
+                    let addrs = if host == PROFILE_NAME {
+                        dns.lock().map(|d| d.clone()).unwrap_or_default()
+                    } else {
+                        Vec::new()
+                    };
+                    Box::pin(async move { addrs })
+                }),
+                refresh: Some(std::time::Duration::from_millis(100)),
+            };
+        } else {
+            upstreams.insert(
+                "stride.profile.v1".into(),
+                profiles
+                    .iter()
+                    .map(|p| format!("http://{}", p.grpc_addr))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+        }
         let gateway = stride_gateway::start(
             stride_gateway::Config {
                 addr: "127.0.0.1:0".parse()?,
@@ -345,16 +430,17 @@ impl Mesh {
                     .expect("default limits"),
                 trusted_proxies: stride_gateway::TrustedProxies::none(),
                 connections: stride_gateway::ConnLimits::default(),
+                discovery,
             },
             verifier()?,
         )
         .await?;
-        let gateway_addr = gateway.grpc_addr;
+        let (gateway_addr, gateway_http) = (gateway.grpc_addr, gateway.http_addr);
         running.push(gateway);
 
         // Ready = every service reports SERVING (database and broker links up).
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
-        for r in &running {
+        for r in running.iter().chain(&extra) {
             while !r.health.is_ready() {
                 anyhow::ensure!(
                     tokio::time::Instant::now() < deadline,
@@ -371,6 +457,9 @@ impl Mesh {
             sink,
             export_dir,
             running,
+            extra,
+            gateway_http,
+            profile_dns,
             profiles,
             profile_start,
             _vhost: stores.vhost.clone(),
@@ -390,6 +479,44 @@ impl Mesh {
         Ok(())
     }
 
+    /// Stops profile replica `i` gracefully (in-flight calls finish, new ones are refused with
+    /// GOAWAY) and leaves it stopped; returns its gRPC address.
+    pub async fn stop_profile_replica(&mut self, i: usize) -> anyhow::Result<SocketAddr> {
+        anyhow::ensure!(i < self.profiles.len(), "no profile replica {i}");
+        let old = self.profiles.remove(i);
+        let addr = old.grpc_addr;
+        old.stop().await?;
+        Ok(addr)
+    }
+
+    /// Starts a profile replica on `addr` (one stopped before) and waits until it is ready.
+    pub async fn start_profile_replica(&mut self, addr: SocketAddr) -> anyhow::Result<()> {
+        let new = self.profile_start.start(addr).await?;
+        self.profiles.push(new);
+        Ok(())
+    }
+
+    /// The profile replicas' gRPC addresses.
+    pub fn profile_addrs(&self) -> Vec<SocketAddr> {
+        self.profiles.iter().map(|p| p.grpc_addr).collect()
+    }
+
+    /// Takes `addr` out of what [`PROFILE_NAME`] resolves to (a pod no longer ready).
+    pub fn profile_dns_remove(&self, addr: SocketAddr) {
+        if let Ok(mut dns) = self.profile_dns.lock() {
+            dns.retain(|a| *a != addr);
+        }
+    }
+
+    /// Puts `addr` back into what [`PROFILE_NAME`] resolves to (a pod ready again).
+    pub fn profile_dns_add(&self, addr: SocketAddr) {
+        if let Ok(mut dns) = self.profile_dns.lock()
+            && !dns.contains(&addr)
+        {
+            dns.push(addr);
+        }
+    }
+
     /// The HTTP port (downloads, probes) of profile replica `i`.
     pub fn profile_http(&self, i: usize) -> Option<SocketAddr> {
         self.profiles.get(i).map(|p| p.http_addr)
@@ -402,6 +529,9 @@ impl Mesh {
             gateway.stop().await?;
         }
         while let Some(r) = self.profiles.pop() {
+            r.stop().await?;
+        }
+        while let Some(r) = self.extra.pop() {
             r.stop().await?;
         }
         while let Some(r) = self.running.pop() {

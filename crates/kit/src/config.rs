@@ -270,6 +270,9 @@ pub struct CommonConfig {
     pub db_max_connections: u32,
     /// Calls served at once before the rest are refused (`STRIDE_MAX_IN_FLIGHT`, default 512).
     pub max_in_flight: usize,
+    /// Time between two DNS resolutions of an upstream's name (`STRIDE_DNS_REFRESH_SECS`,
+    /// default 5; [`crate::discovery`]).
+    pub dns_refresh: std::time::Duration,
 }
 
 impl CommonConfig {
@@ -295,6 +298,7 @@ impl CommonConfig {
         };
         let db_max_connections = env.parse_or("STRIDE_DB_MAX_CONNECTIONS", 10u32);
         let max_in_flight = env.parse_or("STRIDE_MAX_IN_FLIGHT", 512usize);
+        let dns_refresh = dns_refresh(env);
         Self {
             service,
             grpc_addr,
@@ -304,8 +308,22 @@ impl CommonConfig {
             auth_url,
             db_max_connections,
             max_in_flight,
+            dns_refresh,
         }
     }
+}
+
+/// `STRIDE_DNS_REFRESH_SECS`: seconds between two resolutions of an upstream's DNS name (at
+/// least 1; default 5).
+pub fn dns_refresh(env: &mut Env) -> std::time::Duration {
+    let secs = env.parse_or(
+        "STRIDE_DNS_REFRESH_SECS",
+        crate::discovery::DEFAULT_REFRESH.as_secs(),
+    );
+    if secs == 0 {
+        env.error("STRIDE_DNS_REFRESH_SECS must be at least 1");
+    }
+    std::time::Duration::from_secs(secs.max(1))
 }
 
 /// What `stride-<service> migrate` needs: the database and nothing else, so a migration job
@@ -337,6 +355,7 @@ impl CommonConfig {
             auth_url: "http://127.0.0.1:1".into(),
             db_max_connections: 5,
             max_in_flight: 512,
+            dns_refresh: crate::discovery::DEFAULT_REFRESH,
         }
     }
 }
@@ -492,5 +511,29 @@ mod tests {
         assert!(text.contains("AMQP_URL must be a amqp/amqps URL"), "{text}");
         assert!(text.contains("STRIDE_AUTH_URL is not set"), "{text}");
         assert_eq!(err.0.len(), 4);
+    }
+
+    #[test]
+    fn the_dns_refresh_is_whole_seconds_and_never_zero() {
+        let mut env = Env::from_fn(|_| None);
+        assert_eq!(dns_refresh(&mut env), crate::discovery::DEFAULT_REFRESH);
+        env.finish().expect("the default");
+        let mut env = Env::from_fn(|k| (k == "STRIDE_DNS_REFRESH_SECS").then(|| "30".into()));
+        assert_eq!(dns_refresh(&mut env), std::time::Duration::from_secs(30));
+        let mut env = Env::from_fn(|k| (k == "STRIDE_DNS_REFRESH_SECS").then(|| "0".into()));
+        let _ = dns_refresh(&mut env);
+        let text = env.finish().unwrap_err().to_string();
+        assert!(
+            text.contains("STRIDE_DNS_REFRESH_SECS must be at least 1"),
+            "{text}"
+        );
+        let mut env = Env::from_fn(|k| (k == "STRIDE_DNS_REFRESH_SECS").then(|| "soon".into()));
+        let _ = dns_refresh(&mut env);
+        assert!(
+            env.finish()
+                .unwrap_err()
+                .to_string()
+                .contains("STRIDE_DNS_REFRESH_SECS")
+        );
     }
 }

@@ -2,12 +2,10 @@
 //! the [`Call`] every handler receives, and channels for service-to-service calls through the
 //! generated stubs.
 
-use std::time::Duration;
-
 use tonic::{
     metadata::MetadataValue,
     service::{Interceptor, interceptor::InterceptedService},
-    transport::{Channel, Endpoint},
+    transport::Channel,
 };
 
 use crate::{AppError, AppResult, Caller, ClientInfo};
@@ -99,14 +97,12 @@ macro_rules! grpc_handlers {
 }
 
 /// A channel that connects on first use (services may start in any order) and reconnects.
+/// When the URL's host is a DNS name, every address it resolves to is a replica and each call
+/// goes to one of them, following the name as replicas come and go
+/// ([`crate::discovery::balanced_channel`]); an IP literal is one connection. Must be called on
+/// a Tokio runtime.
 pub fn lazy_channel(url: &str) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_owned())?
-        .connect_timeout(Duration::from_secs(3))
-        .timeout(Duration::from_secs(15))
-        .tcp_nodelay(true)
-        .http2_keep_alive_interval(Duration::from_secs(30))
-        .keep_alive_while_idle(true)
-        .connect_lazy())
+    crate::discovery::balanced_channel(url, crate::discovery::Discovery::default())
 }
 
 /// Adds the current trace context and, for calls on a user's behalf, that user's token.

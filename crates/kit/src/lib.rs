@@ -11,6 +11,7 @@
 //! - [`serve`]: the gRPC server with health, reflection, an HTTP probe/metrics port and graceful
 //!   shutdown, under [`service`].
 //! - [`grpc`]: [`Call`], the one-line handler table [`grpc_handlers!`], clients between services.
+//! - [`discovery`]: every replica behind an upstream's DNS name, calls balanced across them.
 //! - [`pagination`]: typed, versioned, bounded page tokens and the `limit + 1` page.
 //! - [`db`], [`clock`], [`convert`]: database start-up, injectable time (`now_db`), proto
 //!   conversions and the local-date rules.
@@ -20,6 +21,7 @@ pub mod clock;
 pub mod config;
 pub mod convert;
 pub mod db;
+pub mod discovery;
 pub mod error;
 pub mod export;
 pub mod grpc;

@@ -80,6 +80,7 @@ where
     F: FnOnce(C, Arc<Verifier>, SharedClock) -> Fut,
     Fut: Future<Output = anyhow::Result<Running>>,
 {
+    crate::discovery::set_refresh_interval(config.as_ref().dns_refresh);
     let verifier = Verifier::from_auth_url(&config.as_ref().auth_url)?;
     start(config, verifier, Arc::new(SystemClock))
         .await?

@@ -157,6 +157,7 @@ impl Edge {
             rate_limits: stride_gateway::RateLimits::off(),
             trusted_proxies: stride_gateway::TrustedProxies::none(),
             connections: stride_gateway::ConnLimits::default(),
+            discovery: Default::default(),
         };
         configure(&mut cfg);
         let gateway = stride_gateway::start(cfg, verifier)

@@ -17,6 +17,8 @@ mod external;
 mod flow;
 mod http_json;
 mod profile;
+// Calls balanced over replicas found by name; two replicas of every service (issue 17).
+mod replicas;
 mod rolling;
 mod sessions;
 mod sweep;
