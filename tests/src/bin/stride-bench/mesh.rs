@@ -450,7 +450,7 @@ pub async fn run() -> anyhow::Result<()> {
     };
     let history = if wants("history") {
         println!(
-            "\n== progress summary: five years of daily history against the two periods the answer covers (idle: 50 calls/s each for 4 s) =="
+            "\n== progress summary: five years of daily history against the two periods the answer covers (idle: 50 calls/s each for 10 s) =="
         );
         crate::domains::history(&domain, &env.analytics_db).await?
     } else {
