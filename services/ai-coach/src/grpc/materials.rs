@@ -53,7 +53,7 @@ stride_kit::grpc_handlers! {
 }
 
 const MATERIAL: &str = "material";
-const ANSWER_KIND: &str = "materials.query";
+const ANSWER_KIND: &str = "material.answer";
 const ANSWER_TOKENS: u32 = 1500;
 
 async fn upload(

@@ -7,6 +7,7 @@ mod doubts;
 mod feedback;
 mod lifecycle;
 mod llm;
+mod materials;
 mod practice;
 mod quiz;
 mod recommendation;
