@@ -545,3 +545,34 @@ async fn a_merge_gives_the_guests_materials_to_the_target() {
     h.stop().await;
     mesh.stop().await;
 }
+
+#[tokio::test]
+async fn a_repeated_or_stale_job_changes_nothing() {
+    let (h, mesh) = start(datetime!(2026-11-20 09:00 UTC), None).await;
+    let mut c = client(&h);
+    let user = Uuid::now_v7();
+    let token = h.token(user);
+    let m = upload(&mut c, &token, "Biology", "text/plain", biology_notes().into_bytes()).await;
+    let ready = processed(&c, &token, &m.id).await;
+    let id: Uuid = m.id.parse().unwrap();
+    // The same job again (a re-publication under a new event id): the material is final.
+    let ai_coach = Publisher::start(&h.amqp, "ai-coach").await;
+    h.consumed(
+        ai_coach
+            .publish(&fixtures::material_uploaded(user, id, ready.size_bytes, h.clock.now()))
+            .await,
+    )
+    .await;
+    let again = get(&c, &token, &m.id).await.unwrap();
+    assert_eq!(again, ready);
+    assert_eq!(chunk_count(&h, &m.id).await, i64::from(ready.chunks_total));
+    // A job for a material deleted meanwhile (or never stored) is consumed without effect.
+    h.consumed(
+        ai_coach
+            .publish(&fixtures::material_uploaded(user, Uuid::now_v7(), 10, h.clock.now()))
+            .await,
+    )
+    .await;
+    h.stop().await;
+    mesh.stop().await;
+}
