@@ -78,7 +78,10 @@ pub fn upload(
     if title.is_empty() {
         bad.push(("title", "must not be empty".to_owned()));
     } else if title.chars().count() > MAX_TITLE_CHARS {
-        bad.push(("title", format!("must be at most {MAX_TITLE_CHARS} characters")));
+        bad.push((
+            "title",
+            format!("must be at most {MAX_TITLE_CHARS} characters"),
+        ));
     } else if title.chars().any(char::is_control) {
         bad.push(("title", "must not contain control characters".to_owned()));
     }
@@ -389,7 +392,13 @@ mod tests {
 
     #[test]
     fn uploads_are_checked_field_by_field() {
-        let ok = upload(" Notes ", "notes.md", "text/markdown; charset=utf-8", b"# Hi").unwrap();
+        let ok = upload(
+            " Notes ",
+            "notes.md",
+            "text/markdown; charset=utf-8",
+            b"# Hi",
+        )
+        .unwrap();
         assert_eq!(
             ok,
             Upload {
@@ -405,7 +414,10 @@ mod tests {
             Kind::Pdf
         );
         let fields = |r: Result<Upload, Vec<(&'static str, String)>>| {
-            r.unwrap_err().into_iter().map(|(f, _)| f).collect::<Vec<_>>()
+            r.unwrap_err()
+                .into_iter()
+                .map(|(f, _)| f)
+                .collect::<Vec<_>>()
         };
         assert_eq!(
             fields(upload("", "", "image/png", b"")),
@@ -420,7 +432,12 @@ mod tests {
             vec!["title"]
         );
         assert_eq!(
-            fields(upload("t", "a", "text/plain", &vec![b'a'; MAX_CONTENT_BYTES + 1])),
+            fields(upload(
+                "t",
+                "a",
+                "text/plain",
+                &vec![b'a'; MAX_CONTENT_BYTES + 1]
+            )),
             vec!["content"]
         );
         assert_eq!(
@@ -548,7 +565,10 @@ mod tests {
             &[passage(2, "Mitochondria release energy.")],
             "no model is configured",
         );
-        assert!(a.contains("[1] Biology, part 3: \"Mitochondria release energy.\""), "{a}");
+        assert!(
+            a.contains("[1] Biology, part 3: \"Mitochondria release energy.\""),
+            "{a}"
+        );
         assert!(a.contains("no model is configured"), "{a}");
         let none = rules_answer(&[], "no model is configured");
         assert!(none.contains("Nothing in your materials matches"), "{none}");

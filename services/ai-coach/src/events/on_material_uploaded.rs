@@ -169,7 +169,8 @@ async fn extract(kind: Kind, bytes: Vec<u8>) -> Result<String, String> {
         Kind::Text | Kind::Markdown => material::text_of(&bytes),
         Kind::Pdf => {
             // CPU-bound and able to panic on a hostile file: on the blocking pool, bounded.
-            let job = tokio::task::spawn_blocking(move || pdf_extract::extract_text_from_mem(&bytes));
+            let job =
+                tokio::task::spawn_blocking(move || pdf_extract::extract_text_from_mem(&bytes));
             match tokio::time::timeout(EXTRACT_TIMEOUT, job).await {
                 Err(_) => Err(format!(
                     "the PDF could not be read within {}s",

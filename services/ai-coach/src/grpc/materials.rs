@@ -62,15 +62,14 @@ async fn upload(
 ) -> AppResult<pb::UploadMaterialResponse> {
     let caller = call.caller()?;
     let m = &call.message;
-    let u = material::upload(&m.title, &m.filename, &m.content_type, &m.content).map_err(
-        |bad| {
+    let u =
+        material::upload(&m.title, &m.filename, &m.content_type, &m.content).map_err(|bad| {
             AppError::InvalidArgument(
                 bad.into_iter()
                     .map(|(f, why)| (f.to_owned(), why))
                     .collect(),
             )
-        },
-    )?;
+        })?;
     if s.llm.is_some() {
         // Its embeddings are model calls.
         let mut conn = s.pool.acquire().await?;
@@ -166,9 +165,7 @@ async fn delete(
 }
 
 /// The question, the materials searched (None: all ready ones) and the citations wanted.
-fn query_args(
-    m: &pb::QueryMaterialsRequest,
-) -> AppResult<(String, Option<Vec<Uuid>>, usize)> {
+fn query_args(m: &pb::QueryMaterialsRequest) -> AppResult<(String, Option<Vec<Uuid>>, usize)> {
     let mut v = Violations::new();
     let question = doubt::question(&m.question).unwrap_or_else(|e| {
         v.add("question", e);
@@ -216,7 +213,9 @@ async fn query(
             if let Some((id, status)) = found.iter().find(|(_, st)| st != "ready") {
                 return Err(AppError::precondition(
                     "MATERIAL_NOT_READY",
-                    format!("material {id} is {status}, not ready: wait for its processing or upload it again"),
+                    format!(
+                        "material {id} is {status}, not ready: wait for its processing or upload it again"
+                    ),
                 ));
             }
         }
@@ -234,14 +233,8 @@ async fn query(
     }
     let scope = scope.as_deref();
     let lexical_query = material::or_query(&question);
-    let lexical = store::full_text(
-        &mut conn,
-        user,
-        scope,
-        &lexical_query,
-        CANDIDATES as i64,
-    )
-    .await?;
+    let lexical =
+        store::full_text(&mut conn, user, scope, &lexical_query, CANDIDATES as i64).await?;
     // No connection held across the model call.
     drop(conn);
     let llm = s.llm.as_ref().map(|l| l.for_user(user));

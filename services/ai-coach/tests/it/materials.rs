@@ -13,8 +13,7 @@ use stride_proto::ai_coach::{
     user_data_service_client::UserDataServiceClient,
 };
 use stride_testkit::{
-    EVENT_DEADLINE,
-    authed,
+    EVENT_DEADLINE, authed,
     bus::{Publisher, assert_invalid},
     eventually, fixtures,
     openai::{EMBEDDINGS, Reply},
@@ -45,7 +44,13 @@ fn biology_notes() -> String {
     format!("# Biology notes\n\n{cell}\n\n{plants}\n\n{history}\n")
 }
 
-pub async fn upload(c: &mut Client, token: &str, title: &str, content_type: &str, content: Vec<u8>) -> Material {
+pub async fn upload(
+    c: &mut Client,
+    token: &str,
+    title: &str,
+    content_type: &str,
+    content: Vec<u8>,
+) -> Material {
     c.upload_material(authed(
         UploadMaterialRequest {
             title: title.into(),
@@ -105,7 +110,10 @@ async fn ask(
 fn pdf(lines: &[&str]) -> Vec<u8> {
     let mut content = String::from("BT /F1 12 Tf 72 720 Td 16 TL\n");
     for l in lines {
-        let l = l.replace('\\', "\\\\").replace('(', "\\(").replace(')', "\\)");
+        let l = l
+            .replace('\\', "\\\\")
+            .replace('(', "\\(")
+            .replace(')', "\\)");
         content.push_str(&format!("({l}) Tj T*\n"));
     }
     content.push_str("ET");
@@ -157,7 +165,14 @@ async fn a_text_upload_becomes_ready_and_is_answered_by_rules_over_full_text() {
     let mut c = client(&h);
     let token = h.token(Uuid::now_v7());
 
-    let m = upload(&mut c, &token, "Biology", "text/markdown", biology_notes().into_bytes()).await;
+    let m = upload(
+        &mut c,
+        &token,
+        "Biology",
+        "text/markdown",
+        biology_notes().into_bytes(),
+    )
+    .await;
     assert_eq!(m.status(), MaterialStatus::Pending);
     assert_eq!((m.chunks_done, m.chunks_total), (0, 0));
     assert_eq!(m.content_type, "text/markdown");
@@ -196,12 +211,20 @@ async fn a_text_upload_becomes_ready_and_is_answered_by_rules_over_full_text() {
     assert!(r.answer.contains("[1] Biology, part"), "{}", r.answer);
 
     // Nothing matches: said plainly, no citation.
-    let none = ask(&mut c, &token, "quaternions rotation", &[]).await.unwrap();
+    let none = ask(&mut c, &token, "quaternions rotation", &[])
+        .await
+        .unwrap();
     assert!(none.citations.is_empty());
-    assert!(none.answer.contains("Nothing in your materials matches"), "{}", none.answer);
+    assert!(
+        none.answer.contains("Nothing in your materials matches"),
+        "{}",
+        none.answer
+    );
 
     // Only the named material is searched (and it must be ready and the caller's).
-    let r = ask(&mut c, &token, "printing press", &[&m.id]).await.unwrap();
+    let r = ask(&mut c, &token, "printing press", &[&m.id])
+        .await
+        .unwrap();
     assert!(r.citations[0].excerpt.contains("Gutenberg"), "{r:?}");
     h.stop().await;
     mesh.stop().await;
@@ -227,7 +250,10 @@ async fn a_pdf_is_extracted_and_a_broken_one_fails_with_its_reason() {
         .unwrap();
     let best = &r.citations[0];
     assert_eq!(best.material_id, m.id);
-    assert!(best.excerpt.contains("Chlorophyll absorbs light"), "{best:?}");
+    assert!(
+        best.excerpt.contains("Chlorophyll absorbs light"),
+        "{best:?}"
+    );
     assert!(best.excerpt.contains("Calvin cycle"), "{best:?}");
 
     // A PDF header and then garbage: the job fails it with a clear reason, no chunk kept.
@@ -259,11 +285,21 @@ async fn with_a_model_chunks_are_embedded_and_the_answer_cites_the_chunks_it_use
     let mut c = client(&h);
     let token = h.token(Uuid::now_v7());
 
-    let m = upload(&mut c, &token, "Biology", "text/markdown", biology_notes().into_bytes()).await;
+    let m = upload(
+        &mut c,
+        &token,
+        "Biology",
+        "text/markdown",
+        biology_notes().into_bytes(),
+    )
+    .await;
     let ready = processed(&c, &token, &m.id).await;
     assert_eq!(ready.status(), MaterialStatus::Ready, "{ready:?}");
     assert!(ready.embedded, "{ready:?}");
-    assert_eq!(ready.embedding_model, stride_ai_coach::DEFAULT_EMBEDDING_MODEL);
+    assert_eq!(
+        ready.embedding_model,
+        stride_ai_coach::DEFAULT_EMBEDDING_MODEL
+    );
     assert_eq!(ready.chunks_done, ready.chunks_total);
     // The production client asked /v1/embeddings for every chunk, with the embedding model.
     let asked = ai.requests(EMBEDDINGS);
@@ -286,7 +322,9 @@ async fn with_a_model_chunks_are_embedded_and_the_answer_cites_the_chunks_it_use
     // The model answers citing passage 1 and a passage it was never given (dropped).
     ai.script(
         "materials.answer",
-        Reply::Json(json!({"answer": "Photosynthesis makes sugar from light [1].", "citations": [1, 9]})),
+        Reply::Json(
+            json!({"answer": "Photosynthesis makes sugar from light [1].", "citations": [1, 9]}),
+        ),
     );
     let r = ask(&mut c, &token, "How do plants make sugar from light?", &[])
         .await
@@ -304,7 +342,10 @@ async fn with_a_model_chunks_are_embedded_and_the_answer_cites_the_chunks_it_use
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(prompt.starts_with("Question: How do plants make sugar"), "{prompt}");
+    assert!(
+        prompt.starts_with("Question: How do plants make sugar"),
+        "{prompt}"
+    );
     assert!(prompt.contains("[1] (Biology, part"), "{prompt}");
 
     // A model citing nothing it was given is not trusted: the rules quote the passages.
@@ -331,7 +372,14 @@ async fn failed_embeddings_leave_the_material_searchable_by_full_text() {
     let token = h.token(Uuid::now_v7());
     // 400 is not retried: the first batch fails at once.
     ai.script(EMBEDDINGS, Reply::Status(400));
-    let m = upload(&mut c, &token, "Biology", "text/markdown", biology_notes().into_bytes()).await;
+    let m = upload(
+        &mut c,
+        &token,
+        "Biology",
+        "text/markdown",
+        biology_notes().into_bytes(),
+    )
+    .await;
     let ready = processed(&c, &token, &m.id).await;
     assert_eq!(ready.status(), MaterialStatus::Ready, "{ready:?}");
     assert!(!ready.embedded, "{ready:?}");
@@ -346,7 +394,11 @@ async fn failed_embeddings_leave_the_material_searchable_by_full_text() {
         .await
         .unwrap();
     assert_eq!(r.search_mode(), MaterialSearchMode::FullText);
-    assert!(r.search_reason.contains("no searched material has embeddings"), "{r:?}");
+    assert!(
+        r.search_reason
+            .contains("no searched material has embeddings"),
+        "{r:?}"
+    );
     assert!(r.citations[0].excerpt.contains("Gutenberg"), "{r:?}");
     assert_eq!(r.provenance.unwrap().path(), AnswerPath::Model);
     h.stop().await;
@@ -358,10 +410,20 @@ async fn another_users_materials_are_not_found_and_never_cited() {
     let (h, mesh) = start(datetime!(2026-11-20 09:00 UTC), None).await;
     let mut c = client(&h);
     let (ann, bob) = (h.token(Uuid::now_v7()), h.token(Uuid::now_v7()));
-    let m = upload(&mut c, &ann, "Biology", "text/plain", biology_notes().into_bytes()).await;
+    let m = upload(
+        &mut c,
+        &ann,
+        "Biology",
+        "text/plain",
+        biology_notes().into_bytes(),
+    )
+    .await;
     processed(&c, &ann, &m.id).await;
 
-    assert_eq!(get(&c, &bob, &m.id).await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(
+        get(&c, &bob, &m.id).await.unwrap_err().code(),
+        Code::NotFound
+    );
     let e = c
         .delete_material(authed(
             DeleteMaterialRequest {
@@ -372,15 +434,29 @@ async fn another_users_materials_are_not_found_and_never_cited() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::NotFound);
-    let e = ask(&mut c, &bob, "mitochondria", &[&m.id]).await.unwrap_err();
+    let e = ask(&mut c, &bob, "mitochondria", &[&m.id])
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::NotFound, "{e:?}");
     // Bob has nothing to search; Ann's chunks are never his.
     let e = ask(&mut c, &bob, "mitochondria", &[]).await.unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
-    let bobs = upload(&mut c, &bob, "Cooking", "text/plain", b"Banana bread needs ripe bananas.".to_vec()).await;
+    let bobs = upload(
+        &mut c,
+        &bob,
+        "Cooking",
+        "text/plain",
+        b"Banana bread needs ripe bananas.".to_vec(),
+    )
+    .await;
     processed(&c, &bob, &bobs.id).await;
-    let r = ask(&mut c, &bob, "mitochondria energy bananas", &[]).await.unwrap();
-    assert!(r.citations.iter().all(|x| x.material_id == bobs.id), "{r:?}");
+    let r = ask(&mut c, &bob, "mitochondria energy bananas", &[])
+        .await
+        .unwrap();
+    assert!(
+        r.citations.iter().all(|x| x.material_id == bobs.id),
+        "{r:?}"
+    );
     let listed = c
         .list_materials(authed(ListMaterialsRequest::default(), &bob))
         .await
@@ -388,7 +464,10 @@ async fn another_users_materials_are_not_found_and_never_cited() {
         .into_inner();
     assert_eq!(listed.materials.len(), 1);
     // Ann's is still there.
-    assert_eq!(get(&c, &ann, &m.id).await.unwrap().status(), MaterialStatus::Ready);
+    assert_eq!(
+        get(&c, &ann, &m.id).await.unwrap().status(),
+        MaterialStatus::Ready
+    );
     h.stop().await;
     mesh.stop().await;
 }
@@ -398,23 +477,35 @@ async fn bad_input_is_named_and_no_token_is_refused() {
     let (h, mesh) = start(datetime!(2026-11-20 09:00 UTC), None).await;
     let mut c = client(&h);
     let token = h.token(Uuid::now_v7());
-    let up = |title: &str, filename: &str, content_type: &str, content: Vec<u8>| UploadMaterialRequest {
-        title: title.into(),
-        filename: filename.into(),
-        content_type: content_type.into(),
-        content,
-    };
+    let up =
+        |title: &str, filename: &str, content_type: &str, content: Vec<u8>| UploadMaterialRequest {
+            title: title.into(),
+            filename: filename.into(),
+            content_type: content_type.into(),
+            content,
+        };
     let e = c
         .upload_material(authed(
-            up("Big", "big.txt", "text/plain", vec![b'a'; 2 * 1024 * 1024 + 1]),
+            up(
+                "Big",
+                "big.txt",
+                "text/plain",
+                vec![b'a'; 2 * 1024 * 1024 + 1],
+            ),
             &token,
         ))
         .await
         .unwrap_err();
     assert_invalid(&e, &["content"]);
-    assert!(e.message().contains("at most 2097152 bytes (2 MiB)"), "{e:?}");
+    assert!(
+        e.message().contains("at most 2097152 bytes (2 MiB)"),
+        "{e:?}"
+    );
     let e = c
-        .upload_material(authed(up("Pic", "a.png", "image/png", b"x".to_vec()), &token))
+        .upload_material(authed(
+            up("Pic", "a.png", "image/png", b"x".to_vec()),
+            &token,
+        ))
         .await
         .unwrap_err();
     assert_invalid(&e, &["content_type"]);
@@ -424,7 +515,10 @@ async fn bad_input_is_named_and_no_token_is_refused() {
         .unwrap_err();
     assert_invalid(&e, &["title", "filename", "content"]);
     let e = c
-        .upload_material(authed(up("Fake", "a.pdf", "application/pdf", b"hello".to_vec()), &token))
+        .upload_material(authed(
+            up("Fake", "a.pdf", "application/pdf", b"hello".to_vec()),
+            &token,
+        ))
         .await
         .unwrap_err();
     assert_invalid(&e, &["content"]);
@@ -470,7 +564,14 @@ async fn delete_export_and_purge_cover_materials_and_their_chunks() {
     let mut c = client(&h);
     let user = Uuid::now_v7();
     let token = h.token(user);
-    let gone = upload(&mut c, &token, "Old notes", "text/plain", biology_notes().into_bytes()).await;
+    let gone = upload(
+        &mut c,
+        &token,
+        "Old notes",
+        "text/plain",
+        biology_notes().into_bytes(),
+    )
+    .await;
     processed(&c, &token, &gone.id).await;
     assert!(chunk_count(&h, &gone.id).await > 0);
     c.delete_material(authed(
@@ -481,10 +582,20 @@ async fn delete_export_and_purge_cover_materials_and_their_chunks() {
     ))
     .await
     .unwrap();
-    assert_eq!(get(&c, &token, &gone.id).await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(
+        get(&c, &token, &gone.id).await.unwrap_err().code(),
+        Code::NotFound
+    );
     assert_eq!(chunk_count(&h, &gone.id).await, 0);
 
-    let kept = upload(&mut c, &token, "Notes", "text/plain", biology_notes().into_bytes()).await;
+    let kept = upload(
+        &mut c,
+        &token,
+        "Notes",
+        "text/plain",
+        biology_notes().into_bytes(),
+    )
+    .await;
     let kept = processed(&c, &token, &kept.id).await;
     let export = UserDataServiceClient::new(h.channel.clone())
         .export_user_data(authed(ExportUserDataRequest {}, &token))
@@ -506,16 +617,31 @@ async fn delete_export_and_purge_cover_materials_and_their_chunks() {
     assert_eq!(materials.len(), 1);
     assert_eq!(materials[0]["id"], kept.id.as_str());
     assert_eq!(materials[0]["title"], "Notes");
-    assert!(materials[0]["content_base64"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(
+        materials[0]["content_base64"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty())
+    );
     assert!(materials[0].get("content").is_none());
     let chunks = rows("material_chunks");
     assert_eq!(chunks.len(), usize::try_from(kept.chunks_total).unwrap());
-    assert!(chunks[0]["text"].as_str().unwrap().contains("Biology notes"));
+    assert!(
+        chunks[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Biology notes")
+    );
 
     let auth = Publisher::start(&h.amqp, "auth").await;
-    h.consumed(auth.publish(&fixtures::user_deleted(user, h.clock.now())).await)
-        .await;
-    assert_eq!(get(&c, &token, &kept.id).await.unwrap_err().code(), Code::NotFound);
+    h.consumed(
+        auth.publish(&fixtures::user_deleted(user, h.clock.now()))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        get(&c, &token, &kept.id).await.unwrap_err().code(),
+        Code::NotFound
+    );
     assert_eq!(chunk_count(&h, &kept.id).await, 0);
     h.stop().await;
     mesh.stop().await;
@@ -526,7 +652,14 @@ async fn a_merge_gives_the_guests_materials_to_the_target() {
     let (h, mesh) = start(datetime!(2026-11-20 09:00 UTC), None).await;
     let mut c = client(&h);
     let (guest, target) = (Uuid::now_v7(), Uuid::now_v7());
-    let m = upload(&mut c, &h.token(guest), "Biology", "text/plain", biology_notes().into_bytes()).await;
+    let m = upload(
+        &mut c,
+        &h.token(guest),
+        "Biology",
+        "text/plain",
+        biology_notes().into_bytes(),
+    )
+    .await;
     processed(&c, &h.token(guest), &m.id).await;
     let auth = Publisher::start(&h.amqp, "auth").await;
     h.consumed(
@@ -538,9 +671,17 @@ async fn a_merge_gives_the_guests_materials_to_the_target() {
         .await,
     )
     .await;
-    assert_eq!(get(&c, &h.token(guest), &m.id).await.unwrap_err().code(), Code::NotFound);
-    assert_eq!(get(&c, &h.token(target), &m.id).await.unwrap().status(), MaterialStatus::Ready);
-    let r = ask(&mut c, &h.token(target), "mitochondria", &[&m.id]).await.unwrap();
+    assert_eq!(
+        get(&c, &h.token(guest), &m.id).await.unwrap_err().code(),
+        Code::NotFound
+    );
+    assert_eq!(
+        get(&c, &h.token(target), &m.id).await.unwrap().status(),
+        MaterialStatus::Ready
+    );
+    let r = ask(&mut c, &h.token(target), "mitochondria", &[&m.id])
+        .await
+        .unwrap();
     assert_eq!(r.citations[0].material_id, m.id);
     h.stop().await;
     mesh.stop().await;
@@ -552,14 +693,26 @@ async fn a_repeated_or_stale_job_changes_nothing() {
     let mut c = client(&h);
     let user = Uuid::now_v7();
     let token = h.token(user);
-    let m = upload(&mut c, &token, "Biology", "text/plain", biology_notes().into_bytes()).await;
+    let m = upload(
+        &mut c,
+        &token,
+        "Biology",
+        "text/plain",
+        biology_notes().into_bytes(),
+    )
+    .await;
     let ready = processed(&c, &token, &m.id).await;
     let id: Uuid = m.id.parse().unwrap();
     // The same job again (a re-publication under a new event id): the material is final.
     let ai_coach = Publisher::start(&h.amqp, "ai-coach").await;
     h.consumed(
         ai_coach
-            .publish(&fixtures::material_uploaded(user, id, ready.size_bytes, h.clock.now()))
+            .publish(&fixtures::material_uploaded(
+                user,
+                id,
+                ready.size_bytes,
+                h.clock.now(),
+            ))
             .await,
     )
     .await;
@@ -569,7 +722,12 @@ async fn a_repeated_or_stale_job_changes_nothing() {
     // A job for a material deleted meanwhile (or never stored) is consumed without effect.
     h.consumed(
         ai_coach
-            .publish(&fixtures::material_uploaded(user, Uuid::now_v7(), 10, h.clock.now()))
+            .publish(&fixtures::material_uploaded(
+                user,
+                Uuid::now_v7(),
+                10,
+                h.clock.now(),
+            ))
             .await,
     )
     .await;
