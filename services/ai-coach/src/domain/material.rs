@@ -219,17 +219,22 @@ pub struct Hit {
     pub idx: i32,
     /// 0–1.
     pub score: f32,
+    /// Whether the chunk carries an embedding of the model searched with (a chunk without one
+    /// can only be ranked by full text).
+    pub embedded: bool,
 }
 
 /// Fuses the vector and the full-text rankings (best first each) by reciprocal rank fusion:
 /// each chunk scores Σ 1/(60 + rank) over the lists it is in, scaled so a chunk first in both
-/// scores 1. Chunks without embeddings (a model change, a failed embedding) stay findable
-/// through the full-text list. Returns the best `limit`, ties in first-seen order.
+/// scores 1. A chunk without an embedding (a model change, a failed embedding) cannot be in the
+/// vector list, so its full-text rank counts for both: it competes on equal terms instead of
+/// trailing every chunk both lists found. Returns the best `limit`, ties in first-seen order.
 pub fn fuse(vector: &[Hit], lexical: &[Hit], limit: usize) -> Vec<Hit> {
     let mut fused: Vec<Hit> = Vec::new();
-    for list in [vector, lexical] {
+    for (list, is_lexical) in [(vector, false), (lexical, true)] {
         for (rank, h) in list.iter().enumerate() {
-            let add = 1.0 / (RRF_K + rank as f32 + 1.0);
+            let weight = if is_lexical && !h.embedded { 2.0 } else { 1.0 };
+            let add = weight / (RRF_K + rank as f32 + 1.0);
             match fused
                 .iter_mut()
                 .find(|f| f.material_id == h.material_id && f.idx == h.idx)
@@ -377,6 +382,7 @@ mod tests {
             material_id: m,
             idx,
             score: 0.5,
+            embedded: true,
         }
     }
 
@@ -509,9 +515,18 @@ mod tests {
         // First in both is a perfect 1.
         let top = fuse(&[hit(a, 0)], &[hit(a, 0)], 5);
         assert!((top[0].score - 1.0).abs() < 1e-6);
-        // A chunk only the full text found (no embedding) is still returned.
+        // A chunk only the full text found (no embedding) is still returned, and ranks as if
+        // the vector list had placed it where the full text did.
         let only_lexical = fuse(&[], &[hit(b, 2)], 5);
         assert_eq!(only_lexical.len(), 1);
+        let unembedded = Hit {
+            embedded: false,
+            ..hit(b, 7)
+        };
+        let both: Vec<Hit> = (0..5).map(|i| hit(a, i)).collect();
+        let mixed = fuse(&both, &[unembedded, hit(a, 0), hit(a, 1)], 3);
+        assert_eq!((mixed[0].material_id, mixed[0].idx), (b, 7), "{mixed:?}");
+        assert!((mixed[0].score - 1.0).abs() < 1e-6);
         assert!(fuse(&[], &[], 5).is_empty());
     }
 

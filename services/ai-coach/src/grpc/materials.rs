@@ -233,8 +233,20 @@ async fn query(
     }
     let scope = scope.as_deref();
     let lexical_query = material::or_query(&question);
-    let lexical =
-        store::full_text(&mut conn, user, scope, &lexical_query, CANDIDATES as i64).await?;
+    let model = s
+        .llm
+        .as_ref()
+        .map(|l| l.embedding_model().to_owned())
+        .unwrap_or_default();
+    let lexical = store::full_text(
+        &mut conn,
+        user,
+        scope,
+        &lexical_query,
+        &model,
+        CANDIDATES as i64,
+    )
+    .await?;
     // No connection held across the model call.
     drop(conn);
     let llm = s.llm.as_ref().map(|l| l.for_user(user));

@@ -307,16 +307,19 @@ pub async fn fail(
 pub type Scope<'a> = Option<&'a [Uuid]>;
 
 /// The user's ready chunks ranked by full text (`websearch_to_tsquery` of `query`, English),
-/// best first; scores are ts_rank scaled to 0–1.
+/// best first; scores are ts_rank scaled to 0–1. `embedded` says which carry an embedding of
+/// `model` ('' for none).
 pub async fn full_text(
     conn: &mut PgConnection,
     user: Uuid,
     scope: Scope<'_>,
     query: &str,
+    model: &str,
     limit: i64,
 ) -> sqlx::Result<Vec<Hit>> {
-    let rows: Vec<(Uuid, i32, f32)> = sqlx::query_as(
-        "SELECT c.material_id, c.idx, ts_rank(c.tsv, q, 32)::real AS score
+    let rows: Vec<(Uuid, i32, f32, bool)> = sqlx::query_as(
+        "SELECT c.material_id, c.idx, ts_rank(c.tsv, q, 32)::real AS score,
+                (c.embedding IS NOT NULL AND c.embedding_model = $5 AND $5 <> '') AS embedded
          FROM material_chunks c
          JOIN materials m ON m.id = c.material_id,
               websearch_to_tsquery('english', $2) q
@@ -330,6 +333,7 @@ pub async fn full_text(
     .bind(query)
     .bind(scope)
     .bind(limit)
+    .bind(model)
     .fetch_all(conn)
     .await?;
     Ok(hits(rows))
@@ -346,7 +350,7 @@ pub async fn nearest(
     question: &[f32],
     limit: i64,
 ) -> sqlx::Result<Vec<Hit>> {
-    let rows: Vec<(Uuid, i32, f32)> = sqlx::query_as(
+    let rows: Vec<(Uuid, i32, f32, bool)> = sqlx::query_as(
         "WITH scanned AS (
              SELECT c.material_id, c.idx, c.embedding
              FROM material_chunks c JOIN materials m ON m.id = c.material_id
@@ -357,7 +361,8 @@ pub async fn nearest(
              ORDER BY m.created_at DESC, c.material_id, c.idx
              LIMIT $6)
          SELECT material_id, idx,
-                (SELECT sum(a * b) FROM unnest(embedding, $4::real[]) AS t(a, b))::real AS score
+                (SELECT sum(a * b) FROM unnest(embedding, $4::real[]) AS t(a, b))::real AS score,
+                true
          FROM scanned
          ORDER BY score DESC, material_id, idx
          LIMIT $5",
@@ -373,11 +378,12 @@ pub async fn nearest(
     Ok(hits(rows))
 }
 
-fn hits(rows: Vec<(Uuid, i32, f32)>) -> Vec<Hit> {
+fn hits(rows: Vec<(Uuid, i32, f32, bool)>) -> Vec<Hit> {
     rows.into_iter()
-        .map(|(material_id, idx, score)| Hit {
+        .map(|(material_id, idx, score, embedded)| Hit {
             material_id,
             idx,
+            embedded,
             score: if score.is_finite() {
                 score.clamp(0.0, 1.0)
             } else {

@@ -734,3 +734,90 @@ async fn a_repeated_or_stale_job_changes_nothing() {
     h.stop().await;
     mesh.stop().await;
 }
+
+#[tokio::test]
+async fn progress_shows_while_the_job_embeds_and_a_stalled_model_leaves_full_text() {
+    let (ai, cfg) = stand_in().await;
+    // One attempt of 2 s: the stalled batch gives up quickly.
+    let cfg = stride_ai_coach::LlmConfig {
+        timeout: std::time::Duration::from_secs(2),
+        max_retries: 0,
+        ..cfg
+    };
+    let (h, mesh) = start(datetime!(2026-11-20 09:00 UTC), Some(cfg)).await;
+    let mut c = client(&h);
+    let token = h.token(Uuid::now_v7());
+    // About 45 chunks: two batches of embeddings. The first is answered, the second stalls.
+    let text: String = (0..45)
+        .map(|i| {
+            format!(
+                "Section {i} introduces the codeword zeta{i}. {}\n\n",
+                "Revision works best in short daily blocks with active recall. ".repeat(14)
+            )
+        })
+        .collect();
+    ai.script(EMBEDDINGS, Reply::text("answer as usual"));
+    ai.script(EMBEDDINGS, Reply::Hang);
+    let m = upload(
+        &mut c,
+        &token,
+        "Study skills",
+        "text/plain",
+        text.into_bytes(),
+    )
+    .await;
+    let during = eventually(EVENT_DEADLINE, "the first batch is counted", || {
+        let c = c.clone();
+        let token = token.clone();
+        let id = m.id.clone();
+        async move {
+            let m = get(&c, &token, &id).await.ok()?;
+            (m.chunks_done == 32).then_some(m)
+        }
+    })
+    .await;
+    assert_eq!(during.status(), MaterialStatus::Processing, "{during:?}");
+    assert!(during.chunks_total > 32, "{during:?}");
+
+    let ready = processed(&c, &token, &m.id).await;
+    assert_eq!(ready.status(), MaterialStatus::Ready, "{ready:?}");
+    assert_eq!(ready.chunks_done, 32);
+    assert!(ready.embedded, "{ready:?}");
+    assert!(ready.error.contains("embeddings failed"), "{ready:?}");
+
+    // Vector search fused with full text: a chunk without an embedding is still found.
+    ai.script(
+        "materials.answer",
+        Reply::Json(json!({"answer": "Section 40 [1].", "citations": [1]})),
+    );
+    let r = c
+        .query_materials(authed(
+            QueryMaterialsRequest {
+                question: "Which section introduces zeta40?".into(),
+                material_ids: vec![],
+                max_citations: 10,
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.search_mode(), MaterialSearchMode::Vector, "{r:?}");
+    // The passages the model was given include the unembedded chunk naming zeta40 (found by
+    // the full-text side of the fusion).
+    let prompt = ai.requests("materials.answer")[0]["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(prompt.contains("codeword zeta40"), "{prompt}");
+    let with_zeta40: i32 = sqlx::query_scalar(
+        "SELECT min(idx) FROM material_chunks WHERE material_id = $1::uuid AND text LIKE '%zeta40.%'",
+    )
+    .bind(&m.id)
+    .fetch_one(&h.db)
+    .await
+    .unwrap();
+    assert!(with_zeta40 >= 32, "{with_zeta40}");
+    h.stop().await;
+    mesh.stop().await;
+}
