@@ -31,6 +31,7 @@ import { ConversationService } from "./gen/stride/ai_coach/v1/conversations_pb.j
 import { FeedbackService } from "./gen/stride/ai_coach/v1/feedback_pb.js";
 import { AgentService } from "./gen/stride/ai_coach/v1/agents_pb.js";
 import { DoubtService, QuizService } from "./gen/stride/ai_coach/v1/study_pb.js";
+import { MaterialService } from "./gen/stride/ai_coach/v1/materials_pb.js";
 import { AnalyticsService } from "./gen/stride/analytics/v1/analytics_pb.js";
 import { DashboardService } from "./gen/stride/analytics/v1/dashboard_pb.js";
 import { FiguresService } from "./gen/stride/analytics/v1/figures_pb.js";
@@ -62,6 +63,7 @@ export {
   QuizService,
   AgentService,
   DoubtService,
+  MaterialService,
   AnalyticsService,
   AuthService,
   DashboardService,
@@ -339,6 +341,8 @@ export interface StrideClient {
   agents: Client<typeof AgentService>;
   /** Doubts: a question answered in a structured shape, optionally from a learning topic's lessons. */
   doubts: Client<typeof DoubtService>;
+  /** Study materials: upload (text, Markdown, PDF), processing progress, questions answered with citations. */
+  materials: Client<typeof MaterialService>;
   tokens: TokenManager;
   transport: Transport;
   /** Signup; stores the tokens when the account is active at once (no confirmation required). */
@@ -405,6 +409,7 @@ export function createStrideClient(opts: StrideClientOptions): StrideClient {
     quizzes: createClient(QuizService, transport),
     agents: createClient(AgentService, transport),
     doubts: createClient(DoubtService, transport),
+    materials: createClient(MaterialService, transport),
     tokens,
     transport,
     async signUp(req) {

@@ -491,6 +491,25 @@ pub fn quiz_completed(
     }
 }
 
+/// `material.uploaded.v1` from ai-coach: `user` uploaded study material `material` (a text
+/// file of `size_bytes`) at `at`.
+pub fn material_uploaded(
+    user: Uuid,
+    material: Uuid,
+    size_bytes: i64,
+    at: OffsetDateTime,
+) -> events::MaterialUploaded {
+    events::MaterialUploaded {
+        user_id: user.to_string(),
+        material_id: material.to_string(),
+        content_type: "text/plain".into(),
+        size_bytes,
+        upload_time: Some(timestamp(at)),
+        local_date: Some(date(at.date())),
+        timezone: "UTC".into(),
+    }
+}
+
 /// `challenge.joined.v1` from challenge: `user` joined `challenge` whose current window runs
 /// from `start` to `end` (local dates).
 pub fn challenge_joined(

@@ -80,6 +80,20 @@ const SOURCES: &[Source] = &[
         sql: "SELECT to_jsonb(p)::text FROM generated_plans p WHERE user_id = $1 ORDER BY created_at, id",
     },
     Source {
+        name: "materials",
+        // The file itself as base64 (at most 2 MiB): the export gives back what was uploaded.
+        sql: "SELECT ((to_jsonb(m) - 'content') || jsonb_build_object('content_base64', encode(m.content, 'base64')))::text
+              FROM materials m WHERE user_id = $1 ORDER BY created_at, id",
+    },
+    Source {
+        name: "material_chunks",
+        // Embeddings are derived numbers, not the user's data: the text and its position are.
+        sql: "SELECT jsonb_build_object('material_id', c.material_id, 'idx', c.idx, 'text', c.text,
+                                        'embedding_model', c.embedding_model)::text
+              FROM material_chunks c JOIN materials m ON m.id = c.material_id
+              WHERE m.user_id = $1 ORDER BY m.created_at, c.material_id, c.idx",
+    },
+    Source {
         name: "doubts",
         sql: "SELECT to_jsonb(d)::text FROM doubts d WHERE user_id = $1 ORDER BY created_at, id",
     },

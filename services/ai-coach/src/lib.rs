@@ -2,8 +2,10 @@
 //! activity catalog (activity-session), written by an OpenAI-compatible LLM when one is
 //! configured, by rules otherwise (and whenever the LLM fails).
 //!
-//! Consumes `user.deleted.v1` (purges the user's recommendation rows) and `user.merged.v1` (moves
-//! a guest's rows to the target account); produces no events. Layout: docs/service-layout.md.
+//! Consumes `user.deleted.v1` (purges the user's rows) and `user.merged.v1` (moves a guest's rows
+//! to the target account); publishes `practice_session.evaluated.v1`, `quiz.completed.v1` and
+//! `material.uploaded.v1`, the last consumed by its own materials work queue. Layout:
+//! docs/service-layout.md.
 
 // A panic on a caller's input is a broken call: service code handles every case instead.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -84,6 +86,35 @@ pub async fn start(
                 pool: service.pool().clone(),
                 clock: clock.clone(),
                 activity_session: lazy_channel(&config.activity_session_url)?,
+                llm: llm.clone(),
+            },
+        ),
+    );
+    // Study materials: the upload publishes material.uploaded.v1; the jobs run from a work
+    // queue of their own (one at a time per replica, the replicas competing), so a long job never
+    // holds up ai-coach.events (ADR 0030).
+    let mut jobs = stride_bus::consumer::Subscriber::new(
+        events::MATERIALS_QUEUE,
+        config.common.amqp_url.expose(),
+        service.pool().clone(),
+        events::material_jobs(events::on_material_uploaded::MaterialJobs {
+            pool: service.pool().clone(),
+            clock: clock.clone(),
+            llm: llm.clone(),
+        }),
+        Some(outbox.clone()),
+    );
+    jobs.prefetch = 1;
+    jobs.batch = 1;
+    jobs.concurrency = 1;
+    let jobs = jobs.spawn(service.shutdown_token());
+    service.component(Some(jobs.ready), jobs.task);
+    service.grpc(
+        stride_proto::ai_coach::material_service_server::MaterialServiceServer::new(
+            grpc::materials::Materials {
+                pool: service.pool().clone(),
+                clock: clock.clone(),
+                outbox: outbox.clone(),
                 llm: llm.clone(),
             },
         ),

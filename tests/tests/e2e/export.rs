@@ -88,6 +88,7 @@ fn collection(service: &str, table: &str) -> Option<Option<&'static str>> {
         ("ai-coach", "agent_executions") => Some("agent_executions"),
         ("ai-coach", "generated_plans") => Some("generated_plans"),
         ("ai-coach", "doubts") => Some("doubts"),
+        ("ai-coach", "materials") => Some("materials"),
         _ => return None,
     })
 }

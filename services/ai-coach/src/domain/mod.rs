@@ -6,13 +6,13 @@
 //! - [`recommendation`]: the answer given and the usage recorded, from the advice and the LLM's
 //!   outcome.
 
-// Study materials' chunker (ADR 0025): MaterialService's job is not built yet.
-#[allow(dead_code)]
+// Study materials (ADR 0030): the chunker and the upload, ranking and citation rules.
 pub mod chunk;
 pub mod doubt;
 pub mod evaluation;
 // The agents' pure rules (ADR 0024), used by grpc/agents.rs (AgentService).
 pub mod injury;
+pub mod material;
 pub mod nutrition;
 pub mod optimize;
 pub mod plan;

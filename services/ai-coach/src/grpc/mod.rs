@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub mod doubt;
+pub mod materials;
 pub mod practice;
 pub mod quiz;
 

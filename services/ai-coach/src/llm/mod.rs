@@ -195,6 +195,11 @@ impl Llm {
         &self.inner.model
     }
 
+    /// The configured embedding model (stored with each embedding it made).
+    pub fn embedding_model(&self) -> &str {
+        &self.inner.embedding_model
+    }
+
     /// The same client, sending a hash of `user` as OpenAI's `user` on every call.
     pub fn for_user(&self, user: Uuid) -> Llm {
         Llm {

@@ -95,6 +95,19 @@ async fn seed(h: &Harness, user: Uuid) {
         ))
         .await
         .expect("feedback");
+    // A study material, processed (its chunks go with it).
+    let mut materials = stride_proto::ai_coach::material_service_client::MaterialServiceClient::new(
+        h.channel.clone(),
+    );
+    let m = crate::materials::upload(
+        &mut materials,
+        &token,
+        "Notes",
+        "text/plain",
+        b"Mitochondria release energy for the cell.".to_vec(),
+    )
+    .await;
+    crate::materials::processed(&materials, &token, &m.id).await;
     let mut conn = h.db.acquire().await.expect("conn");
     sqlx::query(
         "INSERT INTO quota_days (user_id, day, calls) VALUES ($1, '2026-06-10', 1)

@@ -8,6 +8,7 @@ mod feedback;
 mod fitness;
 mod lifecycle;
 mod llm;
+mod materials;
 mod practice;
 mod quiz;
 mod recommendation;
