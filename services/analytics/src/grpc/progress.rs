@@ -3,7 +3,7 @@
 
 use sqlx::{PgConnection, PgPool};
 use stride_bus::directory;
-use stride_kit::{AppResult, Call, Violations, clock::SharedClock, convert, db::pair};
+use stride_kit::{AppResult, Call, Violations, clock::SharedClock, convert};
 use stride_proto::analytics::{
     self as pb, SummaryRange, analytics_service_server::AnalyticsService,
 };
@@ -127,9 +127,8 @@ async fn get_progress_summary(
     v.check()?;
 
     let user = caller.user_id;
-    // The summary's latency is its round trips: one, of two reads side by side when a second
-    // connection is free (stride_kit::db::pair). The days are read before the user's zone is
-    // known: every zone's local date is within a day of UTC's, so the read covers the periods
+    // The summary's latency is its round trips: one statement reads everything (zone sources,
+    // policy, streak runs and days). The days are read before the user's zone is known: every zone's local date is within a day of UTC's, so the read covers the periods
     // of all three candidate todays, and the rows outside the right one are dropped after.
     let explicit = match (range, custom_period) {
         (Some(SummaryRange::Custom), Some(p)) => Some(p),
@@ -151,14 +150,7 @@ async fn get_progress_summary(
         }
     };
     let mut conn = s.pool.acquire().await?;
-    let mut spare = s.pool.try_acquire();
-    let (context, mut stored) = pair(
-        &mut conn,
-        spare.as_deref_mut(),
-        async |c| AppResult::Ok(store::summary_context(c, user).await?),
-        async |c| AppResult::Ok(store::days(c, user, window.0, window.1).await?),
-    )
-    .await?;
+    let (context, mut stored) = store::summary_read(&mut conn, user, window.0, window.1).await?;
     let tz = timezone::effective(
         context.profile_timezone.as_deref(),
         context.hint_timezone.as_deref(),

@@ -282,20 +282,22 @@ pub struct SummaryContext {
     pub runs: Vec<(StreakKind, Vec<Run>)>,
 }
 
-pub async fn summary_context(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<SummaryContext> {
-    type Row = (
-        Option<String>,
-        Option<String>,
-        Option<i32>,
-        Option<i32>,
-        Option<Vec<String>>,
-        Option<Vec<Date>>,
-        Option<Vec<Date>>,
-    );
-    let kinds: Vec<&str> = StreakKind::ALL.iter().map(|k| k.as_str()).collect();
-    let (profile_timezone, hint_timezone, grace_days, freezes_per_month, k, f, l): Row =
-        sqlx::query_as(
-            "SELECT (SELECT timezone FROM user_directory WHERE user_id = $1),
+/// A progress summary's whole read in one statement, so one round trip on one backend: the
+/// [`SummaryContext`] (the first row, with no date) and `user`'s days from `from` to `to` (the
+/// other rows, by date; days without a row are absent).
+pub async fn summary_read(
+    conn: &mut PgConnection,
+    user: Uuid,
+    from: Date,
+    to: Date,
+) -> sqlx::Result<(SummaryContext, Vec<(Date, Figures)>)> {
+    static SQL: OnceLock<String> = OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        let n = Figures::COLUMNS.len();
+        let nulls = vec!["NULL::int8"; n].join(", ");
+        format!(
+            "SELECT NULL::date AS local_date, {nulls},
+                    (SELECT timezone FROM user_directory WHERE user_id = $1),
                     (SELECT timezone FROM timezone_hints WHERE user_id = $1),
                     s.grace_days, s.freezes_per_month, r.kinds, r.firsts, r.lasts
              FROM (SELECT 1) AS one
@@ -305,7 +307,7 @@ pub async fn summary_context(conn: &mut PgConnection, user: Uuid) -> sqlx::Resul
                       array_agg(b.first_date ORDER BY b.kind, b.first_date) AS firsts,
                       array_agg(b.last_date ORDER BY b.kind, b.first_date) AS lasts
                FROM (SELECT k.kind, x.first_date, x.last_date
-                     FROM unnest($2::text[]) AS k(kind)
+                     FROM unnest($4::text[]) AS k(kind)
                      CROSS JOIN LATERAL (
                        (SELECT first_date, last_date FROM active_runs a
                         WHERE a.user_id = $1 AND a.kind = k.kind ORDER BY first_date DESC LIMIT 3)
@@ -314,28 +316,58 @@ pub async fn summary_context(conn: &mut PgConnection, user: Uuid) -> sqlx::Resul
                         WHERE a.user_id = $1 AND a.kind = k.kind
                         ORDER BY last_date - first_date DESC, first_date LIMIT 1)
                      ) x) b
-             ) r",
+             ) r
+             UNION ALL
+             SELECT local_date, {cols},
+                    NULL::text, NULL::text, NULL::int4, NULL::int4,
+                    NULL::text[], NULL::date[], NULL::date[]
+             FROM daily_rollups
+             WHERE user_id = $1 AND local_date BETWEEN $2 AND $3
+             ORDER BY local_date NULLS FIRST",
+            cols = int8_columns(),
         )
+    });
+    let kinds: Vec<&str> = StreakKind::ALL.iter().map(|k| k.as_str()).collect();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(user)
+        .bind(from)
+        .bind(to)
         .bind(&kinds)
-        .fetch_one(conn)
+        .fetch_all(conn)
         .await?;
-    let rows: Vec<(String, Date, Date)> = k
-        .unwrap_or_default()
-        .into_iter()
-        .zip(f.unwrap_or_default())
-        .zip(l.unwrap_or_default())
-        .map(|((kind, first), last)| (kind, first, last))
-        .collect();
-    Ok(SummaryContext {
-        profile_timezone,
-        hint_timezone,
-        policy: match (grace_days, freezes_per_month) {
-            (Some(g), Some(f)) => super::settings::policy_of(g, f),
-            _ => Policy::default(),
-        },
-        runs: group_runs(&rows),
-    })
+    let n = Figures::COLUMNS.len();
+    let mut context = None;
+    let mut days = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if row.try_get::<Option<Date>, _>(0)?.is_some() {
+            let (d, v) = figures_row(row)?;
+            days.push((d, Figures::from_values(&v)));
+            continue;
+        }
+        let k: Option<Vec<String>> = row.try_get(n + 5)?;
+        let f: Option<Vec<Date>> = row.try_get(n + 6)?;
+        let l: Option<Vec<Date>> = row.try_get(n + 7)?;
+        let runs: Vec<(String, Date, Date)> = k
+            .unwrap_or_default()
+            .into_iter()
+            .zip(f.unwrap_or_default())
+            .zip(l.unwrap_or_default())
+            .map(|((kind, first), last)| (kind, first, last))
+            .collect();
+        let grace: Option<i32> = row.try_get(n + 3)?;
+        let freezes: Option<i32> = row.try_get(n + 4)?;
+        context = Some(SummaryContext {
+            profile_timezone: row.try_get(n + 1)?,
+            hint_timezone: row.try_get(n + 2)?,
+            policy: match (grace, freezes) {
+                (Some(g), Some(f)) => super::settings::policy_of(g, f),
+                _ => Policy::default(),
+            },
+            runs: group_runs(&runs),
+        });
+    }
+    let context = context.ok_or(sqlx::Error::RowNotFound)?;
+    Ok((context, days))
 }
 
 /// The clocked-out time of `user`'s `date`, if a reflection set one.
