@@ -35,6 +35,7 @@ mod tests {
         assert_eq!(events::UserRegistered::TYPE, "user.registered.v1");
         assert_eq!(events::UserMerged::TYPE, "user.merged.v1");
         assert!(ALL_EVENT_TYPES.contains(&events::SessionCompleted::TYPE));
-        assert_eq!(ALL_EVENT_TYPES.len(), 31);
+        assert_eq!(events::MaterialUploaded::TYPE, "material.uploaded.v1");
+        assert_eq!(ALL_EVENT_TYPES.len(), 32);
     }
 }
