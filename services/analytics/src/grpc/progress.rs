@@ -127,17 +127,24 @@ async fn get_progress_summary(
     v.check()?;
 
     let user = caller.user_id;
+    // Validated above: a defined range, and a custom period exactly when the range is custom.
+    let range = match range {
+        None | Some(SummaryRange::Unspecified) => SummaryRange::Week,
+        Some(r) => r,
+    };
+    let now = s.clock.now();
     // The summary's latency is its round trips: one statement reads everything (zone sources,
-    // policy, streak runs and days). The days are read before the user's zone is known: every zone's local date is within a day of UTC's, so the read covers the periods
-    // of all three candidate todays, and the rows outside the right one are dropped after.
-    let explicit = match (range, custom_period) {
-        (Some(SummaryRange::Custom), Some(p)) => Some(p),
-        _ => anchor.flatten().map(|a| period_of(range, a)),
+    // policy, streak runs and days). The days are read before the user's zone is known: every
+    // zone's local date is within a day of UTC's, so the read covers the periods of all three
+    // candidate todays, and the rows outside the right one are dropped after.
+    let explicit = match custom_period {
+        Some(p) => Some(p),
+        None => anchor.flatten().map(|a| period_of(range, a)),
     };
     let window = match explicit {
         Some(p) => (p.previous().start, p.end),
         None => {
-            let utc = timezone::today(s.clock.now(), "UTC");
+            let utc = timezone::today(now, "UTC");
             let candidates = [utc.previous_day(), Some(utc), utc.next_day()];
             let periods: Vec<Period> = candidates
                 .into_iter()
@@ -156,7 +163,7 @@ async fn get_progress_summary(
         context.hint_timezone.as_deref(),
     )
     .to_owned();
-    let today = timezone::today(s.clock.now(), &tz);
+    let today = timezone::today(now, &tz);
     let period = explicit.unwrap_or_else(|| period_of(range, today));
     let previous = period.previous();
     stored.retain(|(d, _)| previous.start <= *d && *d <= period.end);
@@ -165,28 +172,18 @@ async fn get_progress_summary(
     let runs = if policy == Policy::default() {
         context.runs
     } else {
-        store::all_runs(&mut conn, user, true).await?
+        store::all_runs(&mut conn, user).await?
     };
     let streaks = all_streaks(&runs, today, policy);
-    let range = match range {
-        Some(
-            r @ (SummaryRange::Custom
-            | SummaryRange::Day
-            | SummaryRange::Month
-            | SummaryRange::Year),
-        ) => r,
-        _ => SummaryRange::Week,
-    };
     Ok(to_proto(&period, &previous, &stored, &streaks, range, &tz))
 }
 
-/// The period of `range` holding `anchor` (a week when unspecified). Custom ranges come from the
-/// request, never from here.
-fn period_of(range: Option<SummaryRange>, anchor: Date) -> Period {
+/// The period of `range` holding `anchor`. Custom ranges come from the request, never from here.
+fn period_of(range: SummaryRange, anchor: Date) -> Period {
     match range {
-        Some(SummaryRange::Day) => period::of(Kind::Day, anchor),
-        Some(SummaryRange::Month) => period::of(Kind::Month, anchor),
-        Some(SummaryRange::Year) => period::of(Kind::Year, anchor),
+        SummaryRange::Day => period::of(Kind::Day, anchor),
+        SummaryRange::Month => period::of(Kind::Month, anchor),
+        SummaryRange::Year => period::of(Kind::Year, anchor),
         _ => period::of(Kind::Week, anchor),
     }
 }

@@ -274,7 +274,7 @@ pub async fn days(
 
 /// What a progress summary needs besides its days, read in one round trip: where the user's
 /// zone comes from (profile, else the latest hint), the streak policy, and the streak runs a
-/// default policy looks at (the same bounded set as [`all_runs`] with `all = false`).
+/// default policy looks at (see [`summary_read`]).
 pub struct SummaryContext {
     pub profile_timezone: Option<String>,
     pub hint_timezone: Option<String>,
@@ -284,7 +284,10 @@ pub struct SummaryContext {
 
 /// A progress summary's whole read in one statement, so one round trip on one backend: the
 /// [`SummaryContext`] (the first row, with no date) and `user`'s days from `from` to `to` (the
-/// other rows, by date; days without a row are absent).
+/// other rows, by date; days without a row are absent). The runs are only those the default
+/// policy (a gap always breaks a streak) can need: per kind the three latest (today's or
+/// yesterday's, and one dated after today in a zone ahead) and the longest, two short index
+/// scans (active_runs_pkey backwards, active_runs_longest), so nothing grows with history.
 pub async fn summary_read(
     conn: &mut PgConnection,
     user: Uuid,
@@ -386,45 +389,20 @@ pub async fn clocked_out(
     .flatten())
 }
 
-/// `user`'s runs of every kind, oldest first per kind: one read for all the streaks. With
-/// `all` false (the default streak policy, where a gap always breaks a streak) only the runs a
-/// reading can need: the three latest per kind (today's or yesterday's run, and one dated
-/// after today in a zone ahead) and the longest, so the answer does not grow with history.
+/// Every run of `user`, of every kind, oldest first per kind: what a non-default streak policy
+/// (grace days, freezes) needs, since it may bridge old runs. The default policy's bounded read
+/// is part of [`summary_read`].
 pub async fn all_runs(
     conn: &mut PgConnection,
     user: Uuid,
-    all: bool,
 ) -> sqlx::Result<Vec<(StreakKind, Vec<Run>)>> {
-    let rows: Vec<(String, Date, Date)> = if all {
-        sqlx::query_as(
-            "SELECT kind, first_date, last_date FROM active_runs WHERE user_id = $1
-             ORDER BY kind, first_date",
-        )
-        .bind(user)
-        .fetch_all(conn)
-        .await?
-    } else {
-        // Per kind, two short index scans (active_runs_pkey backwards, active_runs_longest):
-        // a user with five years of runs costs what one with a week does.
-        let kinds: Vec<&str> = StreakKind::ALL.iter().map(|k| k.as_str()).collect();
-        sqlx::query_as(
-            "SELECT k.kind, r.first_date, r.last_date
-             FROM unnest($2::text[]) AS k(kind)
-             CROSS JOIN LATERAL (
-               (SELECT first_date, last_date FROM active_runs a
-                WHERE a.user_id = $1 AND a.kind = k.kind ORDER BY first_date DESC LIMIT 3)
-               UNION
-               (SELECT first_date, last_date FROM active_runs a
-                WHERE a.user_id = $1 AND a.kind = k.kind
-                ORDER BY last_date - first_date DESC, first_date LIMIT 1)
-             ) r
-             ORDER BY k.kind, r.first_date",
-        )
-        .bind(user)
-        .bind(&kinds)
-        .fetch_all(conn)
-        .await?
-    };
+    let rows: Vec<(String, Date, Date)> = sqlx::query_as(
+        "SELECT kind, first_date, last_date FROM active_runs WHERE user_id = $1
+         ORDER BY kind, first_date",
+    )
+    .bind(user)
+    .fetch_all(conn)
+    .await?;
     Ok(group_runs(&rows))
 }
 
