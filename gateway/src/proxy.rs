@@ -69,6 +69,8 @@ pub struct Proxy {
     limits: Limits,
     /// Bytes of request bodies held, over all calls ([`Limits::max_buffered_bytes`] permits).
     buffered: Arc<Semaphore>,
+    /// Hashes a call's client for the fair upstream slots.
+    clients: std::hash::RandomState,
 }
 
 /// Several HTTP/2 connections to one upstream, taken in turn. One connection is one task at
@@ -82,8 +84,9 @@ struct Upstream {
     /// re-resolved as replicas come and go ([`stride_kit::discovery`]).
     replicas: Arc<ReplicaSet>,
     next: Arc<AtomicUsize>,
-    /// One permit per call in flight ([`Limits::upstream_max_in_flight`]).
-    in_flight: Arc<Semaphore>,
+    /// One slot per call in flight ([`Limits::upstream_max_in_flight`]); the last eighth only
+    /// for light clients, so a flood from others cannot lock a client out (ADR 0032).
+    in_flight: Arc<stride_kit::shed::FairSlots>,
 }
 
 /// The replicas of one upstream as discovery last saw them. Each call takes a snapshot: a
@@ -277,11 +280,7 @@ impl Proxy {
                 Upstream {
                     replicas: set,
                     next: Arc::new(AtomicUsize::new(0)),
-                    in_flight: Arc::new(Semaphore::new(
-                        limits
-                            .upstream_max_in_flight
-                            .clamp(1, Semaphore::MAX_PERMITS),
-                    )),
+                    in_flight: stride_kit::shed::FairSlots::new(limits.upstream_max_in_flight),
                 },
             );
         }
@@ -298,6 +297,7 @@ impl Proxy {
             upstreams,
             limits,
             buffered,
+            clients: std::hash::RandomState::new(),
         })
     }
 
@@ -379,6 +379,11 @@ impl tower::Service<http::Request<AxumBody>> for Proxy {
     fn call(&mut self, req: http::Request<AxumBody>) -> Self::Future {
         let limits = self.limits;
         let buffered = self.buffered.clone();
+        let client = stride_kit::shed::client_key(
+            &self.clients,
+            req.headers(),
+            crate::conn::client_ip(req.extensions()),
+        );
         let service = service_of(req.uri().path()).to_owned();
         let upstream = upstream_of(&self.upstreams, &service)
             .map(|u| (u.channels(), u.in_flight.clone()))
@@ -436,7 +441,7 @@ impl tower::Service<http::Request<AxumBody>> for Proxy {
             };
             // A slow upstream gets a bounded number of calls; the rest are refused at once
             // instead of piling up here.
-            let Ok(slot) = in_flight.try_acquire_owned() else {
+            let Some(slot) = in_flight.try_acquire(client) else {
                 return Ok(status_response(
                     AppError::ResourceExhausted {
                         reason: "UPSTREAM_BUSY",

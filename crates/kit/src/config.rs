@@ -268,8 +268,8 @@ pub struct CommonConfig {
     /// Base URL of the auth service (JWKS). The auth service itself leaves it empty.
     pub auth_url: String,
     pub db_max_connections: u32,
-    /// Calls served at once before the rest are refused (`STRIDE_MAX_IN_FLIGHT`, default 512).
-    pub max_in_flight: usize,
+    /// How many calls are worked on at once, and who waits or is refused ([`crate::shed`]).
+    pub admission: crate::shed::Config,
     /// Time between two DNS resolutions of an upstream's name (`STRIDE_DNS_REFRESH_SECS`,
     /// default 5; [`crate::discovery`]).
     pub dns_refresh: std::time::Duration,
@@ -278,6 +278,17 @@ pub struct CommonConfig {
 impl CommonConfig {
     /// Reads the shared variables; `needs_auth_url` is false only for the auth service.
     pub fn read(env: &mut Env, service: &'static str, needs_auth_url: bool) -> Self {
+        Self::read_with(env, service, needs_auth_url, crate::shed::Config::default())
+    }
+
+    /// As [`Self::read`], with the service's own admission defaults (ai-coach waits on a
+    /// model, not on CPU, and keeps more calls in flight).
+    pub fn read_with(
+        env: &mut Env,
+        service: &'static str,
+        needs_auth_url: bool,
+        admission: crate::shed::Config,
+    ) -> Self {
         let grpc_addr = env.addr("STRIDE_GRPC_ADDR", "127.0.0.1:0");
         let http_addr = env.addr("STRIDE_HTTP_ADDR", "127.0.0.1:0");
         let database_url = database_url(env);
@@ -297,7 +308,7 @@ impl CommonConfig {
             String::new()
         };
         let db_max_connections = env.parse_or("STRIDE_DB_MAX_CONNECTIONS", 10u32);
-        let max_in_flight = env.parse_or("STRIDE_MAX_IN_FLIGHT", 512usize);
+        let admission = crate::shed::Config::read(env, admission);
         let dns_refresh = dns_refresh(env);
         Self {
             service,
@@ -307,7 +318,7 @@ impl CommonConfig {
             amqp_url: amqp_url.into(),
             auth_url,
             db_max_connections,
-            max_in_flight,
+            admission,
             dns_refresh,
         }
     }
@@ -354,7 +365,7 @@ impl CommonConfig {
             amqp_url: amqp_url.into(),
             auth_url: "http://127.0.0.1:1".into(),
             db_max_connections: 5,
-            max_in_flight: 512,
+            admission: crate::shed::Config::default(),
             dns_refresh: crate::discovery::DEFAULT_REFRESH,
         }
     }

@@ -220,8 +220,8 @@ pub struct ServeConfig {
     /// Fully-qualified gRPC service names, for per-service health status.
     pub service_names: Vec<String>,
     pub verifier: Arc<Verifier>,
-    /// Calls served at once; more are refused with RESOURCE_EXHAUSTED ([`crate::shed`]).
-    pub max_in_flight: usize,
+    /// Calls worked on at once, waiting and refused ([`crate::shed`]).
+    pub admission: crate::shed::Config,
     /// Extra routes of the HTTP port, beside the probes and metrics (profile's avatar files).
     pub http_routes: axum::Router,
 }
@@ -260,7 +260,7 @@ pub async fn spawn(
             .trace_fn(crate::telemetry::server_span)
             .layer(MetricsLayer::new(policies.clone()))
             .layer(crate::panic::CatchPanicLayer)
-            .layer(crate::shed::ShedLayer::new(cfg.max_in_flight))
+            .layer(crate::shed::ShedLayer::new(cfg.admission))
             .layer(AuthnLayer::new(cfg.verifier, policies))
             .add_routes(routes)
             // TCP_NODELAY: without it a response written in several frames waits for the

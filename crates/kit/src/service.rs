@@ -228,7 +228,7 @@ impl Builder {
             http_addr: self.common.http_addr,
             service_names: std::mem::take(&mut self.grpc_names),
             verifier,
-            max_in_flight: self.common.max_in_flight,
+            admission: self.common.admission.clone(),
             http_routes: std::mem::take(&mut self.http_routes),
         };
         // On error, dropping `self` cancels the token: the components stop with it.

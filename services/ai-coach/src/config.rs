@@ -94,7 +94,16 @@ impl Config {
     }
 
     pub fn read(mut env: Env) -> Result<Self, ConfigError> {
-        let common = CommonConfig::read(&mut env, SERVICE, true);
+        // Most of the coach's time is spent waiting on the model, not on CPU: a higher floor.
+        let common = CommonConfig::read_with(
+            &mut env,
+            SERVICE,
+            true,
+            stride_kit::shed::Config {
+                min_in_flight: 256,
+                ..Default::default()
+            },
+        );
         let analytics_url = env.url(
             "STRIDE_ANALYTICS_URL",
             &["http", "https"],

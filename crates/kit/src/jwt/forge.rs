@@ -557,7 +557,7 @@ mod tests {
                 http_addr: "127.0.0.1:0".parse().unwrap(),
                 service_names: vec!["stride.ai_coach.v1.AiCoachService".into()],
                 verifier: verifier(&key),
-                max_in_flight: 64,
+                admission: crate::shed::Config::fixed(64),
                 http_routes: axum::Router::new(),
             },
             Routes::new(AiCoachServiceServer::new(coach.clone())),

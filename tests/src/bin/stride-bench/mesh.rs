@@ -460,8 +460,9 @@ pub async fn run() -> anyhow::Result<()> {
     let mut overload = Vec::new();
     if wants("overload") {
         println!(
-            "\n== overload: {} callers (10 × the phases above), {:.0} s each ==",
+            "\n== overload: {} callers (10 × the phases above) as {} users, {:.0} s each; the light client is another user ==",
             crate::overload::CALLERS,
+            crate::overload::FLOOD_USERS,
             PHASE.as_secs_f64() * 2.0
         );
         let mut conns = Vec::new();
@@ -471,7 +472,7 @@ pub async fn run() -> anyhow::Result<()> {
             ));
         }
         let conns = Arc::new(conns);
-        use crate::overload::code;
+        use crate::overload::{FLOOD_USERS, code};
         let (c, u) = (conns.clone(), users.clone());
         let (pc, pu) = (gw.clone(), users.clone());
         overload.push(
@@ -480,12 +481,12 @@ pub async fn run() -> anyhow::Result<()> {
                 *PHASE * 2,
                 move |i| {
                     let mut p = c[i % c.len()].profile.clone();
-                    let t = u[i % u.len()].token.clone();
+                    let t = u[i % FLOOD_USERS].token.clone();
                     async move { code(p.get_my_profile(authed(GetMyProfileRequest {}, &t)).await) }
                 },
                 move |k| {
                     let mut p = pc[k as usize % pc.len()].profile.clone();
-                    let t = pu[k as usize % pu.len()].token.clone();
+                    let t = pu[USERS - 1].token.clone();
                     async move { code(p.get_my_profile(authed(GetMyProfileRequest {}, &t)).await) }
                 },
             )
@@ -504,12 +505,12 @@ pub async fn run() -> anyhow::Result<()> {
                 *PHASE * 2,
                 move |i| {
                     let mut a = c[i % c.len()].analytics.clone();
-                    let t = u[i % u.len()].token.clone();
+                    let t = u[i % FLOOD_USERS].token.clone();
                     async move { code(a.get_progress_summary(authed(summary(), &t)).await) }
                 },
                 move |k| {
                     let mut a = pc[k as usize % pc.len()].analytics.clone();
-                    let t = pu[k as usize % pu.len()].token.clone();
+                    let t = pu[USERS - 1].token.clone();
                     async move { code(a.get_progress_summary(authed(summary(), &t)).await) }
                 },
             )

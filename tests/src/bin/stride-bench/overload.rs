@@ -3,8 +3,8 @@
 //! database-heavy weekly summary. What must hold: the excess is refused at once with
 //! RESOURCE_EXHAUSTED (service in-flight limit, gateway per-upstream bound) — never INTERNAL,
 //! UNAVAILABLE or a broken connection; memory stays bounded (the memory table's peaks include
-//! this phase); and a light client calling the same method at a fixed 50/s meanwhile is
-//! answered, at a latency reported beside its idle one.
+//! this phase); and a light client (another user) calling the same method at a fixed 50/s
+//! meanwhile is answered, at a latency reported beside its idle one.
 
 use std::{
     collections::HashMap,
@@ -21,6 +21,9 @@ use crate::load::{self, Stats};
 /// Ten times the saturated phases' callers.
 pub const CALLERS: usize = 640;
 pub const CONNECTIONS: usize = 64;
+/// The flood's callers act as this many users (80 callers each): heavy clients. The light
+/// client is another user, whose 50 calls/s are within its share of the service.
+pub const FLOOD_USERS: usize = 8;
 const PROBE_RATE: f64 = 50.0;
 
 /// A call's answer as the flood counts it.
