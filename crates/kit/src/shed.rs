@@ -431,9 +431,10 @@ where
     }
 }
 
-/// A fixed number of slots, the last eighth of which only light clients (fewer than
-/// [`FairSlots::LIGHT`] slots held) may take: a client calling once in a while is not refused
-/// because a flood from others holds every slot. Refuses at once, never queues (the gateway's
+/// A fixed number of slots, the last eighth of which only light clients may take: those holding
+/// fewer than half their share of the rest (and always those holding fewer than
+/// [`FairSlots::LIGHT`]). A client calling once in a while is not refused because a flood from
+/// others holds every slot. Refuses at once, never queues (the gateway's
 /// bound per upstream: it guards the gateway's memory against a slow upstream, ADR 0032).
 #[derive(Debug)]
 pub struct FairSlots {
@@ -443,7 +444,7 @@ pub struct FairSlots {
 }
 
 impl FairSlots {
-    /// A client holding fewer slots than this may take the reserved ones.
+    /// A client holding fewer slots than this may always take the reserved ones.
     pub const LIGHT: usize = 4;
 
     pub fn new(max: usize) -> Arc<Self> {
@@ -460,7 +461,9 @@ impl FairSlots {
         let mut g = self.held.lock().unwrap_or_else(|e| e.into_inner());
         let (total, per) = &mut *g;
         let mine = per.get(&client).copied().unwrap_or(0);
-        let open = *total < self.max - self.reserve || (*total < self.max && mine < Self::LIGHT);
+        let clients = per.len() + usize::from(mine == 0);
+        let light = mine < Self::LIGHT.max((self.max - self.reserve) / (2 * clients));
+        let open = *total < self.max - self.reserve || (*total < self.max && light);
         if !open {
             return None;
         }

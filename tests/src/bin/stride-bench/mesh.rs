@@ -465,29 +465,23 @@ pub async fn run() -> anyhow::Result<()> {
             crate::overload::FLOOD_USERS,
             PHASE.as_secs_f64() * 2.0
         );
-        let mut conns = Vec::new();
-        for _ in 0..crate::overload::CONNECTIONS {
-            conns.push(Clients::over(
-                crate::channel(&env.gateway.to_string()).await?,
-            ));
-        }
-        let conns = Arc::new(conns);
-        use crate::overload::{FLOOD_USERS, code};
-        let (c, u) = (conns.clone(), users.clone());
-        let (pc, pu) = (gw.clone(), users.clone());
+        use crate::overload::{FLOOD_USERS, code, why};
+        let u = users.clone();
+        let pu = users.clone();
         overload.push(
             crate::overload::flood(
                 "GetMyProfile via gateway",
                 *PHASE * 2,
-                move |i| {
-                    let mut p = c[i % c.len()].profile.clone();
+                env.gateway.to_string(),
+                move |c, i| {
+                    let mut p = c.profile;
                     let t = u[i % FLOOD_USERS].token.clone();
                     async move { code(p.get_my_profile(authed(GetMyProfileRequest {}, &t)).await) }
                 },
-                move |k| {
-                    let mut p = pc[k as usize % pc.len()].profile.clone();
+                move |c, _| {
+                    let mut p = c.profile;
                     let t = pu[USERS - 1].token.clone();
-                    async move { code(p.get_my_profile(authed(GetMyProfileRequest {}, &t)).await) }
+                    async move { why(p.get_my_profile(authed(GetMyProfileRequest {}, &t)).await) }
                 },
             )
             .await,
@@ -497,21 +491,22 @@ pub async fn run() -> anyhow::Result<()> {
             date: None,
             ..Default::default()
         };
-        let (c, u) = (conns.clone(), users.clone());
-        let (pc, pu) = (gw.clone(), users.clone());
+        let u = users.clone();
+        let pu = users.clone();
         overload.push(
             crate::overload::flood(
                 "GetProgressSummary week via gateway",
                 *PHASE * 2,
-                move |i| {
-                    let mut a = c[i % c.len()].analytics.clone();
+                env.gateway.to_string(),
+                move |c, i| {
+                    let mut a = c.analytics;
                     let t = u[i % FLOOD_USERS].token.clone();
                     async move { code(a.get_progress_summary(authed(summary(), &t)).await) }
                 },
-                move |k| {
-                    let mut a = pc[k as usize % pc.len()].analytics.clone();
+                move |c, _| {
+                    let mut a = c.analytics;
                     let t = pu[USERS - 1].token.clone();
-                    async move { code(a.get_progress_summary(authed(summary(), &t)).await) }
+                    async move { why(a.get_progress_summary(authed(summary(), &t)).await) }
                 },
             )
             .await,
