@@ -636,7 +636,10 @@ mod tests {
         gate.add_permits(1);
         assert_eq!(light.await.unwrap().unwrap().body(), "/x.S/light");
         let done = flood.iter().filter(|f| f.is_finished()).count();
-        assert_eq!(done, 1, "only the first flood call went before the light one");
+        assert_eq!(
+            done, 1,
+            "only the first flood call went before the light one"
+        );
         gate.add_permits(10);
         for f in flood {
             assert_eq!(f.await.unwrap().unwrap().status(), 200);
@@ -738,7 +741,10 @@ mod tests {
             permits.into_iter().flatten().for_each(Permit::finish);
         }
         let shrunk = a.limit();
-        assert!(shrunk < grown, "latency grew, the limit fell: {grown} -> {shrunk}");
+        assert!(
+            shrunk < grown,
+            "latency grew, the limit fell: {grown} -> {shrunk}"
+        );
         assert!(shrunk >= 4);
     }
 
@@ -749,7 +755,9 @@ mod tests {
         let flood: Vec<_> = (0..16).filter_map(|_| slots.try_acquire(1)).collect();
         assert_eq!(flood.len(), 14);
         // A light client still gets in, up to the whole.
-        let light = slots.try_acquire(2).expect("a light client takes a reserved slot");
+        let light = slots
+            .try_acquire(2)
+            .expect("a light client takes a reserved slot");
         let light2 = slots.try_acquire(3).expect("another one too");
         assert!(slots.try_acquire(4).is_none(), "every slot is taken");
         drop((light, light2));
