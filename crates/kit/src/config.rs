@@ -270,6 +270,10 @@ pub struct CommonConfig {
     pub db_max_connections: u32,
     /// How many calls are worked on at once, and who waits or is refused ([`crate::shed`]).
     pub admission: crate::shed::Config,
+    /// The service's statements run on generic plans (`plan_cache_mode = force_generic_plan`):
+    /// set in code by a service whose statements are planned at a cost above their execution
+    /// ([`crate::db::connect_with`]).
+    pub db_generic_plans: bool,
     /// Time between two DNS resolutions of an upstream's name (`STRIDE_DNS_REFRESH_SECS`,
     /// default 5; [`crate::discovery`]).
     pub dns_refresh: std::time::Duration,
@@ -282,7 +286,7 @@ impl CommonConfig {
     }
 
     /// As [`Self::read`], with the service's own admission defaults (ai-coach waits on a
-    /// model, not on CPU, and keeps more calls in flight).
+    /// model and auth on its hashing line, not on CPU: both keep more calls in flight).
     pub fn read_with(
         env: &mut Env,
         service: &'static str,
@@ -319,6 +323,7 @@ impl CommonConfig {
             auth_url,
             db_max_connections,
             admission,
+            db_generic_plans: false,
             dns_refresh,
         }
     }
@@ -366,6 +371,7 @@ impl CommonConfig {
             auth_url: "http://127.0.0.1:1".into(),
             db_max_connections: 5,
             admission: crate::shed::Config::default(),
+            db_generic_plans: false,
             dns_refresh: crate::discovery::DEFAULT_REFRESH,
         }
     }

@@ -11,9 +11,26 @@ use sqlx::{
 
 /// Connects, retrying for up to 30 s (the database may start after us).
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
-    let opts: PgConnectOptions = url
+    connect_with(url, max_connections, false).await
+}
+
+/// As [`connect`]; with `generic_plans`, every connection plans a prepared statement once
+/// (`plan_cache_mode = force_generic_plan`) instead of again for each of its parameters.
+/// PostgreSQL re-plans a statement per execution while it judges a custom plan cheaper; for
+/// analytics' one-statement summary that planning cost more than twice its execution
+/// (docs/performance.md). Off by default: a generic plan can be a worse plan where the
+/// parameters matter (a text search's pattern).
+pub async fn connect_with(
+    url: &str,
+    max_connections: u32,
+    generic_plans: bool,
+) -> anyhow::Result<PgPool> {
+    let mut opts: PgConnectOptions = url
         .parse()
         .context("DATABASE_URL is not a valid PostgreSQL URL")?;
+    if generic_plans {
+        opts = opts.options([("plan_cache_mode", "force_generic_plan")]);
+    }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let attempt = PgPoolOptions::new()

@@ -111,8 +111,12 @@ impl Builder {
         common: &CommonConfig,
         migrations: &[&Migrator],
     ) -> anyhow::Result<Self> {
-        let pool =
-            crate::db::connect(common.database_url.expose(), common.db_max_connections).await?;
+        let pool = crate::db::connect_with(
+            common.database_url.expose(),
+            common.db_max_connections,
+            common.db_generic_plans,
+        )
+        .await?;
         crate::db::migrate(&pool, migrations).await?;
         Ok(Self {
             name,

@@ -56,8 +56,18 @@ impl Config {
 
     /// Reads from `env` (the docs test feeds it the documented examples).
     pub fn read(mut env: Env) -> Result<Self, ConfigError> {
-        // auth serves the keys itself, so it needs no auth URL.
-        let common = CommonConfig::read(&mut env, SERVICE, false);
+        // auth serves the keys itself, so it needs no auth URL. Its slow calls wait on the
+        // hashing line, which bounds and refuses them itself (`MAX_WAITING`): with the default
+        // admission floor a login flood held every slot and cheap calls queued behind it.
+        let common = CommonConfig::read_with(
+            &mut env,
+            SERVICE,
+            false,
+            stride_kit::shed::Config {
+                min_in_flight: 256,
+                ..Default::default()
+            },
+        );
         let settings = settings::Settings::read(&mut env);
         env.finish()?;
         Ok(Self { common, settings })
