@@ -99,10 +99,7 @@ impl Config {
             &mut env,
             SERVICE,
             true,
-            stride_kit::shed::Config {
-                min_in_flight: 256,
-                ..Default::default()
-            },
+            stride_kit::shed::Config::waiting_on_io(),
         );
         let analytics_url = env.url(
             "STRIDE_ANALYTICS_URL",

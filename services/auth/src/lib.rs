@@ -63,10 +63,7 @@ impl Config {
             &mut env,
             SERVICE,
             false,
-            stride_kit::shed::Config {
-                min_in_flight: 256,
-                ..Default::default()
-            },
+            stride_kit::shed::Config::waiting_on_io(),
         );
         let settings = settings::Settings::read(&mut env);
         env.finish()?;
