@@ -120,6 +120,9 @@ struct State {
     /// Clients with calls waiting, in turn order; each appears once.
     turns: VecDeque<u64>,
     next_id: u64,
+    /// The limit last written to `stride_admission_limit`, so the gauge is touched only when
+    /// it moves (not on every call, under this lock).
+    reported: usize,
 }
 
 #[derive(Debug)]
@@ -239,6 +242,7 @@ impl Admission {
                 waiting: HashMap::new(),
                 turns: VecDeque::new(),
                 next_id: 0,
+                reported: 0,
             }),
             hasher: std::hash::RandomState::new(),
         })
@@ -313,9 +317,12 @@ impl Admission {
         }
         s.in_flight = s.in_flight.saturating_sub(1);
         s.fill(&self.cfg);
-        LIMIT
-            .with_label_values(&[] as &[&str])
-            .set(s.limit(&self.cfg) as f64);
+        let limit = s.limit(&self.cfg);
+        let moved = std::mem::replace(&mut s.reported, limit) != limit;
+        drop(s);
+        if moved {
+            LIMIT.set(limit as f64);
+        }
     }
 }
 
@@ -465,12 +472,13 @@ static SHED: std::sync::LazyLock<prometheus::IntCounterVec> = std::sync::LazyLoc
     )
 });
 
-static LIMIT: std::sync::LazyLock<prometheus::GaugeVec> = std::sync::LazyLock::new(|| {
+static LIMIT: std::sync::LazyLock<prometheus::Gauge> = std::sync::LazyLock::new(|| {
     crate::metrics::gauge(
         "stride_admission_limit",
         "Calls the service works on at once now (the latency-based limit)",
         &[],
     )
+    .with_label_values(&[] as &[&str])
 });
 
 #[cfg(test)]
