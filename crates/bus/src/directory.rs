@@ -83,6 +83,14 @@ pub async fn get(conn: &mut PgConnection, user: Uuid) -> Result<Option<Entry>, s
         .await
 }
 
+/// [`timezone`] as an SQL expression of the user id in `user` (e.g. `$2`), for a statement that
+/// reads the zone beside its own rows instead of in a round trip of its own.
+pub fn timezone_sql(user: &str) -> String {
+    format!(
+        "coalesce((SELECT timezone FROM user_directory WHERE user_id = {user}), '{DEFAULT_TIMEZONE}')"
+    )
+}
+
 /// The user's IANA zone, or UTC when no profile update was seen yet.
 pub async fn timezone(conn: &mut PgConnection, user: Uuid) -> Result<String, sqlx::Error> {
     let tz: Option<String> =

@@ -54,6 +54,7 @@ pub async fn start(
         pool: service.pool().clone(),
         clock,
         outbox,
+        presets: Default::default(),
     };
     service.grpc(CatalogServiceServer::new(handlers.clone()));
     service.grpc(SessionServiceServer::new(handlers.clone()));

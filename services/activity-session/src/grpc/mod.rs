@@ -31,6 +31,8 @@ pub struct ActivitySessions {
     pub pool: PgPool,
     pub clock: SharedClock,
     pub outbox: Outbox,
+    /// The preset activities, kept once read (they never change).
+    pub presets: crate::store::activities::Presets,
 }
 
 stride_kit::grpc_handlers! {

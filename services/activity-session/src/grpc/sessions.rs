@@ -27,7 +27,7 @@ use crate::{
     events::publish,
     store::{
         self,
-        sessions::{Ending, EventRecord, Filter, NewSession, SessionRow},
+        sessions::{Ending, EventRecord, Filter, Locked, NewSession, SessionRow},
     },
 };
 
@@ -99,6 +99,7 @@ struct Origin {
 }
 
 async fn begin(
+    s: &ActivitySessions,
     tx: &mut Tx,
     user: Uuid,
     o: &Origin,
@@ -108,7 +109,9 @@ async fn begin(
     let (kind, activity_id, planned_seconds, steps): (Kind, Option<Uuid>, i32, Option<Vec<Step>>) =
         match (spec.activity_id, spec.routine_id) {
             (Some(a), _) => {
-                let activity = store::activities::get(tx, a)
+                let activity = s
+                    .presets
+                    .get(tx, a)
                     .await?
                     .ok_or_else(errors::no_activity)?;
                 let planned = session::planned_seconds(spec.planned, activity.default_seconds);
@@ -172,13 +175,6 @@ async fn begin(
             plan_day_id: spec.plan_day_id,
             start_local_date: local_date(o.at, &tz),
         },
-    )
-    .await
-    .on_constraint(store::sessions::ONE_ACTIVE, |_| {
-        errors::session_already_active(None)
-    })?;
-    store::sessions::record_event(
-        tx,
         &EventRecord {
             user,
             event_id: o.event_id,
@@ -189,35 +185,40 @@ async fn begin(
             offline: o.offline,
         },
     )
-    .await?;
+    .await
+    .on_constraint(store::sessions::ONE_ACTIVE, |_| {
+        errors::session_already_active(None)
+    })?;
     tx.publish(&publish::started(&row, &tz)).await?;
     Ok(row)
 }
 
-/// Applies `action` at `at` to `row` (locked by the caller), stores, logs and announces it.
+/// Applies `action` at `at` to the session the caller locked, stores, logs and announces it.
 async fn transition(
     tx: &mut Tx,
-    row: &SessionRow,
+    locked: &Locked,
     action: Action,
     at: OffsetDateTime,
     event_id: Uuid,
     applied_at: OffsetDateTime,
     offline: bool,
 ) -> AppResult<SessionRow> {
+    let (row, tz) = (&locked.row, locked.timezone.as_str());
     let t = row.timer().apply(action, at).map_err(errors::refused)?;
-    let tz = directory::timezone(tx, row.user_id).await?;
     let at = t.since;
     let counting = (t.state == State::Completed)
         .then(|| session::counting(row.planned_seconds, t.active_secs_at(at)));
     let ending = (!t.state.is_live()).then(|| Ending {
-        local_date: local_date(at, &tz),
-        timezone: &tz,
+        local_date: local_date(at, tz),
+        timezone: tz,
         active_secs: t.active_secs_at(at),
         counts: counting.map(|c| (c.counts(), c.reason())),
     });
-    let new = store::sessions::save(tx, row.id, &t, ending.as_ref()).await?;
-    store::sessions::record_event(
+    let new = store::sessions::save(
         tx,
+        row.id,
+        &t,
+        ending.as_ref(),
         &EventRecord {
             user: row.user_id,
             event_id,
@@ -229,7 +230,7 @@ async fn transition(
         },
     )
     .await?;
-    match publish::transition(&new, action, at, &tz) {
+    match publish::transition(&new, action, at, tz) {
         Some(publish::Event::Paused(e)) => tx.publish(&e).await?,
         Some(publish::Event::Resumed(e)) => tx.publish(&e).await?,
         Some(publish::Event::Completed(e)) => tx.publish(&e).await?,
@@ -251,16 +252,27 @@ pub(super) async fn start_session(
     v.check()?;
     let now = s.clock.now_db();
     let mut tx = s.outbox.begin().await?;
-    if let Some(live) = store::sessions::active(&mut tx, caller.user_id).await? {
-        return Err(errors::session_already_active(Some(live.id)));
-    }
     let origin = Origin {
         session_id: Uuid::now_v7(),
         event_id: Uuid::now_v7(),
         at: now,
         offline: false,
     };
-    let row = begin(&mut tx, caller.user_id, &origin, &spec, "").await?;
+    // The one-live-session index decides (no look-up first: one round trip fewer on every
+    // start); the refusal then names the live session, read once the transaction is gone.
+    let row = match begin(s, &mut tx, caller.user_id, &origin, &spec, "").await {
+        Ok(row) => row,
+        Err(AppError::FailedPrecondition {
+            reason: errors::SESSION_ALREADY_ACTIVE,
+            ..
+        }) => {
+            drop(tx);
+            let mut conn = s.pool.acquire().await?;
+            let live = store::sessions::active(&mut conn, caller.user_id).await?;
+            return Err(errors::session_already_active(live.map(|l| l.id)));
+        }
+        Err(e) => return Err(e),
+    };
     tx.commit().await?;
     Ok(pb::StartSessionResponse {
         session: Some(to_proto(row, now)),
@@ -277,10 +289,10 @@ async fn act(
     let id = require_id("session_id", raw_id)?;
     let now = s.clock.now_db();
     let mut tx = s.outbox.begin().await?;
-    let row = store::sessions::lock(&mut tx, user, id)
+    let locked = store::sessions::lock(&mut tx, user, id)
         .await?
         .ok_or_else(errors::no_session)?;
-    let row = transition(&mut tx, &row, action, now, Uuid::now_v7(), now, false).await?;
+    let row = transition(&mut tx, &locked, action, now, Uuid::now_v7(), now, false).await?;
     tx.commit().await?;
     Ok(to_proto(row, now))
 }
@@ -587,6 +599,7 @@ pub(super) async fn sync_session_events(
                     return Err(at_event(i, errors::session_already_active(Some(live.id))));
                 }
                 begin(
+                    s,
                     &mut tx,
                     user,
                     &Origin {
@@ -602,9 +615,10 @@ pub(super) async fn sync_session_events(
                 .map_err(|err| at_event(i, err))?
             }
             (None, Some(action)) => {
-                let row = store::sessions::lock(&mut tx, user, e.session_id)
+                let locked = store::sessions::lock(&mut tx, user, e.session_id)
                     .await?
                     .ok_or_else(errors::no_session)?;
+                let row = &locked.row;
                 let previous = store::sessions::last_event_time(&mut tx, row.id)
                     .await?
                     .unwrap_or(row.since)
@@ -624,7 +638,7 @@ pub(super) async fn sync_session_events(
                         &format!("ends after session {other} started: sessions overlap"),
                     ));
                 }
-                transition(&mut tx, &row, action, e.at, e.event_id, now, true)
+                transition(&mut tx, &locked, action, e.at, e.event_id, now, true)
                     .await
                     .map_err(|err| at_event(i, err))?
             }

@@ -1,5 +1,10 @@
 //! The `activities` table: the preset catalog, seeded by the migrations and only read here.
 
+use std::{
+    collections::HashMap,
+    sync::{Arc, PoisonError, RwLock},
+};
+
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -46,4 +51,37 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Activ
     .bind(id)
     .fetch_optional(conn)
     .await
+}
+
+/// Activities by id, kept once read: the catalog's rows are only ever added (by migrations) and
+/// never changed or removed, so a kept row cannot go stale. A miss reads through, so a row a
+/// newer replica migrated in is found; misses are not kept, so unknown ids grow nothing. Every
+/// session start looks its activity up here instead of in PostgreSQL (one round trip fewer).
+#[derive(Clone, Debug, Default)]
+pub struct Presets(Arc<RwLock<HashMap<Uuid, ActivityRow>>>);
+
+impl Presets {
+    pub async fn get(
+        &self,
+        conn: &mut PgConnection,
+        id: Uuid,
+    ) -> sqlx::Result<Option<ActivityRow>> {
+        let kept = self
+            .0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+            .cloned();
+        if kept.is_some() {
+            return Ok(kept);
+        }
+        let row = get(conn, id).await?;
+        if let Some(row) = &row {
+            self.0
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(id, row.clone());
+        }
+        Ok(row)
+    }
 }

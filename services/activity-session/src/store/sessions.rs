@@ -79,16 +79,25 @@ pub struct NewSession<'a> {
     pub start_local_date: Date,
 }
 
-/// Inserts a running session. Fails on [`ONE_ACTIVE`] when the user already has a live one.
-pub async fn insert(conn: &mut PgConnection, s: &NewSession<'_>) -> sqlx::Result<SessionRow> {
+/// Inserts a running session and logs its start event `e` (a replayed event id is a no-op), in
+/// one statement. Fails on [`ONE_ACTIVE`] when the user already has a live one.
+pub async fn insert(
+    conn: &mut PgConnection,
+    s: &NewSession<'_>,
+    e: &EventRecord<'_>,
+) -> sqlx::Result<SessionRow> {
     let step_count = s
         .steps
         .map_or(1, |st| i32::try_from(st.len()).unwrap_or(i32::MAX).max(1));
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO sessions (id, user_id, activity_id, kind, state, started_at, planned_seconds,
-             routine_id, steps, step_count, lesson_id, topic_id, plan_day_id, since, start_local_date)
-         VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12, $5, $13)
-         RETURNING {COLUMNS}"
+        "WITH s AS (
+             INSERT INTO sessions (id, user_id, activity_id, kind, state, started_at, planned_seconds,
+                 routine_id, steps, step_count, lesson_id, topic_id, plan_day_id, since, start_local_date)
+             VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12, $5, $13)
+             RETURNING {COLUMNS}
+         ), e AS ({})
+         SELECT * FROM s",
+        log_event(14)
     )))
     .bind(s.id)
     .bind(s.user)
@@ -103,8 +112,28 @@ pub async fn insert(conn: &mut PgConnection, s: &NewSession<'_>) -> sqlx::Result
     .bind(s.topic_id)
     .bind(s.plan_day_id)
     .bind(s.start_local_date)
+    .bind(e.user)
+    .bind(e.event_id)
+    .bind(e.session_id)
+    .bind(e.action)
+    .bind(e.occur_time)
+    .bind(e.applied_at)
+    .bind(e.source())
     .fetch_one(conn)
     .await
+}
+
+/// Appends an event to `session_events` from seven parameters starting at `$first` (user,
+/// event id, session, action, occurrence, application, source), as a CTE beside the statement
+/// that changes the session: one round trip for both. A replayed event id is a no-op.
+fn log_event(first: usize) -> String {
+    let p: Vec<String> = (first..first + 7).map(|i| format!("${i}")).collect();
+    format!(
+        "INSERT INTO session_events
+             (user_id, event_id, session_id, action, occur_time, applied_at, source)
+         VALUES ({}) ON CONFLICT (user_id, event_id) DO NOTHING",
+        p.join(", ")
+    )
 }
 
 /// The user's live (running or paused) session, if any.
@@ -140,15 +169,22 @@ pub async fn exists(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
         .await
 }
 
-/// Session `id` of `user`, locked until the transaction ends; None when the session does not
-/// exist or is someone else's.
-pub async fn lock(
-    conn: &mut PgConnection,
-    user: Uuid,
-    id: Uuid,
-) -> sqlx::Result<Option<SessionRow>> {
+/// A session locked for a transition, with its user's timezone now.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Locked {
+    #[sqlx(flatten)]
+    pub row: SessionRow,
+    #[sqlx(rename = "user_timezone")]
+    pub timezone: String,
+}
+
+/// Session `id` of `user`, locked until the transaction ends, with the user's timezone read in
+/// the same statement; None when the session does not exist or is someone else's.
+pub async fn lock(conn: &mut PgConnection, user: Uuid, id: Uuid) -> sqlx::Result<Option<Locked>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM sessions WHERE id = $1 AND user_id = $2 FOR UPDATE"
+        "SELECT {COLUMNS}, {} AS user_timezone
+         FROM sessions WHERE id = $1 AND user_id = $2 FOR UPDATE OF sessions",
+        stride_bus::directory::timezone_sql("$2")
     )))
     .bind(id)
     .bind(user)
@@ -165,19 +201,25 @@ pub struct Ending<'a> {
     pub counts: Option<(bool, &'a str)>,
 }
 
-/// Stores session `id`'s timer after a transition, and its ending when it ended.
+/// Stores session `id`'s timer after a transition, and its ending when it ended, and logs the
+/// transition's event `e` (a replayed event id is a no-op), in one statement.
 pub async fn save(
     conn: &mut PgConnection,
     id: Uuid,
     t: &Timer,
     ending: Option<&Ending<'_>>,
+    e: &EventRecord<'_>,
 ) -> sqlx::Result<SessionRow> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE sessions SET state = $2, step = $3, active_ms = $4, since = $5, ended_at = $6,
-             local_date = coalesce($7, local_date), timezone = coalesce($8, timezone),
-             duration_seconds = coalesce($9, duration_seconds),
-             counts = coalesce($10, counts), count_reason = coalesce($11, count_reason)
-         WHERE id = $1 RETURNING {COLUMNS}"
+        "WITH s AS (
+             UPDATE sessions SET state = $2, step = $3, active_ms = $4, since = $5, ended_at = $6,
+                 local_date = coalesce($7, local_date), timezone = coalesce($8, timezone),
+                 duration_seconds = coalesce($9, duration_seconds),
+                 counts = coalesce($10, counts), count_reason = coalesce($11, count_reason)
+             WHERE id = $1 RETURNING {COLUMNS}
+         ), e AS ({})
+         SELECT * FROM s",
+        log_event(12)
     )))
     .bind(id)
     .bind(t.state.as_str())
@@ -190,6 +232,13 @@ pub async fn save(
     .bind(ending.map(|e| e.active_secs))
     .bind(ending.and_then(|e| e.counts.map(|c| c.0)))
     .bind(ending.and_then(|e| e.counts.map(|c| c.1)))
+    .bind(e.user)
+    .bind(e.event_id)
+    .bind(e.session_id)
+    .bind(e.action)
+    .bind(e.occur_time)
+    .bind(e.applied_at)
+    .bind(e.source())
     .fetch_one(conn)
     .await
 }
@@ -282,23 +331,10 @@ pub struct EventRecord<'a> {
     pub offline: bool,
 }
 
-/// Appends an event to the log; false when this user already sent this event id.
-pub async fn record_event(conn: &mut PgConnection, e: &EventRecord<'_>) -> sqlx::Result<bool> {
-    Ok(sqlx::query(
-        "INSERT INTO session_events (user_id, event_id, session_id, action, occur_time, applied_at, source)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (user_id, event_id) DO NOTHING",
-    )
-    .bind(e.user)
-    .bind(e.event_id)
-    .bind(e.session_id)
-    .bind(e.action)
-    .bind(e.occur_time)
-    .bind(e.applied_at)
-    .bind(if e.offline { "offline" } else { "live" })
-    .execute(conn)
-    .await?
-    .rows_affected()
-        == 1)
+impl EventRecord<'_> {
+    fn source(&self) -> &'static str {
+        if self.offline { "offline" } else { "live" }
+    }
 }
 
 /// Whether `user` already sent event `event_id`.
