@@ -21,21 +21,54 @@ const BATCH: i64 = 256;
 /// replica's rows).
 const POLL: Duration = Duration::from_millis(500);
 
+/// An outbox row not yet written: what [`enqueue`] inserts. A statement that is a whole
+/// transaction on its own can insert it beside the change it announces (a CTE from
+/// [`Staged::insert_sql`]), saving the transaction's BEGIN, the insert's and the COMMIT's round
+/// trips; the caller then wakes the relay ([`Outbox::kick`]) once the statement succeeded.
+#[derive(Debug)]
+pub struct Staged {
+    pub id: Uuid,
+    pub event_type: &'static str,
+    pub payload: Vec<u8>,
+    pub traceparent: Option<String>,
+}
+
+impl Staged {
+    /// `event` as an outbox row, with a fresh id (UUIDv7) and the current trace context.
+    pub fn new<E: Event>(event: &E) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            event_type: E::TYPE,
+            payload: event.encode_to_vec(),
+            traceparent: stride_kit::telemetry::current_traceparent(),
+        }
+    }
+
+    /// The insert, its four parameters (id, event type, payload, traceparent, bound in that
+    /// order) numbered from `$first`, one row for each row of `from` (a CTE's name: the row is
+    /// written only if the change it announces was), or once when `from` is None.
+    pub fn insert_sql(first: usize, from: Option<&str>) -> String {
+        let (a, b, c, d) = (first, first + 1, first + 2, first + 3);
+        let from = from.map(|f| format!(" FROM {f}")).unwrap_or_default();
+        format!(
+            "INSERT INTO outbox (id, event_type, payload, traceparent) SELECT ${a}::uuid, ${b}::text, ${c}::bytea, ${d}::text{from}"
+        )
+    }
+}
+
 /// Writes `event` to the outbox on `conn`, which must be inside the transaction that makes the
 /// state change. Returns the event id (UUIDv7). Prefer [`Tx::publish`](crate::Tx::publish), which
 /// also wakes the relay after commit.
 pub async fn enqueue<E: Event>(conn: &mut PgConnection, event: &E) -> Result<Uuid, sqlx::Error> {
-    let id = Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO outbox (id, event_type, payload, traceparent) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(id)
-    .bind(E::TYPE)
-    .bind(event.encode_to_vec())
-    .bind(stride_kit::telemetry::current_traceparent())
-    .execute(conn)
-    .await?;
-    Ok(id)
+    let row = Staged::new(event);
+    sqlx::query(sqlx::AssertSqlSafe(Staged::insert_sql(1, None)))
+        .bind(row.id)
+        .bind(row.event_type)
+        .bind(row.payload)
+        .bind(row.traceparent)
+        .execute(conn)
+        .await?;
+    Ok(row.id)
 }
 
 /// id, event type, payload, traceparent, created_at.

@@ -32,6 +32,14 @@ impl Tx {
         Ok(id)
     }
 
+    /// `event` as an outbox row the caller writes in this transaction with its own statement
+    /// ([`Staged::insert_sql`](crate::outbox::Staged::insert_sql)); counted as published, so the
+    /// commit wakes the relay.
+    pub fn stage<E: Event>(&mut self, event: &E) -> crate::outbox::Staged {
+        self.published += 1;
+        crate::outbox::Staged::new(event)
+    }
+
     /// How many events this transaction published so far.
     pub fn published(&self) -> usize {
         self.published

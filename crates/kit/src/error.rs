@@ -39,6 +39,13 @@ pub enum AppError {
         reason: &'static str,
         message: String,
     },
+    /// A concurrent change won (a compare-and-set found the row moved, more than the
+    /// handler retries): the caller may retry the whole call.
+    #[error("{message}")]
+    Aborted {
+        reason: &'static str,
+        message: String,
+    },
     #[error("{0}")]
     Unavailable(String),
     /// Anything unexpected; the cause is logged, the caller sees a generic message.
@@ -153,6 +160,7 @@ impl From<AppError> for Status {
             AppError::ResourceExhausted { reason, message } => {
                 info(Code::ResourceExhausted, reason, message)
             }
+            AppError::Aborted { reason, message } => info(Code::Aborted, reason, message),
             AppError::Unavailable(message) => Status::unavailable(message),
             AppError::Internal(cause) => {
                 let trace_id = crate::telemetry::current_trace_id();

@@ -7,6 +7,7 @@ use crate::domain::session::Refused;
 
 /// `ErrorInfo.reason` of a start while the caller already has a live session.
 pub const SESSION_ALREADY_ACTIVE: &str = "SESSION_ALREADY_ACTIVE";
+pub const SESSION_CONTENDED: &str = "SESSION_CONTENDED";
 /// `ErrorInfo.reason` of an action on a session that already ended (completed, stopped, aborted).
 pub const SESSION_NOT_ACTIVE: &str = "SESSION_NOT_ACTIVE";
 /// `ErrorInfo.reason` of an action the live session's state forbids (pausing a paused one,
@@ -50,6 +51,15 @@ pub fn session_already_active(live: Option<Uuid>) -> AppError {
         None => "a session is active: complete, stop or abort it before starting another".into(),
     };
     AppError::precondition(SESSION_ALREADY_ACTIVE, message)
+}
+
+/// A live transition lost the race to concurrent ones on the same session, every time it read
+/// the session again: nothing was changed; the caller may retry.
+pub fn session_contended() -> AppError {
+    AppError::Aborted {
+        reason: SESSION_CONTENDED,
+        message: "the session changed while this action was applied; retry it".into(),
+    }
 }
 
 /// The state machine refused an action; the message names the current state.

@@ -4,7 +4,8 @@
 
 use std::collections::HashSet;
 
-use stride_bus::{Tx, directory};
+use sqlx::PgConnection;
+use stride_bus::{directory, outbox::Staged};
 use stride_kit::{
     AppError, AppResult, Call, ResultExt as _, Violations,
     convert::{
@@ -27,7 +28,7 @@ use crate::{
     events::publish,
     store::{
         self,
-        sessions::{Ending, EventRecord, Filter, Locked, NewSession, SessionRow},
+        sessions::{Change, Ending, EventRecord, Filter, Locked, NewSession, SessionRow},
     },
 };
 
@@ -88,8 +89,6 @@ fn check_start(v: &mut Violations, prefix: &str, req: &pb::StartSessionRequest) 
     }
 }
 
-/// Starts session `id` for `user` at `at` as `spec` asks, logs and announces it. The caller
-/// checked that no live session exists (the unique index still decides a race).
 /// Which session a start creates, from which event, when, and from where.
 struct Origin {
     session_id: Uuid,
@@ -98,20 +97,28 @@ struct Origin {
     offline: bool,
 }
 
-async fn begin(
+/// A start, checked and looked up: the session to insert, and its zone.
+struct Start {
+    new: NewSession,
+    tz: String,
+}
+
+/// Checks and looks up what starting session `o.session_id` for `user` as `spec` asks needs
+/// (the activity or routine, the user's zone). Writes nothing.
+async fn prepare_start(
     s: &ActivitySessions,
-    tx: &mut Tx,
+    conn: &mut PgConnection,
     user: Uuid,
     o: &Origin,
     spec: &StartSpec,
     prefix: &str,
-) -> AppResult<SessionRow> {
+) -> AppResult<Start> {
     let (kind, activity_id, planned_seconds, steps): (Kind, Option<Uuid>, i32, Option<Vec<Step>>) =
         match (spec.activity_id, spec.routine_id) {
             (Some(a), _) => {
                 let activity = s
                     .presets
-                    .get(tx, a)
+                    .get(conn, a)
                     .await?
                     .ok_or_else(errors::no_activity)?;
                 let planned = session::planned_seconds(spec.planned, activity.default_seconds);
@@ -121,7 +128,7 @@ async fn begin(
                 let steps = match routine::preset(r) {
                     Some(p) => p.steps.to_vec(),
                     None => {
-                        store::routines::get(tx, user, r)
+                        store::routines::get(conn, user, r)
                             .await?
                             .ok_or_else(errors::no_routine)?
                             .steps
@@ -158,87 +165,128 @@ async fn begin(
         "only a workout session refers to a plan day",
     );
     v.check()?;
-    let tz = directory::timezone(tx, user).await?;
-    let row = store::sessions::insert(
-        tx,
-        &NewSession {
-            id: o.session_id,
-            user,
-            activity_id,
-            kind,
-            started_at: o.at,
-            planned_seconds,
-            routine_id: spec.routine_id,
-            steps: steps.as_deref(),
-            lesson_id: spec.lesson_id,
-            topic_id: spec.topic_id,
-            plan_day_id: spec.plan_day_id,
-            start_local_date: local_date(o.at, &tz),
-        },
-        &EventRecord {
-            user,
-            event_id: o.event_id,
-            session_id: o.session_id,
-            action: "start",
-            occur_time: o.at,
-            applied_at: o.at,
-            offline: o.offline,
-        },
-    )
-    .await
-    .on_constraint(store::sessions::ONE_ACTIVE, |_| {
-        errors::session_already_active(None)
-    })?;
-    tx.publish(&publish::started(&row, &tz)).await?;
-    Ok(row)
+    let tz = directory::timezone(conn, user).await?;
+    let new = NewSession {
+        id: o.session_id,
+        user,
+        activity_id,
+        kind,
+        started_at: o.at,
+        planned_seconds,
+        routine_id: spec.routine_id,
+        steps,
+        lesson_id: spec.lesson_id,
+        topic_id: spec.topic_id,
+        plan_day_id: spec.plan_day_id,
+        start_local_date: local_date(o.at, &tz),
+    };
+    Ok(Start { new, tz })
 }
 
-/// Applies `action` at `at` to the session the caller locked, stores, logs and announces it.
-async fn transition(
-    tx: &mut Tx,
-    locked: &Locked,
-    action: Action,
+/// Stores a prepared start, its log entry and its announcement in one statement. A live
+/// session of the user refuses it (the one-live-session index decides a race), naming the
+/// live session when `conn` is not inside a failed transaction (`name_live`).
+async fn insert_start(conn: &mut PgConnection, start: &Start, o: &Origin) -> AppResult<SessionRow> {
+    let announce = Staged::new(&publish::started(&start.new.row(), &start.tz));
+    let event = EventRecord {
+        user: start.new.user,
+        event_id: o.event_id,
+        session_id: o.session_id,
+        action: "start",
+        occur_time: o.at,
+        applied_at: o.at,
+        offline: o.offline,
+    };
+    store::sessions::insert(conn, &start.new, &event, &announce)
+        .await
+        .on_constraint(store::sessions::ONE_ACTIVE, |_| {
+            errors::session_already_active(None)
+        })
+}
+
+/// A transition computed from the session as read: its new timer, what its ending records,
+/// and its announcement. Stores nothing; [`store_transition`] does.
+struct Computed {
+    after: session::Timer,
     at: OffsetDateTime,
+    local_date: time::Date,
+    counts: Option<(bool, &'static str)>,
+    announce: Option<Staged>,
+}
+
+impl Computed {
+    /// What the session's end records (in zone `tz`), when the transition ends it.
+    fn ending<'a>(&self, tz: &'a str) -> Option<Ending<'a>> {
+        (!self.after.state.is_live()).then(|| Ending {
+            local_date: self.local_date,
+            timezone: tz,
+            active_secs: self.after.active_secs_at(self.at),
+            counts: self.counts,
+        })
+    }
+}
+
+/// Applies `action` at `at` to the session as read (with its user's zone); the announcement is
+/// built from the row as it will be stored.
+fn compute(read: &Locked, action: Action, at: OffsetDateTime) -> AppResult<Computed> {
+    let (row, tz) = (&read.row, read.timezone.as_str());
+    let t = row.timer().apply(action, at).map_err(errors::refused)?;
+    let at = t.since;
+    let counts = (t.state == State::Completed)
+        .then(|| session::counting(row.planned_seconds, t.active_secs_at(at)))
+        .map(|c| (c.counts(), c.reason()));
+    let mut c = Computed {
+        after: t,
+        at,
+        local_date: local_date(at, tz),
+        counts,
+        announce: None,
+    };
+    let new = row.after(&c.after, c.ending(tz).as_ref());
+    c.announce = match publish::transition(&new, action, at, tz) {
+        Some(publish::Event::Paused(e)) => Some(Staged::new(&e)),
+        Some(publish::Event::Resumed(e)) => Some(Staged::new(&e)),
+        Some(publish::Event::Completed(e)) => Some(Staged::new(&e)),
+        Some(publish::Event::Stopped(e)) => Some(Staged::new(&e)),
+        Some(publish::Event::Aborted(e)) => Some(Staged::new(&e)),
+        None => None,
+    };
+    Ok(c)
+}
+
+/// Stores `c`, computed from `read`, with its log entry and announcement, in one statement;
+/// None when the session's timer moved since it was read (nothing written).
+async fn store_transition(
+    conn: &mut PgConnection,
+    read: &Locked,
+    c: &Computed,
+    action: Action,
     event_id: Uuid,
     applied_at: OffsetDateTime,
     offline: bool,
-) -> AppResult<SessionRow> {
-    let (row, tz) = (&locked.row, locked.timezone.as_str());
-    let t = row.timer().apply(action, at).map_err(errors::refused)?;
-    let at = t.since;
-    let counting = (t.state == State::Completed)
-        .then(|| session::counting(row.planned_seconds, t.active_secs_at(at)));
-    let ending = (!t.state.is_live()).then(|| Ending {
-        local_date: local_date(at, tz),
-        timezone: tz,
-        active_secs: t.active_secs_at(at),
-        counts: counting.map(|c| (c.counts(), c.reason())),
-    });
-    let new = store::sessions::save(
-        tx,
-        row.id,
-        &t,
-        ending.as_ref(),
-        &EventRecord {
-            user: row.user_id,
-            event_id,
-            session_id: row.id,
-            action: action.as_str(),
-            occur_time: at,
-            applied_at,
-            offline,
+) -> AppResult<Option<SessionRow>> {
+    let row = &read.row;
+    let ending = c.ending(&read.timezone);
+    let saved = store::sessions::save(
+        conn,
+        &Change {
+            before: row,
+            after: &c.after,
+            ending: ending.as_ref(),
+            event: EventRecord {
+                user: row.user_id,
+                event_id,
+                session_id: row.id,
+                action: action.as_str(),
+                occur_time: c.at,
+                applied_at,
+                offline,
+            },
+            announce: c.announce.as_ref(),
         },
     )
     .await?;
-    match publish::transition(&new, action, at, tz) {
-        Some(publish::Event::Paused(e)) => tx.publish(&e).await?,
-        Some(publish::Event::Resumed(e)) => tx.publish(&e).await?,
-        Some(publish::Event::Completed(e)) => tx.publish(&e).await?,
-        Some(publish::Event::Stopped(e)) => tx.publish(&e).await?,
-        Some(publish::Event::Aborted(e)) => tx.publish(&e).await?,
-        None => Uuid::nil(),
-    };
-    Ok(new)
+    Ok(saved)
 }
 
 /// Starts a session of an activity or a routine. One live session per user.
@@ -251,35 +299,41 @@ pub(super) async fn start_session(
     let spec = check_start(&mut v, "", &call.message);
     v.check()?;
     let now = s.clock.now_db();
-    let mut tx = s.outbox.begin().await?;
     let origin = Origin {
         session_id: Uuid::now_v7(),
         event_id: Uuid::now_v7(),
         at: now,
         offline: false,
     };
-    // The one-live-session index decides (no look-up first: one round trip fewer on every
-    // start); the refusal then names the live session, read once the transaction is gone.
-    let row = match begin(s, &mut tx, caller.user_id, &origin, &spec, "").await {
+    // No transaction: the look-ups only read, and one statement stores the session, its log
+    // entry and its announcement. The one-live-session index decides (no look-up first); the
+    // refusal then names the live session.
+    let mut conn = s.pool.acquire().await?;
+    let start = prepare_start(s, &mut conn, caller.user_id, &origin, &spec, "").await?;
+    let row = match insert_start(&mut conn, &start, &origin).await {
         Ok(row) => row,
         Err(AppError::FailedPrecondition {
             reason: errors::SESSION_ALREADY_ACTIVE,
             ..
         }) => {
-            drop(tx);
-            let mut conn = s.pool.acquire().await?;
             let live = store::sessions::active(&mut conn, caller.user_id).await?;
             return Err(errors::session_already_active(live.map(|l| l.id)));
         }
         Err(e) => return Err(e),
     };
-    tx.commit().await?;
+    s.outbox.kick();
     Ok(pb::StartSessionResponse {
         session: Some(to_proto(row, now)),
     })
 }
 
-/// Applies `action` now to the caller's session `raw_id`.
+/// How many times a live transition reads the session again when another call changed it
+/// between the read and the write.
+const TRANSITION_ATTEMPTS: usize = 5;
+
+/// Applies `action` now to the caller's session `raw_id`: read, compute, store by
+/// compare-and-set (no lock held across round trips, no transaction: the store is one
+/// statement); a concurrent change is read again.
 async fn act(
     s: &ActivitySessions,
     user: Uuid,
@@ -287,14 +341,23 @@ async fn act(
     action: Action,
 ) -> AppResult<pb::Session> {
     let id = require_id("session_id", raw_id)?;
-    let now = s.clock.now_db();
-    let mut tx = s.outbox.begin().await?;
-    let locked = store::sessions::lock(&mut tx, user, id)
-        .await?
-        .ok_or_else(errors::no_session)?;
-    let row = transition(&mut tx, &locked, action, now, Uuid::now_v7(), now, false).await?;
-    tx.commit().await?;
-    Ok(to_proto(row, now))
+    let mut conn = s.pool.acquire().await?;
+    for _ in 0..TRANSITION_ATTEMPTS {
+        let now = s.clock.now_db();
+        let read = store::sessions::current(&mut conn, user, id)
+            .await?
+            .ok_or_else(errors::no_session)?;
+        let c = compute(&read, action, now)?;
+        if let Some(row) =
+            store_transition(&mut conn, &read, &c, action, Uuid::now_v7(), now, false).await?
+        {
+            if c.announce.is_some() {
+                s.outbox.kick();
+            }
+            return Ok(to_proto(row, now));
+        }
+    }
+    Err(errors::session_contended())
 }
 
 /// Completes the caller's live session now and announces `session.completed.v1` (whether it
@@ -500,7 +563,13 @@ fn check_offline(
         &f("action"),
         "must be START, PAUSE, RESUME, NEXT, PREVIOUS, COMPLETE, STOP or ABORT",
     );
-    let at = e.occur_time.as_ref().and_then(from_timestamp);
+    // Stored at PostgreSQL's precision: the announcement is built before the write, from
+    // exactly what is stored.
+    let at = e
+        .occur_time
+        .as_ref()
+        .and_then(from_timestamp)
+        .map(stride_kit::clock::db_precision);
     if at.is_none() {
         v.add(
             &f("occur_time"),
@@ -598,21 +667,18 @@ pub(super) async fn sync_session_events(
                 if let Some(live) = store::sessions::active(&mut tx, user).await? {
                     return Err(at_event(i, errors::session_already_active(Some(live.id))));
                 }
-                begin(
-                    s,
-                    &mut tx,
-                    user,
-                    &Origin {
-                        session_id: e.session_id,
-                        event_id: e.event_id,
-                        at: e.at,
-                        offline: true,
-                    },
-                    spec,
-                    &field("start."),
-                )
-                .await
-                .map_err(|err| at_event(i, err))?
+                let origin = Origin {
+                    session_id: e.session_id,
+                    event_id: e.event_id,
+                    at: e.at,
+                    offline: true,
+                };
+                let start = prepare_start(s, &mut tx, user, &origin, spec, &field("start."))
+                    .await
+                    .map_err(|err| at_event(i, err))?;
+                insert_start(&mut tx, &start, &origin)
+                    .await
+                    .map_err(|err| at_event(i, err))?
             }
             (None, Some(action)) => {
                 let locked = store::sessions::lock(&mut tx, user, e.session_id)
@@ -638,9 +704,12 @@ pub(super) async fn sync_session_events(
                         &format!("ends after session {other} started: sessions overlap"),
                     ));
                 }
-                transition(&mut tx, &locked, action, e.at, e.event_id, now, true)
+                // Locked: the compare-and-set cannot miss.
+                let c = compute(&locked, action, e.at).map_err(|err| at_event(i, err))?;
+                store_transition(&mut tx, &locked, &c, action, e.event_id, now, true)
                     .await
                     .map_err(|err| at_event(i, err))?
+                    .ok_or_else(|| at_event(i, errors::session_contended()))?
             }
             (None, None) => return Err(AppError::invalid(&field("action"), "is required")),
         };
@@ -649,6 +718,8 @@ pub(super) async fn sync_session_events(
         touched.push(row);
     }
     tx.commit().await?;
+    // The statements above wrote their announcements themselves: wake the relay.
+    s.outbox.kick();
     Ok(pb::SyncSessionEventsResponse {
         applied,
         duplicates,

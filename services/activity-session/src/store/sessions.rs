@@ -2,6 +2,7 @@
 //! (each session's event log, keyed by the event id so offline replays are no-ops).
 
 use sqlx::PgConnection;
+use stride_bus::outbox::Staged;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
@@ -64,7 +65,7 @@ impl SessionRow {
 }
 
 /// A session to insert.
-pub struct NewSession<'a> {
+pub struct NewSession {
     pub id: Uuid,
     pub user: Uuid,
     pub activity_id: Option<Uuid>,
@@ -72,32 +73,69 @@ pub struct NewSession<'a> {
     pub started_at: OffsetDateTime,
     pub planned_seconds: i32,
     pub routine_id: Option<Uuid>,
-    pub steps: Option<&'a [Step]>,
+    pub steps: Option<Vec<Step>>,
     pub lesson_id: Option<Uuid>,
     pub topic_id: Option<Uuid>,
     pub plan_day_id: Option<Uuid>,
     pub start_local_date: Date,
 }
 
-/// Inserts a running session and logs its start event `e` (a replayed event id is a no-op), in
-/// one statement. Fails on [`ONE_ACTIVE`] when the user already has a live one.
+impl NewSession {
+    fn step_count(&self) -> i32 {
+        self.steps
+            .as_ref()
+            .map_or(1, |st| i32::try_from(st.len()).unwrap_or(i32::MAX).max(1))
+    }
+
+    /// The row [`insert`] stores, as the database will return it: what its announcement is
+    /// built from before the statement that writes both.
+    pub fn row(&self) -> SessionRow {
+        SessionRow {
+            id: self.id,
+            user_id: self.user,
+            activity_id: self.activity_id,
+            kind: self.kind,
+            state: State::Running,
+            started_at: self.started_at,
+            planned_seconds: self.planned_seconds,
+            ended_at: None,
+            local_date: None,
+            timezone: None,
+            routine_id: self.routine_id,
+            lesson_id: self.lesson_id,
+            topic_id: self.topic_id,
+            plan_day_id: self.plan_day_id,
+            step: 0,
+            step_count: self.step_count(),
+            active_ms: 0,
+            since: self.started_at,
+            counts: None,
+            count_reason: None,
+            start_local_date: self.start_local_date,
+        }
+    }
+}
+
+/// Inserts a running session, logs its start event `e` (a replayed event id is a no-op) and
+/// writes its announcement to the outbox, in one statement: atomic on its own, so a live start
+/// needs no transaction around it. Fails on [`ONE_ACTIVE`] when the user already has a live
+/// session, writing nothing.
 pub async fn insert(
     conn: &mut PgConnection,
-    s: &NewSession<'_>,
+    s: &NewSession,
     e: &EventRecord<'_>,
+    announce: &Staged,
 ) -> sqlx::Result<SessionRow> {
-    let step_count = s
-        .steps
-        .map_or(1, |st| i32::try_from(st.len()).unwrap_or(i32::MAX).max(1));
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "WITH s AS (
              INSERT INTO sessions (id, user_id, activity_id, kind, state, started_at, planned_seconds,
                  routine_id, steps, step_count, lesson_id, topic_id, plan_day_id, since, start_local_date)
              VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12, $5, $13)
              RETURNING {COLUMNS}
-         ), e AS ({})
+         ), e AS ({}), o AS ({})
          SELECT * FROM s",
-        log_event(14)
+        log_event(14),
+        Staged::insert_sql(21, Some("s")),
     )))
     .bind(s.id)
     .bind(s.user)
@@ -106,8 +144,8 @@ pub async fn insert(
     .bind(s.started_at)
     .bind(s.planned_seconds)
     .bind(s.routine_id)
-    .bind(s.steps.map(sqlx::types::Json))
-    .bind(step_count)
+    .bind(s.steps.as_deref().map(sqlx::types::Json))
+    .bind(s.step_count())
     .bind(s.lesson_id)
     .bind(s.topic_id)
     .bind(s.plan_day_id)
@@ -119,19 +157,36 @@ pub async fn insert(
     .bind(e.occur_time)
     .bind(e.applied_at)
     .bind(e.source())
+    .bind(announce.id)
+    .bind(announce.event_type)
+    .bind(&announce.payload)
+    .bind(&announce.traceparent)
     .fetch_one(conn)
     .await
 }
 
 /// Appends an event to `session_events` from seven parameters starting at `$first` (user,
 /// event id, session, action, occurrence, application, source), as a CTE beside the statement
-/// that changes the session: one round trip for both. A replayed event id is a no-op.
+/// that changes the session (`s`, whose row it needs: nothing is logged when the change did
+/// not happen): one round trip for both. A replayed event id is a no-op.
 fn log_event(first: usize) -> String {
-    let p: Vec<String> = (first..first + 7).map(|i| format!("${i}")).collect();
+    let types = [
+        "uuid",
+        "uuid",
+        "uuid",
+        "text",
+        "timestamptz",
+        "timestamptz",
+        "text",
+    ];
+    let p: Vec<String> = (first..)
+        .zip(types)
+        .map(|(i, t)| format!("${i}::{t}"))
+        .collect();
     format!(
         "INSERT INTO session_events
              (user_id, event_id, session_id, action, occur_time, applied_at, source)
-         VALUES ({}) ON CONFLICT (user_id, event_id) DO NOTHING",
+         SELECT {} FROM s ON CONFLICT (user_id, event_id) DO NOTHING",
         p.join(", ")
     )
 }
@@ -181,9 +236,26 @@ pub struct Locked {
 /// Session `id` of `user`, locked until the transaction ends, with the user's timezone read in
 /// the same statement; None when the session does not exist or is someone else's.
 pub async fn lock(conn: &mut PgConnection, user: Uuid, id: Uuid) -> sqlx::Result<Option<Locked>> {
+    read(conn, user, id, " FOR UPDATE OF sessions").await
+}
+
+/// [`lock`] without the lock, for a transition stored by compare-and-set ([`save`]).
+pub async fn current(
+    conn: &mut PgConnection,
+    user: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<Locked>> {
+    read(conn, user, id, "").await
+}
+
+async fn read(
+    conn: &mut PgConnection,
+    user: Uuid,
+    id: Uuid,
+    lock: &str,
+) -> sqlx::Result<Option<Locked>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS}, {} AS user_timezone
-         FROM sessions WHERE id = $1 AND user_id = $2 FOR UPDATE OF sessions",
+        "SELECT {COLUMNS}, {} AS user_timezone FROM sessions WHERE id = $1 AND user_id = $2{lock}",
         stride_bus::directory::timezone_sql("$2")
     )))
     .bind(id)
@@ -201,27 +273,63 @@ pub struct Ending<'a> {
     pub counts: Option<(bool, &'a str)>,
 }
 
-/// Stores session `id`'s timer after a transition, and its ending when it ended, and logs the
-/// transition's event `e` (a replayed event id is a no-op), in one statement.
-pub async fn save(
-    conn: &mut PgConnection,
-    id: Uuid,
-    t: &Timer,
-    ending: Option<&Ending<'_>>,
-    e: &EventRecord<'_>,
-) -> sqlx::Result<SessionRow> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+/// One transition to store: the session as read, its new timer, its ending when it ended, the
+/// event to log, and the announcement when the transition has one.
+pub struct Change<'a> {
+    pub before: &'a SessionRow,
+    pub after: &'a Timer,
+    pub ending: Option<&'a Ending<'a>>,
+    pub event: EventRecord<'a>,
+    pub announce: Option<&'a Staged>,
+}
+
+impl SessionRow {
+    /// This row after `t` and `ending` are stored, as [`save`] returns it: what the
+    /// announcement is built from before the statement that writes both.
+    pub fn after(&self, t: &Timer, ending: Option<&Ending<'_>>) -> SessionRow {
+        SessionRow {
+            state: t.state,
+            step: t.step,
+            active_ms: t.active_ms,
+            since: t.since,
+            ended_at: t.ended_at,
+            local_date: ending.map(|e| e.local_date).or(self.local_date),
+            timezone: ending
+                .map(|e| e.timezone.to_owned())
+                .or_else(|| self.timezone.clone()),
+            counts: ending.and_then(|e| e.counts.map(|c| c.0)).or(self.counts),
+            count_reason: ending
+                .and_then(|e| e.counts.map(|c| c.1.to_owned()))
+                .or_else(|| self.count_reason.clone()),
+            ..self.clone()
+        }
+    }
+}
+
+/// Stores a transition, logs its event (a replayed event id is a no-op) and writes its
+/// announcement, in one statement — if the session's timer is still the one the transition was
+/// computed from (compare-and-set: a live call needs no lock and no transaction). None when the
+/// session moved meanwhile: nothing was written, the caller reads it again.
+pub async fn save(conn: &mut PgConnection, c: &Change<'_>) -> sqlx::Result<Option<SessionRow>> {
+    let (t, ending, e, was) = (c.after, c.ending, &c.event, c.before);
+    let announce = c
+        .announce
+        .map(|_| format!(", o AS ({})", Staged::insert_sql(23, Some("s"))))
+        .unwrap_or_default();
+    let q = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "WITH s AS (
              UPDATE sessions SET state = $2, step = $3, active_ms = $4, since = $5, ended_at = $6,
                  local_date = coalesce($7, local_date), timezone = coalesce($8, timezone),
                  duration_seconds = coalesce($9, duration_seconds),
                  counts = coalesce($10, counts), count_reason = coalesce($11, count_reason)
-             WHERE id = $1 RETURNING {COLUMNS}
-         ), e AS ({})
+             WHERE id = $1
+               AND state = $19 AND step = $20 AND active_ms = $21 AND since = $22
+             RETURNING {COLUMNS}
+         ), e AS ({}){announce}
          SELECT * FROM s",
-        log_event(12)
+        log_event(12),
     )))
-    .bind(id)
+    .bind(was.id)
     .bind(t.state.as_str())
     .bind(t.step)
     .bind(t.active_ms)
@@ -239,8 +347,19 @@ pub async fn save(
     .bind(e.occur_time)
     .bind(e.applied_at)
     .bind(e.source())
-    .fetch_one(conn)
-    .await
+    .bind(was.state.as_str())
+    .bind(was.step)
+    .bind(was.active_ms)
+    .bind(was.since);
+    let q = match c.announce {
+        Some(a) => q
+            .bind(a.id)
+            .bind(a.event_type)
+            .bind(&a.payload)
+            .bind(&a.traceparent),
+        None => q,
+    };
+    q.fetch_optional(conn).await
 }
 
 /// History filters.
@@ -428,4 +547,98 @@ pub async fn merge(
         moved,
         dropped: dropped_ids.len() as u64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::{date, datetime};
+
+    use super::*;
+    use crate::domain::{activity, session::Action};
+
+    fn started() -> NewSession {
+        NewSession {
+            id: Uuid::now_v7(),
+            user: Uuid::now_v7(),
+            activity_id: Some(Uuid::now_v7()),
+            kind: Kind::Activity(activity::Kind::Focus),
+            started_at: datetime!(2026-11-27 23:30:00.123456 UTC),
+            planned_seconds: 1500,
+            routine_id: None,
+            steps: None,
+            lesson_id: None,
+            topic_id: None,
+            plan_day_id: None,
+            start_local_date: date!(2026 - 11 - 28),
+        }
+    }
+
+    #[test]
+    fn a_new_session_row_is_running_from_its_start_with_nothing_ended() {
+        let new = started();
+        let row = new.row();
+        assert_eq!(row.state, State::Running);
+        assert_eq!(row.since, new.started_at);
+        assert_eq!((row.step, row.step_count, row.active_ms), (0, 1, 0));
+        assert_eq!(row.ended_at, None);
+        assert_eq!(row.start_local_date, new.start_local_date);
+        let routine = NewSession {
+            steps: Some(vec![
+                Step {
+                    activity_id: Uuid::now_v7(),
+                    seconds: 60,
+                };
+                3
+            ]),
+            ..started()
+        };
+        assert_eq!(routine.row().step_count, 3);
+    }
+
+    #[test]
+    fn after_a_transition_the_row_keeps_what_the_update_keeps_and_takes_the_ending() {
+        let before = started().row();
+        // A pause changes the timer only: nothing about an ending.
+        let paused = before
+            .timer()
+            .apply(Action::Pause, datetime!(2026-11-27 23:40:00 UTC))
+            .unwrap();
+        let row = before.after(&paused, None);
+        assert_eq!(row.state, State::Paused);
+        assert_eq!(row.active_ms, paused.active_ms);
+        assert_eq!(row.since, paused.since);
+        assert_eq!((row.local_date, row.timezone.as_deref()), (None, None));
+        assert_eq!(row.counts, None);
+
+        let done = row
+            .timer()
+            .apply(Action::Complete, datetime!(2026-11-27 23:50:00 UTC))
+            .unwrap();
+        let ending = Ending {
+            local_date: date!(2026 - 11 - 28),
+            timezone: "Europe/Paris",
+            active_secs: done.active_secs_at(done.since),
+            counts: Some((false, "ACTIVE_TIME_BELOW_MINIMUM")),
+        };
+        let ended = row.after(&done, Some(&ending));
+        assert_eq!(ended.state, State::Completed);
+        assert_eq!(ended.ended_at, done.ended_at);
+        assert_eq!(ended.local_date, Some(date!(2026 - 11 - 28)));
+        assert_eq!(ended.timezone.as_deref(), Some("Europe/Paris"));
+        assert_eq!(ended.counts, Some(false));
+        assert_eq!(
+            ended.count_reason.as_deref(),
+            Some("ACTIVE_TIME_BELOW_MINIMUM")
+        );
+        // Who, what and when it started never change.
+        assert_eq!(
+            (ended.id, ended.user_id, ended.started_at, ended.step_count),
+            (
+                before.id,
+                before.user_id,
+                before.started_at,
+                before.step_count
+            )
+        );
+    }
 }

@@ -506,3 +506,95 @@ async fn get_and_list_sessions_are_the_callers_own_with_filters_and_pages() {
     assert_invalid(&err, &["page_size", "page_token", "kind", "end_date"]);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn racing_actions_on_one_session_each_apply_once_or_are_refused() {
+    // Live transitions store by compare-and-set, without a lock: racing calls must still apply
+    // to the session one at a time, each logged and announced exactly once.
+    let (mut h, mut completed) = start(datetime!(2026-11-22 10:00 UTC)).await;
+    let user = Uuid::now_v7();
+    let token = h.token(user);
+    let s = h
+        .client
+        .start_session(authed(start_req(FOCUS_25), &token))
+        .await
+        .expect("start")
+        .into_inner()
+        .session
+        .expect("s");
+    h.clock.advance(Duration::minutes(20));
+    // Every connection of the service's pool open first, so the racing calls really overlap
+    // (instead of queueing behind connections being opened).
+    let warm = (0..8).map(|_| crate::support::current(&h, user));
+    futures::future::join_all(warm).await;
+    let completes = (0..8).map(|_| act(&h, user, &s.id, A::Complete));
+    let results = futures::future::join_all(completes).await;
+    let done = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(done, 1, "exactly one completion wins: {results:?}");
+    for err in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+        assert_eq!(reason(err), "SESSION_NOT_ACTIVE");
+    }
+    let (_, _, _, e) = completed.next::<events::SessionCompleted>().await;
+    assert_eq!(e.session_id, s.id);
+    let (logged, announced): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM session_events WHERE session_id = $1 AND action = 'complete'),
+                (SELECT count(*) FROM outbox WHERE event_type = 'session.completed.v1')",
+    )
+    .bind(Uuid::parse_str(&s.id).expect("id"))
+    .fetch_one(&h.db)
+    .await
+    .expect("counts");
+    assert_eq!((logged, announced), (1, 1));
+
+    // Pauses and resumes racing each other alternate: every one that succeeded is logged.
+    let s = h
+        .client
+        .start_session(authed(start_req(PUSHUPS), &token))
+        .await
+        .expect("second start")
+        .into_inner()
+        .session
+        .expect("s");
+    let flips = (0..10).map(|i| {
+        act(
+            &h,
+            user,
+            &s.id,
+            if i % 2 == 0 { A::Pause } else { A::Resume },
+        )
+    });
+    let ok = futures::future::join_all(flips)
+        .await
+        .into_iter()
+        .filter(|r| r.is_ok())
+        .count();
+    assert!(ok >= 1);
+    let (pauses, resumes): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE action = 'pause'), count(*) FILTER (WHERE action = 'resume')
+         FROM session_events WHERE session_id = $1",
+    )
+    .bind(Uuid::parse_str(&s.id).expect("id"))
+    .fetch_one(&h.db)
+    .await
+    .expect("counts");
+    assert_eq!(
+        (pauses + resumes) as usize,
+        ok,
+        "one log entry per applied action"
+    );
+    // Applied one at a time, they alternate from running: never two pauses in a row.
+    let paused = pauses - resumes;
+    assert!(
+        paused == 0 || paused == 1,
+        "{pauses} pauses, {resumes} resumes"
+    );
+    let current = crate::support::current(&h, user).await.expect("current");
+    let expected = if paused == 1 {
+        SessionState::Paused
+    } else {
+        SessionState::Active
+    };
+    assert_eq!(current.state, expected as i32);
+    h.stop().await;
+}
