@@ -7,10 +7,16 @@
 //! (SIGTERM, wait for the exit), `stop <svc>` / `cont <svc>` (SIGSTOP / SIGCONT),
 //! `broker-kill`, `broker-start`, `pg-stop`, `pg-start`, `ready` (every service's /readyz).
 //!
-//! The truth is activity-session's database: every completed session and the
+//! Each cycle uploads one user's offline session (`SyncSessionEvents`: a start and a completion
+//! 61 s later, planned for 60 s, so it counts), laid out one after another in the last day: a live
+//! session completed at once never counts (60 s of active time at least), and a consumer adds
+//! nothing for a session that does not count, so live cycles would leave nothing to lose or
+//! count twice. The upload goes through the same outbox statements as live calls (ADR 0033).
+//!
+//! The truth is activity-session's database: every completed session that counts and the
 //! `session.completed.v1` event in its outbox. A consumer's count is its own effect: analytics'
-//! `daily_rollups.sessions_completed` and challenge's progress in "Focus Three" (which every
-//! user joined), summed per user, and the event ids in its inbox. Per user, fewer than the
+//! `daily_rollups.sessions_completed` and challenge's rewards record (`reward_activity`, one
+//! row per counted focus session), per user, and the event ids in its inbox. Per user, fewer than the
 //! truth is lost, more is counted twice.
 
 use std::{
@@ -23,21 +29,18 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{Context as _, bail, ensure};
+use anyhow::{bail, ensure};
 use lapin::{BasicProperties, options::BasicPublishOptions, types::FieldTable};
 use stride_e2e::Clients;
-use stride_proto::{
-    activity_session::{CompleteSessionRequest, GetCurrentSessionRequest, StartSessionRequest},
-    challenge::JoinChallengeRequest,
+use stride_proto::activity_session::{
+    OfflineSessionEvent, SessionAction, StartSessionRequest, SyncSessionEventsRequest,
 };
 use stride_testkit::authed;
-use tonic::{Code, transport::Channel};
+use tonic::transport::Channel;
 use uuid::Uuid;
 
 use crate::User;
 
-/// The weekly system challenge every chaos user joins ("Focus Three", seeded by challenge).
-const FOCUS_THREE: &str = "c0000000-0000-4000-8000-000000000001";
 const USERS: usize = 96;
 const WORKERS: usize = 32;
 const EVENT: &str = "session.completed.v1";
@@ -53,6 +56,10 @@ struct Env {
     mgmt_url: String,
     focus: String,
     users: Arc<Vec<User>>,
+    /// Each user's next free slot in their offline timeline (see [`cycle`]), kept across faults.
+    slots: Arc<Vec<AtomicU64>>,
+    /// Where the timelines begin: a day ago, less an hour of margin.
+    epoch: time::OffsetDateTime,
 }
 
 /// One fault's figures.
@@ -98,19 +105,6 @@ pub async fn run() -> anyhow::Result<()> {
         gw.push(Clients::over(crate::channel(&gateway).await?));
     }
     let users = crate::sign_up_users(&gw[0], "chaos", USERS).await?;
-    for u in &users {
-        gw[0]
-            .challenge
-            .clone()
-            .join_challenge(authed(
-                JoinChallengeRequest {
-                    challenge_id: FOCUS_THREE.into(),
-                },
-                &u.token,
-            ))
-            .await
-            .context("joining Focus Three")?;
-    }
     let focus = crate::focus_activity(&gw[0], &users[0].token).await?;
     let env = Env {
         gw,
@@ -120,7 +114,9 @@ pub async fn run() -> anyhow::Result<()> {
         amqp_url: crate::var("BENCH_AMQP_URL")?,
         mgmt_url: crate::var("BENCH_RABBIT_MGMT_URL")?,
         focus,
+        slots: Arc::new((0..users.len()).map(|_| AtomicU64::new(0)).collect()),
         users: Arc::new(users),
+        epoch: time::OffsetDateTime::now_utc() - time::Duration::hours(23),
     };
     let events: u64 = std::env::var("CHAOS_EVENTS")
         .ok()
@@ -265,7 +261,10 @@ impl Load {
         let tasks = (0..WORKERS)
             .map(|w| {
                 let mut c = env.gw[w % env.gw.len()].sessions.clone();
-                let users = env.users[w * per..(w + 1) * per].to_vec();
+                let users: Vec<(usize, User)> = (w * per..(w + 1) * per)
+                    .map(|i| (i, env.users[i].clone()))
+                    .collect();
+                let (slots, epoch) = (env.slots.clone(), env.epoch);
                 let (acked, failed, ids, stop, codes) = (
                     acked.clone(),
                     failed.clone(),
@@ -277,9 +276,13 @@ impl Load {
                 tokio::spawn(async move {
                     let mut turn = 0usize;
                     while !stop.load(Ordering::Relaxed) {
-                        let u = &users[turn % users.len()];
+                        let (i, u) = &users[turn % users.len()];
                         turn += 1;
-                        match cycle(&mut c, &u.token, &focus).await {
+                        // A failed upload may have committed (its answer lost): the next one
+                        // takes the next slot either way, so timelines never overlap.
+                        let slot = slots[*i].fetch_add(1, Ordering::Relaxed);
+                        let start = epoch + SLOT * (slot as u32);
+                        match cycle(&mut c, &u.token, &focus, start).await {
                             Ok(id) => {
                                 acked.fetch_add(1, Ordering::Relaxed);
                                 if let Ok(mut v) = ids.lock() {
@@ -353,45 +356,45 @@ impl Load {
     }
 }
 
-/// One session started and completed; the completed session's id. A session left active by an
-/// earlier failure (the start committed, its answer was lost) is completed instead.
+/// How far apart a user's offline sessions are: one lasts 61 s.
+const SLOT: time::Duration = time::Duration::seconds(62);
+
+/// One offline session uploaded, started at `start` and completed 61 s later (planned for 60 s:
+/// it counts); the completed session's id.
 async fn cycle(
     c: &mut stride_proto::activity_session::session_service_client::SessionServiceClient<Channel>,
     token: &str,
     focus: &str,
+    start: time::OffsetDateTime,
 ) -> Result<Uuid, tonic::Status> {
-    let started = c
-        .start_session(authed(
-            StartSessionRequest {
+    let id = Uuid::now_v7();
+    let ts = |t: time::OffsetDateTime| Some(stride_kit::convert::timestamp(t));
+    let events = vec![
+        OfflineSessionEvent {
+            event_id: Uuid::now_v7().to_string(),
+            session_id: id.to_string(),
+            action: SessionAction::Start as i32,
+            occur_time: ts(start),
+            start: Some(StartSessionRequest {
                 activity_id: focus.to_owned(),
-                planned_duration: None,
+                planned_duration: Some(prost_types::Duration {
+                    seconds: 60,
+                    nanos: 0,
+                }),
                 ..Default::default()
-            },
-            token,
-        ))
-        .await;
-    let session = match started {
-        Ok(r) => r.into_inner().session,
-        Err(s) if matches!(s.code(), Code::FailedPrecondition | Code::AlreadyExists) => {
-            c.get_current_session(authed(GetCurrentSessionRequest {}, token))
-                .await?
-                .into_inner()
-                .session
-        }
-        Err(s) => return Err(s),
-    };
-    let id = session
-        .ok_or_else(|| tonic::Status::not_found("no session"))?
-        .id;
-    c.complete_session(authed(
-        CompleteSessionRequest {
-            session_id: id.clone(),
+            }),
         },
-        token,
-    ))
-    .await?;
-    id.parse()
-        .map_err(|_| tonic::Status::internal("session id is not a uuid"))
+        OfflineSessionEvent {
+            event_id: Uuid::now_v7().to_string(),
+            session_id: id.to_string(),
+            action: SessionAction::Complete as i32,
+            occur_time: ts(start + time::Duration::seconds(61)),
+            start: None,
+        },
+    ];
+    c.sync_session_events(authed(SyncSessionEventsRequest { events }, token))
+        .await?;
+    Ok(id)
 }
 
 async fn run_fault(env: &Env, fault: &str, events: u64) -> anyhow::Result<Row> {
@@ -648,7 +651,8 @@ async fn per_user(db: &sqlx::PgPool, sql: String) -> anyhow::Result<HashMap<Uuid
 async fn count(env: &Env) -> anyhow::Result<Counts> {
     let truth = per_user(
         &env.activity_db,
-        "SELECT user_id, count(*) FROM sessions WHERE state = 'completed' GROUP BY user_id".into(),
+        "SELECT user_id, count(*) FROM sessions WHERE state = 'completed' AND counts GROUP BY user_id"
+            .into(),
     )
     .await?;
     let analytics = per_user(
@@ -657,11 +661,13 @@ async fn count(env: &Env) -> anyhow::Result<Counts> {
             .into(),
     )
     .await?;
+    // The rewards' record of each counted focus session (not "Focus Three": the offline
+    // sessions happened before the users joined it, and a challenge counts only what happened
+    // after joining).
     let challenge = per_user(
         &env.challenge_db,
-        format!(
-            "SELECT user_id, sum(current)::bigint FROM progress WHERE challenge_id = '{FOCUS_THREE}' GROUP BY user_id"
-        ),
+        "SELECT user_id, count(*) FROM reward_activity WHERE kind = 'session:focus' GROUP BY user_id"
+            .into(),
     )
     .await?;
     let outbox_pending: i64 = sqlx::query_scalar(
