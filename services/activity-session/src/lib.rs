@@ -55,6 +55,7 @@ pub async fn start(
         clock,
         outbox,
         presets: Default::default(),
+        zones: Default::default(),
     };
     service.grpc(CatalogServiceServer::new(handlers.clone()));
     service.grpc(SessionServiceServer::new(handlers.clone()));

@@ -33,6 +33,8 @@ pub struct ActivitySessions {
     pub outbox: Outbox,
     /// The preset activities, kept once read (they never change).
     pub presets: crate::store::activities::Presets,
+    /// The users' zones as last read, checked by the statement that uses them.
+    pub zones: sessions::Zones,
 }
 
 stride_kit::grpc_handlers! {

@@ -103,12 +103,12 @@ struct Start {
     tz: String,
 }
 
-/// Checks and looks up what starting session `o.session_id` for `user` as `spec` asks needs
-/// (the activity or routine, the user's zone). Writes nothing.
+/// Checks and looks up what starting session `o.session_id` for `user` (whose zone is `tz`) as
+/// `spec` asks needs (the activity or routine). Writes nothing.
 async fn prepare_start(
     s: &ActivitySessions,
     conn: &mut PgConnection,
-    user: Uuid,
+    (user, tz): (Uuid, String),
     o: &Origin,
     spec: &StartSpec,
     prefix: &str,
@@ -165,7 +165,6 @@ async fn prepare_start(
         "only a workout session refers to a plan day",
     );
     v.check()?;
-    let tz = directory::timezone(conn, user).await?;
     let new = NewSession {
         id: o.session_id,
         user,
@@ -183,10 +182,16 @@ async fn prepare_start(
     Ok(Start { new, tz })
 }
 
-/// Stores a prepared start, its log entry and its announcement in one statement. A live
-/// session of the user refuses it (the one-live-session index decides a race), naming the
-/// live session when `conn` is not inside a failed transaction (`name_live`).
-async fn insert_start(conn: &mut PgConnection, start: &Start, o: &Origin) -> AppResult<SessionRow> {
+/// Stores a prepared start, its log entry and its announcement in one statement; with
+/// `zone_checked`, only if the user's zone is still the one the start was dated in (None,
+/// nothing written, when it changed). A live session of the user refuses it (the
+/// one-live-session index decides a race).
+async fn insert_start(
+    conn: &mut PgConnection,
+    start: &Start,
+    o: &Origin,
+    zone_checked: bool,
+) -> AppResult<Option<SessionRow>> {
     let announce = Staged::new(&publish::started(&start.new.row(), &start.tz));
     let event = EventRecord {
         user: start.new.user,
@@ -197,12 +202,31 @@ async fn insert_start(conn: &mut PgConnection, start: &Start, o: &Origin) -> App
         applied_at: o.at,
         offline: o.offline,
     };
-    store::sessions::insert(conn, &start.new, &event, &announce)
+    let zone = zone_checked.then_some(start.tz.as_str());
+    store::sessions::insert(conn, &start.new, &event, &announce, zone)
         .await
         .on_constraint(store::sessions::ONE_ACTIVE, |_| {
             errors::session_already_active(None)
         })
 }
+
+/// The users' zones as last read (bounded; an entry is only a guess): a live start is dated
+/// in the kept zone and its statement writes only if the zone is still that one, so a start
+/// needs no round trip of its own for the zone, and a zone changed by another replica's
+/// event is noticed by the statement, never used.
+#[derive(Clone)]
+pub struct Zones(std::sync::Arc<quick_cache::sync::Cache<Uuid, String>>);
+
+impl Default for Zones {
+    fn default() -> Self {
+        Self(std::sync::Arc::new(quick_cache::sync::Cache::new(
+            ZONES_KEPT,
+        )))
+    }
+}
+
+/// How many users' zones a process keeps (~100 bytes each).
+const ZONES_KEPT: usize = 16_384;
 
 /// A transition computed from the session as read: its new timer, what its ending records,
 /// and its announcement. Stores nothing; [`store_transition`] does.
@@ -306,19 +330,39 @@ pub(super) async fn start_session(
         offline: false,
     };
     // No transaction: the look-ups only read, and one statement stores the session, its log
-    // entry and its announcement. The one-live-session index decides (no look-up first); the
-    // refusal then names the live session.
+    // entry and its announcement. The zone is the one kept from an earlier start when there is
+    // one (checked by the statement; read again if it changed). The one-live-session index
+    // decides (no look-up first); the refusal then names the live session.
+    let user = caller.user_id;
     let mut conn = s.pool.acquire().await?;
-    let start = prepare_start(s, &mut conn, caller.user_id, &origin, &spec, "").await?;
-    let row = match insert_start(&mut conn, &start, &origin).await {
-        Ok(row) => row,
+    let mut kept = s.zones.0.get(&user);
+    let inserted = loop {
+        let checked = kept.is_some();
+        let tz = match kept.take() {
+            Some(tz) => tz,
+            None => {
+                let tz = directory::timezone(&mut conn, user).await?;
+                s.zones.0.insert(user, tz.clone());
+                tz
+            }
+        };
+        let start = prepare_start(s, &mut conn, (user, tz), &origin, &spec, "").await?;
+        match insert_start(&mut conn, &start, &origin, checked).await {
+            Ok(None) => continue,
+            other => break other,
+        }
+    };
+    let row = match inserted {
+        Ok(Some(row)) => row,
         Err(AppError::FailedPrecondition {
             reason: errors::SESSION_ALREADY_ACTIVE,
             ..
         }) => {
-            let live = store::sessions::active(&mut conn, caller.user_id).await?;
+            let live = store::sessions::active(&mut conn, user).await?;
             return Err(errors::session_already_active(live.map(|l| l.id)));
         }
+        // (An unchecked insert writes or fails: not reached.)
+        Ok(None) => return Err(errors::session_contended()),
         Err(e) => return Err(e),
     };
     s.outbox.kick();
@@ -673,12 +717,14 @@ pub(super) async fn sync_session_events(
                     at: e.at,
                     offline: true,
                 };
-                let start = prepare_start(s, &mut tx, user, &origin, spec, &field("start."))
+                let tz = directory::timezone(&mut tx, user).await?;
+                let start = prepare_start(s, &mut tx, (user, tz), &origin, spec, &field("start."))
                     .await
                     .map_err(|err| at_event(i, err))?;
-                insert_start(&mut tx, &start, &origin)
+                insert_start(&mut tx, &start, &origin, false)
                     .await
                     .map_err(|err| at_event(i, err))?
+                    .ok_or_else(|| at_event(i, errors::session_contended()))?
             }
             (None, Some(action)) => {
                 let locked = store::sessions::lock(&mut tx, user, e.session_id)

@@ -118,22 +118,26 @@ impl NewSession {
 
 /// Inserts a running session, logs its start event `e` (a replayed event id is a no-op) and
 /// writes its announcement to the outbox, in one statement: atomic on its own, so a live start
-/// needs no transaction around it. Fails on [`ONE_ACTIVE`] when the user already has a live
-/// session, writing nothing.
+/// needs no transaction around it. With `zone`, only if the user's zone is still that one (the
+/// start was dated in it); None, writing nothing, when it changed. Fails on [`ONE_ACTIVE`] when
+/// the user already has a live session, writing nothing.
 pub async fn insert(
     conn: &mut PgConnection,
     s: &NewSession,
     e: &EventRecord<'_>,
     announce: &Staged,
-) -> sqlx::Result<SessionRow> {
+    zone: Option<&str>,
+) -> sqlx::Result<Option<SessionRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "WITH s AS (
              INSERT INTO sessions (id, user_id, activity_id, kind, state, started_at, planned_seconds,
                  routine_id, steps, step_count, lesson_id, topic_id, plan_day_id, since, start_local_date)
-             VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12, $5, $13)
+             SELECT $1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12, $5, $13
+             WHERE $25::text IS NULL OR {} = $25::text
              RETURNING {COLUMNS}
          ), e AS ({}), o AS ({})
          SELECT * FROM s",
+        stride_bus::directory::timezone_sql("$2"),
         log_event(14),
         Staged::insert_sql(21, Some("s")),
     )))
@@ -161,7 +165,8 @@ pub async fn insert(
     .bind(announce.event_type)
     .bind(&announce.payload)
     .bind(&announce.traceparent)
-    .fetch_one(conn)
+    .bind(zone)
+    .fetch_optional(conn)
     .await
 }
 

@@ -107,3 +107,57 @@ async fn a_stale_profile_revision_does_not_overwrite_a_newer_one() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_start_after_the_zone_changed_is_dated_in_the_new_zone() {
+    // A start is dated in the zone the service kept from the user's previous start; the
+    // statement that stores it checks that zone is still the user's, so a change in between
+    // (here, from the profile's event) is never missed.
+    let now = datetime!(2026-11-22 23:30 UTC);
+    let (mut h, _probe) = start(now).await;
+    let user = Uuid::now_v7();
+    let token = h.token(user);
+    let profile_service = Publisher::start(&h.amqp, "profile").await;
+    let first = crate::support::session(&h, user, FOCUS_25, true).await;
+    assert_eq!(
+        first.start_local_date.as_ref().and_then(convert::from_date),
+        Some(date!(2026 - 11 - 22)),
+        "23:30 UTC, no zone known: UTC"
+    );
+
+    let id = profile_service
+        .publish(&fixtures::profile_updated(
+            user,
+            "Ada",
+            "Asia/Tokyo",
+            1,
+            now,
+        ))
+        .await;
+    h.consumed(id).await;
+    let second = h
+        .client
+        .start_session(authed(start_req(FOCUS_25), &token))
+        .await
+        .expect("start")
+        .into_inner()
+        .session
+        .expect("s");
+    // 23:55 UTC is 08:55 the next day in Tokyo.
+    assert_eq!(
+        second
+            .start_local_date
+            .as_ref()
+            .and_then(convert::from_date),
+        Some(date!(2026 - 11 - 23))
+    );
+    let in_tokyo: bool = sqlx::query_scalar(
+        "SELECT position('Asia/Tokyo'::bytea IN payload) > 0 FROM outbox
+         WHERE event_type = 'session.started.v1' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&h.db)
+    .await
+    .expect("the second start's event");
+    assert!(in_tokyo, "session.started.v1 carries the new zone");
+    h.stop().await;
+}
