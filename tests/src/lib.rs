@@ -266,9 +266,9 @@ impl Mesh {
         }
         // analytics' dashboard asks ai-coach and ai-coach asks analytics: ai-coach's address is
         // chosen before either starts.
-        let coach_addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let coach_addr = unclaimed_addr()?;
         // Profile starts last but the coach asks it (lazily): its first replica's port is chosen now.
-        let profile_addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let profile_addr = unclaimed_addr()?;
         let analytics_config = stride_analytics::Config::with_peers(
             common("analytics", &dbs.analytics, amqp, &auth_url),
             &format!("http://{coach_addr}"),
@@ -602,4 +602,24 @@ pub use stride_testkit::grpc_web::{WebTransport, WithOrigin};
 /// grpc-web clients over HTTP/1.1, as browsers call.
 pub fn grpc_web_clients(addr: SocketAddr) -> anyhow::Result<Clients<WithOrigin>> {
     Ok(Clients::over(stride_testkit::grpc_web::transport(addr)))
+}
+
+/// A local address free now, for a server that must be named before it starts (two services
+/// that call each other). Chosen below the kernel's ephemeral range (32768–60999 by default):
+/// a port from `bind(:0)`, released and bound again later, was sometimes taken in between by
+/// another test's outgoing connection ("Address already in use"); ports below the range are
+/// only ever taken by an explicit bind, such as another test's pick here, which the random
+/// start makes unlikely and the bind test excludes.
+fn unclaimed_addr() -> anyhow::Result<std::net::SocketAddr> {
+    use std::hash::{BuildHasher as _, RandomState};
+    const FIRST: u16 = 20_000;
+    const SPAN: u16 = 12_000;
+    let start = (RandomState::new().hash_one(std::process::id()) % u64::from(SPAN)) as u16;
+    for k in 0..SPAN {
+        let port = FIRST + (start + k) % SPAN;
+        if let Ok(l) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+            return Ok(l.local_addr()?);
+        }
+    }
+    anyhow::bail!("no free port in {FIRST}..{}", FIRST + SPAN)
 }
