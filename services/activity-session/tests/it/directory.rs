@@ -114,9 +114,8 @@ async fn a_start_after_the_zone_changed_is_dated_in_the_new_zone() {
     // statement that stores it checks that zone is still the user's, so a change in between
     // (here, from the profile's event) is never missed.
     let now = datetime!(2026-11-22 23:30 UTC);
-    let (mut h, _probe) = start(now).await;
+    let (h, _probe) = start(now).await;
     let user = Uuid::now_v7();
-    let token = h.token(user);
     let profile_service = Publisher::start(&h.amqp, "profile").await;
     let first = crate::support::session(&h, user, FOCUS_25, true).await;
     assert_eq!(
@@ -135,14 +134,7 @@ async fn a_start_after_the_zone_changed_is_dated_in_the_new_zone() {
         ))
         .await;
     h.consumed(id).await;
-    let second = h
-        .client
-        .start_session(authed(start_req(FOCUS_25), &token))
-        .await
-        .expect("start")
-        .into_inner()
-        .session
-        .expect("s");
+    let second = crate::support::session(&h, user, FOCUS_25, false).await;
     // 23:55 UTC is 08:55 the next day in Tokyo.
     assert_eq!(
         second

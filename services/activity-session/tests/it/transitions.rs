@@ -511,17 +511,9 @@ async fn get_and_list_sessions_are_the_callers_own_with_filters_and_pages() {
 async fn racing_actions_on_one_session_each_apply_once_or_are_refused() {
     // Live transitions store by compare-and-set, without a lock: racing calls must still apply
     // to the session one at a time, each logged and announced exactly once.
-    let (mut h, mut completed) = start(datetime!(2026-11-22 10:00 UTC)).await;
+    let (h, mut completed) = start(datetime!(2026-11-22 10:00 UTC)).await;
     let user = Uuid::now_v7();
-    let token = h.token(user);
-    let s = h
-        .client
-        .start_session(authed(start_req(FOCUS_25), &token))
-        .await
-        .expect("start")
-        .into_inner()
-        .session
-        .expect("s");
+    let s = crate::support::session(&h, user, FOCUS_25, false).await;
     h.clock.advance(Duration::minutes(20));
     // Every connection of the service's pool open first, so the racing calls really overlap
     // (instead of queueing behind connections being opened).
@@ -548,14 +540,7 @@ async fn racing_actions_on_one_session_each_apply_once_or_are_refused() {
     assert_eq!((logged, announced), (1, 1));
 
     // Pauses and resumes racing each other alternate: every one that succeeded is logged.
-    let s = h
-        .client
-        .start_session(authed(start_req(PUSHUPS), &token))
-        .await
-        .expect("second start")
-        .into_inner()
-        .session
-        .expect("s");
+    let s = crate::support::session(&h, user, PUSHUPS, false).await;
     let flips = (0..10).map(|i| {
         act(
             &h,
