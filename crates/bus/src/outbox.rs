@@ -54,6 +54,17 @@ impl Staged {
             "INSERT INTO outbox (id, event_type, payload, traceparent) SELECT ${a}::uuid, ${b}::text, ${c}::bytea, ${d}::text{from}"
         )
     }
+
+    /// Binds this row's four parameters, in [`Staged::insert_sql`]'s order.
+    pub fn bind<'q, O>(
+        &'q self,
+        q: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+        q.bind(self.id)
+            .bind(self.event_type)
+            .bind(&self.payload)
+            .bind(&self.traceparent)
+    }
 }
 
 /// Writes `event` to the outbox on `conn`, which must be inside the transaction that makes the
@@ -61,14 +72,12 @@ impl Staged {
 /// also wakes the relay after commit.
 pub async fn enqueue<E: Event>(conn: &mut PgConnection, event: &E) -> Result<Uuid, sqlx::Error> {
     let row = Staged::new(event);
-    sqlx::query(sqlx::AssertSqlSafe(Staged::insert_sql(1, None)))
-        .bind(row.id)
-        .bind(row.event_type)
-        .bind(row.payload)
-        .bind(row.traceparent)
-        .execute(conn)
+    let sql = format!("{} RETURNING id", Staged::insert_sql(1, None));
+    let (id,): (Uuid,) = row
+        .bind(sqlx::query_as(sqlx::AssertSqlSafe(sql)))
+        .fetch_one(conn)
         .await?;
-    Ok(row.id)
+    Ok(id)
 }
 
 /// id, event type, payload, traceparent, created_at.

@@ -128,7 +128,7 @@ pub async fn insert(
     announce: &Staged,
     zone: Option<&str>,
 ) -> sqlx::Result<Option<SessionRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let q = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "WITH s AS (
              INSERT INTO sessions (id, user_id, activity_id, kind, state, started_at, planned_seconds,
                  routine_id, steps, step_count, lesson_id, topic_id, plan_day_id, since, start_local_date)
@@ -153,21 +153,9 @@ pub async fn insert(
     .bind(s.lesson_id)
     .bind(s.topic_id)
     .bind(s.plan_day_id)
-    .bind(s.start_local_date)
-    .bind(e.user)
-    .bind(e.event_id)
-    .bind(e.session_id)
-    .bind(e.action)
-    .bind(e.occur_time)
-    .bind(e.applied_at)
-    .bind(e.source())
-    .bind(announce.id)
-    .bind(announce.event_type)
-    .bind(&announce.payload)
-    .bind(&announce.traceparent)
-    .bind(zone)
-    .fetch_optional(conn)
-    .await
+    .bind(s.start_local_date);
+    let q = announce.bind(e.bind(q)).bind(zone);
+    q.fetch_optional(conn).await
 }
 
 /// Appends an event to `session_events` from seven parameters starting at `$first` (user,
@@ -344,24 +332,15 @@ pub async fn save(conn: &mut PgConnection, c: &Change<'_>) -> sqlx::Result<Optio
     .bind(ending.map(|e| e.timezone))
     .bind(ending.map(|e| e.active_secs))
     .bind(ending.and_then(|e| e.counts.map(|c| c.0)))
-    .bind(ending.and_then(|e| e.counts.map(|c| c.1)))
-    .bind(e.user)
-    .bind(e.event_id)
-    .bind(e.session_id)
-    .bind(e.action)
-    .bind(e.occur_time)
-    .bind(e.applied_at)
-    .bind(e.source())
-    .bind(was.state.as_str())
-    .bind(was.step)
-    .bind(was.active_ms)
-    .bind(was.since);
+    .bind(ending.and_then(|e| e.counts.map(|c| c.1)));
+    let q = e
+        .bind(q)
+        .bind(was.state.as_str())
+        .bind(was.step)
+        .bind(was.active_ms)
+        .bind(was.since);
     let q = match c.announce {
-        Some(a) => q
-            .bind(a.id)
-            .bind(a.event_type)
-            .bind(&a.payload)
-            .bind(&a.traceparent),
+        Some(a) => a.bind(q),
         None => q,
     };
     q.fetch_optional(conn).await
@@ -455,9 +434,26 @@ pub struct EventRecord<'a> {
     pub offline: bool,
 }
 
-impl EventRecord<'_> {
+impl<'a> EventRecord<'a> {
     fn source(&self) -> &'static str {
         if self.offline { "offline" } else { "live" }
+    }
+
+    /// Binds this entry's seven parameters, in [`log_event`]'s order.
+    fn bind<'q, O>(
+        &self,
+        q: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>
+    where
+        'a: 'q,
+    {
+        q.bind(self.user)
+            .bind(self.event_id)
+            .bind(self.session_id)
+            .bind(self.action)
+            .bind(self.occur_time)
+            .bind(self.applied_at)
+            .bind(self.source())
     }
 }
 
