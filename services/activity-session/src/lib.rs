@@ -54,7 +54,7 @@ pub async fn start(
         pool: service.pool().clone(),
         clock,
         outbox,
-        presets: Default::default(),
+        presets: store::activities::Presets::load(&mut *service.pool().acquire().await?).await?,
         zones: Default::default(),
     };
     service.grpc(CatalogServiceServer::new(handlers.clone()));

@@ -4,10 +4,7 @@ use stride_kit::{AppResult, Call, Violations, convert::require_id, pagination::P
 use stride_proto::activity_session as pb;
 
 use super::{ActivitySessions, convert};
-use crate::{
-    errors,
-    store::{self, activities::ActivityRow},
-};
+use crate::{errors, store::activities::ActivityRow};
 
 /// Page size when the request says 0.
 const DEFAULT_PAGE_SIZE: usize = 50;
@@ -25,14 +22,11 @@ pub(super) async fn list_activities(
         None
     });
     v.check()?;
-    let mut conn = s.pool.acquire().await?;
-    let rows = store::activities::list(
-        &mut conn,
+    let rows = s.presets.list(
         page.after().map(String::as_str),
         kind,
-        page.fetch_limit(),
-    )
-    .await?;
+        page.size().saturating_add(1),
+    );
     let (rows, next_page_token) = page.finish(rows, |r| r.slug.clone());
     Ok(pb::ListActivitiesResponse {
         activities: rows.into_iter().map(to_proto).collect(),
@@ -47,7 +41,9 @@ pub(super) async fn get_activity(
 ) -> AppResult<pb::GetActivityResponse> {
     let id = require_id("activity_id", &call.message.activity_id)?;
     let mut conn = s.pool.acquire().await?;
-    let row = store::activities::get(&mut conn, id)
+    let row = s
+        .presets
+        .get(&mut conn, id)
         .await?
         .ok_or_else(errors::no_activity)?;
     Ok(pb::GetActivityResponse {
