@@ -56,6 +56,7 @@ pub async fn start(
         outbox,
         presets: store::activities::Presets::load(&mut *service.pool().acquire().await?).await?,
         zones: Default::default(),
+        live: Default::default(),
     };
     service.grpc(CatalogServiceServer::new(handlers.clone()));
     service.grpc(SessionServiceServer::new(handlers.clone()));

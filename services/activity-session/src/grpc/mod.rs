@@ -35,6 +35,8 @@ pub struct ActivitySessions {
     pub presets: crate::store::activities::Presets,
     /// The users' zones as last read, checked by the statement that uses them.
     pub zones: sessions::Zones,
+    /// Live sessions as this process last wrote them, checked by the statement that uses them.
+    pub live: sessions::Live,
 }
 
 stride_kit::grpc_handlers! {

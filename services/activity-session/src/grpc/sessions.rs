@@ -228,6 +228,46 @@ impl Default for Zones {
 /// How many users' zones a process keeps (~100 bytes each).
 const ZONES_KEPT: usize = 16_384;
 
+/// Live sessions as this process last wrote them, with the zone they were computed in
+/// (bounded; an entry is only a guess, like [`Zones`]): a transition is computed from the kept
+/// copy and stored by compare-and-set on its timer, its user and the user's zone, so pausing or
+/// completing a session this process started needs no read first. A copy that another replica,
+/// an offline upload, a merge or a zone change made stale writes nothing, and the session is
+/// read again.
+#[derive(Clone)]
+pub struct Live(std::sync::Arc<quick_cache::sync::Cache<Uuid, std::sync::Arc<Locked>>>);
+
+impl Default for Live {
+    fn default() -> Self {
+        Self(std::sync::Arc::new(quick_cache::sync::Cache::new(
+            LIVE_KEPT,
+        )))
+    }
+}
+
+/// How many live sessions a process keeps (~500 bytes each).
+const LIVE_KEPT: usize = 8_192;
+
+impl Live {
+    /// The kept copy of session `id`, if it is `user`'s.
+    fn get(&self, user: Uuid, id: Uuid) -> Option<std::sync::Arc<Locked>> {
+        self.0.get(&id).filter(|l| l.row.user_id == user)
+    }
+
+    /// Keeps `row` (computed in zone `tz`) while it is live; an ended session is forgotten.
+    fn keep(&self, row: &SessionRow, tz: &str) {
+        if row.state.is_live() {
+            let kept = Locked {
+                row: row.clone(),
+                timezone: tz.to_owned(),
+            };
+            self.0.insert(row.id, std::sync::Arc::new(kept));
+        } else {
+            self.0.remove(&row.id);
+        }
+    }
+}
+
 /// A transition computed from the session as read: its new timer, what its ending records,
 /// and its announcement. Stores nothing; [`store_transition`] does.
 struct Computed {
@@ -278,6 +318,17 @@ fn compute(read: &Locked, action: Action, at: OffsetDateTime) -> AppResult<Compu
     Ok(c)
 }
 
+/// Where the session a transition was computed from came from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// A live call's read.
+    Read,
+    /// A live call's kept copy ([`Live`]): its zone is checked by the statement too.
+    Kept,
+    /// An offline upload's locked read.
+    Offline,
+}
+
 /// Stores `c`, computed from `read`, with its log entry and announcement, in one statement;
 /// None when the session's timer moved since it was read (nothing written).
 async fn store_transition(
@@ -287,7 +338,7 @@ async fn store_transition(
     action: Action,
     event_id: Uuid,
     applied_at: OffsetDateTime,
-    offline: bool,
+    via: Via,
 ) -> AppResult<Option<SessionRow>> {
     let row = &read.row;
     let ending = c.ending(&read.timezone);
@@ -304,9 +355,10 @@ async fn store_transition(
                 action: action.as_str(),
                 occur_time: c.at,
                 applied_at,
-                offline,
+                offline: via == Via::Offline,
             },
             announce: c.announce.as_ref(),
+            kept_zone: (via == Via::Kept).then_some(read.timezone.as_str()),
         },
     )
     .await?;
@@ -349,11 +401,14 @@ pub(super) async fn start_session(
         let start = prepare_start(s, &mut conn, (user, tz), &origin, &spec, "").await?;
         match insert_start(&mut conn, &start, &origin, checked).await {
             Ok(None) => continue,
-            other => break other,
+            other => break other.map(|row| row.map(|row| (row, start.tz))),
         }
     };
     let row = match inserted {
-        Ok(Some(row)) => row,
+        Ok(Some((row, tz))) => {
+            s.live.keep(&row, &tz);
+            row
+        }
         Err(AppError::FailedPrecondition {
             reason: errors::SESSION_ALREADY_ACTIVE,
             ..
@@ -386,19 +441,49 @@ async fn act(
 ) -> AppResult<pb::Session> {
     let id = require_id("session_id", raw_id)?;
     let mut conn = s.pool.acquire().await?;
-    for _ in 0..TRANSITION_ATTEMPTS {
+    // The kept copy first (see `Live`): stale, it writes nothing or its refusal is not
+    // trusted, and the session is read; it does not use up a read.
+    let mut kept = s.live.get(user, id);
+    for _ in 0..TRANSITION_ATTEMPTS + usize::from(kept.is_some()) {
         let now = s.clock.now_db();
-        let read = store::sessions::current(&mut conn, user, id)
-            .await?
-            .ok_or_else(errors::no_session)?;
-        let c = compute(&read, action, now)?;
-        if let Some(row) =
-            store_transition(&mut conn, &read, &c, action, Uuid::now_v7(), now, false).await?
-        {
-            if c.announce.is_some() {
-                s.outbox.kick();
+        let from_kept = kept.is_some();
+        let read = match kept.take() {
+            Some(k) => k,
+            None => std::sync::Arc::new(
+                store::sessions::current(&mut conn, user, id)
+                    .await?
+                    .ok_or_else(errors::no_session)?,
+            ),
+        };
+        let c = match compute(&read, action, now) {
+            Ok(c) => c,
+            Err(_) if from_kept => {
+                s.live.0.remove(&id);
+                continue;
             }
-            return Ok(to_proto(row, now));
+            Err(e) => return Err(e),
+        };
+        let saved = store_transition(
+            &mut conn,
+            &read,
+            &c,
+            action,
+            Uuid::now_v7(),
+            now,
+            if from_kept { Via::Kept } else { Via::Read },
+        )
+        .await?;
+        match saved {
+            Some(row) => {
+                if c.announce.is_some() {
+                    s.outbox.kick();
+                }
+                s.live.keep(&row, &read.timezone);
+                return Ok(to_proto(row, now));
+            }
+            None => {
+                s.live.0.remove(&id);
+            }
         }
     }
     Err(errors::session_contended())
@@ -752,7 +837,7 @@ pub(super) async fn sync_session_events(
                 }
                 // Locked: the compare-and-set cannot miss.
                 let c = compute(&locked, action, e.at).map_err(|err| at_event(i, err))?;
-                store_transition(&mut tx, &locked, &c, action, e.event_id, now, true)
+                store_transition(&mut tx, &locked, &c, action, e.event_id, now, Via::Offline)
                     .await
                     .map_err(|err| at_event(i, err))?
                     .ok_or_else(|| at_event(i, errors::session_contended()))?

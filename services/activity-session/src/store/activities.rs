@@ -76,8 +76,8 @@ impl Presets {
         let from = after.map_or(0, |a| {
             self.0.listed.partition_point(|r| r.slug.as_str() <= a)
         });
-        self.0.listed[from..]
-            .iter()
+        let rest = self.0.listed.get(from..).unwrap_or_default();
+        rest.iter()
             .filter(|r| kind.is_none_or(|k| r.kind == k))
             .take(limit)
             .cloned()

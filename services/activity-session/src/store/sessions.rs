@@ -274,6 +274,10 @@ pub struct Change<'a> {
     pub ending: Option<&'a Ending<'a>>,
     pub event: EventRecord<'a>,
     pub announce: Option<&'a Staged>,
+    /// The zone the transition was computed in, when `before` was not read with it but kept
+    /// from an earlier call: the statement then also checks that it is still the user's zone
+    /// (and that the session is still `event.user`'s), and writes nothing otherwise.
+    pub kept_zone: Option<&'a str>,
 }
 
 impl SessionRow {
@@ -307,8 +311,9 @@ pub async fn save(conn: &mut PgConnection, c: &Change<'_>) -> sqlx::Result<Optio
     let (t, ending, e, was) = (c.after, c.ending, &c.event, c.before);
     let announce = c
         .announce
-        .map(|_| format!(", o AS ({})", Staged::insert_sql(23, Some("s"))))
+        .map(|_| format!(", o AS ({})", Staged::insert_sql(24, Some("s"))))
         .unwrap_or_default();
+    // $12 is the event's user: the session's as read.
     let q = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "WITH s AS (
              UPDATE sessions SET state = $2, step = $3, active_ms = $4, since = $5, ended_at = $6,
@@ -317,9 +322,11 @@ pub async fn save(conn: &mut PgConnection, c: &Change<'_>) -> sqlx::Result<Optio
                  counts = coalesce($10, counts), count_reason = coalesce($11, count_reason)
              WHERE id = $1
                AND state = $19 AND step = $20 AND active_ms = $21 AND since = $22
+               AND ($23::text IS NULL OR (user_id = $12 AND {} = $23::text))
              RETURNING {COLUMNS}
          ), e AS ({}){announce}
          SELECT * FROM s",
+        stride_bus::directory::timezone_sql("sessions.user_id"),
         log_event(12),
     )))
     .bind(was.id)
@@ -338,7 +345,8 @@ pub async fn save(conn: &mut PgConnection, c: &Change<'_>) -> sqlx::Result<Optio
         .bind(was.state.as_str())
         .bind(was.step)
         .bind(was.active_ms)
-        .bind(was.since);
+        .bind(was.since)
+        .bind(c.kept_zone);
     let q = match c.announce {
         Some(a) => a.bind(q),
         None => q,

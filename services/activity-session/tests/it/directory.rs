@@ -153,3 +153,44 @@ async fn a_start_after_the_zone_changed_is_dated_in_the_new_zone() {
     assert!(in_tokyo, "session.started.v1 carries the new zone");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_completion_after_the_zone_changed_is_dated_in_the_new_zone() {
+    // The service completes a session from its kept copy, computed in the zone of the start;
+    // the statement checks that zone is still the user's, so a change since is never missed.
+    let now = datetime!(2026-11-22 16:05 UTC);
+    let (h, mut probe) = start(now).await;
+    let user = Uuid::now_v7();
+    let profile_service = Publisher::start(&h.amqp, "profile").await;
+    let s = crate::support::session(&h, user, FOCUS_25, false).await;
+    let id = profile_service
+        .publish(&fixtures::profile_updated(
+            user,
+            "Ada",
+            "Asia/Tokyo",
+            1,
+            now,
+        ))
+        .await;
+    h.consumed(id).await;
+    h.clock.advance(time::Duration::minutes(25));
+    let done = crate::support::act(
+        &h,
+        user,
+        &s.id,
+        stride_proto::activity_session::SessionAction::Complete,
+    )
+    .await
+    .expect("complete");
+    // 16:30 UTC is 01:30 the next day in Tokyo.
+    assert_eq!(
+        (
+            done.timezone.as_str(),
+            done.local_date.as_ref().and_then(convert::from_date)
+        ),
+        ("Asia/Tokyo", Some(date!(2026 - 11 - 23)))
+    );
+    let (_, _, _, e) = probe.next::<events::SessionCompleted>().await;
+    assert_eq!(e.timezone, "Asia/Tokyo");
+    h.stop().await;
+}

@@ -164,8 +164,16 @@ async fn user_merged_hands_the_guests_active_session_to_a_target_without_one() {
         Some(guest_active.id.clone())
     );
 
-    // The target completes it as its own, in its own zone.
+    // The guest can no longer act on it, though the service kept it as the guest's.
     h.clock.advance(time::Duration::minutes(25));
+    let refused = h
+        .client
+        .complete_session(authed(complete_req(&guest_active.id), &h.token(source)))
+        .await
+        .expect_err("the guest's session is the target's now");
+    assert_eq!(refused.code(), tonic::Code::NotFound, "{refused:?}");
+
+    // The target completes it as its own, in its own zone.
     let token = h.token(target);
     h.client
         .complete_session(authed(complete_req(&guest_active.id), &token))

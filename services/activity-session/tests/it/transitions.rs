@@ -583,3 +583,46 @@ async fn racing_actions_on_one_session_each_apply_once_or_are_refused() {
     assert_eq!(current.state, expected as i32);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_session_changed_behind_the_kept_copy_is_read_again() {
+    // The service computes a live transition from its kept copy of the session; another replica
+    // changing the session in between (here, straight in the table) must be noticed, never
+    // written over, and a refusal computed from a stale copy must not reach the caller.
+    let (h, _completed) = start(datetime!(2026-11-22 10:00 UTC)).await;
+    let user = Uuid::now_v7();
+    let s = crate::support::session(&h, user, FOCUS_25, false).await;
+    let id = Uuid::parse_str(&s.id).expect("id");
+    let elsewhere = |state: &'static str, active_secs: i64| {
+        let (db, at) = (h.db.clone(), stride_kit::Clock::now_db(&h.clock));
+        async move {
+            sqlx::query("UPDATE sessions SET state = $2, active_ms = $3, since = $4 WHERE id = $1")
+                .bind(id)
+                .bind(state)
+                .bind(active_secs * 1000)
+                .bind(at)
+                .execute(&db)
+                .await
+                .expect("another replica's write");
+        }
+    };
+    h.clock.advance(Duration::minutes(5));
+    elsewhere("paused", 300).await;
+    h.clock.advance(Duration::minutes(10));
+    // The kept copy is still running, where a resume is refused; the session is paused.
+    let resumed = act(&h, user, &s.id, A::Resume).await.expect("resume");
+    assert_eq!(
+        (resumed.state, secs(&resumed.duration)),
+        (SessionState::Active as i32, 300)
+    );
+    h.clock.advance(Duration::minutes(2));
+    elsewhere("paused", 420).await;
+    h.clock.advance(Duration::minutes(3));
+    let done = act(&h, user, &s.id, A::Complete).await.expect("complete");
+    assert_eq!(
+        secs(&done.duration),
+        420,
+        "completed from the paused session, not the kept running copy (600 s)"
+    );
+    h.stop().await;
+}
