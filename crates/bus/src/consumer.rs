@@ -6,7 +6,13 @@
 //! are handled one by one, so a poison message is retried and dead-lettered alone and never
 //! takes its neighbours' effects with it.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use anyhow::Context as _;
 use futures::{FutureExt as _, StreamExt};
@@ -62,6 +68,8 @@ pub struct Subscriber {
     pub concurrency: usize,
     /// Most deliveries handled in one transaction.
     pub batch: usize,
+    /// Deliveries whose requeue (a nack after a pause) has not been sent yet.
+    deferred: Arc<AtomicUsize>,
 }
 
 /// What [`Subscriber::spawn`] returns.
@@ -105,6 +113,7 @@ impl Subscriber {
             // locks (or deadlock on them), and events are applied in delivery order.
             concurrency: 1,
             batch: 64,
+            deferred: Arc::default(),
         }
     }
 
@@ -219,8 +228,8 @@ impl Subscriber {
                             .with_label_values(&[self.service.as_str(), outcome.label()])
                             .inc();
                     }
-                    for d in &batch {
-                        if let Err(e) = d.ack(BasicAckOptions::default()).await {
+                    for (d, multiple) in self.acks(&batch) {
+                        if let Err(e) = d.ack(BasicAckOptions { multiple }).await {
                             // The channel is gone; the broker redelivers and the inbox absorbs it.
                             tracing::warn!(error = %e, "ack failed");
                         }
@@ -237,6 +246,19 @@ impl Subscriber {
         }
         for d in batch {
             self.clone().process(d, queue.clone(), dl.clone()).await;
+        }
+    }
+
+    /// The acks that settle a committed `batch`: one for all of it (`multiple`, up to its last
+    /// delivery tag: one frame, and one settle command in the quorum queue instead of one per
+    /// delivery) when every delivery before the batch is settled already, which holds when
+    /// batches are handled one at a time and no requeue is waiting; else one per delivery.
+    fn acks<'a>(&self, batch: &'a [Delivery]) -> Vec<(&'a Delivery, bool)> {
+        match batch.last() {
+            Some(last) if self.concurrency == 1 && self.deferred.load(Ordering::Acquire) == 0 => {
+                vec![(last, true)]
+            }
+            _ => batch.iter().map(|d| (d, false)).collect(),
         }
     }
 
@@ -320,11 +342,15 @@ impl Subscriber {
                         // closed channel requeues it anyway).
                         let pause = Duration::from_millis(100u64 << env.delivery_count.clamp(0, 4));
                         CONSUMED.with_label_values(&[self.service.as_str(), "retried"]).inc();
+                        // Counted until sent, so no batch acks it meanwhile (`acks`).
+                        let deferred = self.deferred.clone();
+                        deferred.fetch_add(1, Ordering::AcqRel);
                         tokio::spawn(async move {
                             tokio::time::sleep(pause).await;
                             if let Err(e) = d.nack(BasicNackOptions { requeue: true, ..Default::default() }).await {
                                 tracing::warn!(error = %e, "nack failed");
                             }
+                            deferred.fetch_sub(1, Ordering::AcqRel);
                         }.in_current_span());
                         Ok(true)
                     }
