@@ -214,11 +214,13 @@ pub async fn run() -> anyhow::Result<()> {
 
     // Idle latency: a light open-loop load (50 calls/s), small and multi-frame answers.
     println!(
-        "\n== idle latency (50 calls/s, open loop, 4 s each; p99 should stay within 3 × p50) =="
+        "\n== idle latency (50 calls/s, open loop, 10 s each; p99 should stay within 3 × p50) =="
     );
     let mut idle = Vec::new();
     let idle_rate = 50.0;
-    let idle_dur = Duration::from_secs(4);
+    // 500 calls each: the p99 is the fifth-slowest, not (as with 200) the second, so one
+    // hiccup of the shared VM does not decide it alone.
+    let idle_dur = Duration::from_secs(10);
     macro_rules! idle_phase {
         ($name:literal, $client:expr, $method:ident, $req:expr) => {
             if wants("idle") {
