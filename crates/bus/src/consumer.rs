@@ -287,10 +287,17 @@ impl Subscriber {
         .fetch_all(&mut *tx)
         .await?;
         let mut fresh: std::collections::HashSet<Uuid> = fresh.into_iter().collect();
+        // A redelivered copy in the same batch is a duplicate of the first.
+        let handled: Vec<bool> = envs.iter().map(|e| fresh.remove(&e.id)).collect();
+        let todo: Vec<&Envelope> = envs
+            .iter()
+            .zip(&handled)
+            .filter_map(|(e, h)| h.then_some(e))
+            .collect();
+        self.subscriptions.prepare_batch(&mut tx, &todo).await?;
         let mut outcomes = Vec::with_capacity(envs.len());
-        for (i, env) in envs.iter().enumerate() {
-            // A redelivered copy in the same batch is a duplicate of the first.
-            if !fresh.remove(&env.id) {
+        for (i, (env, handle)) in envs.iter().zip(handled).enumerate() {
+            if !handle {
                 outcomes.push(Outcome::Duplicate);
                 continue;
             }

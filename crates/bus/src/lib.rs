@@ -24,7 +24,7 @@ pub use consumer::HandlerError;
 pub use lifecycle::{Merge, Merged, Subject};
 pub use outbox::Outbox;
 pub use service::ServiceExt;
-pub use subscribe::{On, Subscriptions};
+pub use subscribe::{On, Prepare, Subscriptions};
 pub use tx::Tx;
 
 /// The topic exchange every event goes through.

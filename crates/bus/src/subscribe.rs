@@ -25,6 +25,19 @@ pub trait On<E: Event>: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
 }
 
+/// Runs once per transaction of several events, after the inbox took them and before their
+/// handlers: writes in one statement what each handler would otherwise write alone (analytics'
+/// event log), and leaves what it did for the handlers with [`Tx::put`]. It sees the events the
+/// handlers will see (fresh, in delivery order); an error fails the transaction like a
+/// handler's (a batch is then handled one event at a time, where it does not run).
+pub trait Prepare: Send + Sync + 'static {
+    fn prepare<'a>(
+        &'a self,
+        tx: &'a mut Tx,
+        envs: &'a [&'a Envelope],
+    ) -> BoxFuture<'a, Result<(), HandlerError>>;
+}
+
 trait Dispatch: Send + Sync {
     fn dispatch<'a>(
         &'a self,
@@ -52,6 +65,7 @@ impl<E: Event, H: On<E>> Dispatch for Typed<E, H> {
 #[derive(Default)]
 pub struct Subscriptions {
     handlers: BTreeMap<&'static str, Box<dyn Dispatch>>,
+    prepare: Option<Box<dyn Prepare>>,
 }
 
 impl Subscriptions {
@@ -70,6 +84,23 @@ impl Subscriptions {
             .insert(E::TYPE, Box::new(Typed::<E, H>(handler, PhantomData)));
         assert!(previous.is_none(), "{} is subscribed twice", E::TYPE);
         self
+    }
+
+    /// Runs `p` before the handlers of every transaction of several events ([`Prepare`]).
+    pub fn prepare(mut self, p: impl Prepare) -> Self {
+        self.prepare = Some(Box::new(p));
+        self
+    }
+
+    pub(crate) async fn prepare_batch(
+        &self,
+        tx: &mut Tx,
+        envs: &[&Envelope],
+    ) -> Result<(), HandlerError> {
+        match &self.prepare {
+            Some(p) if envs.len() > 1 => p.prepare(tx, envs).await,
+            _ => Ok(()),
+        }
     }
 
     /// The routing keys the queue is bound to.

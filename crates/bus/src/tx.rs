@@ -2,7 +2,11 @@
 //! relay is woken once the commit is durable. Store functions take `&mut PgConnection`; a `Tx`
 //! dereferences to one, so handlers pass `&mut tx` straight through.
 
-use std::ops::{Deref, DerefMut};
+use std::{
+    any::{Any, TypeId},
+    collections::HashMap,
+    ops::{Deref, DerefMut},
+};
 
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
@@ -14,6 +18,8 @@ pub struct Tx {
     /// Woken after commit when something was published; None where nothing relays (tests).
     outbox: Option<Outbox>,
     published: usize,
+    /// What a [`Prepare`](crate::Prepare) left for this transaction's handlers, by type.
+    state: HashMap<TypeId, Box<dyn Any + Send>>,
 }
 
 impl Tx {
@@ -22,6 +28,7 @@ impl Tx {
             inner,
             outbox,
             published: 0,
+            state: HashMap::new(),
         }
     }
 
@@ -38,6 +45,17 @@ impl Tx {
     pub fn stage<E: Event>(&mut self, event: &E) -> crate::outbox::Staged {
         self.published += 1;
         crate::outbox::Staged::new(event)
+    }
+
+    /// Leaves `value` for the rest of this transaction (one value per type; a second replaces
+    /// the first).
+    pub fn put<T: Send + 'static>(&mut self, value: T) {
+        self.state.insert(TypeId::of::<T>(), Box::new(value));
+    }
+
+    /// The value of type `T` left in this transaction, if any.
+    pub fn state_mut<T: Send + 'static>(&mut self) -> Option<&mut T> {
+        self.state.get_mut(&TypeId::of::<T>())?.downcast_mut()
     }
 
     /// How many events this transaction published so far.

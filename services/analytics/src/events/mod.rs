@@ -23,10 +23,14 @@ mod evaluations;
 mod mastery;
 mod views;
 
+use std::collections::HashMap;
+
+use futures::future::BoxFuture;
 use sqlx::PgConnection;
-use stride_bus::{Envelope, HandlerError, On, Subject, Subscriptions, Tx};
+use stride_bus::{Envelope, HandlerError, On, Prepare, Subject, Subscriptions, Tx};
 use stride_kit::{clock::SharedClock, convert::from_timestamp};
 use stride_proto::{Event, events};
+use uuid::Uuid;
 
 use crate::store;
 pub use crate::store::log::Entry;
@@ -52,6 +56,20 @@ macro_rules! logged {
 
         fn subscribe_logged(s: Subscriptions, log: &Log) -> Subscriptions {
             s $(.on::<events::$t, _>(log.clone()))*
+        }
+
+        /// The log entry of `env` when its type is logged; None otherwise.
+        fn entry_of(
+            env: &Envelope,
+            received_at: time::OffsetDateTime,
+        ) -> Option<Result<Entry, HandlerError>> {
+            $(if env.event_type == <events::$t as Event>::TYPE {
+                return Some(
+                    env.decode::<events::$t>()
+                        .and_then(|e| entry(&e, env, received_at)),
+                );
+            })*
+            None
         }
 
         /// Applies one logged event to the projections. The live consumer calls it after
@@ -115,33 +133,86 @@ pub fn subscriptions(clock: &SharedClock) -> Subscriptions {
         clock: clock.clone(),
     };
     subscribe_logged(Subscriptions::new(), &log)
+        .prepare(log)
         .on::<events::ProfileUpdated, _>(lifecycle::Profiles)
         .on::<events::UserDeleted, _>(lifecycle.clone())
         .on::<events::UserMerged, _>(lifecycle)
 }
 
-/// The consumer of every logged type: append, then apply.
+/// The consumer of every logged type: append, then apply. A transaction of several events,
+/// all logged, appends them all in one statement first ([`Prepare`]); each handler then
+/// applies its own.
 #[derive(Clone)]
 pub struct Log {
     clock: SharedClock,
 }
 
+/// `event`'s log entry.
+fn entry<E: Occurred>(
+    e: &E,
+    env: &Envelope,
+    received_at: time::OffsetDateTime,
+) -> Result<Entry, HandlerError> {
+    Ok(Entry {
+        event_id: env.id,
+        event_type: E::TYPE.to_owned(),
+        user: e.user()?,
+        occurred_at: e.occurred().and_then(from_timestamp).unwrap_or(received_at),
+        local_date: Occurred::local_date(e).and_then(stride_kit::convert::from_date),
+        received_at,
+        payload: env.payload.clone(),
+    })
+}
+
+/// The entries the transaction's one append wrote (not those the log had already), by id.
+struct Appended(HashMap<Uuid, Entry>);
+
 impl<E: Occurred> On<E> for Log {
     async fn on(&self, tx: &mut Tx, e: E, env: &Envelope) -> Result<(), HandlerError> {
-        let received_at = self.clock.now_db();
-        let entry = Entry {
-            event_id: env.id,
-            event_type: E::TYPE.to_owned(),
-            user: e.user()?,
-            occurred_at: e.occurred().and_then(from_timestamp).unwrap_or(received_at),
-            local_date: Occurred::local_date(&e).and_then(stride_kit::convert::from_date),
-            received_at,
-            payload: env.payload.clone(),
+        let fresh = match tx.state_mut::<Appended>() {
+            // Appended with the transaction's other events: apply it, or it was logged already.
+            Some(appended) => match appended.0.remove(&env.id) {
+                Some(entry) => {
+                    apply(tx, &entry).await?;
+                    true
+                }
+                None => false,
+            },
+            None => ingest(tx, &entry(&e, env, self.clock.now_db())?).await?,
         };
-        if !ingest(tx, &entry).await? {
+        if !fresh {
             tracing::info!(event = %env.id, r#type = E::TYPE, "already logged: absorbed");
         }
         Ok(())
+    }
+}
+
+impl Prepare for Log {
+    fn prepare<'a>(
+        &'a self,
+        tx: &'a mut Tx,
+        envs: &'a [&'a Envelope],
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            let received_at = self.clock.now_db();
+            let mut entries = Vec::with_capacity(envs.len());
+            for env in envs {
+                match entry_of(env, received_at) {
+                    Some(entry) => entries.push(entry?),
+                    // A lifecycle or profile event acts on the log itself (purge, move): every
+                    // event of this transaction appends in its turn, around it.
+                    None => return Ok(()),
+                }
+            }
+            let fresh = store::log::append_all(tx, &entries).await?;
+            let appended = entries
+                .into_iter()
+                .filter(|e| fresh.contains(&e.event_id))
+                .map(|e| (e.event_id, e))
+                .collect();
+            tx.put(Appended(appended));
+            Ok(())
+        })
     }
 }
 

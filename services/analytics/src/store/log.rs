@@ -38,6 +38,30 @@ pub async fn append(conn: &mut PgConnection, e: &Entry) -> sqlx::Result<bool> {
     Ok(inserted == 1)
 }
 
+/// Appends `entries` in one statement, in their order; returns the ids written (an id logged
+/// already is not: a duplicate, apply nothing for it).
+pub async fn append_all(
+    conn: &mut PgConnection,
+    entries: &[Entry],
+) -> sqlx::Result<std::collections::HashSet<Uuid>> {
+    let fresh: Vec<Uuid> = sqlx::query_scalar(
+        "INSERT INTO event_log (event_id, event_type, user_id, occurred_at, local_date, received_at, payload)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[], $5::date[],
+                              $6::timestamptz[], $7::bytea[])
+         ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+    )
+    .bind(entries.iter().map(|e| e.event_id).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.user).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.occurred_at).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.local_date).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.received_at).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.payload.as_slice()).collect::<Vec<_>>())
+    .fetch_all(conn)
+    .await?;
+    Ok(fresh.into_iter().collect())
+}
+
 /// Up to `limit` entries after `seq` (0: from the start), in log order, with their seq.
 pub async fn page(
     conn: &mut PgConnection,

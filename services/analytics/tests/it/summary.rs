@@ -410,6 +410,76 @@ async fn a_poison_event_amid_a_burst_fails_alone() {
 }
 
 #[tokio::test]
+async fn a_burst_is_logged_once_each_in_order_and_what_the_log_has_is_not_applied_again() {
+    // Events handled together are appended to the log in one statement, then applied one by
+    // one: each is logged once, in delivery order, and applied once; an event the log already
+    // holds (its inbox row gone, e.g. an inbox restored from an older backup) is not applied.
+    let (h, p) = start(datetime!(2026-11-22 12:00 UTC)).await;
+    let users: Vec<Uuid> = (0..4).map(|_| Uuid::now_v7()).collect();
+    let old = session(
+        users[0],
+        "focus",
+        datetime!(2026-11-22 07:00 UTC),
+        25,
+        "UTC",
+    );
+    let old_id = Uuid::now_v7();
+    let payload = prost::Message::encode_to_vec(&old);
+    sqlx::query(
+        "INSERT INTO event_log (event_id, event_type, user_id, occurred_at, received_at, payload)
+         VALUES ($1, $2, $3, now(), now(), $4)",
+    )
+    .bind(old_id)
+    .bind(SessionCompleted::TYPE)
+    .bind(users[0])
+    .bind(&payload)
+    .execute(&h.db)
+    .await
+    .expect("a logged event");
+    let mut published = Vec::new();
+    for i in 0..40usize {
+        if i == 20 {
+            publish_raw(
+                &h.amqp,
+                old_id,
+                SessionCompleted::TYPE,
+                "activity-session",
+                &payload,
+            )
+            .await;
+        }
+        let e = session(
+            users[i % users.len()],
+            "focus",
+            datetime!(2026-11-22 08:00 UTC),
+            25,
+            "UTC",
+        );
+        published.push(p.publish(&e).await);
+    }
+    delivered(&h, "handled", 41).await;
+    let mut total = 0;
+    for u in &users {
+        total += summary(&h, *u, None).await.sessions_completed;
+    }
+    assert_eq!(total, 40, "the event the log had is not counted");
+    let logged: Vec<Uuid> =
+        sqlx::query_scalar("SELECT event_id FROM event_log WHERE event_id <> $1 ORDER BY seq")
+            .bind(old_id)
+            .fetch_all(&h.db)
+            .await
+            .expect("the log");
+    assert_eq!(logged, published, "each once, in delivery order");
+    let copies: i64 = sqlx::query_scalar("SELECT count(*) FROM event_log WHERE event_id = $1")
+        .bind(old_id)
+        .fetch_one(&h.db)
+        .await
+        .expect("count");
+    assert_eq!(copies, 1);
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn a_session_that_does_not_count_adds_nothing_and_starts_no_streak() {
     let (h, _p) = start(datetime!(2026-03-04 12:00 UTC)).await;
     let ada = Uuid::now_v7();
