@@ -131,7 +131,14 @@ fn fault(cmd: &str, infra: &mut Infra, procs: &mut [up::Proc]) -> Result<String>
             // `start-with <svc> KEY=VALUE`: once, with one more variable (a fault hook).
             let (svc, kv) = arg.split_once(' ').context("start-with <svc> KEY=VALUE")?;
             let (k, v) = kv.split_once('=').context("KEY=VALUE")?;
-            find(procs, svc)?.respawn_with(k, v)?;
+            let p = find(procs, svc)?;
+            if let Err(e) = p.respawn_with(k, v) {
+                // The hook can fire before readiness is seen (a backlog to consume at once):
+                // then the process did what it was started for.
+                if !p.aborted_by_fault_hook() {
+                    return Err(e);
+                }
+            }
         }
         "wait-exit" => {
             let p = find(procs, arg)?;

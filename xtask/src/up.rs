@@ -84,6 +84,13 @@ impl Proc {
         wait_healthy(self)
     }
 
+    /// Whether it exited by its fault hook (`STRIDE_FAULT_ABORT_AFTER_COMMITS`, the bus's
+    /// consumer), as its log's last lines say.
+    pub(crate) fn aborted_by_fault_hook(&self) -> bool {
+        sys::has_exited(&self.child)
+            && sys::tail(&self.log, 5).contains("aborting after a commit, before its ack")
+    }
+
     fn spawn_again(&mut self) -> Result<()> {
         let file = File::options().append(true).open(&self.log)?;
         self.child = self
