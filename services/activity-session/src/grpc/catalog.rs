@@ -40,12 +40,14 @@ pub(super) async fn get_activity(
     call: Call<pb::GetActivityRequest>,
 ) -> AppResult<pb::GetActivityResponse> {
     let id = require_id("activity_id", &call.message.activity_id)?;
-    let mut conn = s.pool.acquire().await?;
-    let row = s
-        .presets
-        .get(&mut conn, id)
-        .await?
-        .ok_or_else(errors::no_activity)?;
+    let row = match s.presets.kept(id) {
+        Some(row) => row,
+        None => s
+            .presets
+            .get(&mut *s.pool.acquire().await?, id)
+            .await?
+            .ok_or_else(errors::no_activity)?,
+    };
     Ok(pb::GetActivityResponse {
         activity: Some(to_proto(row)),
     })

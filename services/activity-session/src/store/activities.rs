@@ -84,20 +84,23 @@ impl Presets {
             .collect()
     }
 
+    /// Activity `id` if it is kept (no round trip); [`Presets::get`] reads a miss through.
+    pub fn kept(&self, id: Uuid) -> Option<ActivityRow> {
+        self.0
+            .by_id
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+            .cloned()
+    }
+
     pub async fn get(
         &self,
         conn: &mut PgConnection,
         id: Uuid,
     ) -> sqlx::Result<Option<ActivityRow>> {
-        let kept = self
-            .0
-            .by_id
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&id)
-            .cloned();
-        if kept.is_some() {
-            return Ok(kept);
+        if let Some(row) = self.kept(id) {
+            return Ok(Some(row));
         }
         let row = get(conn, id).await?;
         if let Some(row) = &row {
