@@ -2,6 +2,8 @@
 //! state machine (`domain::session`), see the live one, any one, the history, and apply an
 //! offline client's batch of events.
 
+use std::sync::Arc;
+
 use sqlx::PgConnection;
 use stride_bus::{directory, outbox::Staged};
 use stride_kit::{
@@ -209,47 +211,34 @@ async fn insert_start(
         })
 }
 
-/// The users' zones as last read (bounded; an entry is only a guess): a live start is dated
-/// in the kept zone and its statement writes only if the zone is still that one, so a start
-/// needs no round trip of its own for the zone, and a zone changed by another replica's
-/// event is noticed by the statement, never used.
+/// Guesses kept in process by id, at most `N` (least recently used go first). Nothing kept
+/// is relied on: the statement that uses an entry checks it and writes nothing when it is
+/// stale, and the handler reads again.
 #[derive(Clone)]
-pub struct Zones(std::sync::Arc<quick_cache::sync::Cache<Uuid, String>>);
+pub struct Kept<V, const N: usize>(Arc<quick_cache::sync::Cache<Uuid, V>>);
 
-impl Default for Zones {
+impl<V: Clone, const N: usize> Default for Kept<V, N> {
     fn default() -> Self {
-        Self(std::sync::Arc::new(quick_cache::sync::Cache::new(
-            ZONES_KEPT,
-        )))
+        Self(Arc::new(quick_cache::sync::Cache::new(N)))
     }
 }
 
-/// How many users' zones a process keeps (~100 bytes each).
-const ZONES_KEPT: usize = 16_384;
+/// The users' zones as last read (~100 bytes each): a live start is dated in the kept zone and
+/// its statement writes only if the zone is still that one, so a start needs no round trip of
+/// its own for the zone, and a zone changed by another replica's event is noticed by the
+/// statement, never used.
+pub type Zones = Kept<String, 16_384>;
 
-/// Live sessions as this process last wrote them, with the zone they were computed in
-/// (bounded; an entry is only a guess, like [`Zones`]): a transition is computed from the kept
-/// copy and stored by compare-and-set on its timer, its user and the user's zone, so pausing or
-/// completing a session this process started needs no read first. A copy that another replica,
-/// an offline upload, a merge or a zone change made stale writes nothing, and the session is
-/// read again.
-#[derive(Clone)]
-pub struct Live(std::sync::Arc<quick_cache::sync::Cache<Uuid, std::sync::Arc<Locked>>>);
-
-impl Default for Live {
-    fn default() -> Self {
-        Self(std::sync::Arc::new(quick_cache::sync::Cache::new(
-            LIVE_KEPT,
-        )))
-    }
-}
-
-/// How many live sessions a process keeps (~500 bytes each).
-const LIVE_KEPT: usize = 8_192;
+/// Live sessions as this process last wrote them, with the zone they were computed in (~500
+/// bytes each): a transition is computed from the kept copy and stored by compare-and-set on
+/// its timer, its user and the user's zone, so pausing or completing a session this process
+/// started needs no read first. A copy that another replica, an offline upload, a merge or a
+/// zone change made stale writes nothing, and the session is read again.
+pub type Live = Kept<Arc<Locked>, 8_192>;
 
 impl Live {
     /// The kept copy of session `id`, if it is `user`'s.
-    fn get(&self, user: Uuid, id: Uuid) -> Option<std::sync::Arc<Locked>> {
+    fn copy(&self, user: Uuid, id: Uuid) -> Option<Arc<Locked>> {
         self.0.get(&id).filter(|l| l.row.user_id == user)
     }
 
@@ -260,10 +249,14 @@ impl Live {
                 row: row.clone(),
                 timezone: tz.to_owned(),
             };
-            self.0.insert(row.id, std::sync::Arc::new(kept));
+            self.0.insert(row.id, Arc::new(kept));
         } else {
-            self.0.remove(&row.id);
+            self.forget(row.id);
         }
+    }
+
+    fn forget(&self, id: Uuid) {
+        self.0.remove(&id);
     }
 }
 
@@ -442,13 +435,13 @@ async fn act(
     let mut conn = s.pool.acquire().await?;
     // The kept copy first (see `Live`): stale, it writes nothing or its refusal is not
     // trusted, and the session is read; it does not use up a read.
-    let mut kept = s.live.get(user, id);
+    let mut kept = s.live.copy(user, id);
     for _ in 0..TRANSITION_ATTEMPTS + usize::from(kept.is_some()) {
         let now = s.clock.now_db();
         let from_kept = kept.is_some();
         let read = match kept.take() {
             Some(k) => k,
-            None => std::sync::Arc::new(
+            None => Arc::new(
                 store::sessions::current(&mut conn, user, id)
                     .await?
                     .ok_or_else(errors::no_session)?,
@@ -457,7 +450,7 @@ async fn act(
         let c = match compute(&read, action, now) {
             Ok(c) => c,
             Err(_) if from_kept => {
-                s.live.0.remove(&id);
+                s.live.forget(id);
                 continue;
             }
             Err(e) => return Err(e),
@@ -481,7 +474,7 @@ async fn act(
                 return Ok(to_proto(row, now));
             }
             None => {
-                s.live.0.remove(&id);
+                s.live.forget(id);
             }
         }
     }
