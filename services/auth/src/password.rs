@@ -1,10 +1,12 @@
-//! Password hashing (argon2id) on a bounded slice of the blocking pool, so a burst of signups
-//! and logins cannot starve the other calls of CPU (DESIGN §7).
+//! Password hashing (argon2id) on threads of its own, one per core, below the priority of
+//! everything else, so a burst of signups and logins cannot starve the other calls of CPU
+//! (DESIGN §7): a hash uses whatever CPU the calls leave and yields the core to any of them.
 
 use std::{
     sync::{
         Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
+        mpsc,
     },
     time::{Duration, Instant},
 };
@@ -16,7 +18,7 @@ use argon2::{
     password_hash::phc::{Output, ParamsString, PasswordHash, Salt},
 };
 use stride_kit::{AppError, AppResult};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 
 use crate::errors::too_many_requests;
 
@@ -31,9 +33,19 @@ fn argon2() -> anyhow::Result<Argon2<'static>> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
-/// Runs argon2 with at most `permits` hashes at once.
+/// How much lower than the rest of the process the hashing threads are scheduled (nice
+/// levels, added to the process's own). At +10 a hashing thread weighs about a tenth of a
+/// thread serving calls: with every core hashing, a call still gets a core at once, and with
+/// no call waiting the hashes get all of it.
+pub const HASH_NICE: i32 = 10;
+
+/// A hash to compute on a hashing thread.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Runs argon2 with at most `permits` hashes at once, each on a hashing thread.
 pub struct Hasher {
     permits: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
     waiting: AtomicUsize,
     /// Verified when the email is unknown, so that answer takes as long as a wrong password.
     dummy: String,
@@ -49,14 +61,19 @@ impl Drop for Waiting<'_> {
 }
 
 impl Hasher {
-    /// A hasher with one permit per available CPU. Computes the dummy hash once.
+    /// A hasher with one permit and one hashing thread per available CPU. Computes the dummy
+    /// hash once.
     pub async fn new() -> anyhow::Result<Self> {
         let permits = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
-        let dummy = tokio::task::spawn_blocking(|| hash_now("stride-dummy-password-never-matches"))
-            .await
-            .context("dummy hash task")??;
+        let jobs = hashing_threads(permits)?;
+        let (tx, rx) = oneshot::channel();
+        jobs.send(Box::new(move || {
+            let _ = tx.send(hash_now("stride-dummy-password-never-matches"));
+        }))
+        .map_err(|_| anyhow::anyhow!("no hashing thread"))?;
+        let dummy = rx.await.context("dummy hash")??;
         // Frees hashing memory nobody used for a while (see MEMORY).
         tokio::spawn(async {
             let mut tick = tokio::time::interval(KEEP_IDLE / 3);
@@ -67,6 +84,7 @@ impl Hasher {
         });
         Ok(Self {
             permits: Arc::new(Semaphore::new(permits)),
+            jobs,
             waiting: AtomicUsize::new(0),
             dummy,
         })
@@ -93,12 +111,14 @@ impl Hasher {
             .await
             .map_err(AppError::internal)?;
         drop(waiting);
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            f()
-        })
-        .await
-        .map_err(AppError::internal)
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _permit = permit;
+                let _ = tx.send(f());
+            }))
+            .map_err(|_| AppError::internal(anyhow::anyhow!("the hashing threads are gone")))?;
+        rx.await.map_err(AppError::internal)
     }
 
     /// The PHC string of `password`.
@@ -119,6 +139,59 @@ impl Hasher {
         Ok(ok && real)
     }
 }
+
+/// Starts `n` hashing threads at [`HASH_NICE`] and returns the queue they take hashes from;
+/// they end when it is dropped. (Written here rather than taken from a crate: a thread pool
+/// with a start hook is a channel and a loop, and the permits already bound the work.)
+fn hashing_threads(n: usize) -> anyhow::Result<mpsc::Sender<Job>> {
+    let (tx, rx) = mpsc::channel::<Job>();
+    let rx = Arc::new(Mutex::new(rx));
+    for i in 0..n {
+        let rx = rx.clone();
+        std::thread::Builder::new()
+            .name(format!("argon2-{i}"))
+            .spawn(move || {
+                lower_priority();
+                loop {
+                    // The lock is held only while waiting; the hash runs without it.
+                    let job = match rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = job else { return };
+                    // A panicking hash fails its own call (its answer is dropped), not the thread.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                }
+            })
+            .context("starting a hashing thread")?;
+    }
+    Ok(tx)
+}
+
+/// Schedules the calling thread [`HASH_NICE`] levels below where it is (Linux: nice is per
+/// thread). Failing to is logged, not fatal: the hashes are only less polite.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn lower_priority() {
+    // SAFETY: getpriority/setpriority on this thread's own id only read and lower its
+    // scheduling weight; errno is reset first so a nice of -1 is told from an error.
+    let done = unsafe {
+        let tid = libc::gettid() as libc::id_t;
+        *libc::__errno_location() = 0;
+        let now = libc::getpriority(libc::PRIO_PROCESS, tid);
+        *libc::__errno_location() == 0
+            && libc::setpriority(libc::PRIO_PROCESS, tid, (now + HASH_NICE).min(19)) == 0
+    };
+    if !done {
+        tracing::warn!(
+            error = %std::io::Error::last_os_error(),
+            "could not lower the hashing threads' priority"
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
 
 /// True when `phc` was not made with today's algorithm and parameters (they were raised since,
 /// or it is not argon2id at all): the next successful login stores a fresh hash.
@@ -221,6 +294,44 @@ fn verify_now(password: &str, phc: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The calling thread's nice level.
+    #[cfg(target_os = "linux")]
+    #[allow(unsafe_code)]
+    fn nice() -> i32 {
+        // SAFETY: reads this thread's own scheduling priority.
+        unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashes_run_below_the_priority_of_calls_and_a_panic_loses_no_thread() {
+        let h = Hasher::new().await.unwrap();
+        let here = nice();
+        let permits = h.permits.available_permits();
+        // Every hashing thread: as many jobs at once as there are threads.
+        let levels = futures::future::join_all((0..permits).map(|_| {
+            h.run(|| {
+                std::thread::sleep(Duration::from_millis(50));
+                (nice(), std::thread::current().name().map(str::to_owned))
+            })
+        }))
+        .await;
+        for level in levels {
+            let (level, name) = level.unwrap();
+            assert_eq!(level, (here + HASH_NICE).min(19));
+            assert!(
+                name.is_some_and(|n| n.starts_with("argon2-")),
+                "not a hashing thread"
+            );
+        }
+        // A hash that panics fails its own call; the threads go on hashing.
+        for _ in 0..permits {
+            assert!(h.run(|| panic!("a broken hash")).await.is_err());
+        }
+        let phc = h.hash("still hashing".into()).await.unwrap();
+        assert!(h.verify("still hashing".into(), Some(phc)).await.unwrap());
+    }
 
     #[tokio::test]
     async fn hashes_verify_and_the_dummy_never_matches() {
