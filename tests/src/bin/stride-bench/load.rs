@@ -30,6 +30,12 @@ impl Stats {
     pub fn p_ms(&self, p: f64) -> f64 {
         self.p(p) as f64 / 1000.0
     }
+    /// Adds a later stretch of the same load (closed loop): its calls, latencies and time.
+    pub fn absorb(&mut self, other: Stats) {
+        self.merge(other.ok, other.failed, other.lat_us);
+        self.lat_us.sort_unstable();
+        self.secs += other.secs;
+    }
     fn merge(&mut self, ok: u64, failed: u64, lat: Vec<u64>) {
         self.ok += ok;
         self.failed += failed;

@@ -4,7 +4,8 @@
 //! - `run` (the mesh): idle latency of cheap calls (small and multi-frame answers, direct and
 //!   through the gateway); saturated calls/s of a bare tonic server (the ceiling), of
 //!   `GetMyProfile` direct and through the gateway (gRPC and grpc-web; with `json`, also JSON/HTTP
-//!   and Connect JSON against gRPC measured back to back), of the multi-frame
+//!   and Connect JSON against gRPC measured back to back; the ceiling, direct, gRPC and grpc-web
+//!   in interleaved turns so their ratios see the machine at the same moments), of the multi-frame
 //!   `ListActivities` and of the weekly summary, each with the CPU every process spent per
 //!   call; open-loop latency at fixed rates; completed sessions/s flowing to challenge and
 //!   analytics (closed loop) and the completion → visible latency at a fixed rate (open loop);

@@ -2,6 +2,8 @@
 
 use std::{
     collections::{HashMap, VecDeque},
+    future::Future,
+    pin::Pin,
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -96,6 +98,54 @@ where
     );
     println!("      cpu per call: {}", procs::line(&p.cpu));
     p
+}
+
+/// A phase's call, boxed so phases of different clients can take turns.
+type TurnCall = Arc<dyn Fn(usize) -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
+
+fn turn_call<F, Fut>(call: F) -> TurnCall
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = bool> + Send + 'static,
+{
+    Arc::new(move |i| Box::pin(call(i)))
+}
+
+/// Turns per phase in [`interleaved`].
+const TURNS: u32 = 5;
+
+/// Closed loop at CONCURRENCY for PHASE per phase, as [`saturate`], but the phases take
+/// [`TURNS`] turns of PHASE / TURNS each: the ratios between them (direct / echo, gateway /
+/// direct) then compare the machine at the same moments. This VM's speed moves by up to a third
+/// within minutes, and back-to-back phases read it at different ones.
+async fn interleaved(procs: &[Proc], phases: Vec<(&'static str, TurnCall)>) -> Vec<Phase> {
+    let turn = *PHASE / TURNS;
+    let mut sums: Vec<(load::Stats, procs::CpuSum)> = phases
+        .iter()
+        .map(|_| (load::Stats::default(), procs::CpuSum::new(procs)))
+        .collect();
+    for _ in 0..TURNS {
+        for ((_, call), (stats, cpu)) in phases.iter().zip(&mut sums) {
+            let call = call.clone();
+            let meter = CpuMeter::start(procs);
+            let s = load::closed(CONCURRENCY, turn, move |i| call(i)).await;
+            meter.add_to(cpu);
+            stats.absorb(s);
+        }
+    }
+    phases
+        .iter()
+        .zip(sums)
+        .map(|((name, _), (s, cpu))| {
+            let p = Phase::new(name, &s, cpu.shares(s.ok));
+            println!(
+                "  {:<34} {:>7.0}/s  p50 {:>6.2} ms  p99 {:>6.2} ms",
+                p.name, p.rps, p.p50_ms, p.p99_ms
+            );
+            println!("      cpu per call: {}", procs::line(&p.cpu));
+            p
+        })
+        .collect()
 }
 
 #[derive(Debug, Serialize)]
@@ -292,8 +342,47 @@ pub async fn run() -> anyhow::Result<()> {
         }
     };
     let mut sat = Vec::new();
+    // The ceiling and the three ways to the same read take turns (see `interleaved`).
+    let mut turns: Vec<(&'static str, TurnCall)> = Vec::new();
     if wants("echo") {
-        sat.push(saturate("bare tonic echo (ceiling)", &procs, echo_call.clone()).await);
+        turns.push(("bare tonic echo (ceiling)", turn_call(echo_call.clone())));
+    }
+    macro_rules! turn_phase {
+        ($key:literal, $name:literal, $client:expr) => {
+            if wants($key) {
+                let (c, u) = ($client, users.clone());
+                turns.push((
+                    $name,
+                    turn_call(move |i| {
+                        let mut c = c(i);
+                        let t = u[i % u.len()].token.clone();
+                        async move {
+                            c.get_my_profile(authed(GetMyProfileRequest {}, &t))
+                                .await
+                                .is_ok()
+                        }
+                    }),
+                ));
+            }
+        };
+    }
+    let (g, dp) = (gw.clone(), direct_profile.clone());
+    turn_phase!("direct", "GetMyProfile direct", move |_| dp.clone());
+    turn_phase!(
+        "gateway",
+        "GetMyProfile via gateway (gRPC)",
+        move |i: usize| g[i % CONNECTIONS].profile.clone()
+    );
+    let web = stride_e2e::grpc_web_clients(env.gateway)?.profile;
+    turn_phase!("web", "GetMyProfile via gateway (grpc-web)", move |_| web
+        .clone());
+    if !turns.is_empty() {
+        println!(
+            "  (the next {} take {TURNS} turns of {} ms each)",
+            turns.len(),
+            (*PHASE / TURNS).as_millis()
+        );
+        sat.extend(interleaved(&procs, turns).await);
     }
     macro_rules! sat_phase {
         ($key:literal, $name:literal, $client:expr, $method:ident, $req:expr) => {
@@ -310,29 +399,6 @@ pub async fn run() -> anyhow::Result<()> {
             }
         };
     }
-    let (g, dp) = (gw.clone(), direct_profile.clone());
-    sat_phase!(
-        "direct",
-        "GetMyProfile direct",
-        move |_| dp.clone(),
-        get_my_profile,
-        GetMyProfileRequest {}
-    );
-    sat_phase!(
-        "gateway",
-        "GetMyProfile via gateway (gRPC)",
-        move |i: usize| g[i % CONNECTIONS].profile.clone(),
-        get_my_profile,
-        GetMyProfileRequest {}
-    );
-    let web = stride_e2e::grpc_web_clients(env.gateway)?.profile;
-    sat_phase!(
-        "web",
-        "GetMyProfile via gateway (grpc-web)",
-        move |_| web.clone(),
-        get_my_profile,
-        GetMyProfileRequest {}
-    );
     let g = gw.clone();
     sat_phase!(
         "list",

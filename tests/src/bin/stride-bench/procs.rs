@@ -116,7 +116,6 @@ pub struct CpuMeter {
     procs: Vec<Proc>,
     before: Vec<u64>,
     at: std::time::Instant,
-    hz: f64,
 }
 
 /// One process's share of a phase.
@@ -135,22 +134,54 @@ impl CpuMeter {
             procs: procs.to_vec(),
             before: procs.iter().map(Proc::cpu_ticks).collect(),
             at: std::time::Instant::now(),
-            hz: ticks_per_sec(),
         }
     }
 
     /// Each process's CPU over the phase, per `calls` units of work; busiest first.
     pub fn finish(self, calls: u64) -> Vec<Share> {
-        let secs = self.at.elapsed().as_secs_f64();
+        let mut sum = CpuSum::new(&self.procs);
+        self.add_to(&mut sum);
+        sum.shares(calls)
+    }
+
+    /// Adds the CPU since [`CpuMeter::start`] to `sum` (one stretch of an interleaved phase).
+    pub fn add_to(self, sum: &mut CpuSum) {
+        sum.secs += self.at.elapsed().as_secs_f64();
+        for ((t, p), b) in sum.ticks.iter_mut().zip(&self.procs).zip(&self.before) {
+            *t += p.cpu_ticks().saturating_sub(*b);
+        }
+    }
+}
+
+/// CPU of each process summed over several stretches of one phase.
+pub struct CpuSum {
+    procs: Vec<Proc>,
+    ticks: Vec<u64>,
+    secs: f64,
+    hz: f64,
+}
+
+impl CpuSum {
+    pub fn new(procs: &[Proc]) -> Self {
+        Self {
+            procs: procs.to_vec(),
+            ticks: vec![0; procs.len()],
+            secs: 0.0,
+            hz: ticks_per_sec(),
+        }
+    }
+
+    /// Each process's CPU over the stretches, per `calls` units of work; busiest first.
+    pub fn shares(&self, calls: u64) -> Vec<Share> {
         let mut shares: Vec<Share> = self
             .procs
             .iter()
-            .zip(&self.before)
-            .map(|(p, b)| {
-                let cpu = p.cpu_ticks().saturating_sub(*b) as f64 / self.hz;
+            .zip(&self.ticks)
+            .map(|(p, t)| {
+                let cpu = *t as f64 / self.hz;
                 Share {
                     name: p.name.clone(),
-                    cores: cpu / secs,
+                    cores: cpu / self.secs.max(1e-9),
                     ms_per_call: cpu * 1000.0 / calls.max(1) as f64,
                 }
             })
