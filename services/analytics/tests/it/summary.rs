@@ -364,6 +364,12 @@ async fn days_arriving_out_of_order_join_into_one_run() {
     let s = summary(&h, ada, Some(date!(2026 - 06 - 14))).await;
     assert_eq!(s.longest_streak, 5, "10th..14th is one run");
     assert_eq!(s.sessions_completed, 6);
+    // Each day's own figures, though the days' rows were written (and rewritten) out of order.
+    assert_eq!(
+        per_day(&s).iter().map(|(_, n)| *n).collect::<Vec<_>>(),
+        [0, 0, 1, 1, 2, 1, 1],
+        "the 8th..14th, day by day"
+    );
     // The 15th extends it; today (the 20th) is long past it.
     p.publish(&session(
         ada,
